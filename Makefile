@@ -1,0 +1,155 @@
+# gatehouse — see README.md. `make`, `make check`, `make demo`, `make fuzz`.
+# Every knob can be overridden: make PREFIX=/usr DESTDIR=/tmp/pkg install
+PKG_CONFIG ?= pkg-config
+PREFIX ?= /usr/local
+SBINDIR ?= $(PREFIX)/sbin
+LIBEXECDIR ?= $(PREFIX)/libexec
+PKGLIBEXECDIR ?= $(LIBEXECDIR)/gatehouse
+SYSCONFDIR ?= /etc
+MANDIR ?= $(PREFIX)/share/man
+SYSTEMDUNITDIR ?= $(shell $(PKG_CONFIG) --variable=systemdsystemunitdir systemd 2>/dev/null || echo /lib/systemd/system)
+BUILD ?= build
+VERSION ?= 0.1.0
+WERROR ?= 1
+SAN ?= 0
+V ?= 0
+
+CC ?= cc
+CFLAGS ?= -O2 -g
+CFLAGS += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Wstrict-prototypes \
+	-Wmissing-prototypes -Wmissing-declarations -Wshadow -Wpointer-arith \
+	-Wsign-compare -Wcast-qual -Wformat=2 -fno-strict-aliasing \
+	-Irouter -Icommon -Ipolicy -MMD -MP \
+	-DGATEHOUSE_VERSION='"$(VERSION)"' \
+	-DGATEHOUSE_LIBEXECDIR='"$(PKGLIBEXECDIR)"' \
+	-DGATEHOUSE_SYSCONFDIR='"$(SYSCONFDIR)"'
+ifeq ($(WERROR),1)
+CFLAGS += -Werror
+endif
+ifeq ($(SAN),1)
+CFLAGS += -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer -O1
+LDFLAGS += -fsanitize=address,undefined
+endif
+
+LIBS_SYSTEMD := $(shell $(PKG_CONFIG) --libs libsystemd)
+LIBS_SECCOMP := $(shell $(PKG_CONFIG) --libs libseccomp)
+LIBS_SSL := $(shell $(PKG_CONFIG) --libs libssl libcrypto)
+LIBS_CHECK := $(shell $(PKG_CONFIG) --libs check)
+
+ifeq ($(V),1)
+Q :=
+else
+Q := @
+endif
+
+obj = $(patsubst %.c,$(BUILD)/%.o,$(1))
+
+ROUTER_OBJ := $(call obj,$(wildcard router/*.c))
+COMMON_OBJ := $(call obj,$(wildcard common/*.c))
+POLICY_OBJ := $(call obj,$(wildcard policy/*.c))
+LISTENER_OBJ := $(call obj,$(wildcard listener/*.c))
+FORWARDER_OBJ := $(call obj,$(wildcard forwarder/*.c))
+CLI_OBJ := $(call obj,$(wildcard cli/*.c))
+UNIT_OBJ := $(call obj,$(wildcard tests/unit/*.c))
+HELPER_SRC := $(wildcard tests/helpers/*.c)
+HELPERS := $(patsubst tests/helpers/%.c,$(BUILD)/tests/%,$(HELPER_SRC))
+FUZZ_TARGETS := $(patsubst tests/fuzz/fuzz_%.c,%,$(wildcard tests/fuzz/fuzz_*.c))
+FUZZ_REPLAY := $(patsubst %,$(BUILD)/tests/replay_%,$(FUZZ_TARGETS))
+
+BINS := $(BUILD)/gatehouse $(BUILD)/gatehouse-listener $(BUILD)/gatehouse-forwarder
+
+.PHONY: all tests check check-suites check-unit check-fuzz check-integration \
+	check-asan demo fuzz install uninstall clean lint
+.DEFAULT_GOAL := all
+
+all: $(BINS)
+
+$(BUILD)/%.o: %.c
+	@mkdir -p $(dir $@)
+	@[ "$(V)" = 1 ] || echo "  CC      $<"
+	$(Q)$(CC) $(CFLAGS) -c -o $@ $<
+
+$(BUILD)/librouter.a: $(ROUTER_OBJ)
+	$(Q)rm -f $@ && $(AR) rcs $@ $^
+$(BUILD)/libcommon.a: $(COMMON_OBJ)
+	$(Q)rm -f $@ && $(AR) rcs $@ $^
+$(BUILD)/libpolicy.a: $(POLICY_OBJ)
+	$(Q)rm -f $@ && $(AR) rcs $@ $^
+
+LINK = @[ "$(V)" = 1 ] || echo "  LD      $@"; $(CC) $(LDFLAGS) -o $@
+
+$(BUILD)/gatehouse: $(CLI_OBJ) $(BUILD)/libcommon.a $(BUILD)/libpolicy.a $(BUILD)/librouter.a
+	$(LINK) $^ $(LIBS_SYSTEMD) $(LIBS_SECCOMP)
+$(BUILD)/gatehouse-listener: $(LISTENER_OBJ) $(BUILD)/libcommon.a $(BUILD)/libpolicy.a $(BUILD)/librouter.a
+	$(LINK) $^ $(LIBS_SYSTEMD) $(LIBS_SECCOMP)
+$(BUILD)/gatehouse-forwarder: $(FORWARDER_OBJ) $(BUILD)/libcommon.a $(BUILD)/libpolicy.a $(BUILD)/librouter.a
+	$(LINK) $^ $(LIBS_SYSTEMD) $(LIBS_SECCOMP)
+
+$(BUILD)/tests/unit-tests: $(UNIT_OBJ) $(BUILD)/libcommon.a $(BUILD)/libpolicy.a $(BUILD)/librouter.a
+	$(LINK) $^ $(LIBS_CHECK) $(LIBS_SSL) $(LIBS_SYSTEMD) $(LIBS_SECCOMP)
+
+$(BUILD)/tests/%: tests/helpers/%.c $(BUILD)/libcommon.a $(BUILD)/librouter.a
+	@mkdir -p $(dir $@)
+	$(LINK) $(CFLAGS) $^ $(LIBS_SSL) $(LIBS_SYSTEMD)
+
+$(BUILD)/tests/replay_%: tests/fuzz/fuzz_%.c tests/fuzz/replay.c $(BUILD)/librouter.a
+	@mkdir -p $(dir $@)
+	$(LINK) $(CFLAGS) $^
+
+tests: all $(BUILD)/tests/unit-tests $(HELPERS) $(FUZZ_REPLAY)
+
+# `make check`: every suite, plain and under ASan+UBSan.
+check: check-suites check-asan
+
+check-suites: check-unit check-fuzz check-integration
+
+check-unit: tests
+	$(BUILD)/tests/unit-tests
+
+check-fuzz: tests
+	@set -e; for t in $(FUZZ_TARGETS); do \
+		$(BUILD)/tests/replay_$$t tests/fuzz/corpora/$$t; done
+
+check-integration: tests
+	BUILD=$(BUILD) bash tests/integration/run.sh
+
+check-asan:
+	$(MAKE) BUILD=build-asan SAN=1 CC=$(CC) check-suites
+
+# `make fuzz`: a libFuzzer campaign, FUZZ_TIME seconds per target.
+FUZZ_TIME ?= 60
+FUZZ_CC ?= clang
+fuzz:
+	@mkdir -p build-fuzz
+	@set -e; for t in $(FUZZ_TARGETS); do \
+		$(FUZZ_CC) -g -O1 -std=c11 -D_GNU_SOURCE -Irouter -Icommon \
+		  -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
+		  -o build-fuzz/fuzz_$$t tests/fuzz/fuzz_$$t.c router/*.c; \
+		mkdir -p build-fuzz/corpus_$$t; \
+		build-fuzz/fuzz_$$t -max_total_time=$(FUZZ_TIME) -max_len=20000 \
+		  -artifact_prefix=build-fuzz/crash_$$t- \
+		  build-fuzz/corpus_$$t tests/fuzz/corpora/$$t; \
+	done
+
+demo: all
+	bash tests/demo.sh
+
+lint:
+	clang-tidy --quiet $(wildcard router/*.c common/*.c listener/*.c forwarder/*.c policy/*.c cli/*.c) -- $(CFLAGS)
+
+install: all
+	install -d "$(DESTDIR)$(SBINDIR)" "$(DESTDIR)$(PKGLIBEXECDIR)"
+	install -m 0755 $(BUILD)/gatehouse "$(DESTDIR)$(SBINDIR)/gatehouse"
+	install -m 0755 $(BUILD)/gatehouse-listener $(BUILD)/gatehouse-forwarder "$(DESTDIR)$(PKGLIBEXECDIR)/"
+	@if ls units/*.socket units/*.service >/dev/null 2>&1; then \
+		install -d "$(DESTDIR)$(SYSTEMDUNITDIR)"; \
+		install -m 0644 units/*.socket units/*.service "$(DESTDIR)$(SYSTEMDUNITDIR)/"; fi
+
+uninstall:
+	rm -f "$(DESTDIR)$(SBINDIR)/gatehouse" \
+	  "$(DESTDIR)$(PKGLIBEXECDIR)/gatehouse-listener" "$(DESTDIR)$(PKGLIBEXECDIR)/gatehouse-forwarder"
+
+clean:
+	rm -rf build build-asan build-fuzz
+
+-include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

@@ -1,0 +1,101 @@
+/* SPDX-License-Identifier: MIT */
+#pragma once
+/*
+ * The configuration: /etc/gatehouse/gatehouse.conf, parsed from a buffer (no
+ * I/O here; the caller reads the file). Every error is reported through the
+ * callback as "FILE:LINE: message"; parsing goes on after an error so a user
+ * sees all of them at once.
+ *
+ * Backend and listen addresses are numeric only: no name is ever resolved.
+ */
+#include <stddef.h>
+#include <stdint.h>
+#include <stdbool.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include "hostname.h"
+
+struct routes;
+
+enum gh_kind {
+	GH_KIND_HTTP = 0,
+	GH_KIND_TLS = 1,
+	GH_KIND_COUNT = 2,
+};
+
+enum gh_http_mode {
+	GH_HTTP_ROUTE = 0,
+	GH_HTTP_REDIRECT_HTTPS,	/* except /.well-known/acme-challenge/ */
+};
+
+#define GH_NO_SITE UINT32_MAX
+
+struct gh_addr {
+	struct sockaddr_storage ss;	/* AF_INET6 or AF_INET */
+	socklen_t len;
+	char text[64];			/* "[2001:db8::1]:443" or "192.0.2.1:80" */
+};
+
+struct gh_site {
+	char *name;			/* the first name on its `site` line */
+	char **names;			/* every name, normalised ("*.x" kept) */
+	size_t n_names;
+	struct gh_addr *servers[GH_KIND_COUNT];
+	size_t n_servers[GH_KIND_COUNT];
+	int proxy_protocol;		/* 0 off, 1 or 2 */
+	unsigned line;
+};
+
+struct gh_listen {
+	enum gh_kind kind;
+	struct gh_addr addr;
+	unsigned line;
+};
+
+struct gh_config {
+	uint32_t inspect_timeout_ms;	/* default 5s */
+	uint32_t connect_timeout_ms;	/* default 5s */
+	uint32_t idle_timeout_ms;	/* default 50s */
+	enum gh_http_mode http_mode;	/* default route */
+
+	struct gh_listen *listens;
+	size_t n_listens;
+
+	struct gh_site *sites;
+	size_t n_sites;
+	uint32_t default_site[GH_KIND_COUNT];	/* GH_NO_SITE means reject */
+
+	/* per kind: names of sites having servers of that kind */
+	struct routes *routes[GH_KIND_COUNT];
+	/* site name -> site index */
+	struct routes *site_by_name;
+
+	/* extensions beyond the DESIGN.md contract */
+	unsigned forwarders;		/* `forwarders N`; 0 = one per CPU */
+	size_t max_head;		/* `max-head-size 16k`; default HTTP_HEAD_DEFAULT_CAP */
+};
+
+/* Receives one complete message "FILE:LINE: text" (no newline). */
+typedef void (*config_error_fn)(void *userdata, const char *message);
+
+/* Parse text[0..len) read from filename. Returns 0 and *out, or -EINVAL after
+ * reporting every error through err (at least one), or -ENOMEM. */
+int config_parse(const char *filename, const char *text, size_t len,
+		 config_error_fn err, void *userdata, struct gh_config **out);
+
+void config_free(struct gh_config *c);
+
+/* The site for a normalised name on a kind: exact, longest wildcard, then the
+ * kind's default. GH_NO_SITE when none (reject). */
+uint32_t config_route(const struct gh_config *c, enum gh_kind kind, const char *name, size_t len);
+
+/* Site index by its name (the first name on its `site` line), or GH_NO_SITE. */
+uint32_t config_site_index(const struct gh_config *c, const char *name, size_t len);
+
+/* Parse a duration "500ms", "5s", "2m", "1h" into milliseconds. 0 or -EINVAL. */
+int config_parse_duration(const char *s, size_t len, uint32_t *ms);
+
+/* Parse "[v6]:port" or "v4:port" (numeric only). 0 or -EINVAL. */
+int config_parse_addr(const char *s, size_t len, struct gh_addr *out);
+
+const char *gh_kind_str(enum gh_kind k);

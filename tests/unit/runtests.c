@@ -1,0 +1,18 @@
+/* SPDX-License-Identifier: MIT */
+/* One runner for every unit suite; suites run forked (CK_FORK default). */
+#include <stdlib.h>
+#include "suites.h"
+
+int main(void)
+{
+	SRunner *sr = srunner_create(make_hostname_suite());
+	srunner_add_suite(sr, make_tls_hello_suite());
+	srunner_add_suite(sr, make_http_head_suite());
+	srunner_add_suite(sr, make_routes_suite());
+	srunner_add_suite(sr, make_config_suite());
+	srunner_add_suite(sr, make_handoff_suite());
+	srunner_run_all(sr, CK_NORMAL);
+	int failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}

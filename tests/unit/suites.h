@@ -1,0 +1,11 @@
+/* SPDX-License-Identifier: MIT */
+#pragma once
+#include <check.h>
+
+/* One constructor per area, one file each (tests/unit/<area>_tests.c). */
+Suite *make_hostname_suite(void);
+Suite *make_tls_hello_suite(void);
+Suite *make_http_head_suite(void);
+Suite *make_routes_suite(void);
+Suite *make_config_suite(void);
+Suite *make_handoff_suite(void);
