@@ -1,2 +1,303 @@
-/* STUB */
-int main(void) { return 1; }
+/* SPDX-License-Identifier: MIT */
+/*
+ * gatehouse-forwarder -c FILE
+ *
+ * Its one channel from the listener is the single fd passed by systemd
+ * (gatehouse-forwarder.socket, Accept=yes) or by `gatehouse run`. When the
+ * channel closes (listener restart or reload) it stops taking clients,
+ * finishes its relays and exits: a reload never cuts a relay.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <unistd.h>
+#include <arpa/inet.h>
+#include <systemd/sd-daemon.h>
+#include "clock.h"
+#include "config_load.h"
+#include "forwarder.h"
+#include "log.h"
+
+static volatile sig_atomic_t got_term;
+
+static void on_term(int sig)
+{
+	(void)sig;
+	got_term = 1;
+}
+
+static void log_end(struct forwarder *f, struct fconn *c, const char *result)
+{
+	char client[64], server[64], in[24], out[24], dur[24], esc[4 * HOSTNAME_MAX + 1], msg[1600];
+	char a[INET6_ADDRSTRLEN];
+	const struct gh_site *s = &f->cfg->sites[c->site];
+
+	inet_ntop(c->client_family, c->client_addr, a, sizeof(a));
+	snprintf(client, sizeof(client), c->client_family == AF_INET6 ? "[%s]:%u" : "%s:%u", a, c->client_port);
+	snprintf(server, sizeof(server), "%s",
+		 c->tries ? s->servers[c->kind][c->server].text : "-");
+	snprintf(in, sizeof(in), "%llu", (unsigned long long)c->up.bytes);
+	snprintf(out, sizeof(out), "%llu", (unsigned long long)c->down.bytes);
+	uint64_t now = clock_realtime_us();
+	snprintf(dur, sizeof(dur), "%llu",
+		 (unsigned long long)(now > c->accepted_usec ? (now - c->accepted_usec) / 1000 : 0));
+	const char *name = c->name ? c->name : "";
+	log_escape(name, strlen(name), esc, sizeof(esc));
+	snprintf(msg, sizeof(msg), "%s %s %s -> %s %s in=%s out=%s ms=%s %s", client, gh_kind_str(c->kind),
+		 esc[0] ? esc : "-", s->name, server, in, out, dur, result);
+	struct log_field fl[] = {
+		{ "GATEHOUSE_CLIENT", client },
+		{ "GATEHOUSE_KIND", gh_kind_str(c->kind) },
+		{ "GATEHOUSE_NAME", esc },
+		{ "GATEHOUSE_SITE", s->name },
+		{ "GATEHOUSE_SERVER", server },
+		{ "GATEHOUSE_BYTES_IN", in },
+		{ "GATEHOUSE_BYTES_OUT", out },
+		{ "GATEHOUSE_DURATION_MS", dur },
+		{ "GATEHOUSE_RESULT", result },
+	};
+	log_record(strcmp(result, "ok") ? LOG_WARNING : LOG_INFO, msg, fl, sizeof(fl) / sizeof(fl[0]));
+}
+
+/* Both fds of a relay can be in one epoll batch: an ended connection is
+ * parked on the dead list and freed after the batch, so a later event of
+ * the same batch finds FS_DEAD instead of freed memory. */
+void fconn_end(struct forwarder *f, struct fconn *c, const char *result)
+{
+	if (c->state == FS_DEAD)
+		return;
+	log_end(f, c, result);
+	dlist_remove(&c->link);
+	relay_release(c);
+	if (c->cfd >= 0)
+		close(c->cfd);
+	if (c->sfd >= 0)
+		close(c->sfd);
+	c->cfd = c->sfd = -1;
+	c->state = FS_DEAD;
+	dlist_append(&f->dead, &c->link);
+	f->n_conns--;
+}
+
+static void free_dead(struct forwarder *f)
+{
+	while (!dlist_empty(&f->dead)) {
+		struct fconn *c = dlist_entry(f->dead.next, struct fconn, link);
+		dlist_remove(&c->link);
+		free(c->name);
+		free(c);
+	}
+}
+
+static void reject(const struct handoff_in *in, const char *why)
+{
+	char site[4 * HOSTNAME_MAX + 1];
+	log_escape(in->msg.site, strnlen(in->msg.site, sizeof(in->msg.site)), site, sizeof(site));
+	log_msg(LOG_WARNING, "refused hand-off (site '%s'): %s", site, why);
+}
+
+static void take(struct forwarder *f, struct handoff_in *in)
+{
+	if (in->error != HANDOFF_OK) {
+		reject(in, handoff_error_str(in->error));
+		return;
+	}
+	const struct handoff_msg *m = &in->msg;
+	uint32_t site = config_site_index(f->cfg, m->site, strlen(m->site));
+	if (site == GH_NO_SITE || f->cfg->sites[site].n_servers[m->kind] == 0) {
+		reject(in, site == GH_NO_SITE ? "unknown site" : "site has no server of this kind");
+		close(in->fd);
+		return;
+	}
+	struct fconn *c = calloc(1, sizeof(*c));
+	size_t nl = strlen(m->name);
+	char *name = nl ? malloc(nl + 1) : NULL;
+	if (!c || (nl && !name)) {
+		free(c);
+		free(name);
+		close(in->fd);
+		return;
+	}
+	if (name)
+		memcpy(name, m->name, nl + 1);
+	c->type_client = FOBJ_CLIENT;
+	c->type_server = FOBJ_SERVER;
+	c->kind = m->kind;
+	c->site = site;
+	c->proxy_version = (uint8_t)f->cfg->sites[site].proxy_protocol;
+	c->cfd = in->fd;
+	c->sfd = -1;
+	c->up.pipe_r = c->up.pipe_w = c->down.pipe_r = c->down.pipe_w = -1;
+	c->accepted_usec = m->accepted_usec;
+	c->name = name;
+	c->client_family = m->client_family;
+	c->client_port = m->client_port;
+	memcpy(c->client_addr, m->client_addr, sizeof(c->client_addr));
+	f->n_conns++;
+	f->total++;
+	dial_start(f, c);
+}
+
+static void channel_ready(struct forwarder *f)
+{
+	struct handoff_in in[HANDOFF_BATCH];
+
+	for (;;) {
+		int n = handoff_recv(f->channel, in, HANDOFF_BATCH);
+		if (n < 0) {
+			if (n == -EAGAIN)
+				return;
+			log_msg(LOG_ERR, "channel: %s", strerror(-n));
+			n = 0;
+		}
+		if (n == 0) {
+			/* listener gone: finish what we relay, take nothing new */
+			epoll_ctl(f->epfd, EPOLL_CTL_DEL, f->channel, NULL);
+			close(f->channel);
+			f->channel = -1;
+			f->channel_open = false;
+			return;
+		}
+		for (int i = 0; i < n; i++)
+			take(f, &in[i]);
+		if (n < HANDOFF_BATCH)
+			return;
+	}
+}
+
+static int setup(struct forwarder *f)
+{
+	int n = sd_listen_fds(1);
+	if (n != 1) {
+		log_msg(LOG_ERR, "expected exactly one channel fd from the listener, got %d", n);
+		return -EINVAL;
+	}
+	f->channel = SD_LISTEN_FDS_START;
+	if (sd_is_socket(f->channel, AF_UNIX, SOCK_SEQPACKET, 0) <= 0) {
+		log_msg(LOG_ERR, "fd 3 is not a connected SOCK_SEQPACKET channel");
+		return -EINVAL;
+	}
+	f->channel_type = FOBJ_CHANNEL;
+	f->channel_open = true;
+	struct epoll_event ev = { .events = EPOLLIN, .data.ptr = &f->channel_type };
+	if (epoll_ctl(f->epfd, EPOLL_CTL_ADD, f->channel, &ev) < 0)
+		return -errno;
+	for (int k = 0; k < GH_KIND_COUNT; k++) {
+		f->rr[k] = calloc(f->cfg->n_sites ? f->cfg->n_sites : 1, sizeof(uint32_t));
+		f->srv[k] = calloc(f->cfg->n_sites ? f->cfg->n_sites : 1, sizeof(*f->srv[k]));
+		if (!f->rr[k] || !f->srv[k])
+			return -ENOMEM;
+		for (size_t s = 0; s < f->cfg->n_sites; s++) {
+			size_t ns = f->cfg->sites[s].n_servers[k];
+			f->srv[k][s] = calloc(ns ? ns : 1, sizeof(struct fserver_state));
+			if (!f->srv[k][s])
+				return -ENOMEM;
+			/* start each forwarder at a different server */
+			f->rr[k][s] = ns ? (uint32_t)getpid() % ns : 0;
+		}
+	}
+	return 0;
+}
+
+static uint64_t next_deadline(struct forwarder *f)
+{
+	uint64_t d = UINT64_MAX;
+	if (!dlist_empty(&f->connecting))
+		d = dlist_entry(f->connecting.next, struct fconn, link)->deadline_ms;
+	if (!dlist_empty(&f->relaying)) {
+		uint64_t r = dlist_entry(f->relaying.next, struct fconn, link)->deadline_ms;
+		if (r < d)
+			d = r;
+	}
+	return d;
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "config", required_argument, NULL, 'c' },
+		{ "help", no_argument, NULL, 'h' },
+		{ 0 },
+	};
+	const char *config_path = GATEHOUSE_SYSCONFDIR "/gatehouse/gatehouse.conf";
+	int o;
+
+	while ((o = getopt_long(argc, argv, "c:h", opts, NULL)) != -1) {
+		switch (o) {
+		case 'c': config_path = optarg; break;
+		case 'h': printf("usage: gatehouse-forwarder -c FILE\n"); return 0;
+		default: fprintf(stderr, "usage: gatehouse-forwarder -c FILE\n"); return 2;
+		}
+	}
+	log_setup("gatehouse-forwarder");
+	struct gh_config *cfg = NULL;
+	if (config_load_file(config_path, stderr, &cfg) < 0)
+		return 1;
+
+	/* relays hold two fds each; take what the hard limit allows */
+	struct rlimit rl;
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &rl);
+	}
+
+	struct forwarder f = { .cfg = cfg, .channel = -1 };
+	dlist_init(&f.connecting);
+	dlist_init(&f.relaying);
+	dlist_init(&f.dead);
+	f.epfd = epoll_create1(EPOLL_CLOEXEC);
+	if (f.epfd < 0 || setup(&f) < 0)
+		return 1;
+	relay_init();
+
+	struct sigaction sa = { .sa_handler = on_term };
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	sigset_t block, waitmask;
+	sigemptyset(&block);
+	sigaddset(&block, SIGTERM);
+	sigaddset(&block, SIGINT);
+	sigprocmask(SIG_BLOCK, &block, &waitmask);
+	sd_notify(0, "READY=1");
+
+	struct epoll_event evs[128];
+	while (!got_term && (f.channel_open || f.n_conns)) {
+		uint64_t now = clock_now_ms();
+		int n = epoll_pwait(f.epfd, evs, 128, clock_timeout_until(next_deadline(&f), now), &waitmask);
+		if (n < 0 && errno != EINTR) {
+			log_msg(LOG_ERR, "epoll_wait: %s", strerror(errno));
+			break;
+		}
+		for (int i = 0; i < n; i++) {
+			uint8_t *tag = evs[i].data.ptr;
+			if (*tag == FOBJ_CHANNEL) {
+				channel_ready(&f);
+				continue;
+			}
+			bool from_client = *tag == FOBJ_CLIENT;
+			struct fconn *c = from_client ? (struct fconn *)(void *)tag
+						      : dlist_entry(tag, struct fconn, type_server);
+			if (c->state == FS_DEAD)
+				continue;
+			if (c->state == FS_CONNECTING) {
+				if (!from_client)
+					dial_event(&f, c, evs[i].events);
+			} else {
+				relay_event(&f, c, from_client, evs[i].events);
+			}
+		}
+		now = clock_now_ms();
+		dial_expire(&f, now);
+		relay_expire(&f, now);
+		free_dead(&f);
+	}
+	sd_notify(0, "STOPPING=1");
+	return 0;
+}

@@ -1,2 +1,330 @@
-/* STUB */
-int main(void) { return 1; }
+/* SPDX-License-Identifier: MIT */
+/*
+ * gatehouse-listener -c FILE
+ *
+ * File descriptors come from systemd or `gatehouse run`, named with
+ * LISTEN_FDNAMES: "http" and "tls" listening TCP sockets, and "forward"
+ * SOCK_SEQPACKET channels to forwarders. With --connect PATH (systemd's
+ * gatehouse-forwarder.socket) it opens --channels N channels itself at
+ * start-up, before anything untrusted is read.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+#include <fcntl.h>
+#include <systemd/sd-daemon.h>
+#include "clock.h"
+#include "config_load.h"
+#include "listener.h"
+#include "log.h"
+
+static volatile sig_atomic_t got_term;
+
+static void on_term(int sig)
+{
+	(void)sig;
+	got_term = 1;
+}
+
+/* Rejections are logged at most 20 per second, with a count of the rest,
+ * so a flood of junk cannot fill the journal. */
+void listener_reject_log(struct listener *l, const struct lconn *c, const char *result,
+			 const char *name, int status)
+{
+	if (strcmp(result, "redirect") != 0)
+		l->stats.rejected++;
+	uint64_t now = clock_now_ms();
+	if (now - l->log_window_ms >= 1000) {
+		if (l->log_suppressed)
+			log_msg(LOG_NOTICE, "%u rejection records suppressed", l->log_suppressed);
+		l->log_window_ms = now;
+		l->log_in_window = 0;
+		l->log_suppressed = 0;
+	}
+	if (++l->log_in_window > 20) {
+		l->log_suppressed++;
+		return;
+	}
+	char client[64], esc[4 * HOSTNAME_MAX + 1], st[8], msg[1200];
+	log_format_addr((const struct sockaddr *)&c->peer, client, sizeof(client));
+	log_escape(name, strlen(name), esc, sizeof(esc));
+	snprintf(st, sizeof(st), "%d", status);
+	snprintf(msg, sizeof(msg), "%s %s %s %s%s%s", client, gh_kind_str(c->kind),
+		 esc[0] ? esc : "-", result, status ? " " : "", status ? st : "");
+	struct log_field f[] = {
+		{ "GATEHOUSE_CLIENT", client },
+		{ "GATEHOUSE_KIND", gh_kind_str(c->kind) },
+		{ "GATEHOUSE_NAME", esc },
+		{ "GATEHOUSE_RESULT", result },
+		{ "GATEHOUSE_STATUS", st },
+	};
+	log_record(strcmp(result, "redirect") ? LOG_NOTICE : LOG_INFO, msg, f, status ? 5 : 4);
+}
+
+static void accept_ready(struct listener *l, struct llisten *ls)
+{
+	/* a bounded batch per wake-up, so one busy port cannot starve the rest */
+	for (int i = 0; i < 64 && ls->enabled; i++) {
+		if (l->n_inspecting >= l->max_inspecting) {
+			listener_update_accept(l);
+			return;
+		}
+		struct sockaddr_in6 peer;
+		socklen_t plen = sizeof(peer);
+		int fd = accept4(ls->fd, (struct sockaddr *)&peer, &plen, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		if (fd < 0) {
+			if (errno == EAGAIN || errno == EINTR || errno == ECONNABORTED)
+				return;
+			if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
+				/* Out of fds: leave clients in the backlog and
+				 * look again in 100 ms instead of spinning. */
+				log_msg(LOG_WARNING, "accept: %s, pausing accepts for 100ms", strerror(errno));
+				l->accept_resume_ms = clock_now_ms() + 100;
+				listener_update_accept(l);
+				return;
+			}
+			log_msg(LOG_ERR, "accept: %s", strerror(errno));
+			return;
+		}
+		struct lconn *c = calloc(1, sizeof(*c));
+		if (!c) {
+			close(fd);
+			return;
+		}
+		c->type = LOBJ_CONN;
+		c->kind = ls->kind;
+		c->fd = fd;
+		c->peer = peer;
+		c->accepted_usec = clock_realtime_us();
+		c->deadline_ms = clock_now_ms() + l->cfg->inspect_timeout_ms;
+		dlist_append(&l->inspecting, &c->link);
+		l->n_inspecting++;
+		l->stats.accepted++;
+		l->stats.active++;
+		struct epoll_event ev = { .events = EPOLLIN | EPOLLRDHUP | EPOLLET, .data.ptr = c };
+		if (epoll_ctl(l->epfd, EPOLL_CTL_ADD, fd, &ev) < 0) {
+			conn_free(l, c);
+			continue;
+		}
+		/* With TCP_DEFER_ACCEPT the first bytes are usually here already:
+		 * look now rather than after another trip through epoll. */
+		inspect_conn(l, c, false);
+	}
+}
+
+static void expire(struct listener *l, uint64_t now)
+{
+	while (!dlist_empty(&l->inspecting)) {
+		struct lconn *c = dlist_entry(l->inspecting.next, struct lconn, link);
+		if (c->deadline_ms > now)
+			break;
+		inspect_timeout(l, c);
+	}
+}
+
+static int next_timeout(struct listener *l, uint64_t now)
+{
+	uint64_t d = UINT64_MAX;
+	if (!dlist_empty(&l->inspecting))
+		d = dlist_entry(l->inspecting.next, struct lconn, link)->deadline_ms;
+	if (l->accept_resume_ms < d)
+		d = l->accept_resume_ms;
+	if (l->draining && l->drain_deadline_ms < d)
+		d = l->drain_deadline_ms;
+	return clock_timeout_until(d, now);
+}
+
+static int connect_channel(const char *path)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	if (strlen(path) >= sizeof(sa.sun_path))
+		return -ENAMETOOLONG;
+	strcpy(sa.sun_path, path);
+	int fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (fd < 0)
+		return -errno;
+	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 && errno != EINPROGRESS) {
+		int r = -errno;
+		close(fd);
+		return r;
+	}
+	return fd;
+}
+
+static int add_fd(struct listener *l, int fd, void *ptr, uint32_t events)
+{
+	struct epoll_event ev = { .events = events, .data.ptr = ptr };
+	if (epoll_ctl(l->epfd, EPOLL_CTL_ADD, fd, &ev) < 0)
+		return -errno;
+	return 0;
+}
+
+static int setup_fds(struct listener *l, const char *connect_path, unsigned n_connect)
+{
+	char **names = NULL;
+	int n = sd_listen_fds_with_names(1, &names);
+	int r;
+
+	if (n < 0) {
+		log_msg(LOG_ERR, "sd_listen_fds: %s", strerror(-n));
+		return n;
+	}
+	for (int i = 0; i < n; i++) {
+		int fd = SD_LISTEN_FDS_START + i;
+		const char *name = names ? names[i] : "unknown";
+		fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
+		if (!strcmp(name, "http") || !strcmp(name, "tls")) {
+			if (sd_is_socket(fd, AF_UNSPEC, SOCK_STREAM, 1) <= 0 || l->n_listens >= 16) {
+				log_msg(LOG_ERR, "fd %d (%s) is not a listening stream socket", fd, name);
+				return -EINVAL;
+			}
+			struct llisten *ls = &l->listens[l->n_listens++];
+			ls->type = LOBJ_LISTEN;
+			ls->kind = !strcmp(name, "tls") ? GH_KIND_TLS : GH_KIND_HTTP;
+			ls->fd = fd;
+			ls->enabled = true;
+			if ((r = add_fd(l, fd, ls, EPOLLIN)) < 0)
+				return r;
+		} else if (!strcmp(name, "forward")) {
+			if (sd_is_socket(fd, AF_UNIX, SOCK_SEQPACKET, 0) <= 0 || l->n_channels >= 64) {
+				log_msg(LOG_ERR, "fd %d (%s) is not a SOCK_SEQPACKET channel", fd, name);
+				return -EINVAL;
+			}
+			struct lchannel *ch = &l->channels[l->n_channels++];
+			ch->type = LOBJ_CHANNEL;
+			ch->fd = fd;
+			if ((r = add_fd(l, fd, ch, EPOLLIN | EPOLLRDHUP)) < 0)
+				return r;
+		} else {
+			log_msg(LOG_ERR, "unexpected fd %d named '%s'", fd, name);
+			return -EINVAL;
+		}
+		free(names ? names[i] : NULL);
+	}
+	free(names);
+	for (unsigned i = 0; connect_path && i < n_connect && l->n_channels < 64; i++) {
+		int fd = connect_channel(connect_path);
+		if (fd < 0) {
+			log_msg(LOG_ERR, "connect %s: %s", connect_path, strerror(-fd));
+			return fd;
+		}
+		struct lchannel *ch = &l->channels[l->n_channels++];
+		ch->type = LOBJ_CHANNEL;
+		ch->fd = fd;
+		if ((r = add_fd(l, fd, ch, EPOLLIN | EPOLLRDHUP)) < 0)
+			return r;
+	}
+	if (l->n_listens == 0) {
+		log_msg(LOG_ERR, "no listening sockets passed (LISTEN_FDNAMES http, tls)");
+		return -EINVAL;
+	}
+	if (l->n_channels == 0) {
+		log_msg(LOG_ERR, "no forwarder channel (LISTEN_FDNAMES forward, or --connect)");
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static void usage(FILE *f)
+{
+	fprintf(f, "usage: gatehouse-listener -c FILE [--connect PATH [--channels N]]\n");
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "config", required_argument, NULL, 'c' },
+		{ "connect", required_argument, NULL, 'C' },
+		{ "channels", required_argument, NULL, 'n' },
+		{ "help", no_argument, NULL, 'h' },
+		{ 0 },
+	};
+	const char *config_path = GATEHOUSE_SYSCONFDIR "/gatehouse/gatehouse.conf";
+	const char *connect_path = NULL;
+	unsigned n_connect = 0;
+	int o;
+
+	while ((o = getopt_long(argc, argv, "c:h", opts, NULL)) != -1) {
+		switch (o) {
+		case 'c': config_path = optarg; break;
+		case 'C': connect_path = optarg; break;
+		case 'n': n_connect = (unsigned)strtoul(optarg, NULL, 10); break;
+		case 'h': usage(stdout); return 0;
+		default: usage(stderr); return 2;
+		}
+	}
+	log_setup("gatehouse-listener");
+	struct gh_config *cfg = NULL;
+	if (config_load_file(config_path, stderr, &cfg) < 0)
+		return 1;
+	if (connect_path && n_connect == 0)
+		n_connect = cfg->forwarders ? cfg->forwarders : (unsigned)sysconf(_SC_NPROCESSORS_ONLN);
+
+	struct listener l = {
+		.cfg = cfg,
+		.max_inspecting = 16384,
+		.accept_resume_ms = UINT64_MAX,
+		.pending_cap = 256,
+	};
+	dlist_init(&l.inspecting);
+	l.pending = calloc(l.pending_cap, sizeof(*l.pending));
+	l.epfd = epoll_create1(EPOLL_CLOEXEC);
+	if (!l.pending || l.epfd < 0 || setup_fds(&l, connect_path, n_connect) < 0)
+		return 1;
+
+	struct sigaction sa = { .sa_handler = on_term };
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	sigset_t block, waitmask;
+	sigemptyset(&block);
+	sigaddset(&block, SIGTERM);
+	sigaddset(&block, SIGINT);
+	sigprocmask(SIG_BLOCK, &block, &waitmask);
+
+	sd_notify(0, "READY=1");
+	log_msg(LOG_INFO, "listening on %u sockets, %u forwarder channels", l.n_listens, l.n_channels);
+
+	struct epoll_event evs[64];
+	for (;;) {
+		uint64_t now = clock_now_ms();
+		if (got_term && !l.draining) {
+			l.draining = true;
+			l.drain_deadline_ms = now + 1000;
+			listener_update_accept(&l);
+		}
+		if (l.draining && (l.n_inspecting == 0 || now >= l.drain_deadline_ms))
+			break;
+		int n = epoll_pwait(l.epfd, evs, 64, next_timeout(&l, now), &waitmask);
+		if (n < 0 && errno != EINTR) {
+			log_msg(LOG_ERR, "epoll_wait: %s", strerror(errno));
+			break;
+		}
+		for (int i = 0; i < n; i++) {
+			uint8_t type = *(uint8_t *)evs[i].data.ptr;
+			if (type == LOBJ_LISTEN)
+				accept_ready(&l, evs[i].data.ptr);
+			else if (type == LOBJ_CHANNEL)
+				dispatch_channel_event(&l, evs[i].data.ptr, evs[i].events);
+			else
+				inspect_conn(&l, evs[i].data.ptr,
+					     (evs[i].events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR)) != 0);
+		}
+		expire(&l, clock_now_ms());
+		dispatch_flush(&l);
+	}
+	sd_notify(0, "STOPPING=1");
+	/* Clients still waiting in the ring or being inspected are lost with
+	 * us only after the drain deadline; log how many. */
+	if (l.n_inspecting)
+		log_msg(LOG_WARNING, "exiting with %u clients not handed off", l.n_inspecting);
+	config_free(cfg);
+	return got_term ? 0 : 75;
+}

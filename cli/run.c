@@ -1,0 +1,456 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * `gatehouse run -c FILE`: systemd's part, for a machine without it (or a
+ * newcomer's laptop). It binds the `listen` addresses, makes one channel
+ * per forwarder (socketpair SOCK_SEQPACKET), and starts the same
+ * gatehouse-listener and gatehouse-forwarder binaries the units run, with
+ * the same LISTEN_FDS protocol.
+ *
+ * Generations: a listener and its forwarders form a generation. When the
+ * listener exits (crash, or it saw a forwarder die and restarted itself)
+ * or on SIGHUP (reload), a new generation starts; the old forwarders see
+ * their channels close, finish their relays and exit on their own. The
+ * listening sockets stay here the whole time, so nothing is refused.
+ *
+ * Readiness: children report READY=1 to a notify socket owned by the
+ * launcher; once the whole first generation is ready the launcher says
+ * READY=1 to its own NOTIFY_SOCKET (if any) and "ready" on stderr.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+#include <systemd/sd-daemon.h>
+#include "cli.h"
+#include "run.h"
+#include <stdarg.h>
+#include "clock.h"
+#include "config_load.h"
+
+#define MAX_FORWARDERS 64
+#define MAX_CHILDREN 512
+
+struct child {
+	pid_t pid;
+	unsigned gen;
+	bool is_listener;
+	bool ready;
+};
+
+struct launcher {
+	const char *config_path;
+	char listener_bin[PATH_MAX];
+	char forwarder_bin[PATH_MAX];
+	unsigned n_forwarders;
+	int listen_fds[32];
+	int listen_kind[32];
+	unsigned n_listen;
+	int notify_fd;
+	char notify_path[108];
+	struct child children[MAX_CHILDREN];
+	unsigned gen;
+	pid_t listener_pid;
+	bool announced;
+	uint64_t restarts_window_ms;
+	unsigned restarts_in_window;
+};
+
+static void say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void say(const char *fmt, ...)
+{
+	char line[512];
+	va_list ap;
+	va_start(ap, fmt);
+	int n = vsnprintf(line, sizeof(line) - 1, fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		return;
+	if ((size_t)n > sizeof(line) - 2)
+		n = sizeof(line) - 2;
+	line[n++] = '\n';
+	char out[600];
+	int m = snprintf(out, sizeof(out), "gatehouse[%d]: %.*s", (int)getpid(), n, line);
+	if (m > 0)
+		(void)!write(STDERR_FILENO, out, (size_t)(m < (int)sizeof(out) ? m : (int)sizeof(out) - 1));
+}
+
+/* The daemons live beside this binary (build tree) or in the libexec dir. */
+static void find_bin(const char *name, char *out, size_t size)
+{
+	char self[PATH_MAX];
+	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+	if (n > 0) {
+		self[n] = '\0';
+		char *slash = strrchr(self, '/');
+		if (slash && (size_t)(slash - self) + strlen(name) + 2 <= size) {
+			memcpy(out, self, (size_t)(slash - self) + 1);
+			strcpy(out + (slash - self) + 1, name);
+			if (access(out, X_OK) == 0)
+				return;
+		}
+	}
+	snprintf(out, size, "%s/%s", GATEHOUSE_LIBEXECDIR, name);
+}
+
+static int bind_listen(const struct gh_listen *ls, int *out)
+{
+	const struct sockaddr_storage *ss = &ls->addr.ss;
+	int fd = socket(ss->ss_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	int one = 1, zero = 0;
+
+	if (fd < 0)
+		return -errno;
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (ss->ss_family == AF_INET6) {
+		/* "[::]:80" is dual stack (IPv4 clients arrive v4-mapped); a
+		 * specific IPv6 address is that address only. */
+		const struct sockaddr_in6 *s6 = (const struct sockaddr_in6 *)ss;
+		int v6only = IN6_IS_ADDR_UNSPECIFIED(&s6->sin6_addr) ? 0 : 1;
+		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, v6only ? &one : &zero, sizeof(int));
+	}
+	if (bind(fd, (const struct sockaddr *)ss, ls->addr.len) < 0 || listen(fd, 4096) < 0) {
+		int r = -errno;
+		close(fd);
+		return r;
+	}
+	/* Like DeferAcceptSec= in the socket units: wake the listener only
+	 * once the client has sent something. */
+	int defer = 1;
+	setsockopt(fd, IPPROTO_TCP, TCP_DEFER_ACCEPT, &defer, sizeof(defer));
+	*out = fd;
+	return 0;
+}
+
+static int setup_notify(struct launcher *L)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (fd < 0)
+		return -errno;
+	/* abstract name: nothing on disk to clean up */
+	snprintf(L->notify_path, sizeof(L->notify_path), "@gatehouse-run-%d-%ld", (int)getpid(), (long)time(NULL));
+	memcpy(sa.sun_path, L->notify_path, strlen(L->notify_path));
+	sa.sun_path[0] = '\0';
+	socklen_t len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + strlen(L->notify_path));
+	int one = 1;
+	if (bind(fd, (struct sockaddr *)&sa, len) < 0 ||
+	    setsockopt(fd, SOL_SOCKET, SO_PASSCRED, &one, sizeof(one)) < 0) {
+		int r = -errno;
+		close(fd);
+		return r;
+	}
+	L->notify_fd = fd;
+	return 0;
+}
+
+static struct child *child_slot(struct launcher *L)
+{
+	for (unsigned i = 0; i < MAX_CHILDREN; i++)
+		if (!L->children[i].pid)
+			return &L->children[i];
+	return NULL;
+}
+
+/* fork + exec bin with fds[] as 3.. and LISTEN_FDNAMES=names */
+static pid_t spawn(struct launcher *L, const char *bin, const int *fds, unsigned n, const char *names)
+{
+	pid_t pid = fork();
+	if (pid != 0)
+		return pid;
+	/* child: move the fds out of the way first, then into 3.. */
+	int tmp[72];
+	for (unsigned i = 0; i < n; i++)
+		tmp[i] = fcntl(fds[i], F_DUPFD_CLOEXEC, 100);
+	for (unsigned i = 0; i < n; i++) {
+		if (tmp[i] < 0 || dup2(tmp[i], 3 + (int)i) < 0)
+			_exit(127);
+	}
+	char nfds[16], pidbuf[16];
+	snprintf(nfds, sizeof(nfds), "%u", n);
+	snprintf(pidbuf, sizeof(pidbuf), "%d", (int)getpid());
+	setenv("LISTEN_FDS", nfds, 1);
+	setenv("LISTEN_PID", pidbuf, 1);
+	setenv("LISTEN_FDNAMES", names, 1);
+	setenv("NOTIFY_SOCKET", L->notify_path, 1);
+	sigset_t none;
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
+	execl(bin, bin, "-c", L->config_path, (char *)NULL);
+	fprintf(stderr, "gatehouse: exec %s: %s\n", bin, strerror(errno));
+	_exit(127);
+}
+
+static int start_generation(struct launcher *L)
+{
+	int chan[MAX_FORWARDERS][2];
+	unsigned made = 0;
+	int r = 0;
+
+	L->gen++;
+	for (; made < L->n_forwarders; made++) {
+		if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, chan[made]) < 0) {
+			r = -errno;
+			goto out;
+		}
+	}
+	for (unsigned i = 0; i < L->n_forwarders; i++) {
+		struct child *c = child_slot(L);
+		if (!c) {
+			r = -EAGAIN;
+			goto out;
+		}
+		pid_t pid = spawn(L, L->forwarder_bin, &chan[i][1], 1, "forward");
+		if (pid < 0) {
+			r = -errno;
+			goto out;
+		}
+		*c = (struct child){ .pid = pid, .gen = L->gen };
+	}
+	int fds[32 + MAX_FORWARDERS];
+	char names[(32 + MAX_FORWARDERS) * 8] = "";
+	unsigned n = 0;
+	for (unsigned i = 0; i < L->n_listen; i++) {
+		fds[n++] = L->listen_fds[i];
+		strcat(names, L->listen_kind[i] == GH_KIND_TLS ? "tls:" : "http:");
+	}
+	for (unsigned i = 0; i < L->n_forwarders; i++) {
+		fds[n++] = chan[i][0];
+		strcat(names, "forward:");
+	}
+	names[strlen(names) - 1] = '\0';
+	struct child *c = child_slot(L);
+	if (!c) {
+		r = -EAGAIN;
+		goto out;
+	}
+	pid_t pid = spawn(L, L->listener_bin, fds, n, names);
+	if (pid < 0) {
+		r = -errno;
+		goto out;
+	}
+	*c = (struct child){ .pid = pid, .gen = L->gen, .is_listener = true };
+	L->listener_pid = pid;
+out:
+	for (unsigned i = 0; i < made; i++) {
+		close(chan[i][0]);
+		close(chan[i][1]);
+	}
+	return r;
+}
+
+static void on_notify(struct launcher *L)
+{
+	for (;;) {
+		char buf[512];
+		union {
+			char c[CMSG_SPACE(sizeof(struct ucred))];
+			struct cmsghdr align;
+		} ctl;
+		struct iovec iov = { .iov_base = buf, .iov_len = sizeof(buf) - 1 };
+		struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctl.c,
+				     .msg_controllen = sizeof(ctl.c) };
+		ssize_t n = recvmsg(L->notify_fd, &mh, MSG_DONTWAIT);
+		if (n < 0)
+			return;
+		buf[n] = '\0';
+		struct cmsghdr *cm = CMSG_FIRSTHDR(&mh);
+		if (!cm || cm->cmsg_type != SCM_CREDENTIALS)
+			continue;
+		struct ucred uc;
+		memcpy(&uc, CMSG_DATA(cm), sizeof(uc));
+		if (!strstr(buf, "READY=1"))
+			continue;
+		for (unsigned i = 0; i < MAX_CHILDREN; i++)
+			if (L->children[i].pid == uc.pid)
+				L->children[i].ready = true;
+	}
+}
+
+static void check_ready(struct launcher *L)
+{
+	if (L->announced)
+		return;
+	for (unsigned i = 0; i < MAX_CHILDREN; i++) {
+		const struct child *c = &L->children[i];
+		if (c->pid && c->gen == L->gen && !c->ready)
+			return;
+	}
+	L->announced = true;
+	say("ready: listener %d, %u forwarders", (int)L->listener_pid, L->n_forwarders);
+	sd_notify(0, "READY=1");
+}
+
+static void reap(struct launcher *L, bool *need_new_gen)
+{
+	for (;;) {
+		int status;
+		pid_t pid = waitpid(-1, &status, WNOHANG);
+		if (pid <= 0)
+			return;
+		for (unsigned i = 0; i < MAX_CHILDREN; i++) {
+			struct child *c = &L->children[i];
+			if (c->pid != pid)
+				continue;
+			bool clean = WIFEXITED(status) && WEXITSTATUS(status) == 0;
+			if (!clean) {
+				if (WIFSIGNALED(status))
+					say("%s %d killed by signal %d", c->is_listener ? "listener" : "forwarder",
+					    (int)pid, WTERMSIG(status));
+				else
+					say("%s %d exited with status %d", c->is_listener ? "listener" : "forwarder",
+					    (int)pid, WEXITSTATUS(status));
+			}
+			if (c->is_listener && pid == L->listener_pid) {
+				L->listener_pid = 0;
+				*need_new_gen = true;
+			}
+			c->pid = 0;
+		}
+	}
+}
+
+static void kill_all(struct launcher *L, int sig)
+{
+	for (unsigned i = 0; i < MAX_CHILDREN; i++)
+		if (L->children[i].pid)
+			kill(L->children[i].pid, sig);
+}
+
+static unsigned live_children(struct launcher *L)
+{
+	unsigned n = 0;
+	for (unsigned i = 0; i < MAX_CHILDREN; i++)
+		n += L->children[i].pid != 0;
+	return n;
+}
+
+int cmd_run(const char *config_path, unsigned forwarders)
+{
+	struct launcher L = { .config_path = config_path, .notify_fd = -1 };
+	struct gh_config *cfg = NULL;
+	int r;
+
+	if (config_load_file(config_path, stderr, &cfg) < 0)
+		return 1;
+	find_bin("gatehouse-listener", L.listener_bin, sizeof(L.listener_bin));
+	find_bin("gatehouse-forwarder", L.forwarder_bin, sizeof(L.forwarder_bin));
+	L.n_forwarders = forwarders ? forwarders : cfg->forwarders;
+	if (!L.n_forwarders) {
+		long n = sysconf(_SC_NPROCESSORS_ONLN);
+		L.n_forwarders = n > 0 ? (unsigned)n : 1;
+	}
+	if (L.n_forwarders > MAX_FORWARDERS)
+		L.n_forwarders = MAX_FORWARDERS;
+	for (size_t i = 0; i < cfg->n_listens && L.n_listen < 32; i++) {
+		r = bind_listen(&cfg->listens[i], &L.listen_fds[L.n_listen]);
+		if (r < 0) {
+			fprintf(stderr, "gatehouse: listen %s %s: %s\n", gh_kind_str(cfg->listens[i].kind),
+				cfg->listens[i].addr.text, strerror(-r));
+			return 1;
+		}
+		L.listen_kind[L.n_listen++] = cfg->listens[i].kind;
+		say("listening for %s on %s", gh_kind_str(cfg->listens[i].kind), cfg->listens[i].addr.text);
+	}
+	config_free(cfg);
+	if ((r = setup_notify(&L)) < 0) {
+		fprintf(stderr, "gatehouse: notify socket: %s\n", strerror(-r));
+		return 1;
+	}
+	sigset_t mask;
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGCHLD);
+	sigaddset(&mask, SIGTERM);
+	sigaddset(&mask, SIGINT);
+	sigaddset(&mask, SIGHUP);
+	sigprocmask(SIG_BLOCK, &mask, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	int sfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
+	if (sfd < 0 || (r = start_generation(&L)) < 0) {
+		fprintf(stderr, "gatehouse: start: %s\n", strerror(sfd < 0 ? errno : -r));
+		return 1;
+	}
+
+	bool stopping = false;
+	uint64_t stop_deadline = 0;
+	for (;;) {
+		struct pollfd p[2] = { { .fd = sfd, .events = POLLIN }, { .fd = L.notify_fd, .events = POLLIN } };
+		int timeout = stopping ? 200 : -1;
+		if (poll(p, 2, timeout) < 0 && errno != EINTR)
+			break;
+		if (p[1].revents & POLLIN) {
+			on_notify(&L);
+			check_ready(&L);
+		}
+		bool need_new_gen = false;
+		struct signalfd_siginfo si;
+		while (read(sfd, &si, sizeof(si)) == sizeof(si)) {
+			if (si.ssi_signo == SIGCHLD)
+				continue;
+			if (si.ssi_signo == SIGHUP && !stopping) {
+				struct gh_config *n = NULL;
+				if (config_load_file(config_path, stderr, &n) < 0) {
+					say("reload: %s has errors, keeping the running configuration", config_path);
+					continue;
+				}
+				config_free(n);
+				say("reload: starting a new generation with %s", config_path);
+				pid_t old = L.listener_pid;
+				L.listener_pid = 0;
+				if (start_generation(&L) < 0)
+					say("reload: cannot start: %s", strerror(errno));
+				if (old)
+					kill(old, SIGTERM);
+				continue;
+			}
+			if (!stopping) {
+				say("stopping");
+				stopping = true;
+				stop_deadline = clock_now_ms() + 5000;
+				kill_all(&L, SIGTERM);
+			}
+		}
+		reap(&L, &need_new_gen);
+		if (stopping) {
+			if (live_children(&L) == 0)
+				break;
+			if (clock_now_ms() > stop_deadline) {
+				kill_all(&L, SIGKILL);
+				stop_deadline = UINT64_MAX;
+			}
+			continue;
+		}
+		if (need_new_gen) {
+			/* at most 10 restarts a second: a listener that cannot
+			 * start must not become a fork bomb */
+			uint64_t now = clock_now_ms();
+			if (now - L.restarts_window_ms > 1000) {
+				L.restarts_window_ms = now;
+				L.restarts_in_window = 0;
+			}
+			if (++L.restarts_in_window > 10) {
+				say("listener keeps dying; giving up");
+				kill_all(&L, SIGTERM);
+				stopping = true;
+				stop_deadline = now + 5000;
+				continue;
+			}
+			say("starting a new listener generation");
+			if (start_generation(&L) < 0)
+				say("cannot start a new generation: %s", strerror(errno));
+		}
+	}
+	return 0;
+}

@@ -1,0 +1,208 @@
+/* SPDX-License-Identifier: MIT */
+#include <errno.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/socket.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include "handoff.h"
+#include "config.h"
+
+int handoff_pack(struct handoff_msg *msg, unsigned kind, const struct sockaddr_storage *client,
+		 const char *site, const char *name, uint64_t accepted_usec)
+{
+	size_t sl = strlen(site), nl = strlen(name);
+
+	if (sl == 0 || sl >= HANDOFF_NAME_MAX || nl >= HANDOFF_NAME_MAX)
+		return -ENAMETOOLONG;
+	memset(msg, 0, sizeof(*msg));
+	msg->magic = HANDOFF_MAGIC;
+	msg->version = HANDOFF_VERSION;
+	msg->size = sizeof(*msg);
+	msg->kind = (uint8_t)kind;
+	msg->accepted_usec = accepted_usec;
+	if (client->ss_family == AF_INET) {
+		const struct sockaddr_in *a = (const struct sockaddr_in *)client;
+		msg->client_family = AF_INET;
+		msg->client_port = ntohs(a->sin_port);
+		memcpy(msg->client_addr, &a->sin_addr, 4);
+	} else if (client->ss_family == AF_INET6) {
+		const struct sockaddr_in6 *a = (const struct sockaddr_in6 *)client;
+		/* An IPv4 client on a dual-stack socket arrives as ::ffff:a.b.c.d;
+		 * carry it as what it is, so PROXY headers say TCP4. */
+		if (IN6_IS_ADDR_V4MAPPED(&a->sin6_addr)) {
+			msg->client_family = AF_INET;
+			memcpy(msg->client_addr, &a->sin6_addr.s6_addr[12], 4);
+		} else {
+			msg->client_family = AF_INET6;
+			memcpy(msg->client_addr, &a->sin6_addr, 16);
+		}
+		msg->client_port = ntohs(a->sin6_port);
+	}
+	memcpy(msg->site, site, sl);
+	memcpy(msg->name, name, nl);
+	return 0;
+}
+
+int handoff_send(int channel, const struct handoff_msg *msgs, const int *fds, unsigned n)
+{
+	struct mmsghdr mm[HANDOFF_BATCH];
+	struct iovec iov[HANDOFF_BATCH];
+	union {
+		char buf[CMSG_SPACE(sizeof(int))];
+		struct cmsghdr align;
+	} ctl[HANDOFF_BATCH];
+	int r;
+
+	if (n > HANDOFF_BATCH)
+		n = HANDOFF_BATCH;
+	memset(mm, 0, sizeof(mm[0]) * n);
+	for (unsigned i = 0; i < n; i++) {
+		iov[i].iov_base = (void *)(uintptr_t)&msgs[i];
+		iov[i].iov_len = sizeof(msgs[i]);
+		mm[i].msg_hdr.msg_iov = &iov[i];
+		mm[i].msg_hdr.msg_iovlen = 1;
+		mm[i].msg_hdr.msg_control = ctl[i].buf;
+		mm[i].msg_hdr.msg_controllen = CMSG_SPACE(sizeof(int));
+		struct cmsghdr *c = CMSG_FIRSTHDR(&mm[i].msg_hdr);
+		c->cmsg_level = SOL_SOCKET;
+		c->cmsg_type = SCM_RIGHTS;
+		c->cmsg_len = CMSG_LEN(sizeof(int));
+		memcpy(CMSG_DATA(c), &fds[i], sizeof(int));
+	}
+	do
+		r = sendmmsg(channel, mm, n, MSG_DONTWAIT | MSG_NOSIGNAL);
+	while (r < 0 && errno == EINTR);
+	if (r < 0)
+		return -errno;
+	return r;
+}
+
+int handoff_check_tcp(int fd)
+{
+	struct tcp_info ti;
+	socklen_t len = sizeof(ti);
+
+	if (getsockopt(fd, IPPROTO_TCP, TCP_INFO, &ti, &len) < 0)
+		return -errno;
+	/* CLOSE_WAIT: the client already half-closed after its request; its
+	 * bytes are still queued and the reply must still reach it. */
+	if (ti.tcpi_state != TCP_ESTABLISHED && ti.tcpi_state != TCP_CLOSE_WAIT)
+		return -ENOTCONN;
+	return 0;
+}
+
+static void close_all_fds(struct msghdr *mh)
+{
+	for (struct cmsghdr *c = CMSG_FIRSTHDR(mh); c; c = CMSG_NXTHDR(mh, c)) {
+		if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS)
+			continue;
+		size_t n = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+		for (size_t i = 0; i < n; i++) {
+			int fd;
+			memcpy(&fd, CMSG_DATA(c) + i * sizeof(int), sizeof(int));
+			close(fd);
+		}
+	}
+}
+
+static bool name_ok(const char *s, bool allow_empty)
+{
+	const char *nul = memchr(s, '\0', HANDOFF_NAME_MAX);
+	if (!nul || (!allow_empty && nul == s))
+		return false;
+	/* the padding after the NUL must be zero: nothing hidden in it */
+	for (const char *p = nul; p < s + HANDOFF_NAME_MAX; p++)
+		if (*p)
+			return false;
+	return true;
+}
+
+static enum handoff_error validate(struct mmsghdr *mm, struct handoff_in *in)
+{
+	struct msghdr *mh = &mm->msg_hdr;
+	struct cmsghdr *c = CMSG_FIRSTHDR(mh);
+	const struct handoff_msg *m = &in->msg;
+
+	if (mh->msg_flags & (MSG_TRUNC | MSG_CTRUNC))
+		return HANDOFF_E_TRUNC;
+	if (!c)
+		return HANDOFF_E_NO_FD;
+	if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS ||
+	    c->cmsg_len != CMSG_LEN(sizeof(int)) || CMSG_NXTHDR(mh, c))
+		return HANDOFF_E_FDS;
+	memcpy(&in->fd, CMSG_DATA(c), sizeof(int));
+	if (mm->msg_len != sizeof(struct handoff_msg))
+		return HANDOFF_E_SIZE;
+	if (m->magic != HANDOFF_MAGIC)
+		return HANDOFF_E_MAGIC;
+	if (m->version != HANDOFF_VERSION || m->size != sizeof(struct handoff_msg))
+		return HANDOFF_E_VERSION;
+	if (m->kind >= GH_KIND_COUNT)
+		return HANDOFF_E_KIND;
+	if ((m->client_family != AF_INET && m->client_family != AF_INET6) ||
+	    !name_ok(m->site, false) || !name_ok(m->name, true))
+		return HANDOFF_E_NAME;
+	if (handoff_check_tcp(in->fd) < 0)
+		return HANDOFF_E_NOT_TCP;
+	return HANDOFF_OK;
+}
+
+int handoff_recv(int channel, struct handoff_in *in, unsigned max)
+{
+	struct mmsghdr mm[HANDOFF_BATCH];
+	struct iovec iov[HANDOFF_BATCH];
+	/* room for a few fds more than allowed, so a message carrying several
+	 * is seen (and all its fds closed) rather than silently cut */
+	union {
+		char buf[CMSG_SPACE(8 * sizeof(int))];
+		struct cmsghdr align;
+	} ctl[HANDOFF_BATCH];
+	int r;
+
+	if (max > HANDOFF_BATCH)
+		max = HANDOFF_BATCH;
+	memset(mm, 0, sizeof(mm[0]) * max);
+	for (unsigned i = 0; i < max; i++) {
+		iov[i].iov_base = &in[i].msg;
+		iov[i].iov_len = sizeof(in[i].msg);
+		mm[i].msg_hdr.msg_iov = &iov[i];
+		mm[i].msg_hdr.msg_iovlen = 1;
+		mm[i].msg_hdr.msg_control = ctl[i].buf;
+		mm[i].msg_hdr.msg_controllen = sizeof(ctl[i].buf);
+	}
+	do
+		r = recvmmsg(channel, mm, max, MSG_DONTWAIT | MSG_CMSG_CLOEXEC, NULL);
+	while (r < 0 && errno == EINTR);
+	if (r < 0)
+		return -errno;
+	for (int i = 0; i < r; i++) {
+		in[i].fd = -1;
+		/* a zero-length datagram with no fds is EOF on SEQPACKET */
+		if (mm[i].msg_len == 0 && !CMSG_FIRSTHDR(&mm[i].msg_hdr))
+			return i;
+		in[i].error = validate(&mm[i], &in[i]);
+		if (in[i].error != HANDOFF_OK) {
+			close_all_fds(&mm[i].msg_hdr);
+			in[i].fd = -1;
+		}
+	}
+	return r;
+}
+
+const char *handoff_error_str(enum handoff_error e)
+{
+	switch (e) {
+	case HANDOFF_OK: return "ok";
+	case HANDOFF_E_TRUNC: return "truncated message";
+	case HANDOFF_E_SIZE: return "wrong message size";
+	case HANDOFF_E_MAGIC: return "bad magic";
+	case HANDOFF_E_VERSION: return "unknown version";
+	case HANDOFF_E_NO_FD: return "no fd";
+	case HANDOFF_E_FDS: return "several fds or stray control data";
+	case HANDOFF_E_KIND: return "unknown kind";
+	case HANDOFF_E_NAME: return "malformed name field";
+	case HANDOFF_E_NOT_TCP: return "fd is not a connected TCP socket";
+	}
+	return "?";
+}

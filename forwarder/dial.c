@@ -1,0 +1,195 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Dialling a site's servers: round robin over the servers of the client's
+ * kind, failover to the next on a refused or timed-out connect, and a
+ * failed server avoided for AVOID_MS unless every server is.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+#include "clock.h"
+#include "forwarder.h"
+#include "log.h"
+#include "proxy_header.h"
+
+#define AVOID_MS 10000u
+
+static const struct gh_addr *server_addr(struct forwarder *f, struct fconn *c)
+{
+	return &f->cfg->sites[c->site].servers[c->kind][c->server];
+}
+
+/* Next server to try: round robin, skipping avoided ones unless all are. */
+static int pick(struct forwarder *f, struct fconn *c)
+{
+	const struct gh_site *s = &f->cfg->sites[c->site];
+	size_t n = s->n_servers[c->kind];
+	uint64_t now = clock_now_ms();
+
+	if (c->tries >= n || c->tries >= 32)
+		return -1;
+	uint32_t *rr = &f->rr[c->kind][c->site];
+	struct fserver_state *st = f->srv[c->kind][c->site];
+	for (size_t i = 0; i < n; i++) {
+		size_t idx = (*rr + i) % n;
+		if (st[idx].avoid_until_ms <= now) {
+			*rr = (uint32_t)((idx + 1) % n);
+			return (int)idx;
+		}
+	}
+	/* all avoided: try in turn anyway, a server may be back */
+	size_t idx = *rr % n;
+	*rr = (uint32_t)((idx + 1) % n);
+	return (int)idx;
+}
+
+static void fail_all(struct forwarder *f, struct fconn *c)
+{
+	if (c->kind == GH_KIND_HTTP) {
+		/* Read the request first: closing with unread bytes sends a RST
+		 * that can destroy the answer before the client reads it. */
+		static const char resp[] =
+			"HTTP/1.1 503 Service Unavailable\r\n"
+			"Content-Type: text/plain\r\n"
+			"Content-Length: 45\r\n"
+			"Connection: close\r\n"
+			"\r\n"
+			"503 Service Unavailable: no server reachable\n";
+		static char sink[16384];
+		for (int i = 0; i < 4 && recv(c->cfd, sink, sizeof(sink), MSG_DONTWAIT) > 0; i++)
+			;
+		(void)send(c->cfd, resp, sizeof(resp) - 1, MSG_DONTWAIT | MSG_NOSIGNAL);
+		shutdown(c->cfd, SHUT_WR);
+	}
+	f->failed++;
+	fconn_end(f, c, "connect_failed");
+}
+
+static void try_next(struct forwarder *f, struct fconn *c);
+
+static void server_failed(struct forwarder *f, struct fconn *c, int err)
+{
+	char addr[64];
+	snprintf(addr, sizeof(addr), "%s", server_addr(f, c)->text);
+	f->srv[c->kind][c->site][c->server].avoid_until_ms = clock_now_ms() + AVOID_MS;
+	log_msg(LOG_WARNING, "connect to %s (site %s) failed: %s", addr,
+		f->cfg->sites[c->site].name, err ? strerror(err) : "timed out");
+	if (c->sfd >= 0) {
+		close(c->sfd);
+		c->sfd = -1;
+	}
+	dlist_remove(&c->link);
+	try_next(f, c);
+}
+
+static int send_proxy_header(struct forwarder *f, struct fconn *c)
+{
+	struct sockaddr_storage peer, local;
+	socklen_t pl = sizeof(peer), ll = sizeof(local);
+	struct proxy_endpoint src, dst;
+	uint8_t hdr[PROXY_HEADER_MAX];
+
+	(void)f;
+	/* Addresses from the kernel, not from the hand-off message: the
+	 * listener is not trusted to say who the client is. */
+	if (getpeername(c->cfd, (struct sockaddr *)&peer, &pl) < 0 ||
+	    getsockname(c->cfd, (struct sockaddr *)&local, &ll) < 0)
+		return -errno;
+	if (proxy_endpoint_from_sockaddr((struct sockaddr *)&peer, &src) < 0 ||
+	    proxy_endpoint_from_sockaddr((struct sockaddr *)&local, &dst) < 0)
+		return -EAFNOSUPPORT;
+	int n = proxy_header_build(c->proxy_version, &src, &dst, hdr, sizeof(hdr));
+	if (n < 0)
+		return n;
+	/* A fresh connection's send buffer always has room for ~100 bytes. */
+	ssize_t w = send(c->sfd, hdr, (size_t)n, MSG_DONTWAIT | MSG_NOSIGNAL);
+	if (w != n)
+		return w < 0 ? -errno : -EIO;
+	return 0;
+}
+
+static void connected(struct forwarder *f, struct fconn *c)
+{
+	dlist_remove(&c->link);
+	if (c->proxy_version) {
+		int r = send_proxy_header(f, c);
+		if (r < 0) {
+			log_msg(LOG_WARNING, "PROXY header to %s: %s", server_addr(f, c)->text, strerror(-r));
+			fconn_end(f, c, "server_error");
+			return;
+		}
+	}
+	relay_start(f, c);
+}
+
+static void try_next(struct forwarder *f, struct fconn *c)
+{
+	int idx = pick(f, c);
+	if (idx < 0) {
+		fail_all(f, c);
+		return;
+	}
+	c->server = (uint16_t)idx;
+	c->tries++;
+	const struct gh_addr *a = server_addr(f, c);
+	int fd = socket(a->ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0) {
+		/* out of fds is not the server's fault: do not mark it */
+		log_msg(LOG_ERR, "socket: %s", strerror(errno));
+		fconn_end(f, c, "internal");
+		return;
+	}
+	c->sfd = fd;
+	int r = connect(fd, (const struct sockaddr *)&a->ss, a->len);
+	if (r < 0 && errno != EINPROGRESS) {
+		server_failed(f, c, errno);
+		return;
+	}
+	struct epoll_event ev = {
+		.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET,
+		.data.ptr = &c->type_server,
+	};
+	if (epoll_ctl(f->epfd, EPOLL_CTL_ADD, fd, &ev) < 0) {
+		fconn_end(f, c, "internal");
+		return;
+	}
+	if (r == 0) {
+		connected(f, c);
+		return;
+	}
+	c->state = FS_CONNECTING;
+	c->deadline_ms = clock_now_ms() + f->cfg->connect_timeout_ms;
+	dlist_append(&f->connecting, &c->link);
+}
+
+void dial_start(struct forwarder *f, struct fconn *c)
+{
+	c->tries = 0;
+	try_next(f, c);
+}
+
+void dial_event(struct forwarder *f, struct fconn *c, uint32_t events)
+{
+	if (events & (EPOLLERR | EPOLLHUP)) {
+		int err = 0;
+		socklen_t l = sizeof(err);
+		getsockopt(c->sfd, SOL_SOCKET, SO_ERROR, &err, &l);
+		server_failed(f, c, err ? err : ECONNREFUSED);
+		return;
+	}
+	if (events & EPOLLOUT)
+		connected(f, c);
+}
+
+void dial_expire(struct forwarder *f, uint64_t now)
+{
+	while (!dlist_empty(&f->connecting)) {
+		struct fconn *c = dlist_entry(f->connecting.next, struct fconn, link);
+		if (c->deadline_ms > now)
+			break;
+		server_failed(f, c, 0);
+	}
+}

@@ -1,0 +1,98 @@
+/* SPDX-License-Identifier: MIT */
+#pragma once
+/*
+ * gatehouse-forwarder: takes client fds from one listener channel, dials
+ * one of the named site's configured servers (its own copy of the config:
+ * the listener never supplies an address), optionally writes a PROXY
+ * header, then relays both ways until both sides are done.
+ */
+#include <stdbool.h>
+#include <stdint.h>
+#include "config.h"
+#include "dlist.h"
+#include "handoff.h"
+
+enum fobj_type {
+	FOBJ_CHANNEL,
+	FOBJ_CLIENT,	/* epoll data of a relay's client fd */
+	FOBJ_SERVER,	/* epoll data of a relay's server fd */
+};
+
+/* One direction of a relay: bytes read from one socket, written to the
+ * other. Small transfers go through the process's shared buffer with
+ * recv/send (cheapest for a few KB); past SPLICE_AFTER bytes the direction
+ * switches to splice() through a pipe borrowed from a pool and given back
+ * as soon as it is empty, so an idle relay holds no pipe. */
+struct fdir {
+	int pipe_r, pipe_w;	/* -1 when no pipe is held */
+	uint32_t in_pipe;	/* bytes sitting in the pipe */
+	uint32_t pend_off, pend_len;	/* leftover of a short send() */
+	uint8_t *pend;		/* malloc'd only when a send() was short */
+	uint64_t bytes;		/* delivered to the destination */
+	bool eof;		/* source said EOF */
+	bool shut;		/* EOF passed on with shutdown(SHUT_WR) */
+};
+
+enum fstate {
+	FS_CONNECTING,
+	FS_RELAY,
+	FS_DEAD,	/* ended; freed after the current epoll batch */
+};
+
+struct fconn {
+	uint8_t type_client;	/* FOBJ_CLIENT: &type_client is the client's epoll data */
+	uint8_t type_server;	/* FOBJ_SERVER: &type_server is the server's epoll data */
+	uint8_t state;		/* enum fstate */
+	uint8_t kind;
+	uint8_t proxy_version;
+	uint8_t tries;		/* servers tried for this client */
+	uint16_t server;	/* index in the site's servers of this kind */
+	uint32_t site;
+	int cfd, sfd;
+	struct fdir up;		/* client -> server */
+	struct fdir down;	/* server -> client */
+	struct dlist link;	/* connect or idle queue */
+	uint64_t deadline_ms;	/* connect deadline, or last activity + idle */
+	uint64_t accepted_usec;
+	char *name;		/* requested name, for the log */
+	uint8_t client_family;
+	uint16_t client_port;
+	uint8_t client_addr[16];
+	const char *result;	/* set on the first error, else "ok" */
+};
+
+/* Per-server failure memory: a failed server is avoided for a while. */
+struct fserver_state {
+	uint64_t avoid_until_ms;
+};
+
+struct forwarder {
+	const struct gh_config *cfg;
+	int epfd;
+	int channel;
+	uint8_t channel_type;	/* FOBJ_CHANNEL */
+	bool channel_open;
+	struct dlist connecting;	/* by connect deadline */
+	struct dlist relaying;		/* by last activity (moved to the tail on each) */
+	struct dlist dead;		/* ended during this epoll batch */
+	unsigned n_conns;
+	/* round-robin position and failure memory per site and kind */
+	uint32_t *rr[GH_KIND_COUNT];
+	struct fserver_state **srv[GH_KIND_COUNT];
+	uint64_t total, failed;
+};
+
+/* dial.c */
+void dial_start(struct forwarder *f, struct fconn *c);
+void dial_event(struct forwarder *f, struct fconn *c, uint32_t events);
+void dial_expire(struct forwarder *f, uint64_t now);
+
+/* relay.c */
+void relay_start(struct forwarder *f, struct fconn *c);
+void relay_event(struct forwarder *f, struct fconn *c, bool from_client, uint32_t events);
+void relay_expire(struct forwarder *f, uint64_t now);
+void relay_init(void);
+void relay_release(struct fconn *c);
+
+/* main.c */
+void fconn_end(struct forwarder *f, struct fconn *c, const char *result);

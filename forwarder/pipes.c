@@ -1,0 +1,66 @@
+/* SPDX-License-Identifier: MIT */
+#include <stdbool.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <unistd.h>
+#include "pipes.h"
+
+#define POOL_MAX 16
+#define PIPE_WANT (1u << 20)
+
+static int pool[POOL_MAX][2];
+static unsigned pool_len;
+static unsigned splice_len = 64u * 1024u;
+static bool quota_hit;
+
+void pipes_init(void)
+{
+	pool_len = 0;
+}
+
+int pipes_get(int *r, int *w)
+{
+	int p[2];
+
+	if (pool_len) {
+		pool_len--;
+		*r = pool[pool_len][0];
+		*w = pool[pool_len][1];
+		return 0;
+	}
+	if (pipe2(p, O_NONBLOCK | O_CLOEXEC) < 0)
+		return -errno;
+	if (!quota_hit) {
+		int sz = fcntl(p[1], F_SETPIPE_SZ, PIPE_WANT);
+		if (sz < 0)
+			quota_hit = true;	/* EPERM: over the quota, stop asking */
+		else if ((unsigned)sz > splice_len)
+			splice_len = (unsigned)sz;
+	}
+	*r = p[0];
+	*w = p[1];
+	return 0;
+}
+
+void pipes_put(int r, int w)
+{
+	if (pool_len < POOL_MAX) {
+		pool[pool_len][0] = r;
+		pool[pool_len][1] = w;
+		pool_len++;
+		return;
+	}
+	close(r);
+	close(w);
+}
+
+void pipes_discard(int r, int w)
+{
+	close(r);
+	close(w);
+}
+
+unsigned pipes_size(void)
+{
+	return splice_len;
+}

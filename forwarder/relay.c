@@ -1,0 +1,237 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The relay: both directions of one client<->server pair, edge-triggered.
+ * Each fd is registered once for IN|OUT|RDHUP with EPOLLET, so the relay
+ * never calls epoll_ctl again: an EPOLLOUT edge only comes after a write
+ * hit EAGAIN, which is exactly when it is wanted.
+ *
+ * Half-close: EOF from one side is passed on with shutdown(SHUT_WR) once
+ * everything before it is delivered; the relay ends when both directions
+ * have done so (or on an error, or the idle timeout).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+#include "clock.h"
+#include "forwarder.h"
+#include "pipes.h"
+
+/* Below this many bytes in a direction, recv/send through the shared buffer
+ * beats two splice() calls; above it, splice avoids the copies. */
+#define SPLICE_AFTER (16u * 1024u)
+
+static uint8_t scratch[64 * 1024];
+
+enum pump_result {
+	PUMP_WAIT,	/* source empty or destination full */
+	PUMP_DONE,	/* EOF passed on */
+	PUMP_ERR_SRC,
+	PUMP_ERR_DST,
+};
+
+static bool dir_busy(const struct fdir *d)
+{
+	return d->in_pipe || d->pend_len;
+}
+
+static void dir_release(struct fdir *d)
+{
+	if (d->pipe_r >= 0) {
+		if (d->in_pipe)
+			pipes_discard(d->pipe_r, d->pipe_w);
+		else
+			pipes_put(d->pipe_r, d->pipe_w);
+	}
+	d->pipe_r = d->pipe_w = -1;
+	d->in_pipe = 0;
+	free(d->pend);
+	d->pend = NULL;
+	d->pend_len = d->pend_off = 0;
+}
+
+static bool would_block(int e)
+{
+	return e == EAGAIN || e == EWOULDBLOCK || e == EINTR;
+}
+
+/* Deliver what is held (leftover bytes or pipe contents). */
+static enum pump_result flush_held(struct fdir *d, int dst)
+{
+	while (d->pend_len) {
+		ssize_t n = send(dst, d->pend + d->pend_off, d->pend_len, MSG_DONTWAIT | MSG_NOSIGNAL);
+		if (n < 0)
+			return would_block(errno) ? PUMP_WAIT : PUMP_ERR_DST;
+		d->pend_off += (uint32_t)n;
+		d->pend_len -= (uint32_t)n;
+		d->bytes += (uint64_t)n;
+		if (!d->pend_len) {
+			free(d->pend);
+			d->pend = NULL;
+			d->pend_off = 0;
+		}
+	}
+	while (d->in_pipe) {
+		ssize_t n = splice(d->pipe_r, NULL, dst, NULL, d->in_pipe, SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
+		if (n < 0)
+			return would_block(errno) ? PUMP_WAIT : PUMP_ERR_DST;
+		if (n == 0)
+			return PUMP_ERR_DST;
+		d->in_pipe -= (uint32_t)n;
+		d->bytes += (uint64_t)n;
+	}
+	return PUMP_DONE;
+}
+
+static enum pump_result pump(struct fdir *d, int src, int dst)
+{
+	for (;;) {
+		if (dir_busy(d)) {
+			enum pump_result r = flush_held(d, dst);
+			if (r != PUMP_DONE)
+				return r;
+		}
+		if (d->eof) {
+			if (!d->shut) {
+				shutdown(dst, SHUT_WR);
+				d->shut = true;
+			}
+			if (d->pipe_r >= 0)
+				dir_release(d);
+			return PUMP_DONE;
+		}
+		if (d->bytes < SPLICE_AFTER && d->pipe_r < 0) {
+			ssize_t n = recv(src, scratch, sizeof(scratch), MSG_DONTWAIT);
+			if (n == 0) {
+				d->eof = true;
+				continue;
+			}
+			if (n < 0)
+				return would_block(errno) ? PUMP_WAIT : PUMP_ERR_SRC;
+			ssize_t s = send(dst, scratch, (size_t)n, MSG_DONTWAIT | MSG_NOSIGNAL);
+			if (s < 0) {
+				if (!would_block(errno))
+					return PUMP_ERR_DST;
+				s = 0;
+			}
+			d->bytes += (uint64_t)s;
+			if (s < n) {
+				/* rare: keep the rest until the destination drains */
+				d->pend = malloc((size_t)(n - s));
+				if (!d->pend)
+					return PUMP_ERR_DST;
+				memcpy(d->pend, scratch + s, (size_t)(n - s));
+				d->pend_len = (uint32_t)(n - s);
+				d->pend_off = 0;
+				return PUMP_WAIT;
+			}
+			continue;
+		}
+		if (d->pipe_r < 0 && pipes_get(&d->pipe_r, &d->pipe_w) < 0) {
+			d->pipe_r = d->pipe_w = -1;
+			return PUMP_ERR_SRC;
+		}
+		ssize_t n = splice(src, NULL, d->pipe_w, NULL, pipes_size(), SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
+		if (n == 0) {
+			d->eof = true;
+			continue;
+		}
+		if (n < 0) {
+			if (!would_block(errno))
+				return PUMP_ERR_SRC;
+			/* idle: give the empty pipe back so idle relays hold none */
+			pipes_put(d->pipe_r, d->pipe_w);
+			d->pipe_r = d->pipe_w = -1;
+			return PUMP_WAIT;
+		}
+		d->in_pipe += (uint32_t)n;
+	}
+}
+
+static void touch(struct forwarder *f, struct fconn *c)
+{
+	/* move to the tail: the queue stays sorted by last activity */
+	dlist_remove(&c->link);
+	c->deadline_ms = clock_now_ms() + f->cfg->idle_timeout_ms;
+	dlist_append(&f->relaying, &c->link);
+}
+
+static bool dir_done(const struct fdir *d)
+{
+	return d->shut && !dir_busy(d);
+}
+
+/* Run the directions an event may have unblocked. */
+static void run(struct forwarder *f, struct fconn *c, bool do_up, bool do_down)
+{
+	if (do_up && !dir_done(&c->up)) {
+		enum pump_result r = pump(&c->up, c->cfd, c->sfd);
+		if (r == PUMP_ERR_SRC || r == PUMP_ERR_DST) {
+			fconn_end(f, c, r == PUMP_ERR_SRC ? "client_error" : "server_error");
+			return;
+		}
+	}
+	if (do_down && !dir_done(&c->down)) {
+		enum pump_result r = pump(&c->down, c->sfd, c->cfd);
+		if (r == PUMP_ERR_SRC || r == PUMP_ERR_DST) {
+			fconn_end(f, c, r == PUMP_ERR_SRC ? "server_error" : "client_error");
+			return;
+		}
+	}
+	if (dir_done(&c->up) && dir_done(&c->down)) {
+		fconn_end(f, c, "ok");
+		return;
+	}
+	touch(f, c);
+}
+
+void relay_start(struct forwarder *f, struct fconn *c)
+{
+	c->state = FS_RELAY;
+	struct epoll_event ev = {
+		.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET,
+		.data.ptr = &c->type_client,
+	};
+	if (epoll_ctl(f->epfd, EPOLL_CTL_ADD, c->cfd, &ev) < 0) {
+		fconn_end(f, c, "internal");
+		return;
+	}
+	run(f, c, true, true);
+}
+
+void relay_event(struct forwarder *f, struct fconn *c, bool from_client, uint32_t events)
+{
+	/* Readable (or EOF/error) on a side feeds the direction it is the
+	 * source of; writable drains the direction it is the destination of.
+	 * Running only those saves a failed syscall per wake-up. */
+	bool in = events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR);
+	bool out = events & (EPOLLOUT | EPOLLHUP | EPOLLERR);
+	if (from_client)
+		run(f, c, in, out);
+	else
+		run(f, c, out, in);
+}
+
+void relay_expire(struct forwarder *f, uint64_t now)
+{
+	while (!dlist_empty(&f->relaying)) {
+		struct fconn *c = dlist_entry(f->relaying.next, struct fconn, link);
+		if (c->deadline_ms > now)
+			break;
+		fconn_end(f, c, "idle_timeout");
+	}
+}
+
+void relay_init(void)
+{
+	pipes_init();
+}
+
+void relay_release(struct fconn *c)
+{
+	dir_release(&c->up);
+	dir_release(&c->down);
+}

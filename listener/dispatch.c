@@ -1,0 +1,167 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Hand-off of decided clients to the forwarders, with backpressure: what
+ * cannot be sent waits in a bounded ring, and while the ring is not empty
+ * the listener stops accepting, so further clients wait in the kernel's
+ * backlog instead of being dropped.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+#include "clock.h"
+#include "listener.h"
+#include "log.h"
+
+static struct lchannel *next_live_channel(struct listener *l)
+{
+	for (unsigned i = 0; i < l->n_channels; i++) {
+		struct lchannel *ch = &l->channels[(l->next_channel + i) % l->n_channels];
+		if (!ch->dead && !ch->blocked) {
+			l->next_channel = (l->next_channel + i + 1) % l->n_channels;
+			return ch;
+		}
+	}
+	return NULL;
+}
+
+static void channel_set_events(struct listener *l, struct lchannel *ch)
+{
+	struct epoll_event ev = {
+		.events = EPOLLIN | EPOLLRDHUP | (ch->blocked ? EPOLLOUT : 0),
+		.data.ptr = ch,
+	};
+	epoll_ctl(l->epfd, EPOLL_CTL_MOD, ch->fd, &ev);
+}
+
+static void channel_dead(struct listener *l, struct lchannel *ch, const char *why)
+{
+	if (ch->dead)
+		return;
+	ch->dead = true;
+	epoll_ctl(l->epfd, EPOLL_CTL_DEL, ch->fd, NULL);
+	close(ch->fd);
+	ch->fd = -1;
+	/* A listener cannot open a new channel (it may not connect), so it
+	 * hands over what it holds, stops accepting and exits; its supervisor
+	 * (the launcher or systemd) starts a fresh one with fresh channels.
+	 * The listening sockets stay open elsewhere: nothing is refused. */
+	if (!l->draining) {
+		log_msg(LOG_WARNING, "forwarder channel closed (%s): restarting the listener", why);
+		l->draining = true;
+		l->drain_deadline_ms = clock_now_ms() + 1000;
+		listener_update_accept(l);
+	}
+}
+
+void dispatch_queue(struct listener *l, struct lconn *c, const char *site, const char *name)
+{
+	if (l->pending_len == l->pending_cap) {
+		/* cannot happen: accepting pauses long before the ring fills */
+		listener_reject_log(l, c, "overload", name, 0);
+		conn_free(l, c);
+		return;
+	}
+	struct lpending *p = &l->pending[(l->pending_head + l->pending_len) % l->pending_cap];
+	struct sockaddr_storage ss;
+	memset(&ss, 0, sizeof(ss));
+	memcpy(&ss, &c->peer, sizeof(c->peer));
+	if (handoff_pack(&p->msg, c->kind, &ss, site, name, c->accepted_usec) < 0) {
+		listener_reject_log(l, c, "internal", name, 0);
+		conn_free(l, c);
+		return;
+	}
+	/* The fd now belongs to the ring: out of the epoll set and the
+	 * deadline queue, but still counted as inspecting until sent. */
+	epoll_ctl(l->epfd, EPOLL_CTL_DEL, c->fd, NULL);
+	p->fd = c->fd;
+	c->fd = -1;
+	l->pending_len++;
+	conn_free(l, c);
+	l->n_inspecting++;	/* conn_free() uncounted it; the ring holds it */
+	l->stats.active++;
+	if (l->pending_len >= HANDOFF_BATCH)
+		dispatch_flush(l);
+}
+
+void dispatch_flush(struct listener *l)
+{
+	while (l->pending_len) {
+		struct lchannel *ch = next_live_channel(l);
+		if (!ch)
+			break;
+		struct handoff_msg msgs[HANDOFF_BATCH];
+		int fds[HANDOFF_BATCH];
+		unsigned n = 0;
+		while (n < HANDOFF_BATCH && n < l->pending_len) {
+			struct lpending *p = &l->pending[(l->pending_head + n) % l->pending_cap];
+			msgs[n] = p->msg;
+			fds[n] = p->fd;
+			n++;
+		}
+		int r = handoff_send(ch->fd, msgs, fds, n);
+		if (r < 0) {
+			if (r == -EAGAIN || r == -ETOOMANYREFS || r == -ENOBUFS) {
+				ch->blocked = true;
+				channel_set_events(l, ch);
+			} else {
+				channel_dead(l, ch, strerror(-r));
+			}
+			continue;
+		}
+		for (int i = 0; i < r; i++) {
+			close(fds[i]);
+			l->stats.handed_off++;
+		}
+		l->pending_head = (l->pending_head + (unsigned)r) % l->pending_cap;
+		l->pending_len -= (unsigned)r;
+		l->n_inspecting -= (unsigned)r;
+		l->stats.active -= (unsigned)r;
+	}
+	listener_update_accept(l);
+}
+
+void dispatch_channel_event(struct listener *l, struct lchannel *ch, uint32_t events)
+{
+	if (events & (EPOLLHUP | EPOLLERR | EPOLLRDHUP)) {
+		channel_dead(l, ch, "hang-up");
+		return;
+	}
+	if (events & EPOLLIN) {
+		/* forwarders never write to the channel; EOF or junk both end it */
+		char b;
+		ssize_t n = recv(ch->fd, &b, 1, MSG_DONTWAIT);
+		if (n == 0 || (n < 0 && errno != EAGAIN)) {
+			channel_dead(l, ch, "closed by forwarder");
+			return;
+		}
+	}
+	if ((events & EPOLLOUT) && ch->blocked) {
+		ch->blocked = false;
+		channel_set_events(l, ch);
+		dispatch_flush(l);
+	}
+}
+
+/* Accept only while there is room: few enough clients being inspected, no
+ * backlog of hand-offs, no fd exhaustion pause, not draining. */
+void listener_update_accept(struct listener *l)
+{
+	uint64_t now = clock_now_ms();
+	bool want = !l->draining && l->pending_len == 0 && l->n_inspecting < l->max_inspecting &&
+		    (l->accept_resume_ms == UINT64_MAX || now >= l->accept_resume_ms);
+
+	if (want && l->accept_resume_ms != UINT64_MAX)
+		l->accept_resume_ms = UINT64_MAX;
+	for (unsigned i = 0; i < l->n_listens; i++) {
+		struct llisten *ls = &l->listens[i];
+		if (ls->enabled == want)
+			continue;
+		struct epoll_event ev = { .events = want ? EPOLLIN : 0, .data.ptr = ls };
+		epoll_ctl(l->epfd, EPOLL_CTL_MOD, ls->fd, &ev);
+		ls->enabled = want;
+	}
+	l->accept_paused = !want;
+}

@@ -1,0 +1,23 @@
+/* SPDX-License-Identifier: MIT */
+#pragma once
+/* The answers the listener gives itself: HTTP errors and redirects, the TLS
+ * unrecognized_name alert. Formatting only; sending is the caller's. */
+#include <stddef.h>
+#include <stdint.h>
+
+#define REPLY_MAX 1024
+
+/* "HTTP/1.1 <status> <reason>" with a short text/plain body and
+ * Connection: close. Returns the length written into out. */
+size_t reply_http_error(int status, const char *detail, char *out, size_t size);
+
+/* Redirect to https://host + path (path starts with '/' or is "*"). 301 for
+ * GET and HEAD, 308 for other methods so they keep their method and body.
+ * Returns the length, or 0 if it does not fit. */
+size_t reply_http_redirect(const uint8_t *method, size_t method_len, const char *host,
+			   const uint8_t *path, size_t path_len, char *out, size_t size, int *status);
+
+const char *reply_http_reason(int status);
+
+/* Fatal alert record: unrecognized_name (112), RFC 6066 §3. */
+extern const uint8_t reply_tls_unrecognized_name[7];
