@@ -131,8 +131,10 @@ fuzz:
 		  build-fuzz/corpus_$$t tests/fuzz/corpora/$$t; \
 	done
 
-demo: all
-	bash tests/demo.sh
+demo:
+	bash scripts/install-deps.sh
+	$(MAKE) all
+	BUILD=$(BUILD) bash scripts/demo.sh
 
 lint:
 	clang-tidy --quiet $(wildcard router/*.c common/*.c listener/*.c forwarder/*.c policy/*.c cli/*.c) -- $(CFLAGS)

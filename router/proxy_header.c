@@ -36,15 +36,17 @@ int proxy_endpoint_from_sockaddr(const struct sockaddr *sa, struct proxy_endpoin
 }
 
 /* An IPv4 endpoint as ::ffff:a.b.c.d, for a header whose other side is v6. */
-static void map_v4(const struct proxy_endpoint *in, struct proxy_endpoint *out)
+static void map_v4(struct proxy_endpoint *e)
 {
-	*out = *in;
-	if (in->family != AF_INET)
+	uint8_t v4[4];
+
+	if (e->family != AF_INET)
 		return;
-	out->family = AF_INET6;
-	memset(out->addr, 0, 10);
-	out->addr[10] = out->addr[11] = 0xff;
-	memcpy(out->addr + 12, in->addr, 4);
+	memcpy(v4, e->addr, 4);
+	e->family = AF_INET6;
+	memset(e->addr, 0, 10);
+	e->addr[10] = e->addr[11] = 0xff;
+	memcpy(e->addr + 12, v4, 4);
 }
 
 int proxy_header_build(int version, const struct proxy_endpoint *src_in, const struct proxy_endpoint *dst_in,
@@ -59,8 +61,8 @@ int proxy_header_build(int version, const struct proxy_endpoint *src_in, const s
 	 * a v4 client reaching a v6 listener address keeps TCP4 only when the
 	 * local side is v4 too, else both are written as v6. */
 	if (src.family != dst.family) {
-		map_v4(&src, &src);
-		map_v4(&dst, &dst);
+		map_v4(&src);
+		map_v4(&dst);
 	}
 	if (version == 1) {
 		char s[INET6_ADDRSTRLEN], d[INET6_ADDRSTRLEN];

@@ -9,3 +9,4 @@ Suite *make_http_head_suite(void);
 Suite *make_routes_suite(void);
 Suite *make_config_suite(void);
 Suite *make_handoff_suite(void);
+Suite *make_proxy_header_suite(void);

@@ -1,0 +1,19 @@
+#!/bin/bash
+# Install the Debian packages gatehouse builds and tests with, if missing.
+# Used by `make demo` and by CI. Does nothing when all are there.
+set -euo pipefail
+need=(make gcc pkg-config libsystemd-dev libssl-dev libseccomp-dev check
+      clang libclang-rt-14-dev systemd systemd-container curl openssl iproute2 python3)
+missing=()
+for p in "${need[@]}"; do
+	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+if [ "$(id -u)" -ne 0 ]; then
+	echo "missing packages: ${missing[*]}" >&2
+	echo "run as root, or: sudo apt-get install ${missing[*]}" >&2
+	exit 1
+fi
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
