@@ -23,6 +23,8 @@
 #include "config_load.h"
 #include "forwarder.h"
 #include "log.h"
+#include "notify.h"
+#include "policy.h"
 
 static volatile sig_atomic_t got_term;
 
@@ -205,6 +207,16 @@ static int setup(struct forwarder *f)
 	return 0;
 }
 
+static bool config_has_ipv4_server(const struct gh_config *cfg)
+{
+	for (size_t s = 0; s < cfg->n_sites; s++)
+		for (int k = 0; k < GH_KIND_COUNT; k++)
+			for (size_t i = 0; i < cfg->sites[s].n_servers[k]; i++)
+				if (cfg->sites[s].servers[k][i].ss.ss_family == AF_INET)
+					return true;
+	return false;
+}
+
 static uint64_t next_deadline(struct forwarder *f)
 {
 	uint64_t d = UINT64_MAX;
@@ -236,6 +248,7 @@ int main(int argc, char **argv)
 		}
 	}
 	log_setup("gatehouse-forwarder");
+	notify_setup();
 	struct gh_config *cfg = NULL;
 	if (config_load_file(config_path, stderr, &cfg) < 0)
 		return 1;
@@ -265,12 +278,26 @@ int main(int argc, char **argv)
 	sigaddset(&block, SIGTERM);
 	sigaddset(&block, SIGINT);
 	sigprocmask(SIG_BLOCK, &block, &waitmask);
-	sd_notify(0, "READY=1");
+	struct policy_opts po = { .allow_ipv4 = config_has_ipv4_server(cfg) };
+	if (policy_enter(POLICY_FORWARDER, &po) < 0)
+		return 1;
+	notify_send("READY=1");
 
 	struct epoll_event evs[128];
 	while (!got_term && (f.channel_open || f.n_conns)) {
 		uint64_t now = clock_now_ms();
-		int n = epoll_pwait(f.epfd, evs, 128, clock_timeout_until(next_deadline(&f), now), &waitmask);
+		if (notify_status_due(now)) {
+			char st[160];
+			snprintf(st, sizeof(st), "relaying %u, total %llu, connect failures %llu%s", f.n_conns,
+				 (unsigned long long)f.total, (unsigned long long)f.failed,
+				 f.channel_open ? "" : ", draining");
+			notify_status(now, st);
+		}
+		int timeout = clock_timeout_until(next_deadline(&f), now);
+		int wd = notify_watchdog(now);
+		if (wd >= 0 && (timeout < 0 || wd < timeout))
+			timeout = wd;
+		int n = epoll_pwait(f.epfd, evs, 128, timeout, &waitmask);
 		if (n < 0 && errno != EINTR) {
 			log_msg(LOG_ERR, "epoll_wait: %s", strerror(errno));
 			break;
@@ -298,6 +325,6 @@ int main(int argc, char **argv)
 		relay_expire(&f, now);
 		free_dead(&f);
 	}
-	sd_notify(0, "STOPPING=1");
+	notify_send("STOPPING=1");
 	return 0;
 }

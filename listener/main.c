@@ -24,6 +24,8 @@
 #include "config_load.h"
 #include "listener.h"
 #include "log.h"
+#include "notify.h"
+#include "policy.h"
 
 static volatile sig_atomic_t got_term;
 
@@ -261,6 +263,7 @@ int main(int argc, char **argv)
 		}
 	}
 	log_setup("gatehouse-listener");
+	notify_setup();
 	struct gh_config *cfg = NULL;
 	if (config_load_file(config_path, stderr, &cfg) < 0)
 		return 1;
@@ -289,7 +292,10 @@ int main(int argc, char **argv)
 	sigaddset(&block, SIGINT);
 	sigprocmask(SIG_BLOCK, &block, &waitmask);
 
-	sd_notify(0, "READY=1");
+	struct policy_opts po = { 0 };
+	if (policy_enter(POLICY_LISTENER, &po) < 0)
+		return 1;
+	notify_send("READY=1");
 	log_msg(LOG_INFO, "listening on %u sockets, %u forwarder channels", l.n_listens, l.n_channels);
 
 	struct epoll_event evs[64];
@@ -302,7 +308,18 @@ int main(int argc, char **argv)
 		}
 		if (l.draining && (l.n_inspecting == 0 || now >= l.drain_deadline_ms))
 			break;
-		int n = epoll_pwait(l.epfd, evs, 64, next_timeout(&l, now), &waitmask);
+		if (notify_status_due(now)) {
+			char st[160];
+			snprintf(st, sizeof(st), "inspecting %u, accepted %llu, handed off %llu, rejected %llu",
+				 l.n_inspecting, (unsigned long long)l.stats.accepted,
+				 (unsigned long long)l.stats.handed_off, (unsigned long long)l.stats.rejected);
+			notify_status(now, st);
+		}
+		int timeout = next_timeout(&l, now);
+		int wd = notify_watchdog(now);
+		if (wd >= 0 && (timeout < 0 || wd < timeout))
+			timeout = wd;
+		int n = epoll_pwait(l.epfd, evs, 64, timeout, &waitmask);
 		if (n < 0 && errno != EINTR) {
 			log_msg(LOG_ERR, "epoll_wait: %s", strerror(errno));
 			break;
@@ -320,7 +337,7 @@ int main(int argc, char **argv)
 		expire(&l, clock_now_ms());
 		dispatch_flush(&l);
 	}
-	sd_notify(0, "STOPPING=1");
+	notify_send("STOPPING=1");
 	/* Clients still waiting in the ring or being inspected are lost with
 	 * us only after the drain deadline; log how many. */
 	if (l.n_inspecting)

@@ -1,0 +1,38 @@
+/* SPDX-License-Identifier: MIT */
+#pragma once
+/*
+ * Sandboxing, applied by each daemon itself after its start-up work and
+ * before it reads a client byte or a hand-off (DESIGN.md rule 2: the units
+ * apply the same again; either alone must hold). Order, once, here:
+ *   1. resolve the user (needs /etc/passwd: before chroot)
+ *   2. chroot into an empty root-owned directory, chdir("/")
+ *   3. drop to that user and group; no supplementary groups, so no
+ *      capability is left (uid 0 -> non-zero clears them all)
+ *   4. rlimits: no core dumps, no new processes, no locked memory
+ *   5. no_new_privs, then the seccomp allowlist (policy/seccomp.c)
+ * Steps 1-3 need root: started unprivileged (e.g. by systemd with
+ * DynamicUser=, which also sets RootDirectory=) they are skipped and said
+ * once; the seccomp filter is always loaded.
+ */
+#include <stdbool.h>
+
+enum policy_proc {
+	POLICY_LISTENER,
+	POLICY_FORWARDER,
+};
+
+struct policy_opts {
+	const char *chroot_dir;		/* NULL: /var/lib/gatehouse */
+	const char *user;		/* NULL: "gatehouse", else "nobody" */
+	bool allow_ipv4;		/* forwarder: some backend is IPv4 */
+};
+
+/* Returns 0, or a negative errno after logging what failed. Never returns
+ * having applied only part of what it could: on error the caller exits. */
+int policy_enter(enum policy_proc proc, const struct policy_opts *o);
+
+/* Only the seccomp step (used by the sandbox test suite). */
+int policy_seccomp_load(enum policy_proc proc, bool allow_ipv4);
+
+/* True in builds where seccomp is skipped (ASan/LSan need ptrace and more). */
+bool policy_seccomp_disabled(void);

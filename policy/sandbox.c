@@ -1,0 +1,123 @@
+/* SPDX-License-Identifier: MIT */
+#include <dirent.h>
+#include <errno.h>
+#include <grp.h>
+#include <pwd.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include "log.h"
+#include "policy.h"
+
+#define DEFAULT_CHROOT "/var/lib/gatehouse"
+
+/* root-owned, a directory, writable by nobody else; created if missing */
+static int prepare_chroot(const char *dir)
+{
+	struct stat st;
+
+	if (mkdir(dir, 0755) < 0 && errno != EEXIST) {
+		log_msg(LOG_ERR, "sandbox: mkdir %s: %s", dir, strerror(errno));
+		return -errno;
+	}
+	if (stat(dir, &st) < 0) {
+		log_msg(LOG_ERR, "sandbox: %s: %s", dir, strerror(errno));
+		return -errno;
+	}
+	if (!S_ISDIR(st.st_mode) || st.st_uid != 0 || (st.st_mode & (S_IWGRP | S_IWOTH))) {
+		log_msg(LOG_ERR, "sandbox: %s must be a directory owned by root and writable by root only", dir);
+		return -EPERM;
+	}
+	DIR *d = opendir(dir);
+	if (d) {
+		struct dirent *de;
+		while ((de = readdir(d)))
+			if (strcmp(de->d_name, ".") && strcmp(de->d_name, "..")) {
+				log_msg(LOG_WARNING, "sandbox: %s is not empty (%s), continuing", dir, de->d_name);
+				break;
+			}
+		closedir(d);
+	}
+	return 0;
+}
+
+static int drop_root(const struct policy_opts *o)
+{
+	const char *dir = o->chroot_dir ? o->chroot_dir : DEFAULT_CHROOT;
+	const char *name = o->user ? o->user : "gatehouse";
+	struct passwd *pw = getpwnam(name);
+	int r;
+
+	if (!pw && !o->user) {
+		pw = getpwnam("nobody");
+		if (pw)
+			log_msg(LOG_NOTICE, "sandbox: no user 'gatehouse' (useradd --system gatehouse); using 'nobody'");
+	}
+	if (!pw) {
+		log_msg(LOG_ERR, "sandbox: unknown user '%s'", name);
+		return -ESRCH;
+	}
+	if (pw->pw_uid == 0) {
+		log_msg(LOG_ERR, "sandbox: user '%s' is root; refusing", name);
+		return -EPERM;
+	}
+	uid_t uid = pw->pw_uid;
+	gid_t gid = pw->pw_gid;
+	if ((r = prepare_chroot(dir)) < 0)
+		return r;
+	if (chroot(dir) < 0 || chdir("/") < 0) {
+		log_msg(LOG_ERR, "sandbox: chroot %s: %s", dir, strerror(errno));
+		return -errno;
+	}
+	if (setgroups(0, NULL) < 0 || setresgid(gid, gid, gid) < 0 || setresuid(uid, uid, uid) < 0) {
+		log_msg(LOG_ERR, "sandbox: dropping to %s: %s", name, strerror(errno));
+		return -errno;
+	}
+	/* must not be able to get root back */
+	if (setresuid(0, 0, 0) == 0) {
+		log_msg(LOG_ERR, "sandbox: could regain root after dropping it");
+		return -EPERM;
+	}
+	return 0;
+}
+
+static void limit(int resource, rlim_t v)
+{
+	struct rlimit rl = { v, v };
+	struct rlimit cur;
+	if (getrlimit(resource, &cur) == 0 && cur.rlim_max < v)
+		rl.rlim_cur = rl.rlim_max = cur.rlim_max;
+	setrlimit(resource, &rl);
+}
+
+int policy_enter(enum policy_proc proc, const struct policy_opts *o)
+{
+	int r;
+
+	if (geteuid() == 0) {
+		if ((r = drop_root(o)) < 0)
+			return r;
+	} else {
+		log_msg(LOG_INFO, "sandbox: started as uid %d: no chroot or user switch here "
+			"(the service unit provides them); seccomp still applies", (int)geteuid());
+	}
+	limit(RLIMIT_CORE, 0);		/* no client bytes in core files */
+	limit(RLIMIT_NPROC, 0);		/* no new processes, belt to seccomp's braces */
+	limit(RLIMIT_MEMLOCK, 0);
+	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0) {
+		log_msg(LOG_ERR, "sandbox: no_new_privs: %s", strerror(errno));
+		return -errno;
+	}
+	if (policy_seccomp_disabled()) {
+		log_msg(LOG_WARNING, "sandbox: sanitizer build, seccomp filter NOT loaded");
+		return 0;
+	}
+	if ((r = policy_seccomp_load(proc, o->allow_ipv4)) < 0) {
+		log_msg(LOG_ERR, "sandbox: seccomp: %s", strerror(-r));
+		return r;
+	}
+	return 0;
+}
