@@ -88,6 +88,9 @@ $(BUILD)/gatehouse-forwarder: $(FORWARDER_OBJ) $(BUILD)/libcommon.a $(BUILD)/lib
 $(BUILD)/tests/unit-tests: $(UNIT_OBJ) $(BUILD)/libcommon.a $(BUILD)/libpolicy.a $(BUILD)/librouter.a
 	$(LINK) $^ $(LIBS_CHECK) $(LIBS_SSL) $(LIBS_SYSTEMD) $(LIBS_SECCOMP)
 
+$(BUILD)/tests/sandbox-tests: $(call obj,$(wildcard tests/sandbox/*.c)) $(BUILD)/libpolicy.a $(BUILD)/libcommon.a $(BUILD)/librouter.a
+	$(LINK) $^ $(LIBS_CHECK) $(LIBS_SECCOMP)
+
 $(BUILD)/tests/%: tests/helpers/%.c $(BUILD)/libcommon.a $(BUILD)/librouter.a
 	@mkdir -p $(dir $@)
 	$(LINK) $(CFLAGS) $^ $(LIBS_SSL) $(LIBS_SYSTEMD)
@@ -96,7 +99,7 @@ $(BUILD)/tests/replay_%: tests/fuzz/fuzz_%.c tests/fuzz/replay.c $(BUILD)/librou
 	@mkdir -p $(dir $@)
 	$(LINK) $(CFLAGS) $^
 
-tests: all $(BUILD)/tests/unit-tests $(HELPERS) $(FUZZ_REPLAY)
+tests: all $(BUILD)/tests/unit-tests $(BUILD)/tests/sandbox-tests $(HELPERS) $(FUZZ_REPLAY)
 
 # `make check`: every suite, plain and under ASan+UBSan.
 check: check-suites check-asan
@@ -105,6 +108,9 @@ check-suites: check-unit check-fuzz check-integration
 
 check-unit: tests
 	$(BUILD)/tests/unit-tests
+ifneq ($(SAN),1)
+	$(BUILD)/tests/sandbox-tests
+endif
 
 check-fuzz: tests
 	@set -e; for t in $(FUZZ_TARGETS); do \
