@@ -8,6 +8,9 @@ PKGLIBEXECDIR ?= $(LIBEXECDIR)/gatehouse
 SYSCONFDIR ?= /etc
 MANDIR ?= $(PREFIX)/share/man
 SYSTEMDUNITDIR ?= $(shell $(PKG_CONFIG) --variable=systemdsystemunitdir systemd 2>/dev/null || echo /lib/systemd/system)
+SYSTEMDGENERATORDIR ?= $(shell $(PKG_CONFIG) --variable=systemdsystemgeneratordir systemd 2>/dev/null || echo /lib/systemd/system-generators)
+SYSUSERSDIR ?= $(shell $(PKG_CONFIG) --variable=sysusersdir systemd 2>/dev/null || echo /usr/lib/sysusers.d)
+TMPFILESDIR ?= $(shell $(PKG_CONFIG) --variable=tmpfilesdir systemd 2>/dev/null || echo /usr/lib/tmpfiles.d)
 BUILD ?= build
 VERSION ?= 0.1.0
 WERROR ?= 1
@@ -49,20 +52,33 @@ COMMON_OBJ := $(call obj,$(wildcard common/*.c))
 POLICY_OBJ := $(call obj,$(wildcard policy/*.c))
 LISTENER_OBJ := $(call obj,$(wildcard listener/*.c))
 FORWARDER_OBJ := $(call obj,$(wildcard forwarder/*.c))
-CLI_OBJ := $(call obj,$(wildcard cli/*.c))
+CLI_OBJ := $(call obj,$(filter-out cli/generator.c,$(wildcard cli/*.c)))
 UNIT_OBJ := $(call obj,$(wildcard tests/unit/*.c))
 HELPER_SRC := $(wildcard tests/helpers/*.c)
 HELPERS := $(patsubst tests/helpers/%.c,$(BUILD)/tests/%,$(HELPER_SRC))
 FUZZ_TARGETS := $(patsubst tests/fuzz/fuzz_%.c,%,$(wildcard tests/fuzz/fuzz_*.c))
 FUZZ_REPLAY := $(patsubst %,$(BUILD)/tests/replay_%,$(FUZZ_TARGETS))
 
-BINS := $(BUILD)/gatehouse $(BUILD)/gatehouse-listener $(BUILD)/gatehouse-forwarder
+BINS := $(BUILD)/gatehouse $(BUILD)/gatehouse-listener $(BUILD)/gatehouse-forwarder $(BUILD)/gatehouse-generator
+UNIT_IN := $(wildcard units/*.in)
+# units as installed, and a copy pointing at this build tree for `verify`
+UNITS := $(patsubst units/%.in,$(BUILD)/units/%,$(UNIT_IN))
+UNITS_LOCAL := $(patsubst units/%.in,$(BUILD)/units-local/%,$(UNIT_IN))
 
 .PHONY: all tests check check-suites check-unit check-fuzz check-integration \
 	check-asan demo fuzz install uninstall clean lint
 .DEFAULT_GOAL := all
 
-all: $(BINS)
+all: $(BINS) $(UNITS) $(UNITS_LOCAL)
+
+$(BUILD)/units/%: units/%.in
+	@mkdir -p $(dir $@)
+	$(Q)sed -e 's|@PKGLIBEXECDIR@|$(PKGLIBEXECDIR)|g' -e 's|@SBINDIR@|$(SBINDIR)|g' \
+		-e 's|@SYSCONFDIR@|$(SYSCONFDIR)|g' $< > $@
+$(BUILD)/units-local/%: units/%.in
+	@mkdir -p $(dir $@)
+	$(Q)sed -e 's|@PKGLIBEXECDIR@|$(abspath $(BUILD))|g' -e 's|@SBINDIR@|$(abspath $(BUILD))|g' \
+		-e 's|@SYSCONFDIR@|$(SYSCONFDIR)|g' $< > $@
 
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -80,6 +96,9 @@ LINK = @[ "$(V)" = 1 ] || echo "  LD      $@"; $(CC) $(LDFLAGS) -o $@
 
 $(BUILD)/gatehouse: $(CLI_OBJ) $(BUILD)/libcommon.a $(BUILD)/libpolicy.a $(BUILD)/librouter.a
 	$(LINK) $^ $(LIBS_SYSTEMD) $(LIBS_SECCOMP)
+$(BUILD)/gatehouse-generator: $(BUILD)/cli/generator.o $(BUILD)/libcommon.a $(BUILD)/librouter.a
+	$(LINK) $^
+
 $(BUILD)/gatehouse-listener: $(LISTENER_OBJ) $(BUILD)/libcommon.a $(BUILD)/libpolicy.a $(BUILD)/librouter.a
 	$(LINK) $^ $(LIBS_SYSTEMD) $(LIBS_SECCOMP)
 $(BUILD)/gatehouse-forwarder: $(FORWARDER_OBJ) $(BUILD)/libcommon.a $(BUILD)/libpolicy.a $(BUILD)/librouter.a
@@ -102,9 +121,14 @@ $(BUILD)/tests/replay_%: tests/fuzz/fuzz_%.c tests/fuzz/replay.c $(BUILD)/librou
 tests: all $(BUILD)/tests/unit-tests $(BUILD)/tests/sandbox-tests $(HELPERS) $(FUZZ_REPLAY)
 
 # `make check`: every suite, plain and under ASan+UBSan.
-check: check-suites check-asan
+check: check-suites check-units check-asan
 
 check-suites: check-unit check-fuzz check-integration
+
+# The units: `systemd-analyze verify` must print nothing, and the exposure
+# scores must stay under the issue's bars (listener 1.0, forwarder 1.5).
+check-units: all
+	BUILD=$(BUILD) bash tests/units/check-units.sh
 
 check-unit: tests
 	$(BUILD)/tests/unit-tests
@@ -149,9 +173,12 @@ install: all
 	install -d "$(DESTDIR)$(SBINDIR)" "$(DESTDIR)$(PKGLIBEXECDIR)"
 	install -m 0755 $(BUILD)/gatehouse "$(DESTDIR)$(SBINDIR)/gatehouse"
 	install -m 0755 $(BUILD)/gatehouse-listener $(BUILD)/gatehouse-forwarder "$(DESTDIR)$(PKGLIBEXECDIR)/"
-	@if ls units/*.socket units/*.service >/dev/null 2>&1; then \
-		install -d "$(DESTDIR)$(SYSTEMDUNITDIR)"; \
-		install -m 0644 units/*.socket units/*.service "$(DESTDIR)$(SYSTEMDUNITDIR)/"; fi
+	install -d "$(DESTDIR)$(SYSTEMDUNITDIR)" "$(DESTDIR)$(SYSTEMDGENERATORDIR)" \
+		"$(DESTDIR)$(SYSUSERSDIR)" "$(DESTDIR)$(TMPFILESDIR)"
+	install -m 0644 $(UNITS) "$(DESTDIR)$(SYSTEMDUNITDIR)/"
+	install -m 0755 $(BUILD)/gatehouse-generator "$(DESTDIR)$(SYSTEMDGENERATORDIR)/"
+	install -m 0644 units/gatehouse.sysusers "$(DESTDIR)$(SYSUSERSDIR)/gatehouse.conf"
+	install -m 0644 units/gatehouse.tmpfiles "$(DESTDIR)$(TMPFILESDIR)/gatehouse.conf"
 
 uninstall:
 	rm -f "$(DESTDIR)$(SBINDIR)/gatehouse" \

@@ -1,0 +1,63 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * gatehouse-generator: a systemd generator (systemd.generator(7)). At boot
+ * and on `systemctl daemon-reload` it reads the config and writes
+ *   NORMAL_DIR/gatehouse-forwarder@.service.d/50-servers.conf
+ * with IPAddressAllow= listing every configured server, so the forwarders'
+ * cgroup may reach those addresses and nothing else (IPAddressDeny=any is
+ * in the unit). A config that does not load writes nothing: the
+ * forwarders then reach no address at all, which fails closed.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <arpa/inet.h>
+#include "config_load.h"
+
+#ifndef GATEHOUSE_SYSCONFDIR
+#define GATEHOUSE_SYSCONFDIR "/etc"
+#endif
+
+int main(int argc, char **argv)
+{
+	const char *conf = getenv("GATEHOUSE_CONFIG");
+	if (!conf)
+		conf = GATEHOUSE_SYSCONFDIR "/gatehouse/gatehouse.conf";
+	if (argc < 2) {
+		fprintf(stderr, "usage: gatehouse-generator NORMAL_DIR [EARLY_DIR LATE_DIR]\n");
+		return 1;
+	}
+	struct gh_config *cfg = NULL;
+	if (config_load_file(conf, stderr, &cfg) < 0)
+		return 0;	/* a generator must not fail the boot */
+	char path[4096];
+	snprintf(path, sizeof(path), "%s/gatehouse-forwarder@.service.d", argv[1]);
+	if (mkdir(path, 0755) < 0 && errno != EEXIST) {
+		fprintf(stderr, "gatehouse-generator: mkdir %s: %s\n", path, strerror(errno));
+		config_free(cfg);
+		return 1;
+	}
+	strncat(path, "/50-servers.conf", sizeof(path) - strlen(path) - 1);
+	FILE *f = fopen(path, "we");
+	if (!f) {
+		fprintf(stderr, "gatehouse-generator: %s: %s\n", path, strerror(errno));
+		config_free(cfg);
+		return 1;
+	}
+	fprintf(f, "# written by gatehouse-generator from %s\n[Service]\n", conf);
+	for (size_t s = 0; s < cfg->n_sites; s++)
+		for (int k = 0; k < GH_KIND_COUNT; k++)
+			for (size_t i = 0; i < cfg->sites[s].n_servers[k]; i++) {
+				const struct gh_addr *a = &cfg->sites[s].servers[k][i];
+				char ip[INET6_ADDRSTRLEN];
+				if (a->ss.ss_family == AF_INET6)
+					inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)&a->ss)->sin6_addr, ip, sizeof(ip));
+				else
+					inet_ntop(AF_INET, &((const struct sockaddr_in *)&a->ss)->sin_addr, ip, sizeof(ip));
+				fprintf(f, "IPAddressAllow=%s\n", ip);
+			}
+	config_free(cfg);
+	return fclose(f) == 0 ? 0 : 1;
+}
