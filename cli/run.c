@@ -22,6 +22,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
+#include <pwd.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -322,11 +323,30 @@ static void reap(struct launcher *L, bool *need_new_gen)
 	}
 }
 
+/* Listeners first: a forwarder stopping before its listener would look
+ * to the listener like a crash. */
 static void kill_all(struct launcher *L, int sig)
 {
-	for (unsigned i = 0; i < MAX_CHILDREN; i++)
-		if (L->children[i].pid)
-			kill(L->children[i].pid, sig);
+	for (int pass = 0; pass < 2; pass++)
+		for (unsigned i = 0; i < MAX_CHILDREN; i++)
+			if (L->children[i].pid && L->children[i].is_listener == (pass == 0))
+				kill(L->children[i].pid, sig);
+}
+
+/* Say once what the daemons' sandbox will and will not do here; they are
+ * told (GATEHOUSE_SANDBOX_NOTED) not to repeat it. */
+static void explain_sandbox(void)
+{
+	if (geteuid() != 0) {
+		say("running as uid %d: no chroot and no user switch (needs root); "
+		    "each daemon still loads its seccomp filter and no_new_privs", (int)geteuid());
+	} else if (!getpwnam("gatehouse")) {
+		say("no 'gatehouse' system user (useradd --system gatehouse): the daemons "
+		    "will run as 'nobody', chrooted to /var/lib/gatehouse");
+	} else {
+		say("daemons will run as user 'gatehouse', chrooted to /var/lib/gatehouse");
+	}
+	setenv("GATEHOUSE_SANDBOX_NOTED", "1", 1);
 }
 
 static unsigned live_children(struct launcher *L)
@@ -365,6 +385,7 @@ int cmd_run(const char *config_path, unsigned forwarders)
 		say("listening for %s on %s", gh_kind_str(cfg->listens[i].kind), cfg->listens[i].addr.text);
 	}
 	config_free(cfg);
+	explain_sandbox();
 	if ((r = setup_notify(&L)) < 0) {
 		fprintf(stderr, "gatehouse: notify socket: %s\n", strerror(-r));
 		return 1;

@@ -302,6 +302,7 @@ int main(int argc, char **argv)
 	for (;;) {
 		uint64_t now = clock_now_ms();
 		if (got_term && !l.draining) {
+			l.stopping = true;
 			l.draining = true;
 			l.drain_deadline_ms = now + 1000;
 			listener_update_accept(&l);

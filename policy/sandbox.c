@@ -4,6 +4,7 @@
 #include <grp.h>
 #include <pwd.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
@@ -53,7 +54,7 @@ static int drop_root(const struct policy_opts *o)
 
 	if (!pw && !o->user) {
 		pw = getpwnam("nobody");
-		if (pw)
+		if (pw && !getenv("GATEHOUSE_SANDBOX_NOTED"))
 			log_msg(LOG_NOTICE, "sandbox: no user 'gatehouse' (useradd --system gatehouse); using 'nobody'");
 	}
 	if (!pw) {
@@ -100,7 +101,7 @@ int policy_enter(enum policy_proc proc, const struct policy_opts *o)
 	if (geteuid() == 0) {
 		if ((r = drop_root(o)) < 0)
 			return r;
-	} else {
+	} else if (!getenv("GATEHOUSE_SANDBOX_NOTED")) {
 		log_msg(LOG_INFO, "sandbox: started as uid %d: no chroot or user switch here "
 			"(the service unit provides them); seccomp still applies", (int)geteuid());
 	}
