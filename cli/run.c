@@ -132,7 +132,8 @@ static int bind_listen(const struct gh_listen *ls, int *out)
 	int defer = 1;
 	setsockopt(fd, IPPROTO_TCP, TCP_DEFER_ACCEPT, &defer, sizeof(defer));
 	*out = fd;
-	return 0;
+	/* 0 only for a requested stop: a supervisor must see a give-up */
+	return gave_up ? 1 : 0;
 }
 
 static int setup_notify(struct launcher *L)
@@ -154,7 +155,8 @@ static int setup_notify(struct launcher *L)
 		return r;
 	}
 	L->notify_fd = fd;
-	return 0;
+	/* 0 only for a requested stop: a supervisor must see a give-up */
+	return gave_up ? 1 : 0;
 }
 
 static struct child *child_slot(struct launcher *L)
@@ -404,7 +406,7 @@ int cmd_run(const char *config_path, unsigned forwarders)
 		return 1;
 	}
 
-	bool stopping = false;
+	bool stopping = false, gave_up = false;
 	uint64_t stop_deadline = 0;
 	for (;;) {
 		struct pollfd p[2] = { { .fd = sfd, .events = POLLIN }, { .fd = L.notify_fd, .events = POLLIN } };
@@ -463,6 +465,7 @@ int cmd_run(const char *config_path, unsigned forwarders)
 			}
 			if (++L.restarts_in_window > 10) {
 				say("listener keeps dying; giving up");
+				gave_up = true;
 				kill_all(&L, SIGTERM);
 				stopping = true;
 				stop_deadline = now + 5000;
@@ -473,5 +476,6 @@ int cmd_run(const char *config_path, unsigned forwarders)
 				say("cannot start a new generation: %s", strerror(errno));
 		}
 	}
-	return 0;
+	/* 0 only for a requested stop: a supervisor must see a give-up */
+	return gave_up ? 1 : 0;
 }
