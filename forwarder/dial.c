@@ -111,7 +111,7 @@ static int send_proxy_header(struct forwarder *f, struct fconn *c)
 	return 0;
 }
 
-static void connected(struct forwarder *f, struct fconn *c)
+static void connected(struct forwarder *f, struct fconn *c, uint32_t events)
 {
 	dlist_remove(&c->link);
 	if (c->proxy_version) {
@@ -122,7 +122,7 @@ static void connected(struct forwarder *f, struct fconn *c)
 			return;
 		}
 	}
-	relay_start(f, c);
+	relay_start(f, c, events);
 }
 
 static void try_next(struct forwarder *f, struct fconn *c)
@@ -157,7 +157,7 @@ static void try_next(struct forwarder *f, struct fconn *c)
 		return;
 	}
 	if (r == 0) {
-		connected(f, c);
+		connected(f, c, 0);
 		return;
 	}
 	c->state = FS_CONNECTING;
@@ -181,7 +181,7 @@ void dial_event(struct forwarder *f, struct fconn *c, uint32_t events)
 		return;
 	}
 	if (events & EPOLLOUT)
-		connected(f, c);
+		connected(f, c, events);
 }
 
 void dial_expire(struct forwarder *f, uint64_t now)

@@ -31,6 +31,7 @@ struct fdir {
 	uint64_t bytes;		/* delivered to the destination */
 	bool eof;		/* source said EOF */
 	bool shut;		/* EOF passed on with shutdown(SHUT_WR) */
+	bool src_hup;		/* the source reported RDHUP/HUP: read to EOF */
 };
 
 enum fstate {
@@ -46,6 +47,8 @@ struct fconn {
 	uint8_t kind;
 	uint8_t proxy_version;
 	uint8_t tries;		/* servers tried for this client */
+	bool creg;		/* client fd is in the epoll set */
+	bool cout;		/* ... with EPOLLOUT (only after a send to it hit EAGAIN) */
 	uint16_t server;	/* index in the site's servers of this kind */
 	uint32_t site;
 	int cfd, sfd;
@@ -88,7 +91,7 @@ void dial_event(struct forwarder *f, struct fconn *c, uint32_t events);
 void dial_expire(struct forwarder *f, uint64_t now);
 
 /* relay.c */
-void relay_start(struct forwarder *f, struct fconn *c);
+void relay_start(struct forwarder *f, struct fconn *c, uint32_t server_events);
 void relay_event(struct forwarder *f, struct fconn *c, bool from_client, uint32_t events);
 void relay_expire(struct forwarder *f, uint64_t now);
 void relay_init(void);

@@ -1,9 +1,14 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * The relay: both directions of one client<->server pair, edge-triggered.
- * Each fd is registered once for IN|OUT|RDHUP with EPOLLET, so the relay
- * never calls epoll_ctl again: an EPOLLOUT edge only comes after a write
- * hit EAGAIN, which is exactly when it is wanted.
+ * System calls are the cost per connection here, so:
+ *  - the server fd is registered once (IN|OUT|RDHUP, from the connect); an
+ *    EPOLLOUT edge only follows a write that hit EAGAIN;
+ *  - the client fd is registered after the first pump, for IN|RDHUP only,
+ *    and gets OUT added the first time a send to it would block;
+ *  - a short read means the socket was drained: stop there instead of
+ *    reading again for EAGAIN, unless the peer has shut down (then read on
+ *    to see the EOF, which no later edge would report).
  *
  * Half-close: EOF from one side is passed on with shutdown(SHUT_WR) once
  * everything before it is delivered; the relay ends when both directions
@@ -59,12 +64,16 @@ static bool would_block(int e)
 }
 
 /* Deliver what is held (leftover bytes or pipe contents). */
-static enum pump_result flush_held(struct fdir *d, int dst)
+static enum pump_result flush_held(struct fdir *d, int dst, bool *dst_blocked)
 {
 	while (d->pend_len) {
 		ssize_t n = send(dst, d->pend + d->pend_off, d->pend_len, MSG_DONTWAIT | MSG_NOSIGNAL);
-		if (n < 0)
-			return would_block(errno) ? PUMP_WAIT : PUMP_ERR_DST;
+		if (n < 0) {
+			if (!would_block(errno))
+				return PUMP_ERR_DST;
+			*dst_blocked = true;
+			return PUMP_WAIT;
+		}
 		d->pend_off += (uint32_t)n;
 		d->pend_len -= (uint32_t)n;
 		d->bytes += (uint64_t)n;
@@ -76,8 +85,12 @@ static enum pump_result flush_held(struct fdir *d, int dst)
 	}
 	while (d->in_pipe) {
 		ssize_t n = splice(d->pipe_r, NULL, dst, NULL, d->in_pipe, SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
-		if (n < 0)
-			return would_block(errno) ? PUMP_WAIT : PUMP_ERR_DST;
+		if (n < 0) {
+			if (!would_block(errno))
+				return PUMP_ERR_DST;
+			*dst_blocked = true;
+			return PUMP_WAIT;
+		}
 		if (n == 0)
 			return PUMP_ERR_DST;
 		d->in_pipe -= (uint32_t)n;
@@ -86,11 +99,11 @@ static enum pump_result flush_held(struct fdir *d, int dst)
 	return PUMP_DONE;
 }
 
-static enum pump_result pump(struct fdir *d, int src, int dst)
+static enum pump_result pump(struct fdir *d, int src, int dst, bool *dst_blocked)
 {
 	for (;;) {
 		if (dir_busy(d)) {
-			enum pump_result r = flush_held(d, dst);
+			enum pump_result r = flush_held(d, dst, dst_blocked);
 			if (r != PUMP_DONE)
 				return r;
 		}
@@ -119,6 +132,7 @@ static enum pump_result pump(struct fdir *d, int src, int dst)
 			}
 			d->bytes += (uint64_t)s;
 			if (s < n) {
+				*dst_blocked = true;
 				/* rare: keep the rest until the destination drains */
 				d->pend = malloc((size_t)(n - s));
 				if (!d->pend)
@@ -128,6 +142,8 @@ static enum pump_result pump(struct fdir *d, int src, int dst)
 				d->pend_off = 0;
 				return PUMP_WAIT;
 			}
+			if ((size_t)n < sizeof(scratch) && !d->src_hup)
+				return PUMP_WAIT;	/* drained: the next edge says more */
 			continue;
 		}
 		if (d->pipe_r < 0 && pipes_get(&d->pipe_r, &d->pipe_w) < 0) {
@@ -164,20 +180,41 @@ static bool dir_done(const struct fdir *d)
 	return d->shut && !dir_busy(d);
 }
 
+/* The client fd gets EPOLLOUT only once a send to it would block. */
+static bool want_client_out(struct forwarder *f, struct fconn *c)
+{
+	if (c->cout)
+		return true;
+	c->cout = true;
+	if (!c->creg)
+		return true;	/* relay_start registers it with OUT */
+	struct epoll_event ev = {
+		.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET,
+		.data.ptr = &c->type_client,
+	};
+	return epoll_ctl(f->epfd, EPOLL_CTL_MOD, c->cfd, &ev) == 0;
+}
+
 /* Run the directions an event may have unblocked. */
 static void run(struct forwarder *f, struct fconn *c, bool do_up, bool do_down)
 {
 	if (do_up && !dir_done(&c->up)) {
-		enum pump_result r = pump(&c->up, c->cfd, c->sfd);
+		bool blocked = false;
+		enum pump_result r = pump(&c->up, c->cfd, c->sfd, &blocked);
 		if (r == PUMP_ERR_SRC || r == PUMP_ERR_DST) {
 			fconn_end(f, c, r == PUMP_ERR_SRC ? "client_error" : "server_error");
 			return;
 		}
 	}
 	if (do_down && !dir_done(&c->down)) {
-		enum pump_result r = pump(&c->down, c->sfd, c->cfd);
+		bool blocked = false;
+		enum pump_result r = pump(&c->down, c->sfd, c->cfd, &blocked);
 		if (r == PUMP_ERR_SRC || r == PUMP_ERR_DST) {
 			fconn_end(f, c, r == PUMP_ERR_SRC ? "server_error" : "client_error");
+			return;
+		}
+		if (blocked && !want_client_out(f, c)) {
+			fconn_end(f, c, "internal");
 			return;
 		}
 	}
@@ -188,18 +225,24 @@ static void run(struct forwarder *f, struct fconn *c, bool do_up, bool do_down)
 	touch(f, c);
 }
 
-void relay_start(struct forwarder *f, struct fconn *c)
+void relay_start(struct forwarder *f, struct fconn *c, uint32_t server_events)
 {
 	c->state = FS_RELAY;
+	/* The client's first bytes (the hello or head) are waiting: move them
+	 * before registering the client fd, so that registering reports only
+	 * what arrives after. The server side only if it already spoke. */
+	run(f, c, true, (server_events & (EPOLLIN | EPOLLRDHUP)) != 0);
+	if (c->state == FS_DEAD)
+		return;
 	struct epoll_event ev = {
-		.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET,
+		.events = EPOLLIN | EPOLLRDHUP | EPOLLET | (c->cout ? EPOLLOUT : 0),
 		.data.ptr = &c->type_client,
 	};
 	if (epoll_ctl(f->epfd, EPOLL_CTL_ADD, c->cfd, &ev) < 0) {
 		fconn_end(f, c, "internal");
 		return;
 	}
-	run(f, c, true, true);
+	c->creg = true;
 }
 
 void relay_event(struct forwarder *f, struct fconn *c, bool from_client, uint32_t events)
@@ -207,12 +250,16 @@ void relay_event(struct forwarder *f, struct fconn *c, bool from_client, uint32_
 	/* Readable (or EOF/error) on a side feeds the direction it is the
 	 * source of; writable drains the direction it is the destination of.
 	 * Running only those saves a failed syscall per wake-up. */
-	bool in = events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR);
+	bool hup = events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR);
+	bool in = hup || (events & EPOLLIN);
 	bool out = events & (EPOLLOUT | EPOLLHUP | EPOLLERR);
-	if (from_client)
+	if (from_client) {
+		c->up.src_hup |= hup;
 		run(f, c, in, out);
-	else
+	} else {
+		c->down.src_hup |= hup;
 		run(f, c, out, in);
+	}
 }
 
 void relay_expire(struct forwarder *f, uint64_t now)

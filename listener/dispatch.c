@@ -76,7 +76,8 @@ void dispatch_queue(struct listener *l, struct lconn *c, const char *site, const
 	}
 	/* The fd now belongs to the ring: out of the epoll set and the
 	 * deadline queue, but still counted as inspecting until sent. */
-	epoll_ctl(l->epfd, EPOLL_CTL_DEL, c->fd, NULL);
+	if (c->in_epoll)
+		epoll_ctl(l->epfd, EPOLL_CTL_DEL, c->fd, NULL);
 	p->fd = c->fd;
 	c->fd = -1;
 	l->pending_len++;

@@ -65,7 +65,7 @@ static void http_error(struct listener *l, struct lconn *c, int status, const ch
 	answer_and_close(l, c, out, n);
 }
 
-static void tls_decide(struct listener *l, struct lconn *c, size_t len, bool hangup)
+static bool tls_decide(struct listener *l, struct lconn *c, size_t len, bool hangup)
 {
 	struct tls_hello h;
 	enum tls_hello_status st = tls_hello_parse(peek_buf, len, &h);
@@ -77,14 +77,16 @@ static void tls_decide(struct listener *l, struct lconn *c, size_t len, bool han
 		} else if (hangup) {
 			listener_reject_log(l, c, "client_closed", "", 0);
 			conn_free(l, c);
+		} else {
+			return true;
 		}
-		return;
+		return false;
 	}
 	if (st == TLS_HELLO_INVALID) {
 		/* Not TLS, or not a hello we can read: just close (DESIGN.md). */
 		listener_reject_log(l, c, "bad_hello", tls_hello_error_str(h.error), 0);
 		answer_and_close(l, c, NULL, 0);
-		return;
+		return false;
 	}
 	char name[HOSTNAME_MAX + 1] = "";
 	size_t name_len = 0;
@@ -97,9 +99,10 @@ static void tls_decide(struct listener *l, struct lconn *c, size_t len, bool han
 	if (site == GH_NO_SITE) {
 		listener_reject_log(l, c, "no_route", name, 0);
 		answer_and_close(l, c, reply_tls_unrecognized_name, sizeof(reply_tls_unrecognized_name));
-		return;
+		return false;
 	}
 	dispatch_queue(l, c, l->cfg->sites[site].name, name);
+	return false;
 }
 
 static bool is_acme(const struct http_head *h)
@@ -108,7 +111,7 @@ static bool is_acme(const struct http_head *h)
 	       !memcmp(h->path, ACME_PREFIX, sizeof(ACME_PREFIX) - 1);
 }
 
-static void http_decide(struct listener *l, struct lconn *c, size_t len, bool hangup)
+static bool http_decide(struct listener *l, struct lconn *c, size_t len, bool hangup)
 {
 	struct http_head h;
 	enum http_head_status st = http_head_parse(peek_buf, len, l->cfg->max_head, &h);
@@ -117,63 +120,64 @@ static void http_decide(struct listener *l, struct lconn *c, size_t len, bool ha
 		if (hangup) {
 			listener_reject_log(l, c, "client_closed", "", 0);
 			conn_free(l, c);
+			return false;
 		}
-		return;
+		return true;
 	}
 	if (st == HTTP_HEAD_INVALID) {
 		http_error(l, c, h.status, h.reason, "bad_request", "");
-		return;
+		return false;
 	}
 	const char *name = h.has_host ? h.host : "";
 	if (l->cfg->http_mode == GH_HTTP_REDIRECT_HTTPS && !is_acme(&h)) {
 		static char out[HTTP_HEAD_DEFAULT_CAP * 4 + 512];
 		if (!h.has_host) {
 			http_error(l, c, 400, "no host to redirect to", "bad_request", "");
-			return;
+			return false;
 		}
 		int status;
 		size_t n = reply_http_redirect(h.method, h.method_len, h.host, h.path, h.path_len,
 					       out, sizeof(out), &status);
 		if (n == 0) {
 			http_error(l, c, 414, "target too long to redirect", "bad_request", name);
-			return;
+			return false;
 		}
 		listener_reject_log(l, c, "redirect", name, status);
 		answer_and_close(l, c, out, n);
-		return;
+		return false;
 	}
 	uint32_t site = config_route(l->cfg, GH_KIND_HTTP, name, h.has_host ? h.host_len : 0);
 	if (site == GH_NO_SITE) {
 		http_error(l, c, 421, "no site is served here for this host", "no_route", name);
-		return;
+		return false;
 	}
 	dispatch_queue(l, c, l->cfg->sites[site].name, name);
+	return false;
 }
 
-void inspect_conn(struct listener *l, struct lconn *c, bool hangup)
+bool inspect_conn(struct listener *l, struct lconn *c, bool hangup)
 {
 	size_t cap = c->kind == GH_KIND_HTTP ? l->cfg->max_head + 1 : PEEK_MAX;
 	ssize_t n = recv(c->fd, peek_buf, cap, MSG_PEEK | MSG_DONTWAIT);
 
 	if (n < 0) {
 		if (errno == EAGAIN || errno == EINTR)
-			return;
+			return true;
 		listener_reject_log(l, c, "client_error", "", 0);
 		conn_free(l, c);
-		return;
+		return false;
 	}
 	if (n == 0) {
 		/* closed before sending a whole hello or head */
 		if (c->got_bytes)
 			listener_reject_log(l, c, "client_closed", "", 0);
 		conn_free(l, c);
-		return;
+		return false;
 	}
 	c->got_bytes = true;
 	if (c->kind == GH_KIND_TLS)
-		tls_decide(l, c, (size_t)n, hangup);
-	else
-		http_decide(l, c, (size_t)n, hangup);
+		return tls_decide(l, c, (size_t)n, hangup);
+	return http_decide(l, c, (size_t)n, hangup);
 }
 
 void inspect_timeout(struct listener *l, struct lconn *c)

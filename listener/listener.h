@@ -39,6 +39,7 @@ struct lconn {
 	uint8_t type;		/* LOBJ_CONN */
 	uint8_t kind;
 	bool got_bytes;		/* any byte seen: a timeout then earns a 408 */
+	bool in_epoll;		/* registered only if the first peek was not enough */
 	int fd;
 	uint64_t deadline_ms;
 	uint64_t accepted_usec;
@@ -82,7 +83,8 @@ struct listener {
 };
 
 /* inspect.c */
-void inspect_conn(struct listener *l, struct lconn *c, bool hangup);
+/* Returns true while the client is still being inspected (c still valid). */
+bool inspect_conn(struct listener *l, struct lconn *c, bool hangup);
 void inspect_timeout(struct listener *l, struct lconn *c);
 void conn_free(struct listener *l, struct lconn *c);
 

@@ -110,14 +110,18 @@ static void accept_ready(struct listener *l, struct llisten *ls)
 		l->n_inspecting++;
 		l->stats.accepted++;
 		l->stats.active++;
+		/* With TCP_DEFER_ACCEPT the first bytes are usually here
+		 * already: look before registering, and most clients never
+		 * enter the epoll set. Registering after an incomplete peek
+		 * loses nothing: epoll reports readiness present at ADD. */
+		if (!inspect_conn(l, c, false))
+			continue;
 		struct epoll_event ev = { .events = EPOLLIN | EPOLLRDHUP | EPOLLET, .data.ptr = c };
 		if (epoll_ctl(l->epfd, EPOLL_CTL_ADD, fd, &ev) < 0) {
 			conn_free(l, c);
 			continue;
 		}
-		/* With TCP_DEFER_ACCEPT the first bytes are usually here already:
-		 * look now rather than after another trip through epoll. */
-		inspect_conn(l, c, false);
+		c->in_epoll = true;
 	}
 }
 
