@@ -65,8 +65,9 @@ struct launcher {
 	unsigned gen;
 	pid_t listener_pid;
 	bool announced;
-	uint64_t restarts_window_ms;
-	unsigned restarts_in_window;
+	unsigned early_failures;	/* listeners in a row that died before READY=1 */
+	bool listener_died_early;
+	uint64_t restart_at_ms;		/* pending restart (UINT64_MAX: none) */
 };
 
 static void say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -316,6 +317,7 @@ static void reap(struct launcher *L, bool *need_new_gen)
 			}
 			if (c->is_listener && pid == L->listener_pid) {
 				L->listener_pid = 0;
+				L->listener_died_early = !c->ready;
 				*need_new_gen = true;
 			}
 			c->pid = 0;
@@ -359,7 +361,7 @@ static unsigned live_children(struct launcher *L)
 
 int cmd_run(const char *config_path, unsigned forwarders)
 {
-	struct launcher L = { .config_path = config_path, .notify_fd = -1 };
+	struct launcher L = { .config_path = config_path, .notify_fd = -1, .restart_at_ms = UINT64_MAX };
 	struct gh_config *cfg = NULL;
 	int r;
 
@@ -408,7 +410,7 @@ int cmd_run(const char *config_path, unsigned forwarders)
 	uint64_t stop_deadline = 0;
 	for (;;) {
 		struct pollfd p[2] = { { .fd = sfd, .events = POLLIN }, { .fd = L.notify_fd, .events = POLLIN } };
-		int timeout = stopping ? 200 : -1;
+		int timeout = stopping ? 200 : clock_timeout_until(L.restart_at_ms, clock_now_ms());
 		if (poll(p, 2, timeout) < 0 && errno != EINTR)
 			break;
 		if (p[1].revents & POLLIN) {
@@ -454,21 +456,23 @@ int cmd_run(const char *config_path, unsigned forwarders)
 			continue;
 		}
 		if (need_new_gen) {
-			/* at most 10 restarts a second: a listener that cannot
-			 * start must not become a fork bomb */
-			uint64_t now = clock_now_ms();
-			if (now - L.restarts_window_ms > 1000) {
-				L.restarts_window_ms = now;
-				L.restarts_in_window = 0;
-			}
-			if (++L.restarts_in_window > 10) {
-				say("listener keeps dying; giving up");
+			/* A listener that dies before READY=1 cannot start (bad
+			 * sandbox, bad fds): back off, and give up after five in a
+			 * row rather than fork forever. A crash after READY is
+			 * restarted at once. */
+			L.early_failures = L.listener_died_early ? L.early_failures + 1 : 0;
+			if (L.early_failures >= 5) {
+				say("listener keeps dying before it is ready; giving up");
 				gave_up = true;
 				kill_all(&L, SIGTERM);
 				stopping = true;
-				stop_deadline = now + 5000;
+				stop_deadline = clock_now_ms() + 5000;
 				continue;
 			}
+			L.restart_at_ms = clock_now_ms() + 200u * L.early_failures;
+		}
+		if (L.restart_at_ms != UINT64_MAX && clock_now_ms() >= L.restart_at_ms) {
+			L.restart_at_ms = UINT64_MAX;
 			say("starting a new listener generation");
 			if (start_generation(&L) < 0)
 				say("cannot start a new generation: %s", strerror(errno));

@@ -326,5 +326,21 @@ int main(int argc, char **argv)
 		free_dead(&f);
 	}
 	notify_send("STOPPING=1");
+	/* tidy exit, so LeakSanitizer and valgrind see what is really lost */
+	while (!dlist_empty(&f.connecting))
+		fconn_end(&f, dlist_entry(f.connecting.next, struct fconn, link), "stopped");
+	while (!dlist_empty(&f.relaying))
+		fconn_end(&f, dlist_entry(f.relaying.next, struct fconn, link), "stopped");
+	free_dead(&f);
+	for (int k = 0; k < GH_KIND_COUNT; k++) {
+		for (size_t i = 0; f.srv[k] && i < cfg->n_sites; i++)
+			free(f.srv[k][i]);
+		free(f.srv[k]);
+		free(f.rr[k]);
+	}
+	if (f.channel >= 0)
+		close(f.channel);
+	close(f.epfd);
+	config_free(cfg);
 	return 0;
 }

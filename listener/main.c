@@ -347,6 +347,12 @@ int main(int argc, char **argv)
 	 * us only after the drain deadline; log how many. */
 	if (l.n_inspecting)
 		log_msg(LOG_WARNING, "exiting with %u clients not handed off", l.n_inspecting);
+	while (!dlist_empty(&l.inspecting))
+		conn_free(&l, dlist_entry(l.inspecting.next, struct lconn, link));
+	for (unsigned i = 0; i < l.pending_len; i++)
+		close(l.pending[(l.pending_head + i) % l.pending_cap].fd);
+	free(l.pending);
+	close(l.epfd);
 	config_free(cfg);
 	return got_term ? 0 : 75;
 }

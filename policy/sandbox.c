@@ -98,6 +98,15 @@ int policy_enter(enum policy_proc proc, const struct policy_opts *o)
 {
 	int r;
 
+	if (policy_seccomp_disabled()) {
+		/* LeakSanitizer reads /proc/self/maps and ptraces its own
+		 * threads: no chroot, no uid change (it clears dumpable), no
+		 * NPROC limit. The plain build is the one that ships. */
+		log_msg(LOG_WARNING, "sandbox: sanitizer build, only no_new_privs applied");
+		if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
+			return -errno;
+		return 0;
+	}
 	if (geteuid() == 0) {
 		if ((r = drop_root(o)) < 0)
 			return r;
@@ -111,10 +120,6 @@ int policy_enter(enum policy_proc proc, const struct policy_opts *o)
 	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0) {
 		log_msg(LOG_ERR, "sandbox: no_new_privs: %s", strerror(errno));
 		return -errno;
-	}
-	if (policy_seccomp_disabled()) {
-		log_msg(LOG_WARNING, "sandbox: sanitizer build, seccomp filter NOT loaded");
-		return 0;
 	}
 	if ((r = policy_seccomp_load(proc, o->allow_ipv4)) < 0) {
 		log_msg(LOG_ERR, "sandbox: seccomp: %s", strerror(-r));
