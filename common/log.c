@@ -106,48 +106,123 @@ char *log_format_addr(const struct sockaddr *sa, char *out, size_t size)
 	return out;
 }
 
-static void journal_send(int priority, const char *message, const struct log_field *fields, size_t n)
-{
-	/* MESSAGE, PRIORITY, SYSLOG_IDENTIFIER + fields, each "K=V\n" */
-	struct iovec iov[4 * 24];
-	char pri[16];
-	size_t k = 0;
+/*
+ * Records made during one event-loop round are sent together at its end
+ * (log_flush): one sendmmsg() to the journal, or one write() per 4 KiB of
+ * lines on stderr, instead of a system call per connection. Each stderr
+ * chunk ends at a line end and stays under PIPE_BUF, so lines from several
+ * processes sharing a pipe never interleave.
+ */
+#define BATCH_BYTES (64u * 1024u)
+#define BATCH_RECORDS 64u
+static char batch[BATCH_BYTES];
+static size_t batch_len;
+static size_t rec_off[BATCH_RECORDS], rec_len[BATCH_RECORDS];
+static unsigned n_rec;
+static int batching;
 
-	snprintf(pri, sizeof(pri), "PRIORITY=%d\n", priority);
-	iov[k++] = (struct iovec){ .iov_base = pri, .iov_len = strlen(pri) };
-	iov[k++] = (struct iovec){ .iov_base = (void *)"SYSLOG_IDENTIFIER=", .iov_len = 18 };
-	iov[k++] = (struct iovec){ .iov_base = (void *)(uintptr_t)log_ident, .iov_len = strlen(log_ident) };
-	iov[k++] = (struct iovec){ .iov_base = (void *)"\nMESSAGE=", .iov_len = 9 };
-	iov[k++] = (struct iovec){ .iov_base = (void *)(uintptr_t)message, .iov_len = strlen(message) };
-	iov[k++] = (struct iovec){ .iov_base = (void *)"\n", .iov_len = 1 };
-	for (size_t i = 0; i < n && k + 4 <= sizeof(iov) / sizeof(iov[0]); i++) {
-		iov[k++] = (struct iovec){ .iov_base = (void *)(uintptr_t)fields[i].key, .iov_len = strlen(fields[i].key) };
-		iov[k++] = (struct iovec){ .iov_base = (void *)"=", .iov_len = 1 };
-		iov[k++] = (struct iovec){ .iov_base = (void *)(uintptr_t)fields[i].value, .iov_len = strlen(fields[i].value) };
-		iov[k++] = (struct iovec){ .iov_base = (void *)"\n", .iov_len = 1 };
+void log_batching(int on)
+{
+	log_flush();
+	batching = on;
+}
+
+static void flush_stderr(void)
+{
+	size_t off = 0;
+	while (off < batch_len) {
+		size_t chunk = batch_len - off;
+		if (chunk > 4096) {
+			chunk = 4096;
+			while (chunk > 0 && batch[off + chunk - 1] != '\n')
+				chunk--;
+			if (!chunk)
+				chunk = 4096;
+		}
+		ssize_t w = write(STDERR_FILENO, batch + off, chunk);
+		if (w <= 0)
+			break;
+		off += (size_t)w;
 	}
-	struct msghdr mh = { .msg_iov = iov, .msg_iovlen = k };
-	(void)sendmsg(journal_fd, &mh, MSG_NOSIGNAL | MSG_DONTWAIT);
+}
+
+static void flush_journal(void)
+{
+	struct mmsghdr mm[BATCH_RECORDS];
+	struct iovec iov[BATCH_RECORDS];
+	unsigned done = 0;
+
+	for (unsigned i = 0; i < n_rec; i++) {
+		iov[i] = (struct iovec){ .iov_base = batch + rec_off[i], .iov_len = rec_len[i] };
+		mm[i] = (struct mmsghdr){ .msg_hdr = { .msg_iov = &iov[i], .msg_iovlen = 1 } };
+	}
+	while (done < n_rec) {
+		int r = sendmmsg(journal_fd, mm + done, n_rec - done, MSG_NOSIGNAL | MSG_DONTWAIT);
+		if (r <= 0)
+			break;	/* journal full or gone: drop rather than stall */
+		done += (unsigned)r;
+	}
+}
+
+void log_flush(void)
+{
+	if (!batch_len)
+		return;
+	if (journal_fd >= 0)
+		flush_journal();
+	else
+		flush_stderr();
+	batch_len = 0;
+	n_rec = 0;
+}
+
+/* Append printf-style text to the batch; 0, or -1 if it does not fit. */
+static int append(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static int append(const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	int n = vsnprintf(batch + batch_len, BATCH_BYTES - batch_len, fmt, ap);
+	va_end(ap);
+	if (n < 0 || (size_t)n >= BATCH_BYTES - batch_len)
+		return -1;
+	batch_len += (size_t)n;
+	return 0;
+}
+
+static int serialize(int priority, const char *message, const struct log_field *fields, size_t n)
+{
+	size_t start = batch_len;
+	int r;
+
+	if (journal_fd >= 0) {
+		r = append("PRIORITY=%d\nSYSLOG_IDENTIFIER=%s\nMESSAGE=%s\n", priority, log_ident, message);
+		for (size_t i = 0; r == 0 && i < n; i++)
+			r = append("%s=%s\n", fields[i].key, fields[i].value);
+	} else if (stderr_is_journal) {
+		r = append("<%d>%.1000s\n", priority, message);
+	} else {
+		r = append("%s[%d]: %.1000s\n", log_ident, log_pid, message);
+	}
+	if (r < 0) {
+		batch_len = start;
+		return -1;
+	}
+	rec_off[n_rec] = start;
+	rec_len[n_rec] = batch_len - start;
+	n_rec++;
+	return 0;
 }
 
 void log_record(int priority, const char *message, const struct log_field *fields, size_t n)
 {
-	if (journal_fd >= 0) {
-		journal_send(priority, message, fields, n);
-		return;
+	if (n_rec == BATCH_RECORDS || serialize(priority, message, fields, n) < 0) {
+		log_flush();
+		if (serialize(priority, message, fields, n) < 0)
+			return;	/* a single record over 64 KiB: cannot happen */
 	}
-	/* One write() per line so lines from several processes never interleave. */
-	char line[1024];
-	int l;
-	if (stderr_is_journal)
-		l = snprintf(line, sizeof(line), "<%d>%s\n", priority, message);
-	else
-		l = snprintf(line, sizeof(line), "%s[%d]: %s\n", log_ident, log_pid, message);
-	if (l < 0)
-		return;
-	if ((size_t)l >= sizeof(line))
-		l = sizeof(line) - 1, line[l - 1] = '\n';
-	(void)!write(STDERR_FILENO, line, (size_t)l);
+	if (!batching)
+		log_flush();
 }
 
 void log_msg(int priority, const char *fmt, ...)

@@ -30,6 +30,11 @@ void log_record(int priority, const char *message, const struct log_field *field
  * anything outside 0x21..0x7e becomes \xNN. Returns out. */
 char *log_escape(const char *in, size_t len, char *out, size_t out_size);
 
+/* In an event loop: keep records until log_flush() at the end of the
+ * round (one system call for all of them). Off: each record goes at once. */
+void log_batching(int on);
+void log_flush(void);
+
 /* True when records go to the journal (for tests and messages). */
 int log_to_journal(void);
 

@@ -282,6 +282,7 @@ int main(int argc, char **argv)
 	if (policy_enter(POLICY_FORWARDER, &po) < 0)
 		return 1;
 	notify_send("READY=1");
+	log_batching(1);
 
 	struct epoll_event evs[128];
 	while (!got_term && (f.channel_open || f.n_conns)) {
@@ -324,8 +325,10 @@ int main(int argc, char **argv)
 		dial_expire(&f, now);
 		relay_expire(&f, now);
 		free_dead(&f);
+		log_flush();
 	}
 	notify_send("STOPPING=1");
+	log_batching(0);
 	/* tidy exit, so LeakSanitizer and valgrind see what is really lost */
 	while (!dlist_empty(&f.connecting))
 		fconn_end(&f, dlist_entry(f.connecting.next, struct fconn, link), "stopped");

@@ -300,6 +300,7 @@ int main(int argc, char **argv)
 	if (policy_enter(POLICY_LISTENER, &po) < 0)
 		return 1;
 	notify_send("READY=1");
+	log_batching(1);
 	log_msg(LOG_INFO, "listening on %u sockets, %u forwarder channels", l.n_listens, l.n_channels);
 
 	struct epoll_event evs[64];
@@ -329,6 +330,10 @@ int main(int argc, char **argv)
 			log_msg(LOG_ERR, "epoll_wait: %s", strerror(errno));
 			break;
 		}
+		/* the handler may have run on the way out with events in hand:
+		 * a stop makes channels closing in this round expected */
+		if (got_term)
+			l.stopping = true;
 		for (int i = 0; i < n; i++) {
 			uint8_t type = *(uint8_t *)evs[i].data.ptr;
 			if (type == LOBJ_LISTEN)
@@ -341,8 +346,10 @@ int main(int argc, char **argv)
 		}
 		expire(&l, clock_now_ms());
 		dispatch_flush(&l);
+		log_flush();
 	}
 	notify_send("STOPPING=1");
+	log_batching(0);
 	/* Clients still waiting in the ring or being inspected are lost with
 	 * us only after the drain deadline; log how many. */
 	if (l.n_inspecting)

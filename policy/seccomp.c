@@ -62,6 +62,7 @@ static const struct row listener_rows[] = {
  * below only for TCP over IPv6 (and IPv4 when a backend needs it). */
 static const struct row forwarder_rows[] = {
 	ROW(recvmmsg, "hand-off messages with their fds"),
+	ROW(sendmmsg, "journal records, one call per event-loop round"),
 	ROW(connect, "dial a configured server (addresses from our own config)"),
 	ROW(getsockopt, "SO_ERROR after connect, TCP_INFO to vet a received fd"),
 	ROW(getpeername, "PROXY header: the client's address from the kernel"),

@@ -1,0 +1,92 @@
+/* SPDX-License-Identifier: MIT */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include "config_load.h"
+
+static void config_load_print(void *userdata, const char *message)
+{
+	fprintf(userdata, "%s\n", message);
+}
+
+/* Whole file into a fresh buffer; reads until EOF rather than trusting
+ * st_size, so pipes and /proc-like files work too. */
+static int config_load_read(FILE *f, char **buf, size_t *len)
+{
+	size_t cap = 0, n = 0;
+	char *b = NULL;
+
+	for (;;) {
+		size_t got;
+
+		if (n == cap) {
+			size_t ncap = cap ? cap * 2 : 8192;
+			char *nb;
+
+			/* one byte over the cap tells "too big" from "exactly full" */
+			if (ncap > CONFIG_LOAD_MAX + 1)
+				ncap = CONFIG_LOAD_MAX + 1;
+			if (ncap == cap) {
+				free(b);
+				return -EFBIG;
+			}
+			nb = realloc(b, ncap);
+			if (!nb) {
+				free(b);
+				return -ENOMEM;
+			}
+			b = nb;
+			cap = ncap;
+		}
+		got = fread(b + n, 1, cap - n, f);
+		n += got;
+		if (got == 0) {
+			if (ferror(f)) {
+				int r = errno ? -errno : -EIO;
+
+				free(b);
+				return r;
+			}
+			break;
+		}
+	}
+	if (n > CONFIG_LOAD_MAX) {
+		free(b);
+		return -EFBIG;
+	}
+	*buf = b;
+	*len = n;
+	return 0;
+}
+
+int config_load_file(const char *path, FILE *errf, struct gh_config **out)
+{
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f;
+	int r;
+
+	*out = NULL;
+	f = fopen(path, "re");
+	if (!f) {
+		r = -errno;
+		fprintf(errf, "%s: %s\n", path, strerror(-r));
+		return r;
+	}
+	errno = 0;
+	r = config_load_read(f, &buf, &len);
+	fclose(f);
+	if (r == -EFBIG) {
+		fprintf(errf, "%s: file too big (more than %u MiB)\n", path, CONFIG_LOAD_MAX >> 20);
+		return r;
+	}
+	if (r < 0) {
+		fprintf(errf, "%s: %s\n", path, strerror(-r));
+		return r;
+	}
+	r = config_parse(path, buf, len, config_load_print, errf, out);
+	free(buf);
+	if (r == -ENOMEM)
+		fprintf(errf, "%s: %s\n", path, strerror(ENOMEM));
+	return r;
+}
