@@ -49,8 +49,7 @@ static void channel_dead(struct listener *l, struct lchannel *ch, const char *wh
 	 * (the launcher or systemd) starts a fresh one with fresh channels.
 	 * The listening sockets stay open elsewhere: nothing is refused. */
 	if (!l->draining) {
-		if (!l->stopping)
-			log_msg(LOG_WARNING, "forwarder channel closed (%s): restarting the listener", why);
+		l->drain_reason = why;	/* logged at exit unless we were asked to stop */
 		l->draining = true;
 		l->drain_deadline_ms = clock_now_ms() + 1000;
 		listener_update_accept(l);

@@ -75,6 +75,7 @@ struct listener {
 	uint64_t accept_resume_ms;	/* after EMFILE/ENFILE; UINT64_MAX none */
 	bool draining;			/* stop accepting, exit when nothing waits */
 	bool stopping;			/* asked to stop (SIGTERM): draining is expected */
+	const char *drain_reason;	/* why we drain if not asked to */
 	uint64_t drain_deadline_ms;
 	struct lstats stats;
 	/* rejection log rate limit */

@@ -330,8 +330,6 @@ int main(int argc, char **argv)
 			log_msg(LOG_ERR, "epoll_wait: %s", strerror(errno));
 			break;
 		}
-		/* the handler may have run on the way out with events in hand:
-		 * a stop makes channels closing in this round expected */
 		if (got_term)
 			l.stopping = true;
 		for (int i = 0; i < n; i++) {
@@ -350,6 +348,14 @@ int main(int argc, char **argv)
 	}
 	notify_send("STOPPING=1");
 	log_batching(0);
+	/* epoll_pwait() that returns events restores the mask without
+	 * delivering a pending SIGTERM: look before calling this a crash. */
+	sigset_t pend;
+	if (!got_term && sigpending(&pend) == 0 && (sigismember(&pend, SIGTERM) || sigismember(&pend, SIGINT)))
+		got_term = 1;
+	if (!got_term && l.drain_reason)
+		log_msg(LOG_WARNING, "forwarder channel closed (%s): exiting so that a fresh listener starts",
+			l.drain_reason);
 	/* Clients still waiting in the ring or being inspected are lost with
 	 * us only after the drain deadline; log how many. */
 	if (l.n_inspecting)

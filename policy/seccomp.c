@@ -56,6 +56,7 @@ static const struct row common_rows[] = {
 static const struct row listener_rows[] = {
 	ROW(accept4, "take clients from the listening sockets"),
 	ROW(sendmmsg, "hand-off: several clients per call over the channel"),
+	ROW(rt_sigpending, "at exit: a stop request vs a lost channel"),
 };
 
 /* The forwarder: receive fds, dial servers, relay. socket() is allowed
