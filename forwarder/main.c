@@ -77,6 +77,12 @@ void fconn_end(struct forwarder *f, struct fconn *c, const char *result)
 	log_end(f, c, result);
 	dlist_remove(&c->link);
 	relay_release(c);
+	/* The listener may still hold its copy of the client socket for a
+	 * moment after sending it: epoll drops a registration only when the
+	 * open file goes, not at our close(), and an event on it would then
+	 * carry a pointer to freed memory. Unregister it explicitly. */
+	if (c->creg)
+		epoll_ctl(f->epfd, EPOLL_CTL_DEL, c->cfd, NULL);
 	if (c->cfd >= 0)
 		close(c->cfd);
 	if (c->sfd >= 0)
