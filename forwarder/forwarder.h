@@ -75,6 +75,8 @@ struct forwarder {
 	int channel;
 	uint8_t channel_type;	/* FOBJ_CHANNEL */
 	bool channel_open;
+	bool channel_paused;	/* not reading hand-offs: near the fd limit */
+	unsigned max_conns;	/* relays this process takes at most */
 	struct dlist connecting;	/* by connect deadline */
 	struct dlist relaying;		/* by last activity (moved to the tail on each) */
 	struct dlist dead;		/* ended during this epoll batch */

@@ -152,11 +152,27 @@ static void take(struct forwarder *f, struct handoff_in *in)
 	dial_start(f, c);
 }
 
+/* Stop reading hand-offs while at the relay cap: a received fd that cannot
+ * be installed (EMFILE) would be lost, whereas a message left in the channel
+ * makes the listener stop accepting, and the client waits in the backlog. */
+static void channel_pause(struct forwarder *f, bool pause)
+{
+	if (!f->channel_open || f->channel_paused == pause)
+		return;
+	struct epoll_event ev = { .events = pause ? 0 : EPOLLIN, .data.ptr = &f->channel_type };
+	if (epoll_ctl(f->epfd, EPOLL_CTL_MOD, f->channel, &ev) == 0)
+		f->channel_paused = pause;
+}
+
 static void channel_ready(struct forwarder *f)
 {
 	struct handoff_in in[HANDOFF_BATCH];
 
 	for (;;) {
+		if (f->n_conns + HANDOFF_BATCH > f->max_conns) {
+			channel_pause(f, true);
+			return;
+		}
 		int n = handoff_recv(f->channel, in, HANDOFF_BATCH);
 		if (n < 0) {
 			if (n == -EAGAIN)
@@ -267,6 +283,12 @@ int main(int argc, char **argv)
 	}
 
 	struct forwarder f = { .cfg = cfg, .channel = -1 };
+	/* a relay holds two sockets and, while moving bulk, two pipe ends per
+	 * direction; keep headroom for the channel, logs and pool */
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY)
+		f.max_conns = rl.rlim_cur > 64 ? (unsigned)((rl.rlim_cur - 64) / 4) : 1;
+	else
+		f.max_conns = 1u << 20;
 	dlist_init(&f.connecting);
 	dlist_init(&f.relaying);
 	dlist_init(&f.dead);
@@ -331,6 +353,8 @@ int main(int argc, char **argv)
 		dial_expire(&f, now);
 		relay_expire(&f, now);
 		free_dead(&f);
+		if (f.channel_paused && f.n_conns + HANDOFF_BATCH <= f.max_conns)
+			channel_pause(&f, false);
 		log_flush();
 	}
 	notify_send("STOPPING=1");
