@@ -77,12 +77,12 @@ void dispatch_queue(struct listener *l, struct lconn *c, const char *site, const
 	 * deadline queue, but still counted as inspecting until sent. */
 	if (c->in_epoll)
 		epoll_ctl(l->epfd, EPOLL_CTL_DEL, c->fd, NULL);
+	/* the ring owns the fd now, and it stays counted as inspecting
+	 * until it is sent: only the per-connection struct goes */
 	p->fd = c->fd;
-	c->fd = -1;
 	l->pending_len++;
-	conn_free(l, c);
-	l->n_inspecting++;	/* conn_free() uncounted it; the ring holds it */
-	l->stats.active++;
+	dlist_remove(&c->link);
+	free(c);
 	if (l->pending_len >= HANDOFF_BATCH)
 		dispatch_flush(l);
 }
