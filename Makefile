@@ -166,6 +166,20 @@ demo:
 	$(MAKE) all
 	BUILD=$(BUILD) bash scripts/demo.sh
 
+# `make bench`: gatehouse side by side with HAProxy, nginx, sniproxy, a floor
+# proxy and no proxy (bench/README.md); as root, installs what it needs.
+# Writes bench/RESULTS.md; `make bench-quick` writes bench/RESULTS-quick.md.
+.PHONY: bench bench-quick
+bench:
+	bash bench/install-deps.sh
+	$(MAKE) BUILD=build-bench all
+	python3 bench/bench.py --build build-bench
+
+bench-quick:
+	bash bench/install-deps.sh
+	$(MAKE) BUILD=build-bench all
+	python3 bench/bench.py --build build-bench --quick --out bench/RESULTS-quick.md --json bench/results-quick.json
+
 lint:
 	clang-tidy --quiet $(wildcard router/*.c common/*.c listener/*.c forwarder/*.c policy/*.c cli/*.c) -- $(CFLAGS)
 

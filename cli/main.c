@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "cli.h"
+#include "import_haproxy.h"
 #include "run.h"
 
 static void usage(FILE *f)
@@ -15,7 +16,8 @@ static void usage(FILE *f)
 	fprintf(f,
 		"usage: gatehouse run -c FILE [--forwarders N]   start the proxy without systemd\n"
 		"       gatehouse check -c FILE                  check a configuration\n"
-		"       gatehouse version                        print the version\n");
+		"       gatehouse version                        print the version\n"
+		"       gatehouse import-haproxy FILE            print FILE (haproxy.cfg) as a gatehouse.conf\n");
 }
 
 int main(int argc, char **argv)
@@ -42,6 +44,19 @@ int main(int argc, char **argv)
 	if (!strcmp(cmd, "help") || !strcmp(cmd, "--help") || !strcmp(cmd, "-h")) {
 		usage(stdout);
 		return 0;
+	}
+	/* one positional FILE and no options: kept apart from the getopt
+	 * loop below so run, check and version stay exactly as they were */
+	if (!strcmp(cmd, "import-haproxy")) {
+		if (argc == 3 && (!strcmp(argv[2], "-h") || !strcmp(argv[2], "--help"))) {
+			usage(stdout);
+			return 0;
+		}
+		if (argc != 3) {
+			usage(stderr);
+			return 2;
+		}
+		return cmd_import_haproxy(argv[2]);
 	}
 	optind = 2;
 	while ((o = getopt_long(argc, argv, "c:f:h", opts, NULL)) != -1) {

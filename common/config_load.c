@@ -6,7 +6,8 @@
 
 static void config_load_print(void *userdata, const char *message)
 {
-	fprintf(userdata, "%s\n", message);
+	if (userdata)
+		fprintf(userdata, "%s\n", message);
 }
 
 /* Whole file into a fresh buffer; reads until EOF rather than trusting
@@ -70,23 +71,24 @@ int config_load_file(const char *path, FILE *errf, struct gh_config **out)
 	f = fopen(path, "re");
 	if (!f) {
 		r = -errno;
-		fprintf(errf, "%s: %s\n", path, strerror(-r));
+		if (errf)
+			fprintf(errf, "%s: %s\n", path, strerror(-r));
 		return r;
 	}
 	errno = 0;
 	r = config_load_read(f, &buf, &len);
 	fclose(f);
-	if (r == -EFBIG) {
-		fprintf(errf, "%s: file too big (more than %u MiB)\n", path, CONFIG_LOAD_MAX >> 20);
-		return r;
-	}
 	if (r < 0) {
-		fprintf(errf, "%s: %s\n", path, strerror(-r));
+		if (errf && r == -EFBIG)
+			fprintf(errf, "%s: file too big (more than %u MiB)\n", path,
+				CONFIG_LOAD_MAX >> 20);
+		else if (errf)
+			fprintf(errf, "%s: %s\n", path, strerror(-r));
 		return r;
 	}
 	r = config_parse(path, buf, len, config_load_print, errf, out);
 	free(buf);
-	if (r == -ENOMEM)
+	if (r == -ENOMEM && errf)
 		fprintf(errf, "%s: %s\n", path, strerror(ENOMEM));
 	return r;
 }

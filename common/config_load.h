@@ -11,8 +11,8 @@
  * wrong path (a log, /dev/zero) can make us read. */
 #define CONFIG_LOAD_MAX (16u * 1024u * 1024u)
 
-/* Read path and parse it. Every error goes to errf, one line each
- * ("FILE:LINE: message", or "PATH: reason" when the file can't be read).
+/* Read path and parse it. Every error goes to errf (NULL: nowhere), one line
+ * each ("FILE:LINE: message", or "PATH: reason" when the file can't be read).
  * Returns 0 and *out, or a negative errno: -ENOENT and friends from the
  * file system, -EFBIG, -EINVAL for a config with errors, -ENOMEM. */
 int config_load_file(const char *path, FILE *errf, struct gh_config **out);

@@ -99,3 +99,4 @@ int config_parse_duration(const char *s, size_t len, uint32_t *ms);
 int config_parse_addr(const char *s, size_t len, struct gh_addr *out);
 
 const char *gh_kind_str(enum gh_kind k);
+const char *gh_http_mode_str(enum gh_http_mode m);

@@ -1,8 +1,860 @@
 /* SPDX-License-Identifier: MIT */
-/* STUB: replaced by the real suite. */
+/* Config parser: the DESIGN.md example, routing, and one case per error. */
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include "config.h"
+#include "config_load.h"
 #include "suites.h"
+
+/* DESIGN.md "Configuration (contract)", verbatim. */
+static const char design_example[] =
+	"# timeouts (defaults shown)\n"
+	"inspect-timeout 5s        # whole ClientHello / request head must arrive by then\n"
+	"connect-timeout 5s\n"
+	"idle-timeout    50s\n"
+	"\n"
+	"# where `gatehouse run` binds; under systemd the .socket unit decides\n"
+	"listen http [::]:80\n"
+	"listen tls  [::]:443\n"
+	"\n"
+	"http-mode route            # or: redirect-https   (ACME challenges still routed)\n"
+	"\n"
+	"site test1.example.net\n"
+	"    http [2001:db8:69::feed]:80\n"
+	"    tls  [2001:db8:69::feed]:443\n"
+	"\n"
+	"site test2.example.net www.test2.example.net *.beef.example\n"
+	"    http [2001:db8:69::beef]:80\n"
+	"    tls  [2001:db8:69::beef]:443 [2001:db8:69::bee2]:443   # round robin + failover\n"
+	"    proxy-protocol v2      # or v1; per site, off by default\n"
+	"\n"
+	"default tls  reject        # or a site name\n"
+	"default http reject\n";
+
+#define MAX_ERRS 32
+
+struct errs {
+	unsigned n;
+	char msg[MAX_ERRS][512];
+};
+
+static void collect(void *userdata, const char *message)
+{
+	struct errs *e = userdata;
+
+	if (e->n < MAX_ERRS)
+		snprintf(e->msg[e->n], sizeof(e->msg[0]), "%s", message);
+	e->n++;
+}
+
+static int parse_len(const char *text, size_t len, struct errs *e, struct gh_config **c)
+{
+	memset(e, 0, sizeof(*e));
+	return config_parse("test.conf", text, len, collect, e, c);
+}
+
+static int parse(const char *text, struct errs *e, struct gh_config **c)
+{
+	return parse_len(text, strlen(text), e, c);
+}
+
+/* Parse text that must load; fails the test with the first error otherwise. */
+static struct gh_config *load(const char *text)
+{
+	struct gh_config *c = NULL;
+	struct errs e;
+	int r = parse(text, &e, &c);
+
+	ck_assert_msg(r == 0, "expected success, got %d: %s", r, e.n ? e.msg[0] : "(no message)");
+	ck_assert_uint_eq(e.n, 0);
+	ck_assert_ptr_nonnull(c);
+	return c;
+}
+
+static uint32_t route(const struct gh_config *c, enum gh_kind k, const char *name)
+{
+	return config_route(c, k, name, strlen(name));
+}
+
+static uint32_t site_index(const struct gh_config *c, const char *name)
+{
+	return config_site_index(c, name, strlen(name));
+}
+
+static void check_design(const struct gh_config *c)
+{
+	const struct gh_site *s;
+
+	ck_assert_uint_eq(c->inspect_timeout_ms, 5000);
+	ck_assert_uint_eq(c->connect_timeout_ms, 5000);
+	ck_assert_uint_eq(c->idle_timeout_ms, 50000);
+	ck_assert_int_eq(c->http_mode, GH_HTTP_ROUTE);
+
+	ck_assert_uint_eq(c->n_listens, 2);
+	ck_assert_int_eq(c->listens[0].kind, GH_KIND_HTTP);
+	ck_assert_str_eq(c->listens[0].addr.text, "[::]:80");
+	ck_assert_uint_eq(c->listens[0].line, 7);
+	ck_assert_int_eq(c->listens[1].kind, GH_KIND_TLS);
+	ck_assert_str_eq(c->listens[1].addr.text, "[::]:443");
+	ck_assert_uint_eq(c->listens[1].line, 8);
+
+	ck_assert_uint_eq(c->n_sites, 2);
+	s = &c->sites[0];
+	ck_assert_str_eq(s->name, "test1.example.net");
+	ck_assert_uint_eq(s->n_names, 1);
+	ck_assert_uint_eq(s->line, 12);
+	ck_assert_uint_eq(s->n_servers[GH_KIND_HTTP], 1);
+	ck_assert_str_eq(s->servers[GH_KIND_HTTP][0].text, "[2001:db8:69::feed]:80");
+	ck_assert_uint_eq(s->n_servers[GH_KIND_TLS], 1);
+	ck_assert_str_eq(s->servers[GH_KIND_TLS][0].text, "[2001:db8:69::feed]:443");
+	ck_assert_int_eq(s->proxy_protocol, 0);
+
+	s = &c->sites[1];
+	ck_assert_str_eq(s->name, "test2.example.net");
+	ck_assert_uint_eq(s->n_names, 3);
+	ck_assert_str_eq(s->names[0], "test2.example.net");
+	ck_assert_str_eq(s->names[1], "www.test2.example.net");
+	ck_assert_str_eq(s->names[2], "*.beef.example");
+	ck_assert_uint_eq(s->line, 16);
+	ck_assert_uint_eq(s->n_servers[GH_KIND_HTTP], 1);
+	ck_assert_str_eq(s->servers[GH_KIND_HTTP][0].text, "[2001:db8:69::beef]:80");
+	/* the round-robin pair, in file order */
+	ck_assert_uint_eq(s->n_servers[GH_KIND_TLS], 2);
+	ck_assert_str_eq(s->servers[GH_KIND_TLS][0].text, "[2001:db8:69::beef]:443");
+	ck_assert_str_eq(s->servers[GH_KIND_TLS][1].text, "[2001:db8:69::bee2]:443");
+	ck_assert_int_eq(s->proxy_protocol, 2);
+
+	ck_assert_uint_eq(c->default_site[GH_KIND_HTTP], GH_NO_SITE);
+	ck_assert_uint_eq(c->default_site[GH_KIND_TLS], GH_NO_SITE);
+	/* extensions left at their defaults */
+	ck_assert_uint_eq(c->forwarders, 0);
+	ck_assert_uint_eq(c->max_head, 16384);
+}
+
+START_TEST(test_design_example)
+{
+	struct gh_config *c = load(design_example);
+	const struct sockaddr_in6 *sin6;
+	struct in6_addr want;
+
+	check_design(c);
+	/* the sockaddr behind the text */
+	sin6 = (const struct sockaddr_in6 *)&c->sites[1].servers[GH_KIND_TLS][1].ss;
+	ck_assert_int_eq(sin6->sin6_family, AF_INET6);
+	ck_assert_uint_eq(ntohs(sin6->sin6_port), 443);
+	ck_assert_int_eq(inet_pton(AF_INET6, "2001:db8:69::bee2", &want), 1);
+	ck_assert_mem_eq(&sin6->sin6_addr, &want, sizeof(want));
+	ck_assert_uint_eq(c->sites[1].servers[GH_KIND_TLS][1].len, sizeof(struct sockaddr_in6));
+	config_free(c);
+}
+END_TEST
+
+START_TEST(test_design_routing)
+{
+	struct gh_config *c = load(design_example);
+
+	for (int k = 0; k < GH_KIND_COUNT; k++) {
+		ck_assert_uint_eq(route(c, k, "test1.example.net"), 0);
+		ck_assert_uint_eq(route(c, k, "test2.example.net"), 1);
+		ck_assert_uint_eq(route(c, k, "www.test2.example.net"), 1);
+		ck_assert_uint_eq(route(c, k, "a.beef.example"), 1);
+		ck_assert_uint_eq(route(c, k, "x.y.beef.example"), 1);
+		/* rejects: the bare wildcard suffix, unknown names, near misses */
+		ck_assert_uint_eq(route(c, k, "beef.example"), GH_NO_SITE);
+		ck_assert_uint_eq(route(c, k, "nosuch.example"), GH_NO_SITE);
+		ck_assert_uint_eq(route(c, k, "www.test1.example.net"), GH_NO_SITE);
+		ck_assert_uint_eq(route(c, k, "example.net"), GH_NO_SITE);
+	}
+	ck_assert_uint_eq(site_index(c, "test1.example.net"), 0);
+	ck_assert_uint_eq(site_index(c, "test2.example.net"), 1);
+	/* only the first name names the site */
+	ck_assert_uint_eq(site_index(c, "www.test2.example.net"), GH_NO_SITE);
+	ck_assert_uint_eq(site_index(c, "a.beef.example"), GH_NO_SITE);
+	ck_assert_uint_eq(site_index(c, "nosuch.example"), GH_NO_SITE);
+	ck_assert_uint_eq(config_route(c, GH_KIND_COUNT, "test1.example.net", 17), GH_NO_SITE);
+	config_free(c);
+	config_free(NULL);
+}
+END_TEST
+
+/* The same file with CRLF line ends, and as tabs, means the same. */
+START_TEST(test_crlf_and_tabs)
+{
+	size_t n = strlen(design_example);
+	char *crlf = malloc(n * 2 + 1), *tabs = malloc(n + 1);
+	struct gh_config *c;
+	size_t o = 0;
+
+	ck_assert_ptr_nonnull(crlf);
+	ck_assert_ptr_nonnull(tabs);
+	for (size_t i = 0; i < n; i++) {
+		if (design_example[i] == '\n')
+			crlf[o++] = '\r';
+		crlf[o++] = design_example[i];
+		tabs[i] = design_example[i] == ' ' ? '\t' : design_example[i];
+	}
+	crlf[o] = '\0';
+	tabs[n] = '\0';
+	c = load(crlf);
+	check_design(c);
+	config_free(c);
+	c = load(tabs);
+	check_design(c);
+	config_free(c);
+	free(crlf);
+	free(tabs);
+}
+END_TEST
+
+START_TEST(test_defaults)
+{
+	struct gh_config *c = load("# nothing but a comment\n\n   \t\n");
+
+	ck_assert_uint_eq(c->inspect_timeout_ms, 5000);
+	ck_assert_uint_eq(c->connect_timeout_ms, 5000);
+	ck_assert_uint_eq(c->idle_timeout_ms, 50000);
+	ck_assert_int_eq(c->http_mode, GH_HTTP_ROUTE);
+	ck_assert_uint_eq(c->n_sites, 0);
+	ck_assert_uint_eq(c->forwarders, 0);
+	ck_assert_uint_eq(c->max_head, 16384);
+	/* no listen lines: [::]:80 and [::]:443, dual stack */
+	ck_assert_uint_eq(c->n_listens, 2);
+	ck_assert_int_eq(c->listens[0].kind, GH_KIND_HTTP);
+	ck_assert_str_eq(c->listens[0].addr.text, "[::]:80");
+	ck_assert_uint_eq(c->listens[0].line, 0);
+	ck_assert_int_eq(c->listens[1].kind, GH_KIND_TLS);
+	ck_assert_str_eq(c->listens[1].addr.text, "[::]:443");
+	ck_assert_uint_eq(route(c, GH_KIND_TLS, "a.example"), GH_NO_SITE);
+	config_free(c);
+
+	/* an empty buffer too */
+	c = load("");
+	ck_assert_uint_eq(c->n_listens, 2);
+	config_free(c);
+}
+END_TEST
+
+START_TEST(test_listen)
+{
+	struct gh_config *c = load(
+		"listen http *:80\n"
+		"listen http 127.0.0.1:8080\n"
+		"listen tls [::1]:8443\n"
+		"listen tls 0.0.0.0:443\n");
+	const struct sockaddr_in *sin;
+
+	ck_assert_uint_eq(c->n_listens, 4);
+	ck_assert_str_eq(c->listens[0].addr.text, "[::]:80");
+	ck_assert_int_eq(c->listens[0].addr.ss.ss_family, AF_INET6);
+	ck_assert_str_eq(c->listens[1].addr.text, "127.0.0.1:8080");
+	ck_assert_int_eq(c->listens[1].kind, GH_KIND_HTTP);
+	ck_assert_uint_eq(c->listens[1].line, 2);
+	sin = (const struct sockaddr_in *)&c->listens[1].addr.ss;
+	ck_assert_int_eq(sin->sin_family, AF_INET);
+	ck_assert_uint_eq(ntohs(sin->sin_port), 8080);
+	ck_assert_uint_eq(ntohl(sin->sin_addr.s_addr), 0x7f000001);
+	ck_assert_uint_eq(c->listens[1].addr.len, sizeof(struct sockaddr_in));
+	ck_assert_str_eq(c->listens[2].addr.text, "[::1]:8443");
+	ck_assert_int_eq(c->listens[2].kind, GH_KIND_TLS);
+	ck_assert_str_eq(c->listens[3].addr.text, "0.0.0.0:443");
+	config_free(c);
+
+	/* listens for one kind only: the other gets its default */
+	c = load("listen tls [::1]:8443\n");
+	ck_assert_uint_eq(c->n_listens, 2);
+	ck_assert_int_eq(c->listens[0].kind, GH_KIND_TLS);
+	ck_assert_int_eq(c->listens[1].kind, GH_KIND_HTTP);
+	ck_assert_str_eq(c->listens[1].addr.text, "[::]:80");
+	config_free(c);
+}
+END_TEST
+
+START_TEST(test_extensions_and_modes)
+{
+	struct gh_config *c = load(
+		"forwarders 4\n"
+		"max-head-size 8k\n"
+		"http-mode redirect-https\n"
+		"inspect-timeout 500ms\n"
+		"connect-timeout 2m\n"
+		"idle-timeout 24h\n"
+		"site a.example\n"
+		"  tls [2001:db8::a]:443\n"
+		"  proxy-protocol v1\n"
+		"site b.example\n"
+		"  tls 192.0.2.7:443\n"
+		"  proxy-protocol off\n");
+
+	ck_assert_uint_eq(c->forwarders, 4);
+	ck_assert_uint_eq(c->max_head, 8192);
+	ck_assert_int_eq(c->http_mode, GH_HTTP_REDIRECT_HTTPS);
+	ck_assert_str_eq(gh_http_mode_str(c->http_mode), "redirect-https");
+	ck_assert_uint_eq(c->inspect_timeout_ms, 500);
+	ck_assert_uint_eq(c->connect_timeout_ms, 120000);
+	ck_assert_uint_eq(c->idle_timeout_ms, 86400000);
+	ck_assert_int_eq(c->sites[0].proxy_protocol, 1);
+	ck_assert_int_eq(c->sites[1].proxy_protocol, 0);
+	ck_assert_str_eq(c->sites[1].servers[GH_KIND_TLS][0].text, "192.0.2.7:443");
+	ck_assert_int_eq(c->sites[1].servers[GH_KIND_TLS][0].ss.ss_family, AF_INET);
+	config_free(c);
+
+	c = load("max-head-size 2048\nforwarders 0\n");
+	ck_assert_uint_eq(c->max_head, 2048);
+	ck_assert_uint_eq(c->forwarders, 0);
+	config_free(c);
+	c = load("max-head-size 64k\nforwarders 64\n");
+	ck_assert_uint_eq(c->max_head, 65536);
+	ck_assert_uint_eq(c->forwarders, 64);
+	config_free(c);
+	c = load("max-head-size 1K\n");
+	ck_assert_uint_eq(c->max_head, 1024);
+	config_free(c);
+}
+END_TEST
+
+/* A default site, named before it is defined; kinds route separately. */
+START_TEST(test_default_site)
+{
+	struct gh_config *c = load(
+		"default tls fallback.example\n"
+		"default http web.example\n"
+		"site tlsonly.example\n"
+		"  tls [2001:db8::1]:443\n"
+		"site web.example\n"
+		"  http [2001:db8::2]:80\n"
+		"site fallback.example\n"
+		"  tls [2001:db8::3]:443\n"
+		"  http [2001:db8::3]:80\n");
+
+	ck_assert_uint_eq(c->default_site[GH_KIND_TLS], 2);
+	ck_assert_uint_eq(c->default_site[GH_KIND_HTTP], 1);
+	ck_assert_uint_eq(route(c, GH_KIND_TLS, "tlsonly.example"), 0);
+	/* no http servers: the name is not in the http table, the default answers */
+	ck_assert_uint_eq(route(c, GH_KIND_HTTP, "tlsonly.example"), 1);
+	ck_assert_uint_eq(route(c, GH_KIND_TLS, "web.example"), 2);
+	ck_assert_uint_eq(route(c, GH_KIND_HTTP, "web.example"), 1);
+	ck_assert_uint_eq(route(c, GH_KIND_TLS, "unknown.example"), 2);
+	ck_assert_uint_eq(route(c, GH_KIND_HTTP, "unknown.example"), 1);
+	ck_assert_uint_eq(route(c, GH_KIND_HTTP, "fallback.example"), 2);
+	config_free(c);
+}
+END_TEST
+
+START_TEST(test_names)
+{
+	struct gh_config *c = load(
+		"site Example.COM. *.Example.com\n"
+		"  http [2001:db8::1]:80\n"
+		"site *.a.example.com\n"
+		"  http [2001:db8::2]:80\n"
+		"site b.a.example.com\n"
+		"  http [2001:db8::3]:80 [2001:db8::4]:80\n"
+		"  http [2001:db8::5]:80   # servers accumulate\n");
+
+	ck_assert_str_eq(c->sites[0].name, "example.com");
+	ck_assert_str_eq(c->sites[0].names[1], "*.example.com");
+	ck_assert_str_eq(c->sites[1].name, "*.a.example.com");
+	ck_assert_uint_eq(c->sites[2].n_servers[GH_KIND_HTTP], 3);
+	ck_assert_str_eq(c->sites[2].servers[GH_KIND_HTTP][2].text, "[2001:db8::5]:80");
+	ck_assert_uint_eq(c->sites[2].n_servers[GH_KIND_TLS], 0);
+	ck_assert_uint_eq(route(c, GH_KIND_HTTP, "example.com"), 0);
+	ck_assert_uint_eq(route(c, GH_KIND_HTTP, "www.example.com"), 0);
+	ck_assert_uint_eq(route(c, GH_KIND_HTTP, "a.example.com"), 0);
+	ck_assert_uint_eq(route(c, GH_KIND_HTTP, "x.a.example.com"), 1);
+	ck_assert_uint_eq(route(c, GH_KIND_HTTP, "b.a.example.com"), 2);
+	ck_assert_uint_eq(route(c, GH_KIND_HTTP, "c.b.a.example.com"), 1);
+	ck_assert_uint_eq(route(c, GH_KIND_TLS, "example.com"), GH_NO_SITE);
+	/* a wildcard can be a site's name, and only the exact text finds it */
+	ck_assert_uint_eq(site_index(c, "*.a.example.com"), 1);
+	ck_assert_uint_eq(site_index(c, "x.a.example.com"), GH_NO_SITE);
+	ck_assert_uint_eq(site_index(c, "b.a.example.com"), 2);
+	ck_assert_uint_eq(site_index(c, "*.example.com"), GH_NO_SITE);
+	config_free(c);
+}
+END_TEST
+
+/* `#` anywhere, no space needed; a last line without a newline. */
+START_TEST(test_comments)
+{
+	struct gh_config *c = load(
+		"#site commented.example\n"
+		"site a.example#comment right after a word\n"
+		"\t\thttp\t[2001:db8::1]:80#and here\n"
+		"  # indented comment\n"
+		"proxy-protocol v2");
+
+	ck_assert_uint_eq(c->n_sites, 1);
+	ck_assert_str_eq(c->sites[0].name, "a.example");
+	ck_assert_uint_eq(c->sites[0].n_servers[GH_KIND_HTTP], 1);
+	ck_assert_int_eq(c->sites[0].proxy_protocol, 2);
+	config_free(c);
+}
+END_TEST
+
+#define SITE_A "site a.example\n  http [2001:db8::1]:80\n"	/* 2 lines */
+
+/* Each case holds exactly one error, on the line given. */
+static const struct bad_case {
+	const char *text;
+	unsigned line;
+	const char *msg;
+} bad_cases[] = {
+	/* directive and argument counts */
+	{ "frobnicate 1\n", 1, "unknown directive 'frobnicate'" },
+	{ SITE_A "Listen http [::]:80\n", 3, "unknown directive 'Listen'" },
+	{ "listen http\n", 1, "'listen': missing argument" },
+	{ "inspect-timeout\n", 1, "'inspect-timeout': missing argument" },
+	{ "http-mode route redirect-https\n", 1, "'http-mode': too many arguments" },
+	{ "default tls reject now\n", 1, "too many arguments" },
+	{ SITE_A "  proxy-protocol v1 v2\n", 3, "too many arguments" },
+	{ SITE_A "  tls\n", 3, "'tls': missing argument" },
+	/* durations */
+	{ "inspect-timeout 5\n", 1, "duration needs a unit (ms, s, m, h)" },
+	{ "connect-timeout 0s\n", 1, "must be more than 0" },
+	{ "connect-timeout 0ms\n", 1, "bad duration '0ms'" },
+	{ "idle-timeout 25h\n", 1, "must be at most 24h" },
+	{ "idle-timeout 1441m\n", 1, "must be at most 24h" },
+	{ "idle-timeout 86400001ms\n", 1, "must be at most 24h" },
+	{ "idle-timeout 99999999999999999999999999s\n", 1, "must be at most 24h" },
+	{ "idle-timeout 5sec\n", 1, "unknown unit" },
+	{ "idle-timeout 5S\n", 1, "unknown unit" },
+	{ "idle-timeout 1.5s\n", 1, "bad duration '1.5s'" },
+	{ "idle-timeout s\n", 1, "bad duration 's'" },
+	{ "idle-timeout -5s\n", 1, "bad duration '-5s'" },
+	{ "\ninspect-timeout 1s\ninspect-timeout 2s\n", 3, "'inspect-timeout' already set at line 2" },
+	/* listen */
+	{ "listen https [::]:443\n", 1, "bad listen kind 'https'" },
+	{ "listen http localhost:80\n", 1, "bad address 'localhost:80': not a numeric IPv4" },
+	{ "listen tls ::1:443\n", 1, "bad address '::1:443': IPv6 addresses need brackets" },
+	{ "listen tls [::1]\n", 1, "bad address '[::1]': missing port" },
+	{ "listen tls 127.0.0.1\n", 1, "bad address '127.0.0.1': missing port" },
+	{ "listen tls [::1]:0\n", 1, "port must be a number from 1 to 65535" },
+	{ "listen tls [::1]:65536\n", 1, "port must be a number from 1 to 65535" },
+	{ "listen tls [::1]:\n", 1, "missing port" },
+	{ "listen tls [::1]:https\n", 1, "port must be" },
+	{ "listen tls [::1]443\n", 1, "expected ':PORT' after ']'" },
+	{ "listen tls [::1:443\n", 1, "missing ']'" },
+	{ "listen tls [fe80::1%eth0]:443\n", 1, "not a numeric IPv6 address" },
+	{ "listen tls 1.2.3:443\n", 1, "not a numeric IPv4 address" },
+	{ "listen http [::]:80\nlisten http *:80\n", 2,
+	  "listen address [::]:80 already used by 'listen http' at line 1" },
+	{ "listen http [::]:8000\nlisten tls [0::0]:8000\n", 2, "already used by 'listen http'" },
+	/* http-mode */
+	{ "http-mode redirect\n", 1, "bad http-mode 'redirect' (route or redirect-https)" },
+	{ "http-mode route\nhttp-mode route\n", 2, "'http-mode' already set at line 1" },
+	/* sites and names */
+	{ "site bad!.example\n  http [::1]:80\n", 1, "bad site name 'bad!.example'" },
+	{ "site a..example\n  http [::1]:80\n", 1, "bad site name 'a..example'" },
+	{ "site a.example:443\n  http [::1]:80\n", 1, "bad site name 'a.example:443'" },
+	{ "site ok.example a*.example\n  http [::1]:80\n", 1, "bad site name 'a*.example'" },
+	{ "site ok.example "
+	  "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa.example\n"
+	  "  http [::1]:80\n", 1, "bad site name 'aaaa" },
+	{ SITE_A "site b.example a.example\n  http [::1]:81\n", 3,
+	  "name 'a.example' already used by site 'a.example' (line 1)" },
+	{ SITE_A "site A.Example.\n  http [::1]:81\n", 3,
+	  "duplicate site 'a.example' (first defined at line 1)" },
+	{ "site a.example b.example B.example\n  http [::1]:80\n", 1, "name 'b.example' listed twice" },
+	{ "site a.example *.w.example\n  http [::1]:80\nsite *.w.example\n  http [::1]:81\n", 3,
+	  "name '*.w.example' already used by site 'a.example' (line 1)" },
+	{ "site\n  http [::1]:80\n", 1, "'site': missing argument" },
+	{ "site a.example\nsite b.example\n  http [::1]:80\n", 1,
+	  "site 'a.example' has no servers" },
+	{ SITE_A "\nsite b.example\n  proxy-protocol v2\n", 4, "site 'b.example' has no servers" },
+	/* servers */
+	{ "  http [::1]:80\n" SITE_A, 1, "'http' outside any site" },
+	{ "tls [::1]:443\n", 1, "'tls' outside any site" },
+	{ "proxy-protocol v2\n" SITE_A, 1, "'proxy-protocol' outside any site" },
+	{ SITE_A "  tls [2001:db8::1]\n", 3, "bad address '[2001:db8::1]': missing port" },
+	{ SITE_A "  tls [::]:443\n", 3, "unspecified address" },
+	{ SITE_A "  tls 0.0.0.0:443\n", 3, "unspecified address" },
+	{ SITE_A "  tls *:443\n", 3, "bad address '*:443'" },
+	{ SITE_A "  tls backend.example:443\n", 3, "bad address 'backend.example:443'" },
+	{ SITE_A "  http [2001:db8:0::1]:80\n", 3,
+	  "http server [2001:db8::1]:80 listed twice in site 'a.example'" },
+	{ SITE_A "  tls [::1]:443 [::1]:443\n", 3, "listed twice" },
+	{ SITE_A "  proxy-protocol v3\n", 3, "bad proxy-protocol 'v3' (v1, v2 or off)" },
+	{ SITE_A "  proxy-protocol v1\n  proxy-protocol v2\n", 4,
+	  "'proxy-protocol' already set at line 3" },
+	/* defaults */
+	{ "default https reject\n", 1, "bad default kind 'https'" },
+	{ "default tls nosuch.example\n" SITE_A, 1, "'default tls': no site named 'nosuch.example'" },
+	{ SITE_A "default tls a.example\n", 3, "'default tls': site 'a.example' has no tls servers" },
+	{ "default http a.example\ndefault http reject\n" SITE_A, 2,
+	  "'default http' already set at line 1" },
+	{ "default tls a..example\n", 1, "bad site name 'a..example' for 'default tls'" },
+	{ "site a.example www.a.example\n  http [::1]:80\ndefault http www.a.example\n", 3,
+	  "it is another name of site 'a.example'" },
+	{ "site *.a.example\n  http [::1]:80\ndefault http b.a.example\n", 3,
+	  "no site named 'b.a.example'" },
+	/* extensions */
+	{ "forwarders 65\n", 1, "bad forwarders '65'" },
+	{ "forwarders -1\n", 1, "bad forwarders '-1'" },
+	{ "forwarders four\n", 1, "bad forwarders 'four'" },
+	{ "forwarders 1\nforwarders 2\n", 2, "'forwarders' already set at line 1" },
+	{ "max-head-size 512\n", 1, "bad max-head-size '512': bytes from 1k to 64k" },
+	{ "max-head-size 65k\n", 1, "bad max-head-size '65k'" },
+	{ "max-head-size 1m\n", 1, "bad max-head-size '1m'" },
+	{ "max-head-size k\n", 1, "bad max-head-size 'k'" },
+	{ "max-head-size 16kk\n", 1, "bad max-head-size '16kk'" },
+	{ "max-head-size 99999999999999999999999k\n", 1, "bad max-head-size" },
+	/* bytes that have no place in a config */
+	{ SITE_A "listen http\r[::]:80\n", 3, "control character 0x0d" },
+	{ SITE_A "forwarders 4\x01\n", 3, "control character 0x01" },
+	{ "site a.\xc3\xa9xample\n  http [::1]:80\n", 1, "bad site name 'a.\\xc3\\xa9xample'" },
+};
+
+START_TEST(test_bad)
+{
+	const struct bad_case *t = &bad_cases[_i];
+	struct gh_config *c = (struct gh_config *)1;
+	char prefix[32];
+	struct errs e;
+	int r;
+
+	r = parse(t->text, &e, &c);
+	ck_assert_msg(r == -EINVAL, "case %d: expected -EINVAL, got %d", _i, r);
+	ck_assert_ptr_null(c);
+	ck_assert_msg(e.n == 1, "case %d: expected 1 error, got %u: %s%s%s", _i, e.n,
+		      e.n ? e.msg[0] : "", e.n > 1 ? " | " : "", e.n > 1 ? e.msg[1] : "");
+	snprintf(prefix, sizeof(prefix), "test.conf:%u: ", t->line);
+	ck_assert_msg(strncmp(e.msg[0], prefix, strlen(prefix)) == 0,
+		      "case %d: expected line %u: %s", _i, t->line, e.msg[0]);
+	ck_assert_msg(strstr(e.msg[0], t->msg), "case %d: expected '%s' in: %s", _i, t->msg,
+		      e.msg[0]);
+}
+END_TEST
+
+/* A NUL inside a line is refused, not taken for the end of the text. */
+START_TEST(test_nul_byte)
+{
+	static const char text[] = "site a.example\n  http [::1]:80\0garbage\n  tls [::1]:443\n";
+	struct gh_config *c;
+	struct errs e;
+
+	ck_assert_int_eq(parse_len(text, sizeof(text) - 1, &e, &c), -EINVAL);
+	ck_assert_uint_eq(e.n, 1);
+	ck_assert_str_eq(e.msg[0],
+			 "test.conf:2: control character 0x00 (only spaces and tabs separate words)");
+}
+END_TEST
+
+/* Every error is reported, each at its own line, in one pass. */
+START_TEST(test_many_errors)
+{
+	static const char text[] =
+		"default tls nosuch.example\n"		/* 1: resolved at the end */
+		"inspect-timeout 5\n"			/* 2 */
+		"site a.example\n"
+		"  http [::1]:80\n"
+		"  tls ::1:443 [::1]:444 nope\n"	/* 5: two bad addresses */
+		"  proxy-protocol v9\n"			/* 6 */
+		"site empty.example\n"			/* 7: no servers */
+		"\n"
+		"bogus\r\n"				/* 9 */
+		"site a.example\n"			/* 10 */
+		"  http [::1]:80\n";
+	static const struct {
+		unsigned line;
+		const char *msg;
+	} want[] = {
+		{ 2, "duration needs a unit" },
+		{ 5, "bad address '::1:443'" },
+		{ 5, "bad address 'nope'" },
+		{ 6, "bad proxy-protocol 'v9'" },
+		{ 9, "unknown directive 'bogus'" },
+		{ 10, "duplicate site 'a.example'" },
+		{ 7, "site 'empty.example' has no servers" },
+		{ 1, "no site named 'nosuch.example'" },
+	};
+	struct gh_config *c;
+	struct errs e;
+
+	ck_assert_int_eq(parse(text, &e, &c), -EINVAL);
+	ck_assert_ptr_null(c);
+	ck_assert_uint_eq(e.n, sizeof(want) / sizeof(want[0]));
+	for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
+		char prefix[32];
+
+		snprintf(prefix, sizeof(prefix), "test.conf:%u: ", want[i].line);
+		ck_assert_msg(strncmp(e.msg[i], prefix, strlen(prefix)) == 0 &&
+			      strstr(e.msg[i], want[i].msg),
+			      "error %zu: expected line %u '%s', got: %s", i, want[i].line,
+			      want[i].msg, e.msg[i]);
+	}
+}
+END_TEST
+
+/* Caps on servers and listens: one error, at the line that goes over. */
+START_TEST(test_limits)
+{
+	size_t cap = 64 * 1024, o = 0;
+	char *text = malloc(cap);
+	struct gh_config *c;
+	struct errs e;
+
+	ck_assert_ptr_nonnull(text);
+	o += (size_t)snprintf(text + o, cap - o, "site a.example\n  tls");
+	for (unsigned i = 1; i <= 256; i++)
+		o += (size_t)snprintf(text + o, cap - o, " [2001:db8::%x]:443", i);
+	o += (size_t)snprintf(text + o, cap - o, "\n");
+	c = load(text);
+	ck_assert_uint_eq(c->sites[0].n_servers[GH_KIND_TLS], 256);
+	config_free(c);
+
+	o += (size_t)snprintf(text + o, cap - o, "  tls [2001:db8::1:1]:443 [2001:db8::1:2]:443\n");
+	for (unsigned i = 1; i <= 257; i++)
+		o += (size_t)snprintf(text + o, cap - o, "listen http 127.0.0.1:%u\n", i);
+	ck_assert_int_eq(parse(text, &e, &c), -EINVAL);
+	ck_assert_uint_eq(e.n, 2);
+	ck_assert_str_eq(e.msg[0], "test.conf:3: too many tls servers in site 'a.example' (at most 256)");
+	ck_assert_str_eq(e.msg[1], "test.conf:260: too many listen lines (at most 256)");
+	free(text);
+}
+END_TEST
+
+/* A long, binary word is quoted back escaped and cut short. */
+START_TEST(test_quoting)
+{
+	char text[600];
+	struct gh_config *c;
+	struct errs e;
+
+	memset(text, '\xff', 500);
+	memcpy(text + 500, " x\n", 4);
+	ck_assert_int_eq(parse(text, &e, &c), -EINVAL);
+	ck_assert_uint_eq(e.n, 1);
+	ck_assert_ptr_nonnull(strstr(e.msg[0], "test.conf:1: unknown directive '\\xff\\xff"));
+	ck_assert_ptr_nonnull(strstr(e.msg[0], "...'"));
+	ck_assert_uint_lt(strlen(e.msg[0]), 400);
+}
+END_TEST
+
+static const struct {
+	const char *in;
+	int r;
+	uint32_t ms;
+} duration_cases[] = {
+	{ "500ms", 0, 500 },
+	{ "5s", 0, 5000 },
+	{ "2m", 0, 120000 },
+	{ "1h", 0, 3600000 },
+	{ "24h", 0, 86400000 },
+	{ "1440m", 0, 86400000 },
+	{ "86400000ms", 0, 86400000 },
+	{ "1ms", 0, 1 },
+	{ "007s", 0, 7000 },
+	{ "", -EINVAL, 0 },
+	{ "5", -EINVAL, 0 },		/* a unit is required */
+	{ "0s", -EINVAL, 0 },
+	{ "0h", -EINVAL, 0 },
+	{ "25h", -EINVAL, 0 },
+	{ "4294967296ms", -EINVAL, 0 },	/* 2^32: must not wrap to 0 */
+	{ "4294968s", -EINVAL, 0 },	/* wraps uint32 once multiplied */
+	{ "5S", -EINVAL, 0 },
+	{ "5 s", -EINVAL, 0 },
+	{ " 5s", -EINVAL, 0 },
+	{ "+5s", -EINVAL, 0 },
+	{ "5ss", -EINVAL, 0 },
+	{ "5us", -EINVAL, 0 },
+	{ "ms", -EINVAL, 0 },
+};
+
+START_TEST(test_duration)
+{
+	uint32_t ms = 0;
+	int r = config_parse_duration(duration_cases[_i].in, strlen(duration_cases[_i].in), &ms);
+
+	ck_assert_msg(r == duration_cases[_i].r, "'%s': got %d", duration_cases[_i].in, r);
+	if (r == 0)
+		ck_assert_uint_eq(ms, duration_cases[_i].ms);
+}
+END_TEST
+
+static const struct {
+	const char *in;
+	const char *text;	/* NULL: refused */
+	int family;
+	unsigned port;
+} addr_cases[] = {
+	{ "[2001:DB8::1]:443", "[2001:db8::1]:443", AF_INET6, 443 },
+	{ "[2001:db8:0:0:0:0:0:1]:1", "[2001:db8::1]:1", AF_INET6, 1 },
+	{ "[::1]:65535", "[::1]:65535", AF_INET6, 65535 },
+	{ "[::]:80", "[::]:80", AF_INET6, 80 },
+	{ "[::ffff:192.0.2.1]:80", "[::ffff:192.0.2.1]:80", AF_INET6, 80 },
+	{ "192.0.2.1:443", "192.0.2.1:443", AF_INET, 443 },
+	{ "0.0.0.0:80", "0.0.0.0:80", AF_INET, 80 },
+	{ "192.0.2.1:080", "192.0.2.1:80", AF_INET, 80 },
+	{ "", NULL, 0, 0 },
+	{ "[::1]", NULL, 0, 0 },
+	{ "[::1]:", NULL, 0, 0 },
+	{ "[::1]:0", NULL, 0, 0 },
+	{ "[::1]:65536", NULL, 0, 0 },
+	{ "[::1]:123456", NULL, 0, 0 },
+	{ "[::1]:-1", NULL, 0, 0 },
+	{ "[::1]:80x", NULL, 0, 0 },
+	{ "[::1]x:80", NULL, 0, 0 },
+	{ "[]:80", NULL, 0, 0 },
+	{ "[::1", NULL, 0, 0 },
+	{ "::1:80", NULL, 0, 0 },
+	{ "2001:db8::1", NULL, 0, 0 },
+	{ "[192.0.2.1]:80", NULL, 0, 0 },
+	{ "[fe80::1%lo]:80", NULL, 0, 0 },
+	{ "[1:2:3:4:5:6:7:8:9]:80", NULL, 0, 0 },
+	{ "[0000000000000000000000000000000000000000000000000::1]:80", NULL, 0, 0 },
+	{ "192.0.2.1", NULL, 0, 0 },
+	{ "192.0.2:80", NULL, 0, 0 },
+	{ "192.0.2.256:80", NULL, 0, 0 },
+	{ "0x7f.0.0.1:80", NULL, 0, 0 },
+	{ "localhost:80", NULL, 0, 0 },
+	{ ":80", NULL, 0, 0 },
+	{ "*:80", NULL, 0, 0 },		/* listen lines only */
+};
+
+START_TEST(test_addr)
+{
+	const char *in = addr_cases[_i].in;
+	struct gh_addr a;
+	int r = config_parse_addr(in, strlen(in), &a);
+
+	if (!addr_cases[_i].text) {
+		ck_assert_msg(r == -EINVAL, "'%s' accepted as %s", in, a.text);
+		return;
+	}
+	ck_assert_msg(r == 0, "'%s' refused", in);
+	ck_assert_str_eq(a.text, addr_cases[_i].text);
+	ck_assert_int_eq(a.ss.ss_family, addr_cases[_i].family);
+	if (addr_cases[_i].family == AF_INET6) {
+		const struct sockaddr_in6 *sin6 = (const struct sockaddr_in6 *)&a.ss;
+
+		ck_assert_uint_eq(a.len, sizeof(*sin6));
+		ck_assert_uint_eq(ntohs(sin6->sin6_port), addr_cases[_i].port);
+	} else {
+		const struct sockaddr_in *sin = (const struct sockaddr_in *)&a.ss;
+
+		ck_assert_uint_eq(a.len, sizeof(*sin));
+		ck_assert_uint_eq(ntohs(sin->sin_port), addr_cases[_i].port);
+	}
+	/* the canonical text parses back to the same address */
+	{
+		struct gh_addr b;
+
+		ck_assert_int_eq(config_parse_addr(a.text, strlen(a.text), &b), 0);
+		ck_assert_str_eq(b.text, a.text);
+		ck_assert_mem_eq(&b.ss, &a.ss, a.len);
+	}
+}
+END_TEST
+
+/* A temporary file holding text[0..len); returns its path (static buffer). */
+static const char *write_temp(const char *text, size_t len)
+{
+	static char path[64];
+	int fd;
+
+	snprintf(path, sizeof(path), "/tmp/gh-config-test-XXXXXX");
+	fd = mkstemp(path);
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(write(fd, text, len), (ssize_t)len);
+	close(fd);
+	return path;
+}
+
+/* config_load_file(): errors as lines on errf, errno-style returns. */
+START_TEST(test_load_file)
+{
+	struct gh_config *c = (struct gh_config *)1;
+	const char *path;
+	char *out = NULL, want[160];
+	size_t out_len = 0;
+	FILE *errf;
+
+	path = write_temp(design_example, strlen(design_example));
+	ck_assert_int_eq(config_load_file(path, NULL, &c), 0);
+	check_design(c);
+	config_free(c);
+	unlink(path);
+
+	errf = open_memstream(&out, &out_len);
+	path = write_temp("site a.example\nbogus\n", 21);
+	ck_assert_int_eq(config_load_file(path, errf, &c), -EINVAL);
+	ck_assert_ptr_null(c);
+	fflush(errf);
+	snprintf(want, sizeof(want), "%s:2: unknown directive 'bogus'\n%s:1: site 'a.example' has no servers",
+		 path, path);
+	ck_assert_msg(strncmp(out, want, strlen(want)) == 0, "got: %s", out);
+	unlink(path);
+
+	ck_assert_int_eq(config_load_file("/nonexistent/gatehouse.conf", errf, &c), -ENOENT);
+	ck_assert_ptr_null(c);
+	fflush(errf);
+	ck_assert_ptr_nonnull(strstr(out, "/nonexistent/gatehouse.conf: No such file or directory\n"));
+	ck_assert_int_eq(config_load_file("/", errf, &c), -EISDIR);
+	fclose(errf);
+	free(out);
+}
+END_TEST
+
+/* Over CONFIG_LOAD_MAX is refused before parsing; exactly at it is read. */
+START_TEST(test_load_too_big)
+{
+	char path[] = "/tmp/gh-config-test-XXXXXX";
+	struct gh_config *c;
+	int fd = mkstemp(path);
+
+	ck_assert_int_ge(fd, 0);
+	/* sparse file: NUL bytes, which the parser refuses line by line */
+	ck_assert_int_eq(ftruncate(fd, CONFIG_LOAD_MAX + 1), 0);
+	ck_assert_int_eq(config_load_file(path, NULL, &c), -EFBIG);
+	ck_assert_int_eq(ftruncate(fd, 0), 0);
+	ck_assert_int_eq(lseek(fd, CONFIG_LOAD_MAX - 1, SEEK_SET), CONFIG_LOAD_MAX - 1);
+	ck_assert_int_eq(write(fd, "\n", 1), 1);
+	close(fd);
+	/* 16 MiB of spaces would be valid; here one line of NULs, one error */
+	ck_assert_int_eq(config_load_file(path, NULL, &c), -EINVAL);
+	unlink(path);
+}
+END_TEST
 
 Suite *make_config_suite(void)
 {
-	return suite_create("config");
+	Suite *s = suite_create("config");
+	TCase *tc = tcase_create("good");
+
+	tcase_add_test(tc, test_design_example);
+	tcase_add_test(tc, test_design_routing);
+	tcase_add_test(tc, test_crlf_and_tabs);
+	tcase_add_test(tc, test_defaults);
+	tcase_add_test(tc, test_listen);
+	tcase_add_test(tc, test_extensions_and_modes);
+	tcase_add_test(tc, test_default_site);
+	tcase_add_test(tc, test_names);
+	tcase_add_test(tc, test_comments);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("bad");
+	tcase_add_loop_test(tc, test_bad, 0, (int)(sizeof(bad_cases) / sizeof(bad_cases[0])));
+	tcase_add_test(tc, test_nul_byte);
+	tcase_add_test(tc, test_many_errors);
+	tcase_add_test(tc, test_quoting);
+	tcase_add_test(tc, test_limits);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("load");
+	tcase_set_timeout(tc, 30);
+	tcase_add_test(tc, test_load_file);
+	tcase_add_test(tc, test_load_too_big);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("values");
+	tcase_add_loop_test(tc, test_duration, 0,
+			    (int)(sizeof(duration_cases) / sizeof(duration_cases[0])));
+	tcase_add_loop_test(tc, test_addr, 0, (int)(sizeof(addr_cases) / sizeof(addr_cases[0])));
+	suite_add_tcase(s, tc);
+	return s;
 }

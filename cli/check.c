@@ -1,0 +1,35 @@
+/* SPDX-License-Identifier: MIT */
+/* `gatehouse check`: the config's errors, or a summary of what it says. */
+#include <stdio.h>
+#include "cli.h"
+#include "config_load.h"
+
+static const char *plural(size_t n)
+{
+	return n == 1 ? "" : "s";
+}
+
+int cmd_check(const char *path)
+{
+	size_t names = 0, servers[GH_KIND_COUNT] = { 0 };
+	struct gh_config *c;
+	int r;
+
+	if (!path)
+		path = CLI_DEFAULT_CONFIG;
+	r = config_load_file(path, stderr, &c);
+	if (r < 0)
+		return 1;
+	for (size_t i = 0; i < c->n_sites; i++) {
+		names += c->sites[i].n_names;
+		for (int k = 0; k < GH_KIND_COUNT; k++)
+			servers[k] += c->sites[i].n_servers[k];
+	}
+	printf("%s: OK: %zu site%s, %zu name%s, %zu server%s (http: %zu, tls: %zu), http-mode %s\n",
+	       path, c->n_sites, plural(c->n_sites), names, plural(names),
+	       servers[GH_KIND_HTTP] + servers[GH_KIND_TLS],
+	       plural(servers[GH_KIND_HTTP] + servers[GH_KIND_TLS]),
+	       servers[GH_KIND_HTTP], servers[GH_KIND_TLS], gh_http_mode_str(c->http_mode));
+	config_free(c);
+	return 0;
+}

@@ -1,0 +1,121 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Fuzz target: config_parse() on the input. The config is trusted (root
+ * writes it), but `gatehouse check` must never crash on a bad one, and a
+ * config that loads must hold what the listener and forwarder rely on.
+ * Also runs the input through config_parse_addr() and
+ * config_parse_duration() on their own.
+ */
+#include <assert.h>
+#include <errno.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+#include "config.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+static void count_error(void *userdata, const char *message)
+{
+	unsigned *n = userdata;
+
+	/* every message carries the "FILE:LINE: " prefix */
+	assert(strncmp(message, "fuzz.conf:", 10) == 0);
+	(*n)++;
+}
+
+static void check_route(const struct gh_config *c, enum gh_kind k, const char *name)
+{
+	uint32_t site = config_route(c, k, name, strlen(name));
+
+	assert(site == GH_NO_SITE || site < c->n_sites);
+	if (site != GH_NO_SITE)
+		assert(c->sites[site].n_servers[k] > 0);
+}
+
+static void check_config(const struct gh_config *c)
+{
+	bool have[GH_KIND_COUNT] = { false, false };
+
+	assert(c->inspect_timeout_ms > 0 && c->connect_timeout_ms > 0 && c->idle_timeout_ms > 0);
+	assert(c->max_head >= 1024 && c->max_head <= 65536);
+	assert(c->forwarders <= 64);
+	for (size_t i = 0; i < c->n_listens; i++) {
+		struct gh_addr a;
+
+		have[c->listens[i].kind] = true;
+		assert(config_parse_addr(c->listens[i].addr.text, strlen(c->listens[i].addr.text),
+					 &a) == 0);
+	}
+	assert(have[GH_KIND_HTTP] && have[GH_KIND_TLS]);
+
+	for (int k = 0; k < GH_KIND_COUNT; k++) {
+		uint32_t d = c->default_site[k];
+
+		assert(d == GH_NO_SITE || (d < c->n_sites && c->sites[d].n_servers[k] > 0));
+	}
+
+	for (size_t i = 0; i < c->n_sites; i++) {
+		const struct gh_site *s = &c->sites[i];
+
+		assert(s->n_names >= 1 && s->name == s->names[0]);
+		assert(s->n_servers[GH_KIND_HTTP] + s->n_servers[GH_KIND_TLS] >= 1);
+		assert(s->proxy_protocol >= 0 && s->proxy_protocol <= 2);
+		assert(config_site_index(c, s->name, strlen(s->name)) == i);
+		for (int k = 0; k < GH_KIND_COUNT; k++)
+			for (size_t j = 0; j < s->n_servers[k]; j++)
+				assert(s->servers[k][j].len > 0);
+		for (size_t j = 0; j < s->n_names; j++) {
+			const char *n = s->names[j];
+			char sub[HOSTNAME_MAX + 8];
+
+			assert(strlen(n) <= HOSTNAME_MAX);
+			for (int k = 0; k < GH_KIND_COUNT; k++) {
+				check_route(c, k, n);
+				if (n[0] == '*') {
+					/* "*.x": a name under it routes somewhere valid */
+					snprintf(sub, sizeof(sub), "a%s", n + 1);
+					check_route(c, k, sub);
+					continue;
+				}
+				/* names are unique: an exact name routes to its own site */
+				if (s->n_servers[k] > 0)
+					assert(config_route(c, k, n, strlen(n)) == i);
+			}
+		}
+	}
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	struct gh_config *c = NULL;
+	unsigned n_errors = 0;
+	struct gh_addr a;
+	uint32_t ms;
+	int r;
+
+	r = config_parse("fuzz.conf", (const char *)data, size, count_error, &n_errors, &c);
+	assert(r == 0 || r == -EINVAL || r == -ENOMEM);
+	if (r == 0) {
+		assert(n_errors == 0 && c);
+		check_config(c);
+	} else {
+		assert(!c);
+		if (r == -EINVAL)
+			assert(n_errors > 0);
+	}
+	config_free(c);
+
+	/* the value parsers alone, on the raw bytes */
+	if (config_parse_addr((const char *)data, size, &a) == 0) {
+		struct gh_addr b;
+
+		assert(config_parse_addr(a.text, strlen(a.text), &b) == 0);
+		assert(strcmp(a.text, b.text) == 0 && a.len == b.len);
+		assert(memcmp(&a.ss, &b.ss, a.len) == 0);
+	}
+	if (config_parse_duration((const char *)data, size, &ms) == 0)
+		assert(ms > 0 && ms <= 24u * 3600u * 1000u);
+	return 0;
+}
