@@ -53,6 +53,7 @@ struct child {
 
 struct launcher {
 	const char *config_path;
+	int config_fd;		/* sealed memfd: the last config that loaded */
 	char listener_bin[PATH_MAX];
 	char forwarder_bin[PATH_MAX];
 	unsigned n_forwarders;
@@ -172,14 +173,18 @@ static pid_t spawn(struct launcher *L, const char *bin, const int *fds, unsigned
 	pid_t pid = fork();
 	if (pid != 0)
 		return pid;
-	/* child: move the fds out of the way first, then into 3.. */
-	int tmp[72];
+	/* child: move the fds out of the way first, then into 3..; the
+	 * config snapshot goes right after the LISTEN_FDS range */
+	int tmp[73];
 	for (unsigned i = 0; i < n; i++)
 		tmp[i] = fcntl(fds[i], F_DUPFD_CLOEXEC, 100);
-	for (unsigned i = 0; i < n; i++) {
+	tmp[n] = fcntl(L->config_fd, F_DUPFD_CLOEXEC, 100);
+	for (unsigned i = 0; i <= n; i++) {
 		if (tmp[i] < 0 || dup2(tmp[i], 3 + (int)i) < 0)
 			_exit(127);
 	}
+	char conf[32];
+	snprintf(conf, sizeof(conf), "/dev/fd/%u", 3 + n);
 	char nfds[16], pidbuf[16];
 	snprintf(nfds, sizeof(nfds), "%u", n);
 	snprintf(pidbuf, sizeof(pidbuf), "%d", (int)getpid());
@@ -190,7 +195,7 @@ static pid_t spawn(struct launcher *L, const char *bin, const int *fds, unsigned
 	sigset_t none;
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);
-	execl(bin, bin, "-c", L->config_path, (char *)NULL);
+	execl(bin, bin, "-c", conf, (char *)NULL);
 	fprintf(stderr, "gatehouse: exec %s: %s\n", bin, strerror(errno));
 	_exit(127);
 }
@@ -337,16 +342,18 @@ static void kill_all(struct launcher *L, int sig)
 
 /* Say once what the daemons' sandbox will and will not do here; they are
  * told (GATEHOUSE_SANDBOX_NOTED) not to repeat it. */
-static void explain_sandbox(void)
+static void explain_sandbox(const struct gh_config *cfg)
 {
+	const char *user = cfg->user ? cfg->user : "gatehouse";
+	const char *dir = cfg->chroot_dir ? cfg->chroot_dir : "/var/lib/gatehouse";
 	if (geteuid() != 0) {
 		say("running as uid %d: no chroot and no user switch (needs root); "
 		    "each daemon still loads its seccomp filter and no_new_privs", (int)geteuid());
-	} else if (!getpwnam("gatehouse")) {
+	} else if (!getpwnam(user) && !cfg->user) {
 		say("no 'gatehouse' system user (useradd --system gatehouse): the daemons "
-		    "will run as 'nobody', chrooted to /var/lib/gatehouse");
+		    "will run as 'nobody', chrooted to %s", dir);
 	} else {
-		say("daemons will run as user 'gatehouse', chrooted to /var/lib/gatehouse");
+		say("daemons will run as user '%s', chrooted to %s", user, dir);
 	}
 	setenv("GATEHOUSE_SANDBOX_NOTED", "1", 1);
 }
@@ -365,7 +372,7 @@ int cmd_run(const char *config_path, unsigned forwarders)
 	struct gh_config *cfg = NULL;
 	int r;
 
-	if (config_load_file(config_path, stderr, &cfg) < 0)
+	if (config_load_snapshot(config_path, stderr, &cfg, &L.config_fd) < 0)
 		return 1;
 	find_bin("gatehouse-listener", L.listener_bin, sizeof(L.listener_bin));
 	find_bin("gatehouse-forwarder", L.forwarder_bin, sizeof(L.forwarder_bin));
@@ -386,8 +393,11 @@ int cmd_run(const char *config_path, unsigned forwarders)
 		L.listen_kind[L.n_listen++] = cfg->listens[i].kind;
 		say("listening for %s on %s", gh_kind_str(cfg->listens[i].kind), cfg->listens[i].addr.text);
 	}
+	explain_sandbox(cfg);
 	config_free(cfg);
-	explain_sandbox();
+	char nf[16];
+	snprintf(nf, sizeof(nf), "%u", L.n_forwarders);
+	setenv("GATEHOUSE_FORWARDERS", nf, 1);
 	if ((r = setup_notify(&L)) < 0) {
 		fprintf(stderr, "gatehouse: notify socket: %s\n", strerror(-r));
 		return 1;
@@ -424,11 +434,14 @@ int cmd_run(const char *config_path, unsigned forwarders)
 				continue;
 			if (si.ssi_signo == SIGHUP && !stopping) {
 				struct gh_config *n = NULL;
-				if (config_load_file(config_path, stderr, &n) < 0) {
+				int fd = -1;
+				if (config_load_snapshot(config_path, stderr, &n, &fd) < 0) {
 					say("reload: %s has errors, keeping the running configuration", config_path);
 					continue;
 				}
 				config_free(n);
+				close(L.config_fd);
+				L.config_fd = fd;
 				say("reload: starting a new generation with %s", config_path);
 				pid_t old = L.listener_pid;
 				L.listener_pid = 0;

@@ -1,5 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 #include <errno.h>
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <unistd.h>
 #include <stdlib.h>
 #include <string.h>
 #include "config_load.h"
@@ -60,7 +63,7 @@ static int config_load_read(FILE *f, char **buf, size_t *len)
 	return 0;
 }
 
-int config_load_file(const char *path, FILE *errf, struct gh_config **out)
+int config_load_snapshot(const char *path, FILE *errf, struct gh_config **out, int *snapshot)
 {
 	char *buf = NULL;
 	size_t len = 0;
@@ -87,8 +90,30 @@ int config_load_file(const char *path, FILE *errf, struct gh_config **out)
 		return r;
 	}
 	r = config_parse(path, buf, len, config_load_print, errf, out);
+	if (r == 0 && snapshot) {
+		/* the text just checked, frozen: later edits of the file
+		 * cannot reach processes started from this snapshot */
+		int fd = memfd_create("gatehouse.conf", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+		if (fd < 0 || write(fd, buf, len) != (ssize_t)len ||
+		    fcntl(fd, F_ADD_SEALS, F_SEAL_WRITE | F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL) < 0) {
+			r = -errno;
+			if (fd >= 0)
+				close(fd);
+			config_free(*out);
+			*out = NULL;
+			if (errf)
+				fprintf(errf, "%s: snapshot: %s\n", path, strerror(-r));
+		} else {
+			*snapshot = fd;
+		}
+	}
 	free(buf);
 	if (r == -ENOMEM && errf)
 		fprintf(errf, "%s: %s\n", path, strerror(ENOMEM));
 	return r;
+}
+
+int config_load_file(const char *path, FILE *errf, struct gh_config **out)
+{
+	return config_load_snapshot(path, errf, out, NULL);
 }

@@ -16,3 +16,9 @@
  * Returns 0 and *out, or a negative errno: -ENOENT and friends from the
  * file system, -EFBIG, -EINVAL for a config with errors, -ENOMEM. */
 int config_load_file(const char *path, FILE *errf, struct gh_config **out);
+
+/* config_load_file() that, when the config loads, also puts the exact text
+ * it parsed in a sealed memfd (*snapshot, O_CLOEXEC): `gatehouse run` starts
+ * its daemons from that, so a file broken after a good load never reaches a
+ * restarted daemon. */
+int config_load_snapshot(const char *path, FILE *errf, struct gh_config **out, int *snapshot);

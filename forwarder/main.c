@@ -169,11 +169,12 @@ static void channel_ready(struct forwarder *f)
 	struct handoff_in in[HANDOFF_BATCH];
 
 	for (;;) {
-		if (f->n_conns + HANDOFF_BATCH > f->max_conns) {
+		if (f->n_conns >= f->max_conns) {
 			channel_pause(f, true);
 			return;
 		}
-		int n = handoff_recv(f->channel, in, HANDOFF_BATCH);
+		unsigned room = f->max_conns - f->n_conns;
+		int n = handoff_recv(f->channel, in, room < HANDOFF_BATCH ? room : HANDOFF_BATCH);
 		if (n < 0) {
 			if (n == -EAGAIN)
 				return;
@@ -190,7 +191,7 @@ static void channel_ready(struct forwarder *f)
 		}
 		for (int i = 0; i < n; i++)
 			take(f, &in[i]);
-		if (n < HANDOFF_BATCH)
+		if (n < (int)(room < HANDOFF_BATCH ? room : HANDOFF_BATCH))
 			return;
 	}
 }
@@ -289,6 +290,16 @@ int main(int argc, char **argv)
 		f.max_conns = rl.rlim_cur > 64 ? (unsigned)((rl.rlim_cur - 64) / 4) : 1;
 	else
 		f.max_conns = 1u << 20;
+	if (cfg->max_connections) {
+		/* the global cap, shared evenly by the forwarders */
+		const char *e = getenv("GATEHOUSE_FORWARDERS");
+		unsigned nf = e ? (unsigned)atoi(e) : cfg->forwarders;
+		if (!nf)
+			nf = (unsigned)sysconf(_SC_NPROCESSORS_ONLN);
+		unsigned share = (cfg->max_connections + nf - 1) / (nf ? nf : 1);
+		if (share < f.max_conns)
+			f.max_conns = share;
+	}
 	dlist_init(&f.connecting);
 	dlist_init(&f.relaying);
 	dlist_init(&f.dead);
@@ -306,7 +317,11 @@ int main(int argc, char **argv)
 	sigaddset(&block, SIGTERM);
 	sigaddset(&block, SIGINT);
 	sigprocmask(SIG_BLOCK, &block, &waitmask);
-	struct policy_opts po = { .allow_ipv4 = config_has_ipv4_server(cfg) };
+	struct policy_opts po = {
+		.user = cfg->user,
+		.chroot_dir = cfg->chroot_dir,
+		.allow_ipv4 = config_has_ipv4_server(cfg),
+	};
 	if (policy_enter(POLICY_FORWARDER, &po) < 0)
 		return 1;
 	notify_send("READY=1");
@@ -353,7 +368,7 @@ int main(int argc, char **argv)
 		dial_expire(&f, now);
 		relay_expire(&f, now);
 		free_dead(&f);
-		if (f.channel_paused && f.n_conns + HANDOFF_BATCH <= f.max_conns)
+		if (f.channel_paused && f.n_conns < f.max_conns)
 			channel_pause(&f, false);
 		log_flush();
 	}

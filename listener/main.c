@@ -296,7 +296,7 @@ int main(int argc, char **argv)
 	sigaddset(&block, SIGINT);
 	sigprocmask(SIG_BLOCK, &block, &waitmask);
 
-	struct policy_opts po = { 0 };
+	struct policy_opts po = { .user = cfg->user, .chroot_dir = cfg->chroot_dir };
 	if (policy_enter(POLICY_LISTENER, &po) < 0)
 		return 1;
 	notify_send("READY=1");

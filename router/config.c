@@ -50,7 +50,7 @@ struct config_parser {
 
 	/* line of a single-valued directive's first use, 0 = not seen */
 	unsigned seen_inspect, seen_connect, seen_idle, seen_mode;
-	unsigned seen_forwarders, seen_head;
+	unsigned seen_forwarders, seen_head, seen_user, seen_chroot, seen_maxconn;
 	unsigned default_line[GH_KIND_COUNT];
 	char *default_name[GH_KIND_COUNT];	/* NULL: reject */
 
@@ -689,6 +689,66 @@ static int config_do_max_head(struct config_parser *p, const struct config_direc
 	return 0;
 }
 
+/* user NAME: a plain system user name, resolved (needs /etc/passwd) by the
+ * daemon before it chroots; checked here only for its shape */
+static int config_do_user(struct config_parser *p, const struct config_directive *d,
+			  const struct config_tok *arg, size_t n)
+{
+	char q[QUOTE_BUF];
+
+	(void)n;
+	bool ok = arg->len > 0 && arg->len <= 32 && (arg->s[0] == '_' || (arg->s[0] >= 'a' && arg->s[0] <= 'z'));
+	for (size_t i = 1; ok && i < arg->len; i++) {
+		char ch = arg->s[i];
+		ok = ch == '_' || ch == '-' || (ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9');
+	}
+	if (!ok || (arg->len == 4 && !memcmp(arg->s, "root", 4))) {
+		config_error(p, "bad user '%s': a system user name other than root", Q(q, arg));
+		return 0;
+	}
+	if (config_once(p, d, &p->seen_user)) {
+		p->c->user = strndup(arg->s, arg->len);
+		if (!p->c->user)
+			return -ENOMEM;
+	}
+	return 0;
+}
+
+static int config_do_chroot(struct config_parser *p, const struct config_directive *d,
+			    const struct config_tok *arg, size_t n)
+{
+	char q[QUOTE_BUF];
+
+	(void)n;
+	if (arg->len < 2 || arg->s[0] != '/' || arg->len > 255 || memmem(arg->s, arg->len, "/../", 4) ||
+	    (arg->len >= 3 && !memcmp(arg->s + arg->len - 3, "/..", 3))) {
+		config_error(p, "bad chroot '%s': an absolute directory other than /", Q(q, arg));
+		return 0;
+	}
+	if (config_once(p, d, &p->seen_chroot)) {
+		p->c->chroot_dir = strndup(arg->s, arg->len);
+		if (!p->c->chroot_dir)
+			return -ENOMEM;
+	}
+	return 0;
+}
+
+static int config_do_max_connections(struct config_parser *p, const struct config_directive *d,
+				     const struct config_tok *arg, size_t n)
+{
+	char q[QUOTE_BUF];
+	uint64_t v;
+
+	(void)n;
+	if (!config_uint(arg->s, arg->len, 10000000, &v) || v < 1 || v > 10000000) {
+		config_error(p, "bad max-connections '%s': a number from 1 to 10000000", Q(q, arg));
+		return 0;
+	}
+	if (config_once(p, d, &p->seen_maxconn))
+		p->c->max_connections = (unsigned)v;
+	return 0;
+}
+
 static const struct config_directive config_directives[] = {
 	{ "inspect-timeout", 1, 1, "inspect-timeout DURATION", config_do_inspect },
 	{ "connect-timeout", 1, 1, "connect-timeout DURATION", config_do_connect },
@@ -703,6 +763,9 @@ static const struct config_directive config_directives[] = {
 	{ "default", 2, 2, "default http|tls reject|SITE", config_do_default },
 	{ "forwarders", 1, 1, "forwarders N", config_do_forwarders },
 	{ "max-head-size", 1, 1, "max-head-size SIZE", config_do_max_head },
+	{ "user", 1, 1, "user NAME", config_do_user },
+	{ "chroot", 1, 1, "chroot DIRECTORY", config_do_chroot },
+	{ "max-connections", 1, 1, "max-connections N", config_do_max_connections },
 };
 
 static int config_line(struct config_parser *p, const char *s, size_t len)
@@ -929,6 +992,8 @@ void config_free(struct gh_config *c)
 	for (int k = 0; k < GH_KIND_COUNT; k++)
 		routes_free(c->routes[k]);
 	routes_free(c->site_by_name);
+	free(c->user);
+	free(c->chroot_dir);
 	free(c);
 }
 

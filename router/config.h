@@ -73,6 +73,9 @@ struct gh_config {
 	/* extensions beyond the DESIGN.md contract */
 	unsigned forwarders;		/* `forwarders N`; 0 = one per CPU */
 	size_t max_head;		/* `max-head-size 16k`; default HTTP_HEAD_DEFAULT_CAP */
+	char *user;			/* `user NAME`: identity when started as root; NULL: default */
+	char *chroot_dir;		/* `chroot DIR`: absolute; NULL: /var/lib/gatehouse */
+	unsigned max_connections;	/* `max-connections N`: relays at once, all forwarders; 0: no cap */
 };
 
 /* Receives one complete message "FILE:LINE: text" (no newline). */

@@ -23,7 +23,8 @@ enum hostname_status {
 	HOSTNAME_E_EMPTY_LABEL,		/* "a..b", ".a", "a.." */
 	HOSTNAME_E_LABEL_TOO_LONG,	/* a label over 63 bytes */
 	HOSTNAME_E_TOO_LONG,		/* over 253 bytes after normalisation */
-	HOSTNAME_E_PORT,		/* ":" not followed by 1-5 digits, or port 0 / > 65535 */
+	HOSTNAME_E_PORT,		/* ":" followed by other than 0-5 digits, or port 0 / > 65535
+					 * ("host:" with an empty port is accepted, RFC 3986) */
 	HOSTNAME_E_LITERAL,		/* malformed "[...]" IPv6 literal */
 };
 

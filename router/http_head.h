@@ -18,7 +18,7 @@
 enum http_head_status {
 	HTTP_HEAD_NEED_MORE,	/* consistent so far, blank line not seen yet */
 	HTTP_HEAD_DONE,		/* whole head parsed, fields below set */
-	HTTP_HEAD_INVALID,	/* answer out->status (400, 405, 414, 431, 501, 505) */
+	HTTP_HEAD_INVALID,	/* answer out->status (400, 405, 414, 431, 505) */
 };
 
 struct http_head {

@@ -28,3 +28,7 @@ int routes_add(struct routes *r, const char *name, uint32_t site, uint32_t *exis
 int routes_lookup(const struct routes *r, const char *name, size_t len, uint32_t *site);
 
 size_t routes_count(const struct routes *r);
+
+/* routes_lookup() that also counts the table slots it examined, so tests
+ * can show the cost does not grow with the number of sites. */
+int routes_lookup_probes(const struct routes *r, const char *name, size_t len, uint32_t *site, size_t *probes);

@@ -313,6 +313,14 @@ START_TEST(test_extensions_and_modes)
 	config_free(c);
 	c = load("max-head-size 1K\n");
 	ck_assert_uint_eq(c->max_head, 1024);
+	ck_assert_ptr_null(c->user);
+	ck_assert_ptr_null(c->chroot_dir);
+	ck_assert_uint_eq(c->max_connections, 0);
+	config_free(c);
+	c = load("user gh-proxy\nchroot /srv/empty\nmax-connections 20000\n");
+	ck_assert_str_eq(c->user, "gh-proxy");
+	ck_assert_str_eq(c->chroot_dir, "/srv/empty");
+	ck_assert_uint_eq(c->max_connections, 20000);
 	config_free(c);
 }
 END_TEST
@@ -498,6 +506,16 @@ static const struct bad_case {
 	{ "forwarders four\n", 1, "bad forwarders 'four'" },
 	{ "forwarders 1\nforwarders 2\n", 2, "'forwarders' already set at line 1" },
 	{ "max-head-size 512\n", 1, "bad max-head-size '512': bytes from 1k to 64k" },
+	{ "user root\n", 1, "bad user 'root': a system user name other than root" },
+	{ "user Gate\n", 1, "bad user 'Gate'" },
+	{ "user a/b\n", 1, "bad user 'a/b'" },
+	{ "user a b\n", 1, "too many" },
+	{ "user x\nuser y\n", 2, "'user' already set at line 1" },
+	{ "chroot relative\n", 1, "bad chroot 'relative': an absolute directory other than /" },
+	{ "chroot /\n", 1, "bad chroot '/'" },
+	{ "chroot /var/../etc\n", 1, "bad chroot '/var/../etc'" },
+	{ "max-connections 0\n", 1, "bad max-connections '0': a number from 1 to 10000000" },
+	{ "max-connections many\n", 1, "bad max-connections 'many'" },
 	{ "max-head-size 65k\n", 1, "bad max-head-size '65k'" },
 	{ "max-head-size 1m\n", 1, "bad max-head-size '1m'" },
 	{ "max-head-size k\n", 1, "bad max-head-size 'k'" },

@@ -10,8 +10,7 @@
 
 /* Test hook defined in router/routes.c (not in routes.h): routes_lookup()
  * plus the number of hash slots it examined. */
-int routes_lookup_probes(const struct routes *r, const char *name, size_t len,
-			 uint32_t *site, size_t *probes);
+
 
 static uint32_t lookup(const struct routes *r, const char *name)
 {
