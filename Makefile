@@ -65,18 +65,27 @@ UNIT_IN := $(wildcard units/*.in)
 UNITS := $(patsubst units/%.in,$(BUILD)/units/%,$(UNIT_IN))
 UNITS_LOCAL := $(patsubst units/%.in,$(BUILD)/units-local/%,$(UNIT_IN))
 
-.PHONY: check-import check-man deb
+.PHONY: check-import check-man check-system deb
 .PHONY: all tests check check-suites check-unit check-fuzz check-integration \
 	check-asan demo fuzz install uninstall clean lint
 .DEFAULT_GOAL := all
 
 all: $(BINS) $(UNITS) $(UNITS_LOCAL)
 
-$(BUILD)/units/%: units/%.in
+# Paths compiled in or written into units: when they change, rebuild those.
+PATHS := $(PREFIX) $(SBINDIR) $(PKGLIBEXECDIR) $(SYSCONFDIR) $(VERSION)
+$(BUILD)/paths.stamp: FORCE
+	@mkdir -p $(BUILD)
+	@echo '$(PATHS)' | cmp -s - $@ || echo '$(PATHS)' > $@
+.PHONY: FORCE
+FORCE:
+$(call obj,cli/run.c cli/main.c cli/check.c cli/generator.c listener/main.c forwarder/main.c): $(BUILD)/paths.stamp
+
+$(BUILD)/units/%: units/%.in $(BUILD)/paths.stamp
 	@mkdir -p $(dir $@)
 	$(Q)sed -e 's|@PKGLIBEXECDIR@|$(PKGLIBEXECDIR)|g' -e 's|@SBINDIR@|$(SBINDIR)|g' \
 		-e 's|@SYSCONFDIR@|$(SYSCONFDIR)|g' $< > $@
-$(BUILD)/units-local/%: units/%.in
+$(BUILD)/units-local/%: units/%.in $(BUILD)/paths.stamp
 	@mkdir -p $(dir $@)
 	$(Q)sed -e 's|@PKGLIBEXECDIR@|$(abspath $(BUILD))|g' -e 's|@SBINDIR@|$(abspath $(BUILD))|g' \
 		-e 's|@SYSCONFDIR@|$(SYSCONFDIR)|g' $< > $@
@@ -115,16 +124,22 @@ $(BUILD)/tests/%: tests/helpers/%.c $(BUILD)/libcommon.a $(BUILD)/librouter.a
 	@mkdir -p $(dir $@)
 	$(LINK) $(CFLAGS) $^ $(LIBS_SSL) $(LIBS_SYSTEMD)
 
-$(BUILD)/tests/replay_%: tests/fuzz/fuzz_%.c tests/fuzz/replay.c $(BUILD)/librouter.a
+# fuzz targets may also drive the listener's pure decision code
+FUZZ_LISTENER_SRC := listener/decide.c listener/reply.c
+$(BUILD)/tests/replay_%: tests/fuzz/fuzz_%.c tests/fuzz/replay.c $(call obj,$(FUZZ_LISTENER_SRC)) $(BUILD)/librouter.a
 	@mkdir -p $(dir $@)
-	$(LINK) $(CFLAGS) $^
+	$(LINK) $(CFLAGS) -Ilistener $^
 
 tests: all $(BUILD)/tests/unit-tests $(BUILD)/tests/sandbox-tests $(HELPERS) $(FUZZ_REPLAY)
 
 # `make check`: every suite, plain and under ASan+UBSan.
-check: check-suites check-units check-man check-asan
+check: check-suites check-units check-man check-system check-asan
 
 check-suites: check-unit check-fuzz check-integration check-import
+
+# real systemd as PID 1 in systemd-nspawn, units from `make install`
+check-system: all
+	BUILD=$(BUILD) bash tests/system/run.sh
 
 check-import: all
 	BUILD=$(BUILD) bash tests/import/run.sh
@@ -164,9 +179,9 @@ FUZZ_CC ?= clang
 fuzz:
 	@mkdir -p build-fuzz
 	@set -e; for t in $(FUZZ_TARGETS); do \
-		$(FUZZ_CC) -g -O1 -std=c11 -D_GNU_SOURCE -Irouter -Icommon \
+		$(FUZZ_CC) -g -O1 -std=c11 -D_GNU_SOURCE -Irouter -Icommon -Ilistener \
 		  -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
-		  -o build-fuzz/fuzz_$$t tests/fuzz/fuzz_$$t.c router/*.c; \
+		  -o build-fuzz/fuzz_$$t tests/fuzz/fuzz_$$t.c router/*.c $(FUZZ_LISTENER_SRC); \
 		mkdir -p build-fuzz/corpus_$$t; \
 		build-fuzz/fuzz_$$t -max_total_time=$(FUZZ_TIME) -max_len=20000 \
 		  -artifact_prefix=build-fuzz/crash_$$t- \

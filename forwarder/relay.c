@@ -231,7 +231,8 @@ void relay_start(struct forwarder *f, struct fconn *c, uint32_t server_events)
 	/* The client's first bytes (the hello or head) are waiting: move them
 	 * before registering the client fd, so that registering reports only
 	 * what arrives after. The server side only if it already spoke. */
-	run(f, c, true, (server_events & (EPOLLIN | EPOLLRDHUP)) != 0);
+	c->down.src_hup = (server_events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR)) != 0;
+	run(f, c, true, (server_events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) != 0);
 	if (c->state == FS_DEAD)
 		return;
 	struct epoll_event ev = {

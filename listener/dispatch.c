@@ -60,7 +60,7 @@ void dispatch_queue(struct listener *l, struct lconn *c, const char *site, const
 {
 	if (l->pending_len == l->pending_cap) {
 		/* cannot happen: accepting pauses long before the ring fills */
-		listener_reject_log(l, c, "overload", name, 0);
+		listener_reject_log(l, c, "overload", name, NULL, 0);
 		conn_free(l, c);
 		return;
 	}
@@ -69,7 +69,7 @@ void dispatch_queue(struct listener *l, struct lconn *c, const char *site, const
 	memset(&ss, 0, sizeof(ss));
 	memcpy(&ss, &c->peer, sizeof(c->peer));
 	if (handoff_pack(&p->msg, c->kind, &ss, site, name, c->accepted_usec) < 0) {
-		listener_reject_log(l, c, "internal", name, 0);
+		listener_reject_log(l, c, "internal", name, NULL, 0);
 		conn_free(l, c);
 		return;
 	}

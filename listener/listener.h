@@ -97,4 +97,4 @@ void listener_update_accept(struct listener *l);
 
 /* main.c */
 void listener_reject_log(struct listener *l, const struct lconn *c, const char *result,
-			 const char *name, int status);
+			 const char *name, const char *detail, int status);

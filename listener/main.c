@@ -38,7 +38,7 @@ static void on_term(int sig)
 /* Rejections are logged at most 20 per second, with a count of the rest,
  * so a flood of junk cannot fill the journal. */
 void listener_reject_log(struct listener *l, const struct lconn *c, const char *result,
-			 const char *name, int status)
+			 const char *name, const char *detail, int status)
 {
 	if (strcmp(result, "redirect") != 0)
 		l->stats.rejected++;
@@ -65,9 +65,10 @@ void listener_reject_log(struct listener *l, const struct lconn *c, const char *
 		{ "GATEHOUSE_KIND", gh_kind_str(c->kind) },
 		{ "GATEHOUSE_NAME", esc },
 		{ "GATEHOUSE_RESULT", result },
+		{ "GATEHOUSE_DETAIL", detail ? detail : "" },	/* the parser's reason */
 		{ "GATEHOUSE_STATUS", st },
 	};
-	log_record(strcmp(result, "redirect") ? LOG_NOTICE : LOG_INFO, msg, f, status ? 5 : 4);
+	log_record(strcmp(result, "redirect") ? LOG_NOTICE : LOG_INFO, msg, f, status ? 6 : 5);
 }
 
 static void accept_ready(struct listener *l, struct llisten *ls)

@@ -168,6 +168,7 @@ class Backend:
                  close after the client's EOF
       after_eof  save every byte until EOF, then answer "<name> <n> <sha256>\\n"
                  followed by PATTERN (1 MiB) and close (half-close check)
+      trickle    after the first bytes, "tick N\\n" every 0.3 s, 8 times, then EOF
       shut_first send "<name>\\n" and shutdown(SHUT_WR) at once, then save
                  every byte until EOF
       echo       echo every byte back; shutdown(SHUT_WR) after EOF
@@ -266,6 +267,17 @@ class Backend:
         writer.write(PATTERN)
         await writer.drain()
 
+    async def _mode_trickle(self, reader, writer, rec):
+        rec.data += await reader.read(65536)
+        for i in range(8):
+            writer.write(b"tick %d\n" % i)
+            await writer.drain()
+            await asyncio.sleep(0.3)
+        writer.write_eof()
+        while await reader.read(65536):
+            pass
+        rec.eof = True
+
     async def _mode_shut_first(self, reader, writer, rec):
         writer.write(self.name.encode() + b"\n")
         await writer.drain()
@@ -306,12 +318,57 @@ class Backend:
         writer.write_eof()
 
 
+class GreetAndCloseBackend:
+    """A thread-per-accept backend as fast as Python gets: greets and
+    half-closes right after accept(), then reads the client to EOF. Fast
+    enough that the greeting and FIN are often queued before the proxy has
+    handled its connect completion."""
+
+    def __init__(self, name):
+        self.name = name
+        self.sock = socket.socket(socket.AF_INET6, socket.SOCK_STREAM)
+        self.sock.bind(("::1", 0))
+        self.sock.listen(4096)
+        self.port = self.sock.getsockname()[1]
+        self.addr = "[::1]:%d" % self.port
+        self.accepted = 0
+        threading.Thread(target=self._loop, daemon=True).start()
+
+    def _loop(self):
+        while True:
+            try:
+                c, _ = self.sock.accept()
+            except OSError:
+                return
+            self.accepted += 1
+            try:
+                c.send(self.name.encode() + b"\n")
+                c.shutdown(socket.SHUT_WR)
+            except OSError:
+                c.close()
+                continue
+            threading.Thread(target=self._drain, args=(c,), daemon=True).start()
+
+    @staticmethod
+    def _drain(c):
+        try:
+            c.settimeout(30)
+            while c.recv(65536):
+                pass
+        except OSError:
+            pass
+        c.close()
+
+    def close(self):
+        self.sock.close()
+
+
 # ---------------------------------------------------------------- the launcher
 
 class Gatehouse:
     """`gatehouse run -c FILE` in its own session; readiness from NOTIFY_SOCKET."""
 
-    def __init__(self, ctx, config, forwarders=None, name="gh", nofile=None):
+    def __init__(self, ctx, config, forwarders=None, name="gh", nofile=None, nofile_hard=None):
         self.ctx = ctx
         self.conf = os.path.join(ctx.tmp, name + ".conf")
         with open(self.conf, "w") as f:
@@ -329,7 +386,7 @@ class Gatehouse:
         pre = None
         if nofile:
             import resource
-            hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
+            hard = nofile_hard or resource.getrlimit(resource.RLIMIT_NOFILE)[1]
 
             def pre():
                 resource.setrlimit(resource.RLIMIT_NOFILE, (nofile, hard))

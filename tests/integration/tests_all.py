@@ -435,6 +435,35 @@ def test_half_close(t):
     g.wait_log(r"http sf\.example -> sf\.example \[::1\]:%d in=%d out=7 ms=\d+ ok$" % (sf.port, len(req + more)))
 
 
+@test()
+def test_server_first_eof(t):
+    """A server that greets and half-closes at once: its EOF must reach the
+    client even when greeting and FIN are already queued when the proxy sees
+    its connect complete."""
+    be = gh.GreetAndCloseBackend("sf-fast")
+    t.defer(be.close)
+    hp = free_port()
+    t.gatehouse("\n".join(["listen http [::1]:%d" % hp, "listen tls [::1]:%d" % free_port(),
+                           "site sf.example", "    http " + be.addr, ""]), forwarders=1)
+    N = 600
+    for rnd in range(3):
+        socks = [connect(hp, timeout=10) for _ in range(N)]
+        bad = []
+        try:
+            for s in socks:
+                s.sendall(b"GET /sf HTTP/1.1\r\nHost: sf.example\r\n\r\n")
+            t0 = time.monotonic()
+            for i, s in enumerate(socks):
+                data, how = recv_all(s, max(0.2, 5 - (time.monotonic() - t0)))
+                if (data, how) != (b"sf-fast\n", "eof"):
+                    bad.append((i, data, how))
+        finally:
+            for s in socks:
+                s.close()
+        check(not bad, "round %d: %d of %d clients did not get the greeting and EOF within 5 s, e.g. %r"
+              % (rnd + 1, len(bad), N, bad[:3]))
+
+
 # ====================================================================== 6 failover
 
 @test()
@@ -542,11 +571,23 @@ def test_proxy_protocol(t):
 def test_timeouts(t):
     rec = t.backend("to-rec", "record")
     trec = t.backend("to-tls-rec", "record")
+    trickle = t.backend("to-trickle", "trickle")
     hp, tp = free_port(), free_port()
     g = t.gatehouse("\n".join([
         "inspect-timeout 1s", "idle-timeout 1s",
         "listen http [::1]:%d" % hp, "listen tls [::1]:%d" % tp,
-        "site to.example", "    http " + rec.addr, "    tls " + trec.addr, ""]))
+        "site to.example", "    http " + rec.addr, "    tls " + trec.addr,
+        "site trickle.example", "    http " + trickle.addr, ""]))
+    # inspect-timeout clients first; they are judged at the end (a silent
+    # client is accepted only after TCP_DEFER_ACCEPT gives up, ~1-3 s)
+    silent_tls = connect(tp, timeout=15)
+    silent_http = connect(hp, timeout=15)
+    partial_head = connect(hp, timeout=15)
+    partial_head.sendall(b"GET /slow HTTP/1.1\r\nHost: to.exa")
+    partial_hello = connect(tp, timeout=15)
+    partial_hello.sendall(gh.client_hello("to.example")[:40])
+    for x in (silent_tls, silent_http, partial_head, partial_hello):
+        t.defer(x.close)
     # an idle relay is closed after ~1 s
     s = connect(hp, timeout=10)
     s.sendall(b"GET /idle HTTP/1.1\r\nHost: to.example\r\n\r\n")
@@ -569,31 +610,29 @@ def test_timeouts(t):
     wait_for(lambda: busy.data.endswith(b"tick 7\n"), 3, "all ticks at the backend")
     check(not busy.eof, "busy relay was cut")
     s.close()
-    # a silent TLS client is closed without a byte
-    s = connect(tp, timeout=15)
-    data, how = recv_all(s, 12)
+    # and traffic from the server alone keeps it too
+    s = connect(hp, timeout=10)
+    s.sendall(b"GET /trickle HTTP/1.1\r\nHost: trickle.example\r\n\r\n")
+    data, how = recv_all(s, 10)
     s.close()
+    check_eq((data, how), (b"".join(b"tick %d\n" % i for i in range(8)), "eof"),
+             "a server sending every 0.3 s under idle-timeout 1s")
+    # a silent TLS client is closed without a byte
+    data, how = recv_all(silent_tls, 12)
     check_eq((data, how), (b"", "eof"), "silent TLS client after inspect-timeout 1s")
     # a silent HTTP client too (no 408 to a pre-connect)
-    s = connect(hp, timeout=15)
-    data, how = recv_all(s, 12)
-    s.close()
+    data, how = recv_all(silent_http, 12)
     check_eq((data, how), (b"", "eof"), "silent HTTP client after inspect-timeout 1s")
     # a partial HTTP head: 408
-    s = connect(hp, timeout=10)
-    s.sendall(b"GET /slow HTTP/1.1\r\nHost: to.exa")
-    raw, how = recv_all(s, 10)
-    s.close()
+    raw, how = recv_all(partial_head, 10)
     check(raw, "no answer to a partial head (%s)" % how)
     check_eq(parse_http(raw)[0], 408, "status for a partial head")
     # a partial TLS hello: closed, nothing sent
-    s = connect(tp, timeout=10)
-    s.sendall(gh.client_hello("to.example")[:40])
-    data, how = recv_all(s, 10)
-    s.close()
+    data, how = recv_all(partial_hello, 10)
     check_eq(data, b"", "bytes sent to a client with a partial hello")
     check(how in ("eof", "reset"), "partial hello connection: %s" % how)
     g.wait_log(r"\[::1\]:\d+ tls - timeout$", count=2)
+    g.wait_log(r"\[::1\]:\d+ http - timeout 408$")
     check_eq(trec.accepted, 0, "connections to the tls backend")
 
 
@@ -632,10 +671,59 @@ def test_1000_concurrent(t):
     g.wait_log(r"http cc\d\.example -> cc\d\.example \[::1\]:\d+ in=\d+ out=\d+ ms=\d+ ok$", timeout=10, count=N)
 
 
+@test(timeout=90)
+def test_forwarder_fd_limit(t):
+    """More relays than the forwarder's RLIMIT_NOFILE allows: no client is
+    dropped; the extra ones wait (channel, backlog) and are served as the
+    first ones end."""
+    rec = t.backend("lim-rec", "record")
+    hp = free_port()
+    g = t.gatehouse("\n".join([
+        "listen http [::1]:%d" % hp, "listen tls [::1]:%d" % free_port(),
+        "site a.example", "    http " + rec.addr, ""]), forwarders=1, nofile=256, nofile_hard=256)
+    N = 120
+    socks = [connect(hp, timeout=10) for _ in range(N)]
+    try:
+        for i, s in enumerate(socks):
+            s.sendall(b"GET /%d HTTP/1.1\r\nHost: a.example\r\n\r\n" % i)
+        # whoever is served within a second is held open, so the rest must wait
+        deadline = time.monotonic() + 1.5
+        served = set()
+        while time.monotonic() < deadline and len(served) < N:
+            r, _, _ = select.select([s for i, s in enumerate(socks) if i not in served], [], [], 0.1)
+            for s in r:
+                d = s.recv(100)
+                check_eq(d, b"lim-rec\n", "answer to an early client")
+                served.add(socks.index(s))
+        check(served, "no client served at all with RLIMIT_NOFILE 256")
+        first = len(served)
+        for i in served:
+            socks[i].close()
+        bad = []
+        for i, s in enumerate(socks):
+            if i in served:
+                continue
+            try:
+                d = recv_line(s, timeout=15)
+            except OSError as e:
+                d = repr(e).encode()
+            if d != b"lim-rec\n":
+                bad.append((i, d))
+            s.close()
+        check(not bad, "%d of the %d clients that had to wait were not served, e.g. %r" % (len(bad), N - first, bad[:3]))
+    finally:
+        for s in socks:
+            s.close()
+    check_eq(rec.accepted, N, "backend connections")
+    print("  %d relays at once under RLIMIT_NOFILE 256, %d waited" % (first, N - first))
+
+
 # ====================================================================== 10 forwarder killed
 
 def forwarder_pids(g):
-    return sorted(p for p in g.children() if (gh.proc_comm(p) or "").startswith("gatehouse-forw"))
+    """Live forwarders (not zombies the launcher has yet to reap)."""
+    return sorted(p for p in g.children()
+                  if (gh.proc_comm(p) or "").startswith("gatehouse-forw") and gh.pid_alive(p))
 
 
 @test()
@@ -700,7 +788,7 @@ def test_forwarder_killed(t):
 
 
 def listener_pids(g):
-    return [p for p in g.children() if (gh.proc_comm(p) or "").startswith("gatehouse-list")]
+    return [p for p in g.children() if (gh.proc_comm(p) or "").startswith("gatehouse-list") and gh.pid_alive(p)]
 
 
 @test()
@@ -740,7 +828,8 @@ def test_listener_killed(t):
     for p in old_fwd:
         wait_for(lambda: not gh.pid_alive(p), 5, "old forwarder %d to exit once its relays ended" % p)
     check(gh.pid_alive(new_l[0]), "new listener died")
-    check_eq(len(forwarder_pids(g)), 2, "forwarders of the new generation")
+    wait_for(lambda: len(forwarder_pids(g)) == 2, 5, "exactly 2 forwarders (the new generation's); have %r"
+             % forwarder_pids(g))
 
 
 # ====================================================================== 11 bogus hand-offs
@@ -1124,6 +1213,10 @@ def test_reload(t):
         st, h, body, raw = http_get(hp, "r2.example")
         return st == 200 and body == b"r2-http /\n"
     wait_for(r2_ok, 5, "r2.example to be served after SIGHUP")
+    # both new forwarders have read the file before it changes again
+    # (children read the file when they start; see test_reload_refused_then_restart)
+    wait_for(lambda: r2_ok() and len(set(re.findall(r"gatehouse-forwarder\[(\d+)\]: \S+ http r2\.example ", g.log()))) >= 2,
+             5, "r2.example served by both new forwarders")
     s.sendall(b"after reload\n")
     check_eq(recv_exact(s, 13), b"after reload\n", "relay established before the reload")
     # a broken config is refused and the running one kept
@@ -1134,6 +1227,34 @@ def test_reload(t):
     check(r2_ok(), "r2.example after a refused reload")
     s.sendall(b"still\n")
     check_eq(recv_exact(s, 6), b"still\n", "relay after a refused reload")
+    # reloads in a row while clients keep coming: none refused or cut
+    with open(g.conf, "w") as f:
+        f.write("\n".join(base + ["site r2.example", "    http " + h2.addr, ""]))
+    stop, res = [], []
+
+    def client(k):
+        while not stop:
+            try:
+                st, h, body, raw = http_get(hp, "r2.example", "/c%d" % k)
+                res.append(body if st == 200 else raw[:60])
+            except Exception as e:
+                res.append(repr(e))
+    ths = [threading.Thread(target=client, args=(k,), daemon=True) for k in range(4)]
+    for th in ths:
+        th.start()
+    n_gen = g.log().count("reload: starting a new generation")
+    for _ in range(5):
+        time.sleep(0.15)
+        os.kill(g.proc.pid, signal.SIGHUP)
+    g.wait_log(r"reload: starting a new generation", count=n_gen + 5)
+    time.sleep(0.3)
+    stop.append(True)
+    for th in ths:
+        th.join(10)
+    bad = [r for r in res if not (isinstance(r, bytes) and re.match(rb"r2-http /c\d\n$", r))]
+    check(len(res) > 20 and not bad, "%d of %d requests during 5 reloads failed, e.g. %r" % (len(bad), len(res), bad[:3]))
+    s.sendall(b"last\n")
+    check_eq(recv_exact(s, 5), b"last\n", "relay after 7 reloads")
     s.close()
 
 
@@ -1220,3 +1341,33 @@ def test_launcher_gives_up(t):
             check(rc != 0, "%s: gatehouse run gave up but exited 0 (a supervisor with "
                   "Restart=on-failure would not restart it)" % what)
         kill()
+
+
+@test()
+def test_reload_refused_then_restart(t):
+    """A refused reload keeps the running configuration, also for the
+    generation started after a crash."""
+    a = t.backend("rr-http", "http")
+    hp = free_port()
+    g = t.gatehouse("\n".join(["listen http [::1]:%d" % hp, "listen tls [::1]:%d" % free_port(),
+                                "site a.example", "    http " + a.addr, ""]), forwarders=2)
+    check_eq(http_get(hp, "a.example")[2], b"rr-http /\n", "answer before the reload")
+    with open(g.conf, "w") as f:
+        f.write("this is not a directive\n")
+    os.kill(g.proc.pid, signal.SIGHUP)
+    g.wait_log(r"has errors, keeping the running configuration")
+    check_eq(http_get(hp, "a.example")[2], b"rr-http /\n", "answer after the refused reload")
+    old = forwarder_pids(g)
+    os.kill(old[0], signal.SIGKILL)
+    g.wait_log(r"starting a new listener generation")
+    wait_for(lambda: len([p for p in forwarder_pids(g) if p not in old]) == 2 or g.proc.poll() is not None,
+             10, "two new forwarders")
+    check(g.proc.poll() is None, "gatehouse run exited (%s) after a forwarder crash that followed a refused "
+          "reload; log tail:\n%s" % (g.proc.returncode, g.log()[-700:]))
+    try:
+        for i in range(4):
+            st, h, body, raw = http_get(hp, "a.example", "/after%d" % i)
+            check_eq((st, body), (200, b"rr-http /after%d\n" % i),
+                     "answer after a forwarder crash that followed a refused reload")
+    except (TestFailure, OSError) as e:
+        raise TestFailure("%s; log tail:\n%s" % (e, "\n".join(g.log().splitlines()[-6:])))

@@ -8,7 +8,7 @@
 # them. Exit status 0 only if every check passed.
 set -u
 export PATH=/usr/sbin:/usr/bin:/sbin:/bin
-export SYSTEMD_PAGER= SYSTEMD_COLORS=0 LC_ALL=C.UTF-8
+export SYSTEMD_PAGER='' SYSTEMD_COLORS=0 LC_ALL=C.UTF-8
 T=/srv/systemtest		# tests/system, read-only
 RES=/srv/results		# written here, read by run.sh on the host
 W=/run/gh-systest		# scratch
@@ -18,7 +18,7 @@ SRV=fd00:ab::2			# the backends' address in it
 mkdir -p "$W" "$RES"
 : >"$RES/results"
 
-pass=0 fail=0 cur= cur_desc= cur_bad=0
+pass=0 fail=0 cur='' cur_desc='' cur_bad=0
 out() { echo "$*"; echo "$*" >>"$RES/results"; }
 begin() { cur=$1 cur_desc=$2 cur_bad=0; }
 no() { out "  - $cur: $*"; cur_bad=1; }
@@ -46,6 +46,9 @@ finish() {
 	[ $fail -eq 0 ]
 	exit
 }
+
+# the container is being stopped (run.sh's time limit): say where we were
+trap 'out "FAIL $cur $cur_desc (interrupted: the container is stopping)"; fail=$((fail + 1)); finish' TERM
 
 lpid() { systemctl show -P MainPID gatehouse-listener.service; }
 listener_up() { [ "$(systemctl is-active gatehouse-listener.service)" = active ] && [ "$(lpid)" != 0 ]; }
@@ -180,7 +183,7 @@ info "listener pid $(lpid), forwarder units: $(fwd_units | tr '\n' ' ')"
 end
 
 # ------------------------------------------------------------- check 3
-begin 3 "listener and forwarders: Seccomp 2, NoNewPrivs 1, CapEff 0, not root"
+begin 3 "listener and forwarders: Seccomp 2, NoNewPrivs 1, CapEff 0, not root; IP allow list"
 vet() {	# WHAT PID
 	local what=$1 pid=$2 st sc nnp cap uid root
 	st=$(cat "/proc/$pid/status" 2>/dev/null) || { no "$what pid $pid: no /proc/$pid/status"; return; }
@@ -188,18 +191,27 @@ vet() {	# WHAT PID
 	nnp=$(sed -n 's/^NoNewPrivs:[[:space:]]*//p' <<<"$st")
 	cap=$(sed -n 's/^CapEff:[[:space:]]*//p' <<<"$st")
 	uid=$(sed -n 's/^Uid:[[:space:]]*//p' <<<"$st" | tr -s '[:space:]' '/')
+	uid=${uid%/}
 	root=$(readlink "/proc/$pid/root")
 	[ "$sc" = 2 ] || no "$what pid $pid: Seccomp: $sc, expected 2 (filter mode)"
 	[ "$nnp" = 1 ] || no "$what pid $pid: NoNewPrivs: $nnp, expected 1"
 	[ "$cap" = 0000000000000000 ] || no "$what pid $pid: CapEff: $cap, expected 0000000000000000"
 	case "/$uid/" in */0/*) no "$what pid $pid: Uid (real/effective/saved/fs) $uid includes root" ;; esac
-	info "$what pid $pid: uid $uid ($(id -nu "${uid%%/*}" 2>/dev/null || echo dynamic)), root $root"
+	info "$what pid $pid: uid $uid ($(id -nu "${uid%%/*}" 2>/dev/null || echo dynamic)), root $root, its / holds: $(ls "/proc/$pid/root/" 2>&1 | tr '\n' ' ')"
 }
 p=$(lpid)
 [ "$p" != 0 ] && vet listener "$p" || no "no listener main pid"
 n=0
 for p in $(fwd_pids); do vet forwarder "$p"; n=$((n + 1)); done
 [ $n -gt 0 ] || no "no forwarder process to look at"
+# the generator's drop-in is in force: the forwarders may reach the
+# configured servers and nothing else
+for u in $(fwd_units | head -n 1); do
+	allow=$(systemctl show -P IPAddressAllow "$u") deny=$(systemctl show -P IPAddressDeny "$u")
+	case " $allow " in *" $SRV/128 "* | *" $SRV "*) ;; *) no "$u: IPAddressAllow is '$allow', expected $SRV" ;; esac
+	case "$deny" in *::/0*) ;; *) no "$u: IPAddressDeny is '$deny', expected any" ;; esac
+	info "$u: IPAddressAllow=$allow IPAddressDeny=$deny"
+done
 end
 
 # ------------------------------------------------------------- check 4
@@ -245,7 +257,7 @@ req_loop 200 "$W/loop5" &
 loop=$!
 wait_for 100 eval '[ "$(lines "$W/loop5")" -ge 30 ]' || no "the request loop does not progress"
 done_at_kill=$(lines "$W/loop5")
-kill -KILL "$old" || no "kill -KILL $old failed"
+[ "$old" != 0 ] && kill -KILL "$old" || no "could not kill the listener (pid $old)"
 wait $loop
 [ "$done_at_kill" -lt 200 ] || no "the loop had finished before the kill; nothing was tested"
 loop_report 200 "$W/loop5"
@@ -303,7 +315,7 @@ body=$(http_get web.test http://127.0.0.1/ 2>&1)
 [ "$body" = "http-backend web.test" ] || no "after the failed reload curl gave '$body'"
 body=$(tls_get web.test 2>&1)
 [ "$body" = "tls-backend web.test" ] || no "after the failed reload https://web.test/ gave '$body'"
-want="$CONF:$line: unknown directive"
+want="$CONF:$line: "
 wait_for 20 eval 'journalctl -q --no-pager -u gatehouse-listener.service --since "$since" -o cat | grep -qF "$want"' ||
 	no "the journal of gatehouse-listener.service does not say '$want': $(journalctl -q --no-pager -u gatehouse-listener.service --since "$since" -o cat | tail -n 4 | tr '\n' '|')"
 info "journal: $(journalctl -q --no-pager -u gatehouse-listener.service --since "$since" -o cat | grep -F "$CONF:$line" | head -n 1)"

@@ -1,0 +1,148 @@
+/* SPDX-License-Identifier: MIT */
+#include <string.h>
+#include "decide.h"
+#include "http_head.h"
+#include "reply.h"
+#include "tls_hello.h"
+
+#define ACME_PREFIX "/.well-known/acme-challenge/"
+
+/* answers are built here; single-threaded, used before the next decision */
+static char answer_buf[HTTP_HEAD_DEFAULT_CAP * 4 + 512];
+
+static void set(struct decision *d, enum decide_action a, const char *result, int status)
+{
+	d->action = a;
+	d->result = result;
+	d->status = status;
+}
+
+static void http_answer(struct decision *d, int status, const char *detail, const char *result)
+{
+	set(d, DECIDE_ANSWER, result, status);
+	d->detail = detail;
+	d->answer_len = reply_http_error(status, detail, answer_buf, sizeof(answer_buf));
+	d->answer = (const uint8_t *)answer_buf;
+}
+
+static void tls_bytes(const struct gh_config *cfg, const uint8_t *buf, size_t len, bool closed,
+		      struct decision *d)
+{
+	struct tls_hello h;
+	enum tls_hello_status st = tls_hello_parse(buf, len, &h);
+
+	if (st == TLS_HELLO_NEED_MORE) {
+		if (h.need > DECIDE_PEEK_MAX)
+			set(d, DECIDE_ANSWER, "too_big", 0);
+		else if (closed)
+			set(d, DECIDE_ANSWER, "client_closed", 0);
+		return;
+	}
+	if (st == TLS_HELLO_INVALID) {
+		/* not TLS, or not a hello we can read: just close (DESIGN.md) */
+		set(d, DECIDE_ANSWER, "bad_hello", 0);
+		d->detail = tls_hello_error_str(h.error);
+		return;
+	}
+	size_t name_len = 0;
+	if (h.has_sni && hostname_normalize((const uint8_t *)h.sni, h.sni_len, d->name, &name_len) != HOSTNAME_OK) {
+		/* an unusable name is routed like no name: default or alert */
+		d->name[0] = '\0';
+		name_len = 0;
+	}
+	d->site = config_route(cfg, GH_KIND_TLS, d->name, name_len);
+	if (d->site == GH_NO_SITE) {
+		set(d, DECIDE_ANSWER, "no_route", 0);
+		d->answer = reply_tls_unrecognized_name;
+		d->answer_len = sizeof(reply_tls_unrecognized_name);
+		return;
+	}
+	d->action = DECIDE_HANDOFF;
+}
+
+static bool is_acme(const struct http_head *h)
+{
+	return h->path_len >= sizeof(ACME_PREFIX) - 1 &&
+	       !memcmp(h->path, ACME_PREFIX, sizeof(ACME_PREFIX) - 1);
+}
+
+static void http_bytes(const struct gh_config *cfg, const uint8_t *buf, size_t len, bool closed,
+		       struct decision *d)
+{
+	struct http_head h;
+	enum http_head_status st = http_head_parse(buf, len, cfg->max_head, &h);
+
+	if (st == HTTP_HEAD_NEED_MORE) {
+		if (closed)
+			set(d, DECIDE_ANSWER, "client_closed", 0);
+		return;
+	}
+	if (st == HTTP_HEAD_INVALID) {
+		http_answer(d, h.status, h.reason, "bad_request");
+		return;
+	}
+	if (h.has_host)
+		memcpy(d->name, h.host, h.host_len + 1);
+	if (cfg->http_mode == GH_HTTP_REDIRECT_HTTPS && !is_acme(&h)) {
+		if (!h.has_host) {
+			http_answer(d, 400, "no host to redirect to", "bad_request");
+			return;
+		}
+		int status;
+		size_t n = reply_http_redirect(h.method, h.method_len, h.host, h.path, h.path_len,
+					       answer_buf, sizeof(answer_buf), &status);
+		if (n == 0) {
+			http_answer(d, 414, "target too long to redirect", "bad_request");
+			return;
+		}
+		set(d, DECIDE_ANSWER, "redirect", status);
+		d->answer = (const uint8_t *)answer_buf;
+		d->answer_len = n;
+		return;
+	}
+	d->site = config_route(cfg, GH_KIND_HTTP, d->name, h.has_host ? h.host_len : 0);
+	if (d->site == GH_NO_SITE) {
+		http_answer(d, 421, "no site is served here for this host", "no_route");
+		return;
+	}
+	d->action = DECIDE_HANDOFF;
+}
+
+static void reset(struct decision *d)
+{
+	d->action = DECIDE_WAIT;
+	d->site = GH_NO_SITE;
+	d->name[0] = '\0';
+	d->result = NULL;
+	d->detail = NULL;
+	d->status = 0;
+	d->answer = NULL;
+	d->answer_len = 0;
+}
+
+void decide_bytes(const struct gh_config *cfg, unsigned kind, const uint8_t *buf, size_t len,
+		  bool closed, struct decision *d)
+{
+	reset(d);
+	if (len == 0) {
+		if (closed)
+			d->action = DECIDE_DROP;
+		return;
+	}
+	if (kind == GH_KIND_TLS)
+		tls_bytes(cfg, buf, len, closed, d);
+	else
+		http_bytes(cfg, buf, len, closed, d);
+}
+
+void decide_timeout(unsigned kind, bool got_bytes, struct decision *d)
+{
+	reset(d);
+	if (kind == GH_KIND_HTTP && got_bytes) {
+		http_answer(d, 408, "request head not received in time", "timeout");
+		return;
+	}
+	/* Nothing sent at all (e.g. a browser's pre-connect) or TLS: close
+	 * quietly; a 408 to a pre-connected socket shows users an error page. */
+	set(d, DECIDE_ANSWER, "timeout", 0);
+}

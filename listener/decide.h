@@ -1,0 +1,42 @@
+/* SPDX-License-Identifier: MIT */
+#pragma once
+/*
+ * What the listener does with a client, decided from the bytes seen so far
+ * (or a timeout), with no I/O: inspect.c carries the decision out. Kept pure
+ * so the whole per-connection state machine can be fuzzed with arbitrary
+ * chunks and timings (tests/fuzz/fuzz_listener.c).
+ */
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include "config.h"
+#include "hostname.h"
+
+enum decide_action {
+	DECIDE_WAIT,		/* need more bytes */
+	DECIDE_HANDOFF,		/* give the client to a forwarder for `site` */
+	DECIDE_ANSWER,		/* send `answer`, then close (answer may be empty) */
+	DECIDE_DROP,		/* close quietly, no log (closed before a byte) */
+};
+
+struct decision {
+	enum decide_action action;
+	uint32_t site;			/* HANDOFF: index in cfg->sites */
+	char name[HOSTNAME_MAX + 1];	/* the normalised name asked for ("" if none) */
+	const char *result;		/* ANSWER: log result (no_route, bad_request, ...) */
+	const char *detail;		/* ANSWER: parser's reason, for the log */
+	int status;			/* ANSWER: HTTP status, 0 for TLS/none */
+	const uint8_t *answer;		/* ANSWER: bytes to send (static storage) */
+	size_t answer_len;
+};
+
+/* Bytes this many can be peeked at once; more than any hello or head. */
+#define DECIDE_PEEK_MAX (64u * 1024u + 1024u)
+
+/* buf[0..len) is everything the client sent so far (len may be 0 with
+ * closed: EOF before a byte); closed: the client half-closed or reset. */
+void decide_bytes(const struct gh_config *cfg, unsigned kind, const uint8_t *buf, size_t len,
+		  bool closed, struct decision *d);
+
+/* The inspect deadline passed; got_bytes: the client sent something. */
+void decide_timeout(unsigned kind, bool got_bytes, struct decision *d);
