@@ -87,19 +87,18 @@ static void server_failed(struct forwarder *f, struct fconn *c, int err)
 
 static int send_proxy_header(struct forwarder *f, struct fconn *c)
 {
-	struct sockaddr_storage peer, local;
-	socklen_t pl = sizeof(peer), ll = sizeof(local);
-	struct proxy_endpoint src, dst;
+	struct sockaddr_storage local;
+	socklen_t ll = sizeof(local);
+	struct proxy_endpoint src = { .family = c->client_family, .port = c->client_port }, dst;
 	uint8_t hdr[PROXY_HEADER_MAX];
 
 	(void)f;
-	/* Addresses from the kernel, not from the hand-off message: the
-	 * listener is not trusted to say who the client is. */
-	if (getpeername(c->cfd, (struct sockaddr *)&peer, &pl) < 0 ||
-	    getsockname(c->cfd, (struct sockaddr *)&local, &ll) < 0)
+	/* the client's address was read from the kernel at intake; the
+	 * address it reached is asked now */
+	memcpy(src.addr, c->client_addr, sizeof(src.addr));
+	if (getsockname(c->cfd, (struct sockaddr *)&local, &ll) < 0)
 		return -errno;
-	if (proxy_endpoint_from_sockaddr((struct sockaddr *)&peer, &src) < 0 ||
-	    proxy_endpoint_from_sockaddr((struct sockaddr *)&local, &dst) < 0)
+	if (proxy_endpoint_from_sockaddr((struct sockaddr *)&local, &dst) < 0)
 		return -EAFNOSUPPORT;
 	int n = proxy_header_build(c->proxy_version, &src, &dst, hdr, sizeof(hdr));
 	if (n < 0)

@@ -24,6 +24,7 @@
 #include "forwarder.h"
 #include "log.h"
 #include "notify.h"
+#include "proxy_header.h"
 #include "policy.h"
 
 static volatile sig_atomic_t got_term;
@@ -144,9 +145,23 @@ static void take(struct forwarder *f, struct handoff_in *in)
 	c->up.pipe_r = c->up.pipe_w = c->down.pipe_r = c->down.pipe_w = -1;
 	c->accepted_usec = m->accepted_usec;
 	c->name = name;
-	c->client_family = m->client_family;
-	c->client_port = m->client_port;
-	memcpy(c->client_addr, m->client_addr, sizeof(c->client_addr));
+	/* Who the client is comes from the kernel, not from the message: a
+	 * compromised listener must not be able to forge log records or
+	 * PROXY headers. The message's copy is only a cross-check. */
+	struct sockaddr_storage peer;
+	socklen_t pl = sizeof(peer);
+	struct proxy_endpoint ep;
+	if (getpeername(c->cfd, (struct sockaddr *)&peer, &pl) < 0 ||
+	    proxy_endpoint_from_sockaddr((struct sockaddr *)&peer, &ep) < 0) {
+		memset(&ep, 0, sizeof(ep));
+		ep.family = AF_INET6;
+	}
+	c->client_family = (uint8_t)ep.family;
+	c->client_port = ep.port;
+	memcpy(c->client_addr, ep.addr, sizeof(c->client_addr));
+	if (ep.family != m->client_family || ep.port != m->client_port ||
+	    memcmp(ep.addr, m->client_addr, ep.family == AF_INET ? 4 : 16))
+		log_msg(LOG_WARNING, "hand-off for site '%s' named another client than its socket's peer", m->site);
 	f->n_conns++;
 	f->total++;
 	dial_start(f, c);
