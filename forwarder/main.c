@@ -21,6 +21,7 @@
 #include <systemd/sd-daemon.h>
 #include "clock.h"
 #include "config_load.h"
+#include "daemon.h"
 #include "forwarder.h"
 #include "log.h"
 #include "notify.h"
@@ -28,12 +29,6 @@
 #include "policy.h"
 
 static volatile sig_atomic_t got_term;
-
-static void on_term(int sig)
-{
-	(void)sig;
-	got_term = 1;
-}
 
 static void log_end(struct forwarder *f, struct fconn *c, const char *result)
 {
@@ -323,15 +318,8 @@ int main(int argc, char **argv)
 		return 1;
 	relay_init();
 
-	struct sigaction sa = { .sa_handler = on_term };
-	sigaction(SIGTERM, &sa, NULL);
-	sigaction(SIGINT, &sa, NULL);
-	signal(SIGPIPE, SIG_IGN);
-	sigset_t block, waitmask;
-	sigemptyset(&block);
-	sigaddset(&block, SIGTERM);
-	sigaddset(&block, SIGINT);
-	sigprocmask(SIG_BLOCK, &block, &waitmask);
+	sigset_t waitmask;
+	daemon_signals(&got_term, &waitmask);
 	struct policy_opts po = {
 		.user = cfg->user,
 		.chroot_dir = cfg->chroot_dir,
@@ -353,9 +341,7 @@ int main(int argc, char **argv)
 			notify_status(now, st);
 		}
 		int timeout = clock_timeout_until(next_deadline(&f), now);
-		int wd = notify_watchdog(now);
-		if (wd >= 0 && (timeout < 0 || wd < timeout))
-			timeout = wd;
+		timeout = daemon_next_timeout(timeout, now);
 		int n = epoll_pwait(f.epfd, evs, 128, timeout, &waitmask);
 		if (n < 0 && errno != EINTR) {
 			log_msg(LOG_ERR, "epoll_wait: %s", strerror(errno));

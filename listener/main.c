@@ -22,18 +22,13 @@
 #include <systemd/sd-daemon.h>
 #include "clock.h"
 #include "config_load.h"
+#include "daemon.h"
 #include "listener.h"
 #include "log.h"
 #include "notify.h"
 #include "policy.h"
 
 static volatile sig_atomic_t got_term;
-
-static void on_term(int sig)
-{
-	(void)sig;
-	got_term = 1;
-}
 
 /* Rejections are logged at most 20 per second, with a count of the rest,
  * so a flood of junk cannot fill the journal. */
@@ -287,15 +282,8 @@ int main(int argc, char **argv)
 	if (!l.pending || l.epfd < 0 || setup_fds(&l, connect_path, n_connect) < 0)
 		return 1;
 
-	struct sigaction sa = { .sa_handler = on_term };
-	sigaction(SIGTERM, &sa, NULL);
-	sigaction(SIGINT, &sa, NULL);
-	signal(SIGPIPE, SIG_IGN);
-	sigset_t block, waitmask;
-	sigemptyset(&block);
-	sigaddset(&block, SIGTERM);
-	sigaddset(&block, SIGINT);
-	sigprocmask(SIG_BLOCK, &block, &waitmask);
+	sigset_t waitmask;
+	daemon_signals(&got_term, &waitmask);
 
 	struct policy_opts po = { .user = cfg->user, .chroot_dir = cfg->chroot_dir };
 	if (policy_enter(POLICY_LISTENER, &po) < 0)
@@ -323,9 +311,7 @@ int main(int argc, char **argv)
 			notify_status(now, st);
 		}
 		int timeout = next_timeout(&l, now);
-		int wd = notify_watchdog(now);
-		if (wd >= 0 && (timeout < 0 || wd < timeout))
-			timeout = wd;
+		timeout = daemon_next_timeout(timeout, now);
 		int n = epoll_pwait(l.epfd, evs, 64, timeout, &waitmask);
 		if (n < 0 && errno != EINTR) {
 			log_msg(LOG_ERR, "epoll_wait: %s", strerror(errno));
