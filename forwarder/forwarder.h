@@ -19,10 +19,9 @@ enum fobj_type {
 };
 
 /* One direction of a relay: bytes read from one socket, written to the
- * other. Small transfers go through the process's shared buffer with
- * recv/send (cheapest for a few KB); past SPLICE_AFTER bytes the direction
- * switches to splice() through a pipe borrowed from a pool and given back
- * as soon as it is empty, so an idle relay holds no pipe. */
+ * other. Small messages go through the process's shared buffer with
+ * recv/send; bulk switches to splice() through a pipe borrowed from a pool
+ * and given back as soon as it is empty, so an idle relay holds no pipe. */
 struct fdir {
 	int pipe_r, pipe_w;	/* -1 when no pipe is held */
 	uint32_t in_pipe;	/* bytes sitting in the pipe */
@@ -32,6 +31,7 @@ struct fdir {
 	bool eof;		/* source said EOF */
 	bool shut;		/* EOF passed on with shutdown(SHUT_WR) */
 	bool src_hup;		/* the source reported RDHUP/HUP: read to EOF */
+	bool bulk;		/* moving with splice (see relay.c) */
 };
 
 enum fstate {

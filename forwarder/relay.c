@@ -25,9 +25,12 @@
 #include "forwarder.h"
 #include "pipes.h"
 
-/* Below this many bytes in a direction, recv/send through the shared buffer
- * beats two splice() calls; above it, splice avoids the copies. */
-#define SPLICE_AFTER (16u * 1024u)
+/* Small messages (requests, TLS handshakes, keep-alive exchanges) go
+ * through the shared buffer with one recv and one send, stopping at a short
+ * read. A direction turns to splice() ("bulk") when a recv fills the whole
+ * buffer, and back when a splice moves less than SMALL_SPLICE: then the copy
+ * is cheaper than the extra splice and pipe. */
+#define SMALL_SPLICE (16u * 1024u)
 
 static uint8_t scratch[64 * 1024];
 
@@ -116,7 +119,11 @@ static enum pump_result pump(struct fdir *d, int src, int dst, bool *dst_blocked
 				dir_release(d);
 			return PUMP_DONE;
 		}
-		if (d->bytes < SPLICE_AFTER && d->pipe_r < 0) {
+		if (!d->bulk) {
+			if (d->pipe_r >= 0) {
+				pipes_put(d->pipe_r, d->pipe_w);	/* empty: flushed above */
+				d->pipe_r = d->pipe_w = -1;
+			}
 			ssize_t n = recv(src, scratch, sizeof(scratch), MSG_DONTWAIT);
 			if (n == 0) {
 				d->eof = true;
@@ -142,7 +149,9 @@ static enum pump_result pump(struct fdir *d, int src, int dst, bool *dst_blocked
 				d->pend_off = 0;
 				return PUMP_WAIT;
 			}
-			if ((size_t)n < sizeof(scratch) && !d->src_hup)
+			if ((size_t)n == sizeof(scratch))
+				d->bulk = true;
+			else if (!d->src_hup)
 				return PUMP_WAIT;	/* drained: the next edge says more */
 			continue;
 		}
@@ -164,6 +173,8 @@ static enum pump_result pump(struct fdir *d, int src, int dst, bool *dst_blocked
 			return PUMP_WAIT;
 		}
 		d->in_pipe += (uint32_t)n;
+		if ((size_t)n < SMALL_SPLICE)
+			d->bulk = false;
 	}
 }
 
