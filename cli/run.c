@@ -40,6 +40,7 @@
 #include <stdarg.h>
 #include "clock.h"
 #include "config_load.h"
+#include "daemon.h"
 
 #define MAX_FORWARDERS 64
 #define MAX_CHILDREN 512
@@ -376,11 +377,7 @@ int cmd_run(const char *config_path, unsigned forwarders)
 		return 1;
 	find_bin("gatehouse-listener", L.listener_bin, sizeof(L.listener_bin));
 	find_bin("gatehouse-forwarder", L.forwarder_bin, sizeof(L.forwarder_bin));
-	L.n_forwarders = forwarders ? forwarders : cfg->forwarders;
-	if (!L.n_forwarders) {
-		long n = sysconf(_SC_NPROCESSORS_ONLN);
-		L.n_forwarders = n > 0 ? (unsigned)n : 1;
-	}
+	L.n_forwarders = forwarders ? forwarders : daemon_forwarders(cfg);
 	if (L.n_forwarders > MAX_FORWARDERS)
 		L.n_forwarders = MAX_FORWARDERS;
 	for (size_t i = 0; i < cfg->n_listens && L.n_listen < 32; i++) {

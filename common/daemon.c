@@ -1,5 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 #include <stddef.h>
+#include <unistd.h>
+#include "config.h"
 #include "daemon.h"
 #include "notify.h"
 
@@ -33,4 +35,12 @@ int daemon_next_timeout(int timeout_ms, uint64_t now_ms)
 	if (wd >= 0 && (timeout_ms < 0 || wd < timeout_ms))
 		return wd;
 	return timeout_ms;
+}
+
+unsigned daemon_forwarders(const struct gh_config *cfg)
+{
+	if (cfg->forwarders)
+		return cfg->forwarders;
+	long n = sysconf(_SC_NPROCESSORS_ONLN);
+	return n > 1 ? (unsigned)(n - 1) : 1;
 }

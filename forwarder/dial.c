@@ -149,7 +149,7 @@ static void try_next(struct forwarder *f, struct fconn *c)
 	}
 	struct epoll_event ev = {
 		.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET,
-		.data.ptr = &c->type_server,
+		.data.u64 = fconn_tag(c, true),
 	};
 	if (epoll_ctl(f->epfd, EPOLL_CTL_ADD, fd, &ev) < 0) {
 		fconn_end(f, c, "internal");

@@ -12,11 +12,17 @@
 #include "dlist.h"
 #include "handoff.h"
 
-enum fobj_type {
-	FOBJ_CHANNEL,
-	FOBJ_CLIENT,	/* epoll data of a relay's client fd */
-	FOBJ_SERVER,	/* epoll data of a relay's server fd */
-};
+/*
+ * epoll data of a relay's fd: the fconn's address (48 bits), its generation
+ * (15 bits) and the side (top bit: server). Ended fconns go to a free list,
+ * never back to malloc, and their generation moves on: an event still
+ * queued for an old registration (the listener's copy of a client socket
+ * can keep one alive after our close) names a generation that is gone and
+ * is ignored, with no EPOLL_CTL_DEL per connection. 0 is the channel.
+ */
+#define FTAG_CHANNEL 0u
+#define FTAG_SERVER (1ull << 63)
+#define FTAG_PTR_MASK ((1ull << 48) - 1)
 
 /* One direction of a relay: bytes read from one socket, written to the
  * other. Small messages go through the process's shared buffer with
@@ -41,8 +47,7 @@ enum fstate {
 };
 
 struct fconn {
-	uint8_t type_client;	/* FOBJ_CLIENT: &type_client is the client's epoll data */
-	uint8_t type_server;	/* FOBJ_SERVER: &type_server is the server's epoll data */
+	uint16_t gen;		/* bumped each time the struct is reused */
 	uint8_t state;		/* enum fstate */
 	uint8_t kind;
 	uint8_t proxy_version;
@@ -73,19 +78,25 @@ struct forwarder {
 	const struct gh_config *cfg;
 	int epfd;
 	int channel;
-	uint8_t channel_type;	/* FOBJ_CHANNEL */
 	bool channel_open;
 	bool channel_paused;	/* not reading hand-offs: near the fd limit */
 	unsigned max_conns;	/* relays this process takes at most */
 	struct dlist connecting;	/* by connect deadline */
 	struct dlist relaying;		/* by last activity (moved to the tail on each) */
 	struct dlist dead;		/* ended during this epoll batch */
+	struct dlist free_conns;	/* ended fconns kept for reuse (see FTAG_*) */
 	unsigned n_conns;
 	/* round-robin position and failure memory per site and kind */
 	uint32_t *rr[GH_KIND_COUNT];
 	struct fserver_state **srv[GH_KIND_COUNT];
 	uint64_t total, failed;
 };
+
+static inline uint64_t fconn_tag(const struct fconn *c, bool server)
+{
+	return ((uint64_t)(uintptr_t)c & FTAG_PTR_MASK) | ((uint64_t)(c->gen & 0x7fff) << 48) |
+	       (server ? FTAG_SERVER : 0);
+}
 
 /* dial.c */
 void dial_start(struct forwarder *f, struct fconn *c);

@@ -73,12 +73,8 @@ void fconn_end(struct forwarder *f, struct fconn *c, const char *result)
 	log_end(f, c, result);
 	dlist_remove(&c->link);
 	relay_release(c);
-	/* The listener may still hold its copy of the client socket for a
-	 * moment after sending it: epoll drops a registration only when the
-	 * open file goes, not at our close(), and an event on it would then
-	 * carry a pointer to freed memory. Unregister it explicitly. */
-	if (c->creg)
-		epoll_ctl(f->epfd, EPOLL_CTL_DEL, c->cfd, NULL);
+	/* No EPOLL_CTL_DEL: a registration the listener's copy of the
+	 * socket keeps alive is disarmed by the generation in its tag. */
 	if (c->cfd >= 0)
 		close(c->cfd);
 	if (c->sfd >= 0)
@@ -95,8 +91,31 @@ static void free_dead(struct forwarder *f)
 		struct fconn *c = dlist_entry(f->dead.next, struct fconn, link);
 		dlist_remove(&c->link);
 		free(c->name);
-		free(c);
+		c->name = NULL;
+		c->gen++;	/* old tags now name a generation that is gone */
+		dlist_append(&f->free_conns, &c->link);
 	}
+}
+
+static struct fconn *fconn_new(struct forwarder *f)
+{
+	struct fconn *c;
+	if (!dlist_empty(&f->free_conns)) {
+		c = dlist_entry(f->free_conns.next, struct fconn, link);
+		dlist_remove(&c->link);
+		uint16_t gen = c->gen;
+		memset(c, 0, sizeof(*c));
+		c->gen = gen;
+		return c;
+	}
+	c = calloc(1, sizeof(*c));
+	/* the tag keeps 48 bits of address: true of every x86-64/arm64
+	 * user pointer unless 5-level paging addresses were asked for */
+	if (c && ((uintptr_t)c & ~FTAG_PTR_MASK)) {
+		free(c);
+		return NULL;
+	}
+	return c;
 }
 
 static void reject(const struct handoff_in *in, const char *why)
@@ -119,19 +138,18 @@ static void take(struct forwarder *f, struct handoff_in *in)
 		close(in->fd);
 		return;
 	}
-	struct fconn *c = calloc(1, sizeof(*c));
+	struct fconn *c = fconn_new(f);
 	size_t nl = strlen(m->name);
 	char *name = nl ? malloc(nl + 1) : NULL;
 	if (!c || (nl && !name)) {
-		free(c);
+		if (c)
+			dlist_append(&f->free_conns, &c->link);
 		free(name);
 		close(in->fd);
 		return;
 	}
 	if (name)
 		memcpy(name, m->name, nl + 1);
-	c->type_client = FOBJ_CLIENT;
-	c->type_server = FOBJ_SERVER;
 	c->kind = m->kind;
 	c->site = site;
 	c->proxy_version = (uint8_t)f->cfg->sites[site].proxy_protocol;
@@ -169,7 +187,7 @@ static void channel_pause(struct forwarder *f, bool pause)
 {
 	if (!f->channel_open || f->channel_paused == pause)
 		return;
-	struct epoll_event ev = { .events = pause ? 0 : EPOLLIN, .data.ptr = &f->channel_type };
+	struct epoll_event ev = { .events = pause ? 0 : EPOLLIN, .data.u64 = FTAG_CHANNEL };
 	if (epoll_ctl(f->epfd, EPOLL_CTL_MOD, f->channel, &ev) == 0)
 		f->channel_paused = pause;
 }
@@ -218,9 +236,8 @@ static int setup(struct forwarder *f)
 		log_msg(LOG_ERR, "fd 3 is not a connected SOCK_SEQPACKET channel");
 		return -EINVAL;
 	}
-	f->channel_type = FOBJ_CHANNEL;
 	f->channel_open = true;
-	struct epoll_event ev = { .events = EPOLLIN, .data.ptr = &f->channel_type };
+	struct epoll_event ev = { .events = EPOLLIN, .data.u64 = FTAG_CHANNEL };
 	if (epoll_ctl(f->epfd, EPOLL_CTL_ADD, f->channel, &ev) < 0)
 		return -errno;
 	for (int k = 0; k < GH_KIND_COUNT; k++) {
@@ -303,9 +320,7 @@ int main(int argc, char **argv)
 	if (cfg->max_connections) {
 		/* the global cap, shared evenly by the forwarders */
 		const char *e = getenv("GATEHOUSE_FORWARDERS");
-		unsigned nf = e ? (unsigned)atoi(e) : cfg->forwarders;
-		if (!nf)
-			nf = (unsigned)sysconf(_SC_NPROCESSORS_ONLN);
+		unsigned nf = e ? (unsigned)atoi(e) : daemon_forwarders(cfg);
 		unsigned share = (cfg->max_connections + nf - 1) / (nf ? nf : 1);
 		if (share < f.max_conns)
 			f.max_conns = share;
@@ -313,6 +328,7 @@ int main(int argc, char **argv)
 	dlist_init(&f.connecting);
 	dlist_init(&f.relaying);
 	dlist_init(&f.dead);
+	dlist_init(&f.free_conns);
 	f.epfd = epoll_create1(EPOLL_CLOEXEC);
 	if (f.epfd < 0 || setup(&f) < 0)
 		return 1;
@@ -348,14 +364,15 @@ int main(int argc, char **argv)
 			break;
 		}
 		for (int i = 0; i < n; i++) {
-			uint8_t *tag = evs[i].data.ptr;
-			if (*tag == FOBJ_CHANNEL) {
+			uint64_t tag = evs[i].data.u64;
+			if (tag == FTAG_CHANNEL) {
 				channel_ready(&f);
 				continue;
 			}
-			bool from_client = *tag == FOBJ_CLIENT;
-			struct fconn *c = from_client ? (struct fconn *)(void *)tag
-						      : dlist_entry(tag, struct fconn, type_server);
+			bool from_client = !(tag & FTAG_SERVER);
+			struct fconn *c = (struct fconn *)(uintptr_t)(tag & FTAG_PTR_MASK);
+			if ((uint16_t)((tag >> 48) & 0x7fff) != (c->gen & 0x7fff))
+				continue;	/* an old registration of a reused struct */
 			if (c->state == FS_DEAD)
 				continue;
 			if (c->state == FS_CONNECTING) {
@@ -381,6 +398,11 @@ int main(int argc, char **argv)
 	while (!dlist_empty(&f.relaying))
 		fconn_end(&f, dlist_entry(f.relaying.next, struct fconn, link), "stopped");
 	free_dead(&f);
+	while (!dlist_empty(&f.free_conns)) {
+		struct fconn *c = dlist_entry(f.free_conns.next, struct fconn, link);
+		dlist_remove(&c->link);
+		free(c);
+	}
 	for (int k = 0; k < GH_KIND_COUNT; k++) {
 		for (size_t i = 0; f.srv[k] && i < cfg->n_sites; i++)
 			free(f.srv[k][i]);

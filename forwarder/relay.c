@@ -201,7 +201,7 @@ static bool want_client_out(struct forwarder *f, struct fconn *c)
 		return true;	/* relay_start registers it with OUT */
 	struct epoll_event ev = {
 		.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET,
-		.data.ptr = &c->type_client,
+		.data.u64 = fconn_tag(c, false),
 	};
 	return epoll_ctl(f->epfd, EPOLL_CTL_MOD, c->cfd, &ev) == 0;
 }
@@ -248,7 +248,7 @@ void relay_start(struct forwarder *f, struct fconn *c, uint32_t server_events)
 		return;
 	struct epoll_event ev = {
 		.events = EPOLLIN | EPOLLRDHUP | EPOLLET | (c->cout ? EPOLLOUT : 0),
-		.data.ptr = &c->type_client,
+		.data.u64 = fconn_tag(c, false),
 	};
 	if (epoll_ctl(f->epfd, EPOLL_CTL_ADD, c->cfd, &ev) < 0) {
 		fconn_end(f, c, "internal");
@@ -265,12 +265,13 @@ void relay_event(struct forwarder *f, struct fconn *c, bool from_client, uint32_
 	bool hup = events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR);
 	bool in = hup || (events & EPOLLIN);
 	bool out = events & (EPOLLOUT | EPOLLHUP | EPOLLERR);
+	/* writable matters only to a direction holding bytes for that side */
 	if (from_client) {
 		c->up.src_hup |= hup;
-		run(f, c, in, out);
+		run(f, c, in, out && (hup || dir_busy(&c->down)));
 	} else {
 		c->down.src_hup |= hup;
-		run(f, c, out, in);
+		run(f, c, out && (hup || dir_busy(&c->up)), in);
 	}
 }
 

@@ -268,7 +268,7 @@ int main(int argc, char **argv)
 	if (config_load_file(config_path, stderr, &cfg) < 0)
 		return 1;
 	if (connect_path && n_connect == 0)
-		n_connect = cfg->forwarders ? cfg->forwarders : (unsigned)sysconf(_SC_NPROCESSORS_ONLN);
+		n_connect = daemon_forwarders(cfg);
 
 	struct listener l = {
 		.cfg = cfg,

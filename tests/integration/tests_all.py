@@ -1197,7 +1197,7 @@ def test_reload(t):
     h2 = t.backend("r2-http", "http")
     hp = free_port()
     base = ["listen http [::1]:%d" % hp, "listen tls [::1]:%d" % free_port(), "site r1.example", "    http " + e1.addr]
-    g = t.gatehouse("\n".join(base + [""]))
+    g = t.gatehouse("\n".join(base + [""]), forwarders=2)
     s = connect(hp, timeout=5)
     req = b"GET / HTTP/1.1\r\nHost: r1.example\r\n\r\n"
     s.sendall(req)
