@@ -658,7 +658,7 @@ static int config_do_forwarders(struct config_parser *p, const struct config_dir
 
 	(void)n;
 	if (!config_uint(arg->s, arg->len, CONFIG_MAX_FORWARDERS, &v) || v > CONFIG_MAX_FORWARDERS) {
-		config_error(p, "bad forwarders '%s': a number from 1 to %u (0: one per CPU)",
+		config_error(p, "bad forwarders '%s': a number from 1 to %u (0: one per CPU but one)",
 			     Q(q, arg), CONFIG_MAX_FORWARDERS);
 		return 0;
 	}

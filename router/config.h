@@ -71,7 +71,7 @@ struct gh_config {
 	struct routes *site_by_name;
 
 	/* extensions beyond the DESIGN.md contract */
-	unsigned forwarders;		/* `forwarders N`; 0 = one per CPU */
+	unsigned forwarders;		/* `forwarders N`; 0 = daemon_forwarders() default */
 	size_t max_head;		/* `max-head-size 16k`; default HTTP_HEAD_DEFAULT_CAP */
 	char *user;			/* `user NAME`: identity when started as root; NULL: default */
 	char *chroot_dir;		/* `chroot DIR`: absolute; NULL: /var/lib/gatehouse */
