@@ -65,7 +65,7 @@ UNIT_IN := $(wildcard units/*.in)
 UNITS := $(patsubst units/%.in,$(BUILD)/units/%,$(UNIT_IN))
 UNITS_LOCAL := $(patsubst units/%.in,$(BUILD)/units-local/%,$(UNIT_IN))
 
-.PHONY: check-import check-man check-system deb
+.PHONY: check-import check-man check-system check-package deb
 .PHONY: all tests check check-suites check-unit check-fuzz check-integration \
 	check-asan demo fuzz install uninstall clean lint
 .DEFAULT_GOAL := all
@@ -133,13 +133,19 @@ $(BUILD)/tests/replay_%: tests/fuzz/fuzz_%.c tests/fuzz/replay.c $(call obj,$(FU
 tests: all $(BUILD)/tests/unit-tests $(BUILD)/tests/sandbox-tests $(HELPERS) $(FUZZ_REPLAY)
 
 # `make check`: every suite, plain and under ASan+UBSan.
-check: check-suites check-units check-man check-system check-asan
+check: check-suites check-units check-man check-system check-package check-asan
 
 check-suites: check-unit check-fuzz check-integration check-import
 
 # real systemd as PID 1 in systemd-nspawn, units from `make install`
 check-system: all
 	BUILD=$(BUILD) bash tests/system/run.sh
+
+# install the .deb in systemd-nspawn, route through the packaged units, purge
+# (builds $(BUILD)/package/deb with scripts/build-deb.sh when it holds no .deb)
+check-package:
+	rm -rf $(BUILD)/package/deb
+	BUILD=$(BUILD) bash tests/package/run.sh $(BUILD)/package/deb
 
 check-import: all
 	BUILD=$(BUILD) bash tests/import/run.sh
