@@ -29,6 +29,10 @@ CFLAGS += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Wstrict-prototypes \
 ifeq ($(WERROR),1)
 CFLAGS += -Werror
 endif
+# NOSECCOMP=1: daemons skip their sandbox, for valgrind runs only
+ifeq ($(NOSECCOMP),1)
+CFLAGS += -DGATEHOUSE_NO_SECCOMP
+endif
 ifeq ($(SAN),1)
 CFLAGS += -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer -O1
 LDFLAGS += -fsanitize=address,undefined

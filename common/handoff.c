@@ -57,6 +57,8 @@ int handoff_send(int channel, const struct handoff_msg *msgs, const int *fds, un
 	if (n > HANDOFF_BATCH)
 		n = HANDOFF_BATCH;
 	memset(mm, 0, sizeof(mm[0]) * n);
+	/* the padding after each fd goes to the kernel too: no stack garbage */
+	memset(ctl, 0, sizeof(ctl[0]) * n);
 	for (unsigned i = 0; i < n; i++) {
 		iov[i].iov_base = (void *)(uintptr_t)&msgs[i];
 		iov[i].iov_len = sizeof(msgs[i]);

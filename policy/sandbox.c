@@ -100,9 +100,11 @@ int policy_enter(enum policy_proc proc, const struct policy_opts *o)
 
 	if (policy_seccomp_disabled()) {
 		/* LeakSanitizer reads /proc/self/maps and ptraces its own
-		 * threads: no chroot, no uid change (it clears dumpable), no
-		 * NPROC limit. The plain build is the one that ships. */
-		log_msg(LOG_WARNING, "sandbox: sanitizer build, only no_new_privs applied");
+		 * threads, valgrind needs its own system calls: no chroot, no
+		 * uid change (it clears dumpable), no NPROC limit. The plain
+		 * build is the one that ships. */
+		log_msg(LOG_WARNING, "sandbox: sanitizer or NOSECCOMP build (testing only), "
+			"only no_new_privs applied: no seccomp, chroot or user switch");
 		if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
 			return -errno;
 		return 0;
