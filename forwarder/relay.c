@@ -102,7 +102,12 @@ static enum pump_result flush_held(struct fdir *d, int dst, bool *dst_blocked)
 	return PUMP_DONE;
 }
 
-static enum pump_result pump(struct fdir *d, int src, int dst, bool *dst_blocked)
+static bool dir_done(const struct fdir *d)
+{
+	return d->shut && !dir_busy(d);
+}
+
+static enum pump_result pump(struct fdir *d, int src, int dst, bool other_done, bool *dst_blocked)
 {
 	for (;;) {
 		if (dir_busy(d)) {
@@ -112,7 +117,10 @@ static enum pump_result pump(struct fdir *d, int src, int dst, bool *dst_blocked
 		}
 		if (d->eof) {
 			if (!d->shut) {
-				shutdown(dst, SHUT_WR);
+				/* the last direction to end needs no shutdown():
+				 * both sockets are closed next, which sends the FIN */
+				if (!other_done)
+					shutdown(dst, SHUT_WR);
 				d->shut = true;
 			}
 			if (d->pipe_r >= 0)
@@ -186,10 +194,6 @@ static void touch(struct forwarder *f, struct fconn *c)
 	dlist_append(&f->relaying, &c->link);
 }
 
-static bool dir_done(const struct fdir *d)
-{
-	return d->shut && !dir_busy(d);
-}
 
 /* The client fd gets EPOLLOUT only once a send to it would block. */
 static bool want_client_out(struct forwarder *f, struct fconn *c)
@@ -211,7 +215,7 @@ static void run(struct forwarder *f, struct fconn *c, bool do_up, bool do_down)
 {
 	if (do_up && !dir_done(&c->up)) {
 		bool blocked = false;
-		enum pump_result r = pump(&c->up, c->cfd, c->sfd, &blocked);
+		enum pump_result r = pump(&c->up, c->cfd, c->sfd, dir_done(&c->down), &blocked);
 		if (r == PUMP_ERR_SRC || r == PUMP_ERR_DST) {
 			fconn_end(f, c, r == PUMP_ERR_SRC ? "client_error" : "server_error");
 			return;
@@ -219,7 +223,7 @@ static void run(struct forwarder *f, struct fconn *c, bool do_up, bool do_down)
 	}
 	if (do_down && !dir_done(&c->down)) {
 		bool blocked = false;
-		enum pump_result r = pump(&c->down, c->sfd, c->cfd, &blocked);
+		enum pump_result r = pump(&c->down, c->sfd, c->cfd, dir_done(&c->up), &blocked);
 		if (r == PUMP_ERR_SRC || r == PUMP_ERR_DST) {
 			fconn_end(f, c, r == PUMP_ERR_SRC ? "server_error" : "client_error");
 			return;
