@@ -177,9 +177,11 @@ static pid_t spawn(struct launcher *L, const char *bin, const int *fds, unsigned
 	/* child: move the fds out of the way first, then into 3..; the
 	 * config snapshot goes right after the LISTEN_FDS range */
 	int tmp[73];
+	/* above the target range 3..3+n, and low: RLIMIT_NOFILE may be small */
+	int floor_fd = 4 + (int)n;
 	for (unsigned i = 0; i < n; i++)
-		tmp[i] = fcntl(fds[i], F_DUPFD_CLOEXEC, 100);
-	tmp[n] = fcntl(L->config_fd, F_DUPFD_CLOEXEC, 100);
+		tmp[i] = fcntl(fds[i], F_DUPFD_CLOEXEC, floor_fd);
+	tmp[n] = fcntl(L->config_fd, F_DUPFD_CLOEXEC, floor_fd);
 	for (unsigned i = 0; i <= n; i++) {
 		if (tmp[i] < 0 || dup2(tmp[i], 3 + (int)i) < 0)
 			_exit(127);
