@@ -160,6 +160,19 @@ static int connect_channel(const char *path)
 	return fd;
 }
 
+/* Keep few hand-offs in flight per channel: a forwarder that stops taking
+ * clients (at its max-connections share, near its fd limit, or stuck) then
+ * blocks our send within about a batch, and the listener gives the next
+ * clients to another forwarder or keeps them in the backlog, instead of
+ * stranding ~150 of them in that forwarder's queue. */
+#define CHANNEL_SNDBUF 8192	/* the kernel doubles it: 13 hand-offs in flight */
+
+static void channel_limit(int fd)
+{
+	int v = CHANNEL_SNDBUF;
+	setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &v, sizeof(v));
+}
+
 static int add_fd(struct listener *l, int fd, void *ptr, uint32_t events)
 {
 	struct epoll_event ev = { .events = events, .data.ptr = ptr };
@@ -202,6 +215,7 @@ static int setup_fds(struct listener *l, const char *connect_path, unsigned n_co
 			struct lchannel *ch = &l->channels[l->n_channels++];
 			ch->type = LOBJ_CHANNEL;
 			ch->fd = fd;
+			channel_limit(fd);
 			if ((r = add_fd(l, fd, ch, EPOLLIN | EPOLLRDHUP)) < 0)
 				return r;
 		} else {
@@ -220,6 +234,7 @@ static int setup_fds(struct listener *l, const char *connect_path, unsigned n_co
 		struct lchannel *ch = &l->channels[l->n_channels++];
 		ch->type = LOBJ_CHANNEL;
 		ch->fd = fd;
+		channel_limit(fd);
 		if ((r = add_fd(l, fd, ch, EPOLLIN | EPOLLRDHUP)) < 0)
 			return r;
 	}
