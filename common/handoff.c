@@ -7,6 +7,7 @@
 #include <netinet/tcp.h>
 #include "handoff.h"
 #include "config.h"
+#include "proxy_header.h"
 
 int handoff_pack(struct handoff_msg *msg, unsigned kind, const struct sockaddr_storage *client,
 		 const char *site, const char *name, uint64_t accepted_usec)
@@ -21,23 +22,13 @@ int handoff_pack(struct handoff_msg *msg, unsigned kind, const struct sockaddr_s
 	msg->size = sizeof(*msg);
 	msg->kind = (uint8_t)kind;
 	msg->accepted_usec = accepted_usec;
-	if (client->ss_family == AF_INET) {
-		const struct sockaddr_in *a = (const struct sockaddr_in *)client;
-		msg->client_family = AF_INET;
-		msg->client_port = ntohs(a->sin_port);
-		memcpy(msg->client_addr, &a->sin_addr, 4);
-	} else if (client->ss_family == AF_INET6) {
-		const struct sockaddr_in6 *a = (const struct sockaddr_in6 *)client;
-		/* An IPv4 client on a dual-stack socket arrives as ::ffff:a.b.c.d;
-		 * carry it as what it is, so PROXY headers say TCP4. */
-		if (IN6_IS_ADDR_V4MAPPED(&a->sin6_addr)) {
-			msg->client_family = AF_INET;
-			memcpy(msg->client_addr, &a->sin6_addr.s6_addr[12], 4);
-		} else {
-			msg->client_family = AF_INET6;
-			memcpy(msg->client_addr, &a->sin6_addr, 16);
-		}
-		msg->client_port = ntohs(a->sin6_port);
+	/* an IPv4 client on a dual-stack socket (::ffff:a.b.c.d) travels as
+	 * what it is, so PROXY headers say TCP4 */
+	struct proxy_endpoint ep;
+	if (proxy_endpoint_from_sockaddr((const struct sockaddr *)client, &ep) == 0) {
+		msg->client_family = (uint8_t)ep.family;
+		msg->client_port = ep.port;
+		memcpy(msg->client_addr, ep.addr, sizeof(msg->client_addr));
 	}
 	memcpy(msg->site, site, sl);
 	memcpy(msg->name, name, nl);

@@ -181,6 +181,15 @@ static int add_fd(struct listener *l, int fd, void *ptr, uint32_t events)
 	return 0;
 }
 
+static int add_channel(struct listener *l, int fd)
+{
+	struct lchannel *ch = &l->channels[l->n_channels++];
+	ch->type = LOBJ_CHANNEL;
+	ch->fd = fd;
+	channel_limit(fd);
+	return add_fd(l, fd, ch, EPOLLIN | EPOLLRDHUP);
+}
+
 static int setup_fds(struct listener *l, const char *connect_path, unsigned n_connect)
 {
 	char **names = NULL;
@@ -212,11 +221,7 @@ static int setup_fds(struct listener *l, const char *connect_path, unsigned n_co
 				log_msg(LOG_ERR, "fd %d (%s) is not a SOCK_SEQPACKET channel", fd, name);
 				return -EINVAL;
 			}
-			struct lchannel *ch = &l->channels[l->n_channels++];
-			ch->type = LOBJ_CHANNEL;
-			ch->fd = fd;
-			channel_limit(fd);
-			if ((r = add_fd(l, fd, ch, EPOLLIN | EPOLLRDHUP)) < 0)
+			if ((r = add_channel(l, fd)) < 0)
 				return r;
 		} else {
 			log_msg(LOG_ERR, "unexpected fd %d named '%s'", fd, name);
@@ -231,11 +236,7 @@ static int setup_fds(struct listener *l, const char *connect_path, unsigned n_co
 			log_msg(LOG_ERR, "connect %s: %s", connect_path, strerror(-fd));
 			return fd;
 		}
-		struct lchannel *ch = &l->channels[l->n_channels++];
-		ch->type = LOBJ_CHANNEL;
-		ch->fd = fd;
-		channel_limit(fd);
-		if ((r = add_fd(l, fd, ch, EPOLLIN | EPOLLRDHUP)) < 0)
+		if ((r = add_channel(l, fd)) < 0)
 			return r;
 	}
 	if (l->n_listens == 0) {
