@@ -69,7 +69,7 @@ UNIT_IN := $(wildcard units/*.in)
 UNITS := $(patsubst units/%.in,$(BUILD)/units/%,$(UNIT_IN))
 UNITS_LOCAL := $(patsubst units/%.in,$(BUILD)/units-local/%,$(UNIT_IN))
 
-.PHONY: check-import check-man check-system check-package deb
+.PHONY: check-import check-man check-system check-package check-stress stress deb
 .PHONY: all tests check check-suites check-unit check-fuzz check-integration \
 	check-asan demo fuzz install uninstall clean lint
 .DEFAULT_GOAL := all
@@ -137,7 +137,7 @@ $(BUILD)/tests/replay_%: tests/fuzz/fuzz_%.c tests/fuzz/replay.c $(call obj,$(FU
 tests: all $(BUILD)/tests/unit-tests $(BUILD)/tests/sandbox-tests $(HELPERS) $(FUZZ_REPLAY)
 
 # `make check`: every suite, plain and under ASan+UBSan.
-check: check-suites check-units check-man check-system check-package check-asan
+check: check-suites check-units check-man check-system check-package check-stress check-asan
 
 check-suites: check-unit check-fuzz check-integration check-import
 
@@ -150,6 +150,15 @@ check-system: all
 check-package:
 	rm -rf $(BUILD)/package/deb
 	BUILD=$(BUILD) bash tests/package/run.sh $(BUILD)/package/deb
+
+# hostile clients, valgrind: `make stress` in full, `check-stress` shortened
+stress: all
+	$(MAKE) BUILD=$(BUILD)-vg NOSECCOMP=1 all
+	BUILD=$(BUILD) VALGRIND_BUILD=$(BUILD)-vg bash tests/stress/run.sh
+
+check-stress: all
+	$(MAKE) BUILD=$(BUILD)-vg NOSECCOMP=1 all
+	BUILD=$(BUILD) VALGRIND_BUILD=$(BUILD)-vg bash tests/stress/run.sh --short
 
 check-import: all
 	BUILD=$(BUILD) bash tests/import/run.sh
@@ -241,6 +250,6 @@ uninstall:
 	  "$(DESTDIR)$(MANDIR)/man8/gatehouse-listener.8" "$(DESTDIR)$(MANDIR)/man8/gatehouse-forwarder.8"
 
 clean:
-	rm -rf build build-asan build-fuzz
+	rm -rf build build-asan build-fuzz build-vg
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

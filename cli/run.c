@@ -195,6 +195,9 @@ static pid_t spawn(struct launcher *L, const char *bin, const int *fds, unsigned
 	setenv("LISTEN_PID", pidbuf, 1);
 	setenv("LISTEN_FDNAMES", names, 1);
 	setenv("NOTIFY_SOCKET", L->notify_path, 1);
+	char ppid[16];
+	snprintf(ppid, sizeof(ppid), "%d", (int)getppid());
+	setenv("GATEHOUSE_PARENT", ppid, 1);	/* the listener dies with us */
 	sigset_t none;
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);

@@ -301,7 +301,7 @@ int main(int argc, char **argv)
 	sigset_t waitmask;
 	daemon_signals(&got_term, &waitmask);
 
-	struct policy_opts po = { .user = cfg->user, .chroot_dir = cfg->chroot_dir };
+	struct policy_opts po = { .user = cfg->user, .chroot_dir = cfg->chroot_dir, .die_with_parent = true };
 	if (policy_enter(POLICY_LISTENER, &po) < 0)
 		return 1;
 	notify_send("READY=1");

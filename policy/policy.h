@@ -25,6 +25,8 @@ struct policy_opts {
 	const char *chroot_dir;		/* NULL: /var/lib/gatehouse */
 	const char *user;		/* NULL: "gatehouse", else "nobody" */
 	bool allow_ipv4;		/* forwarder: some backend is IPv4 */
+	bool die_with_parent;		/* listener under `gatehouse run`: SIGTERM when
+					 * the launcher dies, so no orphan holds the ports */
 };
 
 /* Returns 0, or a negative errno after logging what failed. Never returns

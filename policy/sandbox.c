@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <grp.h>
 #include <pwd.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -94,6 +95,23 @@ static void limit(int resource, rlim_t v)
 	setrlimit(resource, &rl);
 }
 
+/* Under `gatehouse run` the listener holds the listening sockets too: it
+ * must not outlive a launcher killed with SIGKILL (a restart could not bind).
+ * Forwarders need not: their channel closes with the listener and they
+ * finish their relays. */
+static int die_with_parent(const struct policy_opts *o)
+{
+	const char *parent = getenv("GATEHOUSE_PARENT");
+
+	if (!o->die_with_parent || !parent)
+		return 0;
+	if (prctl(PR_SET_PDEATHSIG, SIGTERM, 0, 0, 0) < 0 || getppid() != (pid_t)atoi(parent)) {
+		log_msg(LOG_ERR, "sandbox: the launcher is gone");
+		return -ESRCH;
+	}
+	return 0;
+}
+
 int policy_enter(enum policy_proc proc, const struct policy_opts *o)
 {
 	int r;
@@ -105,6 +123,8 @@ int policy_enter(enum policy_proc proc, const struct policy_opts *o)
 		 * build is the one that ships. */
 		log_msg(LOG_WARNING, "sandbox: sanitizer or NOSECCOMP build (testing only), "
 			"only no_new_privs applied: no seccomp, chroot or user switch");
+		if ((r = die_with_parent(o)) < 0)
+			return r;
 		if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
 			return -errno;
 		return 0;
@@ -116,6 +136,9 @@ int policy_enter(enum policy_proc proc, const struct policy_opts *o)
 		log_msg(LOG_INFO, "sandbox: started as uid %d: no chroot or user switch here "
 			"(the service unit provides them); seccomp still applies", (int)geteuid());
 	}
+	/* after the user switch, which clears the parent-death signal */
+	if ((r = die_with_parent(o)) < 0)
+		return r;
 	limit(RLIMIT_CORE, 0);		/* no client bytes in core files */
 	limit(RLIMIT_NPROC, 0);		/* no new processes, belt to seccomp's braces */
 	limit(RLIMIT_MEMLOCK, 0);

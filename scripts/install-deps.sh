@@ -4,7 +4,7 @@
 set -euo pipefail
 need=(make gcc pkg-config libsystemd-dev libssl-dev libseccomp-dev check
       clang libclang-rt-14-dev systemd systemd-container curl openssl iproute2 python3 groff-base
-      debhelper dpkg-dev fakeroot rsync)
+      debhelper dpkg-dev fakeroot rsync valgrind)
 missing=()
 for p in "${need[@]}"; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -737,3 +737,222 @@ def parse_proxy(data):
                         sport=sp, dport=dp)
         return info, data[16 + ln:]
     raise TestFailure("no PROXY header at the start of %r" % data[:60])
+
+
+# ---------------------------------------------------------------- /proc numbers
+
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+
+
+def proc_status_kb(pid, field="VmRSS"):
+    """A /proc/PID/status field in KiB (VmRSS, VmHWM, ...), or None."""
+    try:
+        with open("/proc/%d/status" % pid) as f:
+            for line in f:
+                if line.startswith(field + ":"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return None
+
+
+def proc_cpu_seconds(pid):
+    """utime + stime of a process so far, in seconds (0.0 if it is gone)."""
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            x = f.read().rsplit(") ", 1)[1].split()
+        return (int(x[11]) + int(x[12])) / CLK_TCK
+    except (OSError, IndexError, ValueError):
+        return 0.0
+
+
+def proc_nfds(pid):
+    try:
+        return len(os.listdir("/proc/%d/fd" % pid))
+    except OSError:
+        return None
+
+
+def daemon_name(pid):
+    """A daemon's name: its comm (cut at 15 characters), or, for a daemon run
+    under a tool like valgrind, the first gatehouse-* program in its cmdline."""
+    comm = proc_comm(pid) or ""
+    if comm.startswith("gatehouse"):
+        return comm
+    try:
+        with open("/proc/%d/cmdline" % pid, "rb") as f:
+            args = f.read().split(b"\0")
+    except OSError:
+        return comm
+    for a in args:
+        b = os.path.basename(a.decode("utf-8", "replace"))
+        if b.startswith("gatehouse-"):
+            return b
+    return comm
+
+
+def daemon_pids(g, prefix):
+    """Live children of a Gatehouse whose name starts with prefix
+    ("gatehouse-forw", "gatehouse-list")."""
+    return sorted(p for p in g.children() if daemon_name(p).startswith(prefix) and pid_alive(p))
+
+
+# ---------------------------------------------------------------- network namespaces
+
+class Netns:
+    """A network namespace joined to the host by a veth pair: the host side
+    is <net>::1/64, the namespace side <net>::2/64 (addresses added with
+    nodad). Torn down with the test."""
+
+    def __init__(self, ctx):
+        import random
+        if os.geteuid() != 0:
+            raise TestFailure("needs root for ip netns")
+        tag = "%d%03d" % (os.getpid() % 10000, random.randrange(1000))
+        self.name, self.va, self.vb = "gh-rb-" + tag, "grba" + tag, "grbb" + tag
+        self.net = "fd00:ac:%x" % random.randrange(1, 0xffff)
+        self.host_ip, self.ns_ip = self.net + "::1", self.net + "::2"
+        self.ip("netns", "add", self.name)
+        ctx.defer(self.ip, "netns", "del", self.name, check_rc=False)
+        self.ip("link", "add", self.va, "type", "veth", "peer", "name", self.vb, "netns", self.name)
+        ctx.defer(self.ip, "link", "del", self.va, check_rc=False)
+        self.ip("addr", "add", self.host_ip + "/64", "dev", self.va, "nodad")
+        self.ip("link", "set", self.va, "up")
+        self.ip("-n", self.name, "addr", "add", self.ns_ip + "/64", "dev", self.vb, "nodad")
+        self.ip("-n", self.name, "link", "set", self.vb, "up")
+        self.ip("-n", self.name, "link", "set", "lo", "up")
+
+    @staticmethod
+    def ip(*a, check_rc=True):
+        r = subprocess.run(["ip"] + list(a), capture_output=True, timeout=10)
+        if check_rc and r.returncode:
+            raise TestFailure("ip %s: %s" % (" ".join(a), r.stderr.decode().strip()))
+        return r
+
+    def black_hole(self):
+        """A /64 routed from the host into the namespace, where a blackhole
+        route drops every packet without an answer (no RST, no ICMP): a
+        connect() to it times out. Returns one address in it."""
+        import random
+        hole = "fd00:dead:%x" % random.randrange(1, 0xffff)
+        self.ip("-6", "route", "add", hole + "::/64", "via", self.ns_ip, "dev", self.va)
+        self.ip("-n", self.name, "-6", "route", "add", "blackhole", hole + "::/64")
+        return hole + "::5"
+
+
+# ---------------------------------------------------------------- thread backends
+
+class ThreadBackend:
+    """A plain-socket TCP server, one thread per connection, for server
+    behaviours asyncio hides. Counts connections alive at once (live,
+    max_live) exactly, under a lock.
+
+    mode:
+      hold    after the first bytes answer "<name>\\n", then read to EOF
+      reset   read one request head, send `payload`, wait `delay` s, then
+              close with SO_LINGER 0 (RST)
+      close   close at once after accept() (nothing read, nothing sent)
+      stuck   accept and never read; hold the socket until closed
+    """
+
+    def __init__(self, name, mode="hold", host="::1", payload=b"", delay=0.3):
+        self.name, self.mode, self.payload, self.delay = name, mode, payload, delay
+        self.sock = socket.socket(socket.AF_INET6, socket.SOCK_STREAM)
+        self.sock.bind((host, 0))
+        self.sock.listen(4096)
+        self.port = self.sock.getsockname()[1]
+        self.addr = "[%s]:%d" % (host, self.port)
+        self.lock = threading.Lock()
+        self.accepted = 0
+        self.live = 0
+        self.max_live = 0
+        self.conns = []          # accepted sockets (closed by close())
+        self.records = []        # per connection: dict(data, eof, t_accept)
+        self.closed = False
+        threading.Thread(target=self._loop, daemon=True).start()
+
+    def _loop(self):
+        while True:
+            try:
+                c, _ = self.sock.accept()
+            except OSError:
+                return
+            rec = {"data": bytearray(), "eof": False, "t_accept": time.monotonic(), "error": None}
+            with self.lock:
+                self.accepted += 1
+                self.live += 1
+                self.max_live = max(self.max_live, self.live)
+                self.conns.append(c)
+                self.records.append(rec)
+            threading.Thread(target=self._one, args=(c, rec), daemon=True).start()
+
+    def _one(self, c, rec):
+        try:
+            getattr(self, "_mode_" + self.mode)(c, rec)
+        except OSError as e:
+            rec["error"] = e
+        finally:
+            with self.lock:
+                self.live -= 1
+            try:
+                c.close()
+            except OSError:
+                pass
+
+    def _mode_hold(self, c, rec):
+        first = True
+        while True:
+            d = c.recv(65536)
+            if not d:
+                rec["eof"] = True
+                return
+            rec["data"] += d
+            if first:
+                first = False
+                c.sendall(self.name.encode() + b"\n")
+
+    def _mode_reset(self, c, rec):
+        c.settimeout(10)
+        while b"\r\n\r\n" not in rec["data"]:
+            d = c.recv(65536)
+            if not d:
+                return
+            rec["data"] += d
+        c.sendall(self.payload)
+        time.sleep(self.delay)
+        c.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+
+    def _mode_close(self, c, rec):
+        pass
+
+    def _mode_stuck(self, c, rec):
+        while not self.closed:
+            time.sleep(0.05)
+
+    def close(self):
+        self.closed = True
+        self.sock.close()
+        with self.lock:
+            conns = list(self.conns)
+        for c in conns:
+            try:
+                c.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+
+
+def readable(socks, timeout):
+    """The sockets of socks that are readable (or hung up) within timeout
+    seconds: poll(), so fds above FD_SETSIZE work too."""
+    p = select.poll()
+    by_fd = {}
+    for s in socks:
+        by_fd[s.fileno()] = s
+        p.register(s.fileno(), select.POLLIN)
+    return [by_fd[fd] for fd, ev in p.poll(max(0, int(timeout * 1000)))]
+
+
+def writable(sock, timeout):
+    p = select.poll()
+    p.register(sock.fileno(), select.POLLOUT)
+    return bool(p.poll(max(0, int(timeout * 1000))))
