@@ -302,7 +302,7 @@ static void check_ready(struct launcher *L)
 			return;
 	}
 	L->announced = true;
-	say("ready: listener %d, %u forwarders", (int)L->listener_pid, L->n_forwarders);
+	say("ready: listener %d, %u forwarder%s", (int)L->listener_pid, L->n_forwarders, L->n_forwarders == 1 ? "" : "s");
 	sd_notify(0, "READY=1");
 }
 
