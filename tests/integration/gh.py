@@ -368,7 +368,7 @@ class GreetAndCloseBackend:
 class Gatehouse:
     """`gatehouse run -c FILE` in its own session; readiness from NOTIFY_SOCKET."""
 
-    def __init__(self, ctx, config, forwarders=None, name="gh", nofile=None, nofile_hard=None):
+    def __init__(self, ctx, config, forwarders=None, name="gh", nofile=None, nofile_hard=None, as_uid=None):
         self.ctx = ctx
         self.conf = os.path.join(ctx.tmp, name + ".conf")
         with open(self.conf, "w") as f:
@@ -390,6 +390,18 @@ class Gatehouse:
 
             def pre():
                 resource.setrlimit(resource.RLIMIT_NOFILE, (nofile, hard))
+        if as_uid is not None:
+            # an ordinary user: it must be able to read the config
+            os.chmod(self.conf, 0o644)
+            d = os.path.dirname(self.conf)
+            while d not in ("/", ""):
+                os.chmod(d, os.stat(d).st_mode | 0o011)
+                d = os.path.dirname(d)
+
+            def pre():
+                os.setgroups([])
+                os.setresgid(as_uid, as_uid, as_uid)
+                os.setresuid(as_uid, as_uid, as_uid)
         self.proc = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=self.logf,
                                      stderr=subprocess.STDOUT, env=env, start_new_session=True,
                                      preexec_fn=pre)

@@ -1415,3 +1415,28 @@ def test_sandbox_applied(t):
         uids = st["Uid"].split()
         check("0" not in uids, "%s runs with a root uid: %s" % (what, st["Uid"]))
         check_eq(os.readlink("/proc/%d/root" % p), "/var/lib/gatehouse", what + " root directory (chroot)")
+
+
+@test()
+def test_unprivileged_run(t):
+    """Started by an ordinary user, gatehouse run still routes, with the
+    seccomp filters and no_new_privs alone, and says once what it could not
+    apply (issue #4)."""
+    hb = t.backend("up-http", "http")
+    hp = free_port()
+    g = t.gatehouse("\n".join(["listen http [::1]:%d" % hp, "listen tls [::1]:%d" % free_port(),
+                               "site up.example", "    http " + hb.addr, ""]), forwarders=1, as_uid=65534)
+    s = connect(hp, timeout=5)
+    s.sendall(b"GET /u HTTP/1.1\r\nHost: up.example\r\nConnection: close\r\n\r\n")
+    got, how = recv_all(s, 5)
+    check(b"up-http /u" in got, "request through an unprivileged gatehouse: %r (%s)" % (got[-80:], how))
+    log = g.log()
+    check_eq(log.count("no chroot and no user switch"), 1, "launcher says once what it cannot apply")
+    check("sandbox: started as uid" not in log, "daemons repeat what the launcher said:\n" + log[-800:])
+    relaxed = "sanitizer or NOSECCOMP build" in log
+    for p in gh.daemon_pids(g, "gatehouse-list") + gh.daemon_pids(g, "gatehouse-forw"):
+        st = proc_status(p)
+        check_eq(st["Uid"].split()[0], "65534", "%d uid" % p)
+        check_eq(st["NoNewPrivs"], "1", "%d NoNewPrivs" % p)
+        if not relaxed:
+            check_eq(st["Seccomp"], "2", "%d Seccomp" % p)
