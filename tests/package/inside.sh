@@ -104,7 +104,7 @@ backend() {	# UNIT CMD...: a backend unit inside the namespace
 }
 backend ghb-web /usr/bin/python3 -m http.server --bind $SRV --directory "$W/www1" 8080
 backend ghb-other /usr/bin/python3 -m http.server --bind $SRV --directory "$W/www2" 8081
-backend ghb-tls /usr/bin/python3 $T/backend.py "$W/cert.pem" "$W/key.pem" $SRV 8443 web.test
+backend ghb-tls /usr/bin/python3 /srv/backend.py "$W/cert.pem" "$W/key.pem" $SRV 8443 web.test
 end
 
 # ------------------------------------------------------------- check 1

@@ -86,6 +86,7 @@ SYSTEMD_NSPAWN_UNIFIED_HIERARCHY=1 timeout -k 5 "$TIMEOUT" systemd-nspawn --quie
 	--overlay=/usr::/usr --overlay=/etc::/etc --overlay=/var::/var \
 	--bind-ro="$debs_in:/opt/debs" \
 	--bind-ro="$top/tests/package:/srv/pkgtest" \
+	--bind-ro="$top/tests/system/backend.py:/srv/backend.py" \
 	--bind-ro="$top/tests/package/units:/run/systemd/system" \
 	--bind="$res:/srv/results" \
 	--console=read-only --boot -- \
