@@ -11,9 +11,16 @@
  * -r BYTES: the first BYTES of each direction go by recv()/send() instead
  * (a "hybrid" floor, like gatehouse's relay; a short send's rest goes into
  * the pipe).
+ * -p: the two-process floor, the least a privilege-separated design can
+ * cost: a parent accepts, peeks at the first bytes (no parsing) and passes
+ * each fd with SCM_RIGHTS over a SOCK_SEQPACKET socketpair (sendmmsg, one
+ * batch per wake-up) to a child, which receives them (recvmmsg), dials and
+ * relays as above. No sandbox, no logging.
  */
 #include <signal.h>
 #include <sys/epoll.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
 #include "common.h"
 
 struct half { int pr, pw; size_t inpipe, moved; bool eof, shut; };
@@ -104,50 +111,172 @@ static int pump(struct fc *c, int d)
 	}
 }
 
+/* Dial the backend for an accepted client and register both fds. */
+static void start(int cfd, const struct lsn *l)
+{
+	int sfd = socket(l->be.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	struct fc *c = calloc(1, sizeof(*c));
+	if (sfd < 0 || !c || pipe_get(&c->h[0]) || pipe_get(&c->h[1]) ||
+	    (connect(sfd, (const struct sockaddr *)&l->be, l->be_len) < 0 && errno != EINPROGRESS)) {
+		close(cfd), close(sfd), free(c);	/* (a leaked pipe here is fine for a bench) */
+		return;
+	}
+	c->fd[0] = cfd, c->fd[1] = sfd;
+	for (int s = 0; s < 2; s++) {
+		c->e[s] = (struct end){ c, s };
+		struct epoll_event e = { .events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET, .data.ptr = &c->e[s] };
+		epoll_ctl(ep, EPOLL_CTL_ADD, c->fd[s], &e);
+	}
+}
+
+#define BATCH 16
+#define CHAN 32u	/* epoll tag of the hand-off channel (listeners are 0..31) */
+
+/* -p parent: accept, peek, pass the fds on in batches; never returns. */
+static void acceptor(struct lsn *L, int chan)
+{
+	struct epoll_event evs[32];
+	for (;;) {
+		int n = epoll_wait(ep, evs, 32, -1);
+		for (int i = 0; i < n; i++) {
+			uint32_t idx = (uint32_t)evs[i].data.u64;
+			int fds[BATCH], k = 0, more = 1;
+			while (more) {
+				int cfd = accept4(L[idx].fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+				if (cfd < 0)
+					more = 0;
+				else {
+					(void)recv(cfd, buf, sizeof(buf), MSG_PEEK | MSG_DONTWAIT);
+					fds[k++] = cfd;
+				}
+				if (k == BATCH || (!more && k)) {
+					struct mmsghdr mm[BATCH];
+					struct iovec iov[BATCH];
+					union { char b[CMSG_SPACE(sizeof(int))]; struct cmsghdr a; } cb[BATCH];
+					memset(mm, 0, sizeof(mm));
+					memset(cb, 0, sizeof(cb));
+					for (int j = 0; j < k; j++) {
+						iov[j] = (struct iovec){ &idx, sizeof(idx) };
+						mm[j].msg_hdr.msg_iov = &iov[j];
+						mm[j].msg_hdr.msg_iovlen = 1;
+						mm[j].msg_hdr.msg_control = cb[j].b;
+						mm[j].msg_hdr.msg_controllen = sizeof(cb[j].b);
+						struct cmsghdr *cm = CMSG_FIRSTHDR(&mm[j].msg_hdr);
+						cm->cmsg_level = SOL_SOCKET, cm->cmsg_type = SCM_RIGHTS;
+						cm->cmsg_len = CMSG_LEN(sizeof(int));
+						memcpy(CMSG_DATA(cm), &fds[j], sizeof(int));
+					}
+					if (sendmmsg(chan, mm, (unsigned)k, 0) != k)
+						die("floor -p: sendmmsg");
+					for (int j = 0; j < k; j++)
+						close(fds[j]);
+					k = 0;
+				}
+			}
+		}
+	}
+}
+
+/* -p child: take a batch of fds off the channel and start each. */
+static void take(struct lsn *L, int chan)
+{
+	struct mmsghdr mm[BATCH];
+	struct iovec iov[BATCH];
+	uint32_t idx[BATCH];
+	union { char b[CMSG_SPACE(sizeof(int))]; struct cmsghdr a; } cb[BATCH];
+	for (;;) {
+		memset(mm, 0, sizeof(mm));
+		for (int j = 0; j < BATCH; j++) {
+			iov[j] = (struct iovec){ &idx[j], sizeof(idx[j]) };
+			mm[j].msg_hdr.msg_iov = &iov[j];
+			mm[j].msg_hdr.msg_iovlen = 1;
+			mm[j].msg_hdr.msg_control = cb[j].b;
+			mm[j].msg_hdr.msg_controllen = sizeof(cb[j].b);
+		}
+		int n = recvmmsg(chan, mm, BATCH, MSG_DONTWAIT | MSG_CMSG_CLOEXEC, NULL);
+		if (n == 0)
+			exit(0);
+		if (n < 0) {
+			if (errno == EAGAIN)
+				return;
+			die("floor -p: recvmmsg");
+		}
+		for (int j = 0; j < n; j++) {
+			struct cmsghdr *cm = CMSG_FIRSTHDR(&mm[j].msg_hdr);
+			int fd;
+			if (!cm || cm->cmsg_type != SCM_RIGHTS)
+				continue;
+			memcpy(&fd, CMSG_DATA(cm), sizeof(int));
+			start(fd, &L[idx[j] % 32]);
+		}
+		if (n < BATCH)
+			return;
+	}
+}
+
 int main(int argc, char **argv)
 {
 	struct lsn L[32];
-	int nl = 0;
+	int nl = 0, handoff = 0, chan = -1;
 	signal(SIGPIPE, SIG_IGN);
 	ep = epoll_create1(EPOLL_CLOEXEC);
 	int first = 1;
-	if (argc > 2 && !strcmp(argv[1], "-r"))
-		rw_bytes = strtoul(argv[2], NULL, 10), first = 3;
+	if (argc > 1 && !strcmp(argv[1], "-p"))
+		handoff = 1, first = 2;
+	if (argc > first + 1 && !strcmp(argv[first], "-r"))
+		rw_bytes = strtoul(argv[first + 1], NULL, 10), first += 2;
 	for (int i = first; i < argc && nl < 32; i++, nl++) {
 		char *eq = strchr(argv[i], '=');
 		if (!eq)
-			die("usage: floor [-r BYTES] LISTEN=BACKEND...");
+			die("usage: floor [-p] [-r BYTES] LISTEN=BACKEND...");
 		*eq = '\0';
 		L[nl].fd = listen_on(argv[i], 4096, true);
 		L[nl].be_len = parse_addr(eq + 1, &L[nl].be);
-		struct epoll_event ev = { .events = EPOLLIN, .data.u64 = (uint64_t)nl };
-		epoll_ctl(ep, EPOLL_CTL_ADD, L[nl].fd, &ev);
+	}
+	if (handoff) {
+		int sv[2];
+		if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
+			die("floor -p: socketpair");
+		pid_t pid = fork();
+		if (pid < 0)
+			die("floor -p: fork");
+		if (pid > 0) {
+			close(sv[1]);
+			for (int i = 0; i < nl; i++) {
+				struct epoll_event ev = { .events = EPOLLIN, .data.u64 = (uint64_t)i };
+				epoll_ctl(ep, EPOLL_CTL_ADD, L[i].fd, &ev);
+			}
+			acceptor(L, sv[0]);
+		}
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		close(sv[0]);
+		chan = sv[1];
+		close(ep);
+		ep = epoll_create1(EPOLL_CLOEXEC);
+		struct epoll_event ev = { .events = EPOLLIN, .data.u64 = CHAN };
+		epoll_ctl(ep, EPOLL_CTL_ADD, chan, &ev);
+	} else {
+		for (int i = 0; i < nl; i++) {
+			struct epoll_event ev = { .events = EPOLLIN, .data.u64 = (uint64_t)i };
+			epoll_ctl(ep, EPOLL_CTL_ADD, L[i].fd, &ev);
+		}
 	}
 	struct epoll_event evs[256];
 	struct fc *dead[512];
 	for (;;) {
 		int n = epoll_wait(ep, evs, 256, -1), nd = 0;
 		for (int i = 0; i < n; i++) {
+			if (evs[i].data.u64 == CHAN) {
+				take(L, chan);
+				continue;
+			}
 			if (evs[i].data.u64 < 32) {
 				struct lsn *l = &L[evs[i].data.u64];
 				for (int k = 0; k < 64; k++) {
 					int cfd = accept4(l->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
 					if (cfd < 0)
 						break;
-					int sfd = socket(l->be.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-					struct fc *c = calloc(1, sizeof(*c));
-					if (sfd < 0 || !c || pipe_get(&c->h[0]) || pipe_get(&c->h[1]) ||
-					    (connect(sfd, (struct sockaddr *)&l->be, l->be_len) < 0 && errno != EINPROGRESS)) {
-						close(cfd), close(sfd), free(c);	/* (a leaked pipe here is fine for a bench) */
-						continue;
-					}
-					c->fd[0] = cfd, c->fd[1] = sfd;
-					for (int s = 0; s < 2; s++) {
-						c->e[s] = (struct end){ c, s };
-						struct epoll_event e = { .events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET,
-									 .data.ptr = &c->e[s] };
-						epoll_ctl(ep, EPOLL_CTL_ADD, c->fd[s], &e);
-					}
+					start(cfd, l);
 				}
 				continue;
 			}

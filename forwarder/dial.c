@@ -70,6 +70,19 @@ static void fail_all(struct forwarder *f, struct fconn *c)
 
 static void try_next(struct forwarder *f, struct fconn *c);
 
+/* relay_early costs a failed send() when a connect is still pending (a
+ * remote server): after one such miss a server is not tried early again
+ * for EARLY_BACKOFF connects. */
+#define EARLY_BACKOFF 63
+
+static bool early_worth(struct fserver_state *st)
+{
+	if (!st->early_skip)
+		return true;
+	st->early_skip--;
+	return false;
+}
+
 static void server_failed(struct forwarder *f, struct fconn *c, int err)
 {
 	char addr[64];
@@ -110,7 +123,7 @@ static int send_proxy_header(struct forwarder *f, struct fconn *c)
 	return 0;
 }
 
-static void connected(struct forwarder *f, struct fconn *c, uint32_t events)
+static void connected(struct forwarder *f, struct fconn *c, uint32_t events, bool up_drained)
 {
 	dlist_remove(&c->link);
 	if (c->proxy_version) {
@@ -121,7 +134,7 @@ static void connected(struct forwarder *f, struct fconn *c, uint32_t events)
 			return;
 		}
 	}
-	relay_start(f, c, events);
+	relay_start(f, c, events, up_drained);
 }
 
 static void try_next(struct forwarder *f, struct fconn *c)
@@ -147,16 +160,34 @@ static void try_next(struct forwarder *f, struct fconn *c)
 		server_failed(f, c, errno);
 		return;
 	}
+	/* The PROXY header must go first, and it is sent once connected. */
+	int early = EARLY_NONE;
+	struct fserver_state *st = &f->srv[c->kind][c->site][c->server];
+	if (r < 0 && !c->proxy_version && early_worth(st)) {
+		early = relay_early(c);
+		if (early < 0) {
+			if (early == -ENOMEM) {
+				fconn_end(f, c, "internal");
+				return;
+			}
+			server_failed(f, c, -early);
+			return;
+		}
+		if (early == EARLY_HELD)
+			st->early_skip = EARLY_BACKOFF;
+	}
+	bool up = early >= EARLY_SENT;
 	struct epoll_event ev = {
-		.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET,
+		.events = EPOLLIN | EPOLLRDHUP | EPOLLET | (up ? 0 : EPOLLOUT),
 		.data.u64 = fconn_tag(c, true),
 	};
+	c->sout = !up;
 	if (epoll_ctl(f->epfd, EPOLL_CTL_ADD, fd, &ev) < 0) {
 		fconn_end(f, c, "internal");
 		return;
 	}
-	if (r == 0) {
-		connected(f, c, 0);
+	if (r == 0 || up) {
+		connected(f, c, 0, early == EARLY_SENT);
 		return;
 	}
 	c->state = FS_CONNECTING;
@@ -180,7 +211,7 @@ void dial_event(struct forwarder *f, struct fconn *c, uint32_t events)
 		return;
 	}
 	if (events & EPOLLOUT)
-		connected(f, c, events);
+		connected(f, c, events, false);
 }
 
 void dial_expire(struct forwarder *f, uint64_t now)

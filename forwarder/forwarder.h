@@ -54,6 +54,7 @@ struct fconn {
 	uint8_t tries;		/* servers tried for this client */
 	bool creg;		/* client fd is in the epoll set */
 	bool cout;		/* ... with EPOLLOUT (only after a send to it hit EAGAIN) */
+	bool sout;		/* server fd is registered with EPOLLOUT */
 	uint16_t server;	/* index in the site's servers of this kind */
 	uint32_t site;
 	int cfd, sfd;
@@ -72,6 +73,7 @@ struct fconn {
 /* Per-server failure memory: a failed server is avoided for a while. */
 struct fserver_state {
 	uint64_t avoid_until_ms;
+	uint8_t early_skip;	/* connects left before the next early send (dial.c) */
 };
 
 struct forwarder {
@@ -104,7 +106,14 @@ void dial_event(struct forwarder *f, struct fconn *c, uint32_t events);
 void dial_expire(struct forwarder *f, uint64_t now);
 
 /* relay.c */
-void relay_start(struct forwarder *f, struct fconn *c, uint32_t server_events);
+enum early_result {
+	EARLY_NONE,	/* nothing read from the client: the relay will see to it */
+	EARLY_HELD,	/* bytes read and held until the connect completes */
+	EARLY_SENT,	/* sent: the connection is up and the client drained */
+	EARLY_SENT_MORE,	/* sent, and the client may have more waiting */
+};
+int relay_early(struct fconn *c);
+void relay_start(struct forwarder *f, struct fconn *c, uint32_t server_events, bool up_drained);
 void relay_event(struct forwarder *f, struct fconn *c, bool from_client, uint32_t events);
 void relay_expire(struct forwarder *f, uint64_t now);
 void relay_init(void);

@@ -2,13 +2,17 @@
 /*
  * The relay: both directions of one client<->server pair, edge-triggered.
  * System calls are the cost per connection here, so:
- *  - the server fd is registered once (IN|OUT|RDHUP, from the connect); an
- *    EPOLLOUT edge only follows a write that hit EAGAIN;
+ *  - the server fd is registered once, from the connect: with EPOLLOUT
+ *    while the connect is pending, without it when the client's first
+ *    bytes already went through (relay_early); OUT is added the first
+ *    time a send to the server would block;
  *  - the client fd is registered after the first pump, for IN|RDHUP only,
  *    and gets OUT added the first time a send to it would block;
  *  - a short read means the socket was drained: stop there instead of
  *    reading again for EAGAIN, unless the peer has shut down (then read on
- *    to see the EOF, which no later edge would report).
+ *    to see the EOF, which no later edge would report);
+ *  - RDHUP from a side ends only the direction it is the source of: the
+ *    other direction is run only for HUP/ERR or a writable edge it waits for.
  *
  * Half-close: EOF from one side is passed on with shutdown(SHUT_WR) once
  * everything before it is delivered; the relay ends when both directions
@@ -195,19 +199,58 @@ static void touch(struct forwarder *f, struct fconn *c)
 }
 
 
-/* The client fd gets EPOLLOUT only once a send to it would block. */
-static bool want_client_out(struct forwarder *f, struct fconn *c)
+/* A side's fd gets EPOLLOUT only once a send to it would block. */
+static bool want_out(struct forwarder *f, struct fconn *c, bool server)
 {
-	if (c->cout)
+	bool *out = server ? &c->sout : &c->cout;
+	if (*out)
 		return true;
-	c->cout = true;
-	if (!c->creg)
+	*out = true;
+	if (!server && !c->creg)
 		return true;	/* relay_start registers it with OUT */
 	struct epoll_event ev = {
 		.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET,
-		.data.u64 = fconn_tag(c, false),
+		.data.u64 = fconn_tag(c, server),
 	};
-	return epoll_ctl(f->epfd, EPOLL_CTL_MOD, c->cfd, &ev) == 0;
+	return epoll_ctl(f->epfd, EPOLL_CTL_MOD, server ? c->sfd : c->cfd, &ev) == 0;
+}
+
+/*
+ * Before the connect is known to be done, move the client's first bytes
+ * (they are waiting: the listener routed on them) with one recv and one
+ * send. Over loopback or a veth the handshake usually completes inside
+ * connect(), and then this send saves waiting for EPOLLOUT. A send on a
+ * socket still connecting fails with EAGAIN and queues nothing, so success
+ * means the connection is up. Client EOF and errors are left for the relay
+ * to find; a refused connect comes back as -errno with the bytes held for
+ * the next server.
+ */
+int relay_early(struct fconn *c)
+{
+	struct fdir *d = &c->up;
+	if (dir_busy(d))
+		return EARLY_HELD;
+	ssize_t n = recv(c->cfd, scratch, sizeof(scratch), MSG_DONTWAIT);
+	if (n <= 0)
+		return EARLY_NONE;
+	int err = 0;
+	ssize_t s = send(c->sfd, scratch, (size_t)n, MSG_DONTWAIT | MSG_NOSIGNAL);
+	if (s < 0) {
+		if (!would_block(errno))
+			err = errno;
+		s = 0;
+	}
+	d->bytes += (uint64_t)s;
+	if (s < n) {
+		d->pend = malloc((size_t)(n - s));
+		if (!d->pend)
+			return -ENOMEM;
+		memcpy(d->pend, scratch + s, (size_t)(n - s));
+		d->pend_len = (uint32_t)(n - s);
+		d->pend_off = 0;
+		return err ? -err : EARLY_HELD;
+	}
+	return (size_t)n < sizeof(scratch) ? EARLY_SENT : EARLY_SENT_MORE;
 }
 
 /* Run the directions an event may have unblocked. */
@@ -220,6 +263,10 @@ static void run(struct forwarder *f, struct fconn *c, bool do_up, bool do_down)
 			fconn_end(f, c, r == PUMP_ERR_SRC ? "client_error" : "server_error");
 			return;
 		}
+		if (blocked && !want_out(f, c, true)) {
+			fconn_end(f, c, "internal");
+			return;
+		}
 	}
 	if (do_down && !dir_done(&c->down)) {
 		bool blocked = false;
@@ -228,7 +275,7 @@ static void run(struct forwarder *f, struct fconn *c, bool do_up, bool do_down)
 			fconn_end(f, c, r == PUMP_ERR_SRC ? "server_error" : "client_error");
 			return;
 		}
-		if (blocked && !want_client_out(f, c)) {
+		if (blocked && !want_out(f, c, false)) {
 			fconn_end(f, c, "internal");
 			return;
 		}
@@ -240,14 +287,15 @@ static void run(struct forwarder *f, struct fconn *c, bool do_up, bool do_down)
 	touch(f, c);
 }
 
-void relay_start(struct forwarder *f, struct fconn *c, uint32_t server_events)
+void relay_start(struct forwarder *f, struct fconn *c, uint32_t server_events, bool up_drained)
 {
 	c->state = FS_RELAY;
-	/* The client's first bytes (the hello or head) are waiting: move them
-	 * before registering the client fd, so that registering reports only
-	 * what arrives after. The server side only if it already spoke. */
+	/* The client's first bytes (the hello or head) are waiting, unless
+	 * relay_early moved them: move them before registering the client fd,
+	 * so that registering reports only what arrives after. The server side
+	 * only if it already spoke. */
 	c->down.src_hup = (server_events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR)) != 0;
-	run(f, c, true, (server_events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) != 0);
+	run(f, c, !up_drained, (server_events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) != 0);
 	if (c->state == FS_DEAD)
 		return;
 	struct epoll_event ev = {
@@ -266,16 +314,18 @@ void relay_event(struct forwarder *f, struct fconn *c, bool from_client, uint32_
 	/* Readable (or EOF/error) on a side feeds the direction it is the
 	 * source of; writable drains the direction it is the destination of.
 	 * Running only those saves a failed syscall per wake-up. */
-	bool hup = events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR);
+	bool dead = events & (EPOLLHUP | EPOLLERR);
+	bool hup = dead || (events & EPOLLRDHUP);
 	bool in = hup || (events & EPOLLIN);
-	bool out = events & (EPOLLOUT | EPOLLHUP | EPOLLERR);
-	/* writable matters only to a direction holding bytes for that side */
+	/* writable matters only to a direction holding bytes for that side;
+	 * RDHUP (the peer's FIN) says nothing about sending to it */
+	bool out = dead || (events & EPOLLOUT);
 	if (from_client) {
 		c->up.src_hup |= hup;
-		run(f, c, in, out && (hup || dir_busy(&c->down)));
+		run(f, c, in, out && (dead || dir_busy(&c->down)));
 	} else {
 		c->down.src_hup |= hup;
-		run(f, c, out && (hup || dir_busy(&c->up)), in);
+		run(f, c, out && (dead || dir_busy(&c->up)), in);
 	}
 }
 
