@@ -812,8 +812,24 @@ ORIENT = {  # measured earlier on this machine kind (the issue)
 
 def verdict(ok):
     if ok == "design":
-        return "**NOT met**: gatehouse is within 5% of the two-process floor, the least a hand-off design costs"
+        return ("**NOT met**, past the design's limit: the two-process floor (the least a hand-off design "
+                "costs) misses it too, and gatehouse is within 5% of it or below")
+    if ok == "floor":
+        return ("**NOT met**, past this machine's limit: the one-process floor misses it too, and gatehouse "
+                "is within 5% of the floor or better")
     return "**met**" if ok else "**NOT met**"
+
+
+def make_labels(cfg):
+    fwn = lambda n: f"{n} forwarder{'s' if n > 1 else ''}"  # noqa: E731
+    fw_default, fw_scale = cfg.get("forwarders_default", 1), cfg.get("forwarders_scale", 2)
+    return {"direct": "direct (no proxy)", "floor": "floor (bench/floor.c: splice)",
+            "floor-rw": "floor -r 16384 (recv/send, then splice)",
+            "floor-2p": "two-process floor (floor.c -p: peek, SCM_RIGHTS hand-off)",
+            "gatehouse": f"**gatehouse** (default: {fwn(fw_default)} on {cfg.get('ncpu', '?')} CPUs)",
+            "gatehouse-scale": f"gatehouse ({fwn(fw_scale)})",
+            "gatehouse-logfile": "gatehouse (default, log to a file)",
+            "haproxy": "HAProxy", "nginx": "nginx", "sniproxy": "sniproxy"}
 
 
 def write_results(path, R, machine, cfg, labels, elapsed, profiles):
@@ -900,20 +916,29 @@ def write_results(path, R, machine, cfg, labels, elapsed, profiles):
     target("HTTP Connection: close: CPU ≤ 1.1 × best peer",
            f"{fmt(g)} µs vs {bpn} {fmt(bp)} µs (×{fmt(ratio(g, bp))}); the one-process floor, which opens "
            f"a backend connection per client as gatehouse does, is ×{fmt(ratio(fl, bp))} {bpn}{extra}", ok)
-    g, d, h = m("bulk", "gatehouse", "GBps"), m("bulk", "direct", "GBps"), m("bulk", "haproxy", "GBps")
-    target("bulk plain: throughput ≥ 0.9 × direct", f"{fmt(g)} vs {fmt(d)} GB/s (×{fmt(ratio(g, d))})",
-           g is not None and d is not None and g >= 0.9 * d)
-    target("bulk plain: throughput ≥ 1.3 × HAProxy", f"{fmt(g)} vs {fmt(h)} GB/s (×{fmt(ratio(g, h))})",
-           g is not None and h is not None and g >= 1.3 * h)
-    gc, hc = m("bulk", "gatehouse", "cpu_per_GB"), m("bulk", "haproxy", "cpu_per_GB")
-    target("bulk plain: CPU/GB ≤ 0.4 × HAProxy", f"{fmt(gc)} vs {fmt(hc)} s/GB (×{fmt(ratio(gc, hc))})",
-           gc is not None and hc is not None and gc <= 0.4 * hc)
-    g, h = m("bulk_tls", "gatehouse", "GBps"), m("bulk_tls", "haproxy", "GBps")
-    target("bulk TLS: throughput ≥ 1.2 × HAProxy", f"{fmt(g)} vs {fmt(h)} GB/s (×{fmt(ratio(g, h))})",
-           g is not None and h is not None and g >= 1.2 * h)
-    gc, hc = m("bulk_tls", "gatehouse", "cpu_per_GB"), m("bulk_tls", "haproxy", "cpu_per_GB")
-    target("bulk TLS: CPU/GB ≤ 0.5 × HAProxy", f"{fmt(gc)} vs {fmt(hc)} s/GB (×{fmt(ratio(gc, hc))})",
-           gc is not None and hc is not None and gc <= 0.5 * hc)
+    def bulk_target(name, row, key, against, against_name, factor, higher):
+        """A bulk target, with the one-process floor's own standing: where
+        even it misses, the target is past what the kernel gives here."""
+        g, f = m(row, "gatehouse", key), m(row, "floor", key)
+        unit = " GB/s" if key == "GBps" else " s/GB"
+        test = (lambda x: x >= factor * against) if higher else (lambda x: x <= factor * against)
+        ok = g is not None and against is not None and test(g)
+        text = f"{fmt(g)} vs {fmt(against)}{unit} (×{fmt(ratio(g, against))})"
+        if f is not None and against:
+            text += f"; the floor: {fmt(f)} (×{fmt(ratio(f, against))} {against_name})"
+            near = g is not None and (g >= 0.95 * f if higher else g <= 1.05 * f)
+            if not ok and not test(f) and near:
+                ok = "floor"
+        target(name, text, ok)
+
+    bulk_target("bulk plain: throughput ≥ 0.9 × direct", "bulk", "GBps", m("bulk", "direct", "GBps"), "direct", 0.9, True)
+    bulk_target("bulk plain: throughput ≥ 1.3 × HAProxy", "bulk", "GBps", m("bulk", "haproxy", "GBps"), "HAProxy", 1.3, True)
+    bulk_target("bulk plain: CPU/GB ≤ 0.4 × HAProxy", "bulk", "cpu_per_GB", m("bulk", "haproxy", "cpu_per_GB"),
+                "HAProxy", 0.4, False)
+    bulk_target("bulk TLS: throughput ≥ 1.2 × HAProxy", "bulk_tls", "GBps", m("bulk_tls", "haproxy", "GBps"),
+                "HAProxy", 1.2, True)
+    bulk_target("bulk TLS: CPU/GB ≤ 0.5 × HAProxy", "bulk_tls", "cpu_per_GB", m("bulk_tls", "haproxy", "cpu_per_GB"),
+                "HAProxy", 0.5, False)
     g = m("mem", "gatehouse", "kb_private_dirty")
     target("memory ≤ 0.5 KB per idle relayed connection",
            f"{fmt(g)} KB (Private_Dirty), {fmt(m('mem', 'gatehouse', 'pipes_per_conn'))} pipe fds per connection",
@@ -1131,7 +1156,13 @@ def main():
     ap.add_argument("--rows", help="only these rows (comma list: mem,probe,hello,pq,tls,keepalive,close,bulk,bulk_tls,profile)")
     ap.add_argument("--targets", help="only these targets (comma list, e.g. floor,gatehouse,sniproxy)")
     ap.add_argument("--budget", type=float, default=None, help="seconds; no new round starts past it")
+    ap.add_argument("--render", metavar="JSON", help="only rewrite --out from a results.json of an earlier run")
     args = ap.parse_args()
+    if args.render:
+        with open(args.render) as f:
+            R = json.load(f)
+        write_results(args.out, R, R["machine"], R["cfg"], make_labels(R["cfg"]), R["elapsed_s"], R["profiles"])
+        return
 
     args.build = os.path.abspath(args.build)
     quick = args.quick
@@ -1193,15 +1224,8 @@ def main():
     # (daemon_forwarders); the scale variant runs the other of 1 and 2
     fw_default = max(1, (os.cpu_count() or 1) - 1)
     fw_scale = 2 if fw_default == 1 else 1
-    fwn = lambda n: f"{n} forwarder{'s' if n > 1 else ''}"  # noqa: E731
-    cfg["forwarders_default"], cfg["forwarders_scale"] = fw_default, fw_scale
-    labels = {"direct": "direct (no proxy)", "floor": "floor (bench/floor.c: splice)",
-              "floor-rw": "floor -r 16384 (recv/send, then splice)",
-              "floor-2p": "two-process floor (floor.c -p: peek, SCM_RIGHTS hand-off)",
-              "gatehouse": f"**gatehouse** (default: {fwn(fw_default)} on {os.cpu_count()} CPUs)",
-              "gatehouse-scale": f"gatehouse ({fwn(fw_scale)})",
-              "gatehouse-logfile": "gatehouse (default, log to a file)",
-              "haproxy": "HAProxy", "nginx": "nginx", "sniproxy": "sniproxy"}
+    cfg["forwarders_default"], cfg["forwarders_scale"], cfg["ncpu"] = fw_default, fw_scale, os.cpu_count()
+    labels = make_labels(cfg)
     try:
         # ---- backends (not measured), up for the whole run
         cert, key = make_cert(tmp)
@@ -1369,7 +1393,7 @@ def main():
     write_results(args.out, R, machine, cfg, labels, elapsed, profiles)
     log(f"done in {elapsed:.0f} s: {os.path.relpath(args.out, ROOT)}, {os.path.relpath(args.json, ROOT)}")
     for name, measured, ok in R.get("targets_summary", []):
-        print(f"  {'met    ' if ok else ('NOT met' if ok is not None else 'no data')}  {name}: {measured}")
+        print(f"  {'met    ' if ok is True else ('no data' if ok is None else 'NOT met')}  {name}: {measured}")
 
 
 if __name__ == "__main__":
