@@ -11,6 +11,7 @@
 #include "config.h"
 #include "dlist.h"
 #include "handoff.h"
+#include "load.h"
 
 /*
  * epoll data of a relay's fd: the fconn's address (48 bits), its generation
@@ -92,6 +93,8 @@ struct forwarder {
 	uint32_t *rr[GH_KIND_COUNT];
 	struct fserver_state **srv[GH_KIND_COUNT];
 	uint64_t total, failed;
+	uint32_t received;		/* hand-off messages read, ever (wraps) */
+	struct gh_load *load;		/* published to the listener, or NULL */
 };
 
 static inline uint64_t fconn_tag(const struct fconn *c, bool server)

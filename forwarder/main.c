@@ -217,6 +217,7 @@ static void channel_ready(struct forwarder *f)
 			f->channel_open = false;
 			return;
 		}
+		f->received += (uint32_t)n;
 		for (int i = 0; i < n; i++)
 			take(f, &in[i]);
 		if (n < (int)(room < HANDOFF_BATCH ? room : HANDOFF_BATCH))
@@ -237,6 +238,7 @@ static int setup(struct forwarder *f)
 		return -EINVAL;
 	}
 	f->channel_open = true;
+	f->load = load_publish(f->channel, f->max_conns);
 	struct epoll_event ev = { .events = EPOLLIN, .data.u64 = FTAG_CHANNEL };
 	if (epoll_ctl(f->epfd, EPOLL_CTL_ADD, f->channel, &ev) < 0)
 		return -errno;
@@ -388,6 +390,11 @@ int main(int argc, char **argv)
 		free_dead(&f);
 		if (f.channel_paused && f.n_conns < f.max_conns)
 			channel_pause(&f, false);
+		if (f.load) {
+			/* once per round: the listener reads these as it dispatches */
+			atomic_store_explicit(&f.load->taken, f.received, memory_order_relaxed);
+			atomic_store_explicit(&f.load->relays, f.n_conns, memory_order_relaxed);
+		}
 		log_flush();
 	}
 	notify_send("STOPPING=1");

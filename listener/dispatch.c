@@ -15,16 +15,75 @@
 #include "listener.h"
 #include "log.h"
 
-static struct lchannel *next_live_channel(struct listener *l)
+/* A forwarder with this many hand-offs not yet taken is busy: others get
+ * the next clients while they can take them. */
+#define IN_FLIGHT_MAX 4
+/* One that has taken none of its waiting hand-offs for this long is
+ * stuck (stopped, or wedged): it gets nothing while another channel can
+ * be sent to. Together these bound the clients stranded in a stuck
+ * forwarder's channel to about IN_FLIGHT_MAX, instead of the channel's
+ * buffer (CHANNEL_SNDBUF). */
+#define STALL_MS 100
+
+static bool stalled(struct lchannel *ch, uint64_t now)
 {
+	uint32_t taken = atomic_load_explicit(&ch->load->taken, memory_order_relaxed);
+	if (taken != ch->seen_taken) {
+		ch->seen_taken = taken;
+		ch->moved_ms = now;
+		return false;
+	}
+	return load_in_flight(ch->load, ch->sent) && now - ch->moved_ms >= STALL_MS;
+}
+
+/*
+ * Where the next batch goes, and how much of it (*room): the forwarder
+ * holding the fewest clients (relays plus hand-offs in flight) among those
+ * taking clients, under IN_FLIGHT_MAX and their cap; ties round robin.
+ * When none qualifies (all busy, or no figures), the least in flight among
+ * channels with buffer room, stuck ones last.
+ */
+static struct lchannel *pick_channel(struct listener *l, unsigned *room)
+{
+	uint64_t now = clock_now_ms();
+	bool stuck[64] = { false };
+	struct lchannel *best = NULL, *fb = NULL;
+	uint64_t best_held = UINT64_MAX, fb_key = UINT64_MAX;
+	unsigned best_i = 0, fb_i = 0;
 	for (unsigned i = 0; i < l->n_channels; i++) {
-		struct lchannel *ch = &l->channels[(l->next_channel + i) % l->n_channels];
-		if (!ch->dead && !ch->blocked) {
-			l->next_channel = (l->next_channel + i + 1) % l->n_channels;
-			return ch;
+		unsigned k = (l->next_channel + i) % l->n_channels;
+		struct lchannel *ch = &l->channels[k];
+		if (ch->dead || ch->blocked)
+			continue;
+		uint32_t flight = 0;
+		if (ch->load) {
+			stuck[k] = stalled(ch, now);
+			flight = load_in_flight(ch->load, ch->sent);
+			uint64_t held = (uint64_t)atomic_load_explicit(&ch->load->relays, memory_order_relaxed) + flight;
+			bool full = ch->load->max_relays && held >= ch->load->max_relays;
+			if (!stuck[k] && !full && flight < IN_FLIGHT_MAX && held < best_held) {
+				best = ch;
+				best_held = held;
+				best_i = k;
+			}
+		}
+		uint64_t key = ((uint64_t)stuck[k] << 32) | flight;
+		if (key < fb_key) {
+			fb = ch;
+			fb_key = key;
+			fb_i = k;
 		}
 	}
-	return NULL;
+	if (best) {
+		*room = IN_FLIGHT_MAX - load_in_flight(best->load, best->sent);
+	} else {
+		best = fb;
+		best_i = fb_i;
+		*room = HANDOFF_BATCH;
+	}
+	if (best)
+		l->next_channel = (best_i + 1) % l->n_channels;
+	return best;
 }
 
 static void channel_set_events(struct listener *l, struct lchannel *ch)
@@ -90,13 +149,14 @@ void dispatch_queue(struct listener *l, struct lconn *c, const char *site, const
 void dispatch_flush(struct listener *l)
 {
 	while (l->pending_len) {
-		struct lchannel *ch = next_live_channel(l);
+		unsigned room;
+		struct lchannel *ch = pick_channel(l, &room);
 		if (!ch)
 			break;
 		struct handoff_msg msgs[HANDOFF_BATCH];
 		int fds[HANDOFF_BATCH];
 		unsigned n = 0;
-		while (n < HANDOFF_BATCH && n < l->pending_len) {
+		while (n < room && n < HANDOFF_BATCH && n < l->pending_len) {
 			struct lpending *p = &l->pending[(l->pending_head + n) % l->pending_cap];
 			msgs[n] = p->msg;
 			fds[n] = p->fd;
@@ -116,6 +176,12 @@ void dispatch_flush(struct listener *l)
 			close(fds[i]);
 			l->stats.handed_off++;
 		}
+		if (ch->load && !load_in_flight(ch->load, ch->sent)) {
+			/* the stall clock runs from the oldest waiting hand-off */
+			ch->seen_taken = ch->sent;
+			ch->moved_ms = clock_now_ms();
+		}
+		ch->sent += (uint32_t)r;
 		l->pending_head = (l->pending_head + (unsigned)r) % l->pending_cap;
 		l->pending_len -= (unsigned)r;
 		l->n_inspecting -= (unsigned)r;
@@ -131,7 +197,8 @@ void dispatch_channel_event(struct listener *l, struct lchannel *ch, uint32_t ev
 		return;
 	}
 	if (events & EPOLLIN) {
-		/* forwarders never write to the channel; EOF or junk both end it */
+		/* a forwarder writes once, its load page (load.c), normally taken
+		 * before the loop; a late one is dropped here. EOF ends it. */
 		char b;
 		ssize_t n = recv(ch->fd, &b, 1, MSG_DONTWAIT);
 		if (n == 0 || (n < 0 && errno != EAGAIN)) {

@@ -12,6 +12,7 @@
 #include "config.h"
 #include "dlist.h"
 #include "handoff.h"
+#include "load.h"
 
 enum lobj_type {
 	LOBJ_LISTEN,
@@ -31,6 +32,10 @@ struct lchannel {
 	bool dead;
 	bool blocked;		/* last send hit EAGAIN; waiting for EPOLLOUT */
 	int fd;
+	uint32_t sent;		/* hand-offs sent, ever (wraps) */
+	const struct gh_load *load;	/* the forwarder's figures, or NULL */
+	uint32_t seen_taken;	/* load->taken when last seen to move ... */
+	uint64_t moved_ms;	/* ... and when (see stalled() in dispatch.c) */
 };
 
 /* A client being inspected: ~64 bytes. The bytes themselves stay in the

@@ -143,6 +143,9 @@ static int next_timeout(struct listener *l, uint64_t now)
 	return clock_timeout_until(d, now);
 }
 
+/* How long the listener waits at start for the forwarders' load pages. */
+#define LOAD_WAIT_MS 5000
+
 static int connect_channel(const char *path)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
@@ -297,6 +300,20 @@ int main(int argc, char **argv)
 	l.epfd = epoll_create1(EPOLL_CLOEXEC);
 	if (!l.pending || l.epfd < 0 || setup_fds(&l, connect_path, n_connect) < 0)
 		return 1;
+
+	/* each forwarder's load page comes first on its channel; mapped
+	 * before the sandbox, which allows neither recvmsg nor new mappings
+	 * of fds. A forwarder that is late only goes without figures. */
+	uint64_t load_deadline = clock_now_ms() + LOAD_WAIT_MS;
+	unsigned n_loads = 0;
+	for (unsigned i = 0; i < l.n_channels; i++) {
+		uint64_t now = clock_now_ms();
+		l.channels[i].load = load_receive(l.channels[i].fd, now < load_deadline ? (int)(load_deadline - now) : 0);
+		n_loads += l.channels[i].load != NULL;
+	}
+	if (n_loads < l.n_channels)
+		log_msg(LOG_WARNING, "%u of %u forwarders sent no load figures: round robin for those",
+			l.n_channels - n_loads, l.n_channels);
 
 	sigset_t waitmask;
 	daemon_signals(&got_term, &waitmask);

@@ -676,6 +676,66 @@ def test_forwarder_stopped(t):
 
 
 @test()
+def test_least_loaded(t):
+    """The listener hands each client to the forwarder holding the fewest
+    (their load pages, common/load.h): with one forwarder stopped, clients
+    arriving one at a time strand at most 4 (IN_FLIGHT_MAX) in its channel,
+    not a channel buffer's worth (13); once it runs again, new long-lived
+    clients go to it until both hold the same, where round robin would
+    split them evenly."""
+    eb = t.backend("ll-echo", "echo")
+    hp = free_port()
+    g = t.gatehouse("\n".join(["listen http [::1]:%d" % hp, "listen tls [::1]:%d" % free_port(),
+                               "site s.example", "    http " + eb.addr, ""]), forwarders=2)
+    fwd = gh.daemon_pids(g, "gatehouse-forw")
+    check_eq(len(fwd), 2, "forwarders")
+    check("sent no load figures" not in g.log(), "a forwarder sent no load page:\n" + g.log()[-600:])
+
+    def req(i):
+        return b"GET /%d HTTP/1.1\r\nHost: s.example\r\n\r\n" % i
+
+    def relay(i):
+        s = connect(hp, timeout=10)
+        t.defer(s.close)
+        s.sendall(req(i))
+        return s
+
+    victim, other = fwd
+    os.kill(victim, signal.SIGSTOP)
+    t.defer(lambda: os.kill(victim, signal.SIGCONT))
+    wait_for(lambda: open("/proc/%d/stat" % victim).read().rsplit(") ", 1)[1][0] == "T", 2, "the forwarder to stop")
+    # one at a time, each waited for (or given 100 ms when it strands)
+    waiting = []
+    for i in range(40):
+        s = relay(i)
+        if gh.readable([s], 0.1):
+            check_eq(recv_exact(s, len(req(i))), req(i), "echo of client %d" % i)
+        else:
+            waiting.append((i, s))
+    check(1 <= len(waiting) <= 4, "%d of 40 clients stranded with one forwarder stopped, want 1 to 4 "
+          "(the in-flight bound)" % len(waiting))
+    os.kill(victim, signal.SIGCONT)
+    for i, s in waiting:
+        check_eq(recv_exact(s, len(req(i)), 5), req(i), "echo of stranded client %d after SIGCONT" % i)
+    # now the victim holds len(waiting) relays and the other 40 - that:
+    # the next clients go to the victim until the two are level
+    held = len(waiting)
+    gap = 40 - 2 * held
+    new = []
+    for i in range(gap):
+        s = relay(100 + i)
+        check_eq(recv_exact(s, len(req(100 + i)), 5), req(100 + i), "echo of client %d" % (100 + i))
+        new.append(s)
+    owners = relay_owners(hp, new, fwd)
+    to_victim = sum(1 for s in new if owners[s] == victim)
+    check(to_victim >= gap - 2, "%d of %d new clients went to the forwarder holding %d relays (the other "
+          "holds %d); least-loaded would send (nearly) all there" % (to_victim, gap, held, 40 - held))
+    check_eq(eb.accepted, 40 + gap, "server connections")
+    print("  one forwarder stopped: %d of 40 clients waited for it; afterwards %d of %d new clients went to it "
+          "(it held %d, the other %d)" % (len(waiting), to_victim, gap, held, 40 - held))
+
+
+@test()
 def test_launcher_killed(t):
     """`gatehouse run` SIGKILLed (OOM killer, a supervisor's stop timeout):
     its listener and forwarders must not live on as orphans holding the

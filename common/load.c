@@ -1,0 +1,102 @@
+/* SPDX-License-Identifier: MIT */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <unistd.h>
+#include "load.h"
+#include "log.h"
+
+#define LOAD_PAGE 4096
+
+struct gh_load *load_publish(int channel, uint32_t max_relays)
+{
+	int fd = memfd_create("gatehouse-load", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+	if (fd < 0) {
+		log_msg(LOG_WARNING, "load page: memfd_create: %s", strerror(errno));
+		return NULL;
+	}
+	struct gh_load *ld = NULL;
+	const char *step = "ftruncate";
+	if (ftruncate(fd, LOAD_PAGE) < 0)
+		goto fail;
+	step = "mmap";
+	void *p = mmap(NULL, LOAD_PAGE, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	if (p == MAP_FAILED)
+		goto fail;
+	ld = p;
+	/* the listener gets the fd too: it must not be able to shrink the
+	 * page under us (our next store would die with SIGBUS) */
+	step = "seal";
+	if (fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL) < 0)
+		goto fail;
+	ld->magic = LOAD_MAGIC;
+	ld->max_relays = max_relays;
+
+	char hello[8] = LOAD_HELLO;
+	union {
+		char buf[CMSG_SPACE(sizeof(int))];
+		struct cmsghdr align;
+	} cm;
+	memset(&cm, 0, sizeof(cm));
+	struct iovec iov = { hello, sizeof(hello) };
+	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cm.buf, .msg_controllen = sizeof(cm.buf) };
+	struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
+	c->cmsg_level = SOL_SOCKET;
+	c->cmsg_type = SCM_RIGHTS;
+	c->cmsg_len = CMSG_LEN(sizeof(int));
+	memcpy(CMSG_DATA(c), &fd, sizeof(int));
+	step = "send";
+	if (sendmsg(channel, &mh, MSG_DONTWAIT | MSG_NOSIGNAL) != (ssize_t)sizeof(hello))
+		goto fail;
+	close(fd);
+	return ld;
+fail:
+	log_msg(LOG_WARNING, "load page: %s: %s (the listener will balance without it)", step, strerror(errno));
+	if (ld)
+		munmap(ld, LOAD_PAGE);
+	close(fd);
+	/* the bare hello tells the listener to stop waiting for a page */
+	(void)send(channel, LOAD_HELLO, sizeof(LOAD_HELLO), MSG_DONTWAIT | MSG_NOSIGNAL);
+	return NULL;
+}
+
+const struct gh_load *load_receive(int channel, int timeout_ms)
+{
+	struct pollfd pfd = { .fd = channel, .events = POLLIN };
+	if (poll(&pfd, 1, timeout_ms) <= 0 || !(pfd.revents & POLLIN))
+		return NULL;
+	char hello[16];
+	union {
+		char buf[CMSG_SPACE(sizeof(int))];
+		struct cmsghdr align;
+	} cm;
+	struct iovec iov = { hello, sizeof(hello) };
+	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cm.buf, .msg_controllen = sizeof(cm.buf) };
+	ssize_t n = recvmsg(channel, &mh, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
+	if (n <= 0)
+		return NULL;
+	int fd = -1;
+	struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
+	if (c && c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS && c->cmsg_len == CMSG_LEN(sizeof(int)))
+		memcpy(&fd, CMSG_DATA(c), sizeof(int));
+	if (fd < 0)
+		return NULL;
+	const struct gh_load *ld = NULL;
+	if (n == (ssize_t)sizeof(LOAD_HELLO) && !memcmp(hello, LOAD_HELLO, sizeof(LOAD_HELLO)) &&
+	    !(mh.msg_flags & (MSG_TRUNC | MSG_CTRUNC)) &&
+	    (fcntl(fd, F_GET_SEALS) & F_SEAL_SHRINK)) {
+		void *p = mmap(NULL, LOAD_PAGE, PROT_READ, MAP_SHARED, fd, 0);
+		if (p != MAP_FAILED) {
+			ld = p;
+			if (ld->magic != LOAD_MAGIC) {
+				munmap(p, LOAD_PAGE);
+				ld = NULL;
+			}
+		}
+	}
+	close(fd);
+	return ld;
+}
