@@ -49,7 +49,7 @@ static struct lchannel *pick_channel(struct listener *l, unsigned *room)
 	bool stuck[64] = { false };
 	struct lchannel *best = NULL, *fb = NULL;
 	uint64_t best_held = UINT64_MAX, fb_key = UINT64_MAX;
-	unsigned best_i = 0, fb_i = 0;
+	unsigned best_i = 0, fb_i = 0, best_room = 0;
 	for (unsigned i = 0; i < l->n_channels; i++) {
 		unsigned k = (l->next_channel + i) % l->n_channels;
 		struct lchannel *ch = &l->channels[k];
@@ -65,6 +65,7 @@ static struct lchannel *pick_channel(struct listener *l, unsigned *room)
 				best = ch;
 				best_held = held;
 				best_i = k;
+				best_room = IN_FLIGHT_MAX - flight;
 			}
 		}
 		uint64_t key = ((uint64_t)stuck[k] << 32) | flight;
@@ -75,7 +76,7 @@ static struct lchannel *pick_channel(struct listener *l, unsigned *room)
 		}
 	}
 	if (best) {
-		*room = IN_FLIGHT_MAX - load_in_flight(best->load, best->sent);
+		*room = best_room;	/* >= 1: flight < IN_FLIGHT_MAX */
 	} else {
 		best = fb;
 		best_i = fb_i;
@@ -172,6 +173,8 @@ void dispatch_flush(struct listener *l)
 			}
 			continue;
 		}
+		if (r > (int)n)
+			r = (int)n;	/* cannot happen; keeps the loop below in bounds */
 		for (int i = 0; i < r; i++) {
 			close(fds[i]);
 			l->stats.handed_off++;
