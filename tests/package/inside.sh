@@ -27,35 +27,8 @@ SOCKETS="gatehouse-http.socket gatehouse-tls.socket gatehouse-forwarder.socket"
 # install and after purge; /usr/lib and /usr/share are too big to walk)
 WATCH="/etc /var/lib /run /usr/libexec /usr/sbin /usr/lib/systemd /usr/lib/sysusers.d
 	/usr/lib/tmpfiles.d /usr/share/doc /usr/share/man /usr/share/lintian"
-mkdir -p "$W" "$RES"
-: >"$RES/results"
-
-pass=0 fail=0 cur='' cur_desc='' cur_bad=0
-out() { echo "$*"; echo "$*" >>"$RES/results"; }
-begin() { cur=$1 cur_desc=$2 cur_bad=0; }
-no() { out "  - $cur: $*"; cur_bad=1; }
-info() { out "  . $cur: $*"; }
-end() {
-	if [ "$cur_bad" = 0 ]; then
-		out "PASS $cur $cur_desc"; pass=$((pass + 1))
-	else
-		out "FAIL $cur $cur_desc"; fail=$((fail + 1))
-	fi
-}
-wait_for() {	# TENTHS CMD...: retry CMD every 0.1 s until it succeeds
-	local n=$1; shift
-	while ! "$@"; do
-		n=$((n - 1)); [ $n -le 0 ] && return 1
-		sleep 0.1
-	done
-}
-finish() {
-	journalctl -b --no-pager -o short-precise >"$RES/journal.txt" 2>&1
-	out "inside: done, $pass passed, $fail failed"
-	[ $fail -eq 0 ]
-	exit
-}
-trap 'out "FAIL $cur $cur_desc (interrupted: the container is stopping)"; fail=$((fail + 1)); finish' TERM
+mkdir -p "$W"
+. /srv/lib/checks.sh
 
 gh_procs() { pgrep -f "^$LIBEXEC/|gatehouse-(listener|forwarder)" | tr '\n' ' '; }
 fwd_units() { systemctl list-units --plain --no-legend --state=running 'gatehouse-forwarder@*.service' | sed 's/ .*//'; }

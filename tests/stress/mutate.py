@@ -39,6 +39,8 @@ MUTATIONS = [
      'nofile=12, nofile_hard=12)\n    st, h, body, raw = http_get('),
     ("tests_robust.py", "test_forwarder_stopped", "    os.kill(victim, signal.SIGCONT)\n    collect(10.0)",
      "    os.kill(victim, 0)\n    collect(10.0)"),
+    ("tests_robust.py", "test_least_loaded", "    os.kill(victim, signal.SIGCONT)\n    for i, s in waiting:",
+     "    os.kill(victim, 0)\n    for i, s in waiting:"),
     ("tests_robust.py", "test_launcher_killed", 'g2 = t.gatehouse(conf, forwarders=2, name="gh2")',
      'g2 = t.gatehouse("bogus-directive\\n" + conf, forwarders=2, name="gh2")'),
     ("tests_robust.py", "test_handoff_flood", '"site a.example", "    http " + ra.addr,',

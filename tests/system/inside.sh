@@ -15,40 +15,9 @@ W=/run/gh-systest		# scratch
 CONF=/etc/gatehouse/gatehouse.conf
 NS=ghb				# the backends' network namespace
 SRV=fd00:ab::2			# the backends' address in it
-mkdir -p "$W" "$RES"
-: >"$RES/results"
-
-pass=0 fail=0 cur='' cur_desc='' cur_bad=0
-out() { echo "$*"; echo "$*" >>"$RES/results"; }
-begin() { cur=$1 cur_desc=$2 cur_bad=0; }
-no() { out "  - $cur: $*"; cur_bad=1; }
-info() { out "  . $cur: $*"; }
-end() {
-	if [ "$cur_bad" = 0 ]; then
-		out "PASS $cur $cur_desc"; pass=$((pass + 1))
-	else
-		out "FAIL $cur $cur_desc"; fail=$((fail + 1))
-	fi
-}
+mkdir -p "$W"
+. /srv/lib/checks.sh
 lines() { [ -f "$1" ] && wc -l <"$1" || echo 0; }
-# wait_for TENTHS CMD...: retry CMD every 0.1 s until it succeeds (quote
-# what must be evaluated again on each try: wait_for 10 eval '[ "$(x)" ]')
-wait_for() {
-	local n=$1; shift
-	while ! "$@"; do
-		n=$((n - 1)); [ $n -le 0 ] && return 1
-		sleep 0.1
-	done
-}
-finish() {
-	journalctl -b --no-pager -o short-precise >"$RES/journal.txt" 2>&1
-	out "inside: done, $pass passed, $fail failed"
-	[ $fail -eq 0 ]
-	exit
-}
-
-# the container is being stopped (run.sh's time limit): say where we were
-trap 'out "FAIL $cur $cur_desc (interrupted: the container is stopping)"; fail=$((fail + 1)); finish' TERM
 
 lpid() { systemctl show -P MainPID gatehouse-listener.service; }
 listener_up() { [ "$(systemctl is-active gatehouse-listener.service)" = active ] && [ "$(lpid)" != 0 ]; }
