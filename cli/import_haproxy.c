@@ -1173,8 +1173,9 @@ static bool hx_server_options(struct hx *x, const struct hx_line *l, size_t from
 		       "'%s': health checks (%s): gatehouse has none; it tries the next server when a connect fails",
 		       l->text, health);
 	if (load[0])
-		hx_say(x, l->no, HX_MINOR, "'%s': %s: gatehouse's round robin has no weights or limits",
-		       l->text, load);
+		hx_say(x, l->no, HX_MINOR,
+		       "'%s': %s: gatehouse's round robin has no weights or per-server limits "
+		       "(a site's limit: site-max-connections)", l->text, load);
 	if (persist[0])
 		hx_say(x, l->no, HX_MINOR, "'%s': %s: no server persistence; one connection goes to one server",
 		       l->text, persist);

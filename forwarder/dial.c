@@ -46,7 +46,9 @@ static int pick(struct forwarder *f, struct fconn *c)
 	return (int)idx;
 }
 
-static void fail_all(struct forwarder *f, struct fconn *c)
+/* No server for this client (all failed, or its wait for a slot ran out):
+ * HTTP clients get a 503, TLS clients a close. */
+void dial_give_up(struct forwarder *f, struct fconn *c, const char *result)
 {
 	if (c->kind == GH_KIND_HTTP) {
 		/* Read the request first: closing with unread bytes sends a RST
@@ -64,8 +66,9 @@ static void fail_all(struct forwarder *f, struct fconn *c)
 		(void)send(c->cfd, resp, sizeof(resp) - 1, MSG_DONTWAIT | MSG_NOSIGNAL);
 		shutdown(c->cfd, SHUT_WR);
 	}
-	f->failed++;
-	fconn_end(f, c, "connect_failed");
+	if (c->tries)
+		f->failed++;
+	fconn_end(f, c, result);
 }
 
 static void try_next(struct forwarder *f, struct fconn *c);
@@ -141,7 +144,7 @@ static void try_next(struct forwarder *f, struct fconn *c)
 {
 	int idx = pick(f, c);
 	if (idx < 0) {
-		fail_all(f, c);
+		dial_give_up(f, c, "connect_failed");
 		return;
 	}
 	c->server = (uint16_t)idx;

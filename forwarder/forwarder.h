@@ -42,7 +42,8 @@ struct fdir {
 };
 
 enum fstate {
-	FS_CONNECTING,
+	FS_CONNECTING,	/* 0: what a fresh fconn is */
+	FS_QUEUED,	/* waiting for a slot of its site (queue.c) */
 	FS_RELAY,
 	FS_DEAD,	/* ended; freed after the current epoll batch */
 };
@@ -56,6 +57,7 @@ struct fconn {
 	bool creg;		/* client fd is in the epoll set */
 	bool cout;		/* ... with EPOLLOUT (only after a send to it hit EAGAIN) */
 	bool sout;		/* server fd is registered with EPOLLOUT */
+	bool counted;		/* holds one of its site's slots (queue.c) */
 	uint16_t server;	/* index in the site's servers of this kind */
 	uint32_t site;
 	int cfd, sfd;
@@ -94,6 +96,11 @@ struct forwarder {
 	struct fserver_state **srv[GH_KIND_COUNT];
 	uint64_t total, failed;
 	uint32_t received;		/* hand-off messages read, ever (wraps) */
+	/* per site (queue.c): relays held, this forwarder's share of
+	 * site-max-connections (0: none), clients waiting for a slot */
+	unsigned *site_relays, *site_share, *site_queued;
+	struct dlist queued;		/* waiting clients, by arrival (= deadline) */
+	bool slot_freed;		/* a relay with a slot ended this round */
 	struct gh_load *load;		/* published to the listener, or NULL */
 };
 
@@ -103,8 +110,16 @@ static inline uint64_t fconn_tag(const struct fconn *c, bool server)
 	       (server ? FTAG_SERVER : 0);
 }
 
+/* queue.c */
+int queue_setup(struct forwarder *f, unsigned n_forwarders);
+void queue_free(struct forwarder *f);
+void queue_admit(struct forwarder *f, struct fconn *c);
+void queue_release(struct forwarder *f, struct fconn *c);
+void queue_run(struct forwarder *f, uint64_t now);
+
 /* dial.c */
 void dial_start(struct forwarder *f, struct fconn *c);
+void dial_give_up(struct forwarder *f, struct fconn *c, const char *result);
 void dial_event(struct forwarder *f, struct fconn *c, uint32_t events);
 void dial_expire(struct forwarder *f, uint64_t now);
 

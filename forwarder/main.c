@@ -70,6 +70,7 @@ void fconn_end(struct forwarder *f, struct fconn *c, const char *result)
 {
 	if (c->state == FS_DEAD)
 		return;
+	queue_release(f, c);
 	log_end(f, c, result);
 	dlist_remove(&c->link);
 	relay_release(c);
@@ -177,7 +178,7 @@ static void take(struct forwarder *f, struct handoff_in *in)
 		log_msg(LOG_WARNING, "hand-off for site '%s' named another client than its socket's peer", m->site);
 	f->n_conns++;
 	f->total++;
-	dial_start(f, c);
+	queue_admit(f, c);
 }
 
 /* Stop reading hand-offs while at the relay cap: a received fd that cannot
@@ -274,6 +275,11 @@ static uint64_t next_deadline(struct forwarder *f)
 	uint64_t d = UINT64_MAX;
 	if (!dlist_empty(&f->connecting))
 		d = dlist_entry(f->connecting.next, struct fconn, link)->deadline_ms;
+	if (!dlist_empty(&f->queued)) {
+		uint64_t q = dlist_entry(f->queued.next, struct fconn, link)->deadline_ms;
+		if (q < d)
+			d = q;
+	}
 	if (!dlist_empty(&f->relaying)) {
 		uint64_t r = dlist_entry(f->relaying.next, struct fconn, link)->deadline_ms;
 		if (r < d)
@@ -319,11 +325,13 @@ int main(int argc, char **argv)
 		f.max_conns = rl.rlim_cur > 64 ? (unsigned)((rl.rlim_cur - 64) / 4) : 1;
 	else
 		f.max_conns = 1u << 20;
+	/* caps are shared evenly by the forwarders */
+	const char *nf_env = getenv("GATEHOUSE_FORWARDERS");
+	unsigned nf = nf_env ? (unsigned)atoi(nf_env) : daemon_forwarders(cfg);
+	if (!nf)
+		nf = 1;
 	if (cfg->max_connections) {
-		/* the global cap, shared evenly by the forwarders */
-		const char *e = getenv("GATEHOUSE_FORWARDERS");
-		unsigned nf = e ? (unsigned)atoi(e) : daemon_forwarders(cfg);
-		unsigned share = (cfg->max_connections + nf - 1) / (nf ? nf : 1);
+		unsigned share = (cfg->max_connections + nf - 1) / nf;
 		if (share < f.max_conns)
 			f.max_conns = share;
 	}
@@ -332,7 +340,7 @@ int main(int argc, char **argv)
 	dlist_init(&f.dead);
 	dlist_init(&f.free_conns);
 	f.epfd = epoll_create1(EPOLL_CLOEXEC);
-	if (f.epfd < 0 || setup(&f) < 0)
+	if (f.epfd < 0 || queue_setup(&f, nf) < 0 || setup(&f) < 0)
 		return 1;
 	relay_init();
 
@@ -387,6 +395,7 @@ int main(int argc, char **argv)
 		now = clock_now_ms();
 		dial_expire(&f, now);
 		relay_expire(&f, now);
+		queue_run(&f, now);
 		free_dead(&f);
 		if (f.channel_paused && f.n_conns < f.max_conns)
 			channel_pause(&f, false);
@@ -400,6 +409,8 @@ int main(int argc, char **argv)
 	notify_send("STOPPING=1");
 	log_batching(0);
 	/* tidy exit, so LeakSanitizer and valgrind see what is really lost */
+	while (!dlist_empty(&f.queued))
+		fconn_end(&f, dlist_entry(f.queued.next, struct fconn, link), "stopped");
 	while (!dlist_empty(&f.connecting))
 		fconn_end(&f, dlist_entry(f.connecting.next, struct fconn, link), "stopped");
 	while (!dlist_empty(&f.relaying))
@@ -416,6 +427,7 @@ int main(int argc, char **argv)
 		free(f.srv[k]);
 		free(f.rr[k]);
 	}
+	queue_free(&f);
 	if (f.channel >= 0)
 		close(f.channel);
 	close(f.epfd);

@@ -47,10 +47,11 @@ struct config_parser {
 	struct routes *names;
 	uint32_t cur;			/* latest site, or GH_NO_SITE */
 	unsigned cur_proxy_line;	/* its proxy-protocol line, 0 = none yet */
+	unsigned cur_maxconn_line;	/* its site-max-connections line, 0 = none yet */
 
 	/* line of a single-valued directive's first use, 0 = not seen */
 	unsigned seen_inspect, seen_connect, seen_idle, seen_mode;
-	unsigned seen_forwarders, seen_head, seen_user, seen_chroot, seen_maxconn;
+	unsigned seen_forwarders, seen_head, seen_user, seen_chroot, seen_maxconn, seen_queue;
 	unsigned default_line[GH_KIND_COUNT];
 	char *default_name[GH_KIND_COUNT];	/* NULL: reject */
 
@@ -471,6 +472,7 @@ static int config_do_site(struct config_parser *p, const struct config_directive
 	 * add "outside any site" errors or land in the previous site */
 	p->cur = idx;
 	p->cur_proxy_line = 0;
+	p->cur_maxconn_line = 0;
 	if (n == 0) {
 		config_error(p, "'site': missing argument (usage: %s)", d->usage);
 		return 0;
@@ -749,6 +751,34 @@ static int config_do_max_connections(struct config_parser *p, const struct confi
 	return 0;
 }
 
+/* site-only: at most N relays to this site at once (all forwarders) */
+static int config_do_site_max_connections(struct config_parser *p, const struct config_directive *d,
+					  const struct config_tok *arg, size_t n)
+{
+	uint32_t idx = config_current(p, d);
+	char q[QUOTE_BUF];
+	uint64_t v;
+
+	(void)n;
+	if (idx == GH_NO_SITE)
+		return 0;
+	if (!config_uint(arg->s, arg->len, 10000000, &v) || v < 1 || v > 10000000) {
+		config_error(p, "bad site-max-connections '%s': a number from 1 to 10000000", Q(q, arg));
+		return 0;
+	}
+	if (config_once(p, d, &p->cur_maxconn_line))
+		p->c->sites[idx].max_connections = (unsigned)v;
+	return 0;
+}
+
+static int config_do_queue(struct config_parser *p, const struct config_directive *d,
+			   const struct config_tok *arg, size_t n)
+{
+	(void)n;
+	config_timeout(p, d, arg, &p->c->queue_timeout_ms, &p->seen_queue);
+	return 0;
+}
+
 static const struct config_directive config_directives[] = {
 	{ "inspect-timeout", 1, 1, "inspect-timeout DURATION", config_do_inspect },
 	{ "connect-timeout", 1, 1, "connect-timeout DURATION", config_do_connect },
@@ -766,6 +796,8 @@ static const struct config_directive config_directives[] = {
 	{ "user", 1, 1, "user NAME", config_do_user },
 	{ "chroot", 1, 1, "chroot DIRECTORY", config_do_chroot },
 	{ "max-connections", 1, 1, "max-connections N", config_do_max_connections },
+	{ "site-max-connections", 1, 1, "site-max-connections N", config_do_site_max_connections },
+	{ "queue-timeout", 1, 1, "queue-timeout DURATION", config_do_queue },
 };
 
 static int config_line(struct config_parser *p, const char *s, size_t len)
@@ -835,6 +867,8 @@ static int config_finish(struct config_parser *p)
 	struct gh_config *c = p->c;
 	int r;
 
+	if (!p->seen_queue)
+		c->queue_timeout_ms = c->connect_timeout_ms;	/* as HAProxy's timeout queue */
 	for (size_t i = 0; i < c->n_sites; i++) {
 		const struct gh_site *s = &c->sites[i];
 

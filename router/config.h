@@ -43,6 +43,7 @@ struct gh_site {
 	struct gh_addr *servers[GH_KIND_COUNT];
 	size_t n_servers[GH_KIND_COUNT];
 	int proxy_protocol;		/* 0 off, 1 or 2 */
+	unsigned max_connections;	/* `site-max-connections N`: its relays at once; 0: no cap */
 	unsigned line;
 };
 
@@ -76,6 +77,7 @@ struct gh_config {
 	char *user;			/* `user NAME`: identity when started as root; NULL: default */
 	char *chroot_dir;		/* `chroot DIR`: absolute; NULL: /var/lib/gatehouse */
 	unsigned max_connections;	/* `max-connections N`: relays at once, all forwarders; 0: no cap */
+	uint32_t queue_timeout_ms;	/* `queue-timeout`: longest wait for a site's slot; default connect-timeout */
 };
 
 /* Receives one complete message "FILE:LINE: text" (no newline). */

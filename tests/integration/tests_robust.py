@@ -736,6 +736,56 @@ def test_least_loaded(t):
 
 
 @test()
+def test_site_max_connections(t):
+    """site-max-connections 3 (one forwarder), queue-timeout 1s: three
+    relays reach the server; a 4th and a 5th client wait in the forwarder,
+    unread; when a relay ends the 4th (the older) goes through; the 5th gets
+    503 after its second in the queue, logged queue_timeout; a client of
+    another site meanwhile is served at once."""
+    eb = t.backend("sm-echo", "echo")
+    ob = t.backend("sm-other", "http")
+    hp = free_port()
+    g = t.gatehouse("\n".join(["queue-timeout 1s", "listen http [::1]:%d" % hp, "listen tls [::1]:%d" % free_port(),
+                               "site limited.example", "    http " + eb.addr, "    site-max-connections 3",
+                               "site other.example", "    http " + ob.addr, ""]), forwarders=1)
+    fwd = gh.daemon_pids(g, "gatehouse-forw")
+
+    def req(i):
+        return b"GET /%d HTTP/1.1\r\nHost: limited.example\r\n\r\n" % i
+
+    def client(i):
+        s = connect(hp, timeout=10)
+        t.defer(s.close)
+        s.sendall(req(i))
+        return s
+
+    relays = []
+    for i in range(3):
+        s = client(i)
+        check_eq(recv_exact(s, len(req(i))), req(i), "echo of relay %d" % i)
+        relays.append(s)
+    s4 = client(4)
+    wait_for(lambda: relay_owner(hp, s4, fwd) is not None, 5, "the forwarder to hold client 4")
+    s5 = client(5)
+    wait_for(lambda: relay_owner(hp, s5, fwd) is not None, 5, "the forwarder to hold client 5")
+    t5 = time.monotonic()
+    st, h, body, raw = http_get(hp, "other.example", "/beside")
+    check_eq((st, body), (200, b"sm-other /beside\n"), "another site's answer while limited.example is full")
+    check_eq(gh.readable([s4, s5], 0.3), [], "queued clients that got an answer while the site was full")
+    check_eq(eb.accepted, 3, "server connections while the site is full")
+    relays[0].close()
+    check_eq(recv_exact(s4, len(req(4)), 5), req(4), "echo of client 4 once a relay ended")
+    data, how = recv_all(s5, timeout=5)
+    waited = time.monotonic() - t5
+    check(data.startswith(b"HTTP/1.1 503 "), "client 5 after its queue-timeout got %r, want a 503" % data[:60])
+    check(0.7 <= waited <= 2.5, "client 5 was answered after %.2f s in the queue, want ~1 s" % waited)
+    check_eq(eb.accepted, 4, "server connections in all")
+    g.wait_log(r"\[::1\]:\d+ http limited\.example -> limited\.example - in=0 out=0 ms=\d+ queue_timeout$")
+    print("  site-max-connections 3: 2 queued, 1 through when a relay ended, 1 got 503 after %.2f s; "
+          "another site served meanwhile" % waited)
+
+
+@test()
 def test_launcher_killed(t):
     """`gatehouse run` SIGKILLed (OOM killer, a supervisor's stop timeout):
     its listener and forwarders must not live on as orphans holding the

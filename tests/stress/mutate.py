@@ -41,6 +41,7 @@ MUTATIONS = [
      "    os.kill(victim, 0)\n    collect(10.0)"),
     ("tests_robust.py", "test_least_loaded", "    os.kill(victim, signal.SIGCONT)\n    for i, s in waiting:",
      "    os.kill(victim, 0)\n    for i, s in waiting:"),
+    ("tests_robust.py", "test_site_max_connections", '"    site-max-connections 3",', '"    site-max-connections 4",'),
     ("tests_robust.py", "test_launcher_killed", 'g2 = t.gatehouse(conf, forwarders=2, name="gh2")',
      'g2 = t.gatehouse("bogus-directive\\n" + conf, forwarders=2, name="gh2")'),
     ("tests_robust.py", "test_handoff_flood", '"site a.example", "    http " + ra.addr,',

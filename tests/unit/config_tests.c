@@ -322,6 +322,16 @@ START_TEST(test_extensions_and_modes)
 	ck_assert_str_eq(c->chroot_dir, "/srv/empty");
 	ck_assert_uint_eq(c->max_connections, 20000);
 	config_free(c);
+	/* per site; queue-timeout defaults to connect-timeout */
+	c = load("connect-timeout 3s\nsite a.example\n  http [2001:db8::1]:80\n  site-max-connections 50\n"
+		 "site b.example\n  http [2001:db8::2]:80\n");
+	ck_assert_uint_eq(c->sites[0].max_connections, 50);
+	ck_assert_uint_eq(c->sites[1].max_connections, 0);
+	ck_assert_uint_eq(c->queue_timeout_ms, 3000);
+	config_free(c);
+	c = load("queue-timeout 250ms\nconnect-timeout 3s\n");
+	ck_assert_uint_eq(c->queue_timeout_ms, 250);
+	config_free(c);
 }
 END_TEST
 
@@ -516,6 +526,11 @@ static const struct bad_case {
 	{ "chroot /var/../etc\n", 1, "bad chroot '/var/../etc'" },
 	{ "max-connections 0\n", 1, "bad max-connections '0': a number from 1 to 10000000" },
 	{ "max-connections many\n", 1, "bad max-connections 'many'" },
+	{ "site-max-connections 5\n", 1, "'site-max-connections' outside any site (it belongs after a 'site' line)" },
+	{ SITE_A "site-max-connections 0\n", 3, "bad site-max-connections '0': a number from 1 to 10000000" },
+	{ SITE_A "site-max-connections 5\nsite-max-connections 6\n", 4, "'site-max-connections' already set at line 3" },
+	{ "queue-timeout forever\n", 1, "bad duration 'forever' for 'queue-timeout'" },
+	{ "queue-timeout 1s\nqueue-timeout 2s\n", 2, "'queue-timeout' already set at line 1" },
 	{ "max-head-size 65k\n", 1, "bad max-head-size '65k'" },
 	{ "max-head-size 1m\n", 1, "bad max-head-size '1m'" },
 	{ "max-head-size k\n", 1, "bad max-head-size 'k'" },
