@@ -215,7 +215,7 @@ demo:
 # `make bench`: gatehouse side by side with HAProxy, nginx, sniproxy, a floor
 # proxy and no proxy (bench/README.md); as root, installs what it needs.
 # Writes bench/RESULTS.md; `make bench-quick` writes bench/RESULTS-quick.md.
-.PHONY: bench bench-quick
+.PHONY: bench bench-quick bench-ab
 bench:
 	bash bench/install-deps.sh
 	$(MAKE) BUILD=build-bench all
@@ -225,6 +225,12 @@ bench-quick:
 	bash bench/install-deps.sh
 	$(MAKE) BUILD=build-bench all
 	python3 bench/bench.py --build build-bench --quick --out bench/RESULTS-quick.md --json bench/results-quick.json
+
+# A/B of builds on the L4 hello row: make bench-ab REVS="HEAD~3 ."
+REVS ?= HEAD .
+bench-ab:
+	bash bench/install-deps.sh
+	python3 bench/ab.py $(REVS)
 
 lint:
 	clang-tidy --quiet $(wildcard router/*.c common/*.c listener/*.c forwarder/*.c policy/*.c cli/*.c) -- $(CFLAGS)
