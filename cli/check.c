@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include "cli.h"
 #include "config_load.h"
+#include "daemon.h"
 
 static const char *plural(size_t n)
 {
@@ -30,6 +31,16 @@ int cmd_check(const char *path)
 	       servers[GH_KIND_HTTP] + servers[GH_KIND_TLS],
 	       plural(servers[GH_KIND_HTTP] + servers[GH_KIND_TLS]),
 	       servers[GH_KIND_HTTP], servers[GH_KIND_TLS], gh_http_mode_str(c->http_mode));
+	/* each forwarder enforces its share, rounded up (forwarder/queue.c) */
+	unsigned nf = daemon_forwarders(c);
+	for (size_t i = 0; i < c->n_sites && nf > 1; i++) {
+		unsigned lim = c->sites[i].max_connections;
+		unsigned share = (lim + nf - 1) / nf;
+		if (lim && share * nf != lim)
+			fprintf(stderr, "%s:%u: note: site %s: site-max-connections %u over %u forwarders is %u each, "
+				"so up to %u at once; a multiple of %u (or `forwarders 1`) makes it exact\n",
+				path, c->sites[i].line, c->sites[i].name, lim, nf, share, share * nf, nf);
+	}
 	config_free(c);
 	return 0;
 }

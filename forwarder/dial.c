@@ -176,15 +176,16 @@ static void try_next(struct forwarder *f, struct fconn *c)
 			server_failed(f, c, -early);
 			return;
 		}
-		if (early == EARLY_HELD)
+		if (early == EARLY_HELD)	/* the send found it still connecting */
 			st->early_skip = EARLY_BACKOFF;
 	}
-	bool up = early >= EARLY_SENT;
+	bool up = early >= EARLY_UP_HELD;
+	bool drained = early == EARLY_SENT || early == EARLY_SENT_MORE;
 	struct epoll_event ev = {
-		.events = EPOLLIN | EPOLLRDHUP | EPOLLET | (up ? 0 : EPOLLOUT),
+		.events = EPOLLIN | EPOLLRDHUP | EPOLLET | (drained ? 0 : EPOLLOUT),
 		.data.u64 = fconn_tag(c, true),
 	};
-	c->sout = !up;
+	c->sout = !drained;
 	if (epoll_ctl(f->epfd, EPOLL_CTL_ADD, fd, &ev) < 0) {
 		fconn_end(f, c, "internal");
 		return;

@@ -86,6 +86,8 @@ struct forwarder {
 	bool channel_open;
 	bool channel_paused;	/* not reading hand-offs: near the fd limit */
 	unsigned max_conns;	/* relays this process takes at most */
+	unsigned fd_budget;	/* fds it may hold for clients: a relay up to 4, a queued client 1 */
+	unsigned n_queued;	/* of n_conns, waiting for a site slot (queue.c) */
 	struct dlist connecting;	/* by connect deadline */
 	struct dlist relaying;		/* by last activity (moved to the tail on each) */
 	struct dlist dead;		/* ended during this epoll batch */
@@ -116,6 +118,7 @@ void queue_free(struct forwarder *f);
 void queue_admit(struct forwarder *f, struct fconn *c);
 void queue_release(struct forwarder *f, struct fconn *c);
 void queue_run(struct forwarder *f, uint64_t now);
+unsigned queue_intake_room(const struct forwarder *f);
 
 /* dial.c */
 void dial_start(struct forwarder *f, struct fconn *c);
@@ -125,8 +128,9 @@ void dial_expire(struct forwarder *f, uint64_t now);
 
 /* relay.c */
 enum early_result {
-	EARLY_NONE,	/* nothing read from the client: the relay will see to it */
-	EARLY_HELD,	/* bytes read and held until the connect completes */
+	EARLY_NONE,	/* nothing tried or nothing read: the relay will see to it */
+	EARLY_HELD,	/* still connecting: bytes held until the connect completes */
+	EARLY_UP_HELD,	/* up, but the server took only part: the rest is held */
 	EARLY_SENT,	/* sent: the connection is up and the client drained */
 	EARLY_SENT_MORE,	/* sent, and the client may have more waiting */
 };

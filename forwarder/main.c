@@ -198,11 +198,11 @@ static void channel_ready(struct forwarder *f)
 	struct handoff_in in[HANDOFF_BATCH];
 
 	for (;;) {
-		if (f->n_conns >= f->max_conns) {
+		unsigned room = queue_intake_room(f);
+		if (!room) {
 			channel_pause(f, true);
 			return;
 		}
-		unsigned room = f->max_conns - f->n_conns;
 		int n = handoff_recv(f->channel, in, room < HANDOFF_BATCH ? room : HANDOFF_BATCH);
 		if (n < 0) {
 			if (n == -EAGAIN)
@@ -322,9 +322,10 @@ int main(int argc, char **argv)
 	/* a relay holds two sockets and, while moving bulk, two pipe ends per
 	 * direction; keep headroom for the channel, logs and pool */
 	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY)
-		f.max_conns = rl.rlim_cur > 64 ? (unsigned)((rl.rlim_cur - 64) / 4) : 1;
+		f.fd_budget = rl.rlim_cur > 68 ? (unsigned)(rl.rlim_cur - 64) : 4;
 	else
-		f.max_conns = 1u << 20;
+		f.fd_budget = 4u << 20;
+	f.max_conns = f.fd_budget / 4;
 	/* caps are shared evenly by the forwarders */
 	const char *nf_env = getenv("GATEHOUSE_FORWARDERS");
 	unsigned nf = nf_env ? (unsigned)atoi(nf_env) : daemon_forwarders(cfg);
@@ -385,6 +386,8 @@ int main(int argc, char **argv)
 				continue;	/* an old registration of a reused struct */
 			if (c->state == FS_DEAD)
 				continue;
+			if (c->state == FS_QUEUED)
+				continue;	/* not registered: only a stale tag can name it */
 			if (c->state == FS_CONNECTING) {
 				if (!from_client)
 					dial_event(&f, c, evs[i].events);
@@ -397,12 +400,12 @@ int main(int argc, char **argv)
 		relay_expire(&f, now);
 		queue_run(&f, now);
 		free_dead(&f);
-		if (f.channel_paused && f.n_conns < f.max_conns)
+		if (f.channel_paused && queue_intake_room(&f))
 			channel_pause(&f, false);
 		if (f.load) {
 			/* once per round: the listener reads these as it dispatches */
 			atomic_store_explicit(&f.load->taken, f.received, memory_order_relaxed);
-			atomic_store_explicit(&f.load->relays, f.n_conns, memory_order_relaxed);
+			atomic_store_explicit(&f.load->relays, f.n_conns - f.n_queued, memory_order_relaxed);
 		}
 		log_flush();
 	}

@@ -7,6 +7,10 @@
  * that site ends, or `queue-timeout` passes: then it is answered as if
  * every server were down (503 for HTTP, a close for TLS) and logged as
  * queue_timeout. HAProxy calls this a server's maxconn and queue.
+ *
+ * A waiting client is not a relay: it does not count against
+ * `max-connections` (so clients of other sites keep coming in) but holds
+ * one fd, which the intake budget counts.
  */
 #include <stdlib.h>
 #include "clock.h"
@@ -62,12 +66,30 @@ void queue_admit(struct forwarder *f, struct fconn *c)
 	c->deadline_ms = clock_now_ms() + f->cfg->queue_timeout_ms;
 	dlist_append(&f->queued, &c->link);
 	f->site_queued[c->site]++;
+	f->n_queued++;
+}
+
+/* Hand-offs this forwarder can take now: under its relay cap, and with
+ * fds for each to become a relay. */
+unsigned queue_intake_room(const struct forwarder *f)
+{
+	unsigned relays = f->n_conns - f->n_queued;
+	if (relays >= f->max_conns)
+		return 0;
+	uint64_t used = 4ull * relays + f->n_queued;
+	if (used + 4 > f->fd_budget)
+		return 0;
+	uint64_t by_fds = (f->fd_budget - used) / 4;
+	unsigned by_cap = f->max_conns - relays;
+	return by_fds < by_cap ? (unsigned)by_fds : by_cap;
 }
 
 void queue_release(struct forwarder *f, struct fconn *c)
 {
-	if (c->state == FS_QUEUED)
+	if (c->state == FS_QUEUED) {
 		f->site_queued[c->site]--;
+		f->n_queued--;
+	}
 	if (c->counted) {
 		c->counted = false;
 		f->site_relays[c->site]--;
@@ -93,8 +115,11 @@ void queue_run(struct forwarder *f, uint64_t now)
 		e = e->next;
 		if (!has_room(f, c->site))
 			continue;
+		if (f->n_conns - f->n_queued >= f->max_conns)
+			break;	/* at the relay cap: the next relay to end frees one */
 		dlist_remove(&c->link);
 		f->site_queued[c->site]--;
+		f->n_queued--;
 		admit(f, c);
 	}
 }

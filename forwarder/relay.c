@@ -229,7 +229,7 @@ int relay_early(struct fconn *c)
 {
 	struct fdir *d = &c->up;
 	if (dir_busy(d))
-		return EARLY_HELD;
+		return EARLY_NONE;	/* held from a server that failed: sent once connected */
 	ssize_t n = recv(c->cfd, scratch, sizeof(scratch), MSG_DONTWAIT);
 	if (n <= 0)
 		return EARLY_NONE;
@@ -248,7 +248,12 @@ int relay_early(struct fconn *c)
 		memcpy(d->pend, scratch + s, (size_t)(n - s));
 		d->pend_len = (uint32_t)(n - s);
 		d->pend_off = 0;
-		return err ? -err : EARLY_HELD;
+		if (err)
+			return -err;
+		/* any byte taken means the connection is up: from here a failure
+		 * is the relay's, never a failover (the next server would get
+		 * the stream without its start) */
+		return s ? EARLY_UP_HELD : EARLY_HELD;
 	}
 	return (size_t)n < sizeof(scratch) ? EARLY_SENT : EARLY_SENT_MORE;
 }

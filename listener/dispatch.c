@@ -40,11 +40,23 @@ static bool stalled(struct lchannel *ch, uint64_t now)
  * Where the next batch goes, and how much of it (*room): the forwarder
  * holding the fewest clients (relays plus hand-offs in flight) among those
  * taking clients, under IN_FLIGHT_MAX and their cap; ties round robin.
- * When none qualifies (all busy, or no figures), the least in flight among
- * channels with buffer room, stuck ones last.
+ * When none qualifies (all busy), the least in flight among channels with
+ * buffer room, stuck ones last. Without figures from every forwarder,
+ * plain round robin: a forwarder without a page cannot be compared.
  */
 static struct lchannel *pick_channel(struct listener *l, unsigned *room)
 {
+	if (!l->all_loads) {
+		*room = HANDOFF_BATCH;
+		for (unsigned i = 0; i < l->n_channels; i++) {
+			unsigned k = (l->next_channel + i) % l->n_channels;
+			if (!l->channels[k].dead && !l->channels[k].blocked) {
+				l->next_channel = (k + 1) % l->n_channels;
+				return &l->channels[k];
+			}
+		}
+		return NULL;
+	}
 	uint64_t now = clock_now_ms();
 	bool stuck[64] = { false };
 	struct lchannel *best = NULL, *fb = NULL;
@@ -66,6 +78,9 @@ static struct lchannel *pick_channel(struct listener *l, unsigned *room)
 				best_held = held;
 				best_i = k;
 				best_room = IN_FLIGHT_MAX - flight;
+				/* no more than it can take under its cap */
+				if (ch->load->max_relays && ch->load->max_relays - held < best_room)
+					best_room = (unsigned)(ch->load->max_relays - held);
 			}
 		}
 		uint64_t key = ((uint64_t)stuck[k] << 32) | flight;

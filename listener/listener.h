@@ -69,6 +69,7 @@ struct listener {
 	unsigned n_listens;
 	struct lchannel channels[64];
 	unsigned n_channels;
+	bool all_loads;		/* every forwarder sent its load page */
 	unsigned next_channel;
 	struct dlist inspecting;	/* by deadline */
 	unsigned n_inspecting;

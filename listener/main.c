@@ -311,8 +311,9 @@ int main(int argc, char **argv)
 		l.channels[i].load = load_receive(l.channels[i].fd, now < load_deadline ? (int)(load_deadline - now) : 0);
 		n_loads += l.channels[i].load != NULL;
 	}
-	if (n_loads < l.n_channels)
-		log_msg(LOG_WARNING, "%u of %u forwarders sent no load figures: round robin for those",
+	l.all_loads = n_loads == l.n_channels;
+	if (!l.all_loads)
+		log_msg(LOG_WARNING, "%u of %u forwarders sent no load figures: round robin over all",
 			l.n_channels - n_loads, l.n_channels);
 
 	sigset_t waitmask;

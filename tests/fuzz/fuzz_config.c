@@ -39,6 +39,8 @@ static void check_config(const struct gh_config *c)
 	bool have[GH_KIND_COUNT] = { false, false };
 
 	assert(c->inspect_timeout_ms > 0 && c->connect_timeout_ms > 0 && c->idle_timeout_ms > 0);
+	assert(c->queue_timeout_ms > 0 && c->queue_timeout_ms <= 24u * 3600u * 1000u);
+	assert(c->max_connections <= 10000000);
 	assert(c->max_head >= 1024 && c->max_head <= 65536);
 	assert(c->forwarders <= 64);
 	for (size_t i = 0; i < c->n_listens; i++) {
@@ -62,6 +64,7 @@ static void check_config(const struct gh_config *c)
 		assert(s->n_names >= 1 && s->name == s->names[0]);
 		assert(s->n_servers[GH_KIND_HTTP] + s->n_servers[GH_KIND_TLS] >= 1);
 		assert(s->proxy_protocol >= 0 && s->proxy_protocol <= 2);
+		assert(s->max_connections <= 10000000);
 		assert(config_site_index(c, s->name, strlen(s->name)) == i);
 		for (int k = 0; k < GH_KIND_COUNT; k++)
 			for (size_t j = 0; j < s->n_servers[k]; j++)

@@ -368,7 +368,8 @@ class GreetAndCloseBackend:
 class Gatehouse:
     """`gatehouse run -c FILE` in its own session; readiness from NOTIFY_SOCKET."""
 
-    def __init__(self, ctx, config, forwarders=None, name="gh", nofile=None, nofile_hard=None, as_uid=None):
+    def __init__(self, ctx, config, forwarders=None, name="gh", nofile=None, nofile_hard=None, as_uid=None,
+                 netns=None):
         self.ctx = ctx
         self.conf = os.path.join(ctx.tmp, name + ".conf")
         with open(self.conf, "w") as f:
@@ -376,10 +377,16 @@ class Gatehouse:
         self.logpath = os.path.join(ctx.tmp, name + ".log")
         self.logf = open(self.logpath, "wb")
         self.notify = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-        npath = "\0gh-it-%d-%d-%s" % (os.getpid(), id(self), name)
-        self.notify.bind(npath)
         env = dict(os.environ)
-        env["NOTIFY_SOCKET"] = "@" + npath[1:]
+        if netns:
+            # abstract sockets belong to a network namespace: a path does not
+            npath = os.path.join(ctx.tmp, name + ".notify")
+            self.notify.bind(npath)
+            env["NOTIFY_SOCKET"] = npath
+        else:
+            npath = "\0gh-it-%d-%d-%s" % (os.getpid(), id(self), name)
+            self.notify.bind(npath)
+            env["NOTIFY_SOCKET"] = "@" + npath[1:]
         args = [GATEHOUSE, "run", "-c", self.conf]
         if forwarders:
             args += ["--forwarders", str(forwarders)]
@@ -402,6 +409,8 @@ class Gatehouse:
                 os.setgroups([])
                 os.setresgid(as_uid, as_uid, as_uid)
                 os.setresuid(as_uid, as_uid, as_uid)
+        if netns:
+            args = ["ip", "netns", "exec", netns] + args
         self.proc = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=self.logf,
                                      stderr=subprocess.STDOUT, env=env, start_new_session=True,
                                      preexec_fn=pre)

@@ -9,6 +9,7 @@ import re
 import signal
 import socket
 import subprocess
+import sys
 import threading
 import time
 
@@ -234,6 +235,36 @@ def test_backend_blackhole(t):
     worst = by.stop("black-holed connects")
     print("  black hole: 10 clients cut after %.2f-%.2fs (connect-timeout 1s); client beside waited <= %.0f ms"
           % (min(times), max(times), worst * 1000))
+
+
+@test()
+def test_early_send_partial(t):
+    """A client whose first read (a 60 KB POST) the server takes only part
+    of right after the connect: any byte taken proves the connection up, so
+    the connect timeout must not end it (or fail it over: a next server
+    would get the stream without its start); the server reads everything,
+    in order, when it gets round to it. Over loopback one send takes 60 KB
+    whole, so gatehouse, client and server run in a network namespace with
+    small TCP send buffers (tcp_wmem 4096 8192 16384), where it cannot."""
+    ns = gh.Netns(t)
+    gh.Netns.ip("netns", "exec", ns.name, "sysctl", "-qw", "net.ipv4.tcp_wmem=4096 8192 16384")
+    pa, hp = 20080, 20081
+    far = subprocess.Popen(["ip", "netns", "exec", ns.name, sys.executable,
+                            os.path.join(os.path.dirname(os.path.abspath(__file__)), "early_partial.py"), str(pa)],
+                           stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    t.defer(far.kill)
+    check_eq(far.stdout.readline().strip(), "ready", "the far side's first line")
+    g = t.gatehouse("\n".join(["connect-timeout 1s", "listen http [::1]:%d" % hp, "listen tls [::1]:%d" % (hp + 1),
+                               "site ep.example", "    http [::1]:%d" % pa, ""]), netns=ns.name)
+    # the far side waits past the connect timeout before it accepts: a wrong
+    # one fires in that time (no event marks "nothing happened")
+    far.stdin.write("go %d 1.6\n" % hp)
+    far.stdin.flush()
+    out = far.stdout.readline().strip()
+    check(out.startswith("match "), "what the server read of the client's request: %r" % out)
+    check("failed" not in g.log(), "a connect that was up reported as failed:\n" + g.log()[-600:])
+    print("  a 60 KB first read taken in part (small send buffers): kept for the server, no timeout, "
+          "delivered whole (%s bytes)" % out.split()[-1])
 
 
 @test()
@@ -741,11 +772,13 @@ def test_site_max_connections(t):
     relays reach the server; a 4th and a 5th client wait in the forwarder,
     unread; when a relay ends the 4th (the older) goes through; the 5th gets
     503 after its second in the queue, logged queue_timeout; a client of
-    another site meanwhile is served at once."""
+    another site meanwhile is served at once, although max-connections 5
+    counts 3 relays + 2 waiting (waiting clients are not relays)."""
     eb = t.backend("sm-echo", "echo")
     ob = t.backend("sm-other", "http")
     hp = free_port()
-    g = t.gatehouse("\n".join(["queue-timeout 1s", "listen http [::1]:%d" % hp, "listen tls [::1]:%d" % free_port(),
+    g = t.gatehouse("\n".join(["queue-timeout 1s", "max-connections 5",
+                               "listen http [::1]:%d" % hp, "listen tls [::1]:%d" % free_port(),
                                "site limited.example", "    http " + eb.addr, "    site-max-connections 3",
                                "site other.example", "    http " + ob.addr, ""]), forwarders=1)
     fwd = gh.daemon_pids(g, "gatehouse-forw")
@@ -769,8 +802,11 @@ def test_site_max_connections(t):
     s5 = client(5)
     wait_for(lambda: relay_owner(hp, s5, fwd) is not None, 5, "the forwarder to hold client 5")
     t5 = time.monotonic()
+    t_other = time.monotonic()
     st, h, body, raw = http_get(hp, "other.example", "/beside")
+    t_other = time.monotonic() - t_other
     check_eq((st, body), (200, b"sm-other /beside\n"), "another site's answer while limited.example is full")
+    check(t_other < 0.5, "another site's client waited %.2f s behind limited.example's queue" % t_other)
     check_eq(gh.readable([s4, s5], 0.3), [], "queued clients that got an answer while the site was full")
     check_eq(eb.accepted, 3, "server connections while the site is full")
     relays[0].close()
@@ -781,6 +817,14 @@ def test_site_max_connections(t):
     check(0.7 <= waited <= 2.5, "client 5 was answered after %.2f s in the queue, want ~1 s" % waited)
     check_eq(eb.accepted, 4, "server connections in all")
     g.wait_log(r"\[::1\]:\d+ http limited\.example -> limited\.example - in=0 out=0 ms=\d+ queue_timeout$")
+    # each forwarder takes its share rounded up: `gatehouse check` says what that allows
+    conf = os.path.join(t.tmp, "shares.conf")
+    with open(conf, "w") as f:
+        f.write("forwarders 2\nsite s.example\n    http %s\n    site-max-connections 3\n" % eb.addr)
+    r = subprocess.run([gh.GATEHOUSE, "check", "-c", conf], capture_output=True, text=True, timeout=10)
+    check_eq(r.returncode, 0, "gatehouse check of a rounded share: exit status")
+    check("%s:2: note: site s.example: site-max-connections 3 over 2 forwarders is 2 each, so up to 4 at once"
+          % conf in r.stderr, "gatehouse check's note on a rounded share: %r" % r.stderr)
     print("  site-max-connections 3: 2 queued, 1 through when a relay ended, 1 got 503 after %.2f s; "
           "another site served meanwhile" % waited)
 

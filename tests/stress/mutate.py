@@ -42,6 +42,7 @@ MUTATIONS = [
     ("tests_robust.py", "test_least_loaded", "    os.kill(victim, signal.SIGCONT)\n    for i, s in waiting:",
      "    os.kill(victim, 0)\n    for i, s in waiting:"),
     ("tests_robust.py", "test_site_max_connections", '"    site-max-connections 3",', '"    site-max-connections 4",'),
+    ("tests_robust.py", "test_early_send_partial", 'far.stdin.write("go %d 1.6\\n" % hp)', 'far.stdin.write("go %d 1.6\\n" % (hp + 1))'),
     ("tests_robust.py", "test_launcher_killed", 'g2 = t.gatehouse(conf, forwarders=2, name="gh2")',
      'g2 = t.gatehouse("bogus-directive\\n" + conf, forwarders=2, name="gh2")'),
     ("tests_robust.py", "test_handoff_flood", '"site a.example", "    http " + ra.addr,',
