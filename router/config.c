@@ -735,19 +735,26 @@ static int config_do_chroot(struct config_parser *p, const struct config_directi
 	return 0;
 }
 
-static int config_do_max_connections(struct config_parser *p, const struct config_directive *d,
-				     const struct config_tok *arg, size_t n)
+/* A connection count, 1 to 10000000, set once (seen: its first line). */
+static void config_count(struct config_parser *p, const struct config_directive *d,
+			 const struct config_tok *arg, unsigned *field, unsigned *seen)
 {
 	char q[QUOTE_BUF];
 	uint64_t v;
 
-	(void)n;
 	if (!config_uint(arg->s, arg->len, 10000000, &v) || v < 1 || v > 10000000) {
-		config_error(p, "bad max-connections '%s': a number from 1 to 10000000", Q(q, arg));
-		return 0;
+		config_error(p, "bad %s '%s': a number from 1 to 10000000", d->name, Q(q, arg));
+		return;
 	}
-	if (config_once(p, d, &p->seen_maxconn))
-		p->c->max_connections = (unsigned)v;
+	if (config_once(p, d, seen))
+		*field = (unsigned)v;
+}
+
+static int config_do_max_connections(struct config_parser *p, const struct config_directive *d,
+				     const struct config_tok *arg, size_t n)
+{
+	(void)n;
+	config_count(p, d, arg, &p->c->max_connections, &p->seen_maxconn);
 	return 0;
 }
 
@@ -756,18 +763,10 @@ static int config_do_site_max_connections(struct config_parser *p, const struct 
 					  const struct config_tok *arg, size_t n)
 {
 	uint32_t idx = config_current(p, d);
-	char q[QUOTE_BUF];
-	uint64_t v;
 
 	(void)n;
-	if (idx == GH_NO_SITE)
-		return 0;
-	if (!config_uint(arg->s, arg->len, 10000000, &v) || v < 1 || v > 10000000) {
-		config_error(p, "bad site-max-connections '%s': a number from 1 to 10000000", Q(q, arg));
-		return 0;
-	}
-	if (config_once(p, d, &p->cur_maxconn_line))
-		p->c->sites[idx].max_connections = (unsigned)v;
+	if (idx != GH_NO_SITE)
+		config_count(p, d, arg, &p->c->sites[idx].max_connections, &p->cur_maxconn_line);
 	return 0;
 }
 

@@ -48,6 +48,19 @@ def relay_owners(hp, socks, pids):
     return out
 
 
+def get_req(host, i):
+    """A keep-alive GET (an echo backend sends it straight back)."""
+    return b"GET /%d HTTP/1.1\r\nHost: %s\r\n\r\n" % (i, host.encode())
+
+
+def open_req(t, hp, host, i):
+    """A client that has sent get_req(host, i) to the HTTP side."""
+    s = connect(hp, timeout=10)
+    t.defer(s.close)
+    s.sendall(get_req(host, i))
+    return s
+
+
 def relay_owner(hp, s, pids):
     """The forwarder (of pids) holding the accepted side of client socket s."""
     return relay_owners(hp, [s], pids)[s]
@@ -723,13 +736,10 @@ def test_least_loaded(t):
     check("sent no load figures" not in g.log(), "a forwarder sent no load page:\n" + g.log()[-600:])
 
     def req(i):
-        return b"GET /%d HTTP/1.1\r\nHost: s.example\r\n\r\n" % i
+        return get_req("s.example", i)
 
     def relay(i):
-        s = connect(hp, timeout=10)
-        t.defer(s.close)
-        s.sendall(req(i))
-        return s
+        return open_req(t, hp, "s.example", i)
 
     victim, other = fwd
     os.kill(victim, signal.SIGSTOP)
@@ -784,13 +794,10 @@ def test_site_max_connections(t):
     fwd = gh.daemon_pids(g, "gatehouse-forw")
 
     def req(i):
-        return b"GET /%d HTTP/1.1\r\nHost: limited.example\r\n\r\n" % i
+        return get_req("limited.example", i)
 
     def client(i):
-        s = connect(hp, timeout=10)
-        t.defer(s.close)
-        s.sendall(req(i))
-        return s
+        return open_req(t, hp, "limited.example", i)
 
     relays = []
     for i in range(3):
