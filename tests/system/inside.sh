@@ -308,4 +308,14 @@ bad=$(journalctl -q --no-pager -b -o cat _PID=1 |
 [ -z "$bad" ] || no "$(echo "$bad" | head -n 8 | tr '\n' '|')"
 end
 
+begin 9 "every listener took its forwarders' load pages (least-loaded hand-off, not the round-robin fallback)"
+# under systemd the pages cross forwarder@'s accepted connection: memfd_create,
+# sealing and SCM_RIGHTS must all pass the units' own filters
+starts=$(journalctl -q --no-pager -b -u gatehouse-listener.service -o cat | grep -c 'forwarder channels$')
+miss=$(journalctl -q --no-pager -b -o cat | grep -E 'sent no load figures|load page: ')
+[ "$starts" -ge 2 ] || no "only $starts listener start(s) in the journal; the run restarts it several times"
+[ -z "$miss" ] || no "$(echo "$miss" | head -n 3 | tr '\n' '|')"
+info "$starts listener starts, none without load pages"
+end
+
 finish
