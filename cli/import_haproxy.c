@@ -66,6 +66,7 @@ struct hx_srvopts {
 	int proxy;		/* PROXY header: 0 off, 1 or 2 */
 	unsigned proxy_line;	/* where that was said; 0 = nowhere */
 	bool backup, disabled;
+	unsigned maxconn;	/* 0: none (HAProxy: no limit) */
 };
 
 struct hx_server {
@@ -1059,6 +1060,7 @@ enum {
 	SO_SILENT,
 	SO_HEALTH,
 	SO_LOAD,
+	SO_MAXCONN,
 	SO_PERSIST,
 	SO_TLS,
 	SO_ESSENTIAL,
@@ -1084,7 +1086,7 @@ static const struct hx_opt hx_server_opts[] = {
 	{ "error-limit", 1, SO_HEALTH }, { "slowstart", 1, SO_HEALTH },
 	{ "check-sni", 1, SO_HEALTH }, { "check-alpn", 1, SO_HEALTH },
 	{ "check-proto", 1, SO_HEALTH }, { "track", 1, SO_HEALTH }, { "health-check", 1, SO_HEALTH },
-	{ "weight", 1, SO_LOAD }, { "maxconn", 1, SO_LOAD }, { "maxqueue", 1, SO_LOAD },
+	{ "weight", 1, SO_LOAD }, { "maxconn", 1, SO_MAXCONN }, { "maxqueue", 1, SO_LOAD },
 	{ "minconn", 1, SO_LOAD },
 	{ "cookie", 1, SO_PERSIST }, { "non-stick", 0, SO_PERSIST }, { "stick", 0, SO_SILENT },
 	{ "id", 1, SO_SILENT }, { "tfo", 0, SO_SILENT }, { "pool-max-conn", 1, SO_SILENT },
@@ -1159,6 +1161,18 @@ static bool hx_server_options(struct hx *x, const struct hx_line *l, size_t from
 		case SO_NOBACKUP: o->backup = false; break;
 		case SO_DISABLED: o->disabled = true; break;
 		case SO_ENABLED: o->disabled = false; break;
+		case SO_MAXCONN: {
+			/* summed over a site's servers into site-max-connections */
+			char *end = NULL;
+			unsigned long v = i + 1 < l->argc ? strtoul(l->argv[i + 1], &end, 10) : 0;
+			if (!end || *end || v == 0 || v > 10000000) {
+				hx_say(x, l->no, HX_MINOR, "'%s': maxconn '%s' left out (gatehouse takes 1 to 10000000)",
+				       l->text, i + 1 < l->argc ? l->argv[i + 1] : "");
+				v = 0;
+			}
+			o->maxconn = (unsigned)v;
+			break;
+		}
 		default: break;
 		}
 		if (group) {
@@ -1173,9 +1187,8 @@ static bool hx_server_options(struct hx *x, const struct hx_line *l, size_t from
 		       "'%s': health checks (%s): gatehouse has none; it tries the next server when a connect fails",
 		       l->text, health);
 	if (load[0])
-		hx_say(x, l->no, HX_MINOR,
-		       "'%s': %s: gatehouse's round robin has no weights or per-server limits "
-		       "(a site's limit: site-max-connections)", l->text, load);
+		hx_say(x, l->no, HX_MINOR, "'%s': %s: gatehouse's round robin has no weights or server queues",
+		       l->text, load);
 	if (persist[0])
 		hx_say(x, l->no, HX_MINOR, "'%s': %s: no server persistence; one connection goes to one server",
 		       l->text, persist);
@@ -1738,10 +1751,18 @@ static void hx_write_listens(struct hx *x, FILE *o)
 		fputc('\n', o);
 }
 
+/* maxconn over a site's servers: their sum, the first line giving one,
+ * and a server without one (then the site has no cap). */
+struct hx_cap {
+	unsigned long long sum;
+	unsigned line, unlimited;
+	const struct hx_proxy *be;	/* a backend that gave a maxconn */
+};
+
 /* The servers of site s for kind k as gatehouse lines; returns how many,
  * and the PROXY version they agree on in *proxy (-1: they disagree). */
 static size_t hx_write_servers(struct hx *x, FILE *o, const struct hx_site *s, enum gh_kind k,
-			       int *proxy, unsigned *proxy_line)
+			       int *proxy, unsigned *proxy_line, struct hx_cap *cap)
 {
 	const struct hx_proxy *b = s->be[k];
 	size_t written = 0, n_seen = 0;
@@ -1790,6 +1811,15 @@ static size_t hx_write_servers(struct hx *x, FILE *o, const struct hx_site *s, e
 			fprintf(o, "    %-4s %-30s # %s:%u server %s (backend %s)%s%s\n", gh_kind_str(k), t,
 				x->file, sv->line, sv->name, b->name, sv->o.backup ? ", backup" : "",
 				sv->a.port ? "" : ", port from the bind");
+			if (!cap)
+				;	/* the same backend as the other kind: counted there */
+			else if (sv->o.maxconn) {
+				cap->sum += sv->o.maxconn;
+				cap->line = cap->line ? cap->line : sv->line;
+				cap->be = b;
+			} else {
+				cap->unlimited = sv->line;
+			}
 			if (*proxy == -2) {
 				*proxy = sv->o.proxy;
 				*proxy_line = sv->o.proxy_line ? sv->o.proxy_line : sv->line;
@@ -1810,6 +1840,35 @@ static size_t hx_write_servers(struct hx *x, FILE *o, const struct hx_site *s, e
 	return written;
 }
 
+/* HAProxy's per-server maxconn, as one cap per site: the sum over the
+ * site's servers of both kinds, or none if any server has no limit. */
+static void hx_write_cap(struct hx *x, FILE *m, const struct hx_site *s, const struct hx_cap *cap)
+{
+	char text[48];
+
+	if (!cap->line)
+		return;
+	if (cap->unlimited) {
+		hx_say(x, cap->unlimited, HX_NOTE,
+		       "site '%s': other servers have maxconn, this one none (no limit): no site-max-connections",
+		       s->name);
+		return;
+	}
+	/* HAProxy's limit is the servers', whichever frontend: sites sharing
+	 * the backend each get it whole here */
+	size_t sharing = 0;
+	for (size_t i = 0; i < x->n_sites; i++)
+		for (int k = 0; k < GH_KIND_COUNT; k++)
+			if (x->sites[i].be[k] == cap->be && (k == 0 || x->sites[i].be[0] != cap->be))
+				sharing++;
+	if (sharing > 1)
+		hx_say(x, cap->line, HX_NOTE,
+		       "backend '%s' serves %zu sites: each gets its maxconn sum as site-max-connections, so "
+		       "together they may reach %zu times it", cap->be->name, sharing, sharing);
+	snprintf(text, sizeof(text), "site-max-connections %llu", cap->sum > 10000000 ? 10000000ull : cap->sum);
+	fprintf(m, "    %-35s # %s:%u maxconn, summed over the site's servers\n", text, x->file, cap->line);
+}
+
 static void hx_write_sites(struct hx *x, FILE *o)
 {
 	for (size_t i = 0; i < x->n_sites; i++) {
@@ -1819,11 +1878,13 @@ static void hx_write_sites(struct hx *x, FILE *o)
 		FILE *m = open_memstream(&body, &body_len);
 		int proxy = -2;
 		unsigned proxy_line = 0;
+		struct hx_cap cap = { 0 };
 
 		if (!m)
 			hx_oom();
 		for (int k = 0; k < GH_KIND_COUNT; k++) {
-			size_t w = hx_write_servers(x, m, s, (enum gh_kind)k, &proxy, &proxy_line);
+			bool again = k > 0 && s->be[k] == s->be[0];
+			size_t w = hx_write_servers(x, m, s, (enum gh_kind)k, &proxy, &proxy_line, again ? NULL : &cap);
 
 			s->has[k] = w > 0;
 			n += w;
@@ -1831,6 +1892,7 @@ static void hx_write_sites(struct hx *x, FILE *o)
 		if (proxy > 0)
 			fprintf(m, "    %-35s # %s:%u send-proxy%s\n", proxy == 2 ? "proxy-protocol v2" :
 				"proxy-protocol v1", x->file, proxy_line, proxy == 2 ? "-v2" : "");
+		hx_write_cap(x, m, s, &cap);
 		if (fclose(m) != 0)
 			hx_oom();
 		if (n == 0) {

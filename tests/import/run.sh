@@ -138,6 +138,12 @@ has_line features '^ +tls +\[2001:db8:40::1\]:443 '
 has_line features '^ +proxy-protocol v2 .*send-proxy-v2'
 has_line features '^ +proxy-protocol v1 .*send-proxy$'
 has_line features '^default +http +fallback '
+# server maxconn: summed into the site's cap; none when a server has no limit
+has_line features '^ +site-max-connections +64 .*features\.cfg:51 maxconn'
+has_err features '^tests/import/features\.cfg:35: note: site .www\.example\.net.: other servers have maxconn, this one none'
+if grep -A8 '^site www\.example\.net' "$TMP/features.conf" | grep -q 'site-max-connections'; then
+	bad "features: www.example.net got a cap although its http servers have no limit"; else
+	ok "features: no cap for www.example.net (http servers without maxconn)"; fi
 has_line features '^default +tls +www\.example\.net '
 # backups after the others, and said so
 if awk '/^site www.example.net/{s=1} s&&/^ +http/{print $2} /^$/{s=0}' "$TMP/features.conf" |
