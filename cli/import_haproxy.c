@@ -52,7 +52,7 @@ struct hx_ms {
 };
 
 struct hx_timeouts {
-	struct hx_ms connect, client, server, tunnel, http_request;
+	struct hx_ms connect, client, server, tunnel, http_request, queue;
 };
 
 struct hx_addr {
@@ -632,7 +632,7 @@ static void hx_timeout(struct hx *x, struct hx_proxy *p, const struct hx_line *l
 		       const char *which, const char *value)
 {
 	static const char *const silent[] = {
-		"queue", "check", "http-keep-alive", "client-fin", "server-fin", "tarpit",
+		"check", "http-keep-alive", "client-fin", "server-fin", "tarpit",
 		"client-hs",
 	};
 
@@ -646,6 +646,8 @@ static void hx_timeout(struct hx *x, struct hx_proxy *p, const struct hx_line *l
 		hx_set_ms(x, &p->t.tunnel, l, value);
 	else if (!strcmp(which, "http-request"))
 		hx_set_ms(x, &p->t.http_request, l, value);
+	else if (!strcmp(which, "queue"))
+		hx_set_ms(x, &p->t.queue, l, value);
 	else {
 		for (size_t i = 0; i < HX_ARRAY(silent); i++)
 			if (!strcmp(which, silent[i]))
@@ -1660,7 +1662,7 @@ static void hx_write_timeout(struct hx *x, FILE *o, const char *directive, const
 
 static void hx_write_timeouts(struct hx *x, FILE *o)
 {
-	struct hx_pick inspect = { 0 }, connect = { 0 }, idle = { 0 };
+	struct hx_pick inspect = { 0 }, connect = { 0 }, idle = { 0 }, queue = { 0 };
 
 	for (int k = 0; k < GH_KIND_COUNT; k++) {
 		for (size_t i = 0; i < x->kinds[k].n_fe; i++) {
@@ -1677,17 +1679,20 @@ static void hx_write_timeouts(struct hx *x, FILE *o)
 		if (!p->used)
 			continue;
 		hx_pick(&connect, &p->t.connect);
+		hx_pick(&queue, &p->t.queue);
 		hx_pick(&idle, &p->t.server);
 		hx_pick(&idle, &p->t.tunnel);
 	}
-	if (inspect.line || connect.line || idle.line)
+	if (inspect.line || connect.line || idle.line || queue.line)
 		fprintf(o, "# timeouts\n");
 	hx_write_timeout(x, o, "inspect-timeout", &inspect, "", true);
 	hx_write_timeout(x, o, "connect-timeout", &connect, "", true);
 	/* one idle timeout for both sides: the larger of client and server
 	 * is the translation itself, not news */
 	hx_write_timeout(x, o, "idle-timeout", &idle, " (the largest of client/server)", false);
-	if (inspect.line || connect.line || idle.line)
+	/* a wait for a site's slot (site-max-connections, from maxconn) */
+	hx_write_timeout(x, o, "queue-timeout", &queue, "", true);
+	if (inspect.line || connect.line || idle.line || queue.line)
 		fputc('\n', o);
 }
 

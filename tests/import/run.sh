@@ -139,8 +139,9 @@ has_line features '^ +proxy-protocol v2 .*send-proxy-v2'
 has_line features '^ +proxy-protocol v1 .*send-proxy$'
 has_line features '^default +http +fallback '
 # server maxconn: summed into the site's cap; none when a server has no limit
-has_line features '^ +site-max-connections +64 .*features\.cfg:51 maxconn'
-has_err features '^tests/import/features\.cfg:35: note: site .www\.example\.net.: other servers have maxconn, this one none'
+has_line features '^ +site-max-connections +64 .*features\.cfg:52 maxconn'
+has_line features '^queue-timeout +2s '
+has_err features '^tests/import/features\.cfg:36: note: site .www\.example\.net.: other servers have maxconn, this one none'
 if grep -A8 '^site www\.example\.net' "$TMP/features.conf" | grep -q 'site-max-connections'; then
 	bad "features: www.example.net got a cap although its http servers have no limit"; else
 	ok "features: no cap for www.example.net (http servers without maxconn)"; fi
@@ -149,8 +150,8 @@ has_line features '^default +tls +www\.example\.net '
 if awk '/^site www.example.net/{s=1} s&&/^ +http/{print $2} /^$/{s=0}' "$TMP/features.conf" |
 	tail -n1 | grep -qx '192.0.2.10:8080'; then ok "features: backup server listed last"; else
 	bad "features: backup server not last"; fi
-has_err features '^tests/import/features\.cfg:35: note: server .b. is a backup'
-has_err features '^tests/import/features\.cfg:47: note: server .m2. is a backup'
+has_err features '^tests/import/features\.cfg:36: note: server .b. is a backup'
+has_err features '^tests/import/features\.cfg:48: note: server .m2. is a backup'
 
 # --- what can't be translated: FILE:LINE, exit 1, the rest still printed
 convert bad-hostname
