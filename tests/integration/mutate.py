@@ -53,6 +53,9 @@ MUTATIONS = [
      'f.write("this is not a directive\\n" if False else open(g.conf).read())'),
     ("test_launcher", 'check_eq(rc, 0, "exit status after SIGINT")', 'check_eq(rc, 1, "exit status after SIGINT")'),
     ("test_launcher_gives_up", "check(starts <= 15,", "check(starts <= 0,"),
+    ("test_sandbox_applied", '"site sb.example", "    http " + hb.addr, ""]), forwarders=2)',
+     '"site sb.example", "    http " + hb.addr, ""]), forwarders=2, as_uid=65534)'),
+    ("test_unprivileged_run", 'forwarders=1, as_uid=65534)', 'forwarders=1)'),
 ]
 
 

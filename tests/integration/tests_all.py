@@ -851,36 +851,9 @@ def test_bogus_handoffs(t):
     import array
     rec = t.backend("ho-rec", "record")
     prec = t.backend("ho-proxy-rec", "record")
-    conf = os.path.join(t.tmp, "fwd.conf")
-    with open(conf, "w") as f:
-        f.write("\n".join(["listen http [::1]:%d" % free_port(), "listen tls [::1]:%d" % free_port(),
-                           "site h.example", "    http " + rec.addr,
-                           "site p.example", "    http " + prec.addr, "    proxy-protocol v1", ""]))
-    ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
-    logpath = os.path.join(t.tmp, "fwd.log")
-    logf = open(logpath, "wb")
-    t.defer(logf.close)
-    t.watch_log(logpath)
-    notify = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-    nname = "\0gh-it-fwd-%d" % os.getpid()
-    notify.bind(nname)
-    t.defer(notify.close)
-    env = dict(os.environ, NOTIFY_SOCKET="@" + nname[1:])
-    fd = theirs.fileno()
-    proc = subprocess.Popen(
-        ["bash", "-c", 'export LISTEN_PID=$$ LISTEN_FDS=1; exec "$0" -c "$1" 3<&%d %d<&-' % (fd, fd),
-         gh.FORWARDER, conf], pass_fds=(fd,), stdin=subprocess.DEVNULL, stdout=logf, stderr=logf,
-        env=env, start_new_session=True)
-    t.defer(lambda: (proc.poll() is None and proc.kill(), proc.wait(5)))
-    theirs.close()
-    notify.settimeout(10)
-    try:
-        check(b"READY=1" in notify.recv(4096), "forwarder readiness message")
-    except socket.timeout:
-        raise TestFailure("forwarder sent no READY=1; log: %s" % open(logpath).read())
-
-    def log():
-        return open(logpath, "rb").read().decode("utf-8", "replace")
+    proc, ours, log = gh.lone_forwarder(t, ["listen http [::1]:%d" % free_port(), "listen tls [::1]:%d" % free_port(),
+                                            "site h.example", "    http " + rec.addr,
+                                            "site p.example", "    http " + prec.addr, "    proxy-protocol v1"])
 
     lsock = socket.socket(socket.AF_INET6, socket.SOCK_STREAM)
     lsock.bind(("::1", 0))

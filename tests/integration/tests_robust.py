@@ -873,50 +873,6 @@ def test_launcher_killed(t):
 
 # ====================================================================== 5 hand-off flood
 
-def lone_forwarder(t, conf_lines, name="fwd"):
-    """A gatehouse-forwarder on its own, its channel a socketpair whose
-    other end the test holds (a hostile listener). Returns (proc, channel,
-    log())."""
-    conf = os.path.join(t.tmp, name + ".conf")
-    with open(conf, "w") as f:
-        f.write("\n".join(conf_lines + [""]))
-    ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
-    logpath = os.path.join(t.tmp, name + ".log")
-    logf = open(logpath, "wb")
-    t.defer(logf.close)
-    t.watch_log(logpath)
-    notify = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-    nname = "\0gh-rb-%s-%d" % (name, os.getpid())
-    notify.bind(nname)
-    t.defer(notify.close)
-    env = dict(os.environ, NOTIFY_SOCKET="@" + nname[1:])
-    fd = theirs.fileno()
-    proc = subprocess.Popen(
-        ["bash", "-c", 'export LISTEN_PID=$$ LISTEN_FDS=1; exec "$0" -c "$1" 3<&%d %d<&-' % (fd, fd),
-         gh.FORWARDER, conf], pass_fds=(fd,), stdin=subprocess.DEVNULL, stdout=logf, stderr=logf,
-        env=env, start_new_session=True)
-
-    def stop():
-        ours.close()    # a forwarder whose channel closes finishes its relays and exits
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(5)
-    t.defer(stop)
-    theirs.close()
-    notify.settimeout(10)
-    try:
-        check(b"READY=1" in notify.recv(4096), "forwarder readiness message")
-    except socket.timeout:
-        raise TestFailure("forwarder sent no READY=1; log: %s" % open(logpath).read())
-
-    def log():
-        with open(logpath, "rb") as f:
-            return f.read().decode("utf-8", "replace")
-    return proc, ours, log
-
-
 @test(timeout=90)
 def test_handoff_flood(t):
     """A hostile listener sends 2000 valid hand-offs, each with a real TCP
@@ -928,7 +884,7 @@ def test_handoff_flood(t):
     ra = t.backend("fl-a", "record")
     rb = t.backend("fl-b", "record")
     decoy = t.backend("fl-decoy", "record")      # in no config
-    proc, ours, log = lone_forwarder(t, ["listen http [::1]:%d" % free_port(), "listen tls [::1]:%d" % free_port(),
+    proc, ours, log = gh.lone_forwarder(t, ["listen http [::1]:%d" % free_port(), "listen tls [::1]:%d" % free_port(),
                                          "site a.example", "    http " + ra.addr,
                                          "site b.example", "    http " + rb.addr, "    tls " + rb.addr])
     lsock = socket.socket(socket.AF_INET6, socket.SOCK_STREAM)

@@ -8,17 +8,5 @@
 #   KEEP_TMP=1 keeps the logs (they are kept anyway when a test fails).
 # Last line: "stress: N passed, M failed"; exit 1 if M > 0.
 cd "$(dirname "$0")/../.." || exit 1
-export BUILD="${BUILD:-build}"
-export PYTHONDONTWRITEBYTECODE=1
-PY=/usr/bin/python3
-[ -x "$PY" ] || PY=python3
-out=$(mktemp)
-"$PY" tests/stress/stress.py "$@" | tee "$out"
-rc=${PIPESTATUS[0]}
-if ! tail -n 1 "$out" | grep -q '^stress: [0-9]* passed, [0-9]* failed$'; then
-	# the runner itself broke (import error, interpreter crash): say so
-	echo "stress: 0 passed, 1 failed"
-	rc=1
-fi
-rm -f "$out"
-exit "$rc"
+. tests/lib/pysuite.sh
+pysuite stress tests/stress/stress.py "$@"
