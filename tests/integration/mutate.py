@@ -9,13 +9,13 @@ applied to a copy of tests_all.py; the test is run alone and must FAIL.
 Not part of run.sh (it runs the suite ~20 times over).
 """
 import os
-import sys
-sys.dont_write_bytecode = True
 import re
 import shutil
 import subprocess
 import sys
 import tempfile
+
+sys.dont_write_bytecode = True
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.abspath(os.path.join(HERE, "..", ".."))
@@ -59,32 +59,30 @@ MUTATIONS = [
 ]
 
 
-def main():
-    args = sys.argv[1:]
+def run_mutations(mutations, sources, stage, args):
+    """The engine, shared with tests/stress/mutate.py. Each mutation
+    (FILE, TEST, OLD, NEW) replaces the first OLD in sources[FILE] by NEW;
+    stage(tmpdir, FILE, text, TEST) puts a copy of the suite there with that
+    text and returns the command that runs TEST alone, which must FAIL.
+    Every test defined in sources needs a mutation. Returns the exit status."""
     filters = [args[i + 1] for i, a in enumerate(args) if a == "-k" and i + 1 < len(args)]
     env = dict(os.environ)
     env["BUILD"] = os.path.abspath(os.path.join(ROOT, os.environ.get("BUILD", "build")))
-    with open(os.path.join(HERE, "tests_all.py")) as f:
-        source = f.read()
-    covered = set(m[0] for m in MUTATIONS)
-    names = re.findall(r"^def (test_\w+)\(t\):", source, re.M)
+    covered = set(m[1] for m in mutations)
+    names = [n for src in sources.values() for n in re.findall(r"^def (test_\w+)\(t\):", src, re.M)]
     missing = [n for n in names if n not in covered]
     ok = bad = 0
-    for name, old, new in MUTATIONS:
+    for fname, name, old, new in mutations:
         if filters and not any(x in name for x in filters):
             continue
-        if old not in source:
+        if old not in sources[fname]:
             print("STALE %s: mutation text not found: %r" % (name, old))
             bad += 1
             continue
         tmp = tempfile.mkdtemp(prefix="gatehouse-mutate.")
         try:
-            for fn in ("gh.py", "runner.py"):
-                shutil.copy(os.path.join(HERE, fn), tmp)
-            with open(os.path.join(tmp, "tests_all.py"), "w") as f:
-                f.write(source.replace(old, new, 1))
-            r = subprocess.run([sys.executable, os.path.join(tmp, "runner.py"), "-k", name], env=env,
-                               capture_output=True, timeout=300)
+            cmd = stage(tmp, fname, sources[fname].replace(old, new, 1), name)
+            r = subprocess.run(cmd, env=env, capture_output=True, timeout=600)
             out = r.stdout.decode("utf-8", "replace")
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
@@ -99,6 +97,20 @@ def main():
         print("NO MUTATION for %s" % n)
     print("mutations: %d caught, %d missed, %d tests without one" % (ok, bad, len(missing)))
     return 1 if bad or missing else 0
+
+
+def main():
+    with open(os.path.join(HERE, "tests_all.py")) as f:
+        sources = {"tests_all.py": f.read()}
+
+    def stage(tmp, fname, text, name):
+        for fn in ("gh.py", "runner.py"):
+            shutil.copy(os.path.join(HERE, fn), tmp)
+        with open(os.path.join(tmp, fname), "w") as f:
+            f.write(text)
+        return [sys.executable, os.path.join(tmp, "runner.py"), "-k", name]
+
+    return run_mutations([("tests_all.py",) + m for m in MUTATIONS], sources, stage, sys.argv[1:])
 
 
 if __name__ == "__main__":

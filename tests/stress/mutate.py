@@ -9,16 +9,15 @@ the suites; the test is run alone and must FAIL.
     BUILD=build python3 tests/stress/mutate.py [-k SUBSTRING]
 """
 import os
-import re
 import shutil
-import subprocess
 import sys
-import tempfile
 
 sys.dont_write_bytecode = True
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.abspath(os.path.join(HERE, "..", ".."))
 INTEG = os.path.join(ROOT, "tests", "integration")
+sys.path.insert(0, INTEG)
+from mutate import run_mutations  # noqa: E402  (the shared engine)
 
 # (file, test, old source text, new source text): first occurrence replaced
 MUTATIONS = [
@@ -54,48 +53,20 @@ MUTATIONS = [
 
 
 def main():
-    args = sys.argv[1:]
-    filters = [args[i + 1] for i, a in enumerate(args) if a == "-k" and i + 1 < len(args)]
-    env = dict(os.environ)
-    env["BUILD"] = os.path.abspath(os.path.join(ROOT, os.environ.get("BUILD", "build")))
     sources = {"tests_robust.py": open(os.path.join(INTEG, "tests_robust.py")).read(),
                "stress.py": open(os.path.join(HERE, "stress.py")).read()}
-    covered = set(m[1] for m in MUTATIONS)
-    names = [n for src in sources.values() for n in re.findall(r"^def (test_\w+)\(t\):", src, re.M)]
-    missing = [n for n in names if n not in covered]
-    ok = bad = 0
-    for fname, name, old, new in MUTATIONS:
-        if filters and not any(x in name for x in filters):
-            continue
-        if old not in sources[fname]:
-            print("STALE %s: mutation text not found: %r" % (name, old))
-            bad += 1
-            continue
-        tmp = tempfile.mkdtemp(prefix="gatehouse-mutate.")
-        try:
-            shutil.copytree(INTEG, os.path.join(tmp, "integration"))
-            shutil.copytree(HERE, os.path.join(tmp, "stress"))
-            where = os.path.join(tmp, "integration" if fname == "tests_robust.py" else "stress", fname)
-            with open(where, "w") as f:
-                f.write(sources[fname].replace(old, new, 1))
-            script = os.path.join(tmp, "integration", "runner.py") if fname == "tests_robust.py" else \
-                os.path.join(tmp, "stress", "stress.py")
-            r = subprocess.run([sys.executable, script, "--short", "-k", name] if fname == "stress.py"
-                               else [sys.executable, script, "-k", name], env=env, capture_output=True, timeout=600)
-            out = r.stdout.decode("utf-8", "replace")
-        finally:
-            shutil.rmtree(tmp, ignore_errors=True)
-        line = next((l for l in out.splitlines() if l.startswith(("PASS " + name, "FAIL " + name))), "")
-        if line.startswith("FAIL") and r.returncode == 1:
-            ok += 1
-            print("caught  %s: %s" % (name, line[len("FAIL " + name) + 2:][:110]))
-        else:
-            bad += 1
-            print("MISSED  %s: mutated test did not fail: %s" % (name, line or out[-300:]))
-    for n in missing:
-        print("NO MUTATION for %s" % n)
-    print("mutations: %d caught, %d missed, %d tests without one" % (ok, bad, len(missing)))
-    return 1 if bad or missing else 0
+
+    def stage(tmp, fname, text, name):
+        shutil.copytree(INTEG, os.path.join(tmp, "integration"))
+        shutil.copytree(HERE, os.path.join(tmp, "stress"))
+        where = "integration" if fname == "tests_robust.py" else "stress"
+        with open(os.path.join(tmp, where, fname), "w") as f:
+            f.write(text)
+        if fname == "tests_robust.py":
+            return [sys.executable, os.path.join(tmp, "integration", "runner.py"), "-k", name]
+        return [sys.executable, os.path.join(tmp, "stress", "stress.py"), "--short", "-k", name]
+
+    return run_mutations(MUTATIONS, sources, stage, sys.argv[1:])
 
 
 if __name__ == "__main__":
