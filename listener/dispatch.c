@@ -46,59 +46,43 @@ static bool stalled(struct lchannel *ch, uint64_t now)
  */
 static struct lchannel *pick_channel(struct listener *l, unsigned *room)
 {
-	if (!l->all_loads) {
-		*room = HANDOFF_BATCH;
-		for (unsigned i = 0; i < l->n_channels; i++) {
-			unsigned k = (l->next_channel + i) % l->n_channels;
-			if (!l->channels[k].dead && !l->channels[k].blocked) {
-				l->next_channel = (k + 1) % l->n_channels;
-				return &l->channels[k];
-			}
-		}
-		return NULL;
-	}
 	uint64_t now = clock_now_ms();
-	bool stuck[64] = { false };
 	struct lchannel *best = NULL, *fb = NULL;
 	uint64_t best_held = UINT64_MAX, fb_key = UINT64_MAX;
-	unsigned best_i = 0, fb_i = 0, best_room = 0;
+	unsigned best_room = 0;
 	for (unsigned i = 0; i < l->n_channels; i++) {
-		unsigned k = (l->next_channel + i) % l->n_channels;
-		struct lchannel *ch = &l->channels[k];
+		struct lchannel *ch = &l->channels[(l->next_channel + i) % l->n_channels];
 		if (ch->dead || ch->blocked)
 			continue;
-		uint32_t flight = 0;
-		if (ch->load) {
-			stuck[k] = stalled(ch, now);
-			flight = load_in_flight(ch->load, ch->sent);
+		uint64_t key = 0;	/* no figures: the first live one, round robin */
+		if (l->all_loads) {
+			bool stuck = stalled(ch, now);
+			uint32_t flight = load_in_flight(ch->load, ch->sent);
 			uint64_t held = (uint64_t)atomic_load_explicit(&ch->load->relays, memory_order_relaxed) + flight;
-			bool full = ch->load->max_relays && held >= ch->load->max_relays;
-			if (!stuck[k] && !full && flight < IN_FLIGHT_MAX && held < best_held) {
+			uint32_t cap = ch->load->max_relays;
+			if (!stuck && !(cap && held >= cap) && flight < IN_FLIGHT_MAX && held < best_held) {
 				best = ch;
 				best_held = held;
-				best_i = k;
+				/* no more than it may take in flight, nor past its cap */
 				best_room = IN_FLIGHT_MAX - flight;
-				/* no more than it can take under its cap */
-				if (ch->load->max_relays && ch->load->max_relays - held < best_room)
-					best_room = (unsigned)(ch->load->max_relays - held);
+				if (cap && cap - held < best_room)
+					best_room = (unsigned)(cap - held);
 			}
+			key = ((uint64_t)stuck << 32) | flight;
 		}
-		uint64_t key = ((uint64_t)stuck[k] << 32) | flight;
 		if (key < fb_key) {
 			fb = ch;
 			fb_key = key;
-			fb_i = k;
 		}
 	}
 	if (best) {
-		*room = best_room;	/* >= 1: flight < IN_FLIGHT_MAX */
+		*room = best_room;	/* >= 1: flight < IN_FLIGHT_MAX, held < cap */
 	} else {
 		best = fb;
-		best_i = fb_i;
 		*room = HANDOFF_BATCH;
 	}
 	if (best)
-		l->next_channel = (best_i + 1) % l->n_channels;
+		l->next_channel = (unsigned)(best - l->channels + 1) % l->n_channels;
 	return best;
 }
 
