@@ -106,6 +106,18 @@ static enum pump_result flush_held(struct fdir *d, int dst, bool *dst_blocked)
 	return PUMP_DONE;
 }
 
+/* Keep bytes a send did not take, for flush_held. */
+static bool hold_rest(struct fdir *d, const uint8_t *p, size_t len)
+{
+	d->pend = malloc(len);
+	if (!d->pend)
+		return false;
+	memcpy(d->pend, p, len);
+	d->pend_len = (uint32_t)len;
+	d->pend_off = 0;
+	return true;
+}
+
 static bool dir_done(const struct fdir *d)
 {
 	return d->shut && !dir_busy(d);
@@ -153,13 +165,7 @@ static enum pump_result pump(struct fdir *d, int src, int dst, bool other_done, 
 			if (s < n) {
 				*dst_blocked = true;
 				/* rare: keep the rest until the destination drains */
-				d->pend = malloc((size_t)(n - s));
-				if (!d->pend)
-					return PUMP_ERR_DST;
-				memcpy(d->pend, scratch + s, (size_t)(n - s));
-				d->pend_len = (uint32_t)(n - s);
-				d->pend_off = 0;
-				return PUMP_WAIT;
+				return hold_rest(d, scratch + s, (size_t)(n - s)) ? PUMP_WAIT : PUMP_ERR_DST;
 			}
 			if ((size_t)n == sizeof(scratch))
 				d->bulk = true;
@@ -242,12 +248,8 @@ int relay_early(struct fconn *c)
 	}
 	d->bytes += (uint64_t)s;
 	if (s < n) {
-		d->pend = malloc((size_t)(n - s));
-		if (!d->pend)
+		if (!hold_rest(d, scratch + s, (size_t)(n - s)))
 			return -ENOMEM;
-		memcpy(d->pend, scratch + s, (size_t)(n - s));
-		d->pend_len = (uint32_t)(n - s);
-		d->pend_off = 0;
 		if (err)
 			return -err;
 		/* any byte taken means the connection is up: from here a failure
