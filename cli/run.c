@@ -41,8 +41,9 @@
 #include "clock.h"
 #include "config_load.h"
 #include "daemon.h"
+#include "gh_limits.h"
 
-#define MAX_FORWARDERS 64
+#define MAX_FORWARDERS GH_MAX_FORWARDERS
 #define MAX_CHILDREN 512
 
 struct child {
@@ -58,8 +59,8 @@ struct launcher {
 	char listener_bin[PATH_MAX];
 	char forwarder_bin[PATH_MAX];
 	unsigned n_forwarders;
-	int listen_fds[32];
-	int listen_kind[32];
+	int listen_fds[GH_MAX_LISTENS];
+	int listen_kind[GH_MAX_LISTENS];
 	unsigned n_listen;
 	int notify_fd;
 	char notify_path[108];
@@ -176,7 +177,7 @@ static pid_t spawn(struct launcher *L, const char *bin, const int *fds, unsigned
 		return pid;
 	/* child: move the fds out of the way first, then into 3..; the
 	 * config snapshot goes right after the LISTEN_FDS range */
-	int tmp[73];
+	int tmp[GH_MAX_PASSED_FDS + 1];
 	/* above the target range 3..3+n, and low: RLIMIT_NOFILE may be small */
 	int floor_fd = 4 + (int)n;
 	for (unsigned i = 0; i < n; i++)
@@ -232,8 +233,8 @@ static int start_generation(struct launcher *L)
 		}
 		*c = (struct child){ .pid = pid, .gen = L->gen };
 	}
-	int fds[32 + MAX_FORWARDERS];
-	char names[(32 + MAX_FORWARDERS) * 8] = "";
+	int fds[GH_MAX_PASSED_FDS];
+	char names[GH_MAX_PASSED_FDS * 8] = "";
 	unsigned n = 0;
 	for (unsigned i = 0; i < L->n_listen; i++) {
 		fds[n++] = L->listen_fds[i];
@@ -385,7 +386,7 @@ int cmd_run(const char *config_path, unsigned forwarders)
 	L.n_forwarders = forwarders ? forwarders : daemon_forwarders(cfg);
 	if (L.n_forwarders > MAX_FORWARDERS)
 		L.n_forwarders = MAX_FORWARDERS;
-	for (size_t i = 0; i < cfg->n_listens && L.n_listen < 32; i++) {
+	for (size_t i = 0; i < cfg->n_listens && L.n_listen < GH_MAX_LISTENS; i++) {
 		r = bind_listen(&cfg->listens[i], &L.listen_fds[L.n_listen]);
 		if (r < 0) {
 			fprintf(stderr, "gatehouse: listen %s %s: %s\n", gh_kind_str(cfg->listens[i].kind),

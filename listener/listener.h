@@ -11,6 +11,7 @@
 #include <netinet/in.h>
 #include "config.h"
 #include "dlist.h"
+#include "gh_limits.h"
 #include "handoff.h"
 #include "load.h"
 
@@ -65,9 +66,9 @@ struct lstats {
 struct listener {
 	const struct gh_config *cfg;
 	int epfd;
-	struct llisten listens[16];
+	struct llisten listens[GH_MAX_LISTENS];
 	unsigned n_listens;
-	struct lchannel channels[64];
+	struct lchannel channels[GH_MAX_FORWARDERS];
 	unsigned n_channels;
 	bool all_loads;		/* every forwarder sent its load page */
 	unsigned next_channel;

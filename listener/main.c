@@ -208,7 +208,7 @@ static int setup_fds(struct listener *l, const char *connect_path, unsigned n_co
 		const char *name = names ? names[i] : "unknown";
 		fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
 		if (!strcmp(name, "http") || !strcmp(name, "tls")) {
-			if (sd_is_socket(fd, AF_UNSPEC, SOCK_STREAM, 1) <= 0 || l->n_listens >= 16) {
+			if (sd_is_socket(fd, AF_UNSPEC, SOCK_STREAM, 1) <= 0 || l->n_listens >= GH_MAX_LISTENS) {
 				log_msg(LOG_ERR, "fd %d (%s) is not a listening stream socket", fd, name);
 				return -EINVAL;
 			}
@@ -220,7 +220,7 @@ static int setup_fds(struct listener *l, const char *connect_path, unsigned n_co
 			if ((r = add_fd(l, fd, ls, EPOLLIN)) < 0)
 				return r;
 		} else if (!strcmp(name, "forward")) {
-			if (sd_is_socket(fd, AF_UNIX, SOCK_SEQPACKET, 0) <= 0 || l->n_channels >= 64) {
+			if (sd_is_socket(fd, AF_UNIX, SOCK_SEQPACKET, 0) <= 0 || l->n_channels >= GH_MAX_FORWARDERS) {
 				log_msg(LOG_ERR, "fd %d (%s) is not a SOCK_SEQPACKET channel", fd, name);
 				return -EINVAL;
 			}
@@ -233,7 +233,7 @@ static int setup_fds(struct listener *l, const char *connect_path, unsigned n_co
 		free(names ? names[i] : NULL);
 	}
 	free(names);
-	for (unsigned i = 0; connect_path && i < n_connect && l->n_channels < 64; i++) {
+	for (unsigned i = 0; connect_path && i < n_connect && l->n_channels < GH_MAX_FORWARDERS; i++) {
 		int fd = connect_channel(connect_path);
 		if (fd < 0) {
 			log_msg(LOG_ERR, "connect %s: %s", connect_path, strerror(-fd));
@@ -291,7 +291,7 @@ int main(int argc, char **argv)
 
 	struct listener l = {
 		.cfg = cfg,
-		.max_inspecting = 16384,
+		.max_inspecting = GH_MAX_INSPECTING,
 		.accept_resume_ms = UINT64_MAX,
 		.pending_cap = 256,
 	};

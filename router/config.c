@@ -15,16 +15,17 @@
 #include <stdlib.h>
 #include <string.h>
 #include "config.h"
+#include "gh_limits.h"
 #include "http_head.h"
 #include "routes.h"
 
 #define CONFIG_MAX_DURATION_MS (24u * 3600u * 1000u)
-#define CONFIG_MAX_FORWARDERS 64u
+#define CONFIG_MAX_FORWARDERS GH_MAX_FORWARDERS
 #define CONFIG_MIN_HEAD 1024u
 #define CONFIG_MAX_HEAD 65536u
 /* far more than anyone needs, and they keep the duplicate scans cheap */
-#define CONFIG_MAX_SERVERS 256u		/* per site and kind */
-#define CONFIG_MAX_LISTENS 256u
+#define CONFIG_MAX_SERVERS GH_MAX_SERVERS		/* per site and kind */
+#define CONFIG_MAX_LISTENS GH_MAX_LISTENS
 /* longest word quoted back in a message; the rest becomes "..." */
 #define CONFIG_QUOTE_MAX 80u
 

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 #include "config.h"
+#include "gh_limits.h"
 #include "config_load.h"
 #include "suites.h"
 
@@ -641,12 +642,12 @@ START_TEST(test_limits)
 	config_free(c);
 
 	o += (size_t)snprintf(text + o, cap - o, "  tls [2001:db8::1:1]:443 [2001:db8::1:2]:443\n");
-	for (unsigned i = 1; i <= 257; i++)
+	for (unsigned i = 1; i <= GH_MAX_LISTENS + 1; i++)
 		o += (size_t)snprintf(text + o, cap - o, "listen http 127.0.0.1:%u\n", i);
 	ck_assert_int_eq(parse(text, &e, &c), -EINVAL);
 	ck_assert_uint_eq(e.n, 2);
 	ck_assert_str_eq(e.msg[0], "test.conf:3: too many tls servers in site 'a.example' (at most 256)");
-	ck_assert_str_eq(e.msg[1], "test.conf:260: too many listen lines (at most 256)");
+	ck_assert_str_eq(e.msg[1], "test.conf:36: too many listen lines (at most 32)");
 	free(text);
 }
 END_TEST
