@@ -22,7 +22,7 @@ CFLAGS ?= -O2 -g
 CFLAGS += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Wstrict-prototypes \
 	-Wmissing-prototypes -Wmissing-declarations -Wshadow -Wpointer-arith \
 	-Wsign-compare -Wcast-qual -Wformat=2 -fno-strict-aliasing \
-	-Irouter -Icommon -Ipolicy -MMD -MP \
+	-I. -MMD -MP \
 	-DGATEHOUSE_VERSION='"$(VERSION)"' \
 	-DGATEHOUSE_LIBEXECDIR='"$(PKGLIBEXECDIR)"' \
 	-DGATEHOUSE_SYSCONFDIR='"$(SYSCONFDIR)"'
@@ -129,10 +129,10 @@ $(BUILD)/tests/%: tests/helpers/%.c $(BUILD)/libcommon.a $(BUILD)/librouter.a
 	$(LINK) $(CFLAGS) $^ $(LIBS_SSL) $(LIBS_SYSTEMD)
 
 # fuzz targets may also drive the listener's pure decision code
-FUZZ_LISTENER_SRC := listener/decide.c listener/reply.c
+FUZZ_LISTENER_SRC := listener/decide.c common/reply.c
 $(BUILD)/tests/replay_%: tests/fuzz/fuzz_%.c tests/fuzz/replay.c $(call obj,$(FUZZ_LISTENER_SRC)) $(BUILD)/librouter.a
 	@mkdir -p $(dir $@)
-	$(LINK) $(CFLAGS) -Ilistener $^
+	$(LINK) $(CFLAGS) $^
 
 tests: all $(BUILD)/tests/unit-tests $(BUILD)/tests/sandbox-tests $(HELPERS) $(FUZZ_REPLAY)
 
@@ -198,7 +198,7 @@ FUZZ_CC ?= clang
 fuzz:
 	@mkdir -p build-fuzz
 	@set -e; for t in $(FUZZ_TARGETS); do \
-		$(FUZZ_CC) -g -O1 -std=c11 -D_GNU_SOURCE -Irouter -Icommon -Ilistener \
+		$(FUZZ_CC) -g -O1 -std=c11 -D_GNU_SOURCE -I. \
 		  -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
 		  -o build-fuzz/fuzz_$$t tests/fuzz/fuzz_$$t.c router/*.c $(FUZZ_LISTENER_SRC); \
 		mkdir -p build-fuzz/corpus_$$t; \

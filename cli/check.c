@@ -1,9 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /* `gatehouse check`: the config's errors, or a summary of what it says. */
 #include <stdio.h>
-#include "cli.h"
-#include "config_load.h"
-#include "daemon.h"
+#include "cli/cli.h"
+#include "common/config_load.h"
+#include "common/daemon.h"
 
 static const char *plural(size_t n)
 {

@@ -14,7 +14,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <arpa/inet.h>
-#include "config_load.h"
+#include "common/config_load.h"
 
 #ifndef GATEHOUSE_SYSCONFDIR
 #define GATEHOUSE_SYSCONFDIR "/etc"

@@ -29,9 +29,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include "config.h"
-#include "hostname.h"
-#include "import_haproxy.h"
+#include "router/config.h"
+#include "router/hostname.h"
+#include "cli/import_haproxy.h"
 
 #define HX_TEXT_MAX 100				/* longest HAProxy line quoted back */
 #define HX_MAX_MS (24ull * 3600ull * 1000ull)	/* gatehouse's longest duration */

@@ -7,9 +7,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include "cli.h"
-#include "import_haproxy.h"
-#include "run.h"
+#include "cli/cli.h"
+#include "cli/import_haproxy.h"
+#include "cli/run.h"
 
 static void usage(FILE *f)
 {

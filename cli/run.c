@@ -35,13 +35,13 @@
 #include <time.h>
 #include <unistd.h>
 #include <systemd/sd-daemon.h>
-#include "cli.h"
-#include "run.h"
+#include "cli/cli.h"
+#include "cli/run.h"
 #include <stdarg.h>
-#include "clock.h"
-#include "config_load.h"
-#include "daemon.h"
-#include "gh_limits.h"
+#include "common/clock.h"
+#include "common/config_load.h"
+#include "common/daemon.h"
+#include "router/gh_limits.h"
 
 #define MAX_FORWARDERS GH_MAX_FORWARDERS
 #define MAX_CHILDREN 512

@@ -5,7 +5,7 @@
 #include <unistd.h>
 #include <stdlib.h>
 #include <string.h>
-#include "config_load.h"
+#include "common/config_load.h"
 
 static void config_load_print(void *userdata, const char *message)
 {

@@ -5,7 +5,7 @@
  * that touches the file system, so router/ stays pure.
  */
 #include <stdio.h>
-#include "config.h"
+#include "router/config.h"
 
 /* Refuse bigger files: a real config is a few KiB, and this bounds what a
  * wrong path (a log, /dev/zero) can make us read. */

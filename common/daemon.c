@@ -1,9 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 #include <stddef.h>
 #include <unistd.h>
-#include "config.h"
-#include "daemon.h"
-#include "notify.h"
+#include "router/config.h"
+#include "common/daemon.h"
+#include "common/notify.h"
 
 static volatile sig_atomic_t *stop_flag;
 

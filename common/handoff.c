@@ -5,9 +5,9 @@
 #include <sys/socket.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
-#include "handoff.h"
-#include "config.h"
-#include "proxy_header.h"
+#include "common/handoff.h"
+#include "router/config.h"
+#include "router/proxy_header.h"
 
 int handoff_pack(struct handoff_msg *msg, unsigned kind, const struct sockaddr_storage *client,
 		 const char *site, const char *name, uint64_t accepted_usec)

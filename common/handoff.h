@@ -15,7 +15,7 @@
 #include <stddef.h>
 #include <assert.h>
 #include <netinet/in.h>
-#include "hostname.h"
+#include "router/hostname.h"
 
 #define HANDOFF_MAGIC 0x47484f46u	/* "GHOF" */
 #define HANDOFF_VERSION 1u

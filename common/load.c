@@ -6,8 +6,8 @@
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <unistd.h>
-#include "load.h"
-#include "log.h"
+#include "common/load.h"
+#include "common/log.h"
 
 #define LOAD_PAGE 4096
 

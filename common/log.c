@@ -13,7 +13,7 @@
 #include <sys/uio.h>
 #include <sys/un.h>
 #include <unistd.h>
-#include "log.h"
+#include "common/log.h"
 
 static const char *log_ident = "gatehouse";
 static int log_pid;

@@ -7,7 +7,7 @@
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
-#include "notify.h"
+#include "common/notify.h"
 
 static int notify_fd = -1;
 static uint64_t watchdog_ms;	/* ping interval; 0: no watchdog */

@@ -10,10 +10,10 @@
 #include <sys/epoll.h>
 #include <sys/socket.h>
 #include <unistd.h>
-#include "clock.h"
-#include "forwarder.h"
-#include "log.h"
-#include "proxy_header.h"
+#include "common/clock.h"
+#include "forwarder/forwarder.h"
+#include "common/log.h"
+#include "router/proxy_header.h"
 
 #define AVOID_MS 10000u
 

@@ -8,10 +8,10 @@
  */
 #include <stdbool.h>
 #include <stdint.h>
-#include "config.h"
-#include "dlist.h"
-#include "handoff.h"
-#include "load.h"
+#include "router/config.h"
+#include "common/dlist.h"
+#include "common/handoff.h"
+#include "common/load.h"
 
 /*
  * epoll data of a relay's fd: the fconn's address (48 bits), its generation

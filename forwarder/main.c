@@ -19,14 +19,14 @@
 #include <unistd.h>
 #include <arpa/inet.h>
 #include <systemd/sd-daemon.h>
-#include "clock.h"
-#include "config_load.h"
-#include "daemon.h"
-#include "forwarder.h"
-#include "log.h"
-#include "notify.h"
-#include "proxy_header.h"
-#include "policy.h"
+#include "common/clock.h"
+#include "common/config_load.h"
+#include "common/daemon.h"
+#include "forwarder/forwarder.h"
+#include "common/log.h"
+#include "common/notify.h"
+#include "router/proxy_header.h"
+#include "policy/policy.h"
 
 static volatile sig_atomic_t got_term;
 

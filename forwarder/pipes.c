@@ -3,7 +3,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <unistd.h>
-#include "pipes.h"
+#include "forwarder/pipes.h"
 
 #define POOL_MAX 16
 #define PIPE_WANT (1u << 20)

@@ -13,8 +13,8 @@
  * one fd, which the intake budget counts.
  */
 #include <stdlib.h>
-#include "clock.h"
-#include "forwarder.h"
+#include "common/clock.h"
+#include "forwarder/forwarder.h"
 
 int queue_setup(struct forwarder *f, unsigned n_forwarders)
 {

@@ -25,9 +25,9 @@
 #include <sys/epoll.h>
 #include <sys/socket.h>
 #include <unistd.h>
-#include "clock.h"
-#include "forwarder.h"
-#include "pipes.h"
+#include "common/clock.h"
+#include "forwarder/forwarder.h"
+#include "forwarder/pipes.h"
 
 /* Small messages (requests, TLS handshakes, keep-alive exchanges) go
  * through the shared buffer with one recv and one send, stopping at a short

@@ -1,9 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 #include <string.h>
-#include "decide.h"
-#include "http_head.h"
-#include "reply.h"
-#include "tls_hello.h"
+#include "listener/decide.h"
+#include "router/http_head.h"
+#include "common/reply.h"
+#include "router/tls_hello.h"
 
 #define ACME_PREFIX "/.well-known/acme-challenge/"
 

@@ -9,8 +9,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
-#include "config.h"
-#include "hostname.h"
+#include "router/config.h"
+#include "router/hostname.h"
 
 enum decide_action {
 	DECIDE_WAIT,		/* need more bytes */

@@ -11,9 +11,9 @@
 #include <sys/epoll.h>
 #include <sys/socket.h>
 #include <unistd.h>
-#include "clock.h"
-#include "listener.h"
-#include "log.h"
+#include "common/clock.h"
+#include "listener/listener.h"
+#include "common/log.h"
 
 /* A forwarder with this many hand-offs not yet taken is busy: others get
  * the next clients while they can take them. */

@@ -8,8 +8,8 @@
 #include <stdlib.h>
 #include <sys/socket.h>
 #include <unistd.h>
-#include "decide.h"
-#include "listener.h"
+#include "listener/decide.h"
+#include "listener/listener.h"
 
 /* Enough for the largest ClientHello (16 KiB of handshake) spread over a
  * few records, and for the largest request head (max-head-size <= 64 KiB). */

@@ -9,11 +9,11 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <netinet/in.h>
-#include "config.h"
-#include "dlist.h"
-#include "gh_limits.h"
-#include "handoff.h"
-#include "load.h"
+#include "router/config.h"
+#include "common/dlist.h"
+#include "router/gh_limits.h"
+#include "common/handoff.h"
+#include "common/load.h"
 
 enum lobj_type {
 	LOBJ_LISTEN,

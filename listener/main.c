@@ -20,13 +20,13 @@
 #include <unistd.h>
 #include <fcntl.h>
 #include <systemd/sd-daemon.h>
-#include "clock.h"
-#include "config_load.h"
-#include "daemon.h"
-#include "listener.h"
-#include "log.h"
-#include "notify.h"
-#include "policy.h"
+#include "common/clock.h"
+#include "common/config_load.h"
+#include "common/daemon.h"
+#include "listener/listener.h"
+#include "common/log.h"
+#include "common/notify.h"
+#include "policy/policy.h"
 
 static volatile sig_atomic_t got_term;
 

@@ -11,8 +11,8 @@
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
-#include "log.h"
-#include "policy.h"
+#include "common/log.h"
+#include "policy/policy.h"
 
 #define DEFAULT_CHROOT "/var/lib/gatehouse"
 

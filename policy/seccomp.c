@@ -13,8 +13,8 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
-#include "log.h"
-#include "policy.h"
+#include "common/log.h"
+#include "policy/policy.h"
 
 struct row {
 	int nr;

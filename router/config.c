@@ -14,10 +14,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include "config.h"
-#include "gh_limits.h"
-#include "http_head.h"
-#include "routes.h"
+#include "router/config.h"
+#include "router/gh_limits.h"
+#include "router/http_head.h"
+#include "router/routes.h"
 
 #define CONFIG_MAX_DURATION_MS (24u * 3600u * 1000u)
 #define CONFIG_MAX_FORWARDERS GH_MAX_FORWARDERS

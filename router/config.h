@@ -13,7 +13,7 @@
 #include <stdbool.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
-#include "hostname.h"
+#include "router/hostname.h"
 
 struct routes;
 

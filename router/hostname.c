@@ -17,7 +17,7 @@
  *  - The pattern form never takes a port or a literal.
  */
 #include <stdbool.h>
-#include "hostname.h"
+#include "router/hostname.h"
 
 /* Longest textual IPv6 address: "ffff:ffff:ffff:ffff:ffff:ffff:255.255.255.255" */
 #define LITERAL_MAX 45u

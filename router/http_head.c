@@ -30,7 +30,7 @@
  */
 #include <stdbool.h>
 #include <string.h>
-#include "http_head.h"
+#include "router/http_head.h"
 
 /* RFC 9112 §2.2: a server SHOULD ignore at least one empty line before the
  * request line; a few are tolerated, a stream of them is not a request. */

@@ -11,7 +11,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdbool.h>
-#include "hostname.h"
+#include "router/hostname.h"
 
 #define HTTP_HEAD_DEFAULT_CAP 16384u
 

@@ -5,7 +5,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
-#include "proxy_header.h"
+#include "router/proxy_header.h"
 
 /* v2 signature: \r\n\r\n\0\r\nQUIT\n */
 static const uint8_t v2_sig[12] = { 0x0d, 0x0a, 0x0d, 0x0a, 0x00, 0x0d, 0x0a, 0x51, 0x55, 0x49, 0x54, 0x0a };

@@ -12,7 +12,7 @@
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
-#include "routes.h"
+#include "router/routes.h"
 
 struct routes_entry {
 	uint64_t hash;

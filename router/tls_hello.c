@@ -13,7 +13,7 @@
  * never copied; only the host_name is, into the caller's struct.
  */
 #include <string.h>
-#include "tls_hello.h"
+#include "router/tls_hello.h"
 
 /* TLSPlaintext: type(1) legacy_record_version(2) length(2) */
 #define REC_HEADER		5u

@@ -12,7 +12,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
-#include "config.h"
+#include "router/config.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

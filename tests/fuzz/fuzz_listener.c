@@ -15,9 +15,9 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-#include "config.h"
-#include "decide.h"
-#include "hostname.h"
+#include "router/config.h"
+#include "listener/decide.h"
+#include "router/hostname.h"
 
 static struct gh_config *cfgs[2];
 

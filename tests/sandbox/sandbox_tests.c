@@ -22,7 +22,7 @@
 #include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
-#include "policy.h"
+#include "policy/policy.h"
 
 typedef int (*action_fn)(void);
 

@@ -7,9 +7,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-#include "config.h"
-#include "gh_limits.h"
-#include "config_load.h"
+#include "router/config.h"
+#include "router/gh_limits.h"
+#include "common/config_load.h"
 #include "suites.h"
 
 /* DESIGN.md "Configuration (contract)", verbatim. */

@@ -8,8 +8,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 #include "suites.h"
-#include "config.h"
-#include "handoff.h"
+#include "router/config.h"
+#include "common/handoff.h"
 
 /* A connected TCP pair on loopback: *client and the accepted *server. */
 static void tcp_pair(int *client, int *server, int *listener_out)

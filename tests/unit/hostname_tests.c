@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "suites.h"
-#include "hostname.h"
+#include "router/hostname.h"
 
 /* a literal with its exact length, so embedded NULs count */
 #define S(x) (const uint8_t *)(x), sizeof(x) - 1

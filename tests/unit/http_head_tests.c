@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "suites.h"
-#include "http_head.h"
+#include "router/http_head.h"
 
 /* a literal with its exact length, so embedded NULs count */
 #define S(x) (const uint8_t *)(x), sizeof(x) - 1

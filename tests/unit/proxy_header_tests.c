@@ -5,7 +5,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include "suites.h"
-#include "proxy_header.h"
+#include "router/proxy_header.h"
 
 static struct proxy_endpoint ep(int family, const char *addr, uint16_t port)
 {

@@ -5,7 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include "routes.h"
+#include "router/routes.h"
 #include "suites.h"
 
 /* Test hook defined in router/routes.c (not in routes.h): routes_lookup()

@@ -12,7 +12,7 @@
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 #include "suites.h"
-#include "tls_hello.h"
+#include "router/tls_hello.h"
 
 #define REC_HANDSHAKE	22u
 #define EXT_PAD		0xfa42u	/* unassigned: OpenSSL servers skip it */

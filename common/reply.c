@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 #include <stdio.h>
 #include <string.h>
-#include "reply.h"
+#include "common/reply.h"
 
 /* content type alert, record version TLS 1.2, length 2, level fatal, 112 */
 const uint8_t reply_tls_unrecognized_name[7] = { 0x15, 0x03, 0x03, 0x00, 0x02, 0x02, 0x70 };
