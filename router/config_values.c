@@ -3,16 +3,11 @@
  * quote them safely (a config may hold any bytes). */
 #include <arpa/inet.h>
 #include <errno.h>
-#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 #include "router/config.h"
 #include "router/config_parser.h"
-#include "router/gh_limits.h"
-#include "router/http_head.h"
-#include "router/routes.h"
 
 const char *gh_kind_str(enum gh_kind k)
 {
