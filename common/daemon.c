@@ -1,11 +1,18 @@
 /* SPDX-License-Identifier: MIT */
+#include <errno.h>
 #include <stddef.h>
+#include <stdio.h>
+#include <string.h>
 #include <unistd.h>
+#include "common/clock.h"
+#include "common/config_load.h"
+#include "common/log.h"
 #include "router/config.h"
 #include "common/daemon.h"
 #include "common/notify.h"
 
 static volatile sig_atomic_t *stop_flag;
+static volatile sig_atomic_t daemon_stop;
 
 static void on_stop(int sig)
 {
@@ -43,4 +50,110 @@ unsigned daemon_forwarders(const struct gh_config *cfg)
 		return cfg->forwarders;
 	long n = sysconf(_SC_NPROCESSORS_ONLN);
 	return n > 1 ? (unsigned)(n - 1) : 1;
+}
+
+/* A stop signal that came while epoll_pwait() kept returning events: the
+ * mask is restored on return without delivering it, so under a steady
+ * stream of events the handler would never run. */
+static bool stop_pending(void)
+{
+	sigset_t pend;
+
+	return sigpending(&pend) == 0 && (sigismember(&pend, SIGTERM) || sigismember(&pend, SIGINT));
+}
+
+static void daemon_usage(const struct daemon_def *d, FILE *f)
+{
+	fprintf(f, "usage: %s -c FILE%s%s\n", d->name, d->usage[0] ? " " : "", d->usage);
+}
+
+/* -c FILE and -h, then the daemon's own long options. */
+static int daemon_options(const struct daemon_def *d, int argc, char **argv, const char **config_path)
+{
+	struct option opts[16] = {
+		{ "config", required_argument, NULL, 'c' },
+		{ "help", no_argument, NULL, 'h' },
+	};
+	size_t n = 2;
+	int o;
+
+	for (size_t i = 0; d->opts && d->opts[i].name && n < sizeof(opts) / sizeof(opts[0]) - 1; i++)
+		opts[n++] = d->opts[i];
+	while ((o = getopt_long(argc, argv, "c:h", opts, NULL)) != -1) {
+		switch (o) {
+		case 'c':
+			*config_path = optarg;
+			break;
+		case 'h':
+			daemon_usage(d, stdout);
+			return 1;
+		default:
+			if (o == '?' || !d->option || d->option(d->ctx, o, optarg) < 0) {
+				daemon_usage(d, stderr);
+				return -1;
+			}
+		}
+	}
+	return 0;
+}
+
+static void daemon_loop(const struct daemon_def *d, int epfd, const sigset_t *waitmask)
+{
+	struct epoll_event evs[128];
+	int n = 0;
+
+	for (;;) {
+		uint64_t now = clock_now_ms();
+		if (n > 0 && !daemon_stop && stop_pending())
+			daemon_stop = 1;
+		if (d->done(d->ctx, daemon_stop != 0, now))
+			break;
+		if (notify_status_due(now)) {
+			char st[160];
+			d->status(d->ctx, st, sizeof(st));
+			notify_status(now, st);
+		}
+		int timeout = daemon_next_timeout(clock_timeout_until(d->deadline(d->ctx), now), now);
+		n = epoll_pwait(epfd, evs, (int)(sizeof(evs) / sizeof(evs[0])), timeout, waitmask);
+		if (n < 0 && errno != EINTR) {
+			log_msg(LOG_ERR, "epoll_wait: %s", strerror(errno));
+			break;
+		}
+		for (int i = 0; i < n; i++)
+			d->event(d->ctx, &evs[i]);
+		d->after_round(d->ctx, clock_now_ms());
+		log_flush();
+	}
+}
+
+int daemon_main(const struct daemon_def *d, int argc, char **argv)
+{
+	const char *config_path = GATEHOUSE_SYSCONFDIR "/gatehouse/gatehouse.conf";
+	struct gh_config *cfg = NULL;
+	int r = daemon_options(d, argc, argv, &config_path);
+
+	if (r != 0)
+		return r > 0 ? 0 : 2;
+	log_setup(d->name);
+	notify_setup();
+	if (config_load_file(config_path, stderr, &cfg) < 0)
+		return 1;
+	int epfd = d->setup(d->ctx, cfg);
+	sigset_t waitmask;
+	/* before the sandbox, which allows no sigaction or sigprocmask */
+	daemon_signals(&daemon_stop, &waitmask);
+	if (epfd < 0 || d->sandbox(d->ctx, cfg) < 0) {
+		config_free(cfg);
+		return 1;
+	}
+	notify_send("READY=1");
+	log_batching(1);
+	daemon_loop(d, epfd, &waitmask);
+	notify_send("STOPPING=1");
+	log_batching(0);
+	if (!daemon_stop && stop_pending())
+		daemon_stop = 1;
+	r = d->teardown(d->ctx, daemon_stop != 0);
+	config_free(cfg);
+	return r;
 }
