@@ -90,6 +90,19 @@ void accept_gate(struct listener *l, uint64_t now_ms)
 	}
 }
 
+/* Take ls out for good: a socket that no longer listens reports EPOLLHUP
+ * whatever events it is registered for. */
+static int accept_failed(struct listener *l, struct llisten *ls, int err)
+{
+	log_msg(LOG_ERR, "accept on %s: %s: this socket takes no more clients; "
+		"exiting (status 1) so that the supervisor restarts the listener",
+		ls->name, strerror(err));
+	epoll_ctl(l->epfd, EPOLL_CTL_DEL, ls->fd, NULL);
+	ls->dead = true;
+	ls->enabled = false;
+	return -err;
+}
+
 int accept_ready(struct listener *l, struct llisten *ls)
 {
 	uint64_t now = clock_now_ms();
@@ -106,19 +119,19 @@ int accept_ready(struct listener *l, struct llisten *ls)
 			int err = errno;
 			switch (accept_error_class(err)) {
 			case ACCEPT_ERR_RETRY:
-				if (err == EAGAIN || err == EINTR || err == ECONNABORTED)
-					return 0;
-				break;
+				if (err != EAGAIN && err != EINTR && err != ECONNABORTED &&
+				    log_limit_pass(&l->accept_log, now, "accept error records"))
+					log_msg(LOG_WARNING, "accept on %s: %s", ls->name, strerror(err));
+				return 0;
 			case ACCEPT_ERR_PAUSE:
-				/* Out of fds: leave clients in the backlog and
-				 * look again in 100 ms instead of spinning. */
-				log_msg(LOG_WARNING, "accept: %s, pausing accepts for %dms", strerror(err), ACCEPT_PAUSE_MS);
+				if (log_limit_pass(&l->accept_log, now, "accept error records"))
+					log_msg(LOG_WARNING, "accept on %s: %s, pausing accepts for %dms",
+						ls->name, strerror(err), ACCEPT_PAUSE_MS);
 				lconn_pause_accept(&l->conns, now + ACCEPT_PAUSE_MS);
 				return 0;
 			case ACCEPT_ERR_FATAL:
-				break;
+				return accept_failed(l, ls, err);
 			}
-			log_msg(LOG_ERR, "accept: %s", strerror(err));
 			return 0;
 		}
 		struct lconn *c = lconn_new(&l->conns, fd, ls->kind, &peer, clock_realtime_us(),

@@ -30,8 +30,10 @@
 
 static volatile sig_atomic_t got_term;
 
-/* epoll_pwait() that returns events restores the mask without
- * delivering a pending SIGTERM: look before calling an exit a crash. */
+/* epoll_pwait() unblocks SIGTERM only while it sleeps: when events are
+ * ready it returns them and restores the mask without delivering the
+ * signal. Under a steady stream of events (a hostile channel, a flood)
+ * it never sleeps, so look at the pending set after every busy round. */
 static bool stop_pending(void)
 {
 	sigset_t pend;
@@ -289,6 +291,8 @@ int main(int argc, char **argv)
 		expire(&l, clock_now_ms());
 		dispatch_flush(&l.disp, &l.conns);
 		log_flush();
+		if (n > 0 && !got_term && stop_pending())
+			got_term = 1;
 	}
 	notify_send("STOPPING=1");
 	log_batching(0);
