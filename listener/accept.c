@@ -103,12 +103,16 @@ static int accept_failed(struct listener *l, struct llisten *ls, int err)
 	return -err;
 }
 
-int accept_ready(struct listener *l, struct llisten *ls)
+int accept_ready(struct listener *l, struct llisten *ls, uint32_t events)
 {
 	uint64_t now = clock_now_ms();
+	/* A listening TCP socket never reports a hang-up: this one no longer
+	 * listens, and says so whatever it is registered for. Ask accept4()
+	 * why even with the gate shut, or the hang-up wakes every round. */
+	bool hangup = (events & (EPOLLHUP | EPOLLERR)) != 0;
 
 	for (int i = 0; i < ACCEPT_BATCH && !ls->dead; i++) {
-		if (!accept_wanted(l, now))
+		if (!accept_wanted(l, now) && !(hangup && i == 0))
 			return 0;
 		struct sockaddr_in6 peer;
 		socklen_t plen = sizeof(peer);

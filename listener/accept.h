@@ -40,7 +40,7 @@ bool accept_wanted(const struct listener *l, uint64_t now_ms);
  * a pause whose time came is over. */
 void accept_gate(struct listener *l, uint64_t now_ms);
 
-/* ls is readable: accept a bounded batch and inspect each client once.
- * Returns 0, or -errno when ls can accept no more (logged once, ls taken
- * out of the epoll set): the listener must exit. */
-int accept_ready(struct listener *l, struct llisten *ls);
+/* ls has events (epoll's): accept a bounded batch and inspect each client
+ * once. Returns 0, or -errno when ls can accept no more (logged once, ls
+ * taken out of the epoll set): the listener must exit. */
+int accept_ready(struct listener *l, struct llisten *ls, uint32_t events);

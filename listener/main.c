@@ -277,7 +277,7 @@ int main(int argc, char **argv)
 		for (int i = 0; i < n; i++) {
 			uint8_t type = *(uint8_t *)evs[i].data.ptr;
 			if (type == LOBJ_LISTEN) {
-				if (accept_ready(&l, evs[i].data.ptr) < 0 && !l.exit_status) {
+				if (accept_ready(&l, evs[i].data.ptr, evs[i].events) < 0 && !l.exit_status) {
 					l.exit_status = 1;
 					start_drain(&l, clock_now_ms(), "a listening socket broke");
 				}

@@ -64,6 +64,16 @@ def lone_listener(t, name="lst", extra=()):
     return proc, lsock, ours, log
 
 
+def accept_queue(port):
+    """Clients waiting in the backlog of the socket listening on port."""
+    with open("/proc/net/tcp6") as f:
+        for line in f:
+            x = line.split()
+            if x[3] == "0A" and x[1].endswith(":%04X" % port):
+                return int(x[4].split(":")[1], 16)
+    return 0
+
+
 def exit_within(proc, seconds, what, log):
     try:
         return proc.wait(seconds)
@@ -93,6 +103,34 @@ def test_listening_socket_shut_down_is_fatal(t):
     check_eq(len(lines), 1, "accept log lines (%r)" % lines[:3])
     check(re.search(r"accept on http \[::1\]:%d \(fd 3\): Invalid argument" % port, lines[0]),
           "the line names the socket and the error: %r" % lines[0])
+
+
+@test(timeout=30)
+def test_listening_socket_shut_down_while_not_accepting(t):
+    """The same while the accept gate is shut (a forwarder that takes no
+    hand-offs: the ring backs up): a socket that no longer listens reports
+    a hang-up even with no events asked for, which must not wake the loop
+    for nothing round after round."""
+    proc, lsock, _, log = lone_listener(t)
+    base = gh.proc_nfds(proc.pid)
+    port = lsock.getsockname()[1]
+    clients = []
+    for _ in range(120):
+        c = gh.connect(port)
+        t.defer(c.close)
+        c.sendall(b"GET / HTTP/1.1\r\nHost: a.example\r\n\r\n")
+        clients.append(c)
+    # the channel takes what its buffer holds and nobody reads it; the
+    # next hand-offs wait in the listener's ring, which shuts the gate,
+    # and the other clients wait in the backlog
+    gh.wait_for(lambda: gh.proc_nfds(proc.pid) > base and accept_queue(port) >= 40, 10,
+                "hand-offs held by the listener and clients left in the backlog")
+    lsock.shutdown(socket.SHUT_RD)
+    rc = exit_within(proc, 5, "after shutdown(SHUT_RD) with accepting paused", log)
+    check_eq(rc, 1, "exit status")
+    lines = [ln for ln in log().splitlines() if "accept" in ln]
+    check_eq(len(lines), 1, "accept log lines (%r)" % lines[:3])
+    check("Invalid argument" in lines[0], "the line gives the error: %r" % lines[0])
 
 
 @test(timeout=40)
