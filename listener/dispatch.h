@@ -73,7 +73,9 @@ void dispatch_flush(struct dispatch *d, struct lconns *t);
 void dispatch_channel_event(struct dispatch *d, struct lconns *t, struct lchannel *ch, uint32_t events);
 
 /* Where the next batch goes, and how much of it (*room); NULL when no
- * channel can be sent to. now_ms is the clock the stall test runs on. */
+ * channel can be sent to. No I/O, and time is passed in (now_ms, the
+ * clock the stall test runs on); it only advances the round robin and
+ * notes when each page's `taken` moved. */
 struct lchannel *dispatch_pick(struct dispatch *d, uint64_t now_ms, unsigned *room);
 
 /* At exit: close what the ring still holds. */
