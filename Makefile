@@ -118,7 +118,9 @@ $(BUILD)/gatehouse-listener: $(LISTENER_OBJ) $(BUILD)/libcommon.a $(BUILD)/libpo
 $(BUILD)/gatehouse-forwarder: $(FORWARDER_OBJ) $(BUILD)/libcommon.a $(BUILD)/libpolicy.a $(BUILD)/librouter.a
 	$(LINK) $^ $(LIBS_SYSTEMD) $(LIBS_SECCOMP)
 
-$(BUILD)/tests/unit-tests: $(UNIT_OBJ) $(BUILD)/libcommon.a $(BUILD)/libpolicy.a $(BUILD)/librouter.a
+# the listener's modules but its main(), for tests/unit/listener_tests.c
+LISTENER_LIB_OBJ := $(filter-out $(BUILD)/listener/main.o,$(LISTENER_OBJ))
+$(BUILD)/tests/unit-tests: $(UNIT_OBJ) $(LISTENER_LIB_OBJ) $(BUILD)/libcommon.a $(BUILD)/libpolicy.a $(BUILD)/librouter.a
 	$(LINK) $^ $(LIBS_CHECK) $(LIBS_SSL) $(LIBS_SYSTEMD) $(LIBS_SECCOMP)
 
 $(BUILD)/tests/sandbox-tests: $(call obj,$(wildcard tests/sandbox/*.c)) $(BUILD)/libpolicy.a $(BUILD)/libcommon.a $(BUILD)/librouter.a

@@ -23,124 +23,54 @@
 #include "common/clock.h"
 #include "common/config_load.h"
 #include "common/daemon.h"
-#include "listener/listener.h"
 #include "common/log.h"
 #include "common/notify.h"
+#include "listener/listener.h"
 #include "policy/policy.h"
 
 static volatile sig_atomic_t got_term;
 
-/* Rejections are logged at most 20 per second, with a count of the rest,
- * so a flood of junk cannot fill the journal. */
-void listener_reject_log(struct listener *l, const struct lconn *c, const char *result,
-			 const char *name, const char *detail, int status)
+/* epoll_pwait() unblocks SIGTERM only while it sleeps: when events are
+ * ready it returns them and restores the mask without delivering the
+ * signal. Under a steady stream of events (a flood) it never sleeps, so
+ * busy rounds look at the pending set, at most every STOP_CHECK_MS: a
+ * system call costs about a microsecond, and a busy round can cost little
+ * more. */
+#define STOP_CHECK_MS 10
+static bool stop_pending(void)
 {
-	if (strcmp(result, "redirect") != 0)
-		l->stats.rejected++;
-	uint64_t now = clock_now_ms();
-	if (now - l->log_window_ms >= 1000) {
-		if (l->log_suppressed)
-			log_msg(LOG_NOTICE, "%u rejection records suppressed", l->log_suppressed);
-		l->log_window_ms = now;
-		l->log_in_window = 0;
-		l->log_suppressed = 0;
-	}
-	if (++l->log_in_window > 20) {
-		l->log_suppressed++;
-		return;
-	}
-	char client[64], esc[4 * HOSTNAME_MAX + 1], st[8], msg[1200];
-	log_format_addr((const struct sockaddr *)&c->peer, client, sizeof(client));
-	log_escape(name, strlen(name), esc, sizeof(esc));
-	snprintf(st, sizeof(st), "%d", status);
-	snprintf(msg, sizeof(msg), "%s %s %s %s%s%s", client, gh_kind_str(c->kind),
-		 esc[0] ? esc : "-", result, status ? " " : "", status ? st : "");
-	struct log_field f[] = {
-		{ "GATEHOUSE_CLIENT", client },
-		{ "GATEHOUSE_KIND", gh_kind_str(c->kind) },
-		{ "GATEHOUSE_NAME", esc },
-		{ "GATEHOUSE_RESULT", result },
-		{ "GATEHOUSE_DETAIL", detail ? detail : "" },	/* the parser's reason */
-		{ "GATEHOUSE_STATUS", st },
-	};
-	log_record(strcmp(result, "redirect") ? LOG_NOTICE : LOG_INFO, msg, f, status ? 6 : 5);
-}
-
-static void accept_ready(struct listener *l, struct llisten *ls)
-{
-	/* a bounded batch per wake-up, so one busy port cannot starve the rest */
-	for (int i = 0; i < 64 && ls->enabled; i++) {
-		if (l->n_inspecting >= l->max_inspecting) {
-			listener_update_accept(l);
-			return;
-		}
-		struct sockaddr_in6 peer;
-		socklen_t plen = sizeof(peer);
-		int fd = accept4(ls->fd, (struct sockaddr *)&peer, &plen, SOCK_NONBLOCK | SOCK_CLOEXEC);
-		if (fd < 0) {
-			if (errno == EAGAIN || errno == EINTR || errno == ECONNABORTED)
-				return;
-			if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
-				/* Out of fds: leave clients in the backlog and
-				 * look again in 100 ms instead of spinning. */
-				log_msg(LOG_WARNING, "accept: %s, pausing accepts for 100ms", strerror(errno));
-				l->accept_resume_ms = clock_now_ms() + 100;
-				listener_update_accept(l);
-				return;
-			}
-			log_msg(LOG_ERR, "accept: %s", strerror(errno));
-			return;
-		}
-		struct lconn *c = calloc(1, sizeof(*c));
-		if (!c) {
-			close(fd);
-			return;
-		}
-		c->type = LOBJ_CONN;
-		c->kind = ls->kind;
-		c->fd = fd;
-		c->peer = peer;
-		c->accepted_usec = clock_realtime_us();
-		c->deadline_ms = clock_now_ms() + l->cfg->inspect_timeout_ms;
-		dlist_append(&l->inspecting, &c->link);
-		l->n_inspecting++;
-		l->stats.accepted++;
-		l->stats.active++;
-		/* With TCP_DEFER_ACCEPT the first bytes are usually here
-		 * already: look before registering, and most clients never
-		 * enter the epoll set. Registering after an incomplete peek
-		 * loses nothing: epoll reports readiness present at ADD. */
-		if (!inspect_conn(l, c, false))
-			continue;
-		struct epoll_event ev = { .events = EPOLLIN | EPOLLRDHUP | EPOLLET, .data.ptr = c };
-		if (epoll_ctl(l->epfd, EPOLL_CTL_ADD, fd, &ev) < 0) {
-			conn_free(l, c);
-			continue;
-		}
-		c->in_epoll = true;
-	}
+	sigset_t pend;
+	return sigpending(&pend) == 0 && (sigismember(&pend, SIGTERM) || sigismember(&pend, SIGINT));
 }
 
 static void expire(struct listener *l, uint64_t now)
 {
-	while (!dlist_empty(&l->inspecting)) {
-		struct lconn *c = dlist_entry(l->inspecting.next, struct lconn, link);
-		if (c->deadline_ms > now)
-			break;
-		inspect_timeout(l, c);
-	}
+	struct lconn *c;
+	while ((c = lconn_first(&l->conns)) && c->deadline_ms <= now)
+		inspect_timeout(&l->insp, c);
 }
 
 static int next_timeout(struct listener *l, uint64_t now)
 {
 	uint64_t d = UINT64_MAX;
-	if (!dlist_empty(&l->inspecting))
-		d = dlist_entry(l->inspecting.next, struct lconn, link)->deadline_ms;
-	if (l->accept_resume_ms < d)
-		d = l->accept_resume_ms;
+	struct lconn *c = lconn_first(&l->conns);
+	if (c)
+		d = c->deadline_ms;
+	if (l->conns.accept_resume_ms < d)
+		d = l->conns.accept_resume_ms;
 	if (l->draining && l->drain_deadline_ms < d)
 		d = l->drain_deadline_ms;
 	return clock_timeout_until(d, now);
+}
+
+/* Stop accepting and exit once nothing waits (or after a second). */
+static void start_drain(struct listener *l, uint64_t now, const char *why)
+{
+	if (l->draining)
+		return;
+	l->draining = true;
+	l->drain_reason = why;
+	l->drain_deadline_ms = now + 1000;
 }
 
 /* How long the listener waits at start for the forwarders' load pages. */
@@ -186,7 +116,7 @@ static int add_fd(struct listener *l, int fd, void *ptr, uint32_t events)
 
 static int add_channel(struct listener *l, int fd)
 {
-	struct lchannel *ch = &l->channels[l->n_channels++];
+	struct lchannel *ch = &l->disp.channels[l->disp.n_channels++];
 	ch->type = LOBJ_CHANNEL;
 	ch->fd = fd;
 	channel_limit(fd);
@@ -213,14 +143,11 @@ static int setup_fds(struct listener *l, const char *connect_path, unsigned n_co
 				return -EINVAL;
 			}
 			struct llisten *ls = &l->listens[l->n_listens++];
-			ls->type = LOBJ_LISTEN;
-			ls->kind = !strcmp(name, "tls") ? GH_KIND_TLS : GH_KIND_HTTP;
-			ls->fd = fd;
-			ls->enabled = true;
+			llisten_init(ls, fd, !strcmp(name, "tls") ? GH_KIND_TLS : GH_KIND_HTTP);
 			if ((r = add_fd(l, fd, ls, EPOLLIN)) < 0)
 				return r;
 		} else if (!strcmp(name, "forward")) {
-			if (sd_is_socket(fd, AF_UNIX, SOCK_SEQPACKET, 0) <= 0 || l->n_channels >= GH_MAX_FORWARDERS) {
+			if (sd_is_socket(fd, AF_UNIX, SOCK_SEQPACKET, 0) <= 0 || l->disp.n_channels >= GH_MAX_FORWARDERS) {
 				log_msg(LOG_ERR, "fd %d (%s) is not a SOCK_SEQPACKET channel", fd, name);
 				return -EINVAL;
 			}
@@ -233,7 +160,7 @@ static int setup_fds(struct listener *l, const char *connect_path, unsigned n_co
 		free(names ? names[i] : NULL);
 	}
 	free(names);
-	for (unsigned i = 0; connect_path && i < n_connect && l->n_channels < GH_MAX_FORWARDERS; i++) {
+	for (unsigned i = 0; connect_path && i < n_connect && l->disp.n_channels < GH_MAX_FORWARDERS; i++) {
 		int fd = connect_channel(connect_path);
 		if (fd < 0) {
 			log_msg(LOG_ERR, "connect %s: %s", connect_path, strerror(-fd));
@@ -246,7 +173,7 @@ static int setup_fds(struct listener *l, const char *connect_path, unsigned n_co
 		log_msg(LOG_ERR, "no listening sockets passed (LISTEN_FDNAMES http, tls)");
 		return -EINVAL;
 	}
-	if (l->n_channels == 0) {
+	if (l->disp.n_channels == 0) {
 		log_msg(LOG_ERR, "no forwarder channel (LISTEN_FDNAMES forward, or --connect)");
 		return -EINVAL;
 	}
@@ -289,32 +216,32 @@ int main(int argc, char **argv)
 	if (connect_path && n_connect == 0)
 		n_connect = daemon_forwarders(cfg);
 
-	struct listener l = {
-		.cfg = cfg,
-		.max_inspecting = GH_MAX_INSPECTING,
-		.accept_resume_ms = UINT64_MAX,
-		.pending_cap = 256,
-	};
-	dlist_init(&l.inspecting);
-	l.pending = calloc(l.pending_cap, sizeof(*l.pending));
+	/* static: the inspector's peek buffer is 65 KiB */
+	static struct listener l;
+	l.cfg = cfg;
 	l.epfd = epoll_create1(EPOLL_CLOEXEC);
-	if (!l.pending || l.epfd < 0 || setup_fds(&l, connect_path, n_connect) < 0)
+	lconns_init(&l.conns, GH_MAX_INSPECTING);
+	l.insp.cfg = cfg;
+	l.insp.conns = &l.conns;
+	l.insp.disp = &l.disp;
+	if (l.epfd < 0 || dispatch_init(&l.disp, l.epfd, 256) < 0 || setup_fds(&l, connect_path, n_connect) < 0)
 		return 1;
 
 	/* each forwarder's load page comes first on its channel; mapped
 	 * before the sandbox, which allows neither recvmsg nor new mappings
 	 * of fds. A forwarder that is late only goes without figures. */
 	uint64_t load_deadline = clock_now_ms() + LOAD_WAIT_MS;
-	unsigned n_loads = 0;
-	for (unsigned i = 0; i < l.n_channels; i++) {
+	unsigned n_loads = 0, n_channels = l.disp.n_channels;
+	for (unsigned i = 0; i < n_channels; i++) {
 		uint64_t now = clock_now_ms();
-		l.channels[i].load = load_receive(l.channels[i].fd, now < load_deadline ? (int)(load_deadline - now) : 0);
-		n_loads += l.channels[i].load != NULL;
+		struct lchannel *ch = &l.disp.channels[i];
+		ch->load = load_receive(ch->fd, now < load_deadline ? (int)(load_deadline - now) : 0);
+		n_loads += ch->load != NULL;
 	}
-	l.all_loads = n_loads == l.n_channels;
-	if (!l.all_loads)
+	l.disp.all_loads = n_loads == n_channels;
+	if (!l.disp.all_loads)
 		log_msg(LOG_WARNING, "%u of %u forwarders sent no load figures: round robin over all",
-			l.n_channels - n_loads, l.n_channels);
+			n_channels - n_loads, n_channels);
 
 	sigset_t waitmask;
 	daemon_signals(&got_term, &waitmask);
@@ -324,26 +251,26 @@ int main(int argc, char **argv)
 		return 1;
 	notify_send("READY=1");
 	log_batching(1);
-	log_msg(LOG_INFO, "listening on %u sockets, %u forwarder channels", l.n_listens, l.n_channels);
+	log_msg(LOG_INFO, "listening on %u sockets, %u forwarder channels", l.n_listens, n_channels);
 
 	struct epoll_event evs[64];
+	uint64_t next_stop_check = 0;
 	for (;;) {
 		uint64_t now = clock_now_ms();
-		if (got_term && !l.draining) {
-			l.stopping = true;
-			l.draining = true;
-			l.drain_deadline_ms = now + 1000;
-			listener_update_accept(&l);
-		}
-		if (l.draining && (l.n_inspecting == 0 || now >= l.drain_deadline_ms))
+		if (got_term)
+			start_drain(&l, now, NULL);
+		else if (l.disp.lost)
+			start_drain(&l, now, l.disp.lost);
+		if (l.draining && (l.conns.n_inspecting == 0 || now >= l.drain_deadline_ms))
 			break;
 		if (notify_status_due(now)) {
 			char st[160];
 			snprintf(st, sizeof(st), "inspecting %u, accepted %llu, handed off %llu, rejected %llu",
-				 l.n_inspecting, (unsigned long long)l.stats.accepted,
-				 (unsigned long long)l.stats.handed_off, (unsigned long long)l.stats.rejected);
+				 l.conns.n_inspecting, (unsigned long long)l.conns.stats.accepted,
+				 (unsigned long long)l.conns.stats.handed_off, (unsigned long long)l.conns.stats.rejected);
 			notify_status(now, st);
 		}
+		accept_gate(&l, now);
 		int timeout = next_timeout(&l, now);
 		timeout = daemon_next_timeout(timeout, now);
 		int n = epoll_pwait(l.epfd, evs, 64, timeout, &waitmask);
@@ -351,42 +278,48 @@ int main(int argc, char **argv)
 			log_msg(LOG_ERR, "epoll_wait: %s", strerror(errno));
 			break;
 		}
-		if (got_term)
-			l.stopping = true;
 		for (int i = 0; i < n; i++) {
 			uint8_t type = *(uint8_t *)evs[i].data.ptr;
-			if (type == LOBJ_LISTEN)
-				accept_ready(&l, evs[i].data.ptr);
-			else if (type == LOBJ_CHANNEL)
-				dispatch_channel_event(&l, evs[i].data.ptr, evs[i].events);
-			else
-				inspect_conn(&l, evs[i].data.ptr,
+			if (type == LOBJ_LISTEN) {
+				if (accept_ready(&l, evs[i].data.ptr, evs[i].events) < 0 && !l.exit_status) {
+					l.exit_status = 1;
+					start_drain(&l, clock_now_ms(), "a listening socket broke");
+				}
+			} else if (type == LOBJ_CHANNEL) {
+				dispatch_channel_event(&l.disp, &l.conns, evs[i].data.ptr, evs[i].events);
+			} else {
+				inspect_conn(&l.insp, evs[i].data.ptr,
 					     (evs[i].events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR)) != 0);
+			}
 		}
 		expire(&l, clock_now_ms());
-		dispatch_flush(&l);
+		dispatch_flush(&l.disp, &l.conns);
 		log_flush();
+		/* a round with events did not sleep, so no signal came in */
+		if (n > 0 && !got_term && now >= next_stop_check) {
+			next_stop_check = now + STOP_CHECK_MS;
+			if (stop_pending())
+				got_term = 1;
+		}
 	}
 	notify_send("STOPPING=1");
 	log_batching(0);
-	/* epoll_pwait() that returns events restores the mask without
-	 * delivering a pending SIGTERM: look before calling this a crash. */
-	sigset_t pend;
-	if (!got_term && sigpending(&pend) == 0 && (sigismember(&pend, SIGTERM) || sigismember(&pend, SIGINT)))
+	if (!got_term && stop_pending())
 		got_term = 1;
-	if (!got_term && l.drain_reason)
+	if (!got_term && l.disp.lost && !l.exit_status)
 		log_msg(LOG_WARNING, "forwarder channel closed (%s): exiting so that a fresh listener starts",
-			l.drain_reason);
+			l.disp.lost);
 	/* Clients still waiting in the ring or being inspected are lost with
 	 * us only after the drain deadline; log how many. */
-	if (l.n_inspecting)
-		log_msg(LOG_WARNING, "exiting with %u clients not handed off", l.n_inspecting);
-	while (!dlist_empty(&l.inspecting))
-		conn_free(&l, dlist_entry(l.inspecting.next, struct lconn, link));
-	for (unsigned i = 0; i < l.pending_len; i++)
-		close(l.pending[(l.pending_head + i) % l.pending_cap].fd);
-	free(l.pending);
+	if (l.conns.n_inspecting)
+		log_msg(LOG_WARNING, "exiting with %u clients not handed off", l.conns.n_inspecting);
+	struct lconn *c;
+	while ((c = lconn_first(&l.conns)))
+		lconn_free(&l.conns, c);
+	dispatch_close(&l.disp);
 	close(l.epfd);
 	config_free(cfg);
+	if (l.exit_status)
+		return l.exit_status;
 	return got_term ? 0 : 75;
 }

@@ -1,0 +1,161 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Accepting clients. One gate decides whether the listener takes more
+ * (accept_wanted); the loop applies it to the sockets once a round and the
+ * batch asks it before each client, so nothing below has to reach back up
+ * to switch accepting off.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+#include "common/clock.h"
+#include "common/log.h"
+#include "listener/listener.h"
+
+/* A bounded batch per wake-up, so one busy port cannot starve the rest. */
+#define ACCEPT_BATCH 64
+/* Out of fds: leave clients in the backlog and look again this much later. */
+#define ACCEPT_PAUSE_MS 100
+
+enum accept_err accept_error_class(int err)
+{
+	switch (err) {
+	case EAGAIN:
+#if EWOULDBLOCK != EAGAIN
+	case EWOULDBLOCK:
+#endif
+	case EINTR:
+	case ECONNABORTED:	/* the client left before we took it */
+	case EPROTO:
+	case EPERM:		/* a firewall rule refused this client */
+	/* accept(2): Linux passes a pending network error of the new
+	 * connection to accept(); for TCP these mean "retry" */
+	case ENETDOWN:
+	case ENOPROTOOPT:
+	case EHOSTDOWN:
+	case ENONET:
+	case EHOSTUNREACH:
+	case EOPNOTSUPP:
+	case ENETUNREACH:
+		return ACCEPT_ERR_RETRY;
+	case EMFILE:
+	case ENFILE:
+	case ENOBUFS:
+	case ENOMEM:
+		return ACCEPT_ERR_PAUSE;
+	default:
+		/* EINVAL (no longer listening: shutdown() by anyone holding
+		 * it), EBADF, ENOTSOCK, EFAULT: retrying would spin */
+		return ACCEPT_ERR_FATAL;
+	}
+}
+
+void llisten_init(struct llisten *ls, int fd, unsigned kind)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof(ss);
+	char addr[64] = "?";
+
+	ls->type = LOBJ_LISTEN;
+	ls->kind = (uint8_t)kind;
+	ls->fd = fd;
+	ls->enabled = true;
+	ls->dead = false;
+	if (getsockname(fd, (struct sockaddr *)&ss, &len) == 0)
+		log_format_addr((const struct sockaddr *)&ss, addr, sizeof(addr));
+	snprintf(ls->name, sizeof(ls->name), "%s %s (fd %d)", gh_kind_str((enum gh_kind)kind), addr, fd);
+}
+
+bool accept_wanted(const struct listener *l, uint64_t now_ms)
+{
+	return lconn_accept_wanted(&l->conns, l->disp.backed_up, l->draining || l->disp.lost, now_ms);
+}
+
+void accept_gate(struct listener *l, uint64_t now_ms)
+{
+	bool want = accept_wanted(l, now_ms);
+
+	if (want && l->conns.accept_resume_ms != UINT64_MAX)
+		lconn_pause_accept(&l->conns, UINT64_MAX);	/* the pause is over */
+	for (unsigned i = 0; i < l->n_listens; i++) {
+		struct llisten *ls = &l->listens[i];
+		if (ls->dead || ls->enabled == want)
+			continue;
+		struct epoll_event ev = { .events = want ? EPOLLIN : 0, .data.ptr = ls };
+		epoll_ctl(l->epfd, EPOLL_CTL_MOD, ls->fd, &ev);
+		ls->enabled = want;
+	}
+}
+
+/* Take ls out for good: a socket that no longer listens reports EPOLLHUP
+ * whatever events it is registered for. */
+static int accept_failed(struct listener *l, struct llisten *ls, int err)
+{
+	log_msg(LOG_ERR, "accept on %s: %s: this socket takes no more clients; "
+		"exiting (status 1) so that the supervisor restarts the listener",
+		ls->name, strerror(err));
+	epoll_ctl(l->epfd, EPOLL_CTL_DEL, ls->fd, NULL);
+	ls->dead = true;
+	ls->enabled = false;
+	return -err;
+}
+
+int accept_ready(struct listener *l, struct llisten *ls, uint32_t events)
+{
+	uint64_t now = clock_now_ms();
+	/* A listening TCP socket never reports a hang-up: this one no longer
+	 * listens, and says so whatever it is registered for. Ask accept4()
+	 * why even with the gate shut, or the hang-up wakes every round. */
+	bool hangup = (events & (EPOLLHUP | EPOLLERR)) != 0;
+
+	for (int i = 0; i < ACCEPT_BATCH && !ls->dead; i++) {
+		if (!accept_wanted(l, now) && !(hangup && i == 0))
+			return 0;
+		struct sockaddr_in6 peer;
+		socklen_t plen = sizeof(peer);
+		/* always non-blocking and close-on-exec: the seccomp filter
+		 * allows accept4() with exactly these flags */
+		int fd = accept4(ls->fd, (struct sockaddr *)&peer, &plen, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		if (fd < 0) {
+			int err = errno;
+			switch (accept_error_class(err)) {
+			case ACCEPT_ERR_RETRY:
+				if (err != EAGAIN && err != EINTR && err != ECONNABORTED &&
+				    log_limit_pass(&l->accept_log, now, "accept error records"))
+					log_msg(LOG_WARNING, "accept on %s: %s", ls->name, strerror(err));
+				return 0;
+			case ACCEPT_ERR_PAUSE:
+				if (log_limit_pass(&l->accept_log, now, "accept error records"))
+					log_msg(LOG_WARNING, "accept on %s: %s, pausing accepts for %dms",
+						ls->name, strerror(err), ACCEPT_PAUSE_MS);
+				lconn_pause_accept(&l->conns, now + ACCEPT_PAUSE_MS);
+				return 0;
+			case ACCEPT_ERR_FATAL:
+				return accept_failed(l, ls, err);
+			}
+			return 0;
+		}
+		struct lconn *c = lconn_new(&l->conns, fd, ls->kind, &peer, clock_realtime_us(),
+					    clock_now_ms() + l->cfg->inspect_timeout_ms);
+		if (!c) {
+			close(fd);
+			return 0;
+		}
+		/* With TCP_DEFER_ACCEPT the first bytes are usually here
+		 * already: look before registering, and most clients never
+		 * enter the epoll set. Registering after an incomplete peek
+		 * loses nothing: epoll reports readiness present at ADD. */
+		if (!inspect_conn(&l->insp, c, false))
+			continue;
+		struct epoll_event ev = { .events = EPOLLIN | EPOLLRDHUP | EPOLLET, .data.ptr = c };
+		if (epoll_ctl(l->epfd, EPOLL_CTL_ADD, fd, &ev) < 0) {
+			lconn_free(&l->conns, c);
+			continue;
+		}
+		c->in_epoll = true;
+	}
+	return 0;
+}

@@ -1,0 +1,108 @@
+/* SPDX-License-Identifier: MIT */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+#include "common/clock.h"
+#include "common/log.h"
+#include "router/config.h"
+#include "router/hostname.h"
+#include "listener/lconn.h"
+
+void lconns_init(struct lconns *t, unsigned max_inspecting)
+{
+	memset(t, 0, sizeof(*t));
+	dlist_init(&t->inspecting);
+	t->max_inspecting = max_inspecting;
+	t->accept_resume_ms = UINT64_MAX;
+}
+
+struct lconn *lconn_new(struct lconns *t, int fd, unsigned kind, const struct sockaddr_in6 *peer,
+			uint64_t accepted_usec, uint64_t deadline_ms)
+{
+	struct lconn *c = calloc(1, sizeof(*c));
+	if (!c)
+		return NULL;
+	c->type = LOBJ_CONN;
+	c->kind = (uint8_t)kind;
+	c->fd = fd;
+	c->peer = *peer;
+	c->accepted_usec = accepted_usec;
+	c->deadline_ms = deadline_ms;
+	dlist_append(&t->inspecting, &c->link);
+	t->n_inspecting++;
+	t->stats.accepted++;
+	t->stats.active++;
+	return c;
+}
+
+void lconn_free(struct lconns *t, struct lconn *c)
+{
+	if (!c)
+		return;
+	dlist_remove(&c->link);
+	if (c->fd >= 0)
+		close(c->fd);	/* also drops it from the epoll set */
+	t->n_inspecting--;
+	t->stats.active--;
+	free(c);
+}
+
+int lconn_detach(struct lconns *t, struct lconn *c)
+{
+	(void)t;	/* still counted: n_inspecting bounds the ring too */
+	int fd = c->fd;
+	dlist_remove(&c->link);
+	free(c);
+	return fd;
+}
+
+void lconn_sent(struct lconns *t, unsigned n)
+{
+	t->stats.handed_off += n;
+	t->n_inspecting -= n;
+	t->stats.active -= n;
+}
+
+struct lconn *lconn_first(struct lconns *t)
+{
+	if (dlist_empty(&t->inspecting))
+		return NULL;
+	return dlist_entry(t->inspecting.next, struct lconn, link);
+}
+
+void lconn_reject_log(struct lconns *t, const struct lconn *c, const char *result,
+		      const char *name, const char *detail, int status)
+{
+	if (strcmp(result, "redirect") != 0)
+		t->stats.rejected++;
+	if (!log_limit_pass(&t->rejects, clock_now_ms(), "rejection records"))
+		return;
+	char client[64], esc[4 * HOSTNAME_MAX + 1], st[8], msg[1200];
+	log_format_addr((const struct sockaddr *)&c->peer, client, sizeof(client));
+	log_escape(name, strlen(name), esc, sizeof(esc));
+	snprintf(st, sizeof(st), "%d", status);
+	snprintf(msg, sizeof(msg), "%s %s %s %s%s%s", client, gh_kind_str(c->kind),
+		 esc[0] ? esc : "-", result, status ? " " : "", status ? st : "");
+	struct log_field f[] = {
+		{ "GATEHOUSE_CLIENT", client },
+		{ "GATEHOUSE_KIND", gh_kind_str(c->kind) },
+		{ "GATEHOUSE_NAME", esc },
+		{ "GATEHOUSE_RESULT", result },
+		{ "GATEHOUSE_DETAIL", detail ? detail : "" },	/* the parser's reason */
+		{ "GATEHOUSE_STATUS", st },
+	};
+	log_record(strcmp(result, "redirect") ? LOG_NOTICE : LOG_INFO, msg, f, status ? 6 : 5);
+}
+
+void lconn_pause_accept(struct lconns *t, uint64_t until_ms)
+{
+	t->accept_resume_ms = until_ms;
+}
+
+bool lconn_accept_wanted(const struct lconns *t, bool ring_backed_up, bool draining, uint64_t now_ms)
+{
+	return !draining && !ring_backed_up && t->n_inspecting < t->max_inspecting &&
+	       (t->accept_resume_ms == UINT64_MAX || now_ms >= t->accept_resume_ms);
+}

@@ -1,0 +1,84 @@
+/* SPDX-License-Identifier: MIT */
+#pragma once
+/*
+ * The listener's clients: the connection object's birth and death, the
+ * counts that gate accepting, and the rate-limited rejection log. The
+ * bottom of the listener: it calls nothing else in listener/ but the log
+ * limit, and everything above calls down into it.
+ */
+#include <stdbool.h>
+#include <stdint.h>
+#include <netinet/in.h>
+#include "common/dlist.h"
+#include "listener/loglimit.h"
+
+/* What an epoll event's data.ptr points at: each object starts with it. */
+enum lobj_type {
+	LOBJ_LISTEN,
+	LOBJ_CHANNEL,
+	LOBJ_CONN,
+};
+
+/* A client being inspected: ~64 bytes. The bytes themselves stay in the
+ * kernel (MSG_PEEK) and are parsed from the inspector's buffer. */
+struct lconn {
+	uint8_t type;		/* LOBJ_CONN */
+	uint8_t kind;
+	bool got_bytes;		/* any byte seen: a timeout then earns a 408 */
+	bool in_epoll;		/* registered only if the first peek was not enough */
+	int fd;
+	uint64_t deadline_ms;
+	uint64_t accepted_usec;
+	struct dlist link;	/* in the inspect deadline queue */
+	struct sockaddr_in6 peer;	/* IPv4 peers arrive v4-mapped or as sockaddr_in */
+};
+
+struct lstats {
+	uint64_t accepted, handed_off, rejected, timeouts, active;
+};
+
+struct lconns {
+	struct dlist inspecting;	/* by deadline: the head expires first */
+	/* Clients in the list plus decided ones whose fd waits in the
+	 * hand-off ring: every client accepted and not yet gone. */
+	unsigned n_inspecting;
+	unsigned max_inspecting;
+	uint64_t accept_resume_ms;	/* after EMFILE/ENFILE; UINT64_MAX none */
+	struct lstats stats;
+	struct log_limit rejects;
+};
+
+void lconns_init(struct lconns *t, unsigned max_inspecting);
+
+/* A new client, counted and queued by deadline; NULL when out of memory
+ * (the caller closes fd). */
+struct lconn *lconn_new(struct lconns *t, int fd, unsigned kind, const struct sockaddr_in6 *peer,
+			uint64_t accepted_usec, uint64_t deadline_ms);
+
+/* The client is gone: close its fd (which drops it from epoll), uncount. */
+void lconn_free(struct lconns *t, struct lconn *c);
+
+/* The client's fd goes to the hand-off ring: the object is freed, the fd
+ * returned, and the client stays counted until lconn_sent(). */
+int lconn_detach(struct lconns *t, struct lconn *c);
+
+/* n detached clients were handed to a forwarder. */
+void lconn_sent(struct lconns *t, unsigned n);
+
+/* The client whose deadline comes first, or NULL. */
+struct lconn *lconn_first(struct lconns *t);
+
+/* One access record for a client the listener answered or refused
+ * itself; at most LOG_LIMIT_PER_SEC a second, with a count of the rest. */
+void lconn_reject_log(struct lconns *t, const struct lconn *c, const char *result,
+		      const char *name, const char *detail, int status);
+
+/* Out of fds: accept nothing until until_ms. */
+void lconn_pause_accept(struct lconns *t, uint64_t until_ms);
+
+/* Accept only while there is room: few enough clients being inspected,
+ * no backlog of hand-offs (ring_backed_up: the last flush could not send
+ * all it held), no fd exhaustion pause, not draining. Pure: the loop
+ * evaluates it each round and enables or disables the listening sockets
+ * to match, and the accept batch asks it before each client. */
+bool lconn_accept_wanted(const struct lconns *t, bool ring_backed_up, bool draining, uint64_t now_ms);

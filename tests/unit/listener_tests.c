@@ -1,0 +1,314 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The listener's own decisions, called directly: which forwarder gets the
+ * next batch (pick against load pages filled in here), the accept gate,
+ * what an accept error means, the log rate limit, and the connection
+ * table's counts. Time is passed in, never waited for.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+#include "suites.h"
+#include "common/handoff.h"
+#include "common/load.h"
+#include "listener/accept.h"
+#include "listener/dispatch.h"
+#include "listener/lconn.h"
+#include "listener/loglimit.h"
+#include "router/config.h"
+
+#define NCH 3
+static struct dispatch d;
+static struct gh_load pages[NCH];
+
+/* Three live channels with load pages; relays as given, nothing in flight. */
+static void setup_pages(unsigned r0, unsigned r1, unsigned r2)
+{
+	unsigned relays[NCH] = { r0, r1, r2 };
+	memset(&d, 0, sizeof(d));
+	memset(pages, 0, sizeof(pages));
+	d.n_channels = NCH;
+	d.all_loads = true;
+	for (unsigned i = 0; i < NCH; i++) {
+		pages[i].magic = LOAD_MAGIC;
+		atomic_store(&pages[i].relays, relays[i]);
+		d.channels[i].type = LOBJ_CHANNEL;
+		d.channels[i].fd = -1;
+		d.channels[i].load = &pages[i];
+	}
+}
+
+/* i has n hand-offs sent and not taken, the last move seen at moved_ms. */
+static void in_flight(unsigned i, uint32_t n, uint64_t moved_ms)
+{
+	d.channels[i].sent = atomic_load(&pages[i].taken) + n;
+	d.channels[i].seen_taken = atomic_load(&pages[i].taken);
+	d.channels[i].moved_ms = moved_ms;
+}
+
+static int pick(uint64_t now, unsigned *room)
+{
+	struct lchannel *ch = dispatch_pick(&d, now, room);
+	return ch ? (int)(ch - d.channels) : -1;
+}
+
+START_TEST(pick_least_loaded)
+{
+	unsigned room;
+	setup_pages(5, 2, 7);
+	ck_assert_int_eq(pick(1000, &room), 1);
+	ck_assert_uint_eq(room, IN_FLIGHT_MAX);
+	/* hand-offs in flight count as held, and cut the room */
+	in_flight(1, 2, 1000);
+	ck_assert_int_eq(pick(1000, &room), 1);	/* 2 + 2 < 5 */
+	ck_assert_uint_eq(room, IN_FLIGHT_MAX - 2);
+	in_flight(1, 3, 1000);
+	ck_assert_int_eq(pick(1000, &room), 0);	/* 2 + 3 = 5: not fewer than 0's 5 */
+}
+END_TEST
+
+START_TEST(pick_ties_round_robin)
+{
+	unsigned room;
+	setup_pages(3, 3, 3);
+	ck_assert_int_eq(pick(0, &room), 0);
+	ck_assert_int_eq(pick(0, &room), 1);
+	ck_assert_int_eq(pick(0, &room), 2);
+	ck_assert_int_eq(pick(0, &room), 0);
+}
+END_TEST
+
+START_TEST(pick_respects_cap)
+{
+	unsigned room;
+	setup_pages(5, 2, 7);
+	pages[1].max_relays = 3;
+	ck_assert_int_eq(pick(0, &room), 1);
+	ck_assert_uint_eq(room, 1);	/* one more and it is at its cap */
+	atomic_store(&pages[1].relays, 3);
+	ck_assert_int_eq(pick(0, &room), 0);	/* at its cap: the next least loaded */
+	ck_assert_uint_eq(room, IN_FLIGHT_MAX);
+}
+END_TEST
+
+START_TEST(pick_skips_busy)
+{
+	unsigned room;
+	setup_pages(5, 0, 7);
+	in_flight(1, IN_FLIGHT_MAX, 1000);	/* 4 held, but 4 not taken: busy */
+	ck_assert_int_eq(pick(1000, &room), 0);
+	in_flight(1, IN_FLIGHT_MAX - 1, 1000);
+	ck_assert_int_eq(pick(1000, &room), 1);
+	ck_assert_uint_eq(room, 1);
+}
+END_TEST
+
+START_TEST(pick_skips_stalled_until_it_takes)
+{
+	unsigned room;
+	setup_pages(5, 0, 7);
+	in_flight(1, 2, 1000);		/* 2 waiting since 1000 */
+	ck_assert_int_eq(pick(1000 + STALL_MS - 1, &room), 1);
+	ck_assert_int_eq(pick(1000 + STALL_MS, &room), 0);	/* took none for STALL_MS */
+	ck_assert_int_eq(pick(1000 + 10 * STALL_MS, &room), 0);
+	atomic_store(&pages[1].taken, 1);	/* it moves again */
+	ck_assert_int_eq(pick(1000 + 10 * STALL_MS, &room), 1);
+	ck_assert_uint_eq(room, IN_FLIGHT_MAX - 1);
+}
+END_TEST
+
+START_TEST(pick_all_busy_falls_back)
+{
+	unsigned room;
+	setup_pages(0, 0, 0);
+	in_flight(0, IN_FLIGHT_MAX + 1, 1000);
+	in_flight(1, IN_FLIGHT_MAX, 0);		/* stalled: last */
+	in_flight(2, IN_FLIGHT_MAX, 1000);
+	ck_assert_int_eq(pick(1000, &room), 2);	/* least in flight among the live */
+	ck_assert_uint_eq(room, HANDOFF_BATCH);
+	in_flight(0, IN_FLIGHT_MAX + 1, 0);
+	in_flight(2, IN_FLIGHT_MAX + 1, 0);	/* all three stalled now */
+	ck_assert_int_eq(pick(1000, &room), 1);
+}
+END_TEST
+
+START_TEST(pick_without_pages_round_robin)
+{
+	unsigned room;
+	setup_pages(0, 9, 9);
+	d.all_loads = false;	/* one forwarder sent no page: no comparing */
+	d.channels[1].blocked = true;
+	ck_assert_int_eq(pick(0, &room), 0);
+	ck_assert_uint_eq(room, HANDOFF_BATCH);
+	ck_assert_int_eq(pick(0, &room), 2);
+	ck_assert_int_eq(pick(0, &room), 0);
+}
+END_TEST
+
+START_TEST(pick_none_live)
+{
+	unsigned room;
+	setup_pages(0, 0, 0);
+	d.channels[0].dead = true;
+	d.channels[1].blocked = true;
+	d.channels[2].dead = true;
+	ck_assert_int_eq(pick(0, &room), -1);
+	d.channels[1].blocked = false;
+	ck_assert_int_eq(pick(0, &room), 1);
+}
+END_TEST
+
+START_TEST(accept_gate_predicate)
+{
+	struct lconns t;
+	lconns_init(&t, 10);
+	ck_assert(lconn_accept_wanted(&t, false, false, 0));
+	ck_assert(!lconn_accept_wanted(&t, true, false, 0));	/* hand-offs backed up */
+	ck_assert(!lconn_accept_wanted(&t, false, true, 0));	/* draining */
+	t.n_inspecting = 9;
+	ck_assert(lconn_accept_wanted(&t, false, false, 0));
+	t.n_inspecting = 10;
+	ck_assert(!lconn_accept_wanted(&t, false, false, 0));	/* full */
+	t.n_inspecting = 0;
+	lconn_pause_accept(&t, 500);
+	ck_assert(!lconn_accept_wanted(&t, false, false, 499));
+	ck_assert(lconn_accept_wanted(&t, false, false, 500));
+}
+END_TEST
+
+/* A real client fd and a conn for it, as accept would make. */
+static struct lconn *new_conn(struct lconns *t, int *peer_end)
+{
+	int sv[2];
+	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+	struct sockaddr_in6 peer = { .sin6_family = AF_INET6, .sin6_port = htons(4242) };
+	inet_pton(AF_INET6, "2001:db8::7", &peer.sin6_addr);
+	*peer_end = sv[1];
+	struct lconn *c = lconn_new(t, sv[0], GH_KIND_TLS, &peer, 7, 1000);
+	ck_assert_ptr_nonnull(c);
+	return c;
+}
+
+START_TEST(table_counts)
+{
+	struct lconns t;
+	int p1, p2;
+	lconns_init(&t, 10);
+	struct lconn *a = new_conn(&t, &p1), *b = new_conn(&t, &p2);
+	ck_assert_uint_eq(t.n_inspecting, 2);
+	ck_assert_ptr_eq(lconn_first(&t), a);	/* first by deadline: first in */
+	lconn_free(&t, a);
+	ck_assert_ptr_eq(lconn_first(&t), b);
+	ck_assert_uint_eq(t.n_inspecting, 1);
+	char x;
+	ck_assert_int_eq(recv(p1, &x, 1, 0), 0);	/* freeing closed the client */
+	int fd = lconn_detach(&t, b);		/* to the ring: still counted */
+	ck_assert_ptr_null(lconn_first(&t));
+	ck_assert_uint_eq(t.n_inspecting, 1);
+	lconn_sent(&t, 1);
+	ck_assert_uint_eq(t.n_inspecting, 0);
+	ck_assert_uint_eq(t.stats.accepted, 2);
+	ck_assert_uint_eq(t.stats.handed_off, 1);
+	ck_assert_uint_eq(t.stats.active, 0);
+	close(fd);
+	close(p1);
+	close(p2);
+}
+END_TEST
+
+/* With no channel to take them, decided clients back the ring up and the
+ * gate closes; a live channel takes them (over a real socketpair) and it
+ * opens again. */
+START_TEST(ring_backs_up_gate)
+{
+	struct lconns t;
+	int sv[2], p1;
+	lconns_init(&t, 10);
+	setup_pages(0, 0, 0);
+	d.n_channels = 1;
+	d.all_loads = false;
+	d.pending_cap = 4;
+	struct lpending ring[4];
+	d.pending = ring;
+	d.epfd = -1;
+	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_SEQPACKET, 0, sv), 0);
+	d.channels[0].fd = sv[0];
+	d.channels[0].blocked = true;	/* full: waiting for EPOLLOUT */
+
+	/* the hand-off carries a TCP socket in real life; any fd will do here */
+	dispatch_queue(&d, &t, new_conn(&t, &p1), "site.example", "www.site.example");
+	ck_assert_uint_eq(d.pending_len, 1);
+	ck_assert(lconn_accept_wanted(&t, d.backed_up, false, 0));	/* less than a batch: no flush yet */
+	dispatch_flush(&d, &t);
+	ck_assert(d.backed_up);
+	ck_assert(!lconn_accept_wanted(&t, d.backed_up, false, 0));
+	ck_assert_uint_eq(t.n_inspecting, 1);
+
+	d.channels[0].blocked = false;
+	dispatch_flush(&d, &t);
+	ck_assert(!d.backed_up);
+	ck_assert(lconn_accept_wanted(&t, d.backed_up, false, 0));
+	ck_assert_uint_eq(t.n_inspecting, 0);
+	ck_assert_uint_eq(t.stats.handed_off, 1);
+	ck_assert_uint_eq(d.channels[0].sent, 1);
+	char buf[2 * sizeof(struct handoff_msg)];
+	ck_assert_int_eq(recv(sv[1], buf, sizeof(buf), MSG_DONTWAIT), (int)sizeof(struct handoff_msg));
+	close(sv[0]);
+	close(sv[1]);
+	close(p1);
+}
+END_TEST
+
+START_TEST(accept_errors_classified)
+{
+	static const int retry[] = { EAGAIN, EINTR, ECONNABORTED, EPROTO, EPERM, ENETDOWN, EHOSTUNREACH, ENETUNREACH };
+	static const int pause[] = { EMFILE, ENFILE, ENOBUFS, ENOMEM };
+	static const int fatal[] = { EINVAL, EBADF, ENOTSOCK, EFAULT, EIO };
+	for (size_t i = 0; i < sizeof(retry) / sizeof(retry[0]); i++)
+		ck_assert_int_eq(accept_error_class(retry[i]), ACCEPT_ERR_RETRY);
+	for (size_t i = 0; i < sizeof(pause) / sizeof(pause[0]); i++)
+		ck_assert_int_eq(accept_error_class(pause[i]), ACCEPT_ERR_PAUSE);
+	for (size_t i = 0; i < sizeof(fatal) / sizeof(fatal[0]); i++)
+		ck_assert_int_eq(accept_error_class(fatal[i]), ACCEPT_ERR_FATAL);
+}
+END_TEST
+
+START_TEST(log_limit_window)
+{
+	struct log_limit ll = { .window_ms = 5000 };
+	for (unsigned i = 0; i < LOG_LIMIT_PER_SEC; i++)
+		ck_assert(log_limit_pass(&ll, 5000 + i, "test records"));
+	ck_assert(!log_limit_pass(&ll, 5500, "test records"));
+	ck_assert(!log_limit_pass(&ll, 5999, "test records"));
+	ck_assert_uint_eq(ll.suppressed, 2);
+	ck_assert(log_limit_pass(&ll, 6000, "test records"));	/* a new window */
+	ck_assert_uint_eq(ll.suppressed, 0);
+	ck_assert_uint_eq(ll.in_window, 1);
+}
+END_TEST
+
+Suite *make_listener_suite(void)
+{
+	Suite *s = suite_create("listener");
+	TCase *tc = tcase_create("pick");
+	tcase_add_test(tc, pick_least_loaded);
+	tcase_add_test(tc, pick_ties_round_robin);
+	tcase_add_test(tc, pick_respects_cap);
+	tcase_add_test(tc, pick_skips_busy);
+	tcase_add_test(tc, pick_skips_stalled_until_it_takes);
+	tcase_add_test(tc, pick_all_busy_falls_back);
+	tcase_add_test(tc, pick_without_pages_round_robin);
+	tcase_add_test(tc, pick_none_live);
+	suite_add_tcase(s, tc);
+	tc = tcase_create("gate");
+	tcase_add_test(tc, accept_gate_predicate);
+	tcase_add_test(tc, table_counts);
+	tcase_add_test(tc, ring_backs_up_gate);
+	tcase_add_test(tc, accept_errors_classified);
+	tcase_add_test(tc, log_limit_window);
+	suite_add_tcase(s, tc);
+	return s;
+}
