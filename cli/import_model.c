@@ -88,3 +88,10 @@ const char *hx_fallback(const struct hx_proxy *p)
 		return p->name;
 	return NULL;
 }
+
+struct hx_site *hx_default_site(const struct hx *x, enum gh_kind k)
+{
+	size_t i = x->kinds[k].default_site;
+
+	return i ? &x->sites[i - 1] : NULL;
+}

@@ -100,7 +100,7 @@ struct hx_kind {
 	struct hx_proxy **fe;
 	size_t n_fe;
 	unsigned port;		/* the one port they bind, 0 none, UINT32_MAX several */
-	struct hx_site *default_site;
+	size_t default_site;	/* 1 + its index in x->sites (which grows); 0: none */
 	unsigned default_line;
 	const char *default_backend;
 };
@@ -135,3 +135,5 @@ struct hx_proxy *hx_find(const struct hx *x, const char *name, bool be);
 /* The backend a frontend uses for clients no rule routed (a `listen`
  * section with servers is its own); NULL: none. */
 const char *hx_fallback(const struct hx_proxy *p);
+/* the site clients of kind k go to when no name matched; NULL: none */
+struct hx_site *hx_default_site(const struct hx *x, enum gh_kind k);

@@ -200,7 +200,7 @@ static void hx_sites(struct hx *x)
 			s->be[k] = b;
 			b->used = true;
 		}
-		kd->default_site = s;
+		kd->default_site = (size_t)(s - x->sites) + 1;
 	}
 
 	for (size_t i = 0; i < x->n_px; i++) {

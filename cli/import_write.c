@@ -311,11 +311,12 @@ static void hx_write_defaults(struct hx *x, FILE *o)
 	for (int k = 0; k < GH_KIND_COUNT; k++) {
 		const struct hx_kind *kd = &x->kinds[k];
 		const char *ks = gh_kind_str((enum gh_kind)k);
+		const struct hx_site *ds = hx_default_site(x, (enum gh_kind)k);
 
 		if (kd->n_fe == 0)
 			continue;
-		if (kd->default_site && kd->default_site->has[k])
-			fprintf(o, "default %-4s %-25s # %s:%u backend %s\n", ks, kd->default_site->name,
+		if (ds && ds->has[k])
+			fprintf(o, "default %-4s %-25s # %s:%u backend %s\n", ks, ds->name,
 				x->file, kd->default_line, kd->default_backend);
 		else if (kd->default_backend)
 			fprintf(o, "default %-4s %-25s # backend '%s' has no servers here\n", ks, "reject",
