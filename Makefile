@@ -71,7 +71,7 @@ UNIT_IN := $(wildcard units/*.in)
 UNITS := $(patsubst units/%.in,$(BUILD)/units/%,$(UNIT_IN))
 UNITS_LOCAL := $(patsubst units/%.in,$(BUILD)/units-local/%,$(UNIT_IN))
 
-.PHONY: check-import check-man check-system check-package check-stress stress deb
+.PHONY: check-quick check-import check-man check-system check-package check-stress stress deb
 .PHONY: all tests check check-suites check-unit check-fuzz check-integration \
 	check-asan demo fuzz install uninstall clean lint
 .DEFAULT_GOAL := all
@@ -142,6 +142,9 @@ tests: all $(BUILD)/tests/unit-tests $(BUILD)/tests/sandbox-tests $(HELPERS) $(F
 check: check-suites check-units check-man check-system check-package check-stress check-asan
 
 check-suites: check-unit check-fuzz check-integration check-import
+
+# `make check-quick`: the unprivileged, fast part, for the edit-compile-test loop
+check-quick: check-unit check-fuzz check-import
 
 # real systemd as PID 1 in systemd-nspawn, units from `make install`
 check-system: all
