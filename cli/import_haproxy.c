@@ -62,6 +62,8 @@ int import_haproxy(const char *shown, FILE *in, FILE *out, FILE *err)
 	hx_write(&x, o);
 	if (fclose(o) != 0)
 		hx_oom();
+	/* proxy and server names go into comments as written */
+	hx_no_controls(text, text_len);
 
 	/* what we print must be what gatehouse accepts */
 	r = config_parse("(converted)", text, text_len, hx_check_error, &x, &c);

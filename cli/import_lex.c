@@ -156,6 +156,13 @@ bool hx_words(const struct hx_line *l, size_t from, const char *want)
 	return i == l->argc;
 }
 
+void hx_no_controls(char *s, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (((unsigned char)s[i] < 0x20 && s[i] != '\n') || s[i] == 0x7f)
+			s[i] = '?';
+}
+
 /* ------------------------------------------------------------------ */
 /* values                                                              */
 

@@ -37,6 +37,10 @@ bool hx_words(const struct hx_line *l, size_t from, const char *want);
 
 /* HAProxy durations into milliseconds; false when s is not one. */
 bool hx_duration(const char *s, uint64_t *ms);
+/* Control bytes but '\n' become '?': names from the file reach '#'
+ * comments and messages, never a terminal's escape sequences. */
+void hx_no_controls(char *s, size_t n);
+
 /* The largest unit that says ms exactly: 5000 -> "5s", 1500 -> "1500ms". */
 const char *hx_fmt_ms(uint64_t ms, char *buf, size_t size);
 

@@ -21,6 +21,7 @@ void hx_say(struct hx *x, unsigned line, enum hx_class c, const char *fmt, ...)
 	/* names and words from the file are unbounded: cut the message */
 	if (n >= (int)sizeof(msg))
 		memcpy(msg + sizeof(msg) - 4, "...", 4);
+	hx_no_controls(msg, strlen(msg));
 	if (line)
 		fprintf(x->err, "%s:%u: ", x->file, line);
 	else

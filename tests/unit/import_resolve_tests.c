@@ -2,11 +2,13 @@
 /*
  * import-haproxy's resolver (cli/import_resolve.h) on small models built
  * here by hand, as the reader would leave them: which backends become
- * which sites, and the defaults of each kind.
+ * which sites, and the defaults of each kind. And one run of the whole
+ * import (cli/import_haproxy.h) for what it prints.
  */
 #include <stdlib.h>
 #include <string.h>
 #include "suites.h"
+#include "cli/import_haproxy.h"
 #include "cli/import_resolve.h"
 
 struct model {
@@ -226,6 +228,46 @@ START_TEST(test_no_frontend)
 }
 END_TEST
 
+/* The whole import on a config whose names hold control bytes (HAProxy
+ * refuses them, gatehouse reads them): neither the config printed nor the
+ * messages pass them on raw, so an ESC or CR in a file can't drive the
+ * terminal of whoever runs the import. */
+START_TEST(test_no_control_bytes)
+{
+	static char cfg[] =
+		"frontend tls\n"
+		"    mode tcp\n"
+		"    bind :443 \"opt\033[2J\"\n"
+		"    bind :443\n"
+		"    tcp-request content accept if { req_ssl_hello_type 1 }\n"
+		"    default_backend \"b\033[2J\r\"\n"
+		"backend \"b\033[2J\r\"\n"
+		"    mode tcp\n"
+		"    server \"s\033]0;x\007\" [2001:db8::1]:443\n"
+		"backend \"u\t\001\"\n";
+	char *out = NULL, *err = NULL;
+	size_t out_len = 0, err_len = 0;
+	FILE *in = fmemopen(cfg, sizeof(cfg) - 1, "r");
+	FILE *o = open_memstream(&out, &out_len), *e = open_memstream(&err, &err_len);
+
+	ck_assert(in && o && e);
+	ck_assert_int_eq(import_haproxy("t.cfg", in, o, e), 1);
+	fclose(in);
+	fclose(o);
+	fclose(e);
+	/* the names are there, each control byte as '?' */
+	ck_assert_ptr_nonnull(strstr(out, "server s?]0;x? (backend b?[2J?)"));
+	ck_assert_ptr_nonnull(strstr(err, "unknown bind option 'opt?[2J'"));
+	ck_assert_ptr_nonnull(strstr(err, "backend 'u?\?' is reached by no"));
+	for (size_t i = 0; i < out_len; i++)
+		ck_assert_msg(out[i] == '\n' || (out[i] >= 0x20 && out[i] != 0x7f), "stdout byte %zu: %#x", i, out[i]);
+	for (size_t i = 0; i < err_len; i++)
+		ck_assert_msg(err[i] == '\n' || (err[i] >= 0x20 && err[i] != 0x7f), "stderr byte %zu: %#x", i, err[i]);
+	free(out);
+	free(err);
+}
+END_TEST
+
 Suite *make_import_resolve_suite(void)
 {
 	Suite *s = suite_create("import_resolve");
@@ -236,6 +278,9 @@ Suite *make_import_resolve_suite(void)
 	tcase_add_test(tc, test_default_sites);
 	tcase_add_test(tc, test_frontends_disagree);
 	tcase_add_test(tc, test_no_frontend);
+	suite_add_tcase(s, tc);
+	tc = tcase_create("import");
+	tcase_add_test(tc, test_no_control_bytes);
 	suite_add_tcase(s, tc);
 	return s;
 }
