@@ -3,7 +3,6 @@
  * The reader's frontend keywords (import_read.h): bind, use_backend,
  * redirect and the request rules gatehouse already does itself.
  */
-#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>

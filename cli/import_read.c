@@ -6,7 +6,6 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include "cli/import_read.h"
 
 void hx_set_ms(struct hx *x, struct hx_ms *m, const struct hx_line *l, const char *value)
@@ -29,7 +28,6 @@ static const char *const hx_ignored_sections[] = {
 	"resolvers", "peers", "userlist", "mailers", "program", "http-errors", "cache",
 	"ring", "log-forward", "crt-store", "traces", "acme",
 };
-
 
 static void hx_new_proxy(struct hx *x, const struct hx_line *l, bool fe, bool be)
 {

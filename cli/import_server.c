@@ -4,10 +4,8 @@
  * lines, their options sorted into what gatehouse keeps (address, PROXY
  * header, backup, disabled, maxconn) and what it reports.
  */
-#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include "cli/import_read.h"
 
 enum {
