@@ -58,6 +58,8 @@ LISTENER_OBJ := $(call obj,$(wildcard listener/*.c))
 FORWARDER_OBJ := $(call obj,$(wildcard forwarder/*.c))
 CLI_OBJ := $(call obj,$(filter-out cli/generator.c,$(wildcard cli/*.c)))
 UNIT_OBJ := $(call obj,$(wildcard tests/unit/*.c))
+# import-haproxy's passes, for the unit tests and the fuzz target
+IMPORT_SRC := $(wildcard cli/import_*.c)
 HELPER_SRC := $(wildcard tests/helpers/*.c)
 HELPERS := $(patsubst tests/helpers/%.c,$(BUILD)/tests/%,$(HELPER_SRC))
 FUZZ_TARGETS := $(patsubst tests/fuzz/fuzz_%.c,%,$(wildcard tests/fuzz/fuzz_*.c))
@@ -69,7 +71,7 @@ UNIT_IN := $(wildcard units/*.in)
 UNITS := $(patsubst units/%.in,$(BUILD)/units/%,$(UNIT_IN))
 UNITS_LOCAL := $(patsubst units/%.in,$(BUILD)/units-local/%,$(UNIT_IN))
 
-.PHONY: check-import check-man check-system check-package check-stress stress deb
+.PHONY: check-quick check-import check-man check-system check-package check-stress stress deb
 .PHONY: all tests check check-suites check-unit check-fuzz check-integration \
 	check-asan demo fuzz install uninstall clean lint
 .DEFAULT_GOAL := all
@@ -120,7 +122,7 @@ $(BUILD)/gatehouse-forwarder: $(FORWARDER_OBJ) $(BUILD)/libcommon.a $(BUILD)/lib
 
 # the listener's modules but its main(), for tests/unit/listener_tests.c
 LISTENER_LIB_OBJ := $(filter-out $(BUILD)/listener/main.o,$(LISTENER_OBJ))
-$(BUILD)/tests/unit-tests: $(UNIT_OBJ) $(LISTENER_LIB_OBJ) $(BUILD)/libcommon.a $(BUILD)/libpolicy.a $(BUILD)/librouter.a
+$(BUILD)/tests/unit-tests: $(UNIT_OBJ) $(LISTENER_LIB_OBJ) $(call obj,$(IMPORT_SRC)) $(BUILD)/libcommon.a $(BUILD)/libpolicy.a $(BUILD)/librouter.a
 	$(LINK) $^ $(LIBS_CHECK) $(LIBS_SSL) $(LIBS_SYSTEMD) $(LIBS_SECCOMP)
 
 $(BUILD)/tests/sandbox-tests: $(call obj,$(wildcard tests/sandbox/*.c)) $(BUILD)/libpolicy.a $(BUILD)/libcommon.a $(BUILD)/librouter.a
@@ -132,7 +134,7 @@ $(BUILD)/tests/%: tests/helpers/%.c $(BUILD)/libcommon.a $(BUILD)/librouter.a
 
 # fuzz targets may also drive the listener's pure decision code
 FUZZ_LISTENER_SRC := listener/decide.c common/reply.c
-$(BUILD)/tests/replay_%: tests/fuzz/fuzz_%.c tests/fuzz/replay.c $(call obj,$(FUZZ_LISTENER_SRC)) $(BUILD)/librouter.a
+$(BUILD)/tests/replay_%: tests/fuzz/fuzz_%.c tests/fuzz/replay.c $(call obj,$(FUZZ_LISTENER_SRC) $(IMPORT_SRC)) $(BUILD)/librouter.a
 	@mkdir -p $(dir $@)
 	$(LINK) $(CFLAGS) $^
 
@@ -142,6 +144,9 @@ tests: all $(BUILD)/tests/unit-tests $(BUILD)/tests/sandbox-tests $(HELPERS) $(F
 check: check-suites check-units check-man check-system check-package check-stress check-asan
 
 check-suites: check-unit check-fuzz check-integration check-import
+
+# `make check-quick`: the unprivileged, fast part, for the edit-compile-test loop
+check-quick: check-unit check-fuzz check-import
 
 # real systemd as PID 1 in systemd-nspawn, units from `make install`
 check-system: all
@@ -202,7 +207,7 @@ fuzz:
 	@set -e; for t in $(FUZZ_TARGETS); do \
 		$(FUZZ_CC) -g -O1 -std=c11 -D_GNU_SOURCE -I. \
 		  -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
-		  -o build-fuzz/fuzz_$$t tests/fuzz/fuzz_$$t.c router/*.c $(FUZZ_LISTENER_SRC); \
+		  -o build-fuzz/fuzz_$$t tests/fuzz/fuzz_$$t.c router/*.c $(FUZZ_LISTENER_SRC) $(IMPORT_SRC); \
 		mkdir -p build-fuzz/corpus_$$t; \
 		build-fuzz/fuzz_$$t -max_total_time=$(FUZZ_TIME) -max_len=20000 \
 		  -artifact_prefix=build-fuzz/crash_$$t- \

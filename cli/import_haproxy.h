@@ -9,3 +9,7 @@
  * 1 otherwise (what could be translated is still printed).
  */
 int cmd_import_haproxy(const char *path);
+
+#include <stdio.h>
+/* The same on open streams: messages name the file `shown`. The exit code. */
+int import_haproxy(const char *shown, FILE *in, FILE *out, FILE *err);

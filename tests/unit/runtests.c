@@ -13,6 +13,8 @@ int main(void)
 	srunner_add_suite(sr, make_handoff_suite());
 	srunner_add_suite(sr, make_proxy_header_suite());
 	srunner_add_suite(sr, make_listener_suite());
+	srunner_add_suite(sr, make_import_lex_suite());
+	srunner_add_suite(sr, make_import_resolve_suite());
 	srunner_run_all(sr, CK_NORMAL);
 	int failed = srunner_ntests_failed(sr);
 	srunner_free(sr);

@@ -11,3 +11,5 @@ Suite *make_config_suite(void);
 Suite *make_handoff_suite(void);
 Suite *make_proxy_header_suite(void);
 Suite *make_listener_suite(void);
+Suite *make_import_lex_suite(void);
+Suite *make_import_resolve_suite(void);
