@@ -62,6 +62,7 @@ struct fconn *conn_new(struct fconns *cs, int cfd, const char *name)
 	c->sfd = -1;
 	pump_dir_init(&c->up);
 	pump_dir_init(&c->down);
+	c->start_ms = clock_now_ms();
 	cs->n++;
 	return c;
 }
@@ -78,9 +79,10 @@ static void log_end(const struct fconns *cs, const struct fconn *c, const char *
 		 c->tries ? s->servers[c->kind][c->server].text : "-");
 	snprintf(in, sizeof(in), "%llu", (unsigned long long)c->up.bytes);
 	snprintf(out, sizeof(out), "%llu", (unsigned long long)c->down.bytes);
-	uint64_t now = clock_realtime_us();
-	snprintf(dur, sizeof(dur), "%llu",
-		 (unsigned long long)(now > c->accepted_usec ? (now - c->accepted_usec) / 1000 : 0));
+	/* from our own intake: a hostile listener's timestamp must not
+	 * reach the journal as a duration */
+	uint64_t now = clock_now_ms();
+	snprintf(dur, sizeof(dur), "%llu", (unsigned long long)(now > c->start_ms ? now - c->start_ms : 0));
 	const char *name = c->name ? c->name : "";
 	log_escape(name, strlen(name), esc, sizeof(esc));
 	snprintf(msg, sizeof(msg), "%s %s %s -> %s %s in=%s out=%s ms=%s %s", client, gh_kind_str(c->kind),

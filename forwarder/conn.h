@@ -53,7 +53,8 @@ struct fconn {
 	struct fdir down;	/* server -> client */
 	struct dlist link;	/* connect, queue or idle list; then ended, parked, free */
 	uint64_t deadline_ms;	/* connect deadline, or last activity + idle */
-	uint64_t accepted_usec;	/* the listener's accept time, for the log */
+	uint64_t start_ms;	/* our own clock when the hand-off was taken: the
+				 * listener's timestamp is not trusted for the log */
 	char *name;		/* requested name, for the log */
 	uint8_t client_family;
 	uint16_t client_port;

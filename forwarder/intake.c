@@ -4,7 +4,7 @@
  * client; what the listener says is checked here against this forwarder's
  * own config and the kernel, and a client becomes a connection (conn.h)
  * that the queue admits (queue.h). A hostile listener can send anything:
- * nothing it says is believed unchecked.
+ * refusals are logged at a bounded rate.
  */
 #include <errno.h>
 #include <string.h>
@@ -12,6 +12,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 #include <systemd/sd-daemon.h>
+#include "common/clock.h"
 #include "common/handoff.h"
 #include "common/log.h"
 #include "forwarder/conn.h"
@@ -20,9 +21,27 @@
 #include "forwarder/state.h"
 #include "router/proxy_header.h"
 
+/* A count the rate limit held back, once its window is over. */
+static void report_suppressed(struct forwarder *f, uint64_t now)
+{
+	unsigned n = ratelimit_flush(&f->refusals, now);
+	if (n)
+		log_msg(LOG_WARNING, "%u hand-off refusals not logged (at most %u a second)", n,
+			INTAKE_REFUSALS_PER_SEC);
+}
+
+/* May a refusal (or a hand-off's lie) be logged now? */
+static bool may_log(struct forwarder *f)
+{
+	uint64_t now = clock_now_ms();
+	report_suppressed(f, now);
+	return ratelimit_take(&f->refusals, now);
+}
+
 static void reject(struct forwarder *f, const struct handoff_in *in, const char *why)
 {
-	(void)f;
+	if (!may_log(f))
+		return;
 	char site[4 * HOSTNAME_MAX + 1];
 	log_escape(in->msg.site, strnlen(in->msg.site, sizeof(in->msg.site)), site, sizeof(site));
 	log_msg(LOG_WARNING, "refused hand-off (site '%s'): %s", site, why);
@@ -33,7 +52,6 @@ static void reject(struct forwarder *f, const struct handoff_in *in, const char 
  * headers. The message's copy is only a cross-check. */
 static void client_from_kernel(struct forwarder *f, struct fconn *c, const struct handoff_msg *m)
 {
-	(void)f;
 	struct sockaddr_storage peer;
 	socklen_t pl = sizeof(peer);
 	struct proxy_endpoint ep;
@@ -46,7 +64,7 @@ static void client_from_kernel(struct forwarder *f, struct fconn *c, const struc
 	c->client_port = ep.port;
 	memcpy(c->client_addr, ep.addr, sizeof(c->client_addr));
 	if ((ep.family != m->client_family || ep.port != m->client_port ||
-	     memcmp(ep.addr, m->client_addr, ep.family == AF_INET ? 4 : 16)))
+	     memcmp(ep.addr, m->client_addr, ep.family == AF_INET ? 4 : 16)) && may_log(f))
 		log_msg(LOG_WARNING, "hand-off for site '%s' named another client than its socket's peer", m->site);
 }
 
@@ -71,7 +89,6 @@ static void take(struct forwarder *f, struct handoff_in *in)
 	c->kind = m->kind;
 	c->site = site;
 	c->proxy_version = (uint8_t)f->cfg->sites[site].proxy_protocol;
-	c->accepted_usec = m->accepted_usec;
 	client_from_kernel(f, c, m);
 	f->total++;
 	queue_admit(f, c);
@@ -134,17 +151,17 @@ void intake_after_round(struct forwarder *f, uint64_t now)
 {
 	if (f->channel_paused && queue_intake_room(f))
 		channel_pause(f, false);
-	(void)now;
+	report_suppressed(f, now);
 }
 
 uint64_t intake_deadline(const struct forwarder *f)
 {
-	(void)f;
-	return UINT64_MAX;
+	return ratelimit_deadline(&f->refusals);
 }
 
 int intake_setup(struct forwarder *f)
 {
+	ratelimit_init(&f->refusals, 1000, INTAKE_REFUSALS_PER_SEC);
 	int n = sd_listen_fds(1);
 	if (n != 1) {
 		log_msg(LOG_ERR, "expected exactly one channel fd from the listener, got %d", n);

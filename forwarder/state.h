@@ -18,6 +18,7 @@
 #include "router/config.h"
 #include "common/dlist.h"
 #include "common/load.h"
+#include "common/ratelimit.h"
 #include "forwarder/conn.h"
 #include "forwarder/pump.h"
 
@@ -35,6 +36,7 @@ struct forwarder {
 	bool channel_open;
 	bool channel_paused;	/* not reading hand-offs: near the fd limit */
 	uint32_t received;		/* hand-off messages read, ever (wraps) */
+	struct ratelimit refusals;	/* refused hand-offs logged at most this often */
 	unsigned max_conns;	/* relays this process takes at most */
 	unsigned fd_budget;	/* fds it may hold for clients: a relay up to 4, a queued client 1 */
 	struct fconns conns;	/* every connection; conns.n alive */

@@ -10,3 +10,6 @@ Suite *make_routes_suite(void);
 Suite *make_config_suite(void);
 Suite *make_handoff_suite(void);
 Suite *make_proxy_header_suite(void);
+Suite *make_handoff_batch_suite(void);
+Suite *make_forwarder_suite(void);
+Suite *make_ratelimit_suite(void);
