@@ -4,9 +4,12 @@
  * client; what the listener says is checked here against this forwarder's
  * own config and the kernel, and a client becomes a connection (conn.h)
  * that the queue admits (queue.h). A hostile listener can send anything:
- * refusals are logged at a bounded rate.
+ * refusals are logged at a bounded rate, and a client fd is made
+ * non-blocking before any I/O (a blocking one would stall every relay of
+ * this process in one splice()).
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
@@ -78,6 +81,18 @@ static void take(struct forwarder *f, struct handoff_in *in)
 	uint32_t site = config_site_index(f->cfg, m->site, strlen(m->site));
 	if (site == GH_NO_SITE || f->cfg->sites[site].n_servers[m->kind] == 0) {
 		reject(f, in, site == GH_NO_SITE ? "unknown site" : "site has no server of this kind");
+		close(in->fd);
+		return;
+	}
+	/* The listener should accept with SOCK_NONBLOCK; a blocking socket
+	 * would freeze this process in its first splice(). Setting the flags
+	 * outright (rather than adding to F_GETFL's) keeps one fcntl per
+	 * client, and drops O_ASYNC a listener might have set. */
+	if (fcntl(in->fd, F_SETFL, O_RDWR | O_NONBLOCK) < 0) {
+		int e = errno;
+		if (may_log(f))
+			log_msg(LOG_WARNING, "refused hand-off (site '%s'): fcntl(O_NONBLOCK): %s", m->site,
+				strerror(e));
 		close(in->fd);
 		return;
 	}

@@ -154,6 +154,11 @@ try:
 except ModuleNotFoundError as e:  # mutate.py runs a copy of tests_all.py with gh.py and runner.py only
     if e.name != "tests_robust":
         raise
+try:
+    import tests_hostile  # noqa: E402,F401  (a hostile listener driving a real forwarder)
+except ModuleNotFoundError as e:
+    if e.name != "tests_hostile":
+        raise
 
 if __name__ == "__main__":
     sys.exit(main())
