@@ -15,12 +15,6 @@
 #include "forwarder/pipes.h"
 #include "forwarder/pump.h"
 
-void pump_dir_init(struct fdir *d)
-{
-	memset(d, 0, sizeof(*d));
-	d->pipe_r = d->pipe_w = -1;
-}
-
 bool pump_dir_busy(const struct fdir *d)
 {
 	return d->in_pipe || d->pend_len;

@@ -39,7 +39,10 @@ enum pump_result {
 	PUMP_ERR_DST,
 };
 
-void pump_dir_init(struct fdir *d);
+static inline void pump_dir_init(struct fdir *d)
+{
+	*d = (struct fdir){ .pipe_r = -1, .pipe_w = -1 };
+}
 /* Give back the pipe (closed if it holds bytes) and free held bytes. */
 void pump_dir_release(struct fdir *d);
 bool pump_dir_busy(const struct fdir *d);	/* holds bytes not yet delivered */
