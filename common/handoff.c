@@ -171,9 +171,14 @@ int handoff_recv(int channel, struct handoff_in *in, unsigned max)
 		return -errno;
 	for (int i = 0; i < r; i++) {
 		in[i].fd = -1;
-		/* a zero-length datagram with no fds is EOF on SEQPACKET */
-		if (mm[i].msg_len == 0 && !CMSG_FIRSTHDR(&mm[i].msg_hdr))
+		/* A zero-length datagram with no fds is EOF on SEQPACKET. A
+		 * hostile peer can send one mid-batch: what came after it in
+		 * this call is dropped, and its fds must not stay open here. */
+		if (mm[i].msg_len == 0 && !CMSG_FIRSTHDR(&mm[i].msg_hdr)) {
+			for (int j = i + 1; j < r; j++)
+				close_all_fds(&mm[j].msg_hdr);
 			return i;
+		}
 		in[i].error = validate(&mm[i], &in[i]);
 		if (in[i].error != HANDOFF_OK) {
 			close_all_fds(&mm[i].msg_hdr);

@@ -72,8 +72,10 @@ struct handoff_in {
 };
 
 /* Receive up to max (<= HANDOFF_BATCH) messages. Each is validated here,
- * once: a refused message has its fds closed and fd = -1. Returns the
- * number received, 0 at EOF, or a negative errno (-EAGAIN: nothing ready). */
+ * once: a refused message has its fds closed and fd = -1. A zero-length
+ * message (EOF) ends the batch: messages after it in the same call are
+ * dropped with their fds closed. Returns the number received, 0 at EOF, or
+ * a negative errno (-EAGAIN: nothing ready). */
 int handoff_recv(int channel, struct handoff_in *in, unsigned max);
 
 /* Check that fd is a connected TCP socket (getsockopt(TCP_INFO): works only

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 #include <stdio.h>
 #include <string.h>
+#include <sys/socket.h>
 #include "common/reply.h"
 
 /* content type alert, record version TLS 1.2, length 2, level fatal, 112 */
@@ -66,4 +67,13 @@ size_t reply_http_redirect(const uint8_t *method, size_t method_len, const char 
 	if (n < 0 || (size_t)n >= size)
 		return 0;
 	return (size_t)n;
+}
+
+void reply_final(int fd, const void *answer, size_t len, void *sink, size_t sink_size)
+{
+	for (int i = 0; i < 4 && recv(fd, sink, sink_size, MSG_DONTWAIT) > 0; i++)
+		;
+	if (len)
+		(void)send(fd, answer, len, MSG_DONTWAIT | MSG_NOSIGNAL);
+	shutdown(fd, SHUT_WR);
 }

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 #pragma once
-/* The answers the listener gives itself: HTTP errors and redirects, the TLS
- * unrecognized_name alert. Formatting only; sending is the caller's. */
+/* The answers gatehouse gives itself: HTTP errors and redirects, the TLS
+ * unrecognized_name alert; formatted here, and the last words to a client
+ * sent by reply_final. */
 #include <stddef.h>
 #include <stdint.h>
 
@@ -21,3 +22,10 @@ const char *reply_http_reason(int status);
 
 /* Fatal alert record: unrecognized_name (112), RFC 6066 §3. */
 extern const uint8_t reply_tls_unrecognized_name[7];
+
+/* Give a client its last answer (len may be 0): read what it sent and we
+ * will not (closing with unread bytes sends a RST that can destroy the
+ * answer before the client reads it; at most 4 reads into sink, which the
+ * caller lends and gets back holding nothing it needs), send the answer
+ * without blocking, then shutdown(SHUT_WR). The caller closes fd. */
+void reply_final(int fd, const void *answer, size_t len, void *sink, size_t sink_size);

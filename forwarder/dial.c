@@ -6,13 +6,18 @@
  */
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
 #include <unistd.h>
 #include "common/clock.h"
-#include "forwarder/forwarder.h"
 #include "common/log.h"
+#include "common/reply.h"
+#include "forwarder/conn.h"
+#include "forwarder/dial.h"
+#include "forwarder/relay.h"
+#include "forwarder/state.h"
 #include "router/proxy_header.h"
 
 #define AVOID_MS 10000u
@@ -22,17 +27,10 @@ static const struct gh_addr *server_addr(struct forwarder *f, struct fconn *c)
 	return &f->cfg->sites[c->site].servers[c->kind][c->server];
 }
 
-/* Next server to try: round robin, skipping avoided ones unless all are. */
-static int pick(struct forwarder *f, struct fconn *c)
+int dial_pick(const struct fserver_state *st, size_t n, uint32_t *rr, unsigned tries, uint64_t now)
 {
-	const struct gh_site *s = &f->cfg->sites[c->site];
-	size_t n = s->n_servers[c->kind];
-	uint64_t now = clock_now_ms();
-
-	if (c->tries >= n || c->tries >= 32)
+	if (!n || tries >= n || tries >= 32)
 		return -1;
-	uint32_t *rr = &f->rr[c->kind][c->site];
-	struct fserver_state *st = f->srv[c->kind][c->site];
 	for (size_t i = 0; i < n; i++) {
 		size_t idx = (*rr + i) % n;
 		if (st[idx].avoid_until_ms <= now) {
@@ -46,29 +44,23 @@ static int pick(struct forwarder *f, struct fconn *c)
 	return (int)idx;
 }
 
-/* No server for this client (all failed, or its wait for a slot ran out):
- * HTTP clients get a 503, TLS clients a close. */
+/* Next server to try for c. */
+static int pick(struct forwarder *f, struct fconn *c)
+{
+	return dial_pick(f->srv[c->kind][c->site], f->cfg->sites[c->site].n_servers[c->kind],
+			 &f->rr[c->kind][c->site], c->tries, clock_now_ms());
+}
+
 void dial_give_up(struct forwarder *f, struct fconn *c, const char *result)
 {
 	if (c->kind == GH_KIND_HTTP) {
-		/* Read the request first: closing with unread bytes sends a RST
-		 * that can destroy the answer before the client reads it. */
-		static const char resp[] =
-			"HTTP/1.1 503 Service Unavailable\r\n"
-			"Content-Type: text/plain\r\n"
-			"Content-Length: 45\r\n"
-			"Connection: close\r\n"
-			"\r\n"
-			"503 Service Unavailable: no server reachable\n";
-		static char sink[16384];
-		for (int i = 0; i < 4 && recv(c->cfd, sink, sizeof(sink), MSG_DONTWAIT) > 0; i++)
-			;
-		(void)send(c->cfd, resp, sizeof(resp) - 1, MSG_DONTWAIT | MSG_NOSIGNAL);
-		shutdown(c->cfd, SHUT_WR);
+		char resp[REPLY_MAX];
+		size_t len = reply_http_error(503, "no server reachable", resp, sizeof(resp));
+		reply_final(c->cfd, resp, len, f->buf->b, sizeof(f->buf->b));
 	}
 	if (c->tries)
 		f->failed++;
-	fconn_end(f, c, result);
+	conn_end(&f->conns, c, result);
 }
 
 static void try_next(struct forwarder *f, struct fconn *c);
@@ -133,7 +125,7 @@ static void connected(struct forwarder *f, struct fconn *c, uint32_t events, boo
 		int r = send_proxy_header(f, c);
 		if (r < 0) {
 			log_msg(LOG_WARNING, "PROXY header to %s: %s", server_addr(f, c)->text, strerror(-r));
-			fconn_end(f, c, "server_error");
+			conn_end(&f->conns, c, "server_error");
 			return;
 		}
 	}
@@ -154,7 +146,7 @@ static void try_next(struct forwarder *f, struct fconn *c)
 	if (fd < 0) {
 		/* out of fds is not the server's fault: do not mark it */
 		log_msg(LOG_ERR, "socket: %s", strerror(errno));
-		fconn_end(f, c, "internal");
+		conn_end(&f->conns, c, "internal");
 		return;
 	}
 	c->sfd = fd;
@@ -167,10 +159,10 @@ static void try_next(struct forwarder *f, struct fconn *c)
 	int early = EARLY_NONE;
 	struct fserver_state *st = &f->srv[c->kind][c->site][c->server];
 	if (r < 0 && !c->proxy_version && early_worth(st)) {
-		early = relay_early(c);
+		early = relay_early(c, f->buf);
 		if (early < 0) {
 			if (early == -ENOMEM) {
-				fconn_end(f, c, "internal");
+				conn_end(&f->conns, c, "internal");
 				return;
 			}
 			server_failed(f, c, -early);
@@ -187,7 +179,7 @@ static void try_next(struct forwarder *f, struct fconn *c)
 	};
 	c->sout = !drained;
 	if (epoll_ctl(f->epfd, EPOLL_CTL_ADD, fd, &ev) < 0) {
-		fconn_end(f, c, "internal");
+		conn_end(&f->conns, c, "internal");
 		return;
 	}
 	if (r == 0 || up) {
@@ -225,5 +217,36 @@ void dial_expire(struct forwarder *f, uint64_t now)
 		if (c->deadline_ms > now)
 			break;
 		server_failed(f, c, 0);
+	}
+}
+
+int dial_setup(struct forwarder *f)
+{
+	for (int k = 0; k < GH_KIND_COUNT; k++) {
+		f->rr[k] = calloc(f->cfg->n_sites ? f->cfg->n_sites : 1, sizeof(uint32_t));
+		f->srv[k] = calloc(f->cfg->n_sites ? f->cfg->n_sites : 1, sizeof(*f->srv[k]));
+		if (!f->rr[k] || !f->srv[k])
+			return -ENOMEM;
+		for (size_t s = 0; s < f->cfg->n_sites; s++) {
+			size_t ns = f->cfg->sites[s].n_servers[k];
+			f->srv[k][s] = calloc(ns ? ns : 1, sizeof(struct fserver_state));
+			if (!f->srv[k][s])
+				return -ENOMEM;
+			/* start each forwarder at a different server */
+			f->rr[k][s] = ns ? (uint32_t)getpid() % ns : 0;
+		}
+	}
+	return 0;
+}
+
+void dial_free(struct forwarder *f)
+{
+	for (int k = 0; k < GH_KIND_COUNT; k++) {
+		for (size_t i = 0; f->srv[k] && i < f->cfg->n_sites; i++)
+			free(f->srv[k][i]);
+		free(f->srv[k]);
+		free(f->rr[k]);
+		f->srv[k] = NULL;
+		f->rr[k] = NULL;
 	}
 }

@@ -14,7 +14,10 @@
  */
 #include <stdlib.h>
 #include "common/clock.h"
-#include "forwarder/forwarder.h"
+#include "forwarder/conn.h"
+#include "forwarder/dial.h"
+#include "forwarder/queue.h"
+#include "forwarder/state.h"
 
 int queue_setup(struct forwarder *f, unsigned n_forwarders)
 {
@@ -63,33 +66,45 @@ void queue_admit(struct forwarder *f, struct fconn *c)
 		return;
 	}
 	c->state = FS_QUEUED;
+	c->queued = true;
 	c->deadline_ms = clock_now_ms() + f->cfg->queue_timeout_ms;
 	dlist_append(&f->queued, &c->link);
 	f->site_queued[c->site]++;
 	f->n_queued++;
 }
 
+unsigned queue_room(unsigned relays, unsigned queued, unsigned max_conns, unsigned fd_budget)
+{
+	if (relays >= max_conns)
+		return 0;
+	uint64_t used = 4ull * relays + queued;
+	if (used + 4 > fd_budget)
+		return 0;
+	uint64_t by_fds = (fd_budget - used) / 4;
+	unsigned by_cap = max_conns - relays;
+	return by_fds < by_cap ? (unsigned)by_fds : by_cap;
+}
+
 /* Hand-offs this forwarder can take now: under its relay cap, and with
  * fds for each to become a relay. */
 unsigned queue_intake_room(const struct forwarder *f)
 {
-	unsigned relays = f->n_conns - f->n_queued;
-	if (relays >= f->max_conns)
-		return 0;
-	uint64_t used = 4ull * relays + f->n_queued;
-	if (used + 4 > f->fd_budget)
-		return 0;
-	uint64_t by_fds = (f->fd_budget - used) / 4;
-	unsigned by_cap = f->max_conns - relays;
-	return by_fds < by_cap ? (unsigned)by_fds : by_cap;
+	return queue_room(f->conns.n - f->n_queued, f->n_queued, f->max_conns, f->fd_budget);
+}
+
+/* Out of the queue's counts (admitted, timed out, or ended). */
+static void unqueue(struct forwarder *f, struct fconn *c)
+{
+	if (!c->queued)
+		return;
+	c->queued = false;
+	f->site_queued[c->site]--;
+	f->n_queued--;
 }
 
 void queue_release(struct forwarder *f, struct fconn *c)
 {
-	if (c->state == FS_QUEUED) {
-		f->site_queued[c->site]--;
-		f->n_queued--;
-	}
+	unqueue(f, c);
 	if (c->counted) {
 		c->counted = false;
 		f->site_relays[c->site]--;
@@ -103,6 +118,8 @@ void queue_run(struct forwarder *f, uint64_t now)
 		struct fconn *c = dlist_entry(f->queued.next, struct fconn, link);
 		if (c->deadline_ms > now)
 			break;
+		/* uncounted before it ends, so the relay count below stays right */
+		unqueue(f, c);
 		dial_give_up(f, c, "queue_timeout");
 	}
 	if (!f->slot_freed)
@@ -115,11 +132,10 @@ void queue_run(struct forwarder *f, uint64_t now)
 		e = e->next;
 		if (!has_room(f, c->site))
 			continue;
-		if (f->n_conns - f->n_queued >= f->max_conns)
+		if (f->conns.n - f->n_queued >= f->max_conns)
 			break;	/* at the relay cap: the next relay to end frees one */
 		dlist_remove(&c->link);
-		f->site_queued[c->site]--;
-		f->n_queued--;
+		unqueue(f, c);
 		admit(f, c);
 	}
 }

@@ -137,6 +137,12 @@ int policy_seccomp_load(enum policy_proc proc, bool allow_ipv4)
 		if (r >= 0)
 			r = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(fcntl), 1,
 					     SCMP_A1(SCMP_CMP_EQ, F_SETPIPE_SZ));
+		/* ... and to make a handed-over client socket non-blocking,
+		 * with exactly these flags (forwarder/intake.c) */
+		if (r >= 0)
+			r = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(fcntl), 2,
+					     SCMP_A1(SCMP_CMP_EQ, F_SETFL),
+					     SCMP_A2(SCMP_CMP_EQ, O_RDWR | O_NONBLOCK));
 	}
 	if (r >= 0)
 		r = seccomp_load(ctx);

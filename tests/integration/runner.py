@@ -159,6 +159,11 @@ try:
 except ModuleNotFoundError as e:
     if e.name != "tests_listener":
         raise
+try:
+    import tests_hostile  # noqa: E402,F401  (a hostile listener driving a real forwarder)
+except ModuleNotFoundError as e:
+    if e.name != "tests_hostile":
+        raise
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -13,3 +13,6 @@ Suite *make_proxy_header_suite(void);
 Suite *make_listener_suite(void);
 Suite *make_import_lex_suite(void);
 Suite *make_import_resolve_suite(void);
+Suite *make_handoff_batch_suite(void);
+Suite *make_forwarder_suite(void);
+Suite *make_ratelimit_suite(void);

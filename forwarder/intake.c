@@ -1,0 +1,199 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Hand-off intake. Each message on the channel (common/handoff.h) is one
+ * client; what the listener says is checked here against this forwarder's
+ * own config and the kernel, and a client becomes a connection (conn.h)
+ * that the queue admits (queue.h). A hostile listener can send anything:
+ * refusals are logged at a bounded rate, and a client fd is made
+ * non-blocking before any I/O (a blocking one would stall every relay of
+ * this process in one splice()).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+#include <systemd/sd-daemon.h>
+#include "common/clock.h"
+#include "common/handoff.h"
+#include "common/log.h"
+#include "forwarder/conn.h"
+#include "forwarder/intake.h"
+#include "forwarder/queue.h"
+#include "forwarder/state.h"
+#include "router/proxy_header.h"
+
+/* A count the rate limit held back, once its window is over. */
+static void report_suppressed(struct forwarder *f, uint64_t now)
+{
+	unsigned n = ratelimit_flush(&f->refusals, now);
+	if (n)
+		log_msg(LOG_WARNING, "%u hand-off refusals not logged (at most %u a second)", n,
+			INTAKE_REFUSALS_PER_SEC);
+}
+
+/* May a refusal (or a hand-off's lie) be logged now? */
+static bool may_log(struct forwarder *f)
+{
+	uint64_t now = clock_now_ms();
+	report_suppressed(f, now);
+	return ratelimit_take(&f->refusals, now);
+}
+
+static void reject(struct forwarder *f, const struct handoff_in *in, const char *why)
+{
+	if (!may_log(f))
+		return;
+	char site[4 * HOSTNAME_MAX + 1];
+	log_escape(in->msg.site, strnlen(in->msg.site, sizeof(in->msg.site)), site, sizeof(site));
+	log_msg(LOG_WARNING, "refused hand-off (site '%s'): %s", site, why);
+}
+
+/* Who the client is comes from the kernel, not from the message: a
+ * compromised listener must not be able to forge log records or PROXY
+ * headers. The message's copy is only a cross-check. */
+static void client_from_kernel(struct forwarder *f, struct fconn *c, const struct handoff_msg *m)
+{
+	struct sockaddr_storage peer;
+	socklen_t pl = sizeof(peer);
+	struct proxy_endpoint ep;
+	if (getpeername(c->cfd, (struct sockaddr *)&peer, &pl) < 0 ||
+	    proxy_endpoint_from_sockaddr((struct sockaddr *)&peer, &ep) < 0) {
+		memset(&ep, 0, sizeof(ep));
+		ep.family = AF_INET6;
+	}
+	c->client_family = (uint8_t)ep.family;
+	c->client_port = ep.port;
+	memcpy(c->client_addr, ep.addr, sizeof(c->client_addr));
+	if ((ep.family != m->client_family || ep.port != m->client_port ||
+	     memcmp(ep.addr, m->client_addr, ep.family == AF_INET ? 4 : 16)) && may_log(f))
+		log_msg(LOG_WARNING, "hand-off for site '%s' named another client than its socket's peer", m->site);
+}
+
+static void take(struct forwarder *f, struct handoff_in *in)
+{
+	if (in->error != HANDOFF_OK) {
+		reject(f, in, handoff_error_str(in->error));
+		return;
+	}
+	const struct handoff_msg *m = &in->msg;
+	uint32_t site = config_site_index(f->cfg, m->site, strlen(m->site));
+	if (site == GH_NO_SITE || f->cfg->sites[site].n_servers[m->kind] == 0) {
+		reject(f, in, site == GH_NO_SITE ? "unknown site" : "site has no server of this kind");
+		close(in->fd);
+		return;
+	}
+	/* The listener should accept with SOCK_NONBLOCK; a blocking socket
+	 * would freeze this process in its first splice(). Setting the flags
+	 * outright (rather than adding to F_GETFL's) keeps one fcntl per
+	 * client, and drops O_ASYNC a listener might have set. */
+	if (fcntl(in->fd, F_SETFL, O_RDWR | O_NONBLOCK) < 0) {
+		int e = errno;
+		if (may_log(f))
+			log_msg(LOG_WARNING, "refused hand-off (site '%s'): fcntl(O_NONBLOCK): %s", m->site,
+				strerror(e));
+		close(in->fd);
+		return;
+	}
+	struct fconn *c = conn_new(&f->conns, in->fd, m->name);
+	if (!c) {
+		close(in->fd);
+		return;
+	}
+	c->kind = m->kind;
+	c->site = site;
+	c->proxy_version = (uint8_t)f->cfg->sites[site].proxy_protocol;
+	client_from_kernel(f, c, m);
+	f->total++;
+	queue_admit(f, c);
+}
+
+/* Stop reading hand-offs while at the relay cap: a received fd that cannot
+ * be installed (EMFILE) would be lost, whereas a message left in the channel
+ * makes the listener stop accepting, and the client waits in the backlog. */
+static void channel_pause(struct forwarder *f, bool pause)
+{
+	if (!f->channel_open || f->channel_paused == pause)
+		return;
+	struct epoll_event ev = { .events = pause ? 0 : EPOLLIN, .data.u64 = FTAG_CHANNEL };
+	if (epoll_ctl(f->epfd, EPOLL_CTL_MOD, f->channel, &ev) == 0)
+		f->channel_paused = pause;
+}
+
+void intake_close(struct forwarder *f)
+{
+	if (f->channel < 0)
+		return;
+	epoll_ctl(f->epfd, EPOLL_CTL_DEL, f->channel, NULL);
+	close(f->channel);
+	f->channel = -1;
+	f->channel_open = false;
+}
+
+void intake_ready(struct forwarder *f)
+{
+	struct handoff_in in[HANDOFF_BATCH];
+
+	for (;;) {
+		unsigned room = queue_intake_room(f);
+		if (!room) {
+			channel_pause(f, true);
+			return;
+		}
+		unsigned want = room < HANDOFF_BATCH ? room : HANDOFF_BATCH;
+		int n = handoff_recv(f->channel, in, want);
+		if (n < 0) {
+			if (n == -EAGAIN)
+				return;
+			log_msg(LOG_ERR, "channel: %s", strerror(-n));
+			n = 0;
+		}
+		if (n == 0) {
+			/* listener gone: finish what we relay, take nothing new */
+			intake_close(f);
+			return;
+		}
+		f->received += (uint32_t)n;
+		for (int i = 0; i < n; i++)
+			take(f, &in[i]);
+		if (n < (int)want)
+			return;
+	}
+}
+
+void intake_after_round(struct forwarder *f, uint64_t now)
+{
+	if (f->channel_paused && queue_intake_room(f))
+		channel_pause(f, false);
+	report_suppressed(f, now);
+}
+
+uint64_t intake_deadline(const struct forwarder *f)
+{
+	return ratelimit_deadline(&f->refusals);
+}
+
+int intake_setup(struct forwarder *f)
+{
+	ratelimit_init(&f->refusals, 1000, INTAKE_REFUSALS_PER_SEC);
+	int n = sd_listen_fds(1);
+	if (n != 1) {
+		log_msg(LOG_ERR, "expected exactly one channel fd from the listener, got %d", n);
+		return -EINVAL;
+	}
+	f->channel = SD_LISTEN_FDS_START;
+	if (sd_is_socket(f->channel, AF_UNIX, SOCK_SEQPACKET, 0) <= 0) {
+		log_msg(LOG_ERR, "fd 3 is not a connected SOCK_SEQPACKET channel");
+		return -EINVAL;
+	}
+	f->channel_open = true;
+	f->load = load_publish(f->channel, f->max_conns);
+	struct epoll_event ev = { .events = EPOLLIN, .data.u64 = FTAG_CHANNEL };
+	if (epoll_ctl(f->epfd, EPOLL_CTL_ADD, f->channel, &ev) < 0) {
+		int e = errno;
+		log_msg(LOG_ERR, "epoll_ctl(channel): %s", strerror(e));
+		return -e;
+	}
+	return 0;
+}

@@ -1,0 +1,263 @@
+/* SPDX-License-Identifier: MIT */
+/* The forwarder's decisions: intake room (queue.c), server pick and
+ * failover order (dial.c), a relay direction's choices (pump.c): pure
+ * functions, and one direction pumped over real loopback sockets. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <linux/sockios.h>
+#include <unistd.h>
+#include "suites.h"
+#include "forwarder/dial.h"
+#include "forwarder/pipes.h"
+#include "forwarder/pump.h"
+#include "forwarder/queue.h"
+#include "forwarder/state.h"
+
+/* ---- intake room: under the relay cap, with 4 fds for each new relay */
+
+START_TEST(room_is_the_smaller_of_cap_and_fds)
+{
+	/* (relays, queued, max_conns, fd_budget) */
+	ck_assert_uint_eq(queue_room(0, 0, 10, 1000), 10);	/* cap */
+	ck_assert_uint_eq(queue_room(0, 0, 100, 40), 10);	/* fds: 40 / 4 */
+	ck_assert_uint_eq(queue_room(3, 0, 10, 1000), 7);
+	ck_assert_uint_eq(queue_room(3, 0, 100, 40), 7);	/* 40 - 12 = 28 fds */
+}
+END_TEST
+
+START_TEST(room_edges)
+{
+	ck_assert_uint_eq(queue_room(10, 0, 10, 1000), 0);	/* at the cap */
+	ck_assert_uint_eq(queue_room(11, 0, 10, 1000), 0);	/* over it */
+	ck_assert_uint_eq(queue_room(0, 0, 10, 4), 1);		/* exactly one relay's fds */
+	ck_assert_uint_eq(queue_room(0, 0, 10, 3), 0);		/* not even one */
+	ck_assert_uint_eq(queue_room(0, 1, 10, 4), 0);		/* a waiting client holds one fd */
+	ck_assert_uint_eq(queue_room(0, 3, 10, 8), 1);		/* (8 - 3) / 4 */
+	ck_assert_uint_eq(queue_room(2, 0, 10, 11), 0);		/* 8 used, 3 left */
+	ck_assert_uint_eq(queue_room(2, 0, 10, 12), 1);
+}
+END_TEST
+
+/* ---- server pick: round robin, avoided servers skipped unless all are */
+
+START_TEST(pick_round_robin)
+{
+	struct fserver_state st[3] = { { 0 } };
+	uint32_t rr = 1;
+	ck_assert_int_eq(dial_pick(st, 3, &rr, 0, 100), 1);
+	ck_assert_int_eq(dial_pick(st, 3, &rr, 0, 100), 2);
+	ck_assert_int_eq(dial_pick(st, 3, &rr, 0, 100), 0);
+	ck_assert_int_eq(dial_pick(st, 3, &rr, 0, 100), 1);
+}
+END_TEST
+
+START_TEST(pick_failover_order_skips_avoided)
+{
+	struct fserver_state st[4] = { { 0 } };
+	uint32_t rr = 0;
+	st[0].avoid_until_ms = 500;	/* failed a moment ago */
+	st[1].avoid_until_ms = 500;
+	/* first try, then the failovers of one client: 2, 3, then the
+	 * avoided ones in turn (all are avoided from its point of view) */
+	ck_assert_int_eq(dial_pick(st, 4, &rr, 0, 100), 2);
+	st[2].avoid_until_ms = 10100;
+	ck_assert_int_eq(dial_pick(st, 4, &rr, 1, 100), 3);
+	st[3].avoid_until_ms = 10100;
+	ck_assert_int_eq(dial_pick(st, 4, &rr, 2, 100), 0);
+	ck_assert_int_eq(dial_pick(st, 4, &rr, 3, 100), 1);
+	ck_assert_int_eq(dial_pick(st, 4, &rr, 4, 100), -1);	/* every server tried */
+	/* avoidance ends at its deadline, not after */
+	st[2].avoid_until_ms = st[3].avoid_until_ms = 0;
+	rr = 0;
+	ck_assert_int_eq(dial_pick(st, 4, &rr, 0, 499), 2);
+	rr = 0;
+	ck_assert_int_eq(dial_pick(st, 4, &rr, 0, 500), 0);
+}
+END_TEST
+
+START_TEST(pick_limits)
+{
+	struct fserver_state st[40] = { { 0 } };
+	uint32_t rr = 0;
+	ck_assert_int_eq(dial_pick(st, 0, &rr, 0, 0), -1);	/* no server */
+	ck_assert_int_eq(dial_pick(st, 1, &rr, 1, 0), -1);
+	ck_assert_int_eq(dial_pick(st, 40, &rr, 31, 0), 0);
+	ck_assert_int_eq(dial_pick(st, 40, &rr, 32, 0), -1);	/* at most 32 tries */
+}
+END_TEST
+
+/* ---- a relay direction's choices */
+
+START_TEST(pump_decisions)
+{
+	ck_assert(pump_go_bulk(PUMP_BUF_SIZE, PUMP_BUF_SIZE));	/* a full buffer: more is coming */
+	ck_assert(!pump_go_bulk(PUMP_BUF_SIZE - 1, PUMP_BUF_SIZE));
+	ck_assert(pump_stay_bulk(PUMP_SMALL_SPLICE));
+	ck_assert(!pump_stay_bulk(PUMP_SMALL_SPLICE - 1));	/* small: back to copying */
+	ck_assert(pump_wait_after_recv(100, PUMP_BUF_SIZE, false));	/* drained */
+	ck_assert(!pump_wait_after_recv(100, PUMP_BUF_SIZE, true));	/* read on to the EOF */
+	ck_assert(!pump_wait_after_recv(PUMP_BUF_SIZE, PUMP_BUF_SIZE, false));
+}
+END_TEST
+
+static void tcp_pair(int *a, int *b)
+{
+	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	socklen_t al = sizeof(sa);
+	int l = socket(AF_INET, SOCK_STREAM, 0);
+	ck_assert_int_ge(l, 0);
+	ck_assert_int_eq(bind(l, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	ck_assert_int_eq(listen(l, 1), 0);
+	ck_assert_int_eq(getsockname(l, (struct sockaddr *)&sa, &al), 0);
+	*a = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+	connect(*a, (struct sockaddr *)&sa, sizeof(sa));
+	*b = accept4(l, NULL, NULL, SOCK_NONBLOCK);
+	ck_assert_int_ge(*b, 0);
+	close(l);
+}
+
+static int ioctl_inq(int fd, int *q)
+{
+	return ioctl(fd, SIOCINQ, q);
+}
+
+/* Everything readable from fd now (it is non-blocking). */
+static size_t drain(int fd, uint8_t *out, size_t cap)
+{
+	size_t got = 0;
+	for (;;) {
+		ssize_t n = recv(fd, out + got, cap - got, 0);
+		if (n <= 0)
+			return got;
+		got += (size_t)n;
+	}
+}
+
+/* A small message is copied, not spliced: no pipe is taken. */
+START_TEST(pump_small_message_copies)
+{
+	int src_peer, src, dst, dst_peer;
+	tcp_pair(&src_peer, &src);
+	tcp_pair(&dst, &dst_peer);
+	pipes_init();
+	struct pump_buf *buf = malloc(sizeof(*buf));
+	struct fdir d;
+	pump_dir_init(&d);
+	ck_assert_int_eq(send(src_peer, "hello", 5, 0), 5);
+	/* wait until it is there: poll on readability, no sleep */
+	fd_set rs;
+	FD_ZERO(&rs);
+	FD_SET(src, &rs);
+	ck_assert_int_eq(select(src + 1, &rs, NULL, NULL, NULL), 1);
+	bool blocked = false;
+	ck_assert_int_eq(pump(&d, src, dst, false, buf, &blocked), PUMP_WAIT);
+	ck_assert(!blocked);
+	ck_assert(!d.bulk);
+	ck_assert_int_eq(d.pipe_r, -1);
+	ck_assert_uint_eq(d.bytes, 5);
+	FD_ZERO(&rs);
+	FD_SET(dst_peer, &rs);
+	ck_assert_int_eq(select(dst_peer + 1, &rs, NULL, NULL, NULL), 1);
+	uint8_t out[16];
+	ck_assert_uint_eq(drain(dst_peer, out, sizeof(out)), 5);
+	ck_assert_mem_eq(out, "hello", 5);
+	/* EOF is passed on with shutdown(SHUT_WR) */
+	ck_assert_int_eq(shutdown(src_peer, SHUT_WR), 0);
+	FD_ZERO(&rs);
+	FD_SET(src, &rs);
+	ck_assert_int_eq(select(src + 1, &rs, NULL, NULL, NULL), 1);
+	ck_assert_int_eq(pump(&d, src, dst, false, buf, &blocked), PUMP_DONE);
+	ck_assert(pump_dir_done(&d));
+	FD_ZERO(&rs);
+	FD_SET(dst_peer, &rs);
+	ck_assert_int_eq(select(dst_peer + 1, &rs, NULL, NULL, NULL), 1);
+	ck_assert_int_eq(recv(dst_peer, out, sizeof(out), 0), 0);
+	pump_dir_release(&d);
+	free(buf);
+}
+END_TEST
+
+/* A full buffer's worth switches the direction to splice; once the
+ * source is drained the empty pipe goes back to the pool. */
+START_TEST(pump_bulk_splices_and_gives_the_pipe_back)
+{
+	int src_peer, src, dst, dst_peer;
+	tcp_pair(&src_peer, &src);
+	tcp_pair(&dst, &dst_peer);
+	int big = 4 << 20;
+	setsockopt(src, SOL_SOCKET, SO_RCVBUF, &big, sizeof(big));
+	setsockopt(dst_peer, SOL_SOCKET, SO_RCVBUF, &big, sizeof(big));
+	setsockopt(dst, SOL_SOCKET, SO_SNDBUF, &big, sizeof(big));
+	pipes_init();
+	struct pump_buf *buf = malloc(sizeof(*buf));
+	size_t want = 3 * PUMP_BUF_SIZE;
+	uint8_t *data = malloc(want), *out = malloc(want);
+	for (size_t i = 0; i < want; i++)
+		data[i] = (uint8_t)(i * 7);
+	size_t sent = 0;
+	while (sent < want) {
+		ssize_t n = send(src_peer, data + sent, want - sent, 0);
+		if (n < 0 && errno == EAGAIN)
+			break;	/* the receive window is full: pump what is there */
+		ck_assert_int_gt(n, 0);
+		sent += (size_t)n;
+	}
+	ck_assert_uint_gt(sent, PUMP_BUF_SIZE);	/* a full buffer's worth at least */
+	/* wait until all of it is in src's receive queue */
+	for (;;) {
+		int q = 0;
+		ck_assert_int_eq(ioctl_inq(src, &q), 0);
+		if ((size_t)q >= sent)
+			break;
+		fd_set rs;
+		FD_ZERO(&rs);
+		FD_SET(src, &rs);
+		select(src + 1, &rs, NULL, NULL, NULL);
+	}
+	struct fdir d;
+	pump_dir_init(&d);
+	bool blocked = false;
+	ck_assert_int_eq(pump(&d, src, dst, false, buf, &blocked), PUMP_WAIT);
+	ck_assert(!blocked);
+	ck_assert_uint_eq(d.bytes, sent);
+	ck_assert(d.bulk || sent - PUMP_BUF_SIZE < PUMP_SMALL_SPLICE);
+	ck_assert_int_eq(d.pipe_r, -1);	/* idle: the pipe is back in the pool */
+	size_t got = 0;
+	while (got < sent) {
+		fd_set rs;
+		FD_ZERO(&rs);
+		FD_SET(dst_peer, &rs);
+		ck_assert_int_eq(select(dst_peer + 1, &rs, NULL, NULL, NULL), 1);
+		got += drain(dst_peer, out + got, want - got);
+	}
+	ck_assert_uint_eq(got, sent);
+	ck_assert(memcmp(out, data, sent) == 0);
+	pump_dir_release(&d);
+	free(data);
+	free(out);
+	free(buf);
+}
+END_TEST
+
+Suite *make_forwarder_suite(void)
+{
+	Suite *s = suite_create("forwarder");
+	TCase *tc = tcase_create("core");
+	tcase_add_test(tc, room_is_the_smaller_of_cap_and_fds);
+	tcase_add_test(tc, room_edges);
+	tcase_add_test(tc, pick_round_robin);
+	tcase_add_test(tc, pick_failover_order_skips_avoided);
+	tcase_add_test(tc, pick_limits);
+	tcase_add_test(tc, pump_decisions);
+	tcase_add_test(tc, pump_small_message_copies);
+	tcase_add_test(tc, pump_bulk_splices_and_gives_the_pipe_back);
+	suite_add_tcase(s, tc);
+	return s;
+}
