@@ -145,12 +145,12 @@ $(BUILD)/tests/replay_%: tests/fuzz/fuzz_%.c tests/fuzz/replay.c $(call obj,$(FU
 tests: all $(BUILD)/tests/unit-tests $(BUILD)/tests/sandbox-tests $(HELPERS) $(FUZZ_REPLAY)
 
 # `make check`: every suite, plain and under ASan+UBSan.
-check: check-suites check-units check-man check-system check-package check-stress check-asan
+check: check-layout check-suites check-units check-man check-system check-package check-stress check-asan
 
 check-suites: check-unit check-fuzz check-integration check-import
 
 # `make check-quick`: the unprivileged, fast part, for the edit-compile-test loop
-check-quick: check-unit check-fuzz check-import
+check-quick: check-layout check-unit check-fuzz check-import
 
 # real systemd as PID 1 in systemd-nspawn, units from `make install`
 check-system: all
@@ -173,6 +173,10 @@ check-stress: all
 
 check-import: all
 	BUILD=$(BUILD) bash tests/import/run.sh
+
+# calls run one way inside each folder; the daemons never include each other
+check-layout:
+	python3 scripts/layering.py --quiet
 
 check-man:
 	@set -e; for m in man/*.5 man/*.8; do o=$$(groff -man -ww -z $$m 2>&1); \

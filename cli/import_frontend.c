@@ -39,14 +39,6 @@ static const struct hx_opt hx_bind_opts[] = {
 	{ "ssl-default-bind-options", 1, BO_TLS },
 };
 
-const struct hx_opt *hx_opt_find(const struct hx_opt *t, size_t n, const char *name)
-{
-	for (size_t i = 0; i < n; i++)
-		if (!strcmp(t[i].name, name))
-			return &t[i];
-	return NULL;
-}
-
 void hx_bind(struct hx *x, struct hx_proxy *p, const struct hx_line *l)
 {
 	bool v6only = false, tls = false;

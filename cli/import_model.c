@@ -96,3 +96,24 @@ struct hx_site *hx_default_site(const struct hx *x, enum gh_kind k)
 
 	return i ? &x->sites[i - 1] : NULL;
 }
+
+const struct hx_opt *hx_opt_find(const struct hx_opt *t, size_t n, const char *name)
+{
+	for (size_t i = 0; i < n; i++)
+		if (!strcmp(t[i].name, name))
+			return &t[i];
+	return NULL;
+}
+
+void hx_set_ms(struct hx *x, struct hx_ms *m, const struct hx_line *l, const char *value)
+{
+	uint64_t ms;
+
+	if (!hx_duration(value, &ms)) {
+		hx_say(x, l->no, HX_ESSENTIAL, "'%s': not a duration", l->text);
+		return;
+	}
+	m->ms = ms;
+	m->line = l->no;
+	snprintf(m->text, sizeof(m->text), "%s", l->text);
+}

@@ -137,3 +137,14 @@ struct hx_proxy *hx_find(const struct hx *x, const char *name, bool be);
 const char *hx_fallback(const struct hx_proxy *p);
 /* the site clients of kind k go to when no name matched; NULL: none */
 struct hx_site *hx_default_site(const struct hx *x, enum gh_kind k);
+
+/* A keyword's options (bind, server): name, words taken, class. */
+struct hx_opt {
+	const char *name;
+	unsigned char args;	/* words taken after the option's name */
+	unsigned char what;
+};
+const struct hx_opt *hx_opt_find(const struct hx_opt *t, size_t n, const char *name);
+
+/* A duration keyword's value into m, or a message naming the line. */
+void hx_set_ms(struct hx *x, struct hx_ms *m, const struct hx_line *l, const char *value);

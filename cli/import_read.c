@@ -8,19 +8,6 @@
 #include <string.h>
 #include "cli/import_read.h"
 
-void hx_set_ms(struct hx *x, struct hx_ms *m, const struct hx_line *l, const char *value)
-{
-	uint64_t ms;
-
-	if (!hx_duration(value, &ms)) {
-		hx_say(x, l->no, HX_ESSENTIAL, "'%s': not a duration", l->text);
-		return;
-	}
-	m->ms = ms;
-	m->line = l->no;
-	snprintf(m->text, sizeof(m->text), "%s", l->text);
-}
-
 /* ------------------------------------------------------------------ */
 /* sections                                                            */
 

@@ -14,14 +14,6 @@
 int hx_read(struct hx *x, FILE *f);
 
 /* The reader's parts, for its own files. */
-struct hx_opt {
-	const char *name;
-	unsigned char args;	/* words taken after the option's name */
-	unsigned char what;
-};
-const struct hx_opt *hx_opt_find(const struct hx_opt *t, size_t n, const char *name);
-
-void hx_set_ms(struct hx *x, struct hx_ms *m, const struct hx_line *l, const char *value);
 void hx_bind(struct hx *x, struct hx_proxy *p, const struct hx_line *l);
 void hx_use_backend(struct hx *x, struct hx_proxy *p, const struct hx_line *l);
 /* `[http-request] redirect ...`, its words from i on */
