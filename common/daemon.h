@@ -34,6 +34,7 @@ unsigned daemon_forwarders(const struct gh_config *cfg);
 struct daemon_def {
 	const char *name;		/* "gatehouse-listener": log ident, usage */
 	const char *usage;		/* options after "-c FILE", or "" */
+	unsigned max_events;		/* per epoll_pwait, at most 128 */
 	void *ctx;			/* the daemon's own state */
 	/* an option of the daemon's own (long options it lists in opts);
 	 * 0, or -1 for a usage error */
@@ -51,8 +52,9 @@ struct daemon_def {
 	uint64_t (*deadline)(void *ctx);
 	/* STATUS= text, asked at most once a second */
 	void (*status)(void *ctx, char *buf, size_t size);
-	/* before each wait: true to leave the loop; stop: SIGTERM or SIGINT came */
-	bool (*done)(void *ctx, bool stop, uint64_t now_ms);
+	/* before each wait: apply what the last round decided (stop: SIGTERM
+	 * or SIGINT came); true to leave the loop */
+	bool (*before_wait)(void *ctx, bool stop, uint64_t now_ms);
 	/* after the loop: free what setup took; returns the exit code */
 	int (*teardown)(void *ctx, bool stopped);
 };

@@ -12,19 +12,14 @@
  * connections that ended, releasing what queue and relay hold for them.
  */
 #include <errno.h>
-#include <getopt.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/resource.h>
 #include <unistd.h>
-#include "common/clock.h"
-#include "common/config_load.h"
 #include "common/daemon.h"
 #include "common/log.h"
-#include "common/notify.h"
 #include "forwarder/conn.h"
 #include "forwarder/dial.h"
 #include "forwarder/intake.h"
@@ -33,8 +28,6 @@
 #include "forwarder/relay.h"
 #include "forwarder/state.h"
 #include "policy/policy.h"
-
-static volatile sig_atomic_t got_term;
 
 static bool config_has_ipv4_server(const struct gh_config *cfg)
 {
@@ -107,44 +100,26 @@ static void end_all(struct forwarder *f, struct dlist *list)
 		conn_end(&f->conns, dlist_entry(list->next, struct fconn, link), "stopped");
 }
 
-int main(int argc, char **argv)
+/* Before the sandbox: the fd budget, the channel, the tables. */
+static int setup(void *ctx, const struct gh_config *cfg)
 {
-	static const struct option opts[] = {
-		{ "config", required_argument, NULL, 'c' },
-		{ "help", no_argument, NULL, 'h' },
-		{ 0 },
-	};
-	const char *config_path = GATEHOUSE_SYSCONFDIR "/gatehouse/gatehouse.conf";
-	int o;
+	struct forwarder *f = ctx;
 
-	while ((o = getopt_long(argc, argv, "c:h", opts, NULL)) != -1) {
-		switch (o) {
-		case 'c': config_path = optarg; break;
-		case 'h': printf("usage: gatehouse-forwarder -c FILE\n"); return 0;
-		default: fprintf(stderr, "usage: gatehouse-forwarder -c FILE\n"); return 2;
-		}
-	}
-	log_setup("gatehouse-forwarder");
-	notify_setup();
-	struct gh_config *cfg = NULL;
-	if (config_load_file(config_path, stderr, &cfg) < 0)
-		return 1;
-
+	f->cfg = cfg;
+	f->channel = -1;
 	/* relays hold two fds each; take what the hard limit allows */
 	struct rlimit rl;
 	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
 		rl.rlim_cur = rl.rlim_max;
 		setrlimit(RLIMIT_NOFILE, &rl);
 	}
-
-	struct forwarder f = { .cfg = cfg, .channel = -1 };
 	/* a relay holds two sockets and, while moving bulk, two pipe ends per
 	 * direction; keep headroom for the channel, logs and pool */
 	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY)
-		f.fd_budget = rl.rlim_cur > 68 ? (unsigned)(rl.rlim_cur - 64) : 4;
+		f->fd_budget = rl.rlim_cur > 68 ? (unsigned)(rl.rlim_cur - 64) : 4;
 	else
-		f.fd_budget = 4u << 20;
-	f.max_conns = f.fd_budget / 4;
+		f->fd_budget = 4u << 20;
+	f->max_conns = f->fd_budget / 4;
 	/* caps are shared evenly by the forwarders */
 	const char *nf_env = getenv("GATEHOUSE_FORWARDERS");
 	unsigned nf = nf_env ? (unsigned)atoi(nf_env) : daemon_forwarders(cfg);
@@ -152,78 +127,116 @@ int main(int argc, char **argv)
 		nf = 1;
 	if (cfg->max_connections) {
 		unsigned share = (cfg->max_connections + nf - 1) / nf;
-		if (share < f.max_conns)
-			f.max_conns = share;
+		if (share < f->max_conns)
+			f->max_conns = share;
 	}
-	dlist_init(&f.connecting);
-	dlist_init(&f.relaying);
-	conn_setup(&f.conns, cfg);
-	f.buf = malloc(sizeof(*f.buf));
-	f.epfd = epoll_create1(EPOLL_CLOEXEC);
-	if (!f.buf || f.epfd < 0 || queue_setup(&f, nf) < 0 || intake_setup(&f) < 0 || dial_setup(&f) < 0)
-		return 1;
+	dlist_init(&f->connecting);
+	dlist_init(&f->relaying);
+	conn_setup(&f->conns, cfg);
+	f->buf = malloc(sizeof(*f->buf));
+	f->epfd = epoll_create1(EPOLL_CLOEXEC);
+	if (!f->buf || f->epfd < 0)
+		return -ENOMEM;
+	if (queue_setup(f, nf) < 0 || intake_setup(f) < 0 || dial_setup(f) < 0)
+		return -EINVAL;
 	pipes_init();
+	return f->epfd;
+}
 
-	sigset_t waitmask;
-	daemon_signals(&got_term, &waitmask);
+static int sandbox(void *ctx, const struct gh_config *cfg)
+{
+	(void)ctx;
 	struct policy_opts po = {
 		.user = cfg->user,
 		.chroot_dir = cfg->chroot_dir,
 		.allow_ipv4 = config_has_ipv4_server(cfg),
 	};
-	if (policy_enter(POLICY_FORWARDER, &po) < 0)
-		return 1;
-	notify_send("READY=1");
-	log_batching(1);
+	return policy_enter(POLICY_FORWARDER, &po);
+}
 
-	struct epoll_event evs[128];
-	while (!got_term && (f.channel_open || f.conns.n)) {
-		uint64_t now = clock_now_ms();
-		if (notify_status_due(now)) {
-			char st[160];
-			snprintf(st, sizeof(st), "relaying %u, total %llu, connect failures %llu%s", f.conns.n,
-				 (unsigned long long)f.total, (unsigned long long)f.failed,
-				 f.channel_open ? "" : ", draining");
-			notify_status(now, st);
-		}
-		int timeout = clock_timeout_until(next_deadline(&f), now);
-		timeout = daemon_next_timeout(timeout, now);
-		int n = epoll_pwait(f.epfd, evs, 128, timeout, &waitmask);
-		if (n < 0 && errno != EINTR) {
-			log_msg(LOG_ERR, "epoll_wait: %s", strerror(errno));
-			break;
-		}
-		for (int i = 0; i < n; i++)
-			event(&f, &evs[i]);
-		now = clock_now_ms();
-		dial_expire(&f, now);
-		relay_expire(&f, now);
-		reap(&f);	/* slots freed before the queue looks for them */
-		queue_run(&f, now);
-		reap(&f);
-		conn_recycle(&f.conns);	/* the batch is over: no event names them now */
-		intake_after_round(&f, now);
-		if (f.load) {
-			/* once per round: the listener reads these as it dispatches */
-			atomic_store_explicit(&f.load->taken, f.received, memory_order_relaxed);
-			atomic_store_explicit(&f.load->relays, f.conns.n - f.n_queued, memory_order_relaxed);
-		}
-		log_flush();
+static void on_event(void *ctx, const struct epoll_event *ev)
+{
+	event(ctx, ev);
+}
+
+static void after_round(void *ctx, uint64_t now)
+{
+	struct forwarder *f = ctx;
+
+	dial_expire(f, now);
+	relay_expire(f, now);
+	reap(f);	/* slots freed before the queue looks for them */
+	queue_run(f, now);
+	reap(f);
+	conn_recycle(&f->conns);	/* the batch is over: no event names them now */
+	intake_after_round(f, now);
+	if (f->load) {
+		/* once per round: the listener reads these as it dispatches */
+		atomic_store_explicit(&f->load->taken, f->received, memory_order_relaxed);
+		atomic_store_explicit(&f->load->relays, f->conns.n - f->n_queued, memory_order_relaxed);
 	}
-	notify_send("STOPPING=1");
-	log_batching(0);
+}
+
+static uint64_t deadline(void *ctx)
+{
+	return next_deadline(ctx);
+}
+
+static void status(void *ctx, char *buf, size_t size)
+{
+	const struct forwarder *f = ctx;
+
+	snprintf(buf, size, "relaying %u, total %llu, connect failures %llu%s", f->conns.n,
+		 (unsigned long long)f->total, (unsigned long long)f->failed,
+		 f->channel_open ? "" : ", draining");
+}
+
+/* A stop signal ends the relays at once (systemd's stop is a stop; a
+ * reload only closes the channel, and then the relays are finished). */
+static bool before_wait(void *ctx, bool stop, uint64_t now)
+{
+	const struct forwarder *f = ctx;
+
+	(void)now;
+	return stop || (!f->channel_open && !f->conns.n);
+}
+
+static int teardown(void *ctx, bool stopped)
+{
+	struct forwarder *f = ctx;
+
+	(void)stopped;
 	/* tidy exit, so LeakSanitizer and valgrind see what is really lost */
-	end_all(&f, &f.queued);
-	end_all(&f, &f.connecting);
-	end_all(&f, &f.relaying);
-	reap(&f);
-	conn_recycle(&f.conns);
-	conn_teardown(&f.conns);
-	dial_free(&f);
-	queue_free(&f);
-	intake_close(&f);
-	close(f.epfd);
-	free(f.buf);
-	config_free(cfg);
+	end_all(f, &f->queued);
+	end_all(f, &f->connecting);
+	end_all(f, &f->relaying);
+	reap(f);
+	conn_recycle(&f->conns);
+	conn_teardown(&f->conns);
+	dial_free(f);
+	queue_free(f);
+	intake_close(f);
+	close(f->epfd);
+	free(f->buf);
 	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	static struct forwarder f;
+	const struct daemon_def def = {
+		.name = "gatehouse-forwarder",
+		.usage = "",
+		.max_events = 128,
+		.ctx = &f,
+		.setup = setup,
+		.sandbox = sandbox,
+		.event = on_event,
+		.after_round = after_round,
+		.deadline = deadline,
+		.status = status,
+		.before_wait = before_wait,
+		.teardown = teardown,
+	};
+	return daemon_main(&def, argc, argv);
 }

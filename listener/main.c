@@ -9,8 +9,6 @@
  * start-up, before anything untrusted is read.
  */
 #include <errno.h>
-#include <getopt.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,27 +19,10 @@
 #include <fcntl.h>
 #include <systemd/sd-daemon.h>
 #include "common/clock.h"
-#include "common/config_load.h"
 #include "common/daemon.h"
 #include "common/log.h"
-#include "common/notify.h"
 #include "listener/listener.h"
 #include "policy/policy.h"
-
-static volatile sig_atomic_t got_term;
-
-/* epoll_pwait() unblocks SIGTERM only while it sleeps: when events are
- * ready it returns them and restores the mask without delivering the
- * signal. Under a steady stream of events (a flood) it never sleeps, so
- * busy rounds look at the pending set, at most every STOP_CHECK_MS: a
- * system call costs about a microsecond, and a busy round can cost little
- * more. */
-#define STOP_CHECK_MS 10
-static bool stop_pending(void)
-{
-	sigset_t pend;
-	return sigpending(&pend) == 0 && (sigismember(&pend, SIGTERM) || sigismember(&pend, SIGINT));
-}
 
 static void expire(struct listener *l, uint64_t now)
 {
@@ -50,7 +31,7 @@ static void expire(struct listener *l, uint64_t now)
 		inspect_timeout(&l->insp, c);
 }
 
-static int next_timeout(struct listener *l, uint64_t now)
+static uint64_t next_deadline(struct listener *l)
 {
 	uint64_t d = UINT64_MAX;
 	struct lconn *c = lconn_first(&l->conns);
@@ -60,7 +41,7 @@ static int next_timeout(struct listener *l, uint64_t now)
 		d = l->conns.accept_resume_ms;
 	if (l->draining && l->drain_deadline_ms < d)
 		d = l->drain_deadline_ms;
-	return clock_timeout_until(d, now);
+	return d;
 }
 
 /* Stop accepting and exit once nothing waits (or after a second). */
@@ -180,146 +161,173 @@ static int setup_fds(struct listener *l, const char *connect_path, unsigned n_co
 	return 0;
 }
 
-static void usage(FILE *f)
+/* The options beside -c: systemd's gatehouse-forwarder.socket to connect to. */
+struct listener_opts {
+	const char *connect_path;
+	unsigned n_connect;
+};
+
+static struct listener_opts lopts;
+
+static int option(void *ctx, int opt, const char *arg)
 {
-	fprintf(f, "usage: gatehouse-listener -c FILE [--connect PATH [--channels N]]\n");
+	(void)ctx;
+	if (opt == 'C')
+		lopts.connect_path = arg;
+	else if (opt == 'n')
+		lopts.n_connect = (unsigned)strtoul(arg, NULL, 10);
+	else
+		return -1;
+	return 0;
 }
 
-int main(int argc, char **argv)
+/* Before the sandbox: the passed fds, the channels, the load pages. */
+static int setup(void *ctx, const struct gh_config *cfg)
 {
-	static const struct option opts[] = {
-		{ "config", required_argument, NULL, 'c' },
-		{ "connect", required_argument, NULL, 'C' },
-		{ "channels", required_argument, NULL, 'n' },
-		{ "help", no_argument, NULL, 'h' },
-		{ 0 },
-	};
-	const char *config_path = GATEHOUSE_SYSCONFDIR "/gatehouse/gatehouse.conf";
-	const char *connect_path = NULL;
-	unsigned n_connect = 0;
-	int o;
+	struct listener *l = ctx;
 
-	while ((o = getopt_long(argc, argv, "c:h", opts, NULL)) != -1) {
-		switch (o) {
-		case 'c': config_path = optarg; break;
-		case 'C': connect_path = optarg; break;
-		case 'n': n_connect = (unsigned)strtoul(optarg, NULL, 10); break;
-		case 'h': usage(stdout); return 0;
-		default: usage(stderr); return 2;
-		}
-	}
-	log_setup("gatehouse-listener");
-	notify_setup();
-	struct gh_config *cfg = NULL;
-	if (config_load_file(config_path, stderr, &cfg) < 0)
-		return 1;
-	if (connect_path && n_connect == 0)
-		n_connect = daemon_forwarders(cfg);
-
-	/* static: the inspector's peek buffer is 65 KiB */
-	static struct listener l;
-	l.cfg = cfg;
-	l.epfd = epoll_create1(EPOLL_CLOEXEC);
-	lconns_init(&l.conns, GH_MAX_INSPECTING);
-	l.insp.cfg = cfg;
-	l.insp.conns = &l.conns;
-	l.insp.disp = &l.disp;
-	if (l.epfd < 0 || dispatch_init(&l.disp, l.epfd, 256) < 0 || setup_fds(&l, connect_path, n_connect) < 0)
-		return 1;
+	if (lopts.connect_path && lopts.n_connect == 0)
+		lopts.n_connect = daemon_forwarders(cfg);
+	l->cfg = cfg;
+	l->epfd = epoll_create1(EPOLL_CLOEXEC);
+	lconns_init(&l->conns, GH_MAX_INSPECTING);
+	l->insp.cfg = cfg;
+	l->insp.conns = &l->conns;
+	l->insp.disp = &l->disp;
+	if (l->epfd < 0 || dispatch_init(&l->disp, l->epfd, 256) < 0 ||
+	    setup_fds(l, lopts.connect_path, lopts.n_connect) < 0)
+		return -EINVAL;
 
 	/* each forwarder's load page comes first on its channel; mapped
 	 * before the sandbox, which allows neither recvmsg nor new mappings
 	 * of fds. A forwarder that is late only goes without figures. */
 	uint64_t load_deadline = clock_now_ms() + LOAD_WAIT_MS;
-	unsigned n_loads = 0, n_channels = l.disp.n_channels;
+	unsigned n_loads = 0, n_channels = l->disp.n_channels;
 	for (unsigned i = 0; i < n_channels; i++) {
 		uint64_t now = clock_now_ms();
-		struct lchannel *ch = &l.disp.channels[i];
+		struct lchannel *ch = &l->disp.channels[i];
 		ch->load = load_receive(ch->fd, now < load_deadline ? (int)(load_deadline - now) : 0);
 		n_loads += ch->load != NULL;
 	}
-	l.disp.all_loads = n_loads == n_channels;
-	if (!l.disp.all_loads)
+	l->disp.all_loads = n_loads == n_channels;
+	if (!l->disp.all_loads)
 		log_msg(LOG_WARNING, "%u of %u forwarders sent no load figures: round robin over all",
 			n_channels - n_loads, n_channels);
+	return l->epfd;
+}
 
-	sigset_t waitmask;
-	daemon_signals(&got_term, &waitmask);
-
+static int sandbox(void *ctx, const struct gh_config *cfg)
+{
+	const struct listener *l = ctx;
 	struct policy_opts po = { .user = cfg->user, .chroot_dir = cfg->chroot_dir, .die_with_parent = true };
-	if (policy_enter(POLICY_LISTENER, &po) < 0)
-		return 1;
-	notify_send("READY=1");
-	log_batching(1);
-	log_msg(LOG_INFO, "listening on %u sockets, %u forwarder channels", l.n_listens, n_channels);
+	int r = policy_enter(POLICY_LISTENER, &po);
 
-	struct epoll_event evs[64];
-	uint64_t next_stop_check = 0;
-	for (;;) {
-		uint64_t now = clock_now_ms();
-		if (got_term)
-			start_drain(&l, now, NULL);
-		else if (l.disp.lost)
-			start_drain(&l, now, l.disp.lost);
-		if (l.draining && (l.conns.n_inspecting == 0 || now >= l.drain_deadline_ms))
-			break;
-		if (notify_status_due(now)) {
-			char st[160];
-			snprintf(st, sizeof(st), "inspecting %u, accepted %llu, handed off %llu, rejected %llu",
-				 l.conns.n_inspecting, (unsigned long long)l.conns.stats.accepted,
-				 (unsigned long long)l.conns.stats.handed_off, (unsigned long long)l.conns.stats.rejected);
-			notify_status(now, st);
+	if (r == 0)
+		log_msg(LOG_INFO, "listening on %u sockets, %u forwarder channels", l->n_listens,
+			l->disp.n_channels);
+	return r;
+}
+
+static void event(void *ctx, const struct epoll_event *ev)
+{
+	struct listener *l = ctx;
+	uint8_t type = *(uint8_t *)ev->data.ptr;
+
+	if (type == LOBJ_LISTEN) {
+		if (accept_ready(l, ev->data.ptr, ev->events) < 0 && !l->exit_status) {
+			l->exit_status = 1;
+			start_drain(l, clock_now_ms(), "a listening socket broke");
 		}
-		accept_gate(&l, now);
-		int timeout = next_timeout(&l, now);
-		timeout = daemon_next_timeout(timeout, now);
-		int n = epoll_pwait(l.epfd, evs, 64, timeout, &waitmask);
-		if (n < 0 && errno != EINTR) {
-			log_msg(LOG_ERR, "epoll_wait: %s", strerror(errno));
-			break;
-		}
-		for (int i = 0; i < n; i++) {
-			uint8_t type = *(uint8_t *)evs[i].data.ptr;
-			if (type == LOBJ_LISTEN) {
-				if (accept_ready(&l, evs[i].data.ptr, evs[i].events) < 0 && !l.exit_status) {
-					l.exit_status = 1;
-					start_drain(&l, clock_now_ms(), "a listening socket broke");
-				}
-			} else if (type == LOBJ_CHANNEL) {
-				dispatch_channel_event(&l.disp, &l.conns, evs[i].data.ptr, evs[i].events);
-			} else {
-				inspect_conn(&l.insp, evs[i].data.ptr,
-					     (evs[i].events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR)) != 0);
-			}
-		}
-		expire(&l, clock_now_ms());
-		dispatch_flush(&l.disp, &l.conns);
-		log_flush();
-		/* a round with events did not sleep, so no signal came in */
-		if (n > 0 && !got_term && now >= next_stop_check) {
-			next_stop_check = now + STOP_CHECK_MS;
-			if (stop_pending())
-				got_term = 1;
-		}
+	} else if (type == LOBJ_CHANNEL) {
+		dispatch_channel_event(&l->disp, &l->conns, ev->data.ptr, ev->events);
+	} else {
+		inspect_conn(&l->insp, ev->data.ptr, (ev->events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR)) != 0);
 	}
-	notify_send("STOPPING=1");
-	log_batching(0);
-	if (!got_term && stop_pending())
-		got_term = 1;
-	if (!got_term && l.disp.lost && !l.exit_status)
+}
+
+static void after_round(void *ctx, uint64_t now)
+{
+	struct listener *l = ctx;
+
+	expire(l, now);
+	dispatch_flush(&l->disp, &l->conns);
+}
+
+static uint64_t deadline(void *ctx)
+{
+	return next_deadline(ctx);
+}
+
+static void status(void *ctx, char *buf, size_t size)
+{
+	const struct listener *l = ctx;
+
+	snprintf(buf, size, "inspecting %u, accepted %llu, handed off %llu, rejected %llu",
+		 l->conns.n_inspecting, (unsigned long long)l->conns.stats.accepted,
+		 (unsigned long long)l->conns.stats.handed_off, (unsigned long long)l->conns.stats.rejected);
+}
+
+/* A stop request or a lost channel drains: no more accepting, and exit
+ * once every client under inspection is handed off (or after a second). */
+static bool before_wait(void *ctx, bool stop, uint64_t now)
+{
+	struct listener *l = ctx;
+
+	if (stop)
+		start_drain(l, now, NULL);
+	else if (l->disp.lost)
+		start_drain(l, now, l->disp.lost);
+	if (l->draining && (l->conns.n_inspecting == 0 || now >= l->drain_deadline_ms))
+		return true;
+	accept_gate(l, now);
+	return false;
+}
+
+static int teardown(void *ctx, bool stopped)
+{
+	struct listener *l = ctx;
+
+	if (!stopped && l->disp.lost && !l->exit_status)
 		log_msg(LOG_WARNING, "forwarder channel closed (%s): exiting so that a fresh listener starts",
-			l.disp.lost);
+			l->disp.lost);
 	/* Clients still waiting in the ring or being inspected are lost with
 	 * us only after the drain deadline; log how many. */
-	if (l.conns.n_inspecting)
-		log_msg(LOG_WARNING, "exiting with %u clients not handed off", l.conns.n_inspecting);
+	if (l->conns.n_inspecting)
+		log_msg(LOG_WARNING, "exiting with %u clients not handed off", l->conns.n_inspecting);
 	struct lconn *c;
-	while ((c = lconn_first(&l.conns)))
-		lconn_free(&l.conns, c);
-	dispatch_close(&l.disp);
-	close(l.epfd);
-	config_free(cfg);
-	if (l.exit_status)
-		return l.exit_status;
-	return got_term ? 0 : 75;
+	while ((c = lconn_first(&l->conns)))
+		lconn_free(&l->conns, c);
+	dispatch_close(&l->disp);
+	close(l->epfd);
+	if (l->exit_status)
+		return l->exit_status;
+	return stopped ? 0 : 75;
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "connect", required_argument, NULL, 'C' },
+		{ "channels", required_argument, NULL, 'n' },
+		{ 0 },
+	};
+	/* static: the inspector's peek buffer is 65 KiB */
+	static struct listener l;
+	const struct daemon_def def = {
+		.name = "gatehouse-listener",
+		.usage = "[--connect PATH [--channels N]]",
+		.max_events = 64,
+		.ctx = &l,
+		.opts = opts,
+		.option = option,
+		.setup = setup,
+		.sandbox = sandbox,
+		.event = event,
+		.after_round = after_round,
+		.deadline = deadline,
+		.status = status,
+		.before_wait = before_wait,
+		.teardown = teardown,
+	};
+	return daemon_main(&def, argc, argv);
 }

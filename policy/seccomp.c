@@ -40,6 +40,7 @@ static const struct row common_rows[] = {
 	ROW(epoll_ctl, "add/remove client and server fds"),
 	/* signals and exit */
 	ROW(rt_sigreturn, "return from the SIGTERM handler"),
+	ROW(rt_sigpending, "busy rounds and exit: a SIGTERM epoll_pwait did not deliver"),
 	ROW(exit_group, "exit"),
 	ROW(exit, "exit"),
 	/* I/O on fds we already hold */
@@ -56,7 +57,6 @@ static const struct row common_rows[] = {
 static const struct row listener_rows[] = {
 	ROW(accept4, "take clients from the listening sockets"),
 	ROW(sendmmsg, "hand-off: several clients per call over the channel"),
-	ROW(rt_sigpending, "at exit: a stop request vs a lost channel"),
 };
 
 /* The forwarder: receive fds, dial servers, relay. socket() is allowed
