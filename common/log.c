@@ -235,3 +235,15 @@ void log_msg(int priority, const char *fmt, ...)
 	va_end(ap);
 	log_record(priority, msg, NULL, 0);
 }
+
+int log_errno(int r, const char *fmt, ...)
+{
+	char msg[640];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	log_msg(LOG_ERR, "%s: %s", msg, strerror(r < 0 ? -r : r));
+	return r;
+}

@@ -23,6 +23,13 @@ void log_setup(const char *ident);
 /* Start-up and operational messages. */
 void log_msg(int priority, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
+/* A failure: logs "<message>: strerror(-r)" at LOG_ERR and returns r, a
+ * negative errno, so that `return log_errno(-errno, "open %s", p);` keeps
+ * the errno of the call (it is read before anything here runs) and
+ * `return log_errno(r, ...)` passes on what a callee returned without
+ * setting errno. */
+int log_errno(int r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
 /* One record with fields; message is the readable line (MESSAGE=). */
 void log_record(int priority, const char *message, const struct log_field *fields, size_t n);
 
