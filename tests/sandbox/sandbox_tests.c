@@ -25,6 +25,7 @@
 #include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
+#include "common/load.h"
 #include "policy/policy.h"
 
 typedef int (*action_fn)(void);
@@ -416,6 +417,29 @@ START_TEST(forwarder_loop_works)
 }
 END_TEST
 
+/* --- the forwarder's load page, as the listener maps it --- */
+START_TEST(load_page_read_only_for_the_listener)
+{
+	int ch[2];
+	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_SEQPACKET, 0, ch), 0);
+	struct gh_load *mine = load_publish(ch[0], 7);
+	ck_assert_ptr_nonnull(mine);
+	const struct gh_load *ld = load_receive(ch[1], 1000);
+	ck_assert_ptr_nonnull(ld);
+	atomic_store(&mine->relays, 5);
+	ck_assert_uint_eq(atomic_load(&ld->relays), 5);
+	/* a compromised listener: no write access back, so no MADV_REMOVE
+	 * (which needs a writable shared mapping) to zero the forwarder's page */
+	void *page = (void *)(uintptr_t)ld;
+	ck_assert_msg(mprotect(page, 4096, PROT_READ | PROT_WRITE) < 0, "the listener's mapping can be made writable");
+	ck_assert_int_lt(madvise(page, 4096, MADV_REMOVE), 0);
+	ck_assert_uint_eq(atomic_load(&mine->relays), 5);
+	ck_assert_uint_eq(ld->magic, LOAD_MAGIC);
+	close(ch[0]);
+	close(ch[1]);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("sandbox");
@@ -424,6 +448,7 @@ int main(void)
 	tcase_add_loop_test(tc, forwarder_forbidden, 0, N_FORBIDDEN);
 	tcase_add_test(tc, forwarder_ipv4_only_when_configured);
 	tcase_add_test(tc, common_calls_live);
+	tcase_add_test(tc, load_page_read_only_for_the_listener);
 	tcase_add_test(tc, listener_loop_works);
 	tcase_add_test(tc, forwarder_loop_works);
 	suite_add_tcase(s, tc);
