@@ -48,9 +48,18 @@ static int prepare_chroot(const char *dir)
  * cannot: seccomp) would get a capability back. Needs CAP_SETPCAP: as root. */
 static int clear_bounding_set(void)
 {
-	for (int cap = 0; prctl(PR_CAPBSET_READ, cap, 0, 0, 0) >= 0; cap++)
-		if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) < 0)
-			return log_errno(-errno, "sandbox: dropping capability %d from the bounding set", cap);
+	for (int cap = 0; prctl(PR_CAPBSET_READ, cap, 0, 0, 0) >= 0; cap++) {
+		if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) == 0)
+			continue;
+		/* root without CAP_SETPCAP (a container may withhold it): the
+		 * uid drop still empties every other set, and nothing can be
+		 * exec'd to use the bounding set */
+		if (errno == EPERM) {
+			log_msg(LOG_NOTICE, "sandbox: capability bounding set left as is (no CAP_SETPCAP)");
+			return 0;
+		}
+		return log_errno(-errno, "sandbox: dropping capability %d from the bounding set", cap);
+	}
 	return 0;
 }
 
