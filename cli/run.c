@@ -577,7 +577,6 @@ int cmd_run(const char *config_path, unsigned forwarders)
 		}
 		if (L.restart_at_ms != UINT64_MAX && clock_now_ms() >= L.restart_at_ms) {
 			L.restart_at_ms = UINT64_MAX;
-			say("starting a new listener generation");
 			if (revive_listens(&L) < 0) {
 				gave_up = true;
 				kill_all(&L, SIGTERM);
@@ -585,6 +584,7 @@ int cmd_run(const char *config_path, unsigned forwarders)
 				stop_deadline = clock_now_ms() + 5000;
 				continue;
 			}
+			say("starting a new listener generation");
 			if ((r = start_generation(&L)) < 0)
 				log_errno(r, "cannot start a new generation");
 		}

@@ -121,16 +121,12 @@ def _pidfd_getfd(pid, fd):
         os.close(pidfd)
 
 
-@test()
-def test_run_relistens_a_dead_socket(t):
-    """A handed listening socket that no longer listens (shutdown(SHUT_RD)
-    on any copy stops it for all; here on a copy taken from the launcher)
-    and a listener that dies: the launcher makes the socket listen again
-    before the next listener starts, instead of a loop of listeners dying
-    on "not a listening stream socket" (#11.2)."""
-    hb = t.backend("dead-http", "http")
+def _dead_socket_setup(t, name):
+    """A gatehouse run on one http port, and a copy of its listening socket
+    taken from the launcher and shut down (SHUT_RD): stopped for all."""
+    hb = t.backend(name + "-http", "http")
     hp = free_port()
-    g = t.gatehouse("\n".join(["listen http [::1]:%d" % hp, "site dead.example", "    http " + hb.addr, ""]),
+    g = t.gatehouse("\n".join(["listen http [::1]:%d" % hp, "site %s.example" % name, "    http " + hb.addr, ""]),
                     forwarders=1)
     ino = gh.socket_inode(hp, 0)
     fdno = None
@@ -145,13 +141,53 @@ def test_run_relistens_a_dead_socket(t):
     t.defer(copy.close)
     copy.shutdown(socket.SHUT_RD)
     check_eq(copy.getsockopt(socket.SOL_SOCKET, socket.SO_ACCEPTCONN), 0, "SO_ACCEPTCONN after SHUT_RD")
+    return g, hp, copy
+
+
+def _kill_listener(g):
     old = gh.daemon_pids(g, "gatehouse-list")
     for p in old:
         os.kill(p, signal.SIGKILL)
-    g.wait_log(r"listen http \[::1\]:%d had stopped listening" % hp, timeout=10)
+    return old
+
+
+@test()
+def test_run_relistens_a_dead_socket(t):
+    """A handed listening socket that no longer listens (shutdown(SHUT_RD)
+    on any copy stops it for all; here on a copy taken from the launcher)
+    and a listener that dies: the launcher makes the socket listen again
+    before the next listener starts, instead of a loop of listeners dying
+    on "not a listening stream socket" (#11.2)."""
+    g, hp, copy = _dead_socket_setup(t, "dead")
+    old = _kill_listener(g)
+    g.wait_log(r"listen http \[::1\]:%d had stopped listening; listening on it again" % hp, timeout=10)
     wait_for(lambda: [p for p in gh.daemon_pids(g, "gatehouse-list") if p not in old], 10, "a new listener")
     check_eq(copy.getsockopt(socket.SOL_SOCKET, socket.SO_ACCEPTCONN), 1, "SO_ACCEPTCONN again")
-    st, _, body, _ = wait_for(lambda: (lambda r: r if r[0] == 200 else None)(http_get(hp, "dead.example", "/d")),
-                              10, "an answer on the revived socket")
-    check_eq(body, b"dead-http /d\n", "answer")
+    st, _, body, _ = http_get(hp, "dead.example", "/d")
+    check_eq((st, body), (200, b"dead-http /d\n"), "answer on the revived socket")
     check(g.proc.poll() is None, "gatehouse run exited")
+
+
+@test()
+def test_run_stops_on_a_dead_socket(t):
+    """And when the address can be neither listened on again nor bound
+    afresh (another socket took the port once ours stopped listening): the
+    launcher names the listen line, stops its daemons and exits 1 — no loop
+    of listeners on a dead socket (#11.2)."""
+    g, hp, copy = _dead_socket_setup(t, "stop")
+    squatter = socket.socket(socket.AF_INET6)
+    t.defer(squatter.close)
+    squatter.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    squatter.bind(("::1", hp))
+    squatter.listen()
+    _kill_listener(g)
+    try:
+        rc = g.proc.wait(15)
+    except Exception:
+        rc = None
+    check_eq(rc, 1, "exit status of gatehouse run")
+    log = g.log()
+    check(("listen http [::1]:%d stopped listening and cannot be bound again" % hp) in log,
+          "no message naming the socket; log tail:\n" + log[-800:])
+    check_eq(log.count("starting a new listener generation"), 0, "listener restarts on a dead socket")
+    check_eq(gh.daemon_pids(g, "gatehouse-list") + gh.daemon_pids(g, "gatehouse-forw"), [], "daemons left")
