@@ -62,6 +62,11 @@ int log_to_journal(void)
 	return journal_fd >= 0;
 }
 
+int log_journal_fd(void)
+{
+	return journal_fd;
+}
+
 char *log_escape(const char *in, size_t len, char *out, size_t out_size)
 {
 	static const char hex[] = "0123456789abcdef";

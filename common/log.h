@@ -44,6 +44,9 @@ void log_flush(void);
 
 /* True when records go to the journal (for tests and messages). */
 int log_to_journal(void);
+/* The journal socket (-1: none), for the seccomp filter: known before it
+ * loads, so its rows can name this fd. */
+int log_journal_fd(void);
 
 /* Format a sockaddr as "[v6]:port" or "a.b.c.d:port" (IPv4-mapped shown as IPv4). */
 struct sockaddr;

@@ -76,7 +76,6 @@ static const struct row listener_rows[] = {
  * below only for TCP over IPv6 (and IPv4 when a backend needs it). */
 static const struct row forwarder_rows[] = {
 	ROW(recvmmsg, "hand-off messages with their fds"),
-	ROW(sendmmsg, "journal records, one call per event-loop round"),
 	ROW(connect, "dial a configured server (addresses from our own config)"),
 	ROW(getsockopt, "SO_ERROR after connect, TCP_INFO to vet a received fd"),
 	ROW(getpeername, "PROXY header: the client's address from the kernel"),
@@ -151,6 +150,13 @@ int policy_seccomp_load(enum policy_proc proc, bool allow_ipv4)
 			r = add_socket_rules(ctx, AF_INET6);
 		if (r >= 0 && allow_ipv4)
 			r = add_socket_rules(ctx, AF_INET);
+		/* journal records, one call per event-loop round: on the journal
+		 * socket only. Its msg_name is memory seccomp cannot read; on any
+		 * other datagram socket (the notify one) it could name another
+		 * abstract socket. No journal socket, no sendmmsg. */
+		if (r >= 0 && log_journal_fd() >= 0)
+			r = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(sendmmsg), 1,
+					     SCMP_A0(SCMP_CMP_EQ, (scmp_datum_t)log_journal_fd()));
 	}
 	if (r >= 0)
 		r = seccomp_load(ctx);

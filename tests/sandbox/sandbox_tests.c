@@ -16,16 +16,19 @@
 #include <stdlib.h>
 #include <string.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <sys/epoll.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/ptrace.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 #include "common/load.h"
+#include "common/log.h"
 #include "policy/policy.h"
 
 typedef int (*action_fn)(void);
@@ -141,6 +144,7 @@ static const struct forbidden {
 	{ "sendto with an address", SYS_sendto, { 0, ADDR_BYTE, 1, 0, ADDR_SOMEWHERE, sizeof(somewhere) }, true, true },
 	{ "sendmsg", SYS_sendmsg, { 0, ADDR_MSG, 0 }, true, true },
 	{ "recvmsg", SYS_recvmsg, { 0, ADDR_MSG, 0 }, true, true },
+	{ "sendmmsg (forwarder: no journal socket)", SYS_sendmmsg, { 0, ADDR_BUF, 1, 0 }, false, true },
 	{ "recvmmsg", SYS_recvmmsg, { 0, ADDR_BUF, 1, 0, 0 }, true, false },
 	{ "write(1)", SYS_write, { 1, ADDR_BYTE, 0 }, true, true },
 	{ "write(0)", SYS_write, { 0, ADDR_BYTE, 0 }, true, true },
@@ -417,6 +421,51 @@ START_TEST(forwarder_loop_works)
 }
 END_TEST
 
+/* --- the forwarder's journal records: sendmmsg on that socket only --- */
+static int journal_record(void)
+{
+	log_msg(LOG_INFO, "a record");	/* not batching: sent at once */
+	return 0;
+}
+
+static int sendmmsg_elsewhere(void)
+{
+	struct mmsghdr mm = { .msg_hdr = one_msg };
+	(void)sendmmsg(fds2[0], &mm, 1, MSG_DONTWAIT);
+	return 0;
+}
+
+START_TEST(forwarder_sendmmsg_journal_only)
+{
+	char dir[] = "/tmp/gh-sandbox-XXXXXX", jpath[64];
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	snprintf(jpath, sizeof(jpath), "%s/journal", dir);
+	int j = socket(AF_UNIX, SOCK_DGRAM, 0);
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", jpath);
+	ck_assert_int_eq(bind(j, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	struct stat st;
+	char stream[64];
+	ck_assert_int_eq(fstat(STDERR_FILENO, &st), 0);
+	snprintf(stream, sizeof(stream), "%llu:%llu", (unsigned long long)st.st_dev, (unsigned long long)st.st_ino);
+	setenv("JOURNAL_STREAM", stream, 1);
+	setenv("GATEHOUSE_JOURNAL_SOCKET", jpath, 1);
+	log_setup("sandbox-test");
+	ck_assert_int_ge(log_journal_fd(), 0);
+	expect_ok(POLICY_FORWARDER, false, journal_record, "forwarder: a journal record");
+	char rec[512];
+	ssize_t n = recv(j, rec, sizeof(rec) - 1, MSG_DONTWAIT);
+	ck_assert_int_gt(n, 0);
+	rec[n] = '\0';
+	ck_assert_ptr_nonnull(strstr(rec, "MESSAGE=a record"));
+	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_DGRAM, 0, fds2), 0);
+	expect_sigsys(POLICY_FORWARDER, false, sendmmsg_elsewhere, "forwarder: sendmmsg on another socket");
+	close(j);
+	unlink(jpath);
+	rmdir(dir);
+}
+END_TEST
+
 /* --- the forwarder's load page, as the listener maps it --- */
 START_TEST(load_page_read_only_for_the_listener)
 {
@@ -449,6 +498,7 @@ int main(void)
 	tcase_add_test(tc, forwarder_ipv4_only_when_configured);
 	tcase_add_test(tc, common_calls_live);
 	tcase_add_test(tc, load_page_read_only_for_the_listener);
+	tcase_add_test(tc, forwarder_sendmmsg_journal_only);
 	tcase_add_test(tc, listener_loop_works);
 	tcase_add_test(tc, forwarder_loop_works);
 	suite_add_tcase(s, tc);
