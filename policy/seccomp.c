@@ -68,6 +68,11 @@ static const struct row common_rows[] = {
 static const struct row listener_rows[] = {
 	ROW1(accept4, EQ(3, SOCK_NONBLOCK | SOCK_CLOEXEC),
 	     "take clients from the listening sockets, non-blocking (a forwarder relies on it)"),
+	/* its fd is not fixed here (the channels are many): a msg_name is
+	 * ignored on a channel; on the journal or notify socket it could name
+	 * another abstract socket of the listener's network namespace, which
+	 * is an empty one of its own when root (sandbox.c) or under systemd
+	 * (PrivateNetwork=) */
 	ROW(sendmmsg, "hand-off: several clients per call over the channel; journal records"),
 	ROW(rt_sigpending, "at exit: a stop request vs a lost channel"),
 };
