@@ -37,6 +37,18 @@ ifeq ($(SAN),1)
 CFLAGS += -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer -O1
 LDFLAGS += -fsanitize=address,undefined
 endif
+# Hardening, as Debian's hardening=+all gives it, for a plain `make` too:
+# tests/hardening/check.sh reads it back from the binaries. A flag the
+# caller already set (dpkg-buildflags, e.g. _FORTIFY_SOURCE=3) is left as
+# is. No fortify under SAN=1: ASan checks those bounds itself.
+HARDEN_CFLAGS := -fstack-protector-strong -fPIE
+ifneq ($(SAN),1)
+HARDEN_CFLAGS += -D_FORTIFY_SOURCE=2
+endif
+HARDEN_LDFLAGS := -pie -Wl,-z,relro -Wl,-z,now
+CALLER_FLAGS := $(CFLAGS) $(LDFLAGS)
+CFLAGS += $(foreach f,$(HARDEN_CFLAGS),$(if $(findstring $(firstword $(subst =, ,$(f))),$(CALLER_FLAGS)),,$(f)))
+LDFLAGS += $(foreach f,$(HARDEN_LDFLAGS),$(if $(findstring $(f),$(CALLER_FLAGS)),,$(f)))
 
 LIBS_SYSTEMD := $(shell $(PKG_CONFIG) --libs libsystemd)
 LIBS_SECCOMP := $(shell $(PKG_CONFIG) --libs libseccomp)
@@ -192,6 +204,7 @@ check-units: all
 	BUILD=$(BUILD) bash tests/units/check-units.sh
 
 check-unit: tests
+	BUILD=$(BUILD) SAN=$(SAN) bash tests/hardening/check.sh
 	$(BUILD)/tests/unit-tests
 ifneq ($(SAN),1)
 	$(BUILD)/tests/sandbox-tests

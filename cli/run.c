@@ -28,7 +28,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/signalfd.h>
+#include <sys/syscall.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <sys/wait.h>
@@ -41,6 +43,7 @@
 #include "common/clock.h"
 #include "common/config_load.h"
 #include "common/daemon.h"
+#include "common/log.h"
 #include "router/gh_limits.h"
 
 #define MAX_FORWARDERS GH_MAX_FORWARDERS
@@ -60,7 +63,7 @@ struct launcher {
 	char forwarder_bin[PATH_MAX];
 	unsigned n_forwarders;
 	int listen_fds[GH_MAX_LISTENS];
-	int listen_kind[GH_MAX_LISTENS];
+	struct gh_listen listens[GH_MAX_LISTENS];	/* to listen again (revive_listens) */
 	unsigned n_listen;
 	int notify_fd;
 	char notify_path[108];
@@ -139,6 +142,48 @@ static int bind_listen(const struct gh_listen *ls, int *out)
 	return 0;
 }
 
+static bool listening(int fd)
+{
+	int on = 0;
+	socklen_t len = sizeof(on);
+	return getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &on, &len) == 0 && on;
+}
+
+/*
+ * A listener can stop a listening socket for every holder (shutdown with
+ * SHUT_RD, which its filter now refuses; a kernel or a future bug may find
+ * another way). Before each generation, look at our copies: one that no
+ * longer listens is made to listen again (it stays bound: listen() on it
+ * needs no privilege), else replaced by a fresh socket on the same address
+ * (root, or an unprivileged port). If neither works, say which socket and
+ * why, and the launcher stops with a failure: never a silent loop of
+ * listeners that die on a dead socket.
+ */
+static int revive_listens(struct launcher *L)
+{
+	for (unsigned i = 0; i < L->n_listen; i++) {
+		const struct gh_listen *ls = &L->listens[i];
+		int fd = L->listen_fds[i], r;
+
+		if (listening(fd))
+			continue;
+		if (listen(fd, 4096) == 0 && listening(fd)) {
+			say("listen %s %s had stopped listening; listening on it again",
+			    gh_kind_str(ls->kind), ls->addr.text);
+			continue;
+		}
+		close(fd);
+		L->listen_fds[i] = -1;
+		if ((r = bind_listen(ls, &L->listen_fds[i])) < 0) {
+			log_errno(r, "listen %s %s stopped listening and cannot be bound again; stopping",
+				  gh_kind_str(ls->kind), ls->addr.text);
+			return r;
+		}
+		say("listen %s %s had stopped listening; bound a fresh socket", gh_kind_str(ls->kind), ls->addr.text);
+	}
+	return 0;
+}
+
 static int setup_notify(struct launcher *L)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
@@ -169,6 +214,18 @@ static struct child *child_slot(struct launcher *L)
 	return NULL;
 }
 
+/* Close every fd >= first: close_range(2) where the kernel has it (5.9),
+ * else one by one up to the fd limit. In the child: nothing to log. */
+static void close_from(int first)
+{
+	if (syscall(SYS_close_range, (unsigned)first, ~0U, 0) == 0)
+		return;
+	struct rlimit rl;
+	long max = getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY ? (long)rl.rlim_cur : 65536;
+	for (long fd = first; fd < max; fd++)
+		close((int)fd);
+}
+
 /* fork + exec bin with fds[] as 3.. and LISTEN_FDNAMES=names */
 static pid_t spawn(struct launcher *L, const char *bin, const int *fds, unsigned n, const char *names)
 {
@@ -187,6 +244,10 @@ static pid_t spawn(struct launcher *L, const char *bin, const int *fds, unsigned
 		if (tmp[i] < 0 || dup2(tmp[i], 3 + (int)i) < 0)
 			_exit(127);
 	}
+	/* nothing else we hold or inherited reaches a sandbox (a root-only
+	 * file our caller's shell left open, our notify socket, the tmp[]
+	 * copies): only stdio, the LISTEN_FDS range and the config */
+	close_from(4 + (int)n);
 	char conf[32];
 	snprintf(conf, sizeof(conf), "/dev/fd/%u", 3 + n);
 	char nfds[16], pidbuf[16];
@@ -238,7 +299,7 @@ static int start_generation(struct launcher *L)
 	unsigned n = 0;
 	for (unsigned i = 0; i < L->n_listen; i++) {
 		fds[n++] = L->listen_fds[i];
-		strcat(names, L->listen_kind[i] == GH_KIND_TLS ? "tls:" : "http:");
+		strcat(names, L->listens[i].kind == GH_KIND_TLS ? "tls:" : "http:");
 	}
 	for (unsigned i = 0; i < L->n_forwarders; i++) {
 		fds[n++] = chan[i][0];
@@ -379,21 +440,37 @@ int cmd_run(const char *config_path, unsigned forwarders)
 	struct gh_config *cfg = NULL;
 	int r;
 
+	log_setup("gatehouse");
 	if (config_load_snapshot(config_path, stderr, &cfg, &L.config_fd) < 0)
 		return 1;
 	find_bin("gatehouse-listener", L.listener_bin, sizeof(L.listener_bin));
 	find_bin("gatehouse-forwarder", L.forwarder_bin, sizeof(L.forwarder_bin));
+	/* the limits of router/gh_limits.h, which size the tables here and
+	 * in the daemons: refuse what does not fit rather than start part */
+	if (cfg->n_listens > GH_MAX_LISTENS) {
+		fprintf(stderr, "gatehouse: %s: %zu listen lines, at most %u can run\n", config_path,
+			cfg->n_listens, GH_MAX_LISTENS);
+		return 1;
+	}
+	if (forwarders > MAX_FORWARDERS || cfg->forwarders > MAX_FORWARDERS) {
+		fprintf(stderr, "gatehouse: %u forwarders asked for, at most %u can run\n",
+			forwarders > MAX_FORWARDERS ? forwarders : cfg->forwarders, MAX_FORWARDERS);
+		return 1;
+	}
 	L.n_forwarders = forwarders ? forwarders : daemon_forwarders(cfg);
-	if (L.n_forwarders > MAX_FORWARDERS)
+	if (L.n_forwarders > MAX_FORWARDERS) {
+		say("one forwarder per CPU would be %u: starting %u, the most that can run", L.n_forwarders,
+		    MAX_FORWARDERS);
 		L.n_forwarders = MAX_FORWARDERS;
-	for (size_t i = 0; i < cfg->n_listens && L.n_listen < GH_MAX_LISTENS; i++) {
+	}
+	for (size_t i = 0; i < cfg->n_listens; i++) {
 		r = bind_listen(&cfg->listens[i], &L.listen_fds[L.n_listen]);
 		if (r < 0) {
 			fprintf(stderr, "gatehouse: listen %s %s: %s\n", gh_kind_str(cfg->listens[i].kind),
 				cfg->listens[i].addr.text, strerror(-r));
 			return 1;
 		}
-		L.listen_kind[L.n_listen++] = cfg->listens[i].kind;
+		L.listens[L.n_listen++] = cfg->listens[i];
 		say("listening for %s on %s", gh_kind_str(cfg->listens[i].kind), cfg->listens[i].addr.text);
 	}
 	explain_sandbox(cfg);
@@ -402,7 +479,7 @@ int cmd_run(const char *config_path, unsigned forwarders)
 	snprintf(nf, sizeof(nf), "%u", L.n_forwarders);
 	setenv("GATEHOUSE_FORWARDERS", nf, 1);
 	if ((r = setup_notify(&L)) < 0) {
-		fprintf(stderr, "gatehouse: notify socket: %s\n", strerror(-r));
+		log_errno(r, "notify socket");
 		return 1;
 	}
 	sigset_t mask;
@@ -414,8 +491,12 @@ int cmd_run(const char *config_path, unsigned forwarders)
 	sigprocmask(SIG_BLOCK, &mask, NULL);
 	signal(SIGPIPE, SIG_IGN);
 	int sfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
-	if (sfd < 0 || (r = start_generation(&L)) < 0) {
-		fprintf(stderr, "gatehouse: start: %s\n", strerror(sfd < 0 ? errno : -r));
+	if (sfd < 0) {
+		log_errno(-errno, "signalfd");
+		return 1;
+	}
+	if ((r = start_generation(&L)) < 0) {
+		log_errno(r, "start");
 		return 1;
 	}
 
@@ -448,8 +529,15 @@ int cmd_run(const char *config_path, unsigned forwarders)
 				say("reload: starting a new generation with %s", config_path);
 				pid_t old = L.listener_pid;
 				L.listener_pid = 0;
-				if (start_generation(&L) < 0)
-					say("reload: cannot start: %s", strerror(errno));
+				if (revive_listens(&L) < 0) {
+					gave_up = true;
+					kill_all(&L, SIGTERM);
+					stopping = true;
+					stop_deadline = clock_now_ms() + 5000;
+					continue;
+				}
+				if ((r = start_generation(&L)) < 0)
+					log_errno(r, "reload: cannot start");
 				if (old)
 					kill(old, SIGTERM);
 				continue;
@@ -489,9 +577,16 @@ int cmd_run(const char *config_path, unsigned forwarders)
 		}
 		if (L.restart_at_ms != UINT64_MAX && clock_now_ms() >= L.restart_at_ms) {
 			L.restart_at_ms = UINT64_MAX;
+			if (revive_listens(&L) < 0) {
+				gave_up = true;
+				kill_all(&L, SIGTERM);
+				stopping = true;
+				stop_deadline = clock_now_ms() + 5000;
+				continue;
+			}
 			say("starting a new listener generation");
-			if (start_generation(&L) < 0)
-				say("cannot start a new generation: %s", strerror(errno));
+			if ((r = start_generation(&L)) < 0)
+				log_errno(r, "cannot start a new generation");
 		}
 	}
 	/* 0 only for a requested stop: a supervisor must see a give-up */

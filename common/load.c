@@ -28,9 +28,12 @@ struct gh_load *load_publish(int channel, uint32_t max_relays)
 		goto fail;
 	ld = p;
 	/* the listener gets the fd too: it must not be able to shrink the
-	 * page under us (our next store would die with SIGBUS) */
+	 * page under us (our next store would die with SIGBUS), nor write or
+	 * punch it (MADV_REMOVE) through a mapping of its own. FUTURE_WRITE,
+	 * added after our mapping, leaves ours writable and makes every later
+	 * one read-only for good (no mprotect(PROT_WRITE) back). */
 	step = "seal";
-	if (fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL) < 0)
+	if (fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_FUTURE_WRITE | F_SEAL_SEAL) < 0)
 		goto fail;
 	ld->magic = LOAD_MAGIC;
 	ld->max_relays = max_relays;

@@ -4,7 +4,8 @@
  * Forwarder load, published to the listener so that it hands each client
  * to the least busy forwarder and stops feeding one that does not take.
  *
- * Each forwarder owns one page (a sealed memfd) that only it writes; at
+ * Each forwarder owns one page (a sealed memfd: no resize, no write but
+ * through the forwarder's own mapping) that only it writes; at
  * start it passes the memfd over its channel (the one message that goes
  * forwarder -> listener), and the listener maps it read-only before it
  * enters its sandbox. Nothing flows back: the forwarder never reads what

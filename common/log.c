@@ -62,6 +62,11 @@ int log_to_journal(void)
 	return journal_fd >= 0;
 }
 
+int log_journal_fd(void)
+{
+	return journal_fd;
+}
+
 char *log_escape(const char *in, size_t len, char *out, size_t out_size)
 {
 	static const char hex[] = "0123456789abcdef";
@@ -234,4 +239,16 @@ void log_msg(int priority, const char *fmt, ...)
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
 	log_record(priority, msg, NULL, 0);
+}
+
+int log_errno(int r, const char *fmt, ...)
+{
+	char msg[640];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	log_msg(LOG_ERR, "%s: %s", msg, strerror(r < 0 ? -r : r));
+	return r;
 }

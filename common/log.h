@@ -23,6 +23,13 @@ void log_setup(const char *ident);
 /* Start-up and operational messages. */
 void log_msg(int priority, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
+/* A failure: logs "<message>: strerror(-r)" at LOG_ERR and returns r, a
+ * negative errno, so that `return log_errno(-errno, "open %s", p);` keeps
+ * the errno of the call (it is read before anything here runs) and
+ * `return log_errno(r, ...)` passes on what a callee returned without
+ * setting errno. */
+int log_errno(int r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
 /* One record with fields; message is the readable line (MESSAGE=). */
 void log_record(int priority, const char *message, const struct log_field *fields, size_t n);
 
@@ -37,6 +44,9 @@ void log_flush(void);
 
 /* True when records go to the journal (for tests and messages). */
 int log_to_journal(void);
+/* The journal socket (-1: none), for the seccomp filter: known before it
+ * loads, so its rows can name this fd. */
+int log_journal_fd(void);
 
 /* Format a sockaddr as "[v6]:port" or "a.b.c.d:port" (IPv4-mapped shown as IPv4). */
 struct sockaddr;

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <sys/un.h>
 #include <unistd.h>
 #include "common/notify.h"
@@ -25,8 +26,11 @@ void notify_setup(void)
 		memcpy(sa.sun_path, path, len);
 		if (path[0] == '@')
 			sa.sun_path[0] = '\0';
+		/* READY=1 waits for room (below), at most this long */
+		struct timeval tv = { .tv_sec = 2 };
 		if (fd >= 0 && connect(fd, (struct sockaddr *)&sa,
-				       (socklen_t)(offsetof(struct sockaddr_un, sun_path) + len + (path[0] == '/'))) == 0)
+				       (socklen_t)(offsetof(struct sockaddr_un, sun_path) + len + (path[0] == '/'))) == 0 &&
+		    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv)) == 0)
 			notify_fd = fd;
 		else if (fd >= 0)
 			close(fd);
@@ -45,8 +49,13 @@ void notify_setup(void)
 
 void notify_send(const char *state)
 {
+	/* A receiver's queue holds net.unix.max_dgram_qlen (10) datagrams:
+	 * 64 forwarders starting at once overflow `gatehouse run`'s, and a
+	 * lost READY=1 would keep it from ever saying ready. That one waits
+	 * (SO_SNDTIMEO bounds it); the rest may be dropped. */
 	if (notify_fd >= 0)
-		(void)send(notify_fd, state, strlen(state), MSG_DONTWAIT | MSG_NOSIGNAL);
+		(void)send(notify_fd, state, strlen(state),
+			   MSG_NOSIGNAL | (strcmp(state, "READY=1") ? MSG_DONTWAIT : 0));
 }
 
 bool notify_status_due(uint64_t now_ms)

@@ -6,8 +6,11 @@
  * apply the same again; either alone must hold). Order, once, here:
  *   1. resolve the user (needs /etc/passwd: before chroot)
  *   2. chroot into an empty root-owned directory, chdir("/")
- *   3. drop to that user and group; no supplementary groups, so no
- *      capability is left (uid 0 -> non-zero clears them all)
+ *   2a. the listener: an empty network namespace of its own (its
+ *      sockets are inherited and keep theirs)
+ *   3. empty the capability bounding set, drop to that user and group; no
+ *      supplementary groups, so no capability is left (uid 0 -> non-zero
+ *      clears them all)
  *   4. rlimits: no core dumps, no new processes, no locked memory
  *   5. no_new_privs, then the seccomp allowlist (policy/seccomp.c)
  * Steps 1-3 need root: started unprivileged (e.g. by systemd with

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sched.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
@@ -21,14 +22,10 @@ static int prepare_chroot(const char *dir)
 {
 	struct stat st;
 
-	if (mkdir(dir, 0755) < 0 && errno != EEXIST) {
-		log_msg(LOG_ERR, "sandbox: mkdir %s: %s", dir, strerror(errno));
-		return -errno;
-	}
-	if (stat(dir, &st) < 0) {
-		log_msg(LOG_ERR, "sandbox: %s: %s", dir, strerror(errno));
-		return -errno;
-	}
+	if (mkdir(dir, 0755) < 0 && errno != EEXIST)
+		return log_errno(-errno, "sandbox: mkdir %s", dir);
+	if (stat(dir, &st) < 0)
+		return log_errno(-errno, "sandbox: %s", dir);
 	if (!S_ISDIR(st.st_mode) || st.st_uid != 0 || (st.st_mode & (S_IWGRP | S_IWOTH))) {
 		log_msg(LOG_ERR, "sandbox: %s must be a directory owned by root and writable by root only", dir);
 		return -EPERM;
@@ -46,7 +43,43 @@ static int prepare_chroot(const char *dir)
 	return 0;
 }
 
-static int drop_root(const struct policy_opts *o)
+/* uid 0 -> non-zero empties the permitted and effective sets; the
+ * bounding set too, so that nothing this process could ever exec (it
+ * cannot: seccomp) would get a capability back. Needs CAP_SETPCAP: as root. */
+static int clear_bounding_set(void)
+{
+	for (int cap = 0; prctl(PR_CAPBSET_READ, cap, 0, 0, 0) >= 0; cap++) {
+		if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) == 0)
+			continue;
+		/* root without CAP_SETPCAP (a container may withhold it): the
+		 * uid drop still empties every other set, and nothing can be
+		 * exec'd to use the bounding set */
+		if (errno == EPERM) {
+			log_msg(LOG_NOTICE, "sandbox: capability bounding set left as is (no CAP_SETPCAP)");
+			return 0;
+		}
+		return log_errno(-errno, "sandbox: dropping capability %d from the bounding set", cap);
+	}
+	return 0;
+}
+
+/* The listener talks only on the sockets it was given, which keep the
+ * network namespace they were made in: an empty one of its own leaves it
+ * nothing else to reach (what PrivateNetwork= does in its unit). Where
+ * namespaces are not ours to make (a container without CAP_SYS_ADMIN), say
+ * so and go on: seccomp already forbids socket(). */
+static int own_netns(void)
+{
+	if (unshare(CLONE_NEWNET) == 0)
+		return 0;
+	if (errno == EPERM || errno == EINVAL || errno == ENOSPC || errno == EUSERS) {
+		log_msg(LOG_NOTICE, "sandbox: no network namespace of its own: %s", strerror(errno));
+		return 0;
+	}
+	return log_errno(-errno, "sandbox: unshare(CLONE_NEWNET)");
+}
+
+static int drop_root(enum policy_proc proc, const struct policy_opts *o)
 {
 	const char *dir = o->chroot_dir ? o->chroot_dir : DEFAULT_CHROOT;
 	const char *name = o->user ? o->user : "gatehouse";
@@ -70,14 +103,14 @@ static int drop_root(const struct policy_opts *o)
 	gid_t gid = pw->pw_gid;
 	if ((r = prepare_chroot(dir)) < 0)
 		return r;
-	if (chroot(dir) < 0 || chdir("/") < 0) {
-		log_msg(LOG_ERR, "sandbox: chroot %s: %s", dir, strerror(errno));
-		return -errno;
-	}
-	if (setgroups(0, NULL) < 0 || setresgid(gid, gid, gid) < 0 || setresuid(uid, uid, uid) < 0) {
-		log_msg(LOG_ERR, "sandbox: dropping to %s: %s", name, strerror(errno));
-		return -errno;
-	}
+	if (proc == POLICY_LISTENER && (r = own_netns()) < 0)
+		return r;
+	if (chroot(dir) < 0 || chdir("/") < 0)
+		return log_errno(-errno, "sandbox: chroot %s", dir);
+	if ((r = clear_bounding_set()) < 0)
+		return r;
+	if (setgroups(0, NULL) < 0 || setresgid(gid, gid, gid) < 0 || setresuid(uid, uid, uid) < 0)
+		return log_errno(-errno, "sandbox: dropping to %s", name);
 	/* must not be able to get root back */
 	if (setresuid(0, 0, 0) == 0) {
 		log_msg(LOG_ERR, "sandbox: could regain root after dropping it");
@@ -126,11 +159,11 @@ int policy_enter(enum policy_proc proc, const struct policy_opts *o)
 		if ((r = die_with_parent(o)) < 0)
 			return r;
 		if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
-			return -errno;
+			return log_errno(-errno, "sandbox: no_new_privs");
 		return 0;
 	}
 	if (geteuid() == 0) {
-		if ((r = drop_root(o)) < 0)
+		if ((r = drop_root(proc, o)) < 0)
 			return r;
 	} else if (!getenv("GATEHOUSE_SANDBOX_NOTED")) {
 		log_msg(LOG_INFO, "sandbox: started as uid %d: no chroot or user switch here "
@@ -142,13 +175,10 @@ int policy_enter(enum policy_proc proc, const struct policy_opts *o)
 	limit(RLIMIT_CORE, 0);		/* no client bytes in core files */
 	limit(RLIMIT_NPROC, 0);		/* no new processes, belt to seccomp's braces */
 	limit(RLIMIT_MEMLOCK, 0);
-	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0) {
-		log_msg(LOG_ERR, "sandbox: no_new_privs: %s", strerror(errno));
-		return -errno;
-	}
-	if ((r = policy_seccomp_load(proc, o->allow_ipv4)) < 0) {
-		log_msg(LOG_ERR, "sandbox: seccomp: %s", strerror(-r));
-		return r;
-	}
+	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
+		return log_errno(-errno, "sandbox: no_new_privs");
+	/* libseccomp returns -errno and leaves errno as it finds it */
+	if ((r = policy_seccomp_load(proc, o->allow_ipv4)) < 0)
+		return log_errno(r, "sandbox: seccomp");
 	return 0;
 }

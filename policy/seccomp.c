@@ -1,75 +1,95 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The seccomp allowlists, one per process: a row per system call and why.
- * Anything not listed kills the process (SCMP_ACT_KILL_PROCESS). Native
- * architecture only: other ABIs (x32, i386 on x86-64) are not added to the
- * filter, so their calls hit the default action and die too.
+ * The seccomp allowlists, one per process: a row per rule and why.
+ * Anything no row allows kills the process (SCMP_ACT_KILL_PROCESS). A row
+ * may test the call's arguments, as registers: seccomp cannot read memory,
+ * so what a call finds behind a pointer (sendmsg/sendmmsg's msg_name, a
+ * path) is beyond it, and those calls are allowed only where the fd they
+ * use was fixed before the filter. Several rows for one call are an OR.
+ * Native architecture only: other ABIs (x32, i386 on x86-64) are not added
+ * to the filter, so their calls hit the default action and die too.
  *
- * Review beside units/gatehouse-*.service SystemCallFilter=.
+ * README's "What each process may do" lists these rows one for one; review
+ * beside units/gatehouse-*.service SystemCallFilter=.
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <seccomp.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
+#include <unistd.h>
 #include "common/log.h"
 #include "policy/policy.h"
 
 struct row {
 	int nr;
+	unsigned n_args;
+	struct scmp_arg_cmp args[2];
 	const char *why;
 };
 
-#define ROW(name, why) { SCMP_SYS(name), why }
+#define ARG(n, cmp, a, b) { .arg = (n), .op = (cmp), .datum_a = (a), .datum_b = (b) }
+#define EQ(n, v) ARG(n, SCMP_CMP_EQ, (scmp_datum_t)(v), 0)
+#define CLEAR(n, bits) ARG(n, SCMP_CMP_MASKED_EQ, (scmp_datum_t)(bits), 0)
+#define ROW(name, why) { SCMP_SYS(name), 0, { { 0 } }, why }
+#define ROW1(name, a, why) { SCMP_SYS(name), 1, { a }, why }
+#define ROW2(name, a, b, why) { SCMP_SYS(name), 2, { a, b }, why }
 
 /* Both processes: memory, time, signals, exit, logging. */
 static const struct row common_rows[] = {
-	/* memory: malloc/free */
+	/* memory: malloc/free (single-threaded: the main arena, brk and
+	 * mmap; glibc's free() trims with brk and madvise(MADV_DONTNEED)) */
 	ROW(brk, "malloc"),
-	ROW(mmap, "malloc of large blocks"),
+	ROW1(mmap, CLEAR(2, PROT_EXEC), "malloc of large blocks; never executable memory"),
 	ROW(munmap, "free of large blocks"),
 	ROW(mremap, "realloc of large blocks"),
-	ROW(madvise, "free() returning memory"),
+	ROW1(madvise, EQ(2, MADV_DONTNEED), "free() returning memory; no other advice (MADV_REMOVE would punch a shared page)"),
 	/* time: vDSO normally; the syscall is the fallback */
 	ROW(clock_gettime, "deadlines and log durations"),
 	ROW(gettimeofday, "vDSO fallback"),
 	/* event loop */
 	ROW(epoll_pwait, "the event loop (signal mask atomically)"),
-	ROW(epoll_wait, "the event loop"),
 	ROW(epoll_ctl, "add/remove client and server fds"),
-	/* signals and exit */
+	/* signals and exit (one thread: exit_group only) */
 	ROW(rt_sigreturn, "return from the SIGTERM handler"),
 	ROW(rt_sigpending, "busy rounds and exit: a SIGTERM epoll_pwait did not deliver"),
 	ROW(exit_group, "exit"),
-	ROW(exit, "exit"),
 	/* I/O on fds we already hold */
 	ROW(close, "close clients, servers, pipes"),
-	ROW(write, "stderr log lines"),
-	ROW(sendmsg, "journal records on the pre-connected journal socket"),
-	ROW(sendto, "send(): answers, relay, notify socket"),
+	ROW1(write, EQ(0, STDERR_FILENO), "log lines on stderr (fd 2); nothing else is written with write()"),
+	ROW1(sendto, EQ(4, 0), "send(): answers, relay, notify socket; never to an address"),
 	ROW(recvfrom, "recv(): peek and relay"),
-	ROW(shutdown, "half-close"),
+	ROW1(shutdown, EQ(1, SHUT_WR), "half-close our sending side; never SHUT_RD (it stops a shared listening socket)"),
 };
 
 /* The listener: accept, peek, answer, hand off. No socket(), connect(),
  * open(), execve(), fork(): it can only talk on fds it was given. */
 static const struct row listener_rows[] = {
-	ROW(accept4, "take clients from the listening sockets"),
-	ROW(sendmmsg, "hand-off: several clients per call over the channel"),
+	ROW1(accept4, EQ(3, SOCK_NONBLOCK | SOCK_CLOEXEC),
+	     "take clients from the listening sockets, non-blocking (a forwarder relies on it)"),
+	/* its fd is not fixed here (the channels are many): a msg_name is
+	 * ignored on a channel; on the journal or notify socket it could name
+	 * another abstract socket of the listener's network namespace, which
+	 * is an empty one of its own when root (sandbox.c) or under systemd
+	 * (PrivateNetwork=) */
+	ROW(sendmmsg, "hand-off: several clients per call over the channel; journal records"),
 };
 
 /* The forwarder: receive fds, dial servers, relay. socket() is allowed
  * below only for TCP over IPv6 (and IPv4 when a backend needs it). */
 static const struct row forwarder_rows[] = {
 	ROW(recvmmsg, "hand-off messages with their fds"),
-	ROW(sendmmsg, "journal records, one call per event-loop round"),
 	ROW(connect, "dial a configured server (addresses from our own config)"),
 	ROW(getsockopt, "SO_ERROR after connect, TCP_INFO to vet a received fd"),
 	ROW(getpeername, "PROXY header: the client's address from the kernel"),
 	ROW(getsockname, "PROXY header: the address the client reached"),
 	ROW(splice, "relay without copying"),
 	ROW(pipe2, "pipes for splice"),
+	ROW1(fcntl, EQ(1, F_SETPIPE_SZ), "size the splice pipes"),
+	ROW2(fcntl, EQ(1, F_SETFL), EQ(2, O_RDWR | O_NONBLOCK),
+	     "make a received client fd non-blocking, its flags set outright (forwarder/intake.c)"),
 };
 
 bool policy_seccomp_disabled(void)
@@ -94,7 +114,7 @@ bool policy_seccomp_disabled(void)
 static int add_rows(scmp_filter_ctx ctx, const struct row *rows, size_t n)
 {
 	for (size_t i = 0; i < n; i++) {
-		int r = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, rows[i].nr, 0);
+		int r = seccomp_rule_add_array(ctx, SCMP_ACT_ALLOW, rows[i].nr, rows[i].n_args, rows[i].args);
 		if (r < 0)
 			return r;
 	}
@@ -133,16 +153,13 @@ int policy_seccomp_load(enum policy_proc proc, bool allow_ipv4)
 			r = add_socket_rules(ctx, AF_INET6);
 		if (r >= 0 && allow_ipv4)
 			r = add_socket_rules(ctx, AF_INET);
-		/* fcntl only to size pipes */
-		if (r >= 0)
-			r = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(fcntl), 1,
-					     SCMP_A1(SCMP_CMP_EQ, F_SETPIPE_SZ));
-		/* ... and to make a handed-over client socket non-blocking,
-		 * with exactly these flags (forwarder/intake.c) */
-		if (r >= 0)
-			r = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(fcntl), 2,
-					     SCMP_A1(SCMP_CMP_EQ, F_SETFL),
-					     SCMP_A2(SCMP_CMP_EQ, O_RDWR | O_NONBLOCK));
+		/* journal records, one call per event-loop round: on the journal
+		 * socket only. Its msg_name is memory seccomp cannot read; on any
+		 * other datagram socket (the notify one) it could name another
+		 * abstract socket. No journal socket, no sendmmsg. */
+		if (r >= 0 && log_journal_fd() >= 0)
+			r = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(sendmmsg), 1,
+					     SCMP_A0(SCMP_CMP_EQ, (scmp_datum_t)log_journal_fd()));
 	}
 	if (r >= 0)
 		r = seccomp_load(ctx);

@@ -369,7 +369,7 @@ class Gatehouse:
     """`gatehouse run -c FILE` in its own session; readiness from NOTIFY_SOCKET."""
 
     def __init__(self, ctx, config, forwarders=None, name="gh", nofile=None, nofile_hard=None, as_uid=None,
-                 netns=None):
+                 netns=None, pass_fds=(), ready_timeout=15):
         self.ctx = ctx
         self.conf = os.path.join(ctx.tmp, name + ".conf")
         with open(self.conf, "w") as f:
@@ -413,10 +413,10 @@ class Gatehouse:
             args = ["ip", "netns", "exec", netns] + args
         self.proc = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=self.logf,
                                      stderr=subprocess.STDOUT, env=env, start_new_session=True,
-                                     preexec_fn=pre)
+                                     preexec_fn=pre, pass_fds=pass_fds)
         ctx.defer(self.stop)
         ctx.watch_log(self.logpath)
-        self.wait_ready()
+        self.wait_ready(ready_timeout)
 
     def wait_ready(self, timeout=15):
         deadline = time.monotonic() + timeout

@@ -6,6 +6,7 @@ network namespace), real clients, in-process backends.
 
 Prints PASS/FAIL per test and, last, `integration: N passed, M failed`.
 """
+import importlib
 import os
 import re
 import resource
@@ -149,21 +150,17 @@ def main(argv=None, tests=None, label="integration"):
 
 
 import tests_all  # noqa: E402,F401  (registers the tests in order)
-try:
-    import tests_robust  # noqa: E402,F401  (hostile clients, broken backends, dying processes)
-except ModuleNotFoundError as e:  # mutate.py runs a copy of tests_all.py with gh.py and runner.py only
-    if e.name != "tests_robust":
-        raise
-try:
-    import tests_listener  # noqa: E402,F401  (the listener alone: its accept path and loop)
-except ModuleNotFoundError as e:
-    if e.name != "tests_listener":
-        raise
-try:
-    import tests_hostile  # noqa: E402,F401  (a hostile listener driving a real forwarder)
-except ModuleNotFoundError as e:
-    if e.name != "tests_hostile":
-        raise
+# more suites, each registering its tests in order; mutate.py runs a copy
+# of tests_all.py with gh.py and runner.py only, so a missing one is fine
+for _suite in ("tests_robust",    # hostile clients, broken backends, dying processes
+               "tests_listener",  # the listener alone: its accept path and loop
+               "tests_hostile",   # a hostile listener driving a real forwarder
+               "tests_launcher"):  # what `gatehouse run` hands its children
+    try:
+        importlib.import_module(_suite)
+    except ModuleNotFoundError as e:
+        if e.name != _suite:
+            raise
 
 if __name__ == "__main__":
     sys.exit(main())
