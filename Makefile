@@ -226,6 +226,18 @@ bench-quick:
 	$(MAKE) BUILD=build-bench all
 	python3 bench/bench.py --build build-bench --quick --out bench/RESULTS-quick.md --json bench/results-quick.json
 
+# `make bench-prefixset`: one access-list lookup with 10 vs 100 000 prefixes,
+# timed, then counted in instructions by callgrind (not a test: no threshold)
+.PHONY: bench-prefixset
+$(BUILD)/bench/prefixset: bench/prefixset.c $(BUILD)/librouter.a
+	@mkdir -p $(dir $@)
+	$(LINK) $(CFLAGS) $(filter %.c %.a,$^)
+bench-prefixset: $(BUILD)/bench/prefixset
+	$(BUILD)/bench/prefixset
+	@for n in 10 100000; do valgrind --tool=callgrind --callgrind-out-file=/dev/null \
+		--toggle-collect=prefixset_lookup $(BUILD)/bench/prefixset 1000000 $$n 2>&1 | \
+		awk -v n=$$n '/Collected/ { printf "prefixes=%s instructions_per_lookup=%.1f\n", n, $$4 / 1000000 }'; done
+
 # A/B of builds on the L4 hello row: make bench-ab REVS="HEAD~3 ."
 REVS ?= HEAD .
 bench-ab:

@@ -19,12 +19,22 @@ struct v6range {
 	uint32_t value;
 };
 
+/* A first step before the binary search, so the search spans a few ranges
+ * whatever the list's size: first[b] is the range holding the lowest
+ * address whose top `bits` bits are b; first[1 << bits] is the last range.
+ * bits = floor(log2(ranges)), at most 16: about one range per step. */
+struct step {
+	uint32_t *first;
+	unsigned bits;
+};
+
 struct prefixset {
 	uint32_t *v4_start;	/* sorted; v4_start[0] == 0 */
 	uint32_t *v4_value;
 	size_t n4;
 	struct v6range *v6;	/* sorted; v6[0].start == :: */
 	size_t n6;
+	struct step step4, step6;
 };
 
 static const uint8_t mapped_prefix[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff };
@@ -295,6 +305,39 @@ static int build_family(const struct prefixset_entry *e, size_t n, int family,
 	return 0;
 }
 
+static unsigned step_bits(size_t n)
+{
+	unsigned b = 0;
+	while (b < 16 && ((size_t)2 << b) <= n)
+		b++;
+	return b;
+}
+
+/* ranges' starts as 128-bit keys (IPv4 in lo), width 32 or 128 */
+static int make_step(struct step *st, const struct v6range *r, size_t n, unsigned width)
+{
+	size_t nb;
+
+	st->bits = step_bits(n);
+	nb = (size_t)1 << st->bits;
+	st->first = malloc((nb + 1) * sizeof(*st->first));
+	if (!st->first)
+		return -1;
+	size_t i = 0;
+	for (size_t b = 0; b < nb; b++) {
+		struct u128 k = { 0, 0 };
+		if (st->bits && width == 32)
+			k.lo = (uint64_t)b << (32 - st->bits);
+		else if (st->bits)
+			k.hi = (uint64_t)b << (64 - st->bits);
+		while (i + 1 < n && u128_cmp(r[i + 1].start, k) <= 0)
+			i++;
+		st->first[b] = (uint32_t)i;
+	}
+	st->first[nb] = (uint32_t)(n - 1);
+	return 0;
+}
+
 static bool entry_ok(const struct prefixset_entry *e)
 {
 	struct prefix p = e->prefix;
@@ -321,7 +364,8 @@ struct prefixset *prefixset_build(const struct prefixset_entry *entries, size_t 
 	}
 	s = calloc(1, sizeof(*s));
 	if (!s || build_family(entries, n, AF_INET, order, &o4) < 0 ||
-	    build_family(entries, n, AF_INET6, order, &o6) < 0)
+	    build_family(entries, n, AF_INET6, order, &o6) < 0 ||
+	    make_step(&s->step4, o4.r, o4.n, 32) < 0 || make_step(&s->step6, o6.r, o6.n, 128) < 0)
 		goto nomem;
 	s->v4_start = malloc(o4.n * sizeof(*s->v4_start));
 	s->v4_value = malloc(o4.n * sizeof(*s->v4_value));
@@ -354,6 +398,8 @@ void prefixset_free(struct prefixset *s)
 	free(s->v4_start);
 	free(s->v4_value);
 	free(s->v6);
+	free(s->step4.first);
+	free(s->step6.first);
 	free(s);
 }
 
@@ -361,16 +407,19 @@ void prefixset_free(struct prefixset *s)
 
 uint32_t prefixset_lookup(const struct prefixset *s, int family, const uint8_t *addr)
 {
-	size_t lo = 0, hi;
+	size_t lo, hi, b;
 
 	if (family == AF_INET6 && memcmp(addr, mapped_prefix, 12) == 0) {
 		family = AF_INET;
 		addr += 12;
 	}
-	/* the last range starting at or before the key (range 0 starts at 0) */
+	/* the last range starting at or before the key, searched between the
+	 * step's bounds (see struct step) */
 	if (family == AF_INET) {
 		uint32_t k = be32(addr);
-		hi = s->n4;
+		b = s->step4.bits ? k >> (32 - s->step4.bits) : 0;
+		lo = s->step4.first[b];
+		hi = s->step4.first[b + 1] + (size_t)1;
 		while (hi - lo > 1) {
 			size_t mid = lo + (hi - lo) / 2;
 			if (s->v4_start[mid] <= k)
@@ -383,7 +432,9 @@ uint32_t prefixset_lookup(const struct prefixset *s, int family, const uint8_t *
 	if (family != AF_INET6)
 		return PREFIXSET_NONE;
 	struct u128 k = key_of(AF_INET6, addr);
-	hi = s->n6;
+	b = s->step6.bits ? k.hi >> (64 - s->step6.bits) : 0;
+	lo = s->step6.first[b];
+	hi = s->step6.first[b + 1] + (size_t)1;
 	while (hi - lo > 1) {
 		size_t mid = lo + (hi - lo) / 2;
 		if (u128_cmp(s->v6[mid].start, k) <= 0)
@@ -401,5 +452,6 @@ size_t prefixset_ranges(const struct prefixset *s)
 
 size_t prefixset_memory(const struct prefixset *s)
 {
-	return sizeof(*s) + s->n4 * (sizeof(*s->v4_start) + sizeof(*s->v4_value)) + s->n6 * sizeof(*s->v6);
+	return sizeof(*s) + s->n4 * (sizeof(*s->v4_start) + sizeof(*s->v4_value)) + s->n6 * sizeof(*s->v6) +
+	       (((size_t)1 << s->step4.bits) + ((size_t)1 << s->step6.bits) + 2) * sizeof(uint32_t);
 }
