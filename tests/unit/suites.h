@@ -12,3 +12,4 @@ Suite *make_handoff_suite(void);
 Suite *make_proxy_header_suite(void);
 Suite *make_proxy_parse_suite(void);
 Suite *make_prefixset_suite(void);
+Suite *make_srclimit_suite(void);
