@@ -27,7 +27,8 @@ static size_t v2(uint8_t *out, uint8_t vercmd, uint8_t fam, const void *block, s
 	out[13] = fam;
 	out[14] = (uint8_t)(n >> 8);
 	out[15] = (uint8_t)n;
-	memcpy(out + 16, block, n);
+	if (n)
+		memcpy(out + 16, block, n);
 	return 16 + n;
 }
 
