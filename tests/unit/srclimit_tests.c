@@ -346,6 +346,69 @@ START_TEST(keyed_buckets)
 }
 END_TEST
 
+/* 200 000 random admits and releases from 64 sources through 16 slots,
+ * against the caller's own books: a release is accepted exactly when the
+ * caller holds an admitted connection of that source, no source ever holds
+ * more than the limit, and FULL comes only when 16 sources hold live
+ * connections. */
+START_TEST(random_operations_keep_the_books)
+{
+	struct srclimit *t = table(16, cfg(3, 2, 1000));
+	uint32_t live[64] = { 0 };
+	uint64_t x = 88172645463325252u, now = 0;
+	unsigned seen[4] = { 0 };
+
+	for (int op = 0; op < 200000; op++) {
+		x ^= x << 13;
+		x ^= x >> 7;
+		x ^= x << 17;
+		size_t n = x % 64;
+		uint8_t a[16];
+		int f;
+		uint32_t r;
+		nth(n, n % 2, &f, a);
+		now += (x >> 8) % 16;
+		if ((x >> 20) % 16 < 7) {
+			/* mostly a source holding one; sometimes any, to see -1 */
+			for (size_t i = 0; (x >> 24) % 8 && i < 64 && !live[n]; i++)
+				n = (n + 1) % 64;
+			nth(n, n % 2, &f, a);
+			int got = srclimit_release(t, f, a);
+			ck_assert_int_eq(got, live[n] ? 0 : -1);
+			if (live[n])
+				live[n]--;
+			continue;
+		}
+		size_t busy = 0;
+		for (size_t i = 0; i < 64; i++)
+			busy += live[i] > 0;
+		enum srclimit_status st = srclimit_admit(t, f, a, now, &r);
+		seen[st]++;
+		switch (st) {
+		case SRCLIMIT_OK:
+			ck_assert_uint_lt(live[n], 3);
+			live[n]++;
+			break;
+		case SRCLIMIT_OVER_CONCURRENT:
+			ck_assert_uint_eq(live[n], 3);
+			break;
+		case SRCLIMIT_OVER_RATE:
+			ck_assert_uint_ge(r, 1);
+			break;
+		case SRCLIMIT_FULL:
+			ck_assert_uint_eq(live[n], 0);
+			ck_assert_uint_eq(busy, 16);
+			break;
+		}
+		ck_assert_uint_le(srclimit_used(t), 16);
+	}
+	/* every answer was given many times: the books were tested on each */
+	for (int i = 0; i < 4; i++)
+		ck_assert_uint_gt(seen[i], 1000);
+	srclimit_free(t);
+}
+END_TEST
+
 Suite *make_srclimit_suite(void)
 {
 	Suite *s = suite_create("srclimit");
@@ -359,6 +422,7 @@ Suite *make_srclimit_suite(void)
 	tcase_add_test(tc, many_sources_fixed_memory);
 	tcase_add_test(tc, colliding_sources);
 	tcase_add_test(tc, keyed_buckets);
+	tcase_add_test(tc, random_operations_keep_the_books);
 	suite_add_tcase(s, tc);
 	return s;
 }
