@@ -68,6 +68,18 @@ static bool clear_host_bits(uint8_t *a, unsigned bytes, unsigned len)
 	return set;
 }
 
+/* ::ffff:a.b.c.d/96+n names an IPv4 prefix, and IPv4 clients (mapped or
+ * not) are matched against IPv4 prefixes only. */
+static void as_ipv4(struct prefix *p)
+{
+	if (p->family != AF_INET6 || p->len < 96 || memcmp(p->addr, mapped_prefix, 12) != 0)
+		return;
+	memmove(p->addr, p->addr + 12, 4);
+	memset(p->addr + 4, 0, 12);
+	p->family = AF_INET;
+	p->len -= 96;
+}
+
 int prefix_parse(const char *text, size_t len, struct prefix *out, char *err, size_t errsize)
 {
 	char buf[INET6_ADDRSTRLEN + 5];
@@ -112,14 +124,7 @@ int prefix_parse(const char *text, size_t len, struct prefix *out, char *err, si
 			snprintf(err, errsize, "host bits set after /%u (the prefix is %s/%u)", plen, a, plen);
 		return -1;
 	}
-	/* ::ffff:a.b.c.d/96+n names an IPv4 prefix, and IPv4 clients are
-	 * matched against IPv4 prefixes */
-	if (out->family == AF_INET6 && plen >= 96 && memcmp(out->addr, mapped_prefix, 12) == 0) {
-		memmove(out->addr, out->addr + 12, 4);
-		memset(out->addr + 4, 0, 12);
-		out->family = AF_INET;
-		out->len = plen - 96;
-	}
+	as_ipv4(out);
 	return 0;
 }
 
@@ -275,8 +280,11 @@ static int build_family(const struct prefixset_entry *e, size_t n, int family,
 	struct item *it;
 	struct level *stack;
 
-	for (size_t i = 0; i < n; i++)
-		m += e[i].prefix.family == family;
+	for (size_t i = 0; i < n; i++) {
+		struct prefix p = e[i].prefix;
+		as_ipv4(&p);
+		m += p.family == family;
+	}
 	it = calloc(m ? m : 1, sizeof(*it));
 	stack = calloc(m ? m : 1, sizeof(*stack));
 	o->r = calloc(2 * m + 1, sizeof(*o->r));
@@ -290,12 +298,14 @@ static int build_family(const struct prefixset_entry *e, size_t n, int family,
 	}
 	m = 0;
 	for (size_t i = 0; i < n; i++) {
-		if (e[i].prefix.family != family)
+		struct prefix p = e[i].prefix;
+		as_ipv4(&p);
+		if (p.family != family)
 			continue;
-		struct u128 host = low_mask(bits - e[i].prefix.len);
-		it[m].start = key_of(family, e[i].prefix.addr);
+		struct u128 host = low_mask(bits - p.len);
+		it[m].start = key_of(family, p.addr);
 		it[m].end = (struct u128){ it[m].start.hi | host.hi, it[m].start.lo | host.lo };
-		it[m].len = e[i].prefix.len;
+		it[m].len = p.len;
 		it[m].index = i;
 		it[m++].value = e[i].value;
 	}

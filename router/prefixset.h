@@ -27,8 +27,8 @@
  * Families: an IPv4 client, also one seen as IPv4-mapped ::ffff:a.b.c.d on
  * a dual-stack socket, is matched against IPv4 prefixes only; an IPv6 client
  * against IPv6 prefixes only. So ::/0 is every IPv6 client and 0.0.0.0/0
- * every IPv4 client. A prefix written inside ::ffff:0:0/96 (length >= 96)
- * is read as the IPv4 prefix it names.
+ * every IPv4 client. A prefix inside ::ffff:0:0/96 (length >= 96), written
+ * or given to prefixset_build(), is taken as the IPv4 prefix it names.
  */
 #include <stdbool.h>
 #include <stddef.h>

@@ -232,6 +232,22 @@ START_TEST(overlapping_orders)
 }
 END_TEST
 
+/* A prefix inside ::ffff:0:0/96 handed to build (not parsed from text) is
+ * an IPv4 prefix too, or it could never match: mapped clients are IPv4. */
+START_TEST(mapped_entry_is_ipv4)
+{
+	struct prefixset_entry e = { .prefix = { .family = AF_INET6, .len = 120 }, .value = 5 };
+	inet_pton(AF_INET6, "::ffff:10.0.0.0", e.prefix.addr);
+	struct prefixset *s = prefixset_build(&e, 1, PREFIXSET_FIRST_MATCH);
+
+	ck_assert_ptr_nonnull(s);
+	ck_assert_uint_eq(look(s, "10.0.0.255"), 5);
+	ck_assert_uint_eq(look(s, "::ffff:10.0.0.1"), 5);
+	ck_assert_uint_eq(look(s, "10.0.1.0"), PREFIXSET_NONE);
+	prefixset_free(s);
+}
+END_TEST
+
 START_TEST(bad_entries_refused)
 {
 	struct prefixset_entry e = { .prefix = P("10.0.0.0/8"), .value = PREFIXSET_NONE };
@@ -431,6 +447,7 @@ Suite *make_prefixset_suite(void)
 	tcase_add_test(tc, families_apart);
 	tcase_add_test(tc, adjacent);
 	tcase_add_test(tc, overlapping_orders);
+	tcase_add_test(tc, mapped_entry_is_ipv4);
 	tcase_add_test(tc, bad_entries_refused);
 	suite_add_tcase(s, tc);
 	TCase *big = tcase_create("random");
