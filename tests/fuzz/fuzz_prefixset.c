@@ -20,16 +20,29 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 #define CHECK(x) do { if (!(x)) abort(); } while (0)
 #define MAXE 64
 
+static const uint8_t mapped[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff };
+
+/* The documented meaning, spelled out independently: a client address in
+ * ::ffff:0:0/96 is an IPv4 client, and a prefix inside it an IPv4 prefix. */
+static bool is_mapped_prefix(const struct prefix *p)
+{
+	return p->family == AF_INET6 && p->len >= 96 && memcmp(p->addr, mapped, 12) == 0;
+}
+
+static unsigned length(const struct prefix *p)
+{
+	return is_mapped_prefix(p) ? p->len - 96 : p->len;
+}
+
 static bool covers(const struct prefix *p, int family, const uint8_t *a)
 {
 	const uint8_t *pa = p->addr;
-	unsigned len = p->len;
+	unsigned len = length(p);
 	int pf = p->family;
 
-	if (pf == AF_INET6 && len >= 96 && memcmp(pa, "\0\0\0\0\0\0\0\0\0\0\xff\xff", 12) == 0) {
+	if (is_mapped_prefix(p)) {
 		pf = AF_INET;
 		pa += 12;
-		len -= 96;
 	}
 	if (pf != family)
 		return false;
@@ -39,10 +52,6 @@ static bool covers(const struct prefix *p, int family, const uint8_t *a)
 	return true;
 }
 
-static const uint8_t mapped[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff };
-
-/* The documented meaning, spelled out independently: a client address in
- * ::ffff:0:0/96 is an IPv4 client, and a prefix inside it an IPv4 prefix. */
 static uint32_t linear(const struct prefixset_entry *e, size_t n, enum prefixset_order o, int family,
 		       const uint8_t *a)
 {
@@ -56,7 +65,7 @@ static uint32_t linear(const struct prefixset_entry *e, size_t n, enum prefixset
 			continue;
 		if (o == PREFIXSET_FIRST_MATCH)
 			return e[i].value;
-		if (best == n || e[i].prefix.len > e[best].prefix.len)
+		if (best == n || length(&e[i].prefix) > length(&e[best].prefix))
 			best = i;
 	}
 	return best == n ? PREFIXSET_NONE : e[best].value;

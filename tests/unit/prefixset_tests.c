@@ -441,6 +441,7 @@ Suite *make_prefixset_suite(void)
 {
 	Suite *s = suite_create("prefixset");
 	TCase *tc = tcase_create("prefixset");
+	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, parse_forms);
 	tcase_add_test(tc, parse_errors);
 	tcase_add_test(tc, everything_and_single_hosts);

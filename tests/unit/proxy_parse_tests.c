@@ -346,6 +346,7 @@ Suite *make_proxy_parse_suite(void)
 {
 	Suite *s = suite_create("proxy_parse");
 	TCase *tc = tcase_create("parse");
+	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, v1_tcp4_every_prefix);
 	tcase_add_test(tc, v1_tcp6_every_prefix);
 	tcase_add_test(tc, v1_tcp6_mapped_is_ipv4);

@@ -413,6 +413,7 @@ Suite *make_srclimit_suite(void)
 {
 	Suite *s = suite_create("srclimit");
 	TCase *tc = tcase_create("srclimit");
+	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, siphash_vectors);
 	tcase_add_test(tc, concurrent_per_source);
 	tcase_add_test(tc, rate_per_source);
