@@ -15,11 +15,13 @@
  * source gets a second burst (as a fixed window would give). A refusal says
  * how many whole seconds until the next token (for Retry-After).
  *
- * Memory: `slots` entries and an index of twice as many buckets, allocated
- * once by srclimit_new (srclimit_memory() says how much); admit and release
- * never allocate. The index is open addressing with linear probing, hashed
- * with SipHash-2-4 under a key the caller draws at random, so a client
- * cannot choose addresses that collide.
+ * Memory: `slots` entries of 56 bytes (x86-64) and an index of 4-byte
+ * buckets, the power of two at or above 2 x slots (64 bytes a slot when
+ * slots is a power of two: 65 536 slots take 4 MiB), allocated once by
+ * srclimit_new (srclimit_memory() says how much); admit and release never
+ * allocate. The index is open addressing with linear probing, hashed with
+ * SipHash-2-4 under a key the caller draws at random, so a client cannot
+ * choose addresses that collide.
  *
  * When all slots are taken, a new source takes the slot of the least
  * recently seen idle source (no live connection; "seen" is its last admit,
