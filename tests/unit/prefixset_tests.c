@@ -108,6 +108,34 @@ START_TEST(parse_errors)
 }
 END_TEST
 
+/* Every prefix of valid text, from an exact-size heap copy: read only up to
+ * the length given (ASan sees a read past it), answered with a prefix or a
+ * message, never a crash; the whole text gives what it says. */
+START_TEST(parse_every_prefix)
+{
+	static const char *const texts[] = {
+		"192.0.2.0/24", "2001:db8::/32", "::ffff:192.0.2.128/121", "255.255.255.255",
+		"ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff/128", "0.0.0.0/0", "::/0",
+	};
+	for (size_t i = 0; i < sizeof(texts) / sizeof(texts[0]); i++) {
+		size_t n = strlen(texts[i]);
+		for (size_t k = 0; k <= n; k++) {
+			char *copy = malloc(k ? k : 1);
+			char err[PREFIX_ERROR_MAX] = "";
+			struct prefix p;
+			ck_assert_ptr_nonnull(copy);
+			memcpy(copy, texts[i], k);
+			int r = prefix_parse(copy, k, &p, err, sizeof(err));
+			free(copy);
+			if (k == n)
+				ck_assert_msg(r == 0, "%s: %s", texts[i], err);
+			else
+				ck_assert(r == 0 || (r == -1 && err[0] != '\0'));
+		}
+	}
+}
+END_TEST
+
 START_TEST(everything_and_single_hosts)
 {
 	const char *t[] = { "0.0.0.0/0", "::/0", "192.0.2.1/32", "2001:db8::1/128", "255.255.255.255",
@@ -444,6 +472,7 @@ Suite *make_prefixset_suite(void)
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, parse_forms);
 	tcase_add_test(tc, parse_errors);
+	tcase_add_test(tc, parse_every_prefix);
 	tcase_add_test(tc, everything_and_single_hosts);
 	tcase_add_test(tc, families_apart);
 	tcase_add_test(tc, adjacent);
