@@ -240,18 +240,29 @@ enum srclimit_status srclimit_admit(struct srclimit *t, int family, const uint8_
 	return SRCLIMIT_OK;
 }
 
-int srclimit_release(struct srclimit *t, int family, const uint8_t *addr)
+long srclimit_slot(const struct srclimit *t, int family, const uint8_t *addr)
 {
 	uint8_t key[KEY_LEN];
 	size_t slot;
 
 	source_key(t, family, addr, key);
 	uint32_t e = find(t, key, siphash24(t->key, key, KEY_LEN), &slot);
-	if (e == NIL || t->src[e].live == 0)
+	return e == NIL ? -1 : (long)e;
+}
+
+int srclimit_release_slot(struct srclimit *t, uint32_t e)
+{
+	if (e >= t->used || t->src[e].live == 0)
 		return -1;
 	if (--t->src[e].live == 0)
 		idle_append(t, e);
 	return 0;
+}
+
+int srclimit_release(struct srclimit *t, int family, const uint8_t *addr)
+{
+	long e = srclimit_slot(t, family, addr);
+	return e < 0 ? -1 : srclimit_release_slot(t, (uint32_t)e);
 }
 
 size_t srclimit_used(const struct srclimit *t)

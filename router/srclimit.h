@@ -75,6 +75,14 @@ enum srclimit_status srclimit_admit(struct srclimit *t, int family, const uint8_
  * counted connection (a caller bug; nothing changes). */
 int srclimit_release(struct srclimit *t, int family, const uint8_t *addr);
 
+/* The same by slot, for releases learnt from elsewhere (a forwarder's load
+ * page, docs/edge-policy.md): srclimit_slot() names the slot a source
+ * holds (-1 if none), and the slot stays that source's while it has a live
+ * connection, since only idle sources are evicted. srclimit_release_slot()
+ * is -1 for a slot out of range or without a live connection. */
+long srclimit_slot(const struct srclimit *t, int family, const uint8_t *addr);
+int srclimit_release_slot(struct srclimit *t, uint32_t slot);
+
 /* Sources the table holds, and its fixed size in bytes. */
 size_t srclimit_used(const struct srclimit *t);
 size_t srclimit_memory(const struct srclimit *t);

@@ -346,6 +346,38 @@ START_TEST(keyed_buckets)
 }
 END_TEST
 
+/* A source keeps its slot while it has a live connection, even while
+ * others churn through the table; releasing by slot is releasing it. */
+START_TEST(release_by_slot)
+{
+	struct srclimit *t = table(4, cfg(5, 0, 0));
+	uint8_t a[16];
+	int f;
+	uint32_t r;
+
+	ck_assert_int_eq(admit(t, "192.0.2.1"), SRCLIMIT_OK);
+	ck_assert_int_eq(admit(t, "192.0.2.1"), SRCLIMIT_OK);
+	inet_pton(AF_INET, "192.0.2.1", a);
+	long slot = srclimit_slot(t, AF_INET, a);
+	ck_assert_int_ge(slot, 0);
+	for (size_t n = 0; n < 100; n++) {	/* churn the other three slots */
+		uint8_t b[16];
+		nth(n, n & 1, &f, b);
+		ck_assert_int_eq(srclimit_admit(t, f, b, 1, &r), SRCLIMIT_OK);
+		ck_assert_int_eq(srclimit_release(t, f, b), 0);
+	}
+	ck_assert_int_eq(srclimit_slot(t, AF_INET, a), slot);
+	ck_assert_int_eq(srclimit_release_slot(t, (uint32_t)slot), 0);
+	ck_assert_int_eq(srclimit_release(t, AF_INET, a), 0);
+	ck_assert_int_eq(srclimit_release_slot(t, (uint32_t)slot), -1);	/* none left */
+	ck_assert_int_eq(srclimit_release_slot(t, 4), -1);			/* out of range */
+	ck_assert_int_eq(srclimit_release_slot(t, UINT32_MAX), -1);
+	inet_pton(AF_INET, "198.51.100.1", a);
+	ck_assert_int_eq(srclimit_slot(t, AF_INET, a), -1);
+	srclimit_free(t);
+}
+END_TEST
+
 /* 200 000 random admits and releases from 64 sources through 16 slots,
  * against the caller's own books: a release is accepted exactly when the
  * caller holds an admitted connection of that source, no source ever holds
@@ -423,6 +455,7 @@ Suite *make_srclimit_suite(void)
 	tcase_add_test(tc, many_sources_fixed_memory);
 	tcase_add_test(tc, colliding_sources);
 	tcase_add_test(tc, keyed_buckets);
+	tcase_add_test(tc, release_by_slot);
 	tcase_add_test(tc, random_operations_keep_the_books);
 	suite_add_tcase(s, tc);
 	return s;
