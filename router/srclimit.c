@@ -83,9 +83,9 @@ static void source_key(const struct srclimit *t, int family, const uint8_t *addr
 	}
 	key[0] = family == AF_INET ? 4 : 6;
 	len = family == AF_INET ? t->cfg.v4_prefix : t->cfg.v6_prefix;
-	memcpy(key + 1, addr, family == AF_INET ? 4 : 16);
-	for (unsigned b = len; b < 128; b++)
-		key[1 + b / 8] &= (uint8_t)~(0x80 >> (b % 8));
+	memcpy(key + 1, addr, len / 8);
+	if (len % 8)
+		key[1 + len / 8] = (uint8_t)(addr[len / 8] & (0xff00 >> (len % 8)));
 }
 
 /* The index position holding entry e (it is there: it was inserted). */

@@ -163,6 +163,21 @@ START_TEST(grouping_configurable)
 	ck_assert_int_eq(admit(t, "::c000:201"), SRCLIMIT_OK);
 	srclimit_free(t);
 
+	/* lengths that cut a byte: IPv4 /28, IPv6 /60 */
+	c.v4_prefix = 28;
+	c.v6_prefix = 60;
+	t = table(64, c);
+	ck_assert_int_eq(admit(t, "192.0.2.17"), SRCLIMIT_OK);
+	ck_assert_int_eq(admit(t, "192.0.2.31"), SRCLIMIT_OVER_CONCURRENT);
+	ck_assert_int_eq(admit(t, "192.0.2.16"), SRCLIMIT_OVER_CONCURRENT);
+	ck_assert_int_eq(admit(t, "192.0.2.15"), SRCLIMIT_OK);
+	ck_assert_int_eq(admit(t, "192.0.2.32"), SRCLIMIT_OK);
+	ck_assert_int_eq(admit(t, "2001:db8:0:10::1"), SRCLIMIT_OK);
+	ck_assert_int_eq(admit(t, "2001:db8:0:1f:ffff::1"), SRCLIMIT_OVER_CONCURRENT);
+	ck_assert_int_eq(admit(t, "2001:db8:0:f::1"), SRCLIMIT_OK);
+	ck_assert_int_eq(admit(t, "2001:db8:0:20::1"), SRCLIMIT_OK);
+	srclimit_free(t);
+
 	struct srclimit_config bad = cfg(1, 0, 0);
 	uint8_t k[SIPHASH_KEY_LEN] = { 0 };
 	errno = 0;
