@@ -3,8 +3,8 @@
  * prefixset: what one access-list lookup costs with 10, 1 000 and 100 000
  * prefixes (half IPv4, half IPv6, nested like real lists), on the same
  * 1 000 000 client addresses (half IPv4, a third of those v4-mapped).
- *   bench-edge                 best of 5 timed passes per size, and the ratio
- *   bench-prefixset N SIZE     only build SIZE and do N lookups: run under
+ *   prefixset                  best of 5 timed passes per size, and the ratio
+ *   prefixset N SIZE           only build SIZE and do N lookups: run under
  *                              valgrind --tool=callgrind
  *                              --toggle-collect=prefixset_lookup to count
  *                              instructions per lookup (`make bench-edge`)

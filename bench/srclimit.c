@@ -4,9 +4,9 @@
  *   hot      1 000 sources coming back (every admit finds its source);
  *   churn    1 000 000 distinct sources (every admit evicts an idle one,
  *            the forged-address flood).
- *   bench-srclimit            best of 5 timed passes of 1 000 000 each
- *   bench-srclimit N MODE     only N admits + releases in MODE (hot|churn),
- *                             for callgrind instruction counts
+ *   srclimit                  best of 5 timed passes of 1 000 000 each
+ *   srclimit N MODE           only N admits + releases in MODE (hot|churn),
+ *                             for callgrind instruction counts (`make bench-edge`)
  * Not a test: nothing here asserts a time.
  */
 #include <stdio.h>
