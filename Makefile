@@ -254,6 +254,25 @@ bench-quick:
 	$(MAKE) BUILD=build-bench all
 	python3 bench/bench.py --build build-bench --quick --out bench/RESULTS-quick.md --json bench/results-quick.json
 
+# `make bench-edge`: an access-list lookup with 10 vs 100 000 prefixes and a
+# per-source admit + release (hot sources, and a flood of new ones), timed,
+# then counted in instructions by callgrind (not tests: no threshold)
+.PHONY: bench-edge
+EDGE_BENCH := $(BUILD)/bench/prefixset $(BUILD)/bench/srclimit
+$(EDGE_BENCH): $(BUILD)/bench/%: bench/%.c $(BUILD)/librouter.a
+	@mkdir -p $(dir $@)
+	$(LINK) $(CFLAGS) $(filter %.c %.a,$^)
+CALLGRIND = valgrind --tool=callgrind --callgrind-out-file=/dev/null
+bench-edge: $(EDGE_BENCH)
+	$(BUILD)/bench/prefixset
+	@for n in 10 100000; do $(CALLGRIND) --toggle-collect=prefixset_lookup \
+		$(BUILD)/bench/prefixset 1000000 $$n 2>&1 | awk -v n=$$n \
+		'/Collected/ { printf "prefixes=%s instructions_per_lookup=%.1f\n", n, $$4 / 1000000 }'; done
+	$(BUILD)/bench/srclimit
+	@for m in hot churn; do $(CALLGRIND) --toggle-collect=srclimit_admit --toggle-collect=srclimit_release \
+		$(BUILD)/bench/srclimit 1000000 $$m 2>&1 | awk -v m=$$m \
+		'/Collected/ { printf "mode=%s instructions_per_admit_and_release=%.1f\n", m, $$4 / 1000000 }'; done
+
 # A/B of builds on the L4 hello row: make bench-ab REVS="HEAD~3 ."
 REVS ?= HEAD .
 bench-ab:

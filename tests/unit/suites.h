@@ -16,3 +16,6 @@ Suite *make_import_resolve_suite(void);
 Suite *make_handoff_batch_suite(void);
 Suite *make_forwarder_suite(void);
 Suite *make_ratelimit_suite(void);
+Suite *make_proxy_parse_suite(void);
+Suite *make_prefixset_suite(void);
+Suite *make_srclimit_suite(void);
