@@ -139,6 +139,10 @@ def _dead_socket_setup(t, name):
     check(fdno is not None, "the launcher holds the listening socket")
     copy = socket.socket(fileno=_pidfd_getfd(g.proc.pid, fdno))
     t.defer(copy.close)
+    # the listener stopped first: it would see the dead socket, exit at
+    # once and have the launcher revive it before the checks below
+    for p in gh.daemon_pids(g, "gatehouse-list"):
+        os.kill(p, signal.SIGSTOP)
     copy.shutdown(socket.SHUT_RD)
     check_eq(copy.getsockopt(socket.SOL_SOCKET, socket.SO_ACCEPTCONN), 0, "SO_ACCEPTCONN after SHUT_RD")
     return g, hp, copy
