@@ -14,6 +14,8 @@
 /* Enough for the largest ClientHello (16 KiB of handshake) spread over a
  * few records, and for the largest request head (max-head-size <= 64 KiB). */
 static uint8_t peek_buf[DECIDE_PEEK_MAX];
+/* decide_*() write answers here; sent before the next decision */
+static char answer_buf[DECIDE_ANSWER_MAX];
 
 void conn_free(struct listener *l, struct lconn *c)
 {
@@ -83,7 +85,8 @@ bool inspect_conn(struct listener *l, struct lconn *c, bool hangup)
 	if (n > 0)
 		c->got_bytes = true;
 	/* n == 0: EOF (peeking never reads 0 otherwise) */
-	decide_bytes(l->cfg, c->kind, peek_buf, (size_t)n, hangup || n == 0, &d);
+	decide_bytes(l->cfg, c->kind, peek_buf, (size_t)n, hangup || n == 0, &d, answer_buf,
+		     sizeof(answer_buf));
 	return carry_out(l, c, &d);
 }
 
@@ -92,6 +95,6 @@ void inspect_timeout(struct listener *l, struct lconn *c)
 	struct decision d;
 
 	l->stats.timeouts++;
-	decide_timeout(c->kind, c->got_bytes, &d);
+	decide_timeout(c->kind, c->got_bytes, &d, answer_buf, sizeof(answer_buf));
 	carry_out(l, c, &d);
 }

@@ -5,8 +5,10 @@
  * a cap, the Host. Stateless like tls_hello.h: called again on the whole
  * prefix each time more bytes arrive (the listener peeks, never consumes).
  *
- * Routing name: the authority of an absolute-form target wins over Host
- * (RFC 9112 §3.2.2); it is normalised with hostname_normalize().
+ * Routing name: the authority of an absolute-form target, else the Host,
+ * normalised with hostname_normalize(). When both are sent they must name
+ * the same authority, or the head is 400 (RFC 9112 §3.2.2 lets a server
+ * refuse it; see http_head.c for what "same" means).
  */
 #include <stddef.h>
 #include <stdint.h>
@@ -39,6 +41,7 @@ struct http_head {
 	bool has_host;			/* a routing name was found (absolute-form or Host) */
 	char host[HOSTNAME_MAX + 1];	/* normalised, NUL-terminated */
 	size_t host_len;
+	bool has_body;			/* Content-Length over 0, or Transfer-Encoding */
 	size_t head_len;		/* bytes up to and including the blank line */
 };
 

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "suites.h"
+#include "router/acme_challenge.h"
 #include "router/http_head.h"
 
 /* a literal with its exact length, so embedded NULs count */
@@ -56,15 +57,31 @@ static const struct head_case cases[] = {
 	OK("host no ows", REQ11 "Host:a.example\r\n\r\n", "GET", "/", "a.example", 1),
 	OK("host name case", REQ11 "hOST: a.example\r\n\r\n", "GET", "/", "a.example", 1),
 	OK("host underscore", REQ11 "Host: _acme.example\r\n\r\n", "GET", "/", "_acme.example", 1),
-	/* absolute-form wins over Host (RFC 9112 §3.2.2) */
-	OK("absolute beats host", "GET http://a.example/x?y=1 HTTP/1.1\r\nHost: b.example\r\n\r\n",
+	/* absolute-form names the host; a Host must name the same authority
+	 * (RFC 9112 §3.2.2), compared normalised, a missing port being the
+	 * scheme's default */
+	OK("absolute and same host", "GET http://a.example/x?y=1 HTTP/1.1\r\nHost: a.example\r\n\r\n",
 	   "GET", "/x?y=1", "a.example", 1),
+	OK("absolute host case", "GET http://A.Example./x HTTP/1.1\r\nHost: a.EXAMPLE\r\n\r\n",
+	   "GET", "/x", "a.example", 1),
+	OK("absolute host :80", "GET http://a.example/x HTTP/1.1\r\nHost: a.example:80\r\n\r\n",
+	   "GET", "/x", "a.example", 1),
+	OK("absolute :80 host", "GET http://a.example:80/x HTTP/1.1\r\nHost: a.example\r\n\r\n",
+	   "GET", "/x", "a.example", 1),
+	OK("absolute :080 host", "GET http://a.example:080/x HTTP/1.1\r\nHost: a.example:\r\n\r\n",
+	   "GET", "/x", "a.example", 1),
+	OK("absolute same port", "GET http://a.example:8080/x HTTP/1.1\r\nHost: a.example:8080\r\n\r\n",
+	   "GET", "/x", "a.example", 1),
+	OK("absolute https :443", "GET https://a.example/x HTTP/1.1\r\nHost: a.example:443\r\n\r\n",
+	   "GET", "/x", "a.example", 1),
+	OK("absolute ipv6 same", "GET http://[::1]:8080/p HTTP/1.1\r\nHost: [::1]:8080\r\n\r\n",
+	   "GET", "/p", "[::1]", 1),
+	OK("absolute ipv6 default", "GET http://[::1]/p HTTP/1.1\r\nHost: [::1]:80\r\n\r\n",
+	   "GET", "/p", "[::1]", 1),
 	OK("absolute no host 1.1", "GET http://a.example/ HTTP/1.1\r\n\r\n", "GET", "/", "a.example", 1),
 	OK("absolute no path", "GET HTTPS://A.Example:443 HTTP/1.1\r\nHost: a.example\r\n\r\n",
 	   "GET", "/", "a.example", 1),
 	OK("absolute ipv6", "GET http://[::1]:8080/p HTTP/1.0\r\n\r\n", "GET", "/p", "[::1]", 0),
-	OK("absolute empty host", "GET hTTp://a.example/p HTTP/1.1\r\nHost:\r\n\r\n",
-	   "GET", "/p", "a.example", 1),
 	OK("absolute empty port", "GET http://a.example:/ HTTP/1.1\r\n\r\n", "GET", "/", "a.example", 1),
 	/* duplicates: the same host after normalisation is fine */
 	OK("two same hosts", REQ11 HOST_A HOST_A "\r\n", "GET", "/", "a.example", 1),
@@ -193,6 +210,15 @@ static const struct head_case cases[] = {
 	BAD("missing host", REQ11 "Accept: */*\r\n\r\n", 400),
 	BAD("missing host lf", "GET / HTTP/1.1\n\n", 400),
 	BAD("bad host with absolute", "GET http://a.example/ HTTP/1.1\r\nHost: a b\r\n\r\n", 400),
+	BAD("absolute vs other host", "GET http://a.example/x HTTP/1.1\r\nHost: b.example\r\n\r\n", 400),
+	BAD("absolute vs sub host", "GET http://a.example/x HTTP/1.1\r\nHost: www.a.example\r\n\r\n", 400),
+	BAD("absolute vs empty host", "GET hTTp://a.example/p HTTP/1.1\r\nHost:\r\n\r\n", 400),
+	BAD("absolute vs host port", "GET http://a.example/x HTTP/1.1\r\nHost: a.example:8080\r\n\r\n", 400),
+	BAD("absolute port vs host", "GET http://a.example:8080/x HTTP/1.1\r\nHost: a.example\r\n\r\n", 400),
+	BAD("absolute port vs port", "GET http://a.example:81/x HTTP/1.1\r\nHost: a.example:8\r\n\r\n", 400),
+	BAD("https vs host :80", "GET https://a.example/x HTTP/1.1\r\nHost: a.example:80\r\n\r\n", 400),
+	BAD("absolute ipv6 vs port", "GET http://[::1]/p HTTP/1.1\r\nHost: [::1]:8080\r\n\r\n", 400),
+	BAD("absolute vs second host", "GET http://a.example/ HTTP/1.1\r\n" HOST_A "Host: b.example\r\n\r\n", 400),
 	BAD("two hosts with absolute", "GET http://a.example/ HTTP/1.1\r\nHost: b\r\nHost: c\r\n\r\n", 400),
 	/* framing: refuse what a backend could read two ways */
 	BAD("te then cl", "POST / HTTP/1.1\r\n" HOST_A "Transfer-Encoding: chunked\r\nContent-Length: 5\r\n\r\n", 400),
@@ -453,6 +479,110 @@ START_TEST(test_long_host)
 }
 END_TEST
 
+/*
+ * acme_challenge(): what redirect-https still routes. Each head is complete
+ * and parses; the table says whether it is a challenge. Every rule of
+ * acme_challenge.h is broken once, and every class of the token alphabet
+ * is tried at both edges and just outside them.
+ */
+#define TOK "LoqXcYV8q5ONbJQxbmR7SCTNo3tiAXDfowyjxAjEuX0"
+#define ACME "/.well-known/acme-challenge/"
+#define ACME_GET(t) "GET " ACME t " HTTP/1.1\r\n" HOST_A "\r\n"
+
+static const struct {
+	const char *head;
+	bool want;
+} acme_cases[] = {
+	{ ACME_GET(TOK), true },
+	{ "HEAD " ACME TOK " HTTP/1.1\r\n" HOST_A "\r\n", true },
+	{ "GET " ACME TOK " HTTP/1.0\r\n\r\n", true },
+	{ "GET http://a.example" ACME TOK " HTTP/1.1\r\n" HOST_A "\r\n", true },
+	{ "GET hTTP://a.example:80" ACME TOK " HTTP/1.1\r\n\r\n", true },
+	{ "GET " ACME TOK " HTTP/1.1\r\n" HOST_A "Content-Length: 0\r\n\r\n", true },
+	/* the alphabet's edges: A Z a z 0 9 - _ */
+	{ ACME_GET("A"), true }, { ACME_GET("Z"), true }, { ACME_GET("a"), true },
+	{ ACME_GET("z"), true }, { ACME_GET("0"), true }, { ACME_GET("9"), true },
+	{ ACME_GET("-"), true }, { ACME_GET("_"), true },
+	/* just outside: @ [ ` { / : and the rest of the usual suspects */
+	{ ACME_GET("@"), false }, { ACME_GET("["), false }, { ACME_GET("`"), false },
+	{ ACME_GET("{"), false }, { ACME_GET("x/"), false }, { ACME_GET(":"), false },
+	{ ACME_GET(","), false }, { ACME_GET("."), false }, { ACME_GET("="), false },
+	{ ACME_GET("tok="), false }, { ACME_GET("+"), false }, { ACME_GET("~"), false },
+	{ ACME_GET("^"), false }, { ACME_GET("!"), false },
+	/* traversal, encoding, more segments, query, fragment */
+	{ ACME_GET("../../admin"), false },
+	{ ACME_GET("%2e%2e/%2e%2e/admin"), false },
+	{ ACME_GET("%41"), false },
+	{ ACME_GET("tok.en"), false },
+	{ ACME_GET(".."), false },
+	{ ACME_GET("a/b"), false },
+	{ ACME_GET("/" TOK), false },
+	{ ACME_GET(TOK "?x=1"), false },
+	{ ACME_GET(TOK "?"), false },
+	{ ACME_GET(TOK "#f"), false },
+	{ ACME_GET(""), false },
+	{ "GET /.well-known/acme-challenge HTTP/1.1\r\n" HOST_A "\r\n", false },
+	{ "GET /.well-known/acme-challengeX HTTP/1.1\r\n" HOST_A "\r\n", false },
+	{ "GET /" ACME TOK " HTTP/1.1\r\n" HOST_A "\r\n", false },
+	{ "GET /.Well-Known/acme-challenge/" TOK " HTTP/1.1\r\n" HOST_A "\r\n", false },
+	{ "GET /x" ACME TOK " HTTP/1.1\r\n" HOST_A "\r\n", false },
+	/* methods: GET and HEAD only, case-sensitive */
+	{ "POST " ACME TOK " HTTP/1.1\r\n" HOST_A "Content-Length: 0\r\n\r\n", false },
+	{ "PUT " ACME TOK " HTTP/1.1\r\n" HOST_A "\r\n", false },
+	{ "get " ACME TOK " HTTP/1.1\r\n" HOST_A "\r\n", false },
+	{ "GETX " ACME TOK " HTTP/1.1\r\n" HOST_A "\r\n", false },
+	{ "GE " ACME TOK " HTTP/1.1\r\n" HOST_A "\r\n", false },
+	{ "HEADS " ACME TOK " HTTP/1.1\r\n" HOST_A "\r\n", false },
+	{ "OPTIONS " ACME TOK " HTTP/1.1\r\n" HOST_A "\r\n", false },
+	/* a body would follow the head to the backend */
+	{ "GET " ACME TOK " HTTP/1.1\r\n" HOST_A "Content-Length: 1\r\n\r\n", false },
+	{ "GET " ACME TOK " HTTP/1.1\r\n" HOST_A "Transfer-Encoding: chunked\r\n\r\n", false },
+	/* absolute-form: http only */
+	{ "GET https://a.example" ACME TOK " HTTP/1.1\r\n" HOST_A "\r\n", false },
+	{ "GET http://a.example/" ACME TOK " HTTP/1.1\r\n" HOST_A "\r\n", false },
+	{ "GET http://a.example" ACME TOK "/ HTTP/1.1\r\n" HOST_A "\r\n", false },
+	{ "GET http://a.example HTTP/1.1\r\n" HOST_A "\r\n", false },
+	{ "OPTIONS * HTTP/1.1\r\n" HOST_A "\r\n", false },
+};
+
+START_TEST(test_acme)
+{
+	for (size_t i = 0; i < sizeof(acme_cases) / sizeof(acme_cases[0]); i++) {
+		const char *in = acme_cases[i].head;
+		struct http_head h;
+		enum http_head_status r = http_head_parse((const uint8_t *)in, strlen(in),
+							  HTTP_HEAD_DEFAULT_CAP, &h);
+
+		ck_assert_msg(r == HTTP_HEAD_DONE, "acme case %zu: %d %s", i, h.status, h.reason);
+		ck_assert_msg(acme_challenge(&h) == acme_cases[i].want, "acme case %zu (%s): want %d",
+			      i, in, acme_cases[i].want);
+	}
+}
+END_TEST
+
+/* has_body: what acme_challenge() relies on */
+START_TEST(test_has_body)
+{
+	static const struct {
+		const char *head;
+		bool body;
+	} c[] = {
+		{ REQ11 HOST_A "\r\n", false },
+		{ REQ11 HOST_A "Content-Length: 0\r\n\r\n", false },
+		{ REQ11 HOST_A "Content-Length: 00\r\n\r\n", false },
+		{ REQ11 HOST_A "Content-Length: 1\r\n\r\n", true },
+		{ REQ11 HOST_A "Transfer-Encoding: chunked\r\n\r\n", true },
+	};
+	for (size_t i = 0; i < sizeof(c) / sizeof(c[0]); i++) {
+		struct http_head h;
+
+		ck_assert_int_eq(http_head_parse((const uint8_t *)c[i].head, strlen(c[i].head),
+						 HTTP_HEAD_DEFAULT_CAP, &h), HTTP_HEAD_DONE);
+		ck_assert_msg(h.has_body == c[i].body, "has_body case %zu", i);
+	}
+}
+END_TEST
+
 Suite *make_http_head_suite(void)
 {
 	Suite *s = suite_create("http_head");
@@ -460,6 +590,11 @@ Suite *make_http_head_suite(void)
 
 	tcase_add_test(tc, test_cases);
 	tcase_add_test(tc, test_long_host);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("acme");
+	tcase_add_test(tc, test_acme);
+	tcase_add_test(tc, test_has_body);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("cap");
