@@ -118,7 +118,7 @@ $(BUILD)/gatehouse-listener: $(LISTENER_OBJ) $(BUILD)/libcommon.a $(BUILD)/libpo
 $(BUILD)/gatehouse-forwarder: $(FORWARDER_OBJ) $(BUILD)/libcommon.a $(BUILD)/libpolicy.a $(BUILD)/librouter.a
 	$(LINK) $^ $(LIBS_SYSTEMD) $(LIBS_SECCOMP)
 
-$(BUILD)/tests/unit-tests: $(UNIT_OBJ) $(BUILD)/libcommon.a $(BUILD)/libpolicy.a $(BUILD)/librouter.a
+$(BUILD)/tests/unit-tests: $(UNIT_OBJ) $(BUILD)/listener/decide.o $(BUILD)/libcommon.a $(BUILD)/libpolicy.a $(BUILD)/librouter.a
 	$(LINK) $^ $(LIBS_CHECK) $(LIBS_SSL) $(LIBS_SYSTEMD) $(LIBS_SECCOMP)
 
 $(BUILD)/tests/sandbox-tests: $(call obj,$(wildcard tests/sandbox/*.c)) $(BUILD)/libpolicy.a $(BUILD)/libcommon.a $(BUILD)/librouter.a

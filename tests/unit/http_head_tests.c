@@ -583,6 +583,141 @@ START_TEST(test_has_body)
 }
 END_TEST
 
+/*
+ * Character classes at both edges: every byte in each place the parser
+ * sorts bytes by class, against sets spelled out byte by byte here.
+ */
+static const char alnum_set[] = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
+static const char tchar_extra[] = "!#$%&'*+-.^_`|~";	/* RFC 9110 §5.6.2 */
+
+static bool byte_in(int c, const char *set)
+{
+	return c != 0 && strchr(set, c) != NULL;
+}
+
+static bool ref_tchar(int c)
+{
+	return byte_in(c, alnum_set) || byte_in(c, tchar_extra);
+}
+
+/* head = pre c post; parse it whole */
+static enum http_head_status parse_with(const char *pre, int c, const char *post, struct http_head *h)
+{
+	char buf[256];
+	size_t a = strlen(pre), b = strlen(post);
+
+	ck_assert_uint_lt(a + 1 + b, sizeof(buf));
+	memcpy(buf, pre, a);
+	buf[a] = (char)c;
+	memcpy(buf + a + 1, post, b);
+	return http_head_parse((const uint8_t *)buf, a + 1 + b, HTTP_HEAD_DEFAULT_CAP, h);
+}
+
+START_TEST(test_byte_classes)
+{
+	for (int c = 0; c < 256; c++) {
+		struct http_head h;
+		enum http_head_status r;
+
+		/* method: tchar only */
+		r = parse_with("G", c, "T / HTTP/1.1\r\n" HOST_A "\r\n", &h);
+		ck_assert_msg((r == HTTP_HEAD_DONE) == ref_tchar(c), "method G\\x%02xT: %d", c, r);
+
+		/* field name: tchar only (':' ends the name early: "X:Y: v") */
+		r = parse_with(REQ11 HOST_A "X", c, "Y: v\r\n\r\n", &h);
+		ck_assert_msg((r == HTTP_HEAD_DONE) == (ref_tchar(c) || c == ':'), "name X\\x%02xY: %d", c, r);
+
+		/* target: VCHAR, 0x21-0x7e (a space ends it early: 400) */
+		r = parse_with("GET /a", c, "b HTTP/1.1\r\n" HOST_A "\r\n", &h);
+		ck_assert_msg((r == HTTP_HEAD_DONE) == (c >= 0x21 && c <= 0x7e), "target /a\\x%02xb: %d", c, r);
+
+		/* field value: HTAB, SP, VCHAR, obs-text; not CTL, not DEL */
+		r = parse_with(REQ11 HOST_A "X: a", c, "b\r\n\r\n", &h);
+		ck_assert_msg((r == HTTP_HEAD_DONE) == (c == '\t' || (c >= 0x20 && c != 0x7f)),
+			      "value a\\x%02xb: %d", c, r);
+
+		/* OWS before a value is trimmed: SP and HTAB only */
+		r = parse_with(REQ11 "Host:", c, "a.example\r\n\r\n", &h);
+		if (c == ' ' || c == '\t') {
+			ck_assert_int_eq(r, HTTP_HEAD_DONE);
+			ck_assert_str_eq(h.host, "a.example");
+		} else if (r == HTTP_HEAD_DONE) {
+			/* the byte became part of the name */
+			ck_assert_msg(h.host_len == 10, "ows \\x%02x trimmed: %s", c, h.host);
+		}
+
+		/* Host: the hostname classes, as the listener routes them */
+		r = parse_with(REQ11 "Host: x", c, "y\r\n\r\n", &h);
+		bool host_ok = byte_in(c, alnum_set) || c == '-' || c == '_' || c == '.';
+		ck_assert_msg((r == HTTP_HEAD_DONE) == host_ok, "Host x\\x%02xy: %d", c, r);
+		if (host_ok) {
+			char want[4] = { 'x', (char)(byte_in(c, "ABCDEFGHIJKLMNOPQRSTUVWXYZ") ? c + 32 : c),
+					 'y', '\0' };
+			ck_assert_str_eq(h.host, want);
+		} else {
+			ck_assert_int_eq(h.status, 400);
+		}
+
+		/* Content-Length: digits only */
+		r = parse_with("POST / HTTP/1.1\r\n" HOST_A "Content-Length: 1", c, "\r\n\r\n", &h);
+		/* trailing OWS is trimmed; an LF ends the line (then the blank one) */
+		ck_assert_msg((r == HTTP_HEAD_DONE) == byte_in(c, "0123456789 \t\n"), "cl 1\\x%02x: %d", c, r);
+		r = parse_with("POST / HTTP/1.1\r\n" HOST_A "Content-Length: ", c, "\r\n\r\n", &h);
+		ck_assert_msg((r == HTTP_HEAD_DONE) == byte_in(c, "0123456789"), "cl \\x%02x: %d", c, r);
+		if (r == HTTP_HEAD_DONE)
+			ck_assert_int_eq(h.has_body, c != '0');
+
+		/* version: major 1 only (other digits 505), minor 0 or 1 */
+		r = parse_with("GET / HTTP/", c, ".1\r\n" HOST_A "\r\n", &h);
+		if (c == '1')
+			ck_assert_int_eq(r, HTTP_HEAD_DONE);
+		else
+			ck_assert_msg(r == HTTP_HEAD_INVALID &&
+				      h.status == (byte_in(c, "0123456789") ? 505 : 400),
+				      "major \\x%02x: %d %d", c, r, h.status);
+		r = parse_with("GET / HTTP/1.", c, "\r\n" HOST_A "\r\n", &h);
+		if (c == '0' || c == '1') {
+			ck_assert_int_eq(r, HTTP_HEAD_DONE);
+			ck_assert_int_eq(h.version_minor, c - '0');
+		} else {
+			ck_assert_msg(r == HTTP_HEAD_INVALID &&
+				      h.status == (byte_in(c, "0123456789") ? 505 : 400),
+				      "minor \\x%02x: %d %d", c, r, h.status);
+		}
+	}
+}
+END_TEST
+
+/* header names and the scheme match in any case, each letter both ways */
+START_TEST(test_name_case)
+{
+	static const char *const heads[] = {
+		"POST / HTTP/1.1\r\nHOST: a.example\r\nCONTENT-LENGTH: 5\r\nTRANSFER-ENCODING: chunked\r\n\r\n",
+		"POST / HTTP/1.1\r\nhost: a.example\r\ncontent-length: 5\r\ntransfer-encoding: chunked\r\n\r\n",
+		"POST / HTTP/1.1\r\nHoSt: a.example\r\nContent-LENGTH: 5\r\nTrAnSfEr-EnCoDiNg: chunked\r\n\r\n",
+	};
+	for (size_t i = 0; i < sizeof(heads) / sizeof(heads[0]); i++) {
+		struct http_head h;
+
+		/* recognised: both framings at once is 400 */
+		ck_assert_int_eq(http_head_parse((const uint8_t *)heads[i], strlen(heads[i]),
+						 HTTP_HEAD_DEFAULT_CAP, &h), HTTP_HEAD_INVALID);
+		ck_assert_str_eq(h.reason, "content-length with transfer-encoding");
+	}
+	static const char *const targets[] = {
+		"GET HTTP://A.EXAMPLE/ HTTP/1.1\r\n\r\n", "GET http://a.example/ HTTP/1.1\r\n\r\n",
+		"GET HTTPS://A.EXAMPLE/ HTTP/1.1\r\n\r\n", "GET hTtPs://a.example/ HTTP/1.1\r\n\r\n",
+	};
+	for (size_t i = 0; i < sizeof(targets) / sizeof(targets[0]); i++) {
+		struct http_head h;
+
+		ck_assert_int_eq(http_head_parse((const uint8_t *)targets[i], strlen(targets[i]),
+						 HTTP_HEAD_DEFAULT_CAP, &h), HTTP_HEAD_DONE);
+		ck_assert_str_eq(h.host, "a.example");
+	}
+}
+END_TEST
+
 Suite *make_http_head_suite(void)
 {
 	Suite *s = suite_create("http_head");
@@ -595,6 +730,11 @@ Suite *make_http_head_suite(void)
 	tc = tcase_create("acme");
 	tcase_add_test(tc, test_acme);
 	tcase_add_test(tc, test_has_body);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("classes");
+	tcase_add_test(tc, test_byte_classes);
+	tcase_add_test(tc, test_name_case);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("cap");
