@@ -3,11 +3,10 @@
  * ACME HTTP-01 challenge matching (see acme_challenge.h).
  *
  * Strict on purpose: whatever this lets through reaches a plain-HTTP
- * backend that may serve more than challenges. Validators (Let's Encrypt's,
- * and the certbot, lego and acme.sh standalone servers they talk to) send
- * exactly "GET /.well-known/acme-challenge/TOKEN" with no query, so a query
- * gets the redirect like any other request: RFC 8555 §8.3 builds the URL
- * from the token alone.
+ * backend that may serve more than challenges. RFC 8555 §8.3 builds the
+ * URL from the token alone, so a validator sends "GET
+ * /.well-known/acme-challenge/TOKEN" with no query; a query gets the
+ * redirect like any other request.
  */
 #include <string.h>
 #include "router/acme_challenge.h"
