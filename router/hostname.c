@@ -194,7 +194,7 @@ unsigned hostname_port(const uint8_t *in, size_t len)
 			i++;
 	while (i < len && in[i] != ':')
 		i++;
-	for (i++; i < len && is_digit(in[i]) && v <= 65535; i++)
+	for (i++; i < len && is_digit(in[i]); i++)
 		v = v * 10 + (unsigned)(in[i] - '0');
 	return v;
 }

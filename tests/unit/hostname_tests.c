@@ -82,6 +82,7 @@ static const struct name_case name_cases[] = {
 	{ S("[::1]:"), HOSTNAME_OK, "[::1]" },
 	{ S("[ffff:ffff:ffff:ffff:ffff:ffff:255.255.255.2550]"), HOSTNAME_E_LITERAL, NULL },
 	{ S("[::1"), HOSTNAME_E_LITERAL, NULL },
+	{ S("[::"), HOSTNAME_E_LITERAL, NULL },
 	{ S("["), HOSTNAME_E_LITERAL, NULL },
 	{ S("[]"), HOSTNAME_E_LITERAL, NULL },
 	{ S("[1]"), HOSTNAME_E_LITERAL, NULL },
@@ -191,6 +192,29 @@ static void check_name_case(normalize_fn fn, const char *what, size_t i, const s
 		ck_assert_uint_eq(again_len, out_len);
 	}
 	free(in);
+
+	/* the bytes after len never matter: the same name at the front of a
+	 * buffer that goes on with what would close a literal, a port, a label */
+	static const char *const tails[] = { "2]:80", "]", ":8", "a", ".b", "\0" };
+	for (size_t t = 0; t < sizeof(tails) / sizeof(tails[0]); t++) {
+		size_t tl = strlen(tails[t]) + 1;
+		uint8_t *more = malloc(c->len + tl);
+		char out2[HOSTNAME_MAX + 1];
+		size_t out2_len = 0;
+
+		ck_assert_ptr_nonnull(more);
+		memcpy(more, c->in, c->len);
+		memcpy(more + c->len, tails[t], tl);
+		enum hostname_status r2 = fn(more, c->len, out2, &out2_len);
+		ck_assert_msg(r2 == r, "%s case %zu + tail %zu: got %s, want %s", what, i, t,
+			      hostname_status_str(r2), hostname_status_str(r));
+		if (r == HOSTNAME_OK) {
+			ck_assert_str_eq(out2, c->out);
+			if (fn == hostname_normalize)
+				ck_assert_uint_eq(hostname_port(more, c->len), hostname_port(c->in, c->len));
+		}
+		free(more);
+	}
 }
 
 /* one test per table: a fork per case costs ~50 ms under ASan; every
