@@ -23,28 +23,6 @@ static bool method_is(const struct http_head *h, const char *m)
 	return h->method_len == strlen(m) && memcmp(h->method, m, h->method_len) == 0;
 }
 
-/* origin-form, or absolute-form with the http scheme: an https:// target
- * on the plain port is no challenge a validator sends */
-static bool target_form_ok(const struct http_head *h)
-{
-	static const char http[] = "http://";
-
-	if (h->target_len > 0 && h->target[0] == '/')
-		return true;
-	if (h->target_len < sizeof(http) - 1)
-		return false;
-	for (size_t i = 0; i < sizeof(http) - 1; i++) {
-		uint8_t c = h->target[i];
-
-		/* the scheme is case-insensitive (RFC 3986 §3.1) */
-		if (c >= 'A' && c <= 'Z')
-			c = (uint8_t)(c - 'A' + 'a');
-		if (c != (uint8_t)http[i])
-			return false;
-	}
-	return true;
-}
-
 bool acme_challenge(const struct http_head *h)
 {
 	const size_t plen = sizeof(ACME_CHALLENGE_PREFIX) - 1;
@@ -55,7 +33,9 @@ bool acme_challenge(const struct http_head *h)
 	 * backend */
 	if (h->has_body)
 		return false;
-	if (!target_form_ok(h))
+	/* origin-form, or absolute-form with the http scheme: an https://
+	 * target on the plain port is no challenge a validator sends */
+	if (h->form != HTTP_TARGET_ORIGIN && h->form != HTTP_TARGET_ABSOLUTE_HTTP)
 		return false;
 	if (h->path_len <= plen || memcmp(h->path, ACME_CHALLENGE_PREFIX, plen) != 0)
 		return false;

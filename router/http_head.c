@@ -59,6 +59,7 @@ struct scan {
 	/* request line */
 	const uint8_t *method, *target, *path;
 	size_t method_len, target_len, path_len;
+	enum http_target_form form;
 	int minor;
 	bool abs_host;			/* absolute-form target named the host */
 	char host[HOSTNAME_MAX + 1];	/* from the target */
@@ -171,6 +172,7 @@ static enum step target_form(struct scan *s)
 
 	/* origin-form: absolute-path [ "?" query ] */
 	if (t[0] == '/') {
+		s->form = HTTP_TARGET_ORIGIN;
 		s->path = t;
 		s->path_len = n;
 		return STEP_OK;
@@ -179,6 +181,7 @@ static enum step target_form(struct scan *s)
 	if (n == 1 && t[0] == '*') {
 		if (!eq_exact(s->method, s->method_len, "OPTIONS"))
 			return fail(s, 400, "asterisk-form without options");
+		s->form = HTTP_TARGET_ASTERISK;
 		s->path = t;
 		s->path_len = n;
 		return STEP_OK;
@@ -186,9 +189,11 @@ static enum step target_form(struct scan *s)
 	/* absolute-form; the scheme is case-insensitive (RFC 3986 §3.1) */
 	if (n >= 7 && eq_nocase(t, 7, "http://")) {
 		skip = 7;
+		s->form = HTTP_TARGET_ABSOLUTE_HTTP;
 		s->default_port = 80;
 	} else if (n >= 8 && eq_nocase(t, 8, "https://")) {
 		skip = 8;
+		s->form = HTTP_TARGET_ABSOLUTE_HTTPS;
 		s->default_port = 443;
 	} else {
 		return fail(s, 400, "bad target form");
@@ -532,6 +537,7 @@ enum http_head_status http_head_parse(const uint8_t *buf, size_t len, size_t cap
 	out->method_len = s.method_len;
 	out->target = s.target;
 	out->target_len = s.target_len;
+	out->form = s.form;
 	out->path = s.path;
 	out->path_len = s.path_len;
 	out->version_minor = s.minor;

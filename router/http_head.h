@@ -23,6 +23,14 @@ enum http_head_status {
 	HTTP_HEAD_INVALID,	/* answer out->status (400, 405, 414, 431, 505) */
 };
 
+/* RFC 9112 §3.2: the request-target's form (authority-form is refused) */
+enum http_target_form {
+	HTTP_TARGET_ORIGIN,		/* "/path?query" */
+	HTTP_TARGET_ASTERISK,		/* "*" (OPTIONS) */
+	HTTP_TARGET_ABSOLUTE_HTTP,	/* "http://authority/path" */
+	HTTP_TARGET_ABSOLUTE_HTTPS,	/* "https://authority/path" */
+};
+
 struct http_head {
 	/* HTTP_HEAD_INVALID: the status to answer and a short reason for logs */
 	int status;
@@ -33,6 +41,7 @@ struct http_head {
 	size_t method_len;
 	const uint8_t *target;		/* request-target as sent */
 	size_t target_len;
+	enum http_target_form form;
 	const uint8_t *path;		/* origin-form path and query ("/" when the
 					 * absolute-form target has none; "*" for
 					 * asterisk-form) */
