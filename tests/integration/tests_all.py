@@ -423,10 +423,11 @@ def test_acme_strict(t):
 # PENDING the forwarder side (issue #11.3 "carry that one request only"):
 # the listener hands off a challenge with decision.one_request = its head's
 # length; the forwarder must relay that many bytes, then stop reading the
-# client and shut down the backend's write side. Register it with @test()
-# once the hand-off carries one_request (see the listener/decide.h comment);
-# today it fails: the second request reaches the backend.
-def test_acme_one_request(t):
+# client and shut down the backend's write side. Rename it
+# test_acme_one_request and register it with @test() once the hand-off
+# carries one_request (see the listener/decide.h comment); today it fails:
+# the second request reaches the backend.
+def pending_acme_one_request(t):
     g, be, hp = acme_setup(t, "record")
     head = ("GET %s%s HTTP/1.1\r\nHost: a.example\r\n\r\n" % (ACME, ACME_TOKEN)).encode()
     s = connect(hp)
