@@ -190,6 +190,9 @@ static void check_name_case(normalize_fn fn, const char *what, size_t i, const s
 		ck_assert_int_eq(fn((const uint8_t *)out, out_len, again, &again_len), HOSTNAME_OK);
 		ck_assert_str_eq(again, out);
 		ck_assert_uint_eq(again_len, out_len);
+		/* on the exact-size copy too: ASan sees a read past len */
+		if (fn == hostname_normalize)
+			(void)hostname_port(in, c->len);
 	}
 	free(in);
 
