@@ -246,6 +246,10 @@ static const struct head_case cases[] = {
 	OK_CAP("head exactly at cap", REQ11 HOST_A "\r\n", 35, "GET", "/", "a.example", 1),
 	BAD_CAP("head one over cap", REQ11 HOST_A "\r\n", 34, 431),
 	BAD_CAP("cap before blank line", REQ11 HOST_A "\r\n", 33, 431),
+	/* exactly cap bytes in and no end yet: the answer, not NEED_MORE */
+	BAD_CAP("cap bytes, cr waiting", REQ11 HOST_A "\r", 34, 431),
+	BAD_CAP("cap bytes, field open", REQ11 "Host: a.exa", 27, 431),
+	BAD_CAP("cap bytes, target open", "GET /abc", 8, 414),
 	BAD_CAP("cap after request line", REQ11 HOST_A "\r\n", 16, 431),
 	BAD_CAP("cap inside request line crlf", REQ11 HOST_A "\r\n", 15, 414),
 	BAD_CAP("cap inside target", "GET /aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa HTTP/1.1\r\n" HOST_A "\r\n", 20, 414),
