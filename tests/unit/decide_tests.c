@@ -15,6 +15,7 @@
 #include "suites.h"
 #include "listener/decide.h"
 #include "common/reply.h"
+#include "router/tls_hello.h"
 
 static void no_errors(void *u, const char *m)
 {
@@ -222,6 +223,68 @@ START_TEST(test_answer_in_callers_buffer)
 }
 END_TEST
 
+/*
+ * A ClientHello that can never fit a peek is refused at once: need >
+ * DECIDE_PEEK_MAX. Built to need exactly the edge: k one-byte records
+ * carrying the first k bytes of a hello whose handshake is 4 + hs_len
+ * bytes; then need = 6k (records so far) + 5 (one more header) + 4 + hs_len
+ * - k (the rest in that record).
+ */
+static size_t hello_needing(size_t k, size_t hs_len, uint8_t *w)
+{
+	uint8_t hs[16];
+	size_t i = 0;
+
+	hs[0] = 1;
+	hs[1] = (uint8_t)(hs_len >> 16);
+	hs[2] = (uint8_t)(hs_len >> 8);
+	hs[3] = (uint8_t)hs_len;
+	hs[4] = 3;
+	hs[5] = 3;
+	for (size_t j = 0; j < k; j++) {
+		uint8_t b;
+
+		if (j < 6)
+			b = hs[j];
+		else if (j < 6 + 32)
+			b = 0x5a;			/* random */
+		else if (j == 38)
+			b = 0;				/* session id length */
+		else if (j == 39)
+			b = 16000 >> 8;			/* cipher suites length */
+		else if (j == 40)
+			b = 16000 & 0xff;
+		else
+			b = (j & 1) ? 0x13 : 0x01;	/* cipher suites */
+		w[i++] = 22; w[i++] = 3; w[i++] = 1; w[i++] = 0; w[i++] = 1;
+		w[i++] = b;
+	}
+	return i;
+}
+
+START_TEST(test_tls_need_edge)
+{
+	struct gh_config *cfg = parse("site a.example\n  tls [::1]:443\n");
+	static uint8_t w[DECIDE_PEEK_MAX];
+	const size_t k = 10034;
+	struct decision d;
+
+	/* 5k + 9 + hs_len: exactly DECIDE_PEEK_MAX, then one over */
+	size_t hs_len = DECIDE_PEEK_MAX - 9 - 5 * k;
+	ck_assert_uint_le(hs_len + 1, TLS_HELLO_MAX_HANDSHAKE);
+	size_t n = hello_needing(k, hs_len, w);
+
+	decide_bytes(cfg, GH_KIND_TLS, w, n, false, &d, ans, sizeof(ans));
+	ck_assert_msg(d.action == DECIDE_WAIT, "need == DECIDE_PEEK_MAX: action %d (%s)", d.action,
+		      d.result ? d.result : "");
+	n = hello_needing(k, hs_len + 1, w);
+	decide_bytes(cfg, GH_KIND_TLS, w, n, false, &d, ans, sizeof(ans));
+	ck_assert_int_eq(d.action, DECIDE_ANSWER);
+	ck_assert_str_eq(d.result, "too_big");
+	config_free(cfg);
+}
+END_TEST
+
 Suite *make_decide_suite(void)
 {
 	Suite *s = suite_create("decide");
@@ -230,6 +293,7 @@ Suite *make_decide_suite(void)
 	tcase_add_test(tc, test_name_classes_sni_host);
 	tcase_add_test(tc, test_acme_one_request);
 	tcase_add_test(tc, test_answer_in_callers_buffer);
+	tcase_add_test(tc, test_tls_need_edge);
 	suite_add_tcase(s, tc);
 	return s;
 }
