@@ -1,14 +1,16 @@
 /* SPDX-License-Identifier: MIT */
 #include <string.h>
 #include "listener/decide.h"
+#include "router/acme_challenge.h"
 #include "router/http_head.h"
 #include "common/reply.h"
 #include "router/tls_hello.h"
 
-#define ACME_PREFIX "/.well-known/acme-challenge/"
-
-/* answers are built here; single-threaded, used before the next decision */
-static char answer_buf[HTTP_HEAD_DEFAULT_CAP * 4 + 512];
+/* the caller's buffer an answer is written into */
+struct out {
+	char *buf;
+	size_t size;
+};
 
 static void set(struct decision *d, enum decide_action a, const char *result, int status)
 {
@@ -17,12 +19,13 @@ static void set(struct decision *d, enum decide_action a, const char *result, in
 	d->status = status;
 }
 
-static void http_answer(struct decision *d, int status, const char *detail, const char *result)
+static void http_answer(struct decision *d, const struct out *o, int status, const char *detail,
+			const char *result)
 {
 	set(d, DECIDE_ANSWER, result, status);
 	d->detail = detail;
-	d->answer_len = reply_http_error(status, detail, answer_buf, sizeof(answer_buf));
-	d->answer = (const uint8_t *)answer_buf;
+	d->answer_len = reply_http_error(status, detail, o->buf, o->size);
+	d->answer = (const uint8_t *)o->buf;
 }
 
 static void tls_bytes(const struct gh_config *cfg, const uint8_t *buf, size_t len, bool closed,
@@ -60,14 +63,35 @@ static void tls_bytes(const struct gh_config *cfg, const uint8_t *buf, size_t le
 	d->action = DECIDE_HANDOFF;
 }
 
-static bool is_acme(const struct http_head *h)
+/* Under redirect-https: a well-formed challenge, and nothing after it yet.
+ * Bytes already sent past its head can only be a pipelined request (a
+ * challenge has no body), which a validator never sends: redirect. */
+static bool route_challenge(const struct http_head *h, size_t len)
 {
-	return h->path_len >= sizeof(ACME_PREFIX) - 1 &&
-	       !memcmp(h->path, ACME_PREFIX, sizeof(ACME_PREFIX) - 1);
+	return acme_challenge(h) && len == h->head_len;
+}
+
+static void redirect(struct decision *d, const struct out *o, const struct http_head *h)
+{
+	int status;
+
+	if (!h->has_host) {
+		http_answer(d, o, 400, "no host to redirect to", "bad_request");
+		return;
+	}
+	size_t n = reply_http_redirect(h->method, h->method_len, h->host, h->path, h->path_len,
+				       o->buf, o->size, &status);
+	if (n == 0) {
+		http_answer(d, o, 414, "target too long to redirect", "bad_request");
+		return;
+	}
+	set(d, DECIDE_ANSWER, "redirect", status);
+	d->answer = (const uint8_t *)o->buf;
+	d->answer_len = n;
 }
 
 static void http_bytes(const struct gh_config *cfg, const uint8_t *buf, size_t len, bool closed,
-		       struct decision *d)
+		       struct decision *d, const struct out *o)
 {
 	struct http_head h;
 	enum http_head_status st = http_head_parse(buf, len, cfg->max_head, &h);
@@ -78,34 +102,29 @@ static void http_bytes(const struct gh_config *cfg, const uint8_t *buf, size_t l
 		return;
 	}
 	if (st == HTTP_HEAD_INVALID) {
-		http_answer(d, h.status, h.reason, "bad_request");
+		http_answer(d, o, h.status, h.reason, "bad_request");
 		return;
 	}
 	if (h.has_host)
 		memcpy(d->name, h.host, h.host_len + 1);
-	if (cfg->http_mode == GH_HTTP_REDIRECT_HTTPS && !is_acme(&h)) {
-		if (!h.has_host) {
-			http_answer(d, 400, "no host to redirect to", "bad_request");
+	bool challenge = false;
+
+	if (cfg->http_mode == GH_HTTP_REDIRECT_HTTPS) {
+		challenge = route_challenge(&h, len);
+		if (!challenge) {
+			redirect(d, o, &h);
 			return;
 		}
-		int status;
-		size_t n = reply_http_redirect(h.method, h.method_len, h.host, h.path, h.path_len,
-					       answer_buf, sizeof(answer_buf), &status);
-		if (n == 0) {
-			http_answer(d, 414, "target too long to redirect", "bad_request");
-			return;
-		}
-		set(d, DECIDE_ANSWER, "redirect", status);
-		d->answer = (const uint8_t *)answer_buf;
-		d->answer_len = n;
-		return;
 	}
 	d->site = config_route(cfg, GH_KIND_HTTP, d->name, h.has_host ? h.host_len : 0);
 	if (d->site == GH_NO_SITE) {
-		http_answer(d, 421, "no site is served here for this host", "no_route");
+		http_answer(d, o, 421, "no site is served here for this host", "no_route");
 		return;
 	}
 	d->action = DECIDE_HANDOFF;
+	/* a challenge is carried alone: its head and nothing after it */
+	if (challenge)
+		d->one_request = h.head_len;
 }
 
 static void reset(struct decision *d)
@@ -118,11 +137,14 @@ static void reset(struct decision *d)
 	d->status = 0;
 	d->answer = NULL;
 	d->answer_len = 0;
+	d->one_request = 0;
 }
 
 void decide_bytes(const struct gh_config *cfg, unsigned kind, const uint8_t *buf, size_t len,
-		  bool closed, struct decision *d)
+		  bool closed, struct decision *d, char *answer, size_t answer_size)
 {
+	const struct out o = { answer, answer_size };
+
 	reset(d);
 	if (len == 0) {
 		if (closed)
@@ -132,14 +154,17 @@ void decide_bytes(const struct gh_config *cfg, unsigned kind, const uint8_t *buf
 	if (kind == GH_KIND_TLS)
 		tls_bytes(cfg, buf, len, closed, d);
 	else
-		http_bytes(cfg, buf, len, closed, d);
+		http_bytes(cfg, buf, len, closed, d, &o);
 }
 
-void decide_timeout(unsigned kind, bool got_bytes, struct decision *d)
+void decide_timeout(unsigned kind, bool got_bytes, struct decision *d, char *answer,
+		    size_t answer_size)
 {
+	const struct out o = { answer, answer_size };
+
 	reset(d);
 	if (kind == GH_KIND_HTTP && got_bytes) {
-		http_answer(d, 408, "request head not received in time", "timeout");
+		http_answer(d, &o, 408, "request head not received in time", "timeout");
 		return;
 	}
 	/* Nothing sent at all (e.g. a browser's pre-connect) or TLS: close

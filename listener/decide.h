@@ -2,9 +2,11 @@
 #pragma once
 /*
  * What the listener does with a client, decided from the bytes seen so far
- * (or a timeout), with no I/O: inspect.c carries the decision out. Kept pure
- * so the whole per-connection state machine can be fuzzed with arbitrary
- * chunks and timings (tests/fuzz/fuzz_listener.c).
+ * (or a timeout), with no I/O: inspect.c carries the decision out. Pure: no
+ * state of its own, every byte it writes goes to the caller's memory (the
+ * decision and the answer buffer), so the whole per-connection state
+ * machine can be fuzzed with arbitrary chunks and timings
+ * (tests/fuzz/fuzz_listener.c).
  */
 #include <stdbool.h>
 #include <stddef.h>
@@ -26,17 +28,30 @@ struct decision {
 	const char *result;		/* ANSWER: log result (no_route, bad_request, ...) */
 	const char *detail;		/* ANSWER: parser's reason, for the log */
 	int status;			/* ANSWER: HTTP status, 0 for TLS/none */
-	const uint8_t *answer;		/* ANSWER: bytes to send (static storage) */
+	const uint8_t *answer;		/* ANSWER: bytes to send: in the caller's
+					 * answer buffer, or static (the TLS alert) */
 	size_t answer_len;
+	/* HANDOFF: 0, the connection is a tunnel; else the client may send the
+	 * backend this many bytes and no more (the head of an ACME challenge
+	 * under redirect-https, which has no body): the forwarder stops
+	 * reading the client after them. */
+	size_t one_request;
 };
 
 /* Bytes this many can be peeked at once; more than any hello or head. */
 #define DECIDE_PEEK_MAX (64u * 1024u + 1024u)
+/* Room for any answer: a redirect carries the path of a head of up to
+ * max-head-size (64 KiB) plus a name and a few header lines. */
+#define DECIDE_ANSWER_MAX (64u * 1024u + 1024u)
 
 /* buf[0..len) is everything the client sent so far (len may be 0 with
- * closed: EOF before a byte); closed: the client half-closed or reset. */
+ * closed: EOF before a byte); closed: the client half-closed or reset.
+ * answer[0..answer_size) is the caller's (DECIDE_ANSWER_MAX bytes hold any
+ * answer); d->answer may point into it until the caller reuses it. */
 void decide_bytes(const struct gh_config *cfg, unsigned kind, const uint8_t *buf, size_t len,
-		  bool closed, struct decision *d);
+		  bool closed, struct decision *d, char *answer, size_t answer_size);
 
-/* The inspect deadline passed; got_bytes: the client sent something. */
-void decide_timeout(unsigned kind, bool got_bytes, struct decision *d);
+/* The inspect deadline passed; got_bytes: the client sent something.
+ * answer as for decide_bytes() (an error answer needs REPLY_MAX bytes). */
+void decide_timeout(unsigned kind, bool got_bytes, struct decision *d, char *answer,
+		    size_t answer_size);

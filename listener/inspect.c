@@ -66,7 +66,8 @@ bool inspect_conn(struct inspector *in, struct lconn *c, bool hangup)
 	if (n > 0)
 		c->got_bytes = true;
 	/* n == 0: EOF (peeking never reads 0 otherwise) */
-	decide_bytes(in->cfg, c->kind, in->buf, (size_t)n, hangup || n == 0, &d);
+	decide_bytes(in->cfg, c->kind, in->buf, (size_t)n, hangup || n == 0, &d, in->answer,
+		     sizeof(in->answer));
 	return carry_out(in, c, &d);
 }
 
@@ -75,6 +76,6 @@ void inspect_timeout(struct inspector *in, struct lconn *c)
 	struct decision d;
 
 	in->conns->stats.timeouts++;
-	decide_timeout(c->kind, c->got_bytes, &d);
+	decide_timeout(c->kind, c->got_bytes, &d, in->answer, sizeof(in->answer));
 	carry_out(in, c, &d);
 }

@@ -23,6 +23,8 @@ struct inspector {
 	 * first byte, so it doubles as the sink drain_input() reads a client's
 	 * bytes into before an answer and close. */
 	uint8_t buf[DECIDE_PEEK_MAX];
+	/* decide_*() write answers here; sent before the next decision */
+	char answer[DECIDE_ANSWER_MAX];
 };
 
 /* Returns true while the client is still being inspected (c still valid). */

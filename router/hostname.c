@@ -182,6 +182,23 @@ enum hostname_status hostname_normalize_pattern(const uint8_t *in, size_t len, c
 	return normalize_name(in, len, out, 0, false, out_len);
 }
 
+unsigned hostname_port(const uint8_t *in, size_t len)
+{
+	size_t i = 0;
+	unsigned v = 0;
+
+	/* a literal's colons are inside the brackets; a name's first ':' is
+	 * the port's */
+	if (len > 0 && in[0] == '[')
+		while (i < len && in[i] != ']')
+			i++;
+	while (i < len && in[i] != ':')
+		i++;
+	for (i++; i < len && is_digit(in[i]); i++)
+		v = v * 10 + (unsigned)(in[i] - '0');
+	return v;
+}
+
 const char *hostname_status_str(enum hostname_status s)
 {
 	switch (s) {

@@ -36,4 +36,9 @@ enum hostname_status hostname_normalize(const uint8_t *in, size_t len, char *out
  * for names written in the config ("*.beef.example"). No port allowed. */
 enum hostname_status hostname_normalize_pattern(const uint8_t *in, size_t len, char *out, size_t *out_len);
 
+/* The port written in in[0..len), an authority hostname_normalize() accepted
+ * (so at most 5 digits): its number (leading zeros read as decimal), or 0 if
+ * it names none ("host", "host:", "[::1]"). */
+unsigned hostname_port(const uint8_t *in, size_t len);
+
 const char *hostname_status_str(enum hostname_status s);

@@ -20,8 +20,13 @@
  *    not chunked or that comes in an HTTP/1.0 request.
  *  - Host: values are compared after normalisation; identical duplicates
  *    are accepted (RFC 9112 §3.2 asks for 400 on any duplicate, but an
- *    identical repeat routes only one way), different ones are 400. A Host
- *    is validated even when an absolute-form target overrides it.
+ *    identical repeat routes only one way), different ones are 400.
+ *  - An absolute-form target and a Host must name the same authority, or
+ *    400 (RFC 9112 §3.2.2 lets a server refuse; the backend might believe
+ *    the Host where we routed by the target). Same means the same name
+ *    after normalisation and the same port once a missing port is read as
+ *    the scheme's default: "http://A.example/" and "Host: a.example:80"
+ *    agree; an empty Host does not agree with any authority.
  *  - HTTP/1.1 with an absolute-form target and no Host is accepted: the
  *    routing name is unambiguous (RFC 9112 §3.2 still wants a Host).
  *  - An empty Host is accepted and gives no routing name (RFC 9110 §7.2).
@@ -54,10 +59,13 @@ struct scan {
 	/* request line */
 	const uint8_t *method, *target, *path;
 	size_t method_len, target_len, path_len;
+	enum http_target_form form;
 	int minor;
 	bool abs_host;			/* absolute-form target named the host */
 	char host[HOSTNAME_MAX + 1];	/* from the target */
 	size_t host_len;
+	unsigned abs_port;		/* the target's port, or its scheme's */
+	unsigned default_port;		/* the scheme's: 80 or 443 */
 
 	/* header fields */
 	bool hdr_host_seen;
@@ -164,6 +172,7 @@ static enum step target_form(struct scan *s)
 
 	/* origin-form: absolute-path [ "?" query ] */
 	if (t[0] == '/') {
+		s->form = HTTP_TARGET_ORIGIN;
 		s->path = t;
 		s->path_len = n;
 		return STEP_OK;
@@ -172,17 +181,23 @@ static enum step target_form(struct scan *s)
 	if (n == 1 && t[0] == '*') {
 		if (!eq_exact(s->method, s->method_len, "OPTIONS"))
 			return fail(s, 400, "asterisk-form without options");
+		s->form = HTTP_TARGET_ASTERISK;
 		s->path = t;
 		s->path_len = n;
 		return STEP_OK;
 	}
 	/* absolute-form; the scheme is case-insensitive (RFC 3986 §3.1) */
-	if (n >= 7 && eq_nocase(t, 7, "http://"))
+	if (n >= 7 && eq_nocase(t, 7, "http://")) {
 		skip = 7;
-	else if (n >= 8 && eq_nocase(t, 8, "https://"))
+		s->form = HTTP_TARGET_ABSOLUTE_HTTP;
+		s->default_port = 80;
+	} else if (n >= 8 && eq_nocase(t, 8, "https://")) {
 		skip = 8;
-	else
+		s->form = HTTP_TARGET_ABSOLUTE_HTTPS;
+		s->default_port = 443;
+	} else {
 		return fail(s, 400, "bad target form");
+	}
 
 	const uint8_t *auth = t + skip;
 	size_t auth_len = 0;
@@ -200,6 +215,9 @@ static enum step target_form(struct scan *s)
 	if (hostname_normalize(auth, auth_len, s->host, &s->host_len) != HOSTNAME_OK)
 		return fail(s, 400, "bad host in target");
 	s->abs_host = true;
+	s->abs_port = hostname_port(auth, auth_len);
+	if (s->abs_port == 0)
+		s->abs_port = s->default_port;
 
 	size_t rest = n - skip - auth_len;
 
@@ -364,6 +382,16 @@ static enum step host_field(struct scan *s, const uint8_t *v, size_t n)
 	/* an empty Host is allowed (RFC 9110 §7.2): no routing name */
 	if (n > 0 && hostname_normalize(v, n, tmp, &tmp_len) != HOSTNAME_OK)
 		return fail(s, 400, "bad host");
+	/* the target's authority and the Host must agree (see the top) */
+	if (s->abs_host) {
+		unsigned port = n > 0 ? hostname_port(v, n) : 0;
+
+		if (port == 0)
+			port = s->default_port;
+		if (tmp_len != s->host_len || memcmp(tmp, s->host, tmp_len) != 0 ||
+		    port != s->abs_port)
+			return fail(s, 400, "host differs from target");
+	}
 	if (!s->hdr_host_seen) {
 		s->hdr_host_seen = true;
 		memcpy(s->hdr_host, tmp, tmp_len);
@@ -509,10 +537,11 @@ enum http_head_status http_head_parse(const uint8_t *buf, size_t len, size_t cap
 	out->method_len = s.method_len;
 	out->target = s.target;
 	out->target_len = s.target_len;
+	out->form = s.form;
 	out->path = s.path;
 	out->path_len = s.path_len;
 	out->version_minor = s.minor;
-	/* the absolute-form authority wins over Host (RFC 9112 §3.2.2) */
+	/* the absolute-form authority, which any Host matched */
 	if (s.abs_host) {
 		memcpy(out->host, s.host, s.host_len + 1);
 		out->host_len = s.host_len;
@@ -521,6 +550,7 @@ enum http_head_status http_head_parse(const uint8_t *buf, size_t len, size_t cap
 		out->host_len = s.hdr_host_len;
 	}
 	out->has_host = out->host_len > 0;
+	out->has_body = (s.cl_seen && s.cl > 0) || s.te_seen;
 	out->head_len = s.pos;
 	return HTTP_HEAD_DONE;
 }

@@ -5,8 +5,10 @@
  * a cap, the Host. Stateless like tls_hello.h: called again on the whole
  * prefix each time more bytes arrive (the listener peeks, never consumes).
  *
- * Routing name: the authority of an absolute-form target wins over Host
- * (RFC 9112 §3.2.2); it is normalised with hostname_normalize().
+ * Routing name: the authority of an absolute-form target, else the Host,
+ * normalised with hostname_normalize(). When both are sent they must name
+ * the same authority, or the head is 400 (RFC 9112 §3.2.2 lets a server
+ * refuse it; see http_head.c for what "same" means).
  */
 #include <stddef.h>
 #include <stdint.h>
@@ -21,6 +23,14 @@ enum http_head_status {
 	HTTP_HEAD_INVALID,	/* answer out->status (400, 405, 414, 431, 505) */
 };
 
+/* RFC 9112 §3.2: the request-target's form (authority-form is refused) */
+enum http_target_form {
+	HTTP_TARGET_ORIGIN,		/* "/path?query" */
+	HTTP_TARGET_ASTERISK,		/* "*" (OPTIONS) */
+	HTTP_TARGET_ABSOLUTE_HTTP,	/* "http://authority/path" */
+	HTTP_TARGET_ABSOLUTE_HTTPS,	/* "https://authority/path" */
+};
+
 struct http_head {
 	/* HTTP_HEAD_INVALID: the status to answer and a short reason for logs */
 	int status;
@@ -31,6 +41,7 @@ struct http_head {
 	size_t method_len;
 	const uint8_t *target;		/* request-target as sent */
 	size_t target_len;
+	enum http_target_form form;
 	const uint8_t *path;		/* origin-form path and query ("/" when the
 					 * absolute-form target has none; "*" for
 					 * asterisk-form) */
@@ -39,6 +50,7 @@ struct http_head {
 	bool has_host;			/* a routing name was found (absolute-form or Host) */
 	char host[HOSTNAME_MAX + 1];	/* normalised, NUL-terminated */
 	size_t host_len;
+	bool has_body;			/* Content-Length over 0, or Transfer-Encoding */
 	size_t head_len;		/* bytes up to and including the blank line */
 };
 

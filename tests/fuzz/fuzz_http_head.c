@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * libFuzzer target: http_head_parse(), and through it hostname_normalize().
+ * Also: what acme_challenge() accepts stays inside the challenge directory.
  * Input: byte 0 picks the cap (64 + 64 * b, at most 16 KiB), byte 1 a
  * prefix length, the rest is what the client sent. Invariants fail with
  * abort(), so replay.c checks them in any build, sanitizers or not.
@@ -15,6 +16,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include "router/acme_challenge.h"
 #include "router/http_head.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -51,6 +53,22 @@ static void check_name(const char *name, size_t len, bool pattern)
 	CHECK(r == HOSTNAME_OK && again_len == len && memcmp(again, name, len + 1) == 0);
 }
 
+/* what redirect-https routes can hold no way out of the challenge
+ * directory: no '/', '.', '%', '?' or '#' after the prefix, no body */
+static void check_acme(const struct http_head *h)
+{
+	const size_t plen = sizeof(ACME_CHALLENGE_PREFIX) - 1;
+
+	if (!acme_challenge(h))
+		return;
+	CHECK(!h->has_body);
+	CHECK(h->path_len > plen && memcmp(h->path, ACME_CHALLENGE_PREFIX, plen) == 0);
+	for (size_t i = plen; i < h->path_len; i++)
+		CHECK(memchr("/.%?#=", h->path[i], 6) == NULL);
+	CHECK((h->method_len == 3 && memcmp(h->method, "GET", 3) == 0) ||
+	      (h->method_len == 4 && memcmp(h->method, "HEAD", 4) == 0));
+}
+
 /* what must hold for any single answer */
 static void check_one(const uint8_t *buf, size_t len, size_t cap,
 		      enum http_head_status r, const struct http_head *h)
@@ -79,6 +97,7 @@ static void check_one(const uint8_t *buf, size_t len, size_t cap,
 		CHECK(h->has_host == (h->host_len > 0));
 		if (h->has_host)
 			check_name(h->host, h->host_len, false);
+		check_acme(h);
 		break;
 	default:
 		abort();

@@ -9,7 +9,10 @@
  *  - feeding in chunks decides exactly what feeding the same bytes at once
  *    decides (the listener re-parses from the first byte each time);
  *  - a hand-off names a site that has servers of that kind;
- *  - an answer is an HTTP response (for :80) or the TLS alert (for :443);
+ *  - an answer is an HTTP response (for :80), written in the caller's answer
+ *    buffer, or the TLS alert (for :443);
+ *  - under redirect-https, a hand-off is a lone ACME challenge head, and
+ *    carries it as its one request;
  *  - the name is NUL-terminated, normalised and at most 253 bytes.
  */
 #include <stdint.h>
@@ -17,9 +20,14 @@
 #include <string.h>
 #include "router/config.h"
 #include "listener/decide.h"
+#include "router/acme_challenge.h"
 #include "router/hostname.h"
+#include "router/http_head.h"
 
 static struct gh_config *cfgs[2];
+/* the answer buffers decide_*() write into: theirs is the only memory an
+ * answer may be in, apart from the static TLS alert */
+static char ans[DECIDE_ANSWER_MAX], ans2[DECIDE_ANSWER_MAX];
 
 static void no_errors(void *u, const char *m)
 {
@@ -46,7 +54,8 @@ static void setup(void)
 		abort();
 }
 
-static void check(const struct gh_config *cfg, unsigned kind, const struct decision *d)
+static void check(const struct gh_config *cfg, unsigned kind, const struct decision *d,
+		  const uint8_t *seen, size_t len, const char *answer)
 {
 	size_t nl = strnlen(d->name, sizeof(d->name));
 	if (nl >= sizeof(d->name) || nl > HOSTNAME_MAX)
@@ -62,12 +71,24 @@ static void check(const struct gh_config *cfg, unsigned kind, const struct decis
 	case DECIDE_HANDOFF:
 		if (d->site >= cfg->n_sites || cfg->sites[d->site].n_servers[kind] == 0)
 			abort();
+		/* one request: only under redirect-https, a whole ACME head with
+		 * nothing after it */
+		if (d->one_request) {
+			struct http_head h;
+			if (cfg->http_mode != GH_HTTP_REDIRECT_HTTPS || d->one_request != len ||
+			    http_head_parse(seen, len, cfg->max_head, &h) != HTTP_HEAD_DONE ||
+			    h.head_len != len || !acme_challenge(&h))
+				abort();
+		} else if (kind == GH_KIND_HTTP && cfg->http_mode == GH_HTTP_REDIRECT_HTTPS) {
+			abort();	/* redirect-https tunnels nothing */
+		}
 		break;
 	case DECIDE_ANSWER:
 		if (!d->result)
 			abort();
 		if (d->answer_len && kind == GH_KIND_HTTP &&
-		    (d->answer_len < 12 || memcmp(d->answer, "HTTP/1.1 ", 9)))
+		    (d->answer_len < 12 || memcmp(d->answer, "HTTP/1.1 ", 9) ||
+		     d->answer != (const uint8_t *)answer || d->answer_len > DECIDE_ANSWER_MAX))
 			abort();
 		if (d->answer_len && kind == GH_KIND_TLS && (d->answer_len != 7 || d->answer[0] != 0x15))
 			abort();
@@ -81,6 +102,8 @@ static int same(const struct decision *a, const struct decision *b)
 {
 	return a->action == b->action && a->site == b->site && !strcmp(a->name, b->name) &&
 	       a->status == b->status && a->answer_len == b->answer_len &&
+	       a->one_request == b->one_request &&
+	       (a->answer_len == 0 || !memcmp(a->answer, b->answer, a->answer_len)) &&
 	       (a->result == b->result || (a->result && b->result && !strcmp(a->result, b->result)));
 }
 
@@ -101,8 +124,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	while (i < size) {
 		uint8_t op = data[i++];
 		if (op >= 0xf0 && op < 0xf8) {
-			decide_timeout(kind, len > 0, &d);
-			check(cfg, kind, &d);
+			decide_timeout(kind, len > 0, &d, ans, sizeof(ans));
+			check(cfg, kind, &d, seen, len, ans);
 			if (d.action != DECIDE_ANSWER)
 				abort();	/* a timeout always ends the client */
 			break;
@@ -116,9 +139,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			len += n;
 			i += n;
 		}
-		decide_bytes(cfg, kind, seen, len, closed, &d);
-		check(cfg, kind, &d);
-		decide_bytes(cfg, kind, seen, len, closed, &whole);
+		decide_bytes(cfg, kind, seen, len, closed, &d, ans, sizeof(ans));
+		check(cfg, kind, &d, seen, len, ans);
+		decide_bytes(cfg, kind, seen, len, closed, &whole, ans2, sizeof(ans2));
 		if (!same(&d, &whole))
 			abort();	/* deterministic */
 		if (d.action != DECIDE_WAIT)

@@ -91,8 +91,9 @@ def test_routing_host(t):
         ("GET /d HTTP/1.1\r\nHost: q.z.b.example\r\n\r\n", "deep-http /d"),
         ("GET /c HTTP/1.1\r\nHost: c.example\r\n\r\n", "c-http /c"),
         ("GET /c HTTP/1.1\r\nHost: v.c.example\r\n\r\n", "c-http /c"),
-        # absolute-form wins over Host
-        ("GET http://a.example/abs HTTP/1.1\r\nHost: c.example\r\n\r\n", "a-http http://a.example/abs"),
+        # absolute-form names the site; a Host must agree with it (else 400,
+        # test_absolute_host_mismatch)
+        ("GET http://a.example/abs HTTP/1.1\r\nHost: A.example:80\r\n\r\n", "a-http http://a.example/abs"),
         # b.example is not matched by *.b.example: the default
         ("GET /b HTTP/1.1\r\nHost: b.example\r\n\r\n", "dflt-http /b"),
         ("GET /u HTTP/1.1\r\nHost: unknown.example\r\n\r\n", "dflt-http /u"),
@@ -338,6 +339,136 @@ def test_redirect_https(t):
     check_eq((st, body), (200, b"acme-http /.well-known/acme-challenge/tok\n"), "ACME challenge answer")
     check_eq(acme.accepted, 1, "connections to the http backend")
     g.wait_log(r"\[::1\]:\d+ http a\.example redirect 308$")
+
+
+ACME_TOKEN = "LoqXcYV8q5ONbJQxbmR7SCTNo3tiAXDfowyjxAjEuX0"
+ACME = "/.well-known/acme-challenge/"
+
+
+def acme_setup(t, mode="http"):
+    be = t.backend("acme-http", mode)
+    hp = free_port()
+    g = t.gatehouse("\n".join([
+        "http-mode redirect-https", "listen http [::1]:%d" % hp, "listen tls [::1]:%d" % free_port(),
+        "site a.example", "    http " + be.addr, "    tls " + be.addr,
+        "default http reject", ""]))
+    return g, be, hp
+
+
+@test()
+def test_acme_strict(t):
+    """redirect-https routes a well-formed ACME challenge only (issue #11.3):
+    everything that merely starts like one gets the redirect."""
+    g, be, hp = acme_setup(t)
+    H = "Host: a.example\r\n"
+    redirected = [
+        ("GET " + ACME + "../../admin", ""),
+        ("GET " + ACME + "%2e%2e/%2e%2e/admin", ""),
+        ("GET " + ACME + "%41", ""),
+        ("GET " + ACME + "/" + ACME_TOKEN, ""),
+        ("GET " + ACME + ACME_TOKEN + "/", ""),
+        ("GET " + ACME + "a/b", ""),
+        ("GET /" + ACME + ACME_TOKEN, ""),
+        ("GET " + ACME + ACME_TOKEN + "?x=1", ""),
+        ("GET " + ACME + ACME_TOKEN + "#f", ""),
+        ("GET " + ACME + "tok.en", ""),
+        ("GET " + ACME + ".", ""),
+        ("GET " + ACME + "tok=", ""),
+        ("GET " + ACME + "tok~", ""),
+        ("GET " + ACME, ""),
+        ("GET /.well-known/acme-challenge", ""),
+        ("GET /.Well-Known/acme-challenge/" + ACME_TOKEN, ""),
+        ("POST " + ACME + ACME_TOKEN, "Content-Length: 0\r\n"),
+        ("PUT " + ACME + ACME_TOKEN, "Content-Length: 0\r\n"),
+        ("get " + ACME + ACME_TOKEN, ""),
+        ("OPTIONS " + ACME + ACME_TOKEN, ""),
+        ("GET " + ACME + ACME_TOKEN, "Content-Length: 2\r\n"),
+        ("GET " + ACME + ACME_TOKEN, "Transfer-Encoding: chunked\r\n"),
+        ("GET https://a.example" + ACME + ACME_TOKEN, ""),
+    ]
+    for line, extra in redirected:
+        req = "%s HTTP/1.1\r\n%s%s\r\n" % (line, H, extra)
+        if "Content-Length: 2" in extra:
+            req += "xy"
+        elif "chunked" in extra:
+            req += "0\r\n\r\n"
+        st, h, body, raw = http_exchange(hp, req.encode())
+        check(st in (301, 308), "answer to %r: %d, want a redirect" % (line, st))
+        check(h.get("location", "").startswith("https://a.example/"),
+              "Location for %r: %r" % (line, h.get("location")))
+    # a second request pipelined in the same write: redirected, nothing routed
+    two = ("GET %s%s HTTP/1.1\r\n%s\r\nGET /admin HTTP/1.1\r\n%s\r\n" % (ACME, ACME_TOKEN, H, H)).encode()
+    st, h, body, raw = http_exchange(hp, two)
+    check_eq((st, h.get("location")), (301, "https://a.example" + ACME + ACME_TOKEN),
+             "answer to a challenge with a pipelined request after it")
+    check_eq(be.accepted, 0, "connections to the http backend from requests that are not challenges")
+    # well-formed challenges are routed: origin-form, HEAD, absolute-form,
+    # every class of the base64url alphabet at its edges
+    routed = [
+        ("GET " + ACME + ACME_TOKEN, ACME + ACME_TOKEN),
+        ("HEAD " + ACME + ACME_TOKEN, ACME + ACME_TOKEN),
+        ("GET " + ACME + "AZaz09-_", ACME + "AZaz09-_"),
+        ("GET http://a.example" + ACME + "x", "http://a.example" + ACME + "x"),
+        ("GET HTTP://A.example" + ACME + "x", "HTTP://A.example" + ACME + "x"),
+    ]
+    for i, (line, path) in enumerate(routed):
+        st, h, body, raw = http_exchange(hp, ("%s HTTP/1.1\r\n%s\r\n" % (line, H)).encode())
+        check_eq(st, 200, "answer to challenge %r" % line)
+        if not line.startswith("HEAD"):
+            check_eq(body, ("acme-http %s\n" % path).encode(), "body for challenge %r" % line)
+        check_eq(be.accepted, i + 1, "connections to the http backend after %r" % line)
+    g.wait_log(r"\[::1\]:\d+ http a\.example redirect 308$")
+
+
+# PENDING the forwarder side (issue #11.3 "carry that one request only"):
+# the listener hands off a challenge with decision.one_request = its head's
+# length; the forwarder must relay that many bytes, then stop reading the
+# client and shut down the backend's write side. Rename it
+# test_acme_one_request and register it with @test() once the hand-off
+# carries one_request (see the listener/decide.h comment); today it fails:
+# the second request reaches the backend.
+def pending_acme_one_request(t):
+    g, be, hp = acme_setup(t, "record")
+    head = ("GET %s%s HTTP/1.1\r\nHost: a.example\r\n\r\n" % (ACME, ACME_TOKEN)).encode()
+    s = connect(hp)
+    try:
+        s.sendall(head)
+        # the backend answers once it has the head: the hand-off is done
+        check_eq(recv_line(s), b"acme-http\n", "backend answer to the challenge")
+        s.sendall(b"GET /admin HTTP/1.1\r\nHost: a.example\r\n\r\n")
+        s.shutdown(socket.SHUT_WR)
+        wait_for(lambda: be.conns and (be.conns[0].eof or be.conns[0].closed), 5, "backend connection end")
+        check_eq(bytes(be.conns[0].data), head, "bytes the backend received")
+    finally:
+        s.close()
+
+
+@test()
+def test_absolute_host_mismatch(t):
+    """An absolute-form target and a Host naming another authority get 400
+    (issue #11 "Document, don't change"); the same authority spelled
+    differently is routed."""
+    a = t.backend("a-http", "http")
+    c = t.backend("c-http", "http")
+    hp = free_port()
+    g = t.gatehouse("\n".join([
+        "listen http [::1]:%d" % hp, "listen tls [::1]:%d" % free_port(),
+        "site a.example", "    http " + a.addr, "site c.example", "    http " + c.addr,
+        "default http c.example", ""]))
+    for host in ("c.example", "a.example:8080", "www.a.example", ""):
+        req = "GET http://a.example/x HTTP/1.1\r\nHost: %s\r\n\r\n" % host
+        st, h, body, raw = http_exchange(hp, req.encode())
+        check_eq(st, 400, "answer to %r" % req)
+    st, h, body, raw = http_exchange(hp, b"GET https://a.example/x HTTP/1.1\r\nHost: a.example:80\r\n\r\n")
+    check_eq(st, 400, "answer to an https target with Host port 80")
+    check_eq((a.accepted, c.accepted), (0, 0), "backend connections after mismatched authorities")
+    for target, host in (("http://a.example/x", "A.EXAMPLE."), ("http://a.example/x", "a.example:80"),
+                         ("http://A.example:80/x", "a.example"), ("http://a.example:8080/x", "a.example:8080")):
+        req = "GET %s HTTP/1.1\r\nHost: %s\r\n\r\n" % (target, host)
+        st, h, body, raw = http_exchange(hp, req.encode())
+        check_eq((st, body), (200, ("a-http %s\n" % target).encode()), "answer to %r" % req)
+    check_eq(c.accepted, 0, "connections to c.example")
+    g.wait_log(r"gatehouse-listener\[\d+\]: \[::1\]:\d+ http - bad_request 400$")
 
 
 # ====================================================================== 5 bulk and half-close

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "suites.h"
+#include "router/acme_challenge.h"
 #include "router/http_head.h"
 
 /* a literal with its exact length, so embedded NULs count */
@@ -56,15 +57,31 @@ static const struct head_case cases[] = {
 	OK("host no ows", REQ11 "Host:a.example\r\n\r\n", "GET", "/", "a.example", 1),
 	OK("host name case", REQ11 "hOST: a.example\r\n\r\n", "GET", "/", "a.example", 1),
 	OK("host underscore", REQ11 "Host: _acme.example\r\n\r\n", "GET", "/", "_acme.example", 1),
-	/* absolute-form wins over Host (RFC 9112 §3.2.2) */
-	OK("absolute beats host", "GET http://a.example/x?y=1 HTTP/1.1\r\nHost: b.example\r\n\r\n",
+	/* absolute-form names the host; a Host must name the same authority
+	 * (RFC 9112 §3.2.2), compared normalised, a missing port being the
+	 * scheme's default */
+	OK("absolute and same host", "GET http://a.example/x?y=1 HTTP/1.1\r\nHost: a.example\r\n\r\n",
 	   "GET", "/x?y=1", "a.example", 1),
+	OK("absolute host case", "GET http://A.Example./x HTTP/1.1\r\nHost: a.EXAMPLE\r\n\r\n",
+	   "GET", "/x", "a.example", 1),
+	OK("absolute host :80", "GET http://a.example/x HTTP/1.1\r\nHost: a.example:80\r\n\r\n",
+	   "GET", "/x", "a.example", 1),
+	OK("absolute :80 host", "GET http://a.example:80/x HTTP/1.1\r\nHost: a.example\r\n\r\n",
+	   "GET", "/x", "a.example", 1),
+	OK("absolute :080 host", "GET http://a.example:080/x HTTP/1.1\r\nHost: a.example:\r\n\r\n",
+	   "GET", "/x", "a.example", 1),
+	OK("absolute same port", "GET http://a.example:8080/x HTTP/1.1\r\nHost: a.example:8080\r\n\r\n",
+	   "GET", "/x", "a.example", 1),
+	OK("absolute https :443", "GET https://a.example/x HTTP/1.1\r\nHost: a.example:443\r\n\r\n",
+	   "GET", "/x", "a.example", 1),
+	OK("absolute ipv6 same", "GET http://[::1]:8080/p HTTP/1.1\r\nHost: [::1]:8080\r\n\r\n",
+	   "GET", "/p", "[::1]", 1),
+	OK("absolute ipv6 default", "GET http://[::1]/p HTTP/1.1\r\nHost: [::1]:80\r\n\r\n",
+	   "GET", "/p", "[::1]", 1),
 	OK("absolute no host 1.1", "GET http://a.example/ HTTP/1.1\r\n\r\n", "GET", "/", "a.example", 1),
 	OK("absolute no path", "GET HTTPS://A.Example:443 HTTP/1.1\r\nHost: a.example\r\n\r\n",
 	   "GET", "/", "a.example", 1),
 	OK("absolute ipv6", "GET http://[::1]:8080/p HTTP/1.0\r\n\r\n", "GET", "/p", "[::1]", 0),
-	OK("absolute empty host", "GET hTTp://a.example/p HTTP/1.1\r\nHost:\r\n\r\n",
-	   "GET", "/p", "a.example", 1),
 	OK("absolute empty port", "GET http://a.example:/ HTTP/1.1\r\n\r\n", "GET", "/", "a.example", 1),
 	/* duplicates: the same host after normalisation is fine */
 	OK("two same hosts", REQ11 HOST_A HOST_A "\r\n", "GET", "/", "a.example", 1),
@@ -106,6 +123,8 @@ static const struct head_case cases[] = {
 	OK("content-length", "POST /f HTTP/1.1\r\n" HOST_A "Content-Length: 5\r\n\r\n", "POST", "/f", "a.example", 1),
 	OK("content-length zero", "POST /f HTTP/1.0\r\nContent-Length: 0\r\n\r\n", "POST", "/f", NULL, 0),
 	OK("content-length same", "POST /f HTTP/1.1\r\n" HOST_A "Content-Length: 5\r\ncontent-length: 005\r\n\r\n",
+	   "POST", "/f", "a.example", 1),
+	OK("content-length max", "POST /f HTTP/1.1\r\n" HOST_A "Content-Length: 18446744073709551615\r\n\r\n",
 	   "POST", "/f", "a.example", 1),
 	OK("content-length ows", "POST /f HTTP/1.1\r\n" HOST_A "Content-Length:\t12 \r\n\r\n", "POST", "/f", "a.example", 1),
 	OK("chunked", "POST /f HTTP/1.1\r\n" HOST_A "Transfer-Encoding: chunked\r\n\r\n", "POST", "/f", "a.example", 1),
@@ -193,6 +212,15 @@ static const struct head_case cases[] = {
 	BAD("missing host", REQ11 "Accept: */*\r\n\r\n", 400),
 	BAD("missing host lf", "GET / HTTP/1.1\n\n", 400),
 	BAD("bad host with absolute", "GET http://a.example/ HTTP/1.1\r\nHost: a b\r\n\r\n", 400),
+	BAD("absolute vs other host", "GET http://a.example/x HTTP/1.1\r\nHost: b.example\r\n\r\n", 400),
+	BAD("absolute vs sub host", "GET http://a.example/x HTTP/1.1\r\nHost: www.a.example\r\n\r\n", 400),
+	BAD("absolute vs empty host", "GET hTTp://a.example/p HTTP/1.1\r\nHost:\r\n\r\n", 400),
+	BAD("absolute vs host port", "GET http://a.example/x HTTP/1.1\r\nHost: a.example:8080\r\n\r\n", 400),
+	BAD("absolute port vs host", "GET http://a.example:8080/x HTTP/1.1\r\nHost: a.example\r\n\r\n", 400),
+	BAD("absolute port vs port", "GET http://a.example:81/x HTTP/1.1\r\nHost: a.example:8\r\n\r\n", 400),
+	BAD("https vs host :80", "GET https://a.example/x HTTP/1.1\r\nHost: a.example:80\r\n\r\n", 400),
+	BAD("absolute ipv6 vs port", "GET http://[::1]/p HTTP/1.1\r\nHost: [::1]:8080\r\n\r\n", 400),
+	BAD("absolute vs second host", "GET http://a.example/ HTTP/1.1\r\n" HOST_A "Host: b.example\r\n\r\n", 400),
 	BAD("two hosts with absolute", "GET http://a.example/ HTTP/1.1\r\nHost: b\r\nHost: c\r\n\r\n", 400),
 	/* framing: refuse what a backend could read two ways */
 	BAD("te then cl", "POST / HTTP/1.1\r\n" HOST_A "Transfer-Encoding: chunked\r\nContent-Length: 5\r\n\r\n", 400),
@@ -218,6 +246,10 @@ static const struct head_case cases[] = {
 	OK_CAP("head exactly at cap", REQ11 HOST_A "\r\n", 35, "GET", "/", "a.example", 1),
 	BAD_CAP("head one over cap", REQ11 HOST_A "\r\n", 34, 431),
 	BAD_CAP("cap before blank line", REQ11 HOST_A "\r\n", 33, 431),
+	/* exactly cap bytes in and no end yet: the answer, not NEED_MORE */
+	BAD_CAP("cap bytes, cr waiting", REQ11 HOST_A "\r", 34, 431),
+	BAD_CAP("cap bytes, field open", REQ11 "Host: a.exa", 27, 431),
+	BAD_CAP("cap bytes, target open", "GET /abc", 8, 414),
 	BAD_CAP("cap after request line", REQ11 HOST_A "\r\n", 16, 431),
 	BAD_CAP("cap inside request line crlf", REQ11 HOST_A "\r\n", 15, 414),
 	BAD_CAP("cap inside target", "GET /aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa HTTP/1.1\r\n" HOST_A "\r\n", 20, 414),
@@ -335,6 +367,14 @@ static void check_case(const struct head_case *c)
 			ck_assert_msg(h.status == whole.status && strcmp(h.reason, whole.reason) == 0,
 				      "%s: prefix %zu gives %d %s, whole %d %s", c->name, k,
 				      h.status, h.reason, whole.status, whole.reason);
+
+		/* the same prefix with the rest of the head after it, where a
+		 * read at or past len would see real bytes (no ASan needed) */
+		struct http_head h2;
+		enum http_head_status pr2 = http_head_parse(c->in, k, cap, &h2);
+
+		ck_assert_msg(pr2 == pr && h2.status == h.status, "%s: prefix %zu in place gives %d %d, alone %d %d",
+			      c->name, k, pr2, h2.status, pr, h.status);
 	}
 	free(scratch);
 
@@ -453,6 +493,278 @@ START_TEST(test_long_host)
 }
 END_TEST
 
+/*
+ * acme_challenge(): what redirect-https still routes. Each head is complete
+ * and parses; the table says whether it is a challenge. Every rule of
+ * acme_challenge.h is broken once, and every class of the token alphabet
+ * is tried at both edges and just outside them.
+ */
+#define TOK "LoqXcYV8q5ONbJQxbmR7SCTNo3tiAXDfowyjxAjEuX0"
+#define ACME "/.well-known/acme-challenge/"
+#define ACME_GET(t) "GET " ACME t " HTTP/1.1\r\n" HOST_A "\r\n"
+
+static const struct {
+	const char *head;
+	bool want;
+} acme_cases[] = {
+	{ ACME_GET(TOK), true },
+	{ "HEAD " ACME TOK " HTTP/1.1\r\n" HOST_A "\r\n", true },
+	{ "GET " ACME TOK " HTTP/1.0\r\n\r\n", true },
+	{ "GET http://a.example" ACME TOK " HTTP/1.1\r\n" HOST_A "\r\n", true },
+	{ "GET hTTP://a.example:80" ACME TOK " HTTP/1.1\r\n\r\n", true },
+	{ "GET " ACME TOK " HTTP/1.1\r\n" HOST_A "Content-Length: 0\r\n\r\n", true },
+	/* the alphabet's edges: A Z a z 0 9 - _ */
+	{ ACME_GET("A"), true }, { ACME_GET("Z"), true }, { ACME_GET("a"), true },
+	{ ACME_GET("z"), true }, { ACME_GET("0"), true }, { ACME_GET("9"), true },
+	{ ACME_GET("-"), true }, { ACME_GET("_"), true },
+	/* just outside: @ [ ` { / : and the rest of the usual suspects */
+	{ ACME_GET("@"), false }, { ACME_GET("["), false }, { ACME_GET("`"), false },
+	{ ACME_GET("{"), false }, { ACME_GET("x/"), false }, { ACME_GET(":"), false },
+	{ ACME_GET(","), false }, { ACME_GET("."), false }, { ACME_GET("="), false },
+	{ ACME_GET("tok="), false }, { ACME_GET("+"), false }, { ACME_GET("~"), false },
+	{ ACME_GET("^"), false }, { ACME_GET("!"), false },
+	/* traversal, encoding, more segments, query, fragment */
+	{ ACME_GET("../../admin"), false },
+	{ ACME_GET("%2e%2e/%2e%2e/admin"), false },
+	{ ACME_GET("%41"), false },
+	{ ACME_GET("tok.en"), false },
+	{ ACME_GET(".."), false },
+	{ ACME_GET("a/b"), false },
+	{ ACME_GET("/" TOK), false },
+	{ ACME_GET(TOK "?x=1"), false },
+	{ ACME_GET(TOK "?"), false },
+	{ ACME_GET(TOK "#f"), false },
+	{ ACME_GET(""), false },
+	{ "GET /.well-known/acme-challenge HTTP/1.1\r\n" HOST_A "\r\n", false },
+	{ "GET /.well-known/acme-challengeX HTTP/1.1\r\n" HOST_A "\r\n", false },
+	{ "GET /" ACME TOK " HTTP/1.1\r\n" HOST_A "\r\n", false },
+	{ "GET /.Well-Known/acme-challenge/" TOK " HTTP/1.1\r\n" HOST_A "\r\n", false },
+	{ "GET /x" ACME TOK " HTTP/1.1\r\n" HOST_A "\r\n", false },
+	/* methods: GET and HEAD only, case-sensitive */
+	{ "POST " ACME TOK " HTTP/1.1\r\n" HOST_A "Content-Length: 0\r\n\r\n", false },
+	{ "PUT " ACME TOK " HTTP/1.1\r\n" HOST_A "\r\n", false },
+	{ "get " ACME TOK " HTTP/1.1\r\n" HOST_A "\r\n", false },
+	{ "GETX " ACME TOK " HTTP/1.1\r\n" HOST_A "\r\n", false },
+	{ "GE " ACME TOK " HTTP/1.1\r\n" HOST_A "\r\n", false },
+	{ "HEADS " ACME TOK " HTTP/1.1\r\n" HOST_A "\r\n", false },
+	{ "OPTIONS " ACME TOK " HTTP/1.1\r\n" HOST_A "\r\n", false },
+	/* a body would follow the head to the backend */
+	{ "GET " ACME TOK " HTTP/1.1\r\n" HOST_A "Content-Length: 1\r\n\r\n", false },
+	{ "GET " ACME TOK " HTTP/1.1\r\n" HOST_A "Transfer-Encoding: chunked\r\n\r\n", false },
+	/* absolute-form: http only */
+	{ "GET https://a.example" ACME TOK " HTTP/1.1\r\n" HOST_A "\r\n", false },
+	{ "GET http://a.example/" ACME TOK " HTTP/1.1\r\n" HOST_A "\r\n", false },
+	{ "GET http://a.example" ACME TOK "/ HTTP/1.1\r\n" HOST_A "\r\n", false },
+	{ "GET http://a.example HTTP/1.1\r\n" HOST_A "\r\n", false },
+	{ "OPTIONS * HTTP/1.1\r\n" HOST_A "\r\n", false },
+};
+
+START_TEST(test_acme)
+{
+	for (size_t i = 0; i < sizeof(acme_cases) / sizeof(acme_cases[0]); i++) {
+		const char *in = acme_cases[i].head;
+		struct http_head h;
+		enum http_head_status r = http_head_parse((const uint8_t *)in, strlen(in),
+							  HTTP_HEAD_DEFAULT_CAP, &h);
+
+		ck_assert_msg(r == HTTP_HEAD_DONE, "acme case %zu: %d %s", i, h.status, h.reason);
+		ck_assert_msg(acme_challenge(&h) == acme_cases[i].want, "acme case %zu (%s): want %d",
+			      i, in, acme_cases[i].want);
+	}
+}
+END_TEST
+
+/* reasons and forms the status alone does not tell apart */
+START_TEST(test_reasons_forms)
+{
+	static const struct {
+		const char *head;
+		const char *reason;
+		enum http_target_form form;
+	} c[] = {
+		{ "GET http:// HTTP/1.1\r\n\r\n", "empty authority in target", 0 },
+		{ "GET https:// HTTP/1.1\r\n\r\n", "empty authority in target", 0 },
+		{ "GET http:/ HTTP/1.1\r\n\r\n", "bad target form", 0 },
+		{ "GET https:/x HTTP/1.1\r\n\r\n", "bad target form", 0 },
+		{ "GET http://a.example/x HTTP/1.1\r\nHost: b.example\r\n\r\n", "host differs from target", 0 },
+		{ "GET / HTTP/1.1\r\n" HOST_A "\r\n", "ok", HTTP_TARGET_ORIGIN },
+		{ "OPTIONS * HTTP/1.1\r\n" HOST_A "\r\n", "ok", HTTP_TARGET_ASTERISK },
+		{ "GET hTTp://a.example/ HTTP/1.1\r\n\r\n", "ok", HTTP_TARGET_ABSOLUTE_HTTP },
+		{ "GET http://a HTTP/1.1\r\n\r\n", "ok", HTTP_TARGET_ABSOLUTE_HTTP },
+		{ "GET HTTPS://a.example/ HTTP/1.1\r\n\r\n", "ok", HTTP_TARGET_ABSOLUTE_HTTPS },
+		{ "GET https://a HTTP/1.1\r\n\r\n", "ok", HTTP_TARGET_ABSOLUTE_HTTPS },
+	};
+	for (size_t i = 0; i < sizeof(c) / sizeof(c[0]); i++) {
+		struct http_head h;
+		enum http_head_status r = http_head_parse((const uint8_t *)c[i].head, strlen(c[i].head),
+							  HTTP_HEAD_DEFAULT_CAP, &h);
+
+		ck_assert_msg(strcmp(h.reason, c[i].reason) == 0, "%s: reason %s, want %s", c[i].head,
+			      h.reason, c[i].reason);
+		if (r == HTTP_HEAD_DONE)
+			ck_assert_msg(h.form == c[i].form, "%s: form %d", c[i].head, h.form);
+	}
+}
+END_TEST
+
+/* has_body: what acme_challenge() relies on */
+START_TEST(test_has_body)
+{
+	static const struct {
+		const char *head;
+		bool body;
+	} c[] = {
+		{ REQ11 HOST_A "\r\n", false },
+		{ REQ11 HOST_A "Content-Length: 0\r\n\r\n", false },
+		{ REQ11 HOST_A "Content-Length: 00\r\n\r\n", false },
+		{ REQ11 HOST_A "Content-Length: 1\r\n\r\n", true },
+		{ REQ11 HOST_A "Transfer-Encoding: chunked\r\n\r\n", true },
+	};
+	for (size_t i = 0; i < sizeof(c) / sizeof(c[0]); i++) {
+		struct http_head h;
+
+		ck_assert_int_eq(http_head_parse((const uint8_t *)c[i].head, strlen(c[i].head),
+						 HTTP_HEAD_DEFAULT_CAP, &h), HTTP_HEAD_DONE);
+		ck_assert_msg(h.has_body == c[i].body, "has_body case %zu", i);
+	}
+}
+END_TEST
+
+/*
+ * Character classes at both edges: every byte in each place the parser
+ * sorts bytes by class, against sets spelled out byte by byte here.
+ */
+static const char alnum_set[] = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
+static const char tchar_extra[] = "!#$%&'*+-.^_`|~";	/* RFC 9110 §5.6.2 */
+
+static bool byte_in(int c, const char *set)
+{
+	return c != 0 && strchr(set, c) != NULL;
+}
+
+static bool ref_tchar(int c)
+{
+	return byte_in(c, alnum_set) || byte_in(c, tchar_extra);
+}
+
+/* head = pre c post; parse it whole */
+static enum http_head_status parse_with(const char *pre, int c, const char *post, struct http_head *h)
+{
+	char buf[256];
+	size_t a = strlen(pre), b = strlen(post);
+
+	ck_assert_uint_lt(a + 1 + b, sizeof(buf));
+	memcpy(buf, pre, a);
+	buf[a] = (char)c;
+	memcpy(buf + a + 1, post, b);
+	return http_head_parse((const uint8_t *)buf, a + 1 + b, HTTP_HEAD_DEFAULT_CAP, h);
+}
+
+START_TEST(test_byte_classes)
+{
+	for (int c = 0; c < 256; c++) {
+		struct http_head h;
+		enum http_head_status r;
+
+		/* method: tchar only */
+		r = parse_with("G", c, "T / HTTP/1.1\r\n" HOST_A "\r\n", &h);
+		ck_assert_msg((r == HTTP_HEAD_DONE) == ref_tchar(c), "method G\\x%02xT: %d", c, r);
+
+		/* field name: tchar only (':' ends the name early: "X:Y: v") */
+		r = parse_with(REQ11 HOST_A "X", c, "Y: v\r\n\r\n", &h);
+		ck_assert_msg((r == HTTP_HEAD_DONE) == (ref_tchar(c) || c == ':'), "name X\\x%02xY: %d", c, r);
+
+		/* target: VCHAR, 0x21-0x7e (a space ends it early: 400) */
+		r = parse_with("GET /a", c, "b HTTP/1.1\r\n" HOST_A "\r\n", &h);
+		ck_assert_msg((r == HTTP_HEAD_DONE) == (c >= 0x21 && c <= 0x7e), "target /a\\x%02xb: %d", c, r);
+
+		/* field value: HTAB, SP, VCHAR, obs-text; not CTL, not DEL */
+		r = parse_with(REQ11 HOST_A "X: a", c, "b\r\n\r\n", &h);
+		ck_assert_msg((r == HTTP_HEAD_DONE) == (c == '\t' || (c >= 0x20 && c != 0x7f)),
+			      "value a\\x%02xb: %d", c, r);
+
+		/* OWS before a value is trimmed: SP and HTAB only */
+		r = parse_with(REQ11 "Host:", c, "a.example\r\n\r\n", &h);
+		if (c == ' ' || c == '\t') {
+			ck_assert_int_eq(r, HTTP_HEAD_DONE);
+			ck_assert_str_eq(h.host, "a.example");
+		} else if (r == HTTP_HEAD_DONE) {
+			/* the byte became part of the name */
+			ck_assert_msg(h.host_len == 10, "ows \\x%02x trimmed: %s", c, h.host);
+		}
+
+		/* Host: the hostname classes, as the listener routes them */
+		r = parse_with(REQ11 "Host: x", c, "y\r\n\r\n", &h);
+		bool host_ok = byte_in(c, alnum_set) || c == '-' || c == '_' || c == '.';
+		ck_assert_msg((r == HTTP_HEAD_DONE) == host_ok, "Host x\\x%02xy: %d", c, r);
+		if (host_ok) {
+			char want[4] = { 'x', (char)(byte_in(c, "ABCDEFGHIJKLMNOPQRSTUVWXYZ") ? c + 32 : c),
+					 'y', '\0' };
+			ck_assert_str_eq(h.host, want);
+		} else {
+			ck_assert_int_eq(h.status, 400);
+		}
+
+		/* Content-Length: digits only */
+		r = parse_with("POST / HTTP/1.1\r\n" HOST_A "Content-Length: 1", c, "\r\n\r\n", &h);
+		/* trailing OWS is trimmed; an LF ends the line (then the blank one) */
+		ck_assert_msg((r == HTTP_HEAD_DONE) == byte_in(c, "0123456789 \t\n"), "cl 1\\x%02x: %d", c, r);
+		r = parse_with("POST / HTTP/1.1\r\n" HOST_A "Content-Length: ", c, "\r\n\r\n", &h);
+		ck_assert_msg((r == HTTP_HEAD_DONE) == byte_in(c, "0123456789"), "cl \\x%02x: %d", c, r);
+		if (r == HTTP_HEAD_DONE)
+			ck_assert_int_eq(h.has_body, c != '0');
+
+		/* version: major 1 only (other digits 505), minor 0 or 1 */
+		r = parse_with("GET / HTTP/", c, ".1\r\n" HOST_A "\r\n", &h);
+		if (c == '1')
+			ck_assert_int_eq(r, HTTP_HEAD_DONE);
+		else
+			ck_assert_msg(r == HTTP_HEAD_INVALID &&
+				      h.status == (byte_in(c, "0123456789") ? 505 : 400),
+				      "major \\x%02x: %d %d", c, r, h.status);
+		r = parse_with("GET / HTTP/1.", c, "\r\n" HOST_A "\r\n", &h);
+		if (c == '0' || c == '1') {
+			ck_assert_int_eq(r, HTTP_HEAD_DONE);
+			ck_assert_int_eq(h.version_minor, c - '0');
+		} else {
+			ck_assert_msg(r == HTTP_HEAD_INVALID &&
+				      h.status == (byte_in(c, "0123456789") ? 505 : 400),
+				      "minor \\x%02x: %d %d", c, r, h.status);
+		}
+	}
+}
+END_TEST
+
+/* header names and the scheme match in any case, each letter both ways */
+START_TEST(test_name_case)
+{
+	static const char *const heads[] = {
+		"POST / HTTP/1.1\r\nHOST: a.example\r\nCONTENT-LENGTH: 5\r\nTRANSFER-ENCODING: chunked\r\n\r\n",
+		"POST / HTTP/1.1\r\nhost: a.example\r\ncontent-length: 5\r\ntransfer-encoding: chunked\r\n\r\n",
+		"POST / HTTP/1.1\r\nHoSt: a.example\r\nContent-LENGTH: 5\r\nTrAnSfEr-EnCoDiNg: chunked\r\n\r\n",
+	};
+	for (size_t i = 0; i < sizeof(heads) / sizeof(heads[0]); i++) {
+		struct http_head h;
+
+		/* recognised: both framings at once is 400 */
+		ck_assert_int_eq(http_head_parse((const uint8_t *)heads[i], strlen(heads[i]),
+						 HTTP_HEAD_DEFAULT_CAP, &h), HTTP_HEAD_INVALID);
+		ck_assert_str_eq(h.reason, "content-length with transfer-encoding");
+	}
+	static const char *const targets[] = {
+		"GET HTTP://A.EXAMPLE/ HTTP/1.1\r\n\r\n", "GET http://a.example/ HTTP/1.1\r\n\r\n",
+		"GET HTTPS://A.EXAMPLE/ HTTP/1.1\r\n\r\n", "GET hTtPs://a.example/ HTTP/1.1\r\n\r\n",
+	};
+	for (size_t i = 0; i < sizeof(targets) / sizeof(targets[0]); i++) {
+		struct http_head h;
+
+		ck_assert_int_eq(http_head_parse((const uint8_t *)targets[i], strlen(targets[i]),
+						 HTTP_HEAD_DEFAULT_CAP, &h), HTTP_HEAD_DONE);
+		ck_assert_str_eq(h.host, "a.example");
+	}
+}
+END_TEST
+
 Suite *make_http_head_suite(void)
 {
 	Suite *s = suite_create("http_head");
@@ -460,6 +772,17 @@ Suite *make_http_head_suite(void)
 
 	tcase_add_test(tc, test_cases);
 	tcase_add_test(tc, test_long_host);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("acme");
+	tcase_add_test(tc, test_acme);
+	tcase_add_test(tc, test_has_body);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("classes");
+	tcase_add_test(tc, test_byte_classes);
+	tcase_add_test(tc, test_name_case);
+	tcase_add_test(tc, test_reasons_forms);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("cap");

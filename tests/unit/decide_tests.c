@@ -1,0 +1,299 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * decide_bytes() / decide_timeout(): the listener's decision from the bytes
+ * seen, through the real parsers and router, as inspect.c calls it.
+ *  - names at the edges of every character class, by SNI and by Host: a
+ *    name the classes get wrong goes unrouted (issue #11.9);
+ *  - redirect-https routes a lone, well-formed ACME challenge and marks it
+ *    one request (issue #11.3);
+ *  - answers are written into the caller's buffer, nowhere else (#12).
+ */
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "suites.h"
+#include "listener/decide.h"
+#include "common/reply.h"
+#include "router/tls_hello.h"
+
+static void no_errors(void *u, const char *m)
+{
+	(void)u;
+	ck_abort_msg("config: %s", m);
+}
+
+static struct gh_config *parse(const char *text)
+{
+	struct gh_config *c = NULL;
+
+	ck_assert_int_ge(config_parse("test", text, strlen(text), no_errors, NULL, &c), 0);
+	return c;
+}
+
+/* A minimal TLS 1.2 ClientHello record with one host_name of n bytes. */
+static size_t hello(const uint8_t *name, size_t n, uint8_t *w, size_t size)
+{
+	size_t ext = 2 + 1 + 2 + n;		/* list length, type, name length, name */
+	size_t body = 2 + 32 + 1 + 2 + 2 + 1 + 1 + 2 + 4 + ext;
+	size_t len = 5 + 4 + body, i = 0;
+
+	ck_assert_uint_le(len, size);
+	w[i++] = 22; w[i++] = 3; w[i++] = 1;
+	w[i++] = (uint8_t)((4 + body) >> 8); w[i++] = (uint8_t)(4 + body);
+	w[i++] = 1; w[i++] = 0;
+	w[i++] = (uint8_t)(body >> 8); w[i++] = (uint8_t)body;
+	w[i++] = 3; w[i++] = 3;
+	memset(w + i, 0x5a, 32); i += 32;
+	w[i++] = 0;				/* session id */
+	w[i++] = 0; w[i++] = 2; w[i++] = 0x13; w[i++] = 0x01;
+	w[i++] = 1; w[i++] = 0;			/* compression: null */
+	w[i++] = (uint8_t)((4 + ext) >> 8); w[i++] = (uint8_t)(4 + ext);
+	w[i++] = 0; w[i++] = 0;			/* server_name */
+	w[i++] = (uint8_t)(ext >> 8); w[i++] = (uint8_t)ext;
+	w[i++] = (uint8_t)((ext - 2) >> 8); w[i++] = (uint8_t)(ext - 2);
+	w[i++] = 0;				/* host_name */
+	w[i++] = (uint8_t)(n >> 8); w[i++] = (uint8_t)n;
+	memcpy(w + i, name, n); i += n;
+	ck_assert_uint_eq(i, len);
+	return len;
+}
+
+static const char lower_set[] = "abcdefghijklmnopqrstuvwxyz";
+static const char upper_set[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZ";
+
+static bool in_set(int c, const char *set)
+{
+	return c != 0 && strchr(set, c) != NULL;
+}
+
+/* The name "x" c "y.example" routes as "x" lower(c) "y.example" when c is
+ * in [A-Za-z0-9_-.], and not at all otherwise. */
+static void want_name(const char *what, int c, const struct decision *d)
+{
+	bool ok = in_set(c, lower_set) || in_set(c, upper_set) || in_set(c, "0123456789-_.");
+	char want[16] = "";
+
+	if (ok) {
+		int l = in_set(c, upper_set) ? lower_set[strchr(upper_set, c) - upper_set] : c;
+
+		want[0] = 'x';
+		want[1] = (char)l;
+		memcpy(want + 2, "y.example", sizeof("y.example"));
+	}
+	ck_assert_msg(strcmp(d->name, want) == 0, "%s x\\x%02xy.example: name '%s', want '%s'",
+		      what, c, d->name, want);
+}
+
+static char ans[DECIDE_ANSWER_MAX];
+
+/* The issue's case: a site with a Z in its name is reached by SNI and by
+ * Host whatever the case, and every byte is classed right in both. */
+START_TEST(test_name_classes_sni_host)
+{
+	struct gh_config *cfg = parse("site xzy.example x-y.example x_y.example x9y.example\n"
+				      "  http [::1]:80\n  tls [::1]:443\n"
+				      "site dflt.example\n  http [::1]:81\n  tls [::1]:444\n"
+				      "default tls dflt.example\ndefault http dflt.example\n");
+	static const char *const routed[] = { "xZy.example", "XZY.EXAMPLE", "xzy.example", "x-y.example",
+					      "x_y.example", "x9y.example", "X9Y.Example." };
+	uint8_t w[512];
+	char req[256];
+	struct decision d;
+
+	for (size_t i = 0; i < sizeof(routed) / sizeof(routed[0]); i++) {
+		size_t n = hello((const uint8_t *)routed[i], strlen(routed[i]), w, sizeof(w));
+
+		decide_bytes(cfg, GH_KIND_TLS, w, n, false, &d, ans, sizeof(ans));
+		ck_assert_msg(d.action == DECIDE_HANDOFF && d.site == 0, "SNI %s: action %d site %u",
+			      routed[i], d.action, d.site);
+		int rl = snprintf(req, sizeof(req), "GET / HTTP/1.1\r\nHost: %s\r\n\r\n", routed[i]);
+		decide_bytes(cfg, GH_KIND_HTTP, (const uint8_t *)req, (size_t)rl, false, &d, ans, sizeof(ans));
+		ck_assert_msg(d.action == DECIDE_HANDOFF && d.site == 0, "Host %s: action %d site %u",
+			      routed[i], d.action, d.site);
+	}
+	for (int c = 0; c < 256; c++) {
+		uint8_t name[11] = { 'x', (uint8_t)c, 'y', '.', 'e', 'x', 'a', 'm', 'p', 'l', 'e' };
+		size_t n = hello(name, sizeof(name), w, sizeof(w));
+
+		/* SNI: a bad name is routed like no name (the default) */
+		decide_bytes(cfg, GH_KIND_TLS, w, n, false, &d, ans, sizeof(ans));
+		ck_assert_int_eq(d.action, DECIDE_HANDOFF);
+		want_name("SNI", c, &d);
+
+		/* Host: a bad name is 400 */
+		memcpy(req, "GET / HTTP/1.1\r\nHost: ", 22);
+		memcpy(req + 22, name, sizeof(name));
+		memcpy(req + 22 + sizeof(name), "\r\n\r\n", 4);
+		decide_bytes(cfg, GH_KIND_HTTP, (const uint8_t *)req, 22 + sizeof(name) + 4, false, &d,
+			     ans, sizeof(ans));
+		if (d.action == DECIDE_HANDOFF) {
+			want_name("Host", c, &d);
+		} else {
+			ck_assert_msg(d.action == DECIDE_ANSWER && d.status == 400, "Host x\\x%02xy: %d %d",
+				      c, d.action, d.status);
+			/* a name with this byte must not route */
+			want_name("Host", c, &(struct decision){ .name = "" });
+		}
+	}
+	config_free(cfg);
+}
+END_TEST
+
+#define TOK "LoqXcYV8q5ONbJQxbmR7SCTNo3tiAXDfowyjxAjEuX0"
+#define CHALLENGE "GET /.well-known/acme-challenge/" TOK " HTTP/1.1\r\nHost: a.example\r\n\r\n"
+
+static const char redirect_conf[] = "http-mode redirect-https\n"
+				    "site a.example\n  http [::1]:80\n  tls [::1]:443\n";
+
+START_TEST(test_acme_one_request)
+{
+	struct gh_config *cfg = parse(redirect_conf);
+	struct decision d;
+	const char *in = CHALLENGE;
+
+	decide_bytes(cfg, GH_KIND_HTTP, (const uint8_t *)in, strlen(in), false, &d, ans, sizeof(ans));
+	ck_assert_int_eq(d.action, DECIDE_HANDOFF);
+	ck_assert_uint_eq(d.one_request, strlen(in));
+	ck_assert_str_eq(d.name, "a.example");
+
+	/* half-closed after the request: still the one request */
+	decide_bytes(cfg, GH_KIND_HTTP, (const uint8_t *)in, strlen(in), true, &d, ans, sizeof(ans));
+	ck_assert_int_eq(d.action, DECIDE_HANDOFF);
+	ck_assert_uint_eq(d.one_request, strlen(in));
+
+	/* anything already sent after the head: a pipelined request, redirected */
+	static const char *const after[] = { "G", "\r\n", "GET /admin HTTP/1.1\r\nHost: a.example\r\n\r\n" };
+	for (size_t i = 0; i < sizeof(after) / sizeof(after[0]); i++) {
+		char two[512];
+		int n = snprintf(two, sizeof(two), "%s%s", in, after[i]);
+
+		decide_bytes(cfg, GH_KIND_HTTP, (const uint8_t *)two, (size_t)n, false, &d, ans, sizeof(ans));
+		ck_assert_msg(d.action == DECIDE_ANSWER && d.status == 301, "challenge + %zu: %d %d", i,
+			      d.action, d.status);
+		ck_assert_uint_eq(d.one_request, 0);
+	}
+
+	/* not a challenge: redirected, never handed off */
+	in = "GET /.well-known/acme-challenge/../../admin HTTP/1.1\r\nHost: a.example\r\n\r\n";
+	decide_bytes(cfg, GH_KIND_HTTP, (const uint8_t *)in, strlen(in), false, &d, ans, sizeof(ans));
+	ck_assert_int_eq(d.action, DECIDE_ANSWER);
+	ck_assert_int_eq(d.status, 301);
+	ck_assert_str_eq(d.result, "redirect");
+	config_free(cfg);
+
+	/* http-mode route: every request is a tunnel, no one-request mark */
+	cfg = parse("site a.example\n  http [::1]:80\n");
+	in = CHALLENGE;
+	decide_bytes(cfg, GH_KIND_HTTP, (const uint8_t *)in, strlen(in), false, &d, ans, sizeof(ans));
+	ck_assert_int_eq(d.action, DECIDE_HANDOFF);
+	ck_assert_uint_eq(d.one_request, 0);
+	config_free(cfg);
+}
+END_TEST
+
+/* #12: the answer is built in the buffer the caller passes, so two
+ * decisions in flight do not share one. */
+START_TEST(test_answer_in_callers_buffer)
+{
+	struct gh_config *cfg = parse(redirect_conf);
+	static char a[DECIDE_ANSWER_MAX], b[DECIDE_ANSWER_MAX];
+	struct decision da, db;
+	const char *ra = "GET /one HTTP/1.1\r\nHost: a.example\r\n\r\n";
+	const char *rb = "GET /two HTTP/1.1\r\nHost: a.example\r\n\r\n";
+
+	decide_bytes(cfg, GH_KIND_HTTP, (const uint8_t *)ra, strlen(ra), false, &da, a, sizeof(a));
+	decide_bytes(cfg, GH_KIND_HTTP, (const uint8_t *)rb, strlen(rb), false, &db, b, sizeof(b));
+	ck_assert_ptr_eq(da.answer, (const uint8_t *)a);
+	ck_assert_ptr_eq(db.answer, (const uint8_t *)b);
+	ck_assert_ptr_nonnull(memmem(da.answer, da.answer_len, "https://a.example/one", 21));
+	ck_assert_ptr_nonnull(memmem(db.answer, db.answer_len, "https://a.example/two", 21));
+
+	decide_timeout(GH_KIND_HTTP, true, &da, a, sizeof(a));
+	ck_assert_ptr_eq(da.answer, (const uint8_t *)a);
+	ck_assert_int_eq(da.status, 408);
+	ck_assert_int_eq(memcmp(da.answer, "HTTP/1.1 408 ", 13), 0);
+
+	/* a buffer too small for the answer: an empty answer, never an overrun */
+	char tiny[8];
+	decide_bytes(cfg, GH_KIND_HTTP, (const uint8_t *)ra, strlen(ra), false, &da, tiny, sizeof(tiny));
+	ck_assert_int_eq(da.action, DECIDE_ANSWER);
+	ck_assert_uint_le(da.answer_len, sizeof(tiny));
+	config_free(cfg);
+}
+END_TEST
+
+/*
+ * A ClientHello that can never fit a peek is refused at once: need >
+ * DECIDE_PEEK_MAX. Built to need exactly the edge: k one-byte records
+ * carrying the first k bytes of a hello whose handshake is 4 + hs_len
+ * bytes; then need = 6k (records so far) + 5 (one more header) + 4 + hs_len
+ * - k (the rest in that record).
+ */
+static size_t hello_needing(size_t k, size_t hs_len, uint8_t *w)
+{
+	uint8_t hs[16];
+	size_t i = 0;
+
+	hs[0] = 1;
+	hs[1] = (uint8_t)(hs_len >> 16);
+	hs[2] = (uint8_t)(hs_len >> 8);
+	hs[3] = (uint8_t)hs_len;
+	hs[4] = 3;
+	hs[5] = 3;
+	for (size_t j = 0; j < k; j++) {
+		uint8_t b;
+
+		if (j < 6)
+			b = hs[j];
+		else if (j < 6 + 32)
+			b = 0x5a;			/* random */
+		else if (j == 38)
+			b = 0;				/* session id length */
+		else if (j == 39)
+			b = 16000 >> 8;			/* cipher suites length */
+		else if (j == 40)
+			b = 16000 & 0xff;
+		else
+			b = (j & 1) ? 0x13 : 0x01;	/* cipher suites */
+		w[i++] = 22; w[i++] = 3; w[i++] = 1; w[i++] = 0; w[i++] = 1;
+		w[i++] = b;
+	}
+	return i;
+}
+
+START_TEST(test_tls_need_edge)
+{
+	struct gh_config *cfg = parse("site a.example\n  tls [::1]:443\n");
+	static uint8_t w[DECIDE_PEEK_MAX];
+	const size_t k = 10034;
+	struct decision d;
+
+	/* 5k + 9 + hs_len: exactly DECIDE_PEEK_MAX, then one over */
+	size_t hs_len = DECIDE_PEEK_MAX - 9 - 5 * k;
+	ck_assert_uint_le(hs_len + 1, TLS_HELLO_MAX_HANDSHAKE);
+	size_t n = hello_needing(k, hs_len, w);
+
+	decide_bytes(cfg, GH_KIND_TLS, w, n, false, &d, ans, sizeof(ans));
+	ck_assert_msg(d.action == DECIDE_WAIT, "need == DECIDE_PEEK_MAX: action %d (%s)", d.action,
+		      d.result ? d.result : "");
+	n = hello_needing(k, hs_len + 1, w);
+	decide_bytes(cfg, GH_KIND_TLS, w, n, false, &d, ans, sizeof(ans));
+	ck_assert_int_eq(d.action, DECIDE_ANSWER);
+	ck_assert_str_eq(d.result, "too_big");
+	config_free(cfg);
+}
+END_TEST
+
+Suite *make_decide_suite(void)
+{
+	Suite *s = suite_create("decide");
+	TCase *tc = tcase_create("decide");
+
+	tcase_add_test(tc, test_name_classes_sni_host);
+	tcase_add_test(tc, test_acme_one_request);
+	tcase_add_test(tc, test_answer_in_callers_buffer);
+	tcase_add_test(tc, test_tls_need_edge);
+	suite_add_tcase(s, tc);
+	return s;
+}
