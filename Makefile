@@ -274,10 +274,12 @@ bench-edge: $(EDGE_BENCH)
 		'/Collected/ { printf "mode=%s instructions_per_admit_and_release=%.1f\n", m, $$4 / 1000000 }'; done
 
 # A/B of builds on the L4 hello row: make bench-ab REVS="HEAD~3 ."
+# (AB_ROW=bulk: the bulk row, CPU per GB)
 REVS ?= HEAD .
+AB_ROW ?= hello
 bench-ab:
 	bash bench/install-deps.sh
-	python3 bench/ab.py $(REVS)
+	python3 bench/ab.py --row $(AB_ROW) $(REVS)
 
 lint:
 	clang-tidy --quiet $(wildcard router/*.c common/*.c listener/*.c forwarder/*.c policy/*.c cli/*.c) -- $(CFLAGS)

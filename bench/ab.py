@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: MIT
-"""A/B of gatehouse builds on the L4 hello row (`make bench-ab REVS="A B"`).
+"""A/B of gatehouse builds on the L4 hello row (`make bench-ab REVS="A B"`),
+or on the bulk row (`--row bulk`: one GET of --bytes over HTTP, CPU per GB).
 
-    python3 bench/ab.py [--rounds 40] [--n 4000] [--make-flags "NOSECCOMP=1"] REV [REV...]
+    python3 bench/ab.py [--row hello|bulk] [--rounds 40] [--n 4000] [--make-flags "NOSECCOMP=1"] REV [REV...]
 
 REV is a git revision (built in a throw-away worktree) or "." (the working
 tree as it is). Each build runs `gatehouse run` with its default forwarders
@@ -30,6 +31,8 @@ listen tls  [::1]:{tls}
 listen http [::1]:{http}
 site hello.test
     tls [::1]:{backend}
+site bulk.test
+    http [::1]:{bulk}
 default tls reject
 default http reject
 """
@@ -53,6 +56,8 @@ def main():
     ap.add_argument("revs", nargs="+")
     ap.add_argument("--rounds", type=int, default=40)
     ap.add_argument("--n", type=int, default=4000, help="connections per target per round")
+    ap.add_argument("--row", choices=("hello", "bulk"), default="hello")
+    ap.add_argument("--bytes", type=int, default=1 << 30, help="bulk: body bytes per round")
     ap.add_argument("--make-flags", default="", help="extra make variables for every build, e.g. NOSECCOMP=1")
     ap.add_argument("--port-base", type=int, default=int(os.environ.get("BENCH_PORT_BASE", "23000")))
     args = ap.parse_args()
@@ -62,12 +67,14 @@ def main():
     try:
         tools = bench.build_tools(os.path.join(tmp, "tools"))
         T = lambda name: os.path.join(tools, name)  # noqa: E731
-        backend_port, floor_port = args.port_base + 1, args.port_base + 2
+        backend_port, floor_port, bulk_port = args.port_base + 1, args.port_base + 2, args.port_base + 3
         targets = {}
         bench.PROCS.start("backend", [T("backend"), "hello", f"[::1]:{backend_port}"])
         bench.wait_port(backend_port)
+        bench.PROCS.start("bulk", [T("bulk"), "serve", f"[::1]:{bulk_port}", str(args.bytes)])
+        bench.wait_port(bulk_port)
         fp = bench.PROCS.start("floor-2p", [T("floor"), "-p", "-r", "16384",
-                                            f"[::1]:{floor_port}=[::1]:{backend_port}"])
+                                            f"[::1]:{floor_port}=[::1]:{backend_port if args.row == 'hello' else bulk_port}"])
         bench.wait_port(floor_port, proc=fp)
         targets["two-process floor"] = (fp, floor_port)
         for i, rev in enumerate(args.revs):
@@ -78,9 +85,9 @@ def main():
             tls, http = args.port_base + 10 + 2 * i, args.port_base + 11 + 2 * i
             conf = os.path.join(tmp, f"ab-{i}.conf")
             with open(conf, "w") as f:
-                f.write(CONF.format(tls=tls, http=http, backend=backend_port))
+                f.write(CONF.format(tls=tls, http=http, backend=backend_port, bulk=bulk_port))
             p = bench.start_gatehouse(f"ab-{i}", os.path.join(out, "gatehouse"), conf, None, os.devnull, tmp)
-            targets[rev] = (p, tls)
+            targets[rev] = (p, tls if args.row == "hello" else http)
         names = list(targets)
         cpu = {n: [] for n in names}
         for r in range(args.rounds):
@@ -88,15 +95,23 @@ def main():
             for n in names[k:] + names[:k]:
                 p, port = targets[n]
                 before = bench.cpu_snapshot(p.pid)
-                res = subprocess.run([T("hello_load"), "-a", f"[::1]:{port}", "-n", str(args.n), "-s", "hello.test",
-                                      "-t", "60", "-c", "32", "-w", "251"], capture_output=True, text=True, timeout=120)
+                if args.row == "hello":
+                    cmd = [T("hello_load"), "-a", f"[::1]:{port}", "-n", str(args.n), "-s", "hello.test",
+                           "-t", "60", "-c", "32", "-w", "251"]
+                else:
+                    cmd = [T("bulk"), "get", f"[::1]:{port}", str(args.bytes), "--host", "bulk.test", "-t", "60"]
+                res = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
                 after = bench.cpu_snapshot(p.pid)
                 if res.returncode:
-                    sys.exit(f"ab: {n}: hello_load failed: {res.stdout} {res.stderr}")
-                cpu[n].append(bench.cpu_delta(before, after)[1] / args.n * 1e6)
+                    sys.exit(f"ab: {n}: {cmd[0]} failed: {res.stdout} {res.stderr}")
+                per = args.n / 1e6 if args.row == "hello" else args.bytes / 1e9
+                cpu[n].append(bench.cpu_delta(before, after)[1] / per)
             bench.log(f"round {r + 1}/{args.rounds}: " + ", ".join(f"{n} {cpu[n][-1]:.1f}" for n in names))
         base = cpu[args.revs[0]]
-        print(f"\nCPU µs per connection, {args.rounds} rounds of {args.n} (251 B hello, 32 concurrent):")
+        if args.row == "hello":
+            print(f"\nCPU µs per connection, {args.rounds} rounds of {args.n} (251 B hello, 32 concurrent):")
+        else:
+            print(f"\nCPU s per GB, {args.rounds} rounds of one {args.bytes} B GET over HTTP:")
         print(f"| | median | quartiles | ÷ {args.revs[0]} (medians) | ÷ {args.revs[0]} (median of per-round ratios) |")
         print("|---|---|---|---|---|")
         for n in names:
@@ -104,7 +119,7 @@ def main():
             # a round's samples ran minutes apart at most: the paired ratio
             # cancels most of what the machine's other load does
             paired = statistics.median(a / b for a, b in zip(cpu[n], base))
-            print(f"| {n} | {statistics.median(cpu[n]):.1f} | {q[0]:.1f}–{q[2]:.1f} | "
+            print(f"| {n} | {statistics.median(cpu[n]):.3f} | {q[0]:.3f}–{q[2]:.3f} | "
                   f"{statistics.median(cpu[n]) / statistics.median(base):.3f} | {paired:.3f} |")
     finally:
         bench.PROCS.stop_all()
