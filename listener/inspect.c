@@ -4,9 +4,14 @@
  * from the first byte (the parsers are stateless), and decide: wait, hand
  * off, or answer and close.
  */
+#include <assert.h>
 #include <errno.h>
 #include <sys/socket.h>
 #include "listener/inspect.h"
+#include "router/gh_limits.h"
+
+/* a head carried alone fits in what the forwarder accepts as one request */
+static_assert(DECIDE_PEEK_MAX <= GH_MAX_ONE_REQUEST, "one_request bound below the peek size");
 
 /* Read (consume) what the client sent, so close() after our answer sends a
  * FIN rather than a RST that could destroy the answer in flight. */
@@ -35,7 +40,8 @@ static bool carry_out(struct inspector *in, struct lconn *c, const struct decisi
 	case DECIDE_WAIT:
 		return true;
 	case DECIDE_HANDOFF:
-		dispatch_queue(in->disp, in->conns, c, in->cfg->sites[d->site].name, d->name);
+		dispatch_queue(in->disp, in->conns, c, in->cfg->sites[d->site].name, d->name,
+			       (uint32_t)d->one_request);
 		return false;
 	case DECIDE_DROP:
 		lconn_free(in->conns, c);
