@@ -30,6 +30,7 @@ MUTATIONS = [
     ("test_http_one_site_per_connection", 'b"GET /1 HTTP/1.1\\r\\nHost: a.example',
      'b"GET /1 HTTP/1.1\\r\\nHost: c.example'),
     ("test_clienthello_large", 'big_hello("pq.example", body_len=16385)', 'big_hello("pq.example", body_len=16384)'),
+    ("test_reject_log_count", 'rejection records suppressed$"', 'rejection records dropped$"'),
     ("test_listener_errors", r'443\r\n\r\n", 405)', r'443\r\n\r\n", 400)'),
     ("test_redirect_https", '"https://a.example/path?query=1&b=2"', '"https://a.example/path"'),
     ("test_acme_strict", '("GET " + ACME + "AZaz09-_", ACME + "AZaz09-_"),',

@@ -262,6 +262,32 @@ def test_clienthello_large(t):
 # ====================================================================== 3 listener errors
 
 @test()
+def test_reject_log_count(t):
+    """A burst of refused clients: at most 20 rejection records a second,
+    and the count of the rest is logged when its window ends, with no later
+    client needed to bring it out (the loop wakes for it)."""
+    rec = t.backend("lc-rec", "record")
+    hp = free_port()
+    g = t.gatehouse("\n".join([
+        "listen http [::1]:%d" % hp, "listen tls [::1]:%d" % free_port(),
+        "site a.example", "    http " + rec.addr, "default http reject", ""]))
+    N = 60
+    for i in range(N):
+        st, h, body, raw = http_exchange(hp, b"GET / HTTP/1.1\r\nHost: unknown.example\r\n\r\n")
+        check_eq(st, 421, "status of refused client %d" % i)
+    rx_rec = re.compile(r"gatehouse-listener\[\d+\]: \[::1\]:\d+ http unknown\.example no_route 421$", re.M)
+    rx_cnt = re.compile(r"gatehouse-listener\[\d+\]: (\d+) rejection records suppressed$", re.M)
+
+    def accounted():
+        text = g.log()
+        return len(rx_rec.findall(text)) + sum(int(n) for n in rx_cnt.findall(text))
+    wait_for(lambda: accounted() == N, 5, "every one of %d refused clients logged or counted" % N)
+    lines = len(rx_rec.findall(g.log()))
+    check(20 <= lines < N, "%d rejection records for %d refused clients" % (lines, N))
+    check_eq(rec.accepted, 0, "backend connections")
+
+
+@test()
 def test_listener_errors(t):
     rec = t.backend("err-rec", "record")
     trec = t.backend("err-tls-rec", "record")
