@@ -269,7 +269,7 @@ void hx_redirect(struct hx *x, struct hx_proxy *p, const struct hx_line *l, size
 		p->redirect_line = l->no;
 	if (code != 301 && code != 308)
 		hx_say(x, l->no, HX_NOTE,
-		       "'%s': HAProxy answers %u; gatehouse answers 301 (GET, HEAD) or 308 (other methods), and passes /.well-known/acme-challenge/ to the site",
+		       "'%s': HAProxy answers %u; gatehouse answers 301 (GET, HEAD) or 308 (other methods), and passes only well-formed ACME challenges (GET or HEAD /.well-known/acme-challenge/TOKEN) to the site",
 		       l->text, code);
 }
 

@@ -10,18 +10,21 @@
 #include "router/proxy_header.h"
 
 int handoff_pack(struct handoff_msg *msg, unsigned kind, const struct sockaddr_storage *client,
-		 const char *site, const char *name, uint64_t accepted_usec)
+		 const char *site, const char *name, uint64_t accepted_usec, uint32_t one_request)
 {
 	size_t sl = strlen(site), nl = strlen(name);
 
 	if (sl == 0 || sl >= HANDOFF_NAME_MAX || nl >= HANDOFF_NAME_MAX)
 		return -ENAMETOOLONG;
+	if (!handoff_one_request_ok(kind, one_request))
+		return -EINVAL;
 	memset(msg, 0, sizeof(*msg));
 	msg->magic = HANDOFF_MAGIC;
 	msg->version = HANDOFF_VERSION;
 	msg->size = sizeof(*msg);
 	msg->kind = (uint8_t)kind;
 	msg->accepted_usec = accepted_usec;
+	msg->one_request = one_request;
 	/* an IPv4 client on a dual-stack socket (::ffff:a.b.c.d) travels as
 	 * what it is, so PROXY headers say TCP4 */
 	struct proxy_endpoint ep;
@@ -85,6 +88,13 @@ int handoff_check_tcp(int fd)
 	return 0;
 }
 
+bool handoff_one_request_ok(unsigned kind, uint32_t one_request)
+{
+	/* only a plain HTTP head is ever carried alone, and no head is
+	 * longer than the listener can peek */
+	return one_request == 0 || (kind == GH_KIND_HTTP && one_request <= GH_MAX_ONE_REQUEST);
+}
+
 static void close_all_fds(struct msghdr *mh)
 {
 	for (struct cmsghdr *c = CMSG_FIRSTHDR(mh); c; c = CMSG_NXTHDR(mh, c)) {
@@ -136,6 +146,8 @@ static enum handoff_error validate(struct mmsghdr *mm, struct handoff_in *in)
 	if ((m->client_family != AF_INET && m->client_family != AF_INET6) ||
 	    !name_ok(m->site, false) || !name_ok(m->name, true))
 		return HANDOFF_E_NAME;
+	if (!handoff_one_request_ok(m->kind, m->one_request))
+		return HANDOFF_E_ONE_REQUEST;
 	if (handoff_check_tcp(in->fd) < 0)
 		return HANDOFF_E_NOT_TCP;
 	return HANDOFF_OK;
@@ -201,6 +213,7 @@ const char *handoff_error_str(enum handoff_error e)
 	case HANDOFF_E_KIND: return "unknown kind";
 	case HANDOFF_E_NAME: return "malformed name field";
 	case HANDOFF_E_NOT_TCP: return "fd is not a connected TCP socket";
+	case HANDOFF_E_ONE_REQUEST: return "one-request limit on a non-HTTP kind or above the bound";
 	}
 	return "?";
 }

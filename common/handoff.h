@@ -11,14 +11,16 @@
  * a compromised listener can only pick among the forwarder's configured
  * sites (DESIGN.md trust rule 1).
  */
+#include <stdbool.h>
 #include <stdint.h>
 #include <stddef.h>
 #include <assert.h>
 #include <netinet/in.h>
+#include "router/gh_limits.h"
 #include "router/hostname.h"
 
 #define HANDOFF_MAGIC 0x47484f46u	/* "GHOF" */
-#define HANDOFF_VERSION 1u
+#define HANDOFF_VERSION 2u
 #define HANDOFF_NAME_MAX (HOSTNAME_MAX + 1)
 /* Messages sent or received per system call (sendmmsg/recvmmsg). Batching
  * what is ready in one loop round costs 1-3 us per fd instead of 8-12. */
@@ -35,15 +37,19 @@ struct handoff_msg {
 	uint64_t accepted_usec;		/* CLOCK_REALTIME at accept, for the log */
 	char site[HANDOFF_NAME_MAX];	/* site name, NUL-padded */
 	char name[HANDOFF_NAME_MAX];	/* the name the client asked for ("" if none) */
-	uint8_t reserved[4];
+	/* 0: the connection is a tunnel. Else (kind HTTP only, at most
+	 * GH_MAX_ONE_REQUEST): the forwarder carries this many bytes of the
+	 * client's to the backend and no more (an ACME challenge's head). */
+	uint32_t one_request;
 };
 static_assert(sizeof(struct handoff_msg) == 552, "hand-off wire size changed: bump HANDOFF_VERSION");
 
 struct sockaddr_storage;
 
-/* Fill msg for a client; returns -ENAMETOOLONG if a name does not fit. */
+/* Fill msg for a client; returns -ENAMETOOLONG if a name does not fit,
+ * -EINVAL for a one_request the receiver would refuse. */
 int handoff_pack(struct handoff_msg *msg, unsigned kind, const struct sockaddr_storage *client,
-		 const char *site, const char *name, uint64_t accepted_usec);
+		 const char *site, const char *name, uint64_t accepted_usec, uint32_t one_request);
 
 /* Send n messages, msgs[i] carrying fds[i], in as few calls as the socket
  * takes. Returns how many were sent (their fds are the receiver's now; the
@@ -63,6 +69,7 @@ enum handoff_error {
 	HANDOFF_E_KIND,
 	HANDOFF_E_NAME,		/* site/name not NUL-terminated, empty site, bad family */
 	HANDOFF_E_NOT_TCP,	/* the fd is not a connected TCP socket */
+	HANDOFF_E_ONE_REQUEST,	/* one_request on a kind other than HTTP, or too large */
 };
 
 struct handoff_in {
@@ -81,5 +88,8 @@ int handoff_recv(int channel, struct handoff_in *in, unsigned max);
 /* Check that fd is a connected TCP socket (getsockopt(TCP_INFO): works only
  * on TCP, and tells the state). Established or half-closed by the peer. */
 int handoff_check_tcp(int fd);
+
+/* May a hand-off of this kind carry this one_request? (0 always may.) */
+bool handoff_one_request_ok(unsigned kind, uint32_t one_request);
 
 const char *handoff_error_str(enum handoff_error e);

@@ -103,6 +103,11 @@ static void take(struct forwarder *f, struct handoff_in *in)
 	}
 	c->kind = m->kind;
 	c->site = site;
+	/* checked by handoff_recv: HTTP only, bounded */
+	if (m->one_request) {
+		c->up.limited = true;
+		c->up.left = m->one_request;
+	}
 	c->proxy_version = (uint8_t)f->cfg->sites[site].proxy_protocol;
 	client_from_kernel(f, c, m);
 	f->total++;

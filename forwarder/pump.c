@@ -55,6 +55,19 @@ bool pump_wait_after_recv(size_t got, size_t buf_size, bool src_hup)
 	return !pump_go_bulk(got, buf_size) && !src_hup;
 }
 
+size_t pump_recv_size(const struct fdir *d, size_t buf_size)
+{
+	return d->limited && d->left < buf_size ? d->left : buf_size;
+}
+
+bool pump_took(struct fdir *d, size_t n)
+{
+	if (!d->limited)
+		return false;
+	d->left -= n < d->left ? (uint32_t)n : d->left;
+	return d->left == 0;
+}
+
 static bool would_block(int e)
 {
 	return e == EAGAIN || e == EWOULDBLOCK || e == EINTR;
@@ -133,13 +146,21 @@ enum pump_result pump(struct fdir *d, int src, int dst, bool other_done, struct 
 				pipes_put(d->pipe_r, d->pipe_w);	/* empty: flushed above */
 				d->pipe_r = d->pipe_w = -1;
 			}
-			ssize_t n = recv(src, buf->b, sizeof(buf->b), MSG_DONTWAIT);
+			size_t want = pump_recv_size(d, sizeof(buf->b));
+			if (!want) {
+				/* the one request is carried: end as at EOF, and
+				 * what the client sends after it stays unread */
+				d->eof = true;
+				continue;
+			}
+			ssize_t n = recv(src, buf->b, want, MSG_DONTWAIT);
 			if (n == 0) {
 				d->eof = true;
 				continue;
 			}
 			if (n < 0)
 				return would_block(errno) ? PUMP_WAIT : PUMP_ERR_SRC;
+			pump_took(d, (size_t)n);
 			ssize_t s = send(dst, buf->b, (size_t)n, MSG_DONTWAIT | MSG_NOSIGNAL);
 			if (s < 0) {
 				if (!would_block(errno))
@@ -151,6 +172,11 @@ enum pump_result pump(struct fdir *d, int src, int dst, bool other_done, struct 
 				*dst_blocked = true;
 				/* rare: keep the rest until the destination drains */
 				return pump_hold(d, buf->b + s, (size_t)(n - s)) ? PUMP_WAIT : PUMP_ERR_DST;
+			}
+			if (d->limited) {
+				if ((size_t)n < want && !d->src_hup)
+					return PUMP_WAIT;	/* drained */
+				continue;	/* more allowed, or the limit reached */
 			}
 			if (pump_go_bulk((size_t)n, sizeof(buf->b)))
 				d->bulk = true;

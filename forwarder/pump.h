@@ -22,6 +22,12 @@ struct fdir {
 	bool shut;		/* EOF passed on with shutdown(SHUT_WR) */
 	bool src_hup;		/* the source reported RDHUP/HUP: read to EOF */
 	bool bulk;		/* moving with splice (see pump_go_bulk) */
+	/* One request only (handoff.h one_request): the source may give at
+	 * most `left` more bytes, then the direction ends as at EOF and the
+	 * source is not read again. Never bulk: the bound is below a copy
+	 * buffer or two, and splice could not stop at it. */
+	bool limited;
+	uint32_t left;
 };
 
 /* The copy buffer small messages pass through. One per process, owned by
@@ -54,6 +60,13 @@ bool pump_dir_done(const struct fdir *d);	/* EOF passed on, nothing held */
  * needs no shutdown() (both sockets are closed next). */
 enum pump_result pump(struct fdir *d, int src, int dst, bool other_done, struct pump_buf *buf,
 		      bool *dst_blocked);
+
+/* How much the next recv from d's source may take, with a buffer of
+ * buf_size: all of it, or at most what the one-request limit leaves. */
+size_t pump_recv_size(const struct fdir *d, size_t buf_size);
+/* n bytes were read from d's source: count them against the limit. True
+ * when the limit is now used up (the direction ends as at EOF). */
+bool pump_took(struct fdir *d, size_t n);
 
 /* Keep bytes a send did not take, to be delivered first. */
 bool pump_hold(struct fdir *d, const uint8_t *p, size_t len);

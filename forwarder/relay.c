@@ -17,12 +17,17 @@
  * Half-close: EOF from one side is passed on with shutdown(SHUT_WR) once
  * everything before it is delivered; the relay ends when both directions
  * have done so (or on an error, or the idle timeout).
+ *
+ * One request (an ACME challenge under redirect-https): the client->server
+ * direction carries its head and then ends as if the client had sent EOF
+ * (pump.h `limited`); the answer is relayed to the server's EOF.
  */
 #include <errno.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
 #include <unistd.h>
 #include "common/clock.h"
+#include "common/reply.h"
 #include "forwarder/conn.h"
 #include "forwarder/pump.h"
 #include "forwarder/relay.h"
@@ -72,9 +77,16 @@ int relay_early(struct fconn *c, struct pump_buf *buf)
 	struct fdir *d = &c->up;
 	if (pump_dir_busy(d))
 		return EARLY_NONE;	/* held from a server that failed: sent once connected */
-	ssize_t n = recv(c->cfd, buf->b, sizeof(buf->b), MSG_DONTWAIT);
+	/* a one-request client: no byte past the limit, here either */
+	size_t want = pump_recv_size(d, sizeof(buf->b));
+	if (!want)
+		return EARLY_NONE;
+	ssize_t n = recv(c->cfd, buf->b, want, MSG_DONTWAIT);
 	if (n <= 0)
 		return EARLY_NONE;
+	/* limit reached: the relay must still run the direction, to pass
+	 * the end on to the server */
+	bool used_up = pump_took(d, (size_t)n);
 	int err = 0;
 	ssize_t s = send(c->sfd, buf->b, (size_t)n, MSG_DONTWAIT | MSG_NOSIGNAL);
 	if (s < 0) {
@@ -93,7 +105,7 @@ int relay_early(struct fconn *c, struct pump_buf *buf)
 		 * the stream without its start) */
 		return s ? EARLY_UP_HELD : EARLY_HELD;
 	}
-	return (size_t)n < sizeof(buf->b) ? EARLY_SENT : EARLY_SENT_MORE;
+	return (size_t)n < sizeof(buf->b) && !used_up ? EARLY_SENT : EARLY_SENT_MORE;
 }
 
 /* Run the directions an event may have unblocked. */
@@ -124,6 +136,11 @@ static void run(struct forwarder *f, struct fconn *c, bool do_up, bool do_down)
 		}
 	}
 	if (pump_dir_done(&c->up) && pump_dir_done(&c->down)) {
+		/* a one-request client may have sent more than it was given:
+		 * read that and shut our side first, so the close sends a FIN
+		 * and not a RST that could cut the answer short */
+		if (c->up.limited)
+			reply_final(c->cfd, NULL, 0, f->buf->b, sizeof(f->buf->b));
 		conn_end(&f->conns, c, "ok");
 		return;
 	}

@@ -124,11 +124,11 @@ int accept_ready(struct listener *l, struct llisten *ls, uint32_t events)
 			switch (accept_error_class(err)) {
 			case ACCEPT_ERR_RETRY:
 				if (err != EAGAIN && err != EINTR && err != ECONNABORTED &&
-				    log_limit_pass(&l->accept_log, now, "accept error records"))
+				    lconn_accept_log_take(&l->conns, now))
 					log_msg(LOG_WARNING, "accept on %s: %s", ls->name, strerror(err));
 				return 0;
 			case ACCEPT_ERR_PAUSE:
-				if (log_limit_pass(&l->accept_log, now, "accept error records"))
+				if (lconn_accept_log_take(&l->conns, now))
 					log_msg(LOG_WARNING, "accept on %s: %s, pausing accepts for %dms",
 						ls->name, strerror(err), ACCEPT_PAUSE_MS);
 				lconn_pause_accept(&l->conns, now + ACCEPT_PAUSE_MS);

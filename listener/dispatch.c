@@ -110,7 +110,8 @@ static void channel_dead(struct dispatch *d, struct lchannel *ch, const char *wh
 		d->lost = why;
 }
 
-void dispatch_queue(struct dispatch *d, struct lconns *t, struct lconn *c, const char *site, const char *name)
+void dispatch_queue(struct dispatch *d, struct lconns *t, struct lconn *c, const char *site, const char *name,
+		    uint32_t one_request)
 {
 	if (d->pending_len == d->pending_cap) {
 		/* cannot happen: accepting pauses long before the ring fills */
@@ -122,7 +123,7 @@ void dispatch_queue(struct dispatch *d, struct lconns *t, struct lconn *c, const
 	struct sockaddr_storage ss;
 	memset(&ss, 0, sizeof(ss));
 	memcpy(&ss, &c->peer, sizeof(c->peer));
-	if (handoff_pack(&p->msg, c->kind, &ss, site, name, c->accepted_usec) < 0) {
+	if (handoff_pack(&p->msg, c->kind, &ss, site, name, c->accepted_usec, one_request) < 0) {
 		lconn_reject_log(t, c, "internal", name, NULL, 0);
 		lconn_free(t, c);
 		return;

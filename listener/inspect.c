@@ -4,27 +4,21 @@
  * from the first byte (the parsers are stateless), and decide: wait, hand
  * off, or answer and close.
  */
+#include <assert.h>
 #include <errno.h>
 #include <sys/socket.h>
+#include "common/reply.h"
 #include "listener/inspect.h"
+#include "router/gh_limits.h"
 
-/* Read (consume) what the client sent, so close() after our answer sends a
- * FIN rather than a RST that could destroy the answer in flight. */
-static void drain_input(struct inspector *in, int fd)
-{
-	for (int i = 0; i < 4; i++) {
-		ssize_t n = recv(fd, in->buf, sizeof(in->buf), MSG_DONTWAIT);
-		if (n <= 0)
-			break;
-	}
-}
+/* a head carried alone fits in what the forwarder accepts as one request */
+static_assert(DECIDE_PEEK_MAX <= GH_MAX_ONE_REQUEST, "one_request bound below the peek size");
 
+/* The last words: common/reply.c's rule (drain, send, SHUT_WR), with the
+ * peek buffer lent as the drain sink (nothing in it outlives a call). */
 static void answer_and_close(struct inspector *in, struct lconn *c, const void *buf, size_t len)
 {
-	drain_input(in, c->fd);
-	if (len)
-		(void)send(c->fd, buf, len, MSG_DONTWAIT | MSG_NOSIGNAL);
-	shutdown(c->fd, SHUT_WR);
+	reply_final(c->fd, buf, len, in->buf, sizeof(in->buf));
 	lconn_free(in->conns, c);
 }
 
@@ -35,15 +29,16 @@ static bool carry_out(struct inspector *in, struct lconn *c, const struct decisi
 	case DECIDE_WAIT:
 		return true;
 	case DECIDE_HANDOFF:
-		dispatch_queue(in->disp, in->conns, c, in->cfg->sites[d->site].name, d->name);
+		dispatch_queue(in->disp, in->conns, c, in->cfg->sites[d->site].name, d->name,
+			       (uint32_t)d->one_request);
 		return false;
 	case DECIDE_DROP:
 		lconn_free(in->conns, c);
 		return false;
 	case DECIDE_ANSWER:
 		lconn_reject_log(in->conns, c, d->result, d->name, d->detail, d->status);
-		/* d->answer never points into in->buf (decide.h: static
-		 * storage), so the drain below cannot overwrite it */
+		/* d->answer is in in->answer or static (decide.h), never in
+		 * in->buf: the drain into in->buf cannot overwrite it */
 		answer_and_close(in, c, d->answer, d->answer_len);
 		return false;
 	}

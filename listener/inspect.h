@@ -20,7 +20,7 @@ struct inspector {
 	 * ClientHello (16 KiB of handshake) spread over a few records, and for
 	 * the largest request head (max-head-size <= 64 KiB). Nothing in it
 	 * outlives a call: the parsers are stateless and re-read from the
-	 * first byte, so it doubles as the sink drain_input() reads a client's
+	 * first byte, so it doubles as the sink reply_final() reads a client's
 	 * bytes into before an answer and close. */
 	uint8_t buf[DECIDE_PEEK_MAX];
 	/* decide_*() write answers here; sent before the next decision */

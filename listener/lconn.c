@@ -16,6 +16,39 @@ void lconns_init(struct lconns *t, unsigned max_inspecting)
 	dlist_init(&t->inspecting);
 	t->max_inspecting = max_inspecting;
 	t->accept_resume_ms = UINT64_MAX;
+	ratelimit_init(&t->rejects, 1000, LCONN_LOG_PER_SEC);
+	ratelimit_init(&t->accept_errors, 1000, LCONN_LOG_PER_SEC);
+}
+
+static void report(struct ratelimit *r, uint64_t now_ms, const char *what)
+{
+	unsigned n = ratelimit_flush(r, now_ms);
+	if (n)
+		log_msg(LOG_NOTICE, "%u %s suppressed", n, what);
+}
+
+/* a finished window's count goes out before the next window's records */
+static bool log_take(struct ratelimit *r, uint64_t now_ms, const char *what)
+{
+	report(r, now_ms, what);
+	return ratelimit_take(r, now_ms);
+}
+
+bool lconn_accept_log_take(struct lconns *t, uint64_t now_ms)
+{
+	return log_take(&t->accept_errors, now_ms, "accept error records");
+}
+
+void lconn_log_flush(struct lconns *t, uint64_t now_ms)
+{
+	report(&t->rejects, now_ms, "rejection records");
+	report(&t->accept_errors, now_ms, "accept error records");
+}
+
+uint64_t lconn_log_deadline(const struct lconns *t)
+{
+	uint64_t a = ratelimit_deadline(&t->rejects), b = ratelimit_deadline(&t->accept_errors);
+	return a < b ? a : b;
 }
 
 struct lconn *lconn_new(struct lconns *t, int fd, unsigned kind, const struct sockaddr_in6 *peer,
@@ -77,7 +110,7 @@ void lconn_reject_log(struct lconns *t, const struct lconn *c, const char *resul
 {
 	if (strcmp(result, "redirect") != 0)
 		t->stats.rejected++;
-	if (!log_limit_pass(&t->rejects, clock_now_ms(), "rejection records"))
+	if (!log_take(&t->rejects, clock_now_ms(), "rejection records"))
 		return;
 	char client[64], esc[4 * HOSTNAME_MAX + 1], st[8], msg[1200];
 	log_format_addr((const struct sockaddr *)&c->peer, client, sizeof(client));

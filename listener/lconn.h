@@ -2,15 +2,15 @@
 #pragma once
 /*
  * The listener's clients: the connection object's birth and death, the
- * counts that gate accepting, and the rate-limited rejection log. The
- * bottom of the listener: it calls nothing else in listener/ but the log
- * limit, and everything above calls down into it.
+ * counts that gate accepting, and the rate-limited logs (rejections,
+ * accept errors; common/ratelimit.h). The bottom of the listener: it calls
+ * nothing else in listener/, and everything above calls down into it.
  */
 #include <stdbool.h>
 #include <stdint.h>
 #include <netinet/in.h>
 #include "common/dlist.h"
-#include "listener/loglimit.h"
+#include "common/ratelimit.h"
 
 /* What an epoll event's data.ptr points at: each object starts with it. */
 enum lobj_type {
@@ -33,6 +33,11 @@ struct lconn {
 	struct sockaddr_in6 peer;	/* IPv4 peers arrive v4-mapped or as sockaddr_in */
 };
 
+/* Records a second per log (rejections, accept errors); the rest are
+ * counted and the count logged once its window is over, so a flood of junk
+ * cannot fill the journal and push real records out. */
+#define LCONN_LOG_PER_SEC 20u
+
 struct lstats {
 	uint64_t accepted, handed_off, rejected, timeouts, active;
 };
@@ -45,7 +50,8 @@ struct lconns {
 	unsigned max_inspecting;
 	uint64_t accept_resume_ms;	/* after EMFILE/ENFILE; UINT64_MAX none */
 	struct lstats stats;
-	struct log_limit rejects;
+	struct ratelimit rejects;	/* lconn_reject_log */
+	struct ratelimit accept_errors;	/* lconn_accept_log_take */
 };
 
 void lconns_init(struct lconns *t, unsigned max_inspecting);
@@ -69,9 +75,17 @@ void lconn_sent(struct lconns *t, unsigned n);
 struct lconn *lconn_first(struct lconns *t);
 
 /* One access record for a client the listener answered or refused
- * itself; at most LOG_LIMIT_PER_SEC a second, with a count of the rest. */
+ * itself; at most LCONN_LOG_PER_SEC a second, with a count of the rest. */
 void lconn_reject_log(struct lconns *t, const struct lconn *c, const char *result,
 		      const char *name, const char *detail, int status);
+
+/* May an accept error be logged now? (LCONN_LOG_PER_SEC a second) */
+bool lconn_accept_log_take(struct lconns *t, uint64_t now_ms);
+/* Log the count of records held back in windows that are over; the loop
+ * calls it each round, and wakes for lconn_log_deadline(). */
+void lconn_log_flush(struct lconns *t, uint64_t now_ms);
+/* When a held-back count is due (UINT64_MAX: none). */
+uint64_t lconn_log_deadline(const struct lconns *t);
 
 /* Out of fds: accept nothing until until_ms. */
 void lconn_pause_accept(struct lconns *t, uint64_t until_ms);

@@ -7,7 +7,7 @@
  * errors and redirects itself. It opens no file and dials no address.
  *
  * The whole listener, as main.c's loop sees it. Calls run one way:
- * main -> accept -> inspect -> dispatch -> lconn (-> loglimit).
+ * main -> accept -> inspect -> dispatch -> lconn.
  */
 #include <stdbool.h>
 #include <stdint.h>
@@ -17,7 +17,6 @@
 #include "listener/dispatch.h"
 #include "listener/inspect.h"
 #include "listener/lconn.h"
-#include "listener/loglimit.h"
 
 struct listener {
 	const struct gh_config *cfg;
@@ -27,7 +26,6 @@ struct listener {
 	struct lconns conns;		/* the clients being inspected */
 	struct dispatch disp;		/* channels and the hand-off ring */
 	struct inspector insp;		/* holds the peek buffer */
-	struct log_limit accept_log;	/* accept errors, rate-limited */
 	bool draining;			/* stop accepting, exit when nothing waits */
 	const char *drain_reason;	/* why we drain if not asked to */
 	uint64_t drain_deadline_ms;

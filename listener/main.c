@@ -41,6 +41,11 @@ static uint64_t next_deadline(struct listener *l)
 		d = l->conns.accept_resume_ms;
 	if (l->draining && l->drain_deadline_ms < d)
 		d = l->drain_deadline_ms;
+	/* a held-back log count is reported when its window ends, not
+	 * only when the next record comes */
+	uint64_t logs = lconn_log_deadline(&l->conns);
+	if (logs < d)
+		d = logs;
 	return d;
 }
 
@@ -251,6 +256,7 @@ static void after_round(void *ctx, uint64_t now)
 
 	expire(l, now);
 	dispatch_flush(&l->disp, &l->conns);
+	lconn_log_flush(&l->conns, now);
 }
 
 static uint64_t deadline(void *ctx)

@@ -19,3 +19,6 @@
 #define GH_MAX_SERVERS 256u
 /* clients the listener inspects at once */
 #define GH_MAX_INSPECTING 16384u
+/* bytes a hand-off may carry as one request (handoff.h one_request): the
+ * listener's peek buffer (DECIDE_PEEK_MAX), larger than any head */
+#define GH_MAX_ONE_REQUEST (64u * 1024u + 1024u)

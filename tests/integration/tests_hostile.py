@@ -8,7 +8,7 @@ import socket
 import time
 
 import gh
-from gh import test, check, check_eq, wait_for, free_port, connect, recv_line
+from gh import test, check, check_eq, wait_for, free_port, connect, recv_line, recv_all
 from tests_all import handoff_msg
 
 
@@ -143,3 +143,51 @@ def test_forged_timestamp_not_in_record(t):
     ms = [int(m) for m in re.findall(r" ms=(\d+) ", log())]
     check_eq(len(ms), 3, "records with ms=")
     check(all(m < 60000 for m in ms), "durations from the hand-off's forged timestamp: %r" % ms)
+
+
+@test()
+def test_one_request_handoff(t):
+    """The hand-off's one_request (issue #11.3) comes from the untrusted
+    listener: on a TLS hand-off, or above the bound, the message is
+    refused; on HTTP, exactly that many bytes reach the server even when
+    the client sent more, the server then sees EOF, and the client reads
+    the answer and a clean end (FIN: what it sent past the limit was
+    drained, not left to turn the close into a RST)."""
+    rec = t.backend("or-rec", "record")
+    proc, ours, log = gh.lone_forwarder(t, ["listen http [::1]:%d" % free_port(), "listen tls [::1]:%d" % free_port(),
+                                            "site h.example", "    http " + rec.addr, "    tls " + rec.addr])
+    lsock = _listening()
+    t.defer(lsock.close)
+
+    def handoff(c, srv, kind, one_request):
+        msg = handoff_msg(site=b"h.example", name=b"h.example", kind=kind, port=c.getsockname()[1],
+                          usec=int(time.time() * 1e6), one_request=one_request)
+        ours.sendmsg([msg], [(socket.SOL_SOCKET, socket.SCM_RIGHTS, array.array("i", [srv.fileno()]))])
+        srv.close()
+
+    bound = 64 * 1024 + 1024    # GH_MAX_ONE_REQUEST
+    for i, (what, kind, n) in enumerate((("on a TLS hand-off", 1, 10), ("one above the bound", 0, bound + 1),
+                                         ("of 4 GiB - 1", 0, (1 << 32) - 1))):
+        c, srv = _pair(t, lsock)
+        handoff(c, srv, kind, n)
+        wait_for(lambda: log().count("refused hand-off") >= i + 1, 5,
+                 "a refusal of one_request %s; log:\n%s" % (what, log()[-800:]))
+        check_eq(log().count("one-request limit"), i + 1, "refusals naming the one-request limit after one %s"
+                 % what)
+        d, how = recv_all(c, 5)
+        check(d == b"" and how in ("eof", "reset"), "client of a refused one_request %s: %s %r" % (what, how, d))
+    check_eq(rec.accepted, 0, "server connections from refused hand-offs")
+
+    head = b"GET /.well-known/acme-challenge/tok HTTP/1.1\r\nHost: h.example\r\n\r\n"
+    more = b"GET /admin HTTP/1.1\r\nHost: h.example\r\n\r\n" * 100
+    c, srv = _pair(t, lsock)
+    c.sendall(head + more)
+    wait_for(lambda: _inq(srv) == len(head + more), 5, "the client's bytes queued in the handed socket")
+    handoff(c, srv, 0, len(head))
+    check_eq(recv_line(c), b"or-rec\n", "answer through a one-request hand-off")
+    wait_for(lambda: rec.accepted == 1 and (rec.conns[0].eof or rec.conns[0].closed), 5,
+             "EOF at the server after the one request")
+    check_eq(bytes(rec.conns[0].data), head, "bytes at the server")
+    d, how = recv_all(c, 5)
+    check_eq((d, how), (b"", "eof"), "end of the answer at the client")
+    check(proc.poll() is None, "forwarder exited (%s)" % proc.returncode)

@@ -184,6 +184,114 @@ START_TEST(pump_small_message_copies)
 }
 END_TEST
 
+/* The one-request limit's arithmetic: a tunnel is unbounded, a limited
+ * direction reads at most what is left and says when it is used up. */
+START_TEST(pump_limit_decisions)
+{
+	struct fdir d;
+	pump_dir_init(&d);
+	ck_assert_uint_eq(pump_recv_size(&d, PUMP_BUF_SIZE), PUMP_BUF_SIZE);
+	ck_assert(!pump_took(&d, PUMP_BUF_SIZE));
+	d.limited = true;
+	d.left = 10;
+	ck_assert_uint_eq(pump_recv_size(&d, PUMP_BUF_SIZE), 10);
+	ck_assert(!pump_took(&d, 9));
+	ck_assert_uint_eq(pump_recv_size(&d, PUMP_BUF_SIZE), 1);
+	ck_assert(pump_took(&d, 1));
+	ck_assert_uint_eq(pump_recv_size(&d, PUMP_BUF_SIZE), 0);
+	d.left = PUMP_BUF_SIZE + 1;
+	ck_assert_uint_eq(pump_recv_size(&d, PUMP_BUF_SIZE), PUMP_BUF_SIZE);
+}
+END_TEST
+
+/* Carry `limit` bytes of `total` queued at the source: exactly `limit`
+ * reach the destination, then its EOF; the rest stays unread. */
+static void one_request_case(size_t limit, size_t total)
+{
+	int src_peer, src, dst, dst_peer;
+	tcp_pair(&src_peer, &src);
+	tcp_pair(&dst, &dst_peer);
+	pipes_init();
+	struct pump_buf *buf = malloc(sizeof(*buf));
+	uint8_t *data = malloc(total), *out = malloc(total + 1);
+	for (size_t i = 0; i < total; i++)
+		data[i] = (uint8_t)(i * 7);
+	struct fdir d;
+	pump_dir_init(&d);
+	d.limited = true;
+	d.left = (uint32_t)limit;
+	size_t sent = 0, got = 0;
+	enum pump_result r = PUMP_WAIT;
+	bool eof = false;
+	while (!eof) {
+		/* feed the source, pump, collect at the destination: all
+		 * non-blocking, each wait on a readiness signal */
+		fd_set rs, ws;
+		FD_ZERO(&rs);
+		FD_ZERO(&ws);
+		if (sent < total)
+			FD_SET(src_peer, &ws);
+		if (r != PUMP_DONE)
+			FD_SET(src, &rs);
+		FD_SET(dst_peer, &rs);
+		int maxfd = src_peer > src ? src_peer : src;
+		maxfd = maxfd > dst_peer ? maxfd : dst_peer;
+		ck_assert_int_ge(select(maxfd + 1, &rs, &ws, NULL, NULL), 1);
+		if (FD_ISSET(src_peer, &ws)) {
+			ssize_t n = send(src_peer, data + sent, total - sent, 0);
+			if (n > 0)
+				sent += (size_t)n;
+		}
+		if (r != PUMP_DONE && FD_ISSET(src, &rs)) {
+			bool blocked = false;
+			r = pump(&d, src, dst, false, buf, &blocked);
+			ck_assert(r == PUMP_WAIT || r == PUMP_DONE);
+			ck_assert(!d.bulk);
+		}
+		if (FD_ISSET(dst_peer, &rs)) {
+			ssize_t n = recv(dst_peer, out + got, total + 1 - got, 0);
+			if (n == 0)
+				eof = true;
+			else if (n > 0)
+				got += (size_t)n;
+		}
+	}
+	ck_assert_int_eq(r, PUMP_DONE);
+	ck_assert(pump_dir_done(&d));
+	ck_assert_uint_eq(got, limit);
+	ck_assert_uint_eq(d.bytes, limit);
+	ck_assert_mem_eq(out, data, limit);
+	ck_assert_int_eq(d.pipe_r, -1);
+	/* what came after the limit was not read: still queued at the source */
+	int q = -1;
+	ck_assert_int_eq(ioctl_inq(src, &q), 0);
+	if (total < 1024)
+		ck_assert_int_eq(q, (int)(total - limit));	/* one send, all arrived */
+	else
+		ck_assert_int_gt(q, 0);
+	pump_dir_release(&d);
+	free(buf);
+	free(data);
+	free(out);
+	close(src_peer);
+	close(src);
+	close(dst);
+	close(dst_peer);
+}
+
+START_TEST(pump_one_request_small)
+{
+	one_request_case(40, 100);	/* a head, then a pipelined request */
+}
+END_TEST
+
+START_TEST(pump_one_request_over_a_buffer)
+{
+	/* more than one copy buffer: still copied, never spliced past it */
+	one_request_case(PUMP_BUF_SIZE + 100, 3 * PUMP_BUF_SIZE);
+}
+END_TEST
+
 /* A full buffer's worth switches the direction to splice; once the
  * source is drained the empty pipe goes back to the pool. */
 START_TEST(pump_bulk_splices_and_gives_the_pipe_back)
@@ -258,6 +366,9 @@ Suite *make_forwarder_suite(void)
 	tcase_add_test(tc, pump_decisions);
 	tcase_add_test(tc, pump_small_message_copies);
 	tcase_add_test(tc, pump_bulk_splices_and_gives_the_pipe_back);
+	tcase_add_test(tc, pump_limit_decisions);
+	tcase_add_test(tc, pump_one_request_small);
+	tcase_add_test(tc, pump_one_request_over_a_buffer);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -45,7 +45,7 @@ static void valid_msg(struct handoff_msg *m)
 	s6->sin6_family = AF_INET6;
 	s6->sin6_port = htons(4242);
 	inet_pton(AF_INET6, "2001:db8::7", &s6->sin6_addr);
-	ck_assert_int_eq(handoff_pack(m, GH_KIND_HTTP, &ss, "site.example", "", 7), 0);
+	ck_assert_int_eq(handoff_pack(m, GH_KIND_HTTP, &ss, "site.example", "", 7, 0), 0);
 }
 
 /* One datagram of len bytes of *m, with fd (or none if fd < 0). */

@@ -44,7 +44,7 @@ static void valid_msg(struct handoff_msg *m)
 	s6->sin6_family = AF_INET6;
 	s6->sin6_port = htons(4242);
 	inet_pton(AF_INET6, "::ffff:192.0.2.7", &s6->sin6_addr);
-	ck_assert_int_eq(handoff_pack(m, GH_KIND_TLS, &ss, "site.example", "www.site.example", 7), 0);
+	ck_assert_int_eq(handoff_pack(m, GH_KIND_TLS, &ss, "site.example", "www.site.example", 7, 0), 0);
 }
 
 /* Send raw bytes with nfds copies of fd (nfds may be 0). */
@@ -145,11 +145,15 @@ static const struct bad_case {
 	{ "long message", FD_TCP, 0, 8, HANDOFF_E_TRUNC },
 	{ "bad magic", FD_TCP, 1, 0, HANDOFF_E_MAGIC },
 	{ "future version", FD_TCP, 2, 0, HANDOFF_E_VERSION },
+	{ "version 1 (no one_request field)", FD_TCP, 8, 0, HANDOFF_E_VERSION },
 	{ "unknown kind", FD_TCP, 3, 0, HANDOFF_E_KIND },
 	{ "site not NUL-terminated", FD_TCP, 4, 0, HANDOFF_E_NAME },
 	{ "empty site", FD_TCP, 5, 0, HANDOFF_E_NAME },
 	{ "bytes hidden after the NUL", FD_TCP, 6, 0, HANDOFF_E_NAME },
 	{ "bad family", FD_TCP, 7, 0, HANDOFF_E_NAME },
+	{ "one_request on a TLS hand-off", FD_TCP, 9, 0, HANDOFF_E_ONE_REQUEST },
+	{ "one_request one above the bound", FD_TCP, 10, 0, HANDOFF_E_ONE_REQUEST },
+	{ "one_request of 4 GiB - 1", FD_TCP, 11, 0, HANDOFF_E_ONE_REQUEST },
 	{ "pipe fd", FD_PIPE, 0, 0, HANDOFF_E_NOT_TCP },
 	{ "directory fd", FD_DIR, 0, 0, HANDOFF_E_NOT_TCP },
 	{ "listening TCP socket", FD_LISTEN, 0, 0, HANDOFF_E_NOT_TCP },
@@ -168,12 +172,16 @@ START_TEST(bad_messages_refused)
 	valid_msg(&m);
 	switch (bc->mutate) {
 	case 1: m.magic ^= 1; break;
-	case 2: m.version = 2; break;
+	case 2: m.version = HANDOFF_VERSION + 1; break;
 	case 3: m.kind = 7; break;
 	case 4: memset(m.site, 'a', sizeof(m.site)); break;
 	case 5: memset(m.site, 0, sizeof(m.site)); break;
 	case 6: m.site[sizeof(m.site) - 1] = 'x'; break;
 	case 7: m.client_family = AF_UNIX; break;
+	case 8: m.version = 1; break;
+	case 9: m.one_request = 100; break;	/* valid_msg is TLS */
+	case 10: m.kind = GH_KIND_HTTP; m.one_request = GH_MAX_ONE_REQUEST + 1; break;
+	case 11: m.kind = GH_KIND_HTTP; m.one_request = UINT32_MAX; break;
 	}
 	memset(buf, 0, sizeof(buf));
 	memcpy(buf, &m, sizeof(m));
@@ -208,9 +216,38 @@ START_TEST(pack_refuses_long_names)
 	char longname[300];
 	memset(longname, 'a', sizeof(longname) - 1);
 	longname[sizeof(longname) - 1] = '\0';
-	ck_assert_int_eq(handoff_pack(&m, 0, &ss, longname, "", 0), -ENAMETOOLONG);
-	ck_assert_int_eq(handoff_pack(&m, 0, &ss, "", "", 0), -ENAMETOOLONG);
-	ck_assert_int_eq(handoff_pack(&m, 0, &ss, "ok", longname, 0), -ENAMETOOLONG);
+	ck_assert_int_eq(handoff_pack(&m, 0, &ss, longname, "", 0, 0), -ENAMETOOLONG);
+	ck_assert_int_eq(handoff_pack(&m, 0, &ss, "", "", 0, 0), -ENAMETOOLONG);
+	ck_assert_int_eq(handoff_pack(&m, 0, &ss, "ok", longname, 0, 0), -ENAMETOOLONG);
+}
+END_TEST
+
+/* one_request: HTTP only, up to the bound, on both ends of the channel */
+START_TEST(one_request_roundtrip)
+{
+	int sv[2], c, s;
+	struct handoff_msg m;
+	struct handoff_in in[2];
+	struct sockaddr_storage ss = { .ss_family = AF_INET };
+
+	ck_assert_int_eq(handoff_pack(&m, GH_KIND_TLS, &ss, "ok", "", 0, 1), -EINVAL);
+	ck_assert_int_eq(handoff_pack(&m, GH_KIND_HTTP, &ss, "ok", "", 0, GH_MAX_ONE_REQUEST + 1), -EINVAL);
+	ck_assert_int_eq(handoff_pack(&m, GH_KIND_TLS, &ss, "ok", "", 0, 0), 0);
+	ck_assert_uint_eq(m.one_request, 0);
+	channel(sv);
+	tcp_pair(&c, &s, NULL);
+	ck_assert_int_eq(handoff_pack(&m, GH_KIND_HTTP, &ss, "site.example", "", 7, GH_MAX_ONE_REQUEST), 0);
+	ck_assert_uint_eq(m.one_request, GH_MAX_ONE_REQUEST);
+	ck_assert_int_eq(handoff_send(sv[0], &m, &s, 1), 1);
+	ck_assert_int_eq(handoff_recv(sv[1], in, 2), 1);
+	ck_assert_int_eq(in[0].error, HANDOFF_OK);
+	ck_assert_uint_eq(in[0].msg.one_request, GH_MAX_ONE_REQUEST);
+	ck_assert_int_eq(in[0].msg.kind, GH_KIND_HTTP);
+	close(in[0].fd);
+	close(c);
+	close(s);
+	close(sv[0]);
+	close(sv[1]);
 }
 END_TEST
 
@@ -223,6 +260,7 @@ Suite *make_handoff_suite(void)
 	tcase_add_test(tc, eof_is_zero);
 	tcase_add_loop_test(tc, bad_messages_refused, 0, (int)(sizeof(bad_cases) / sizeof(bad_cases[0])));
 	tcase_add_test(tc, pack_refuses_long_names);
+	tcase_add_test(tc, one_request_roundtrip);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -17,7 +17,6 @@
 #include "listener/accept.h"
 #include "listener/dispatch.h"
 #include "listener/lconn.h"
-#include "listener/loglimit.h"
 #include "router/config.h"
 
 #define NCH 3
@@ -239,7 +238,7 @@ START_TEST(ring_backs_up_gate)
 	d.channels[0].blocked = true;	/* full: waiting for EPOLLOUT */
 
 	/* the hand-off carries a TCP socket in real life; any fd will do here */
-	dispatch_queue(&d, &t, new_conn(&t, &p1), "site.example", "www.site.example");
+	dispatch_queue(&d, &t, new_conn(&t, &p1), "site.example", "www.site.example", 0);
 	ck_assert_uint_eq(d.pending_len, 1);
 	ck_assert(lconn_accept_wanted(&t, d.backed_up, false, 0));	/* less than a batch: no flush yet */
 	dispatch_flush(&d, &t);
@@ -276,17 +275,30 @@ START_TEST(accept_errors_classified)
 }
 END_TEST
 
+/* The listener's logs use common/ratelimit.c at 20 a second, and a
+ * held-back count is due when its window ends (the loop wakes for it). */
 START_TEST(log_limit_window)
 {
-	struct log_limit ll = { .window_ms = 5000 };
-	for (unsigned i = 0; i < LOG_LIMIT_PER_SEC; i++)
-		ck_assert(log_limit_pass(&ll, 5000 + i, "test records"));
-	ck_assert(!log_limit_pass(&ll, 5500, "test records"));
-	ck_assert(!log_limit_pass(&ll, 5999, "test records"));
-	ck_assert_uint_eq(ll.suppressed, 2);
-	ck_assert(log_limit_pass(&ll, 6000, "test records"));	/* a new window */
-	ck_assert_uint_eq(ll.suppressed, 0);
-	ck_assert_uint_eq(ll.in_window, 1);
+	struct lconns t;
+	lconns_init(&t, 10);
+	ck_assert_uint_eq(lconn_log_deadline(&t), UINT64_MAX);
+	for (unsigned i = 0; i < 20; i++)
+		ck_assert(lconn_accept_log_take(&t, 5000 + i));
+	ck_assert_uint_eq(lconn_log_deadline(&t), UINT64_MAX);	/* nothing held back */
+	ck_assert(!lconn_accept_log_take(&t, 5500));
+	ck_assert(!lconn_accept_log_take(&t, 5999));
+	ck_assert_uint_eq(t.accept_errors.suppressed, 2);
+	ck_assert_uint_eq(lconn_log_deadline(&t), 6000);	/* the count is due then */
+	lconn_log_flush(&t, 5999);
+	ck_assert_uint_eq(t.accept_errors.suppressed, 2);	/* not yet */
+	lconn_log_flush(&t, 6000);				/* reported, no record needed */
+	ck_assert_uint_eq(t.accept_errors.suppressed, 0);
+	ck_assert_uint_eq(lconn_log_deadline(&t), UINT64_MAX);
+	ck_assert(lconn_accept_log_take(&t, 6001));		/* a new window */
+	ck_assert_uint_eq(t.accept_errors.in_window, 1);
+	/* the rejection log has its own budget at the same rate */
+	ck_assert_uint_eq(t.rejects.burst, 20);
+	ck_assert_uint_eq(t.rejects.window_ms, 1000);
 }
 END_TEST
 
