@@ -12,6 +12,7 @@ int main(void)
 	srunner_add_suite(sr, make_config_suite());
 	srunner_add_suite(sr, make_handoff_suite());
 	srunner_add_suite(sr, make_proxy_header_suite());
+	srunner_add_suite(sr, make_quic_suite());
 	srunner_run_all(sr, CK_NORMAL);
 	int failed = srunner_ntests_failed(sr);
 	srunner_free(sr);

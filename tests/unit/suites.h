@@ -10,3 +10,4 @@ Suite *make_routes_suite(void);
 Suite *make_config_suite(void);
 Suite *make_handoff_suite(void);
 Suite *make_proxy_header_suite(void);
+Suite *make_quic_suite(void);
