@@ -238,6 +238,7 @@ enum quic_status quic_hello_feed(struct quic_crypto *c, struct quic_flow_hello *
 		info->end[info->packets] = at + h.end;
 		info->type[info->packets] = h.type;
 		info->packets++;
+		info->rest = at + h.end;
 		if (h.type == QUIC_PT_INITIAL) {
 			st = open_initial(c, f, buf + at, &h, at == 0, &stop);
 			if (st == QUIC_INVALID)
@@ -245,6 +246,7 @@ enum quic_status quic_hello_feed(struct quic_crypto *c, struct quic_flow_hello *
 			if (stop) {
 				/* a later Initial that failed to open: not delimited by us */
 				info->packets--;
+				info->rest = at;
 				break;
 			}
 			info->initials++;
@@ -257,7 +259,6 @@ enum quic_status quic_hello_feed(struct quic_crypto *c, struct quic_flow_hello *
 		    !same_flow(f, &h))
 			break;
 	}
-	info->rest = at;
 	if (info->initials == 0)
 		return QUIC_NEED_MORE;
 	f->datagrams++;

@@ -71,8 +71,9 @@ struct quic_dgram_info {
 	unsigned packets;		/* packets delimited, first one included */
 	size_t end[QUIC_DGRAM_MAX_PACKETS];	/* offset just past each */
 	enum quic_packet_type type[QUIC_DGRAM_MAX_PACKETS];
-	size_t rest;			/* where walking stopped: == len unless
-					 * trailing bytes were left alone */
+	size_t rest;			/* where walking stopped, the last end[]:
+					 * == len unless trailing bytes were left
+					 * alone (on INVALID, the failing packet's end) */
 	unsigned initials;		/* Initial packets opened */
 };
 
