@@ -223,11 +223,14 @@ size_t quic_packet_seal(struct quic_crypto *c, const struct quic_keys *k,
 			      (s->pn_len - 1));
 	for (int i = 3; i >= 0; i--)
 		out[at++] = (uint8_t)(s->version >> (8 * i));
+	/* an empty CID may come as NULL */
 	out[at++] = (uint8_t)s->dcid_len;
-	memcpy(out + at, s->dcid, s->dcid_len);
+	if (s->dcid_len)
+		memcpy(out + at, s->dcid, s->dcid_len);
 	at += s->dcid_len;
 	out[at++] = (uint8_t)s->scid_len;
-	memcpy(out + at, s->scid, s->scid_len);
+	if (s->scid_len)
+		memcpy(out + at, s->scid, s->scid_len);
 	at += s->scid_len;
 	if (s->type == QUIC_PT_INITIAL) {
 		at += quic_varint_write(out + at, s->token_len);

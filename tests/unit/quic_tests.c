@@ -738,13 +738,14 @@ END_TEST
 /* ---- coalesced packets ---- */
 
 /* a 0-RTT packet of the flow: only its clear header matters here */
-static void add_0rtt(struct quic_crypto *c, struct dgram *d, uint32_t version)
+static void add_0rtt_to(struct quic_crypto *c, struct dgram *d, uint32_t version,
+		       const uint8_t *dcid, size_t dcid_len)
 {
 	struct quic_keys k;
 	uint8_t junk[60];
 	struct quic_packet_spec s = {
 		.version = version, .type = QUIC_PT_0RTT,
-		.dcid = DCID, .dcid_len = sizeof(DCID), .scid = SCID, .scid_len = sizeof(SCID),
+		.dcid = dcid, .dcid_len = dcid_len, .scid = SCID, .scid_len = sizeof(SCID),
 		.pn = 0, .pn_len = 1,
 	};
 
@@ -755,6 +756,11 @@ static void add_0rtt(struct quic_crypto *c, struct dgram *d, uint32_t version)
 				    sizeof(d->b) - d->len);
 	ck_assert_uint_gt(n, 0);
 	d->len += n;
+}
+
+static void add_0rtt(struct quic_crypto *c, struct dgram *d, uint32_t version)
+{
+	add_0rtt_to(c, d, version, DCID, sizeof(DCID));
 }
 
 START_TEST(test_coalesced_initial_0rtt)
@@ -770,13 +776,17 @@ START_TEST(test_coalesced_initial_0rtt)
 
 	/* datagram 1: Initial (first half, unpadded) + 0-RTT + 0-RTT,
 	 * then short-header bytes to fill 1200 */
-	fr_crypto(&a, 0, hs, 900);
+	fr_crypto(&a, 0, hs, 800);
 	add_initial(c, &d, version, DCID, sizeof(DCID), 0, &a, false);
 	size_t e0 = d.len;
 	add_0rtt(c, &d, version);
 	size_t e1 = d.len;
 	add_0rtt(c, &d, version);
 	size_t e2 = d.len;
+	/* a packet for another connection ends the walk (RFC 9000 §12.2) */
+	static const uint8_t stranger[3] = { 7, 7, 7 };
+
+	add_0rtt_to(c, &d, version, stranger, sizeof(stranger));
 	ck_assert_uint_lt(d.len, 1200);
 	memset(d.b + d.len, 0x40, 1200 - d.len);	/* short header form */
 	d.len = 1200;
@@ -800,7 +810,7 @@ START_TEST(test_coalesced_initial_0rtt)
 	ck_assert_uint_eq(f->datagrams, 1);
 
 	/* datagram 2: the rest, then an Initial for another DCID (ignored) */
-	fr_crypto(&b, 900, hs + 900, n - 900);
+	fr_crypto(&b, 800, hs + 800, n - 800);
 	add_initial(c, &d2, version, DCID, sizeof(DCID), 1, &b, false);
 	size_t f0 = d2.len;
 	struct frames junk = { .len = 0 };
@@ -994,6 +1004,18 @@ START_TEST(test_malformed)
 	b[16] = 0x40;
 	b[17] = 19;		/* no room for pn + sample */
 	expect("length under 20", b, 1200, QUIC_INVALID, QUIC_E_LENGTH, false);
+	{
+		/* the header parser alone refuses it too: packets are delimited
+		 * with it before anything is opened */
+		struct quic_long_header h;
+		enum quic_error e;
+
+		ck_assert_int_eq(quic_long_header_parse(b, 1200, &h, &e), QUIC_INVALID);
+		ck_assert_int_eq(e, QUIC_E_LENGTH);
+		b[17] = 20;
+		ck_assert_int_eq(quic_long_header_parse(b, 1200, &h, &e), QUIC_DONE);
+		ck_assert_uint_eq(h.end, 18 + 20);
+	}
 	memcpy(b, rfc, 1200);
 	b[16] = 0xc0;		/* 8-byte varint: huge */
 	expect("length 8-byte varint", b, 1200, QUIC_INVALID, QUIC_E_LENGTH, false);
