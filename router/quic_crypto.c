@@ -217,7 +217,7 @@ enum quic_aead_result quic_aead_open(struct quic_crypto *c, const struct quic_ke
 	    !EVP_CIPHER_CTX_ctrl(c->gcm_ctx, EVP_CTRL_AEAD_SET_TAG, QUIC_TAG_LEN, tag))
 		return QUIC_AEAD_LIB_ERROR;
 	/* the only failure left is a tag mismatch */
-	if (EVP_DecryptFinal_ex(c->gcm_ctx, out + (pt_len ? pt_len : 0), &fin) != 1)
+	if (EVP_DecryptFinal_ex(c->gcm_ctx, out + pt_len, &fin) != 1)
 		return QUIC_AEAD_FORGED;
 	return QUIC_AEAD_OK;
 }

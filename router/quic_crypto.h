@@ -9,13 +9,18 @@
  * One struct quic_crypto holds libcrypto objects fetched once (HMAC-SHA256,
  * AES-128-ECB, AES-128-GCM) and one reusable context each, plus a scratch
  * buffer for a decrypted packet. Create it before any sandbox goes up: the
- * first fetch reads openssl.cnf. It is not thread-safe; one per thread.
+ * first fetch reads openssl.cnf and loads providers. After that no function
+ * here makes a system call (strace of derive, open, seal and the close
+ * answer shows none). It is not thread-safe; one per thread.
  *
- * Cost on this machine class (x86-64, AES-NI, OpenSSL 3.0, -O2), measured
- * with a loop over the RFC 9001 A.2 packet: deriving a client's Initial
- * keys (1 HKDF-Extract + 4 HKDF-Expand-Label = 5 HMACs) is about 3 us;
- * removing header protection and decrypting a 1200-byte Initial is about
- * 1 us. quic_crypto_new() itself is about 100 us (fetches), once.
+ * Cost, measured on this machine class (AMD EPYC with AES-NI, OpenSSL 3.0,
+ * -O2, one loop over the RFC 9001 A.2 packet, other work on the host):
+ * quic_crypto_new() about 3 ms, once (provider and config loading); a
+ * client's Initial keys (1 HKDF-Extract + 4 HKDF-Expand-Label = 5 HMACs)
+ * about 4.5 us; header protection removal and AES-GCM opening of a
+ * 1200-byte Initial about 1.7 us. A flow's first datagram through
+ * quic_hello_feed() is about 10 us all told, a forged one about 8 us:
+ * roughly 100 000 Initials per second per core.
  */
 #include <stdbool.h>
 #include <stddef.h>

@@ -231,10 +231,14 @@ enum quic_status quic_hello_feed(struct quic_crypto *c, struct quic_flow_hello *
 	/* a started flow may send 0-RTT alone; a new one starts with an Initial */
 	if (!f->started && h.type != QUIC_PT_INITIAL)
 		return fail(f, QUIC_E_NOT_INITIAL, false);
-	if (h.type == QUIC_PT_INITIAL && len < QUIC_MIN_INITIAL_DATAGRAM)
-		return fail(f, QUIC_E_DGRAM_SIZE, false);
 
 	for (;;) {
+		/* RFC 9000 §14.1: an Initial in a small datagram is discarded */
+		if (h.type == QUIC_PT_INITIAL && len < QUIC_MIN_INITIAL_DATAGRAM) {
+			if (at == 0)
+				return fail(f, QUIC_E_DGRAM_SIZE, false);
+			break;
+		}
 		info->end[info->packets] = at + h.end;
 		info->type[info->packets] = h.type;
 		info->packets++;

@@ -7,8 +7,9 @@
  * datagrams in arrival order; each call says whether the hello is complete
  * (its SNI then routes the flow), still incomplete, or broken.
  *
- * State is one caller-owned struct quic_flow_hello per pending flow (about
- * 9.5 KiB, no allocation). Keys are derived once, from the flow's first
+ * State is one caller-owned struct quic_flow_hello per pending flow
+ * (9 664 bytes on x86-64: 10 000 pending flows hold 92 MiB; no
+ * allocation). Keys are derived once, from the flow's first
  * Initial. The caller caps datagrams per flow and pending flows.
  *
  * Coalesced packets (RFC 9000 §12.2): Initial, 0-RTT and Handshake packets

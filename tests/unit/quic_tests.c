@@ -809,6 +809,19 @@ START_TEST(test_coalesced_initial_0rtt)
 	ck_assert_uint_eq(info.initials, 0);
 	ck_assert_uint_eq(f->datagrams, 1);
 
+	/* an Initial behind a 0-RTT in a small datagram is not opened: a
+	 * server discards it (RFC 9000 §14.1), so it must not route */
+	struct frames rest = { .len = 0 };
+	struct dgram small = { .len = 0 };
+
+	fr_crypto(&rest, 800, hs + 800, n - 800);
+	add_0rtt(c, &small, version);
+	add_initial(c, &small, version, DCID, sizeof(DCID), 1, &rest, false);
+	ck_assert_uint_lt(small.len, 1200);
+	ck_assert_int_eq(quic_hello_feed(c, f, small.b, small.len, &info), QUIC_NEED_MORE);
+	ck_assert_uint_eq(info.packets, 1);
+	ck_assert_uint_eq(info.initials, 0);
+
 	/* datagram 2: the rest, then an Initial for another DCID (ignored) */
 	fr_crypto(&b, 800, hs + 800, n - 800);
 	add_initial(c, &d2, version, DCID, sizeof(DCID), 1, &b, false);
