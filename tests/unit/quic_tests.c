@@ -2,6 +2,7 @@
 /*
  * QUIC Initial parsing: the RFC 9001 and RFC 9369 Appendix A vectors (keys,
  * header protection, payloads, both directions, sealed back byte for byte),
+ * datagrams captured from Chromium and ngtcp2's client,
  * a real libssl ClientHello reassembled from CRYPTO frames split at every
  * point and shuffled across two datagrams, coalesced packets, the
  * CONNECTION_CLOSE answer opened with the server keys, and malformed
@@ -125,6 +126,133 @@ static const char SERVER_PAYLOAD[] =
 	"88cfc79825df566dc5430b9a045a1200130100002e00330024001d00209d3c94"
 	"0d89690b84d08a60993c144eca684d1081287c834d5311bcf32bb9da1a002b00"
 	"020304";
+
+/* Captured on this machine: Chromium 156's first two datagrams to an
+ * ngtcp2 server (its hello spans them), and gtlsclient's resumed first
+ * datagram (Initial + 0-RTT), both for names in a test certificate. */
+static const char CHROMIUM_DGRAM1[] =
+	"c00000000108d56ae6e43cb0ec96000044d068c4453e167954be3240d765e2a8"
+	"fdf6f2e61170e54ca3ebe47056ce7411c3906115291d23e1d1bba0334391a5b0"
+	"2d550ca815745142438b454c507a059f6af3889fe4fe42b71db5561448aa488d"
+	"9db6ea26e6b6d7e9dd355b0b6cd43e236b815ce64d8cae9d8359e50d2f8d672e"
+	"195d91b6b7f5f018735f39ff4a542434522906e4cbef5904ba80722895dd6bfb"
+	"7d276a7d0c562f5b447c9fa2375726cce0a4ee3025048c32b4ed94712f4db8df"
+	"f143c7f730c3ee1225a641b7d9065b26afa540c564fbc52659fba0851e0a4ab6"
+	"021d03f280a660f3ab2955642658d68a14c3d2e2946871d732fd33576be3affd"
+	"a87ce0c6444bd00daddd8e542250c4897c79b2bfd93aa79bc6bbf731e68ccdc7"
+	"0001492a656362bfddf025b066769bd1823a7f6b8e4856efda3d5afdc6d65cad"
+	"b65a4ff994b23f8913003724eb589e67ca13d2126bbcf84f3b1a52af07e64ae8"
+	"d8d4dedd8ca81d2339520ca6dee4748dbd44b0fdba331271efa156a07bc1a971"
+	"ef6fb5c82653dfa16feb7b1b3c187c8e89da76ff3612b922f756b6e69d81385e"
+	"7ef664f4c03d87d12a4b502b52e060ee1904ae4e62179e407c8291802f5db15b"
+	"553e6134f168792bb7432722060dabd815d2a7f562622d14fa3ab43a6ced762f"
+	"ecbd7a3ec242150b8af90cc854b1dc72a2f85719cf06f05a10ee8075aa634d38"
+	"9ed56d5e3df8de7606739b21666b557eda73ec188d5d203e0b9601955503b102"
+	"906ef812bd0ca5549cbbb78c77cf8ef1455ec4e02137db1478c6b6cb2b9a3d7b"
+	"f4755df6e80324ba5be30b2c401cdfea9f552d55e2c7c90c8d48c117d6fbc8b6"
+	"edee173dee57a817406c0b5a336140880469fee814ba51c958e3d156e3f6e9f0"
+	"65ba79fbe1e6cd284cf4564032705620c9949c149051fdce879ea5dae50203c2"
+	"a5a94024b31514e131ef39685ac1c9d5b8d3854a462bb233d5b82d4d89fbfe2f"
+	"075314aa4b766b95d3f0e2868256fc984534b20878ac3157c1da7928526e7a15"
+	"544ae772db3f2e94893e6e16d017d3f0ac6fe4e1472c4d3f1c0585f5c50c51f4"
+	"99113ab8b9dcb4026ad30f21f4c88594340be84ef58a7fe93223e3aef3116e26"
+	"d729c829bc8ee8b29304e756c3c1419ad03a0d2c33dc8301d6cb0bc26ec0528c"
+	"7647c4bdff8ab6a4ea5d712eb089c53dd631458086c33069b9945186ec2d244d"
+	"2df87d5b9c2eacab6b9faa4f6834681a3616f577bff176ac268223305763e081"
+	"46a7e5b8aad1607944b612e0a8a21727f7f61076301536b25a05c1f6af142406"
+	"1f477d093c9f0ec25a8b2b472d5a3ed3e402136b9c41fba61ef94ea8c2e90cb1"
+	"c4209ccf887eabd6cf42f2e1b21714d82f517acc742da532150d9f020a3eb521"
+	"ce6e1520c2bc5e5e2fa1935614f4a3d267dd4471f9848d1cf6bdc42607a7fa4d"
+	"c5a364c6c7595003b377152945bc52dc7a13ba78f2c9e3d204f76371f87caa01"
+	"bfa4b272870fea1a1517e824408b76059bd5c9f6dc0d7729d00241a5e1ce999e"
+	"05949ef068adfa67755d4c6f332432db858e205757afa7087eb46a11cac579e0"
+	"6c4f5fb9fb7bfe0aae1e12c978e5161c7ceabecea0ba4bc6adef201a02c67470"
+	"7b6eba3dd36563200ec6f670610cc092cbe2542fc5ca6bf4e245e336f3f6870a"
+	"35603fd2a39fa877d8269d35c682e8810651f201262f8f9f9d433d61abb1a5be"
+	"a06223809f9bb7d6fd7e243a03ca256874becbc2ba8a0930207c753b8da8e95f"
+	"48d8";
+
+static const char CHROMIUM_DGRAM2[] =
+	"cd0000000108d56ae6e43cb0ec96000044d05cb140227bd9d1cf32f2bf8d4bac"
+	"dcd0a8626065dc3bc641e0de3e4db7ba7db34207d6bb3e0b61fd881c3a769e63"
+	"79d4e85c00e831eee21e603d0703973d15605e2d505c7ca9c29fb8e531a788c2"
+	"cc3455162129731e4ee61ac4a66dcfc15522ec12233e64fa4be817f88d3ccae6"
+	"b21aa18c60406d68985ee1df52c9db8dafc5c6a3bd830baf0bd6ca880d8855fb"
+	"7b415a83eb8bacb502d3c608a1ea014b14f2eae6029526ffd21f75b52ac01447"
+	"5453af0dd77b724189b7dc1c5d78fc983f65ea782fabeba53f6a0f654d1e0d4d"
+	"189d12b60da37d3204f8640f2548ec0d2a9570f6eb86f1ad65f7270dd71918ee"
+	"79a1e449459971df0f4e4c8e96a0ee942b18dc4adf81c25034bc77f18a1d36b5"
+	"00d0dc8ab2a4b92f30fd121d743401725f1e8a21cd9f701eed97afa2eee92322"
+	"be24ee7cc711e913f5a3670735378eeba70d83bf9b0cb72d2e06118fa20a47d6"
+	"d604ae70f5c888324d9a7c67a6123cbf3a71dab975d23202ce5f3b49c53941c9"
+	"58b96b9af6ea45e970ed3af751448b9cdc08b6fb0a2db878511c5f8797ef2287"
+	"bdc1957dd7e6c27ba57faae8b4e0598f6c7d9741bc60d520aba7d5e43f8f82e5"
+	"08848fe9ca2468c5b012eb67acc5443e7e22f9d882cabf42558c3122a4124112"
+	"d34caa3541ae891fe9ad33d25cad4b65117cd8884a29cb24f2401c7389efaf73"
+	"6d41afe3fd82ce1459082f46a378eaa9bb82c7d65e050c407d182de1599991c7"
+	"71be23800b9c364afc5de3db006bb086197e2c0d0e6766f868603be135ca5abc"
+	"d9755f87f503f3ffb0f603e448665a81a79dfc6f89fcd6913430895a0688afe8"
+	"ee840e82fd2777b7910f3058f1910dcd1886de9a0aaa4caa3d188bbb39785294"
+	"1b3ad97b0c525568ca853cd1dcb5abd31cce146f8ea253091066113586435217"
+	"a8f75d5e0f3f9a0de6cee6bb9cf725e477ff1472f7be28a3a1d9f9cbbb88c42a"
+	"3a77995e835c3793b405f399b1d8676704a438b89b5f2ebf9dcbf9cdf0de7889"
+	"a519f0f2c0b84aca182d778d2681b1972a0e0469243f01116202266aff65fa61"
+	"099c0e09734ce480020fb5ec8a6967f228786e8dfc85749af662abdff2ec1405"
+	"74d9124dd66efccd5e7480a57be908a21f1da2380db9ae39c406ffa75567b9e4"
+	"dfe855e1e3227634f35f0096d1e9206d855b1eb9779f1ee3d41a9a32eb558416"
+	"f9c6c61b173ea3948278f68e9224f64b2ef686a20dcfad1c78a35a5125bf5c55"
+	"9104c791e2170cf2f757a3c1e09b4378447d2e6e24bed62e8ba0de83a6257dd9"
+	"4ee970769cdb01a6855ab50f9d2f061e4b39ba684c0be114a494054458b9fc15"
+	"2b96a514ff3096c89e88b9ace6e4acc5a8e8e8f4626981b5f9a2431c95876369"
+	"a2d909dfb8225df1c92d294979df4eb49661f8f83f4ea490ef4a9383dde9e538"
+	"79e6986ab541340e28c7e63dd77bc68abf85ae41f89007b06d2513e657a0831b"
+	"9ec9b79ff0acaefd16427c91f752ef98fe1375177a9d06cdc2deddc163a25cdc"
+	"2923310c03cc36a2ab89eded0b2d6bedb7af1b9c32adf31b537145757eb4307f"
+	"b51f8dfea48325453bcd3c15f7db17a12396c261dee0ce27a0c98a8920981e2e"
+	"ecb959bb3ace808cd7c8a414126e8fc5813f7f8779c1ea08b8a114ced1d544c2"
+	"66b583527f8024fcdbffc97370436448bc5c5a5d402eb9a1e39def0b50ffe5ba"
+	"51cad850734516b8bfac63fcee31a5034c78067c057cdbc2e3d36f9d9d4fdb15"
+	"9227";
+
+static const char NGTCP2_0RTT_DGRAM[] =
+	"c700000001121114cbf26382b79ee0e40d225fd203298bb011dcd1d649c7c18a"
+	"4b8cf2bc9a490e23050d0080000291a90b0525c069528f08f872a04e54694ba2"
+	"e664ab45b0fbfb686d9191eaa53c945f1f63f8d45ede0a383f7af26b7f251c70"
+	"58b5699f1cf63ff788984b8735a2de6071f2f2ee3e1c0546de49a819e4a8631c"
+	"af08297b592aca8d23da42b74f4e1b2dced887e1a14f91e90c5442e9bfe287f9"
+	"e0aa872bad410f2cd6d16fc21634c37a36d61c4af1fd65a66c3fe6f72c83adf4"
+	"3fbe3bd458a3c43e7f0dea5b461a0b996a953ae46710e10f7d76c062e20653e7"
+	"0fb70ca042f2ed1d79946781147e3321f2b29333c1e32858b5fb60fc12c7efbe"
+	"105560c3c9279ed6d1faf6e9b888c4bdb704c947767cfc424edd98d5ce7cc7d3"
+	"3d8a6ad21c67d722f92b08f000aaa809e0de020700024a52a5588ab27a2dfb51"
+	"d1087183dc123198b259922e5e5b2fc1ac7f80b7a8a6bbb8509a1a77b71bf51a"
+	"2c734f896a5b870071deac8b8b8df9fad0c8afe75cd452906734335f211e297a"
+	"481b74fe4b375646aab257e1bfcece7c904ef1113bddb2d72ecb2293c7cc18e6"
+	"cfc73ba8661d099fdb74f4cb93bd0192d5a7acf14ed95b59a217a694a8bd0874"
+	"02eff9e798b62ffb301277bfd427cda0b77cc0bb6240068586d88cc6c939383c"
+	"78ba9ac949c0537eb4f48bfd6926df98a17311088cb577ff12ead44e05ba9a21"
+	"9d70bdf20a68a615ec46a9574562bd67ecbb2570d048c9d1a460b310cd983e56"
+	"d7190c142a74e7789ae23635d3cb5bb83041ba4217d9361f600b8cc090b06e1e"
+	"a42f1ce178114b6368c4325b74d7600da75814ddcbacf22d48f24644db320baa"
+	"73c3f32607b416ac1f5e0d44983f4e9203418c1ddec9e5f78b283869c590adaa"
+	"089161dca123f146d7658a4e16dfbd6668c43d5d1ff6356fe6c6cf1ecde4ff17"
+	"dd09d8a706f02e3dbdb21c862d6e079f79be7abe2526764f5b88d7dae8f9228e"
+	"dd00000001121114cbf26382b79ee0e40d225fd203298bb011dcd1d649c7c18a"
+	"4b8cf2bc9a490e23050d800001c2a0042d372a67edea8bc2742cc1cd2d175d66"
+	"8e9b0c9f4dbd5ae516451a74141141b56a72d00cd1de933b633959d1720b7458"
+	"7f0d1b7deefc8fccfdc343cf04acbe55e95d31af03fc945731dc3f3619c29787"
+	"dd528445c939cf8f5a12c3c00b78c63b9e84db4cb4ce9c104d0be9b093e0f6f7"
+	"a97b0a4929aa4b90e59b6d09eb2e42164a3f6702702c4636492ed9cd618f7153"
+	"5fc524c3498d358e289873e631f3d356c2d34ed84e919ca64aff9e4e2250a21e"
+	"9ac374d5951beb2e4740e33dbbaffd75f72043d8174646ebe21bec4ca3a6aec9"
+	"c02c93ded45258f733b32b70cf78f617738ea34cef73edfc083aca32b6c7b61d"
+	"fb32929bb2bbc2b582742417234b89a9d4a3d63559d1fad72e5403987f7905a8"
+	"08f80968c418054cc8505ccc2de0e87ddc018f147da6bab24260d9e8df7b69f7"
+	"a557cfd69e3ea32bbcc99085814220710fd954b8e2658da517aa7a7914309135"
+	"beaed984475ec2ccdeebf8ce5754f58179a2d6e751939a194487bc7c24aee2db"
+	"f08d1795ff901eb33fe1508b7bda9199f0ee78e1d346a3b28e60546bf6daef07"
+	"289c57f862122d3fdda2867530137b5ecdac4c7790534e6bcd704e8160143c6d"
+	"ac0b4a87711ce3ce1bc387b8e7485935";
 
 static const char RFC_DCID[] = "8394c8f03e515708";
 
@@ -696,6 +824,59 @@ START_TEST(test_shuffled_two_datagrams)
 }
 END_TEST
 
+/* ---- real clients' datagrams ---- */
+
+/* Chromium's hello spans its first two datagrams: either order works */
+START_TEST(test_chromium_two_datagrams)
+{
+	struct quic_crypto *c = crypto();
+	struct quic_flow_hello *f = new_flow();
+	uint8_t d1[1250], d2[1250];
+	struct quic_dgram_info info;
+
+	ck_assert_uint_eq(unhex(CHROMIUM_DGRAM1, d1, sizeof(d1)), 1250);
+	ck_assert_uint_eq(unhex(CHROMIUM_DGRAM2, d2, sizeof(d2)), 1250);
+	for (int order = 0; order < 2; order++) {
+		quic_flow_hello_init(f);
+		ck_assert_int_eq(quic_hello_feed(c, f, order ? d2 : d1, 1250, &info), QUIC_NEED_MORE);
+		ck_assert_uint_eq(info.initials, 1);
+		ck_assert_int_eq(quic_hello_feed(c, f, order ? d1 : d2, 1250, &info), QUIC_DONE);
+		ck_assert_str_eq(f->hello.sni, "quic.example.test");
+		ck_assert_uint_gt(f->hello.wire_len, 1800);
+		ck_assert_uint_eq(f->version, QUIC_VERSION_1);
+		ck_assert_uint_eq(f->next_pn, 3);	/* it numbered them 1 and 2 */
+		ck_assert_uint_eq(f->datagrams, 2);
+	}
+	/* the second alone is not enough */
+	quic_flow_hello_init(f);
+	ck_assert_int_eq(quic_hello_feed(c, f, d2, 1250, NULL), QUIC_NEED_MORE);
+	free(f);
+	quic_crypto_free(c);
+}
+END_TEST
+
+/* gtlsclient resuming: Initial and 0-RTT in one datagram */
+START_TEST(test_ngtcp2_initial_0rtt)
+{
+	struct quic_crypto *c = crypto();
+	struct quic_flow_hello *f = new_flow();
+	uint8_t d[1200];
+	struct quic_dgram_info info;
+
+	ck_assert_uint_eq(unhex(NGTCP2_0RTT_DGRAM, d, sizeof(d)), 1200);
+	ck_assert_int_eq(quic_hello_feed(c, f, d, sizeof(d), &info), QUIC_DONE);
+	ck_assert_str_eq(f->hello.sni, "localhost");
+	ck_assert_uint_eq(info.packets, 2);
+	ck_assert_int_eq(info.type[0], QUIC_PT_INITIAL);
+	ck_assert_int_eq(info.type[1], QUIC_PT_0RTT);
+	ck_assert_uint_lt(info.end[0], 1200);
+	ck_assert_uint_eq(info.end[1], 1200);
+	ck_assert_uint_eq(info.rest, 1200);
+	free(f);
+	quic_crypto_free(c);
+}
+END_TEST
+
 /* overlapping bytes that disagree end the flow, whatever comes later */
 START_TEST(test_overlap_disagrees)
 {
@@ -1262,6 +1443,8 @@ Suite *make_quic_suite(void)
 	tcase_add_test(tc, test_overlap_disagrees);
 	tcase_add_loop_test(tc, test_coalesced_initial_0rtt, 0, 2);
 	tcase_add_test(tc, test_flow_mismatch);
+	tcase_add_test(tc, test_chromium_two_datagrams);
+	tcase_add_test(tc, test_ngtcp2_initial_0rtt);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("errors");
