@@ -6,7 +6,9 @@
  * A mutated ciphertext never authenticates, so most datagrams are built by
  * the target: the input carries their plaintext frames and the target
  * seals them with the flow's public keys. Input:
- *   ctl(1)   bit 0: version 2; bits 1..5: DCID length (0..20, mod 21)
+ *   ctl(1)   bit 0: version 2; bits 1..5: DCID length (0..20, mod 21);
+ *            bits 6..7: first packet number 0, 250, 65530 or 2^32 - 5, so
+ *            truncated numbers wrap
  *   records: kind(1) len(2, big-endian) data(len; a short last one is cut)
  *   kind & 3 == 0: data is a raw datagram
  *              1: data is the frames of an Initial the target seals
@@ -14,7 +16,9 @@
  *                 after the packet (coalesced tail)
  *              3: as 1, then the byte at data[0] flipped (a forgery)
  *   kind bits 2-3: packet number length - 1; bit 4: pad to 1200 bytes;
- *   bit 5: append a 0-RTT packet; bit 6: other version; bit 7: other DCID.
+ *   bit 5: append a coalesced packet: a 0-RTT, or if data[0] is odd an
+ *   Initial of the flow with the first 100 data bytes as frames, forged when
+ *   data[0] & 2; bit 6: other version; bit 7: other DCID.
  *
  * Invariants: DONE and a failed flow are final; a datagram rejected
  * without failing the flow leaves it as it was; packet ends increase
@@ -207,6 +211,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		dcid[i] = (uint8_t)(0x83 + i);
 		other[i] = (uint8_t)(0x40 + i);
 	}
+	static const uint64_t pn_base[4] = { 0, 250, 65530, 0xfffffffbu };
+	uint64_t pn0 = pn_base[data[0] >> 6];
 	size_t at = 1;
 	bool was_done = false, was_failed = false;
 
@@ -238,7 +244,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			break;
 		case 1:
 		case 3:
-			seal(v, QUIC_PT_INITIAL, d, dcid_len, (uint64_t)r, pn_len, rd, rlen,
+			seal(v, QUIC_PT_INITIAL, d, dcid_len, pn0 + (uint64_t)r, pn_len, rd, rlen,
 			     kind & 0x10, &len);
 			if ((kind & 3) == 3 && rlen > 0 && len > 0)
 				dgram[rd[0] % len] ^= 0x20;
@@ -248,7 +254,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 			if (fn > rlen - (rlen ? 1 : 0))
 				fn = rlen ? rlen - 1 : 0;
-			seal(v, QUIC_PT_INITIAL, d, dcid_len, (uint64_t)r, pn_len, rd + 1, fn,
+			seal(v, QUIC_PT_INITIAL, d, dcid_len, pn0 + (uint64_t)r, pn_len, rd + 1, fn,
 			     kind & 0x10, &len);
 			size_t tail = rlen ? rlen - 1 - fn : 0;
 
@@ -259,9 +265,19 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			break;
 		}
 		}
-		if (kind & 0x20 && len + 200 < DGRAM_CAP)
-			seal(v, QUIC_PT_0RTT, d, dcid_len, (uint64_t)r, 1, rd, rlen < 100 ? rlen : 100,
-			     false, &len);
+		if (kind & 0x20 && len + 200 < DGRAM_CAP) {
+			size_t n = rlen < 100 ? rlen : 100, start = len;
+
+			if (rlen && rd[0] & 1) {
+				seal(v, QUIC_PT_INITIAL, d, dcid_len, pn0 + 16 + (uint64_t)r, pn_len,
+				     rd, n, false, &len);
+				if (rd[0] & 2 && len > start)
+					dgram[start + (rd[0] >> 2) % (len - start)] ^= 0x08;
+			} else {
+				seal(v, QUIC_PT_0RTT, d, dcid_len, pn0 + (uint64_t)r, 1, rd, n, false,
+				     &len);
+			}
+		}
 
 		/* the header parser alone */
 		struct quic_long_header h;
