@@ -23,7 +23,8 @@
  * Invariants: DONE and a failed flow are final; a datagram rejected
  * without failing the flow leaves it as it was; packet ends increase
  * inside the datagram; a complete hello parses the same raw and re-framed
- * into TLS records; the close answer opens with the server keys.
+ * into TLS records, and any stream prefix gets the same verdict from the
+ * raw and the record parser; the close answer opens with the server keys.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -170,6 +171,39 @@ static void check_done(void)
 	      !memcmp(again.sni, h->sni, h->sni_len));
 }
 
+/*
+ * Whatever the stream holds, the raw handshake parser and the record parser
+ * given the same bytes in one record must agree on the verdict, the name
+ * and the error.
+ */
+static void check_raw_vs_records(void)
+{
+	static uint8_t rec[5 + QUIC_HELLO_CAP];
+	size_t n = flow->stream.contiguous;
+	struct tls_hello raw, recd;
+
+	if (n == 0)
+		return;
+	rec[0] = 22;
+	rec[1] = 3;
+	rec[2] = 1;
+	rec[3] = (uint8_t)(n >> 8);
+	rec[4] = (uint8_t)n;
+	memcpy(rec + 5, flow->stream.data, n);
+
+	enum tls_hello_status a = tls_hello_parse_handshake(flow->stream.data, n, &raw);
+	enum tls_hello_status b = tls_hello_parse(rec, 5 + n, &recd);
+
+	check(a == b);
+	if (a == TLS_HELLO_DONE)
+		check(raw.wire_len == n && recd.wire_len == 5 + n && raw.sni_len == recd.sni_len &&
+		      !memcmp(raw.sni, recd.sni, raw.sni_len + 1));
+	if (a == TLS_HELLO_INVALID)
+		check(raw.error == recd.error);
+	if (a == TLS_HELLO_NEED_MORE)
+		check(raw.need > n && recd.need == raw.need + 10);	/* two record headers */
+}
+
 static void check_close(void)
 {
 	uint8_t out[256];
@@ -298,6 +332,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 		check_info(&info, len);
 		check(flow->stream.contiguous <= QUIC_HELLO_CAP);
+		if (flow->stream.contiguous != before.contiguous)
+			check_raw_vs_records();
 		if (was_done)
 			check(st == QUIC_DONE);
 		if (was_failed)
