@@ -10,7 +10,7 @@
  *
  * Why answer rather than drop: the client learns at once that the name is
  * not served here instead of retrying for its whole handshake timeout, as
- * on TCP. Why it is safe: it is at most 73 bytes and never larger than the
+ * on TCP. Why it is safe: it is at most 71 bytes and never larger than the
  * client's datagram (at least 1200 bytes), so a spoofed source gets less
  * than it sent (RFC 9000 §8.1 allows 3x); it needs no secret and no state;
  * ngtcp2's client reads it as CONNECTION_CLOSE CRYPTO_ERROR(0x170).
