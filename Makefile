@@ -53,6 +53,8 @@ LDFLAGS += $(foreach f,$(HARDEN_LDFLAGS),$(if $(findstring $(f),$(CALLER_FLAGS))
 LIBS_SYSTEMD := $(shell $(PKG_CONFIG) --libs libsystemd)
 LIBS_SECCOMP := $(shell $(PKG_CONFIG) --libs libseccomp)
 LIBS_SSL := $(shell $(PKG_CONFIG) --libs libssl libcrypto)
+# router/quic_* (QUIC Initial keys): everything that links librouter.a
+LIBS_CRYPTO := $(shell $(PKG_CONFIG) --libs libcrypto)
 LIBS_CHECK := $(shell $(PKG_CONFIG) --libs check)
 
 ifeq ($(V),1)
@@ -123,14 +125,14 @@ $(BUILD)/libpolicy.a: $(POLICY_OBJ)
 LINK = @[ "$(V)" = 1 ] || echo "  LD      $@"; $(CC) $(LDFLAGS) -o $@
 
 $(BUILD)/gatehouse: $(CLI_OBJ) $(BUILD)/libcommon.a $(BUILD)/libpolicy.a $(BUILD)/librouter.a
-	$(LINK) $^ $(LIBS_SYSTEMD) $(LIBS_SECCOMP)
+	$(LINK) $^ $(LIBS_SYSTEMD) $(LIBS_SECCOMP) $(LIBS_CRYPTO)
 $(BUILD)/gatehouse-generator: $(BUILD)/cli/generator.o $(BUILD)/libcommon.a $(BUILD)/librouter.a
-	$(LINK) $^
+	$(LINK) $^ $(LIBS_CRYPTO)
 
 $(BUILD)/gatehouse-listener: $(LISTENER_OBJ) $(BUILD)/libcommon.a $(BUILD)/libpolicy.a $(BUILD)/librouter.a
-	$(LINK) $^ $(LIBS_SYSTEMD) $(LIBS_SECCOMP)
+	$(LINK) $^ $(LIBS_SYSTEMD) $(LIBS_SECCOMP) $(LIBS_CRYPTO)
 $(BUILD)/gatehouse-forwarder: $(FORWARDER_OBJ) $(BUILD)/libcommon.a $(BUILD)/libpolicy.a $(BUILD)/librouter.a
-	$(LINK) $^ $(LIBS_SYSTEMD) $(LIBS_SECCOMP)
+	$(LINK) $^ $(LIBS_SYSTEMD) $(LIBS_SECCOMP) $(LIBS_CRYPTO)
 
 # the listener's modules but its main(), for tests/unit/listener_tests.c
 LISTENER_LIB_OBJ := $(filter-out $(BUILD)/listener/main.o,$(LISTENER_OBJ))
@@ -142,7 +144,7 @@ $(BUILD)/tests/unit-tests: $(UNIT_OBJ) $(LISTENER_LIB_OBJ) $(call obj,$(IMPORT_S
 	$(LINK) $^ $(LIBS_CHECK) $(LIBS_SSL) $(LIBS_SYSTEMD) $(LIBS_SECCOMP)
 
 $(BUILD)/tests/sandbox-tests: $(call obj,$(wildcard tests/sandbox/*.c)) $(BUILD)/libpolicy.a $(BUILD)/libcommon.a $(BUILD)/librouter.a
-	$(LINK) $^ $(LIBS_CHECK) $(LIBS_SECCOMP)
+	$(LINK) $^ $(LIBS_CHECK) $(LIBS_SECCOMP) $(LIBS_CRYPTO)
 
 $(BUILD)/tests/%: tests/helpers/%.c $(BUILD)/libcommon.a $(BUILD)/librouter.a
 	@mkdir -p $(dir $@)
@@ -152,7 +154,7 @@ $(BUILD)/tests/%: tests/helpers/%.c $(BUILD)/libcommon.a $(BUILD)/librouter.a
 FUZZ_LISTENER_SRC := listener/decide.c common/reply.c
 $(BUILD)/tests/replay_%: tests/fuzz/fuzz_%.c tests/fuzz/replay.c $(call obj,$(FUZZ_LISTENER_SRC) $(IMPORT_SRC)) $(BUILD)/librouter.a
 	@mkdir -p $(dir $@)
-	$(LINK) $(CFLAGS) $^
+	$(LINK) $(CFLAGS) $^ $(LIBS_CRYPTO)
 
 tests: all $(BUILD)/tests/unit-tests $(BUILD)/tests/sandbox-tests $(HELPERS) $(FUZZ_REPLAY)
 
@@ -228,7 +230,7 @@ fuzz:
 	@set -e; for t in $(FUZZ_TARGETS); do \
 		$(FUZZ_CC) -g -O1 -std=c11 -D_GNU_SOURCE -I. \
 		  -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
-		  -o build-fuzz/fuzz_$$t tests/fuzz/fuzz_$$t.c router/*.c $(FUZZ_LISTENER_SRC) $(IMPORT_SRC); \
+		  -o build-fuzz/fuzz_$$t tests/fuzz/fuzz_$$t.c router/*.c $(FUZZ_LISTENER_SRC) $(IMPORT_SRC) $(LIBS_CRYPTO); \
 		mkdir -p build-fuzz/corpus_$$t; \
 		build-fuzz/fuzz_$$t -max_total_time=$(FUZZ_TIME) -max_len=20000 \
 		  -artifact_prefix=build-fuzz/crash_$$t- \

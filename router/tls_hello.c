@@ -42,6 +42,7 @@ struct hs_cursor {
 	size_t hs_end;		/* message length, header included; until the
 				 * header is read, the least a hello can be */
 	bool hs_known;		/* hs_end comes from the wire */
+	bool raw;		/* bare handshake bytes, no record layer */
 	enum tls_hello_status status;	/* why the walk stopped */
 	enum tls_hello_error error;
 	size_t need;
@@ -64,7 +65,9 @@ static bool hs_short(struct hs_cursor *c)
 {
 	size_t need = c->rec_end;
 
-	if (c->hs_end > c->hs_seen)
+	if (c->raw)
+		need = c->hs_end;
+	else if (c->hs_end > c->hs_seen)
 		need += REC_HEADER + (c->hs_end - c->hs_seen);
 	c->status = TLS_HELLO_NEED_MORE;
 	c->need = need;
@@ -114,7 +117,7 @@ static bool hs_take(struct hs_cursor *c, void *dst, size_t n)
 	uint8_t *d = dst;
 
 	while (n > 0) {
-		if (c->pos == c->rec_end && !hs_open_record(c))
+		if (c->pos == c->rec_end && !c->raw && !hs_open_record(c))
 			return false;
 		if (c->pos == c->len)
 			return hs_short(c);
@@ -289,13 +292,9 @@ static bool hello_walk(struct hs_cursor *c, struct tls_hello *out)
 	return true;
 }
 
-enum tls_hello_status tls_hello_parse(const uint8_t *buf, size_t len, struct tls_hello *out)
+static enum tls_hello_status hello_parse(struct hs_cursor *cur, struct tls_hello *out)
 {
-	struct hs_cursor c = {
-		.buf = buf,
-		.len = len,
-		.hs_end = HS_HEADER + HELLO_MIN,
-	};
+	struct hs_cursor c = *cur;
 
 	out->need = 0;
 	out->error = TLS_HELLO_E_NONE;
@@ -320,6 +319,34 @@ enum tls_hello_status tls_hello_parse(const uint8_t *buf, size_t len, struct tls
 	else
 		out->error = c.error;
 	return c.status;
+}
+
+enum tls_hello_status tls_hello_parse(const uint8_t *buf, size_t len, struct tls_hello *out)
+{
+	struct hs_cursor c = {
+		.buf = buf,
+		.len = len,
+		.hs_end = HS_HEADER + HELLO_MIN,
+	};
+
+	return hello_parse(&c, out);
+}
+
+/* One record that holds all of buf: the walk never opens another, so
+ * running out is NEED_MORE, and bytes past the hello are TRAILING. */
+enum tls_hello_status tls_hello_parse_handshake(const uint8_t *buf, size_t len,
+						struct tls_hello *out)
+{
+	struct hs_cursor c = {
+		.buf = buf,
+		.len = len,
+		.rec_end = len,
+		.hs_seen = len,
+		.hs_end = HS_HEADER + HELLO_MIN,
+		.raw = true,
+	};
+
+	return hello_parse(&c, out);
 }
 
 const char *tls_hello_error_str(enum tls_hello_error e)

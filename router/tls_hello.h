@@ -62,5 +62,14 @@ struct tls_hello {
 /* Parse the first len bytes a client sent. Never reads past buf[len - 1]. */
 enum tls_hello_status tls_hello_parse(const uint8_t *buf, size_t len, struct tls_hello *out);
 
+/*
+ * The same for bare handshake bytes without TLS records, as QUIC carries
+ * them in CRYPTO frames: buf starts with the handshake header. need and
+ * wire_len count handshake bytes; bytes after the hello are
+ * TLS_HELLO_E_TRAILING. Never reads past buf[len - 1].
+ */
+enum tls_hello_status tls_hello_parse_handshake(const uint8_t *buf, size_t len,
+						struct tls_hello *out);
+
 /* Short lowercase description for logs, e.g. "not TLS". */
 const char *tls_hello_error_str(enum tls_hello_error e);
