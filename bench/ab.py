@@ -119,7 +119,8 @@ def main():
             # a round's samples ran minutes apart at most: the paired ratio
             # cancels most of what the machine's other load does
             paired = statistics.median(a / b for a, b in zip(cpu[n], base))
-            print(f"| {n} | {statistics.median(cpu[n]):.3f} | {q[0]:.3f}–{q[2]:.3f} | "
+            d = 1 if args.row == "hello" else 3
+            print(f"| {n} | {statistics.median(cpu[n]):.{d}f} | {q[0]:.{d}f}–{q[2]:.{d}f} | "
                   f"{statistics.median(cpu[n]) / statistics.median(base):.3f} | {paired:.3f} |")
     finally:
         bench.PROCS.stop_all()
