@@ -5,6 +5,9 @@
  * in flight in one direction and gives it back empty, so idle relays hold
  * none. Pipes are asked for 1 MiB (bulk throughput comes from large pipes);
  * when the per-user pipe quota refuses (EPERM) the default size is kept.
+ * At most FDBUDGET_PIPES pipes are open at once (common/fdbudget.h: the fd
+ * budget counts them once); past that pipes_get() says -EMFILE and the
+ * direction copies instead.
  */
 void pipes_init(void);
 int pipes_get(int *r, int *w);
