@@ -47,7 +47,7 @@ void capacity_describe(const struct gh_config *cfg, unsigned nf, uint64_t nofile
 	if (nofile)
 		n += snprintf(buf + n, size - (size_t)n,
 			      "; by fds: (RLIMIT_NOFILE %llu - %u reserved - %u for %u pipes) / %u fds per relay = %llu",
-			      (unsigned long long)nofile, FDBUDGET_RESERVE, 2 * FDBUDGET_PIPES, FDBUDGET_PIPES,
+			      (unsigned long long)nofile, FDBUDGET_RESERVE, 2 * fdbudget_pipes(nofile), fdbudget_pipes(nofile),
 			      FDBUDGET_PER_RELAY, (unsigned long long)fdbudget_relays(nofile));
 	if (n > 0 && (size_t)n < size && share)
 		n += snprintf(buf + n, size - (size_t)n, "; max-connections %u over %u = %llu each",

@@ -116,9 +116,11 @@ static int setup(void *ctx, const struct gh_config *cfg)
 	}
 	/* what is really held: two sockets per relay, the pipe pool's bound
 	 * once, a reserve (common/fdbudget.h; `gatehouse check` prints it) */
-	uint64_t budget = 4u << 20;
-	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY)
-		budget = fdbudget_fds(rl.rlim_cur);
+	uint64_t budget = 4u << 20, nofile = 0;
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY) {
+		nofile = rl.rlim_cur;
+		budget = fdbudget_fds(nofile);
+	}
 	if (budget > (4u << 20))
 		budget = 4u << 20;
 	if (budget < FDBUDGET_PER_RELAY)
@@ -144,7 +146,7 @@ static int setup(void *ctx, const struct gh_config *cfg)
 		return -ENOMEM;
 	if (queue_setup(f, nf) < 0 || intake_setup(f) < 0 || dial_setup(f) < 0)
 		return -EINVAL;
-	pipes_init();
+	pipes_init(fdbudget_pipes(nofile));
 	return f->epfd;
 }
 

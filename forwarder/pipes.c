@@ -7,20 +7,23 @@
 #include "forwarder/pipes.h"
 
 /* The pool keeps up to POOL_MAX idle pipes; in use and pooled together
- * never exceed FDBUDGET_PIPES, the bound the fd budget counts once. */
+ * never exceed `bound` (fdbudget_pipes() of the fd limit), which the fd
+ * budget counts once. */
 #define POOL_MAX 16
 #define PIPE_WANT (1u << 20)
 
 static int pool[POOL_MAX][2];
 static unsigned pool_len;
 static unsigned live;	/* pipes open: pooled and in use */
+static unsigned bound = FDBUDGET_PIPES_MAX;
 static unsigned splice_len = 64u * 1024u;
 static bool quota_hit;
 
-void pipes_init(void)
+void pipes_init(unsigned max)
 {
 	pool_len = 0;
 	live = 0;
+	bound = max ? max : 1;
 }
 
 int pipes_get(int *r, int *w)
@@ -33,7 +36,7 @@ int pipes_get(int *r, int *w)
 		*w = pool[pool_len][1];
 		return 0;
 	}
-	if (live >= FDBUDGET_PIPES)
+	if (live >= bound)
 		return -EMFILE;	/* at the budget's bound: the caller copies */
 	if (pipe2(p, O_NONBLOCK | O_CLOEXEC) < 0)
 		return -errno;

@@ -49,13 +49,17 @@ END_TEST
 /* The budget counts what is held: 2 fds a relay, the pipes' bound once. */
 START_TEST(budget_formula)
 {
-	uint64_t fixed = FDBUDGET_RESERVE + 2 * FDBUDGET_PIPES;
+	uint64_t fixed = FDBUDGET_RESERVE + 2 * FDBUDGET_PIPES_MAX;
 	ck_assert_uint_eq(fdbudget_relays(20000), (20000 - fixed) / 2);
 	ck_assert_uint_ge(fdbudget_relays(20000), 9000);	/* issue #13.2 */
-	ck_assert_uint_eq(fdbudget_relays(fixed), 0);
+	ck_assert_uint_eq(fdbudget_relays(1024), (1024 - 64 - 2 * 64) / 2);	/* a sixteenth in pipes */
+	ck_assert_uint_eq(fdbudget_relays(256), (256 - 64 - 2 * 16) / 2);	/* 80, not 1 */
+	ck_assert_uint_eq(fdbudget_relays(64), 0);
 	ck_assert_uint_eq(fdbudget_relays(10), 0);
-	ck_assert_uint_eq(fdbudget_relays(fdbudget_nofile_for(9000)), 9000);
-	ck_assert_uint_eq(fdbudget_relays(fdbudget_nofile_for(9000) - 1), 8999);
+	for (uint64_t r = 1; r < 20000; r = r * 3 + 1) {
+		ck_assert_uint_eq(fdbudget_relays(fdbudget_nofile_for(r)), r);
+		ck_assert_uint_lt(fdbudget_relays(fdbudget_nofile_for(r) - 1), r);
+	}
 }
 END_TEST
 
@@ -160,7 +164,7 @@ START_TEST(pump_small_message_copies)
 	int src_peer, src, dst, dst_peer;
 	tcp_pair(&src_peer, &src);
 	tcp_pair(&dst, &dst_peer);
-	pipes_init();
+	pipes_init(FDBUDGET_PIPES_MAX);
 	struct pump_buf *buf = malloc(sizeof(*buf));
 	struct fdir d;
 	pump_dir_init(&d);
@@ -202,9 +206,9 @@ END_TEST
  * once); past it a bulk direction copies instead of failing the relay. */
 START_TEST(pipes_bounded_and_pump_copies_without_one)
 {
-	static int held[FDBUDGET_PIPES][2];
-	pipes_init();
-	for (unsigned i = 0; i < FDBUDGET_PIPES; i++)
+	static int held[FDBUDGET_PIPES_MAX][2];
+	pipes_init(FDBUDGET_PIPES_MAX);
+	for (unsigned i = 0; i < FDBUDGET_PIPES_MAX; i++)
 		ck_assert_int_eq(pipes_get(&held[i][0], &held[i][1]), 0);
 	int r, w;
 	ck_assert_int_eq(pipes_get(&r, &w), -EMFILE);
@@ -257,7 +261,7 @@ START_TEST(pipes_bounded_and_pump_copies_without_one)
 	/* one back: the next get has one again */
 	pipes_discard(held[0][0], held[0][1]);
 	ck_assert_int_eq(pipes_get(&held[0][0], &held[0][1]), 0);
-	for (unsigned i = 0; i < FDBUDGET_PIPES; i++)
+	for (unsigned i = 0; i < FDBUDGET_PIPES_MAX; i++)
 		pipes_discard(held[i][0], held[i][1]);
 	pump_dir_release(&d);
 	close(src_peer);
@@ -281,7 +285,7 @@ START_TEST(pump_bulk_splices_and_gives_the_pipe_back)
 	setsockopt(src, SOL_SOCKET, SO_RCVBUF, &big, sizeof(big));
 	setsockopt(dst_peer, SOL_SOCKET, SO_RCVBUF, &big, sizeof(big));
 	setsockopt(dst, SOL_SOCKET, SO_SNDBUF, &big, sizeof(big));
-	pipes_init();
+	pipes_init(FDBUDGET_PIPES_MAX);
 	struct pump_buf *buf = malloc(sizeof(*buf));
 	size_t want = 3 * PUMP_BUF_SIZE;
 	uint8_t *data = malloc(want), *out = malloc(want);
