@@ -14,8 +14,10 @@
  * connections run at once, so pauses overlap. A connection succeeds when it
  * received at least REPLY_BYTES (default 100) before EOF.
  * Bounded: CONNS connections, TOTAL_TIMEOUT_S seconds (default 120) in all,
- * CONN_TIMEOUT_S (default 10) each.
- * Prints one line: ok=N fail=N secs=S rate=R wire=B hs=B. Exit 1 on any failure.
+ * CONN_TIMEOUT_S (default 10) each. resets= counts connections that ended
+ * on ECONNRESET (or EPIPE) in any call: a proxy's RST, which a client of a
+ * well-behaved proxy never sees here.
+ * Prints one line: ok=N fail=N resets=N secs=S rate=R wire=B hs=B. Exit 1 on any failure.
  */
 #include <getopt.h>
 #include <signal.h>
@@ -45,7 +47,7 @@ static size_t hello_len, split_at;
 static double pause_s;
 static size_t want_reply = 100;
 static int ep;
-static unsigned long ok, fail;
+static unsigned long ok, fail, resets;
 static double conn_timeout = 10;
 
 static struct pause_ent *pauseq;
@@ -69,6 +71,14 @@ static void set_events(struct lc *c, uint32_t events)
 	epoll_ctl(ep, EPOLL_CTL_MOD, c->fd, &ev);
 }
 
+/* A reset the client saw: what the issue counts (ECONNRESET on any call;
+ * EPIPE is a send after one). */
+static void count_reset(int err)
+{
+	if (err == ECONNRESET || err == EPIPE)
+		resets++;
+}
+
 /* Send from c->sent up to limit; returns true when all of it is out. */
 static bool send_upto(struct lc *c, size_t limit)
 {
@@ -77,6 +87,7 @@ static bool send_upto(struct lc *c, size_t limit)
 		if (n < 0) {
 			if (errno == EAGAIN || errno == EINTR)
 				return false;
+			count_reset(errno);
 			finish(c, false);
 			return false;
 		}
@@ -132,6 +143,8 @@ static void readable(struct lc *c)
 		}
 		if (n < 0 && (errno == EAGAIN || errno == EINTR))
 			return;
+		if (n < 0)
+			count_reset(errno);
 		/* EOF or error: done; a reply before EOF is success */
 		finish(c, c->got >= want_reply && (c->st == ST_READ || c->st == ST_PAUSED || c->st == ST_SEND2)
 				  && c->sent == hello_len);
@@ -253,6 +266,7 @@ int main(int argc, char **argv)
 				socklen_t l = sizeof(err);
 				getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &err, &l);
 				if (err || (evs[i].events & (EPOLLERR | EPOLLHUP))) {
+					count_reset(err);
 					finish(c, false);
 					continue;
 				}
@@ -290,7 +304,7 @@ int main(int argc, char **argv)
 		}
 	}
 	double secs = now_s() - t0;
-	printf("ok=%lu fail=%lu secs=%.4f rate=%.1f wire=%zu hs=%zu\n", ok, fail, secs,
+	printf("ok=%lu fail=%lu resets=%lu secs=%.4f rate=%.1f wire=%zu hs=%zu\n", ok, fail, resets, secs,
 	       secs > 0 ? (double)ok / secs : 0.0, hello_len, wire ? wire - 5 : hs);
 	return fail ? 1 : 0;
 }

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* `gatehouse check`: the config's errors, or a summary of what it says. */
 #include <stdio.h>
+#include "cli/capacity.h"
 #include "cli/cli.h"
 #include "common/config_load.h"
 #include "common/daemon.h"
@@ -31,8 +32,13 @@ int cmd_check(const char *path)
 	       servers[GH_KIND_HTTP] + servers[GH_KIND_TLS],
 	       plural(servers[GH_KIND_HTTP] + servers[GH_KIND_TLS]),
 	       servers[GH_KIND_HTTP], servers[GH_KIND_TLS], gh_http_mode_str(c->http_mode));
-	/* each forwarder enforces its share, rounded up (forwarder/queue.c) */
+	/* what the daemons hold under this process's fd limit (they raise
+	 * soft to hard; `gatehouse run` as root raises it for max-connections) */
 	unsigned nf = daemon_forwarders(c);
+	char cap[512];
+	capacity_describe(c, nf, capacity_nofile(), cap, sizeof(cap));
+	printf("%s\n", cap);
+	/* each forwarder enforces its share, rounded up (forwarder/queue.c) */
 	for (size_t i = 0; i < c->n_sites && nf > 1; i++) {
 		unsigned lim = c->sites[i].max_connections;
 		unsigned share = (lim + nf - 1) / nf;

@@ -37,6 +37,7 @@
 #include <time.h>
 #include <unistd.h>
 #include <systemd/sd-daemon.h>
+#include "cli/capacity.h"
 #include "cli/cli.h"
 #include "cli/run.h"
 #include <stdarg.h>
@@ -474,6 +475,16 @@ int cmd_run(const char *config_path, unsigned forwarders)
 		say("listening for %s on %s", gh_kind_str(cfg->listens[i].kind), cfg->listens[i].addr.text);
 	}
 	explain_sandbox(cfg);
+	/* before any daemon starts: they inherit the limit, raise soft to
+	 * hard and budget their relays from it (common/fdbudget.h) */
+	char cap[512];
+	uint64_t nofile, need;
+	r = capacity_raise_limit(cfg, L.n_forwarders, &nofile, &need);
+	if (r < 0)
+		say("max-connections %u needs RLIMIT_NOFILE %llu per forwarder, and raising it from %llu failed: %s",
+		    cfg->max_connections, (unsigned long long)need, (unsigned long long)nofile, strerror(-r));
+	capacity_describe(cfg, L.n_forwarders, nofile, cap, sizeof(cap));
+	say("%s", cap);
 	config_free(cfg);
 	char nf[16];
 	snprintf(nf, sizeof(nf), "%u", L.n_forwarders);

@@ -19,6 +19,7 @@
 #include <sys/resource.h>
 #include <unistd.h>
 #include "common/daemon.h"
+#include "common/fdbudget.h"
 #include "common/log.h"
 #include "forwarder/conn.h"
 #include "forwarder/dial.h"
@@ -107,19 +108,25 @@ static int setup(void *ctx, const struct gh_config *cfg)
 
 	f->cfg = cfg;
 	f->channel = -1;
-	/* relays hold two fds each; take what the hard limit allows */
+	/* take what the hard limit allows (systemd's advice: raise soft to hard) */
 	struct rlimit rl;
 	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
 		rl.rlim_cur = rl.rlim_max;
 		setrlimit(RLIMIT_NOFILE, &rl);
 	}
-	/* a relay holds two sockets and, while moving bulk, two pipe ends per
-	 * direction; keep headroom for the channel, logs and pool */
-	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY)
-		f->fd_budget = rl.rlim_cur > 68 ? (unsigned)(rl.rlim_cur - 64) : 4;
-	else
-		f->fd_budget = 4u << 20;
-	f->max_conns = f->fd_budget / 4;
+	/* what is really held: two sockets per relay, the pipe pool's bound
+	 * once, a reserve (common/fdbudget.h; `gatehouse check` prints it) */
+	uint64_t budget = 4u << 20, nofile = 0;
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY) {
+		nofile = rl.rlim_cur;
+		budget = fdbudget_fds(nofile);
+	}
+	if (budget > (4u << 20))
+		budget = 4u << 20;
+	if (budget < FDBUDGET_PER_RELAY)
+		budget = FDBUDGET_PER_RELAY;	/* a tiny limit: one relay, as before */
+	f->fd_budget = (unsigned)budget;
+	f->max_conns = f->fd_budget / FDBUDGET_PER_RELAY;
 	/* caps are shared evenly by the forwarders */
 	const char *nf_env = getenv("GATEHOUSE_FORWARDERS");
 	unsigned nf = nf_env ? (unsigned)atoi(nf_env) : daemon_forwarders(cfg);
@@ -139,7 +146,7 @@ static int setup(void *ctx, const struct gh_config *cfg)
 		return -ENOMEM;
 	if (queue_setup(f, nf) < 0 || intake_setup(f) < 0 || dial_setup(f) < 0)
 		return -EINVAL;
-	pipes_init();
+	pipes_init(fdbudget_pipes(nofile));
 	return f->epfd;
 }
 

@@ -185,8 +185,10 @@ enum pump_result pump(struct fdir *d, int src, int dst, bool other_done, struct 
 			continue;
 		}
 		if (d->pipe_r < 0 && pipes_get(&d->pipe_r, &d->pipe_w) < 0) {
+			/* no pipe to spare (the fd budget's bound): copy instead */
 			d->pipe_r = d->pipe_w = -1;
-			return PUMP_ERR_SRC;
+			d->bulk = false;
+			continue;
 		}
 		ssize_t n = splice(src, NULL, d->pipe_w, NULL, pipes_size(), SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
 		if (n == 0) {

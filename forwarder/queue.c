@@ -14,6 +14,7 @@
  */
 #include <stdlib.h>
 #include "common/clock.h"
+#include "common/fdbudget.h"
 #include "forwarder/conn.h"
 #include "forwarder/dial.h"
 #include "forwarder/queue.h"
@@ -77,10 +78,12 @@ unsigned queue_room(unsigned relays, unsigned queued, unsigned max_conns, unsign
 {
 	if (relays >= max_conns)
 		return 0;
-	uint64_t used = 4ull * relays + queued;
-	if (used + 4 > fd_budget)
+	/* a relay holds its two sockets, a waiting client one; pipes are
+	 * outside fd_budget (common/fdbudget.h) */
+	uint64_t used = (uint64_t)FDBUDGET_PER_RELAY * relays + queued;
+	if (used + FDBUDGET_PER_RELAY > fd_budget)
 		return 0;
-	uint64_t by_fds = (fd_budget - used) / 4;
+	uint64_t by_fds = (fd_budget - used) / FDBUDGET_PER_RELAY;
 	unsigned by_cap = max_conns - relays;
 	return by_fds < by_cap ? (unsigned)by_fds : by_cap;
 }

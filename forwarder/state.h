@@ -38,7 +38,7 @@ struct forwarder {
 	uint32_t received;		/* hand-off messages read, ever (wraps) */
 	struct ratelimit refusals;	/* refused hand-offs logged at most this often */
 	unsigned max_conns;	/* relays this process takes at most */
-	unsigned fd_budget;	/* fds it may hold for clients: a relay up to 4, a queued client 1 */
+	unsigned fd_budget;	/* fds it may hold for clients and servers: a relay 2, a queued client 1 */
 	struct fconns conns;	/* every connection; conns.n alive */
 	unsigned n_queued;	/* of conns.n, waiting for a site slot (queue.c) */
 	struct dlist connecting;	/* by connect deadline (dial.c) */

@@ -17,18 +17,19 @@
 #include "forwarder/dial.h"
 #include "forwarder/pipes.h"
 #include "forwarder/pump.h"
+#include "common/fdbudget.h"
 #include "forwarder/queue.h"
 #include "forwarder/state.h"
 
-/* ---- intake room: under the relay cap, with 4 fds for each new relay */
+/* ---- intake room: under the relay cap, with 2 fds for each new relay */
 
 START_TEST(room_is_the_smaller_of_cap_and_fds)
 {
-	/* (relays, queued, max_conns, fd_budget) */
+	/* (relays, queued, max_conns, fd_budget): a relay holds 2 fds */
 	ck_assert_uint_eq(queue_room(0, 0, 10, 1000), 10);	/* cap */
-	ck_assert_uint_eq(queue_room(0, 0, 100, 40), 10);	/* fds: 40 / 4 */
+	ck_assert_uint_eq(queue_room(0, 0, 100, 40), 20);	/* fds: 40 / 2 */
 	ck_assert_uint_eq(queue_room(3, 0, 10, 1000), 7);
-	ck_assert_uint_eq(queue_room(3, 0, 100, 40), 7);	/* 40 - 12 = 28 fds */
+	ck_assert_uint_eq(queue_room(3, 0, 100, 40), 17);	/* 40 - 6 = 34 fds */
 }
 END_TEST
 
@@ -36,12 +37,29 @@ START_TEST(room_edges)
 {
 	ck_assert_uint_eq(queue_room(10, 0, 10, 1000), 0);	/* at the cap */
 	ck_assert_uint_eq(queue_room(11, 0, 10, 1000), 0);	/* over it */
-	ck_assert_uint_eq(queue_room(0, 0, 10, 4), 1);		/* exactly one relay's fds */
-	ck_assert_uint_eq(queue_room(0, 0, 10, 3), 0);		/* not even one */
-	ck_assert_uint_eq(queue_room(0, 1, 10, 4), 0);		/* a waiting client holds one fd */
-	ck_assert_uint_eq(queue_room(0, 3, 10, 8), 1);		/* (8 - 3) / 4 */
-	ck_assert_uint_eq(queue_room(2, 0, 10, 11), 0);		/* 8 used, 3 left */
-	ck_assert_uint_eq(queue_room(2, 0, 10, 12), 1);
+	ck_assert_uint_eq(queue_room(0, 0, 10, 2), 1);		/* exactly one relay's fds */
+	ck_assert_uint_eq(queue_room(0, 0, 10, 1), 0);		/* not even one */
+	ck_assert_uint_eq(queue_room(0, 1, 10, 2), 0);		/* a waiting client holds one fd */
+	ck_assert_uint_eq(queue_room(0, 3, 10, 8), 2);		/* (8 - 3) / 2 */
+	ck_assert_uint_eq(queue_room(2, 0, 10, 5), 0);		/* 4 used, 1 left */
+	ck_assert_uint_eq(queue_room(2, 0, 10, 6), 1);
+}
+END_TEST
+
+/* The budget counts what is held: 2 fds a relay, the pipes' bound once. */
+START_TEST(budget_formula)
+{
+	uint64_t fixed = FDBUDGET_RESERVE + 2 * FDBUDGET_PIPES_MAX;
+	ck_assert_uint_eq(fdbudget_relays(20000), (20000 - fixed) / 2);
+	ck_assert_uint_ge(fdbudget_relays(20000), 9000);	/* issue #13.2 */
+	ck_assert_uint_eq(fdbudget_relays(1024), (1024 - 64 - 2 * 64) / 2);	/* a sixteenth in pipes */
+	ck_assert_uint_eq(fdbudget_relays(256), (256 - 64 - 2 * 16) / 2);	/* 80, not 1 */
+	ck_assert_uint_eq(fdbudget_relays(64), 0);
+	ck_assert_uint_eq(fdbudget_relays(10), 0);
+	for (uint64_t r = 1; r < 20000; r = r * 3 + 1) {
+		ck_assert_uint_eq(fdbudget_relays(fdbudget_nofile_for(r)), r);
+		ck_assert_uint_lt(fdbudget_relays(fdbudget_nofile_for(r) - 1), r);
+	}
 }
 END_TEST
 
@@ -146,7 +164,7 @@ START_TEST(pump_small_message_copies)
 	int src_peer, src, dst, dst_peer;
 	tcp_pair(&src_peer, &src);
 	tcp_pair(&dst, &dst_peer);
-	pipes_init();
+	pipes_init(FDBUDGET_PIPES_MAX);
 	struct pump_buf *buf = malloc(sizeof(*buf));
 	struct fdir d;
 	pump_dir_init(&d);
@@ -184,6 +202,78 @@ START_TEST(pump_small_message_copies)
 }
 END_TEST
 
+/* The pipes a forwarder holds are bounded (the fd budget counts the bound
+ * once); past it a bulk direction copies instead of failing the relay. */
+START_TEST(pipes_bounded_and_pump_copies_without_one)
+{
+	static int held[FDBUDGET_PIPES_MAX][2];
+	pipes_init(FDBUDGET_PIPES_MAX);
+	for (unsigned i = 0; i < FDBUDGET_PIPES_MAX; i++)
+		ck_assert_int_eq(pipes_get(&held[i][0], &held[i][1]), 0);
+	int r, w;
+	ck_assert_int_eq(pipes_get(&r, &w), -EMFILE);
+
+	int src_peer, src, dst, dst_peer;
+	tcp_pair(&src_peer, &src);
+	tcp_pair(&dst, &dst_peer);
+	int big = 4 << 20;
+	setsockopt(src, SOL_SOCKET, SO_RCVBUF, &big, sizeof(big));
+	setsockopt(dst_peer, SOL_SOCKET, SO_RCVBUF, &big, sizeof(big));
+	setsockopt(dst, SOL_SOCKET, SO_SNDBUF, &big, sizeof(big));
+	struct pump_buf *buf = malloc(sizeof(*buf));
+	size_t want = 2 * PUMP_BUF_SIZE + 100, sent = 0;
+	uint8_t *data = malloc(want), *out = malloc(want);
+	for (size_t i = 0; i < want; i++)
+		data[i] = (uint8_t)(i * 13);
+	while (sent < want) {
+		ssize_t n = send(src_peer, data + sent, want - sent, MSG_DONTWAIT);
+		if (n < 0 && errno == EAGAIN)
+			break;
+		ck_assert_int_gt(n, 0);
+		sent += (size_t)n;
+	}
+	for (;;) {	/* all of it in src's receive queue */
+		int q = 0;
+		ck_assert_int_eq(ioctl_inq(src, &q), 0);
+		if ((size_t)q >= sent)
+			break;
+		fd_set rs;
+		FD_ZERO(&rs);
+		FD_SET(src, &rs);
+		select(src + 1, &rs, NULL, NULL, NULL);
+	}
+	ck_assert_uint_gt(sent, PUMP_BUF_SIZE);	/* enough to turn bulk */
+	struct fdir d;
+	pump_dir_init(&d);
+	bool blocked = false;
+	ck_assert_int_eq(pump(&d, src, dst, false, buf, &blocked), PUMP_WAIT);
+	ck_assert_uint_eq(d.bytes, sent);
+	ck_assert_int_eq(d.pipe_r, -1);
+	size_t got = 0;
+	while (got < sent) {
+		fd_set rs;
+		FD_ZERO(&rs);
+		FD_SET(dst_peer, &rs);
+		ck_assert_int_eq(select(dst_peer + 1, &rs, NULL, NULL, NULL), 1);
+		got += drain(dst_peer, out + got, want - got);
+	}
+	ck_assert(memcmp(out, data, sent) == 0);
+	/* one back: the next get has one again */
+	pipes_discard(held[0][0], held[0][1]);
+	ck_assert_int_eq(pipes_get(&held[0][0], &held[0][1]), 0);
+	for (unsigned i = 0; i < FDBUDGET_PIPES_MAX; i++)
+		pipes_discard(held[i][0], held[i][1]);
+	pump_dir_release(&d);
+	close(src_peer);
+	close(src);
+	close(dst);
+	close(dst_peer);
+	free(data);
+	free(out);
+	free(buf);
+}
+END_TEST
+
 /* The one-request limit's arithmetic: a tunnel is unbounded, a limited
  * direction reads at most what is left and says when it is used up. */
 START_TEST(pump_limit_decisions)
@@ -211,7 +301,7 @@ static void one_request_case(size_t limit, size_t total)
 	int src_peer, src, dst, dst_peer;
 	tcp_pair(&src_peer, &src);
 	tcp_pair(&dst, &dst_peer);
-	pipes_init();
+	pipes_init(FDBUDGET_PIPES_MAX);
 	struct pump_buf *buf = malloc(sizeof(*buf));
 	uint8_t *data = malloc(total), *out = malloc(total + 1);
 	for (size_t i = 0; i < total; i++)
@@ -303,7 +393,7 @@ START_TEST(pump_bulk_splices_and_gives_the_pipe_back)
 	setsockopt(src, SOL_SOCKET, SO_RCVBUF, &big, sizeof(big));
 	setsockopt(dst_peer, SOL_SOCKET, SO_RCVBUF, &big, sizeof(big));
 	setsockopt(dst, SOL_SOCKET, SO_SNDBUF, &big, sizeof(big));
-	pipes_init();
+	pipes_init(FDBUDGET_PIPES_MAX);
 	struct pump_buf *buf = malloc(sizeof(*buf));
 	size_t want = 3 * PUMP_BUF_SIZE;
 	uint8_t *data = malloc(want), *out = malloc(want);
@@ -360,6 +450,8 @@ Suite *make_forwarder_suite(void)
 	TCase *tc = tcase_create("core");
 	tcase_add_test(tc, room_is_the_smaller_of_cap_and_fds);
 	tcase_add_test(tc, room_edges);
+	tcase_add_test(tc, budget_formula);
+	tcase_add_test(tc, pipes_bounded_and_pump_copies_without_one);
 	tcase_add_test(tc, pick_round_robin);
 	tcase_add_test(tc, pick_failover_order_skips_avoided);
 	tcase_add_test(tc, pick_limits);
