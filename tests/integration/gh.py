@@ -820,14 +820,10 @@ def daemon_pids(g, prefix):
 
 # ---------------------------------------------------------------- a forwarder alone
 
-def lone_forwarder(t, conf_lines, name="fwd"):
-    """A gatehouse-forwarder on its own, its channel a socketpair whose
-    other end the test holds (a hostile listener). Returns (proc, channel,
-    log())."""
-    conf = os.path.join(t.tmp, name + ".conf")
-    with open(conf, "w") as f:
-        f.write("\n".join(conf_lines + [""]))
-    ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+def lone_daemon(t, name, binary, conf, fds, names=None, what="daemon"):
+    """Start binary -c conf on its own with fds as LISTEN_FDS 3.. (named by
+    names, LISTEN_FDNAMES) and its own NOTIFY_SOCKET; returns (proc, log())
+    once it said READY=1. Its stdout and stderr are the log."""
     logpath = os.path.join(t.tmp, name + ".log")
     logf = open(logpath, "wb")
     t.defer(logf.close)
@@ -837,30 +833,56 @@ def lone_forwarder(t, conf_lines, name="fwd"):
     notify.bind(nname)
     t.defer(notify.close)
     env = dict(os.environ, NOTIFY_SOCKET="@" + nname[1:])
-    fd = theirs.fileno()
+    exports = "export LISTEN_PID=$$ LISTEN_FDS=%d%s; " % (
+        len(fds), " LISTEN_FDNAMES=" + ":".join(names) if names else "")
+    moves = " ".join("%d<&%d" % (3 + i, fd) for i, fd in enumerate(fds))
+    closes = " ".join("%d<&-" % fd for fd in fds)
     proc = subprocess.Popen(
-        ["bash", "-c", 'export LISTEN_PID=$$ LISTEN_FDS=1; exec "$0" -c "$1" 3<&%d %d<&-' % (fd, fd),
-         FORWARDER, conf], pass_fds=(fd,), stdin=subprocess.DEVNULL, stdout=logf, stderr=logf,
+        ["bash", "-c", exports + 'exec "$0" -c "$1" %s %s' % (moves, closes), binary, conf],
+        pass_fds=tuple(fds), stdin=subprocess.DEVNULL, stdout=logf, stderr=logf,
         env=env, start_new_session=True)
+
+    def log():
+        with open(logpath, "rb") as f:
+            return f.read().decode("utf-8", "replace")
+    notify.settimeout(10)
+    try:
+        ready = b"READY=1" in notify.recv(4096)
+    except socket.timeout:
+        ready = False
+    if not ready:
+        proc.kill()
+        proc.wait(5)
+        raise TestFailure("%s sent no READY=1; log: %s" % (what, log()))
+    return proc, log
+
+
+def lone_forwarder(t, conf_lines, name="fwd"):
+    """A gatehouse-forwarder on its own, its channel a socketpair whose
+    other end the test holds (a hostile listener). Returns (proc, channel,
+    log())."""
+    conf = os.path.join(t.tmp, name + ".conf")
+    with open(conf, "w") as f:
+        f.write("\n".join(conf_lines + [""]))
+    ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    holder = {}
 
     def stop():
         ours.close()    # a forwarder whose channel closes finishes its relays and exits
+        proc = holder.get("proc")
+        if proc is None:
+            return
         try:
             proc.wait(10)
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait(5)
     t.defer(stop)
-    theirs.close()
-    notify.settimeout(10)
     try:
-        check(b"READY=1" in notify.recv(4096), "forwarder readiness message")
-    except socket.timeout:
-        raise TestFailure("forwarder sent no READY=1; log: %s" % open(logpath).read())
-
-    def log():
-        with open(logpath, "rb") as f:
-            return f.read().decode("utf-8", "replace")
+        proc, log = lone_daemon(t, name, FORWARDER, conf, [theirs.fileno()], what="forwarder")
+    finally:
+        theirs.close()
+    holder["proc"] = proc
     return proc, ours, log
 
 

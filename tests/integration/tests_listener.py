@@ -30,37 +30,20 @@ def lone_listener(t, name="lst", extra=()):
     # the first message on a channel is the forwarder's load page; one
     # without an fd is no page, and the listener does not wait 5 s for it
     ours.send(b"no page")
-    logpath = os.path.join(t.tmp, name + ".log")
-    logf = open(logpath, "wb")
-    t.defer(logf.close)
-    t.watch_log(logpath)
-    notify = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-    nname = "\0gh-it-%s-%d" % (name, os.getpid())
-    notify.bind(nname)
-    t.defer(notify.close)
-    env = dict(os.environ, NOTIFY_SOCKET="@" + nname[1:])
-    lfd, cfd = lsock.fileno(), theirs.fileno()
-    proc = subprocess.Popen(
-        ["bash", "-c", 'export LISTEN_PID=$$ LISTEN_FDS=2 LISTEN_FDNAMES=http:forward; '
-         'exec "$0" -c "$1" 3<&%d 4<&%d %d<&- %d<&-' % (lfd, cfd, lfd, cfd),
-         gh.LISTENER, conf], pass_fds=(lfd, cfd), stdin=subprocess.DEVNULL, stdout=logf, stderr=logf,
-        env=env, start_new_session=True)
+    holder = {}
 
     def stop():
-        if proc.poll() is None:
+        proc = holder.get("proc")
+        if proc is not None and proc.poll() is None:
             proc.kill()
-        proc.wait(5)
+            proc.wait(5)
     t.defer(stop)
-    theirs.close()
-
-    def log():
-        with open(logpath, "rb") as f:
-            return f.read().decode("utf-8", "replace")
-    notify.settimeout(10)
     try:
-        check(b"READY=1" in notify.recv(4096), "listener readiness message")
-    except socket.timeout:
-        raise TestFailure("listener sent no READY=1; log: %s" % log())
+        proc, log = gh.lone_daemon(t, name, gh.LISTENER, conf, [lsock.fileno(), theirs.fileno()],
+                                   names=["http", "forward"], what="listener")
+    finally:
+        theirs.close()
+    holder["proc"] = proc
     return proc, lsock, ours, log
 
 

@@ -14,6 +14,7 @@
 #include <linux/sockios.h>
 #include <unistd.h>
 #include "suites.h"
+#include "tests/unit/sockets.h"
 #include "forwarder/dial.h"
 #include "forwarder/pipes.h"
 #include "forwarder/pump.h"
@@ -125,22 +126,6 @@ START_TEST(pump_decisions)
 }
 END_TEST
 
-static void tcp_pair(int *a, int *b)
-{
-	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
-	socklen_t al = sizeof(sa);
-	int l = socket(AF_INET, SOCK_STREAM, 0);
-	ck_assert_int_ge(l, 0);
-	ck_assert_int_eq(bind(l, (struct sockaddr *)&sa, sizeof(sa)), 0);
-	ck_assert_int_eq(listen(l, 1), 0);
-	ck_assert_int_eq(getsockname(l, (struct sockaddr *)&sa, &al), 0);
-	*a = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
-	connect(*a, (struct sockaddr *)&sa, sizeof(sa));
-	*b = accept4(l, NULL, NULL, SOCK_NONBLOCK);
-	ck_assert_int_ge(*b, 0);
-	close(l);
-}
-
 static int ioctl_inq(int fd, int *q)
 {
 	return ioctl(fd, SIOCINQ, q);
@@ -162,8 +147,8 @@ static size_t drain(int fd, uint8_t *out, size_t cap)
 START_TEST(pump_small_message_copies)
 {
 	int src_peer, src, dst, dst_peer;
-	tcp_pair(&src_peer, &src);
-	tcp_pair(&dst, &dst_peer);
+	test_tcp_pair(&src_peer, &src, NULL, SOCK_NONBLOCK);
+	test_tcp_pair(&dst, &dst_peer, NULL, SOCK_NONBLOCK);
 	pipes_init(FDBUDGET_PIPES_MAX);
 	struct pump_buf *buf = malloc(sizeof(*buf));
 	struct fdir d;
@@ -214,8 +199,8 @@ START_TEST(pipes_bounded_and_pump_copies_without_one)
 	ck_assert_int_eq(pipes_get(&r, &w), -EMFILE);
 
 	int src_peer, src, dst, dst_peer;
-	tcp_pair(&src_peer, &src);
-	tcp_pair(&dst, &dst_peer);
+	test_tcp_pair(&src_peer, &src, NULL, SOCK_NONBLOCK);
+	test_tcp_pair(&dst, &dst_peer, NULL, SOCK_NONBLOCK);
 	int big = 4 << 20;
 	setsockopt(src, SOL_SOCKET, SO_RCVBUF, &big, sizeof(big));
 	setsockopt(dst_peer, SOL_SOCKET, SO_RCVBUF, &big, sizeof(big));
@@ -299,8 +284,8 @@ END_TEST
 static void one_request_case(size_t limit, size_t total)
 {
 	int src_peer, src, dst, dst_peer;
-	tcp_pair(&src_peer, &src);
-	tcp_pair(&dst, &dst_peer);
+	test_tcp_pair(&src_peer, &src, NULL, SOCK_NONBLOCK);
+	test_tcp_pair(&dst, &dst_peer, NULL, SOCK_NONBLOCK);
 	pipes_init(FDBUDGET_PIPES_MAX);
 	struct pump_buf *buf = malloc(sizeof(*buf));
 	uint8_t *data = malloc(total), *out = malloc(total + 1);
@@ -387,8 +372,8 @@ END_TEST
 START_TEST(pump_bulk_splices_and_gives_the_pipe_back)
 {
 	int src_peer, src, dst, dst_peer;
-	tcp_pair(&src_peer, &src);
-	tcp_pair(&dst, &dst_peer);
+	test_tcp_pair(&src_peer, &src, NULL, SOCK_NONBLOCK);
+	test_tcp_pair(&dst, &dst_peer, NULL, SOCK_NONBLOCK);
 	int big = 4 << 20;
 	setsockopt(src, SOL_SOCKET, SO_RCVBUF, &big, sizeof(big));
 	setsockopt(dst_peer, SOL_SOCKET, SO_RCVBUF, &big, sizeof(big));

@@ -9,6 +9,7 @@
 #include <unistd.h>
 #include "suites.h"
 #include "common/handoff.h"
+#include "tests/unit/sockets.h"
 #include "router/config.h"
 
 static int open_fds(void)
@@ -17,24 +18,6 @@ static int open_fds(void)
 	for (int fd = 0; fd < 1024; fd++)
 		n += fcntl(fd, F_GETFD) >= 0;
 	return n;
-}
-
-/* A connected loopback TCP socket (the accepted end), its peer in *peer. */
-static int tcp_sock(int *peer)
-{
-	struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
-	socklen_t al = sizeof(a);
-	int l = socket(AF_INET, SOCK_STREAM, 0);
-	ck_assert_int_ge(l, 0);
-	ck_assert_int_eq(bind(l, (struct sockaddr *)&a, sizeof(a)), 0);
-	ck_assert_int_eq(listen(l, 1), 0);
-	ck_assert_int_eq(getsockname(l, (struct sockaddr *)&a, &al), 0);
-	*peer = socket(AF_INET, SOCK_STREAM, 0);
-	ck_assert_int_eq(connect(*peer, (struct sockaddr *)&a, sizeof(a)), 0);
-	int s = accept(l, NULL, NULL);
-	ck_assert_int_ge(s, 0);
-	close(l);
-	return s;
 }
 
 static void valid_msg(struct handoff_msg *m)
@@ -100,7 +83,7 @@ START_TEST(zero_length_message_closes_the_rest_of_the_batch)
 	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_SEQPACKET, 0, sv), 0);
 	valid_msg(&m);
 	for (int i = 0; i < 4; i++)
-		s[i] = tcp_sock(&peer[i]);
+		test_tcp_pair(&peer[i], &s[i], NULL, 0);
 	send_one(sv[0], &m, sizeof(m), s[0]);
 	send_one(sv[0], &m, 0, -1);
 	send_one(sv[0], &m, sizeof(m), s[1]);
@@ -131,7 +114,7 @@ START_TEST(refused_messages_in_a_batch_leave_no_fd)
 	bad = m;
 	bad.magic ^= 1;
 	for (int i = 0; i < 6; i++)
-		s[i] = tcp_sock(&peer[i]);
+		test_tcp_pair(&peer[i], &s[i], NULL, 0);
 	for (int i = 0; i < 6; i++)
 		send_one(sv[0], i % 2 ? &bad : &m, sizeof(m), s[i]);
 	for (int i = 0; i < 6; i++)

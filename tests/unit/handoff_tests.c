@@ -10,26 +10,7 @@
 #include "suites.h"
 #include "router/config.h"
 #include "common/handoff.h"
-
-/* A connected TCP pair on loopback: *client and the accepted *server. */
-static void tcp_pair(int *client, int *server, int *listener_out)
-{
-	struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
-	socklen_t al = sizeof(a);
-	int l = socket(AF_INET, SOCK_STREAM, 0);
-	ck_assert_int_ge(l, 0);
-	ck_assert_int_eq(bind(l, (struct sockaddr *)&a, sizeof(a)), 0);
-	ck_assert_int_eq(listen(l, 1), 0);
-	ck_assert_int_eq(getsockname(l, (struct sockaddr *)&a, &al), 0);
-	*client = socket(AF_INET, SOCK_STREAM, 0);
-	ck_assert_int_eq(connect(*client, (struct sockaddr *)&a, sizeof(a)), 0);
-	*server = accept(l, NULL, NULL);
-	ck_assert_int_ge(*server, 0);
-	if (listener_out)
-		*listener_out = l;
-	else
-		close(l);
-}
+#include "tests/unit/sockets.h"
 
 static void channel(int sv[2])
 {
@@ -82,7 +63,7 @@ START_TEST(roundtrip_carries_fd_and_fields)
 	struct handoff_msg m;
 	struct handoff_in in[2];
 	channel(sv);
-	tcp_pair(&c, &s, NULL);
+	test_tcp_pair(&c, &s, NULL, 0);
 	valid_msg(&m);
 	ck_assert_int_eq(handoff_send(sv[0], &m, &s, 1), 1);
 	ck_assert_int_eq(handoff_recv(sv[1], in, 2), 1);
@@ -110,7 +91,7 @@ START_TEST(batch_of_sixteen_in_one_call)
 	struct handoff_in in[HANDOFF_BATCH];
 	channel(sv);
 	for (int i = 0; i < HANDOFF_BATCH; i++) {
-		tcp_pair(&c[i], &s[i], NULL);
+		test_tcp_pair(&c[i], &s[i], NULL, 0);
 		valid_msg(&m[i]);
 	}
 	ck_assert_int_eq(handoff_send(sv[0], m, s, HANDOFF_BATCH), HANDOFF_BATCH);
@@ -188,11 +169,11 @@ START_TEST(bad_messages_refused)
 	int p[2];
 	switch (bc->fd) {
 	case FD_NONE: break;
-	case FD_TCP: tcp_pair(&extra[0], &fds[0], NULL); break;
-	case FD_TCP2: tcp_pair(&extra[0], &fds[0], NULL); tcp_pair(&extra[1], &fds[1], NULL); break;
+	case FD_TCP: test_tcp_pair(&extra[0], &fds[0], NULL, 0); break;
+	case FD_TCP2: test_tcp_pair(&extra[0], &fds[0], NULL, 0); test_tcp_pair(&extra[1], &fds[1], NULL, 0); break;
 	case FD_PIPE: ck_assert_int_eq(pipe(p), 0); fds[0] = p[0]; extra[0] = p[1]; break;
 	case FD_DIR: fds[0] = open("/", O_RDONLY | O_DIRECTORY); break;
-	case FD_LISTEN: tcp_pair(&extra[0], &extra[1], &fds[0]); break;
+	case FD_LISTEN: test_tcp_pair(&extra[0], &extra[1], &fds[0], 0); break;
 	case FD_UNIX: ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM, 0, p), 0); fds[0] = p[0]; extra[0] = p[1]; break;
 	}
 	unsigned nfds = bc->fd == FD_NONE ? 0 : bc->fd == FD_TCP2 ? 2 : 1;
@@ -235,7 +216,7 @@ START_TEST(one_request_roundtrip)
 	ck_assert_int_eq(handoff_pack(&m, GH_KIND_TLS, &ss, "ok", "", 0, 0), 0);
 	ck_assert_uint_eq(m.one_request, 0);
 	channel(sv);
-	tcp_pair(&c, &s, NULL);
+	test_tcp_pair(&c, &s, NULL, 0);
 	ck_assert_int_eq(handoff_pack(&m, GH_KIND_HTTP, &ss, "site.example", "", 7, GH_MAX_ONE_REQUEST), 0);
 	ck_assert_uint_eq(m.one_request, GH_MAX_ONE_REQUEST);
 	ck_assert_int_eq(handoff_send(sv[0], &m, &s, 1), 1);
