@@ -11,6 +11,25 @@ static const char *plural(size_t n)
 	return n == 1 ? "" : "s";
 }
 
+static void print_alpn(const char *where, const struct gh_alpn_route *r)
+{
+	printf("  %s: tls-alpn %s ->", where, r->protocol);
+	for (size_t i = 0; i < r->n_servers; i++)
+		printf(" %s", r->servers[i].text);
+	printf("\n");
+}
+
+/* ALPN routes: the global lines once, then each site's own */
+static void print_alpn_routes(const struct gh_config *c)
+{
+	for (size_t i = 0; i < c->n_alpn; i++)
+		print_alpn("every TLS site without its own line", &c->alpn[i]);
+	for (size_t s = 0; s < c->n_sites; s++)
+		for (size_t i = 0; i < c->sites[s].n_alpn; i++)
+			if (!c->sites[s].alpn[i].inherited)
+				print_alpn(c->sites[s].name, &c->sites[s].alpn[i]);
+}
+
 int cmd_check(const char *path)
 {
 	size_t names = 0, servers[GH_KIND_COUNT] = { 0 };
@@ -32,6 +51,7 @@ int cmd_check(const char *path)
 	       servers[GH_KIND_HTTP] + servers[GH_KIND_TLS],
 	       plural(servers[GH_KIND_HTTP] + servers[GH_KIND_TLS]),
 	       servers[GH_KIND_HTTP], servers[GH_KIND_TLS], gh_http_mode_str(c->http_mode));
+	print_alpn_routes(c);
 	/* what the daemons hold under this process's fd limit (they raise
 	 * soft to hard; `gatehouse run` as root raises it for max-connections) */
 	unsigned nf = daemon_forwarders(c);

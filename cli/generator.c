@@ -20,6 +20,17 @@
 #define GATEHOUSE_SYSCONFDIR "/etc"
 #endif
 
+static void allow(FILE *f, const struct gh_addr *a)
+{
+	char ip[INET6_ADDRSTRLEN];
+
+	if (a->ss.ss_family == AF_INET6)
+		inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)&a->ss)->sin6_addr, ip, sizeof(ip));
+	else
+		inet_ntop(AF_INET, &((const struct sockaddr_in *)&a->ss)->sin_addr, ip, sizeof(ip));
+	fprintf(f, "IPAddressAllow=%s\n", ip);
+}
+
 int main(int argc, char **argv)
 {
 	const char *conf = getenv("GATEHOUSE_CONFIG");
@@ -47,17 +58,15 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	fprintf(f, "# written by gatehouse-generator from %s\n[Service]\n", conf);
-	for (size_t s = 0; s < cfg->n_sites; s++)
+	for (size_t s = 0; s < cfg->n_sites; s++) {
 		for (int k = 0; k < GH_KIND_COUNT; k++)
-			for (size_t i = 0; i < cfg->sites[s].n_servers[k]; i++) {
-				const struct gh_addr *a = &cfg->sites[s].servers[k][i];
-				char ip[INET6_ADDRSTRLEN];
-				if (a->ss.ss_family == AF_INET6)
-					inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)&a->ss)->sin6_addr, ip, sizeof(ip));
-				else
-					inet_ntop(AF_INET, &((const struct sockaddr_in *)&a->ss)->sin_addr, ip, sizeof(ip));
-				fprintf(f, "IPAddressAllow=%s\n", ip);
-			}
+			for (size_t i = 0; i < cfg->sites[s].n_servers[k]; i++)
+				allow(f, &cfg->sites[s].servers[k][i]);
+		/* tls-alpn servers, the global lines' copies included */
+		for (size_t r = 0; r < cfg->sites[s].n_alpn; r++)
+			for (size_t i = 0; i < cfg->sites[s].alpn[r].n_servers; i++)
+				allow(f, &cfg->sites[s].alpn[r].servers[i]);
+	}
 	config_free(cfg);
 	return fclose(f) == 0 ? 0 : 1;
 }

@@ -148,6 +148,10 @@ static enum handoff_error validate(struct mmsghdr *mm, struct handoff_in *in)
 		return HANDOFF_E_NAME;
 	if (!handoff_one_request_ok(m->kind, m->one_request))
 		return HANDOFF_E_ONE_REQUEST;
+	/* whether the site has that route is the forwarder's check (intake.c) */
+	if ((m->alpn_route && m->kind != GH_KIND_TLS) ||
+	    (m->reserved[0] | m->reserved[1] | m->reserved[2]))
+		return HANDOFF_E_ALPN_ROUTE;
 	if (handoff_check_tcp(in->fd) < 0)
 		return HANDOFF_E_NOT_TCP;
 	return HANDOFF_OK;
@@ -214,6 +218,7 @@ const char *handoff_error_str(enum handoff_error e)
 	case HANDOFF_E_NAME: return "malformed name field";
 	case HANDOFF_E_NOT_TCP: return "fd is not a connected TCP socket";
 	case HANDOFF_E_ONE_REQUEST: return "one-request limit on a non-HTTP kind or above the bound";
+	case HANDOFF_E_ALPN_ROUTE: return "ALPN route on a non-TLS kind, or reserved bytes set";
 	}
 	return "?";
 }

@@ -20,7 +20,7 @@
 #include "router/hostname.h"
 
 #define HANDOFF_MAGIC 0x47484f46u	/* "GHOF" */
-#define HANDOFF_VERSION 2u
+#define HANDOFF_VERSION 3u	/* 3: alpn_route, in what was padding */
 #define HANDOFF_NAME_MAX (HOSTNAME_MAX + 1)
 /* Messages sent or received per system call (sendmmsg/recvmmsg). Batching
  * what is ready in one loop round costs 1-3 us per fd instead of 8-12. */
@@ -34,6 +34,12 @@ struct handoff_msg {
 	uint8_t client_family;		/* AF_INET or AF_INET6 */
 	uint16_t client_port;		/* host byte order */
 	uint8_t client_addr[16];	/* 4 bytes used for AF_INET */
+	/* 0: the site's servers of this kind. Else (kind TLS only) 1 + the
+	 * index of the site's tls-alpn route (router/config.h gh_site.alpn)
+	 * the client's ALPN offer chose; the forwarder checks it against its
+	 * own config and refuses a hand-off naming a route it lacks. */
+	uint8_t alpn_route;
+	uint8_t reserved[3];		/* zero */
 	uint64_t accepted_usec;		/* CLOCK_REALTIME at accept, for the log */
 	char site[HANDOFF_NAME_MAX];	/* site name, NUL-padded */
 	char name[HANDOFF_NAME_MAX];	/* the name the client asked for ("" if none) */
@@ -70,6 +76,7 @@ enum handoff_error {
 	HANDOFF_E_NAME,		/* site/name not NUL-terminated, empty site, bad family */
 	HANDOFF_E_NOT_TCP,	/* the fd is not a connected TCP socket */
 	HANDOFF_E_ONE_REQUEST,	/* one_request on a kind other than HTTP, or too large */
+	HANDOFF_E_ALPN_ROUTE,	/* alpn_route on a kind other than TLS, or reserved bytes set */
 };
 
 struct handoff_in {

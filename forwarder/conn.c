@@ -72,11 +72,13 @@ static void log_end(const struct fconns *cs, const struct fconn *c, const char *
 	char client[64], server[64], in[24], out[24], dur[24], esc[4 * HOSTNAME_MAX + 1], msg[1600];
 	char a[INET6_ADDRSTRLEN];
 	const struct gh_site *s = &cs->cfg->sites[c->site];
+	size_t ns;
+	const struct gh_addr *sv = config_servers(cs->cfg, c->site, c->kind, c->alpn_route, &ns);
 
 	inet_ntop(c->client_family, c->client_addr, a, sizeof(a));
 	snprintf(client, sizeof(client), c->client_family == AF_INET6 ? "[%s]:%u" : "%s:%u", a, c->client_port);
 	snprintf(server, sizeof(server), "%s",
-		 c->tries ? s->servers[c->kind][c->server].text : "-");
+		 c->tries ? sv[c->server].text : "-");
 	snprintf(in, sizeof(in), "%llu", (unsigned long long)c->up.bytes);
 	snprintf(out, sizeof(out), "%llu", (unsigned long long)c->down.bytes);
 	/* from our own intake: a hostile listener's timestamp must not

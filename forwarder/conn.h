@@ -46,7 +46,8 @@ struct fconn {
 	bool sout;		/* server fd is registered with EPOLLOUT */
 	bool counted;		/* holds one of its site's slots (queue.c) */
 	bool queued;		/* counted among its site's waiting clients (queue.c) */
-	uint16_t server;	/* index in the site's servers of this kind */
+	uint8_t alpn_route;	/* 0, or the site's tls-alpn route (handoff.h) */
+	uint16_t server;	/* index in the servers of its kind or route */
 	uint32_t site;
 	int cfd, sfd;
 	struct fdir up;		/* client -> server */

@@ -22,9 +22,31 @@
 
 #define AVOID_MS 10000u
 
+/* c's servers: its site's of its kind, or its tls-alpn route's */
+static const struct gh_addr *servers_of(struct forwarder *f, struct fconn *c, size_t *n)
+{
+	return config_servers(f->cfg, c->site, c->kind, c->alpn_route, n);
+}
+
+/* Their failure states: one array per site and kind, a TLS one holding the
+ * routes' servers after the site's own (dial_setup) */
+static struct fserver_state *states_of(struct forwarder *f, struct fconn *c)
+{
+	const struct gh_site *s = &f->cfg->sites[c->site];
+	struct fserver_state *st = f->srv[c->kind][c->site];
+
+	if (c->alpn_route)
+		st += s->n_servers[c->kind];
+	for (unsigned r = 1; r < c->alpn_route; r++)
+		st += s->alpn[r - 1].n_servers;
+	return st;
+}
+
 static const struct gh_addr *server_addr(struct forwarder *f, struct fconn *c)
 {
-	return &f->cfg->sites[c->site].servers[c->kind][c->server];
+	size_t n;
+
+	return &servers_of(f, c, &n)[c->server];
 }
 
 int dial_pick(const struct fserver_state *st, size_t n, uint32_t *rr, unsigned tries, uint64_t now)
@@ -47,8 +69,11 @@ int dial_pick(const struct fserver_state *st, size_t n, uint32_t *rr, unsigned t
 /* Next server to try for c. */
 static int pick(struct forwarder *f, struct fconn *c)
 {
-	return dial_pick(f->srv[c->kind][c->site], f->cfg->sites[c->site].n_servers[c->kind],
-			 &f->rr[c->kind][c->site], c->tries, clock_now_ms());
+	size_t n;
+
+	servers_of(f, c, &n);
+	/* a route shares its site's round-robin cursor: dial_pick keeps it in range */
+	return dial_pick(states_of(f, c), n, &f->rr[c->kind][c->site], c->tries, clock_now_ms());
 }
 
 void dial_give_up(struct forwarder *f, struct fconn *c, const char *result)
@@ -82,7 +107,7 @@ static void server_failed(struct forwarder *f, struct fconn *c, int err)
 {
 	char addr[64];
 	snprintf(addr, sizeof(addr), "%s", server_addr(f, c)->text);
-	f->srv[c->kind][c->site][c->server].avoid_until_ms = clock_now_ms() + AVOID_MS;
+	states_of(f, c)[c->server].avoid_until_ms = clock_now_ms() + AVOID_MS;
 	log_msg(LOG_WARNING, "connect to %s (site %s) failed: %s", addr,
 		f->cfg->sites[c->site].name, err ? strerror(err) : "timed out");
 	if (c->sfd >= 0) {
@@ -157,7 +182,7 @@ static void try_next(struct forwarder *f, struct fconn *c)
 	}
 	/* The PROXY header must go first, and it is sent once connected. */
 	int early = EARLY_NONE;
-	struct fserver_state *st = &f->srv[c->kind][c->site][c->server];
+	struct fserver_state *st = &states_of(f, c)[c->server];
 	if (r < 0 && !c->proxy_version && early_worth(st)) {
 		early = relay_early(c, f->buf);
 		if (early < 0) {
@@ -228,8 +253,10 @@ int dial_setup(struct forwarder *f)
 		if (!f->rr[k] || !f->srv[k])
 			return -ENOMEM;
 		for (size_t s = 0; s < f->cfg->n_sites; s++) {
-			size_t ns = f->cfg->sites[s].n_servers[k];
-			f->srv[k][s] = calloc(ns ? ns : 1, sizeof(struct fserver_state));
+			size_t ns = f->cfg->sites[s].n_servers[k], all = ns;
+			for (size_t r = 0; k == GH_KIND_TLS && r < f->cfg->sites[s].n_alpn; r++)
+				all += f->cfg->sites[s].alpn[r].n_servers;
+			f->srv[k][s] = calloc(all ? all : 1, sizeof(struct fserver_state));
 			if (!f->srv[k][s])
 				return -ENOMEM;
 			/* start each forwarder at a different server */

@@ -79,7 +79,16 @@ static void take(struct forwarder *f, struct handoff_in *in)
 	}
 	const struct handoff_msg *m = &in->msg;
 	uint32_t site = config_site_index(f->cfg, m->site, strlen(m->site));
-	if (site == GH_NO_SITE || f->cfg->sites[site].n_servers[m->kind] == 0) {
+	size_t ns = 0;
+	/* the route is the listener's word: this forwarder's config must have it */
+	if (site != GH_NO_SITE && !config_alpn_route_ok(f->cfg, site, m->kind, m->alpn_route)) {
+		reject(f, in, "site has no such tls-alpn route");
+		close(in->fd);
+		return;
+	}
+	if (site != GH_NO_SITE)
+		config_servers(f->cfg, site, m->kind, m->alpn_route, &ns);
+	if (site == GH_NO_SITE || ns == 0) {
 		reject(f, in, site == GH_NO_SITE ? "unknown site" : "site has no server of this kind");
 		close(in->fd);
 		return;
@@ -103,6 +112,7 @@ static void take(struct forwarder *f, struct handoff_in *in)
 	}
 	c->kind = m->kind;
 	c->site = site;
+	c->alpn_route = m->alpn_route;
 	/* checked by handoff_recv: HTTP only, bounded */
 	if (m->one_request) {
 		c->up.limited = true;

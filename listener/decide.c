@@ -28,6 +28,10 @@ static void http_answer(struct decision *d, const struct out *o, int status, con
 	d->answer = (const uint8_t *)o->buf;
 }
 
+/* fatal alert no_application_protocol (RFC 7301 §3.2): the site serves
+ * only ALPN protocols the client did not offer */
+static const uint8_t tls_no_application_protocol[] = { 0x15, 0x03, 0x03, 0x00, 0x02, 0x02, 0x78 };
+
 static void tls_bytes(const struct gh_config *cfg, const uint8_t *buf, size_t len, bool closed,
 		      struct decision *d)
 {
@@ -58,6 +62,14 @@ static void tls_bytes(const struct gh_config *cfg, const uint8_t *buf, size_t le
 		set(d, DECIDE_ANSWER, "no_route", 0);
 		d->answer = reply_tls_unrecognized_name;
 		d->answer_len = sizeof(reply_tls_unrecognized_name);
+		return;
+	}
+	/* tls-alpn routes first; a site with no tls servers has nothing else */
+	d->alpn_route = config_alpn_pick(&cfg->sites[d->site], h.alpn, h.alpn_len);
+	if (!d->alpn_route && cfg->sites[d->site].n_servers[GH_KIND_TLS] == 0) {
+		set(d, DECIDE_ANSWER, "no_alpn_route", 0);
+		d->answer = tls_no_application_protocol;
+		d->answer_len = sizeof(tls_no_application_protocol);
 		return;
 	}
 	d->action = DECIDE_HANDOFF;
@@ -138,6 +150,7 @@ static void reset(struct decision *d)
 	d->answer = NULL;
 	d->answer_len = 0;
 	d->one_request = 0;
+	d->alpn_route = 0;
 }
 
 void decide_bytes(const struct gh_config *cfg, unsigned kind, const uint8_t *buf, size_t len,

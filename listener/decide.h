@@ -36,6 +36,9 @@ struct decision {
 	 * under redirect-https, which has no body): the forwarder stops
 	 * reading the client after them. */
 	size_t one_request;
+	/* HANDOFF, TLS: the site's tls-alpn route the client's ALPN offer
+	 * chose (1 + index in its alpn[]), or 0: its tls servers */
+	unsigned alpn_route;
 };
 
 /* Bytes this many can be peeked at once; more than any hello or head. */

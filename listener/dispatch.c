@@ -111,7 +111,7 @@ static void channel_dead(struct dispatch *d, struct lchannel *ch, const char *wh
 }
 
 void dispatch_queue(struct dispatch *d, struct lconns *t, struct lconn *c, const char *site, const char *name,
-		    uint32_t one_request)
+		    uint32_t one_request, unsigned alpn_route)
 {
 	if (d->pending_len == d->pending_cap) {
 		/* cannot happen: accepting pauses long before the ring fills */
@@ -128,6 +128,7 @@ void dispatch_queue(struct dispatch *d, struct lconns *t, struct lconn *c, const
 		lconn_free(t, c);
 		return;
 	}
+	p->msg.alpn_route = (uint8_t)alpn_route;	/* < 256: config_parser.h */
 	/* The fd now belongs to the ring: out of the epoll set and the
 	 * deadline queue, but still counted as inspecting until sent. */
 	if (c->in_epoll)

@@ -30,7 +30,7 @@ static bool carry_out(struct inspector *in, struct lconn *c, const struct decisi
 		return true;
 	case DECIDE_HANDOFF:
 		dispatch_queue(in->disp, in->conns, c, in->cfg->sites[d->site].name, d->name,
-			       (uint32_t)d->one_request);
+			       (uint32_t)d->one_request, d->alpn_route);
 		return false;
 	case DECIDE_DROP:
 		lconn_free(in->conns, c);

@@ -93,7 +93,7 @@ static int config_finish(struct config_parser *p)
 		const struct gh_site *s = &c->sites[i];
 
 		/* a nameless site has had its error already */
-		if (s->n_names > 0 && s->n_servers[GH_KIND_HTTP] + s->n_servers[GH_KIND_TLS] == 0)
+		if (s->n_names > 0 && s->n_servers[GH_KIND_HTTP] + s->n_servers[GH_KIND_TLS] + s->n_alpn == 0)
 			config_error_at(p, s->line, "site '%s' has no servers (add 'http' or 'tls' lines)",
 					s->name);
 	}
@@ -139,6 +139,9 @@ static int config_finish(struct config_parser *p)
 
 	if (p->n_errors)
 		return 0;
+	r = config_alpn_finish(c);
+	if (r < 0)
+		return r;
 
 	c->site_by_name = routes_new();
 	for (int k = 0; k < GH_KIND_COUNT; k++)
@@ -153,7 +156,8 @@ static int config_finish(struct config_parser *p)
 		if (r < 0)
 			return r == -EEXIST ? -EINVAL : r;
 		for (int k = 0; k < GH_KIND_COUNT; k++) {
-			if (s->n_servers[k] == 0)
+			/* a site with only tls-alpn servers is routed on TLS too */
+			if (s->n_servers[k] == 0 && (k != GH_KIND_TLS || s->n_alpn == 0))
 				continue;
 			for (size_t j = 0; j < s->n_names; j++) {
 				r = routes_add(c->routes[k], s->names[j], (uint32_t)i, NULL);
@@ -240,8 +244,10 @@ void config_free(struct gh_config *c)
 		free(s->names);
 		for (int k = 0; k < GH_KIND_COUNT; k++)
 			free(s->servers[k]);
+		config_alpn_free(s->alpn, s->n_alpn);
 	}
 	free(c->sites);
+	config_alpn_free(c->alpn, c->n_alpn);
 	free(c->listens);
 	for (int k = 0; k < GH_KIND_COUNT; k++)
 		routes_free(c->routes[k]);

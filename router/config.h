@@ -36,6 +36,16 @@ struct gh_addr {
 	char text[64];			/* "[2001:db8::1]:443" or "192.0.2.1:80" */
 };
 
+/* `tls-alpn PROTOCOL ADDRESS:PORT...` (router/config_alpn.c) */
+struct gh_alpn_route {
+	char protocol[256];		/* NUL-terminated, 1..255 visible ASCII bytes */
+	uint8_t protocol_len;
+	bool inherited;			/* a site's copy of a global line */
+	struct gh_addr *servers;
+	size_t n_servers;
+	unsigned line;
+};
+
 struct gh_site {
 	char *name;			/* the first name on its `site` line */
 	char **names;			/* every name, normalised ("*.x" kept) */
@@ -44,6 +54,11 @@ struct gh_site {
 	size_t n_servers[GH_KIND_COUNT];
 	int proxy_protocol;		/* 0 off, 1 or 2 */
 	unsigned max_connections;	/* `site-max-connections N`: its relays at once; 0: no cap */
+	/* tls-alpn routes in match order: the site's own lines as written,
+	 * then the global ones it has no own line for; a hand-off names one
+	 * as 1 + its index (0: the `tls` servers) */
+	struct gh_alpn_route *alpn;
+	size_t n_alpn;
 	unsigned line;
 };
 
@@ -78,6 +93,9 @@ struct gh_config {
 	char *chroot_dir;		/* `chroot DIR`: absolute; NULL: /var/lib/gatehouse */
 	unsigned max_connections;	/* `max-connections N`: relays at once, all forwarders; 0: no cap */
 	uint32_t queue_timeout_ms;	/* `queue-timeout`: longest wait for a site's slot; default connect-timeout */
+	/* `tls-alpn` lines before any site, as written (copied into sites) */
+	struct gh_alpn_route *alpn;
+	size_t n_alpn;
 };
 
 /* Receives one complete message "FILE:LINE: text" (no newline). */
@@ -102,6 +120,20 @@ int config_parse_duration(const char *s, size_t len, uint32_t *ms);
 
 /* Parse "[v6]:port" or "v4:port" (numeric only). 0 or -EINVAL. */
 int config_parse_addr(const char *s, size_t len, struct gh_addr *out);
+
+/* The tls-alpn route (1 + index in s->alpn) for a client offering the
+ * ALPN list offered[0..len) (RFC 7301 wire form, as tls_hello keeps it):
+ * the first route, in order, whose protocol is offered; 0 if none. */
+unsigned config_alpn_pick(const struct gh_site *s, const uint8_t *offered, size_t len);
+
+/* Does site have hand-off route alpn_route for kind (0 always; else TLS
+ * and within its routes)? The forwarder's check of a listener's word. */
+bool config_alpn_route_ok(const struct gh_config *c, uint32_t site, unsigned kind,
+			  unsigned alpn_route);
+
+/* The servers a client of site, kind and route (config_alpn_route_ok) goes to. */
+const struct gh_addr *config_servers(const struct gh_config *c, uint32_t site, unsigned kind,
+				     unsigned alpn_route, size_t *n);
 
 const char *gh_kind_str(enum gh_kind k);
 const char *gh_http_mode_str(enum gh_http_mode m);

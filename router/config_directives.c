@@ -504,6 +504,8 @@ const struct config_directive config_directives[] = {
 	{ "site", 0, SIZE_MAX, "site NAME [NAME...]", config_do_site },
 	{ "http", 1, SIZE_MAX, "http ADDRESS:PORT [ADDRESS:PORT...]", config_do_server },
 	{ "tls", 1, SIZE_MAX, "tls ADDRESS:PORT [ADDRESS:PORT...]", config_do_server },
+	/* before any site: global; in a site: the site's (config_alpn.c) */
+	{ "tls-alpn", 2, SIZE_MAX, "tls-alpn PROTOCOL ADDRESS:PORT [ADDRESS:PORT...]", config_do_tls_alpn },
 	{ "proxy-protocol", 1, 1, "proxy-protocol v1|v2|off", config_do_proxy },
 	{ "default", 2, 2, "default http|tls reject|SITE", config_do_default },
 	{ "forwarders", 1, 1, "forwarders N", config_do_forwarders },

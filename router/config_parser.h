@@ -20,6 +20,9 @@
 /* far more than anyone needs, and they keep the duplicate scans cheap */
 #define CONFIG_MAX_SERVERS GH_MAX_SERVERS		/* per site and kind */
 #define CONFIG_MAX_LISTENS GH_MAX_LISTENS
+/* tls-alpn lines per site, and global: a site's routes, own and copied,
+ * stay under 256 so a hand-off names one in a byte */
+#define CONFIG_MAX_ALPN_ROUTES 16u
 /* longest word quoted back in a message; the rest becomes "..." */
 #define CONFIG_QUOTE_MAX 80u
 
@@ -86,4 +89,10 @@ uint32_t config_site_with_name(const struct config_parser *p, const char *name, 
 int config_add_listen(struct config_parser *p, enum gh_kind kind, const struct gh_addr *a,
 		      unsigned line);
 extern const struct config_directive config_directives[];
+
+/* config_alpn.c */
+int config_do_tls_alpn(struct config_parser *p, const struct config_directive *d,
+		       const struct config_tok *arg, size_t n);
+int config_alpn_finish(struct gh_config *c);
+void config_alpn_free(struct gh_alpn_route *routes, size_t n);
 extern const size_t config_n_directives;

@@ -10,7 +10,8 @@
  *
  * Handshake bytes are read through a cursor that steps over record headers
  * (a handshake message may span records, RFC 8446 §5.1), so the hello is
- * never copied; only the host_name is, into the caller's struct.
+ * never copied; only the host_name and the offered ALPN protocols are, into
+ * the caller's fixed arrays.
  */
 #include <string.h>
 #include "router/tls_hello.h"
@@ -30,6 +31,7 @@
 #define RANDOM_LEN		32u
 #define SESSION_ID_MAX		32u
 #define EXT_SERVER_NAME		0u
+#define EXT_ALPN		16u
 #define NAME_TYPE_HOST		0u
 
 struct hs_cursor {
@@ -210,10 +212,44 @@ static bool hello_server_name(struct hs_cursor *c, size_t end, struct tls_hello 
 	return true;
 }
 
+/*
+ * application_layer_protocol_negotiation body ending at end (RFC 7301 §3.1):
+ *   ProtocolName protocol_name_list<2..2^16-1>, filling the extension;
+ *   ProtocolName: opaque<1..2^8-1>.
+ * Every entry is checked; those that fit are kept in wire form.
+ */
+static bool hello_alpn(struct hs_cursor *c, size_t end, struct tls_hello *out)
+{
+	size_t list, plen;
+
+	if (!hs_vec(c, 2, end, true, TLS_HELLO_E_ALPN, &list))
+		return false;
+	if (list < 2)
+		return hs_invalid(c, TLS_HELLO_E_ALPN);
+	out->has_alpn = true;
+	while (c->hs_pos < end) {
+		if (!hs_vec(c, 1, end, false, TLS_HELLO_E_ALPN, &plen))
+			return false;
+		if (plen == 0)
+			return hs_invalid(c, TLS_HELLO_E_ALPN);
+		if (out->alpn_len + 1 + plen > TLS_HELLO_ALPN_MAX) {
+			out->alpn_dropped = true;
+			if (!hs_take(c, NULL, plen))
+				return false;
+			continue;
+		}
+		out->alpn[out->alpn_len] = (uint8_t)plen;
+		if (!hs_take(c, out->alpn + out->alpn_len + 1, plen))
+			return false;
+		out->alpn_len += 1 + plen;
+	}
+	return true;
+}
+
 static bool hello_walk(struct hs_cursor *c, struct tls_hello *out)
 {
 	size_t v, end;
-	bool seen_sni = false;
+	bool seen_sni = false, seen_alpn = false;
 
 	if (!hs_uint(c, 1, c->hs_end, TLS_HELLO_E_LENGTH, &v))
 		return false;
@@ -277,6 +313,15 @@ static bool hello_walk(struct hs_cursor *c, struct tls_hello *out)
 		if (!hs_uint(c, 2, end, TLS_HELLO_E_LENGTH, &type) ||
 		    !hs_vec(c, 2, end, false, TLS_HELLO_E_LENGTH, &elen))
 			return false;
+		if (type == EXT_ALPN) {
+			/* RFC 8446 §4.2: one of each type */
+			if (seen_alpn)
+				return hs_invalid(c, TLS_HELLO_E_ALPN);
+			seen_alpn = true;
+			if (!hello_alpn(c, c->hs_pos + elen, out))
+				return false;
+			continue;
+		}
 		if (type != EXT_SERVER_NAME) {
 			if (!hs_take(c, NULL, elen))
 				return false;
@@ -292,16 +337,24 @@ static bool hello_walk(struct hs_cursor *c, struct tls_hello *out)
 	return true;
 }
 
+static void clear_found(struct tls_hello *out)
+{
+	out->has_sni = false;
+	out->sni_len = 0;
+	out->sni[0] = '\0';
+	out->has_alpn = false;
+	out->alpn_dropped = false;
+	out->alpn_len = 0;
+	out->client_version = 0;
+}
+
 static enum tls_hello_status hello_parse(struct hs_cursor *cur, struct tls_hello *out)
 {
 	struct hs_cursor c = *cur;
 
 	out->need = 0;
 	out->error = TLS_HELLO_E_NONE;
-	out->has_sni = false;
-	out->sni_len = 0;
-	out->sni[0] = '\0';
-	out->client_version = 0;
+	clear_found(out);
 	out->wire_len = 0;
 
 	if (hello_walk(&c, out)) {
@@ -310,10 +363,7 @@ static enum tls_hello_status hello_parse(struct hs_cursor *cur, struct tls_hello
 		return TLS_HELLO_DONE;
 	}
 	/* what was read before the walk stopped means nothing */
-	out->has_sni = false;
-	out->sni_len = 0;
-	out->sni[0] = '\0';
-	out->client_version = 0;
+	clear_found(out);
 	if (c.status == TLS_HELLO_NEED_MORE)
 		out->need = c.need;
 	else
@@ -349,6 +399,14 @@ enum tls_hello_status tls_hello_parse_handshake(const uint8_t *buf, size_t len,
 	return hello_parse(&c, out);
 }
 
+bool tls_hello_offers_alpn(const struct tls_hello *h, const char *proto, size_t len)
+{
+	for (size_t i = 0; i < h->alpn_len; i += 1u + h->alpn[i])
+		if (h->alpn[i] == len && memcmp(h->alpn + i + 1, proto, len) == 0)
+			return true;
+	return false;
+}
+
 const char *tls_hello_error_str(enum tls_hello_error e)
 {
 	switch (e) {
@@ -374,6 +432,8 @@ const char *tls_hello_error_str(enum tls_hello_error e)
 		return "server name too long";
 	case TLS_HELLO_E_TRAILING:
 		return "bytes after client hello in its record";
+	case TLS_HELLO_E_ALPN:
+		return "malformed ALPN extension";
 	}
 	return "unknown error";
 }

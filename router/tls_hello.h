@@ -22,6 +22,11 @@
 #define TLS_HELLO_MAX_HANDSHAKE 16384u
 /* Largest host_name we copy out; longer is invalid (DNS names are <= 253). */
 #define TLS_HELLO_SNI_MAX 255u
+/* Bytes of offered ALPN protocols kept (RFC 7301 wire form: a length byte,
+ * then the name). Browsers offer ~14 ("h2", "http/1.1"), an ACME validator
+ * 11 ("acme-tls/1" alone, RFC 8737 §3): protocols past this are walked and
+ * validated but not kept, and alpn_dropped says so. */
+#define TLS_HELLO_ALPN_MAX 255u
 
 enum tls_hello_status {
 	TLS_HELLO_NEED_MORE,	/* consistent so far; out->need says how much */
@@ -41,6 +46,7 @@ enum tls_hello_error {
 	TLS_HELLO_E_SNI,		/* malformed server_name extension */
 	TLS_HELLO_E_SNI_TOO_LONG,	/* host_name over TLS_HELLO_SNI_MAX */
 	TLS_HELLO_E_TRAILING,		/* bytes after the hello inside its last record */
+	TLS_HELLO_E_ALPN,		/* malformed or repeated ALPN extension (RFC 7301) */
 };
 
 struct tls_hello {
@@ -54,6 +60,11 @@ struct tls_hello {
 	char sni[TLS_HELLO_SNI_MAX + 1];	/* raw host_name bytes, NUL added; may
 						 * contain any byte: normalise it with
 						 * hostname_normalize() before use */
+	bool has_alpn;			/* an ALPN extension was present */
+	bool alpn_dropped;		/* some offered protocols did not fit alpn[] */
+	size_t alpn_len;		/* bytes used in alpn[] */
+	uint8_t alpn[TLS_HELLO_ALPN_MAX];	/* offered protocols in the client's order,
+						 * each a length byte (1..255) then its bytes */
 	uint16_t client_version;	/* legacy_version field of the hello */
 	size_t wire_len;		/* input bytes up to the end of the record holding
 					 * the hello's last byte */
@@ -70,6 +81,10 @@ enum tls_hello_status tls_hello_parse(const uint8_t *buf, size_t len, struct tls
  */
 enum tls_hello_status tls_hello_parse_handshake(const uint8_t *buf, size_t len,
 						struct tls_hello *out);
+
+/* Did the hello (TLS_HELLO_DONE) offer ALPN protocol proto[0..len)?
+ * Exact bytes, as RFC 7301 §3.1 compares them. */
+bool tls_hello_offers_alpn(const struct tls_hello *h, const char *proto, size_t len);
 
 /* Short lowercase description for logs, e.g. "not TLS". */
 const char *tls_hello_error_str(enum tls_hello_error e);

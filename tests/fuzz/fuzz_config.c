@@ -25,13 +25,41 @@ static void count_error(void *userdata, const char *message)
 	(*n)++;
 }
 
+/* a site is routed on a kind when it has servers for it (tls-alpn ones
+ * count on TLS) */
+static bool served(const struct gh_site *s, enum gh_kind k)
+{
+	return s->n_servers[k] > 0 || (k == GH_KIND_TLS && s->n_alpn > 0);
+}
+
+/* tls-alpn routes: valid protocols, servers, no protocol twice, and each
+ * picked by an offer of its own protocol unless an earlier one is it */
+static void check_alpn(const struct gh_site *s)
+{
+	assert(s->n_alpn <= 32);
+	for (size_t r = 0; r < s->n_alpn; r++) {
+		const struct gh_alpn_route *a = &s->alpn[r];
+		uint8_t offer[256];
+
+		assert(a->protocol_len >= 1 && strlen(a->protocol) == a->protocol_len);
+		assert(a->n_servers >= 1);
+		for (size_t j = 0; j < a->n_servers; j++)
+			assert(a->servers[j].len > 0);
+		for (size_t q = 0; q < r; q++)
+			assert(strcmp(s->alpn[q].protocol, a->protocol) != 0);
+		offer[0] = a->protocol_len;
+		memcpy(offer + 1, a->protocol, a->protocol_len);
+		assert(config_alpn_pick(s, offer, 1u + a->protocol_len) == r + 1);
+	}
+}
+
 static void check_route(const struct gh_config *c, enum gh_kind k, const char *name)
 {
 	uint32_t site = config_route(c, k, name, strlen(name));
 
 	assert(site == GH_NO_SITE || site < c->n_sites);
 	if (site != GH_NO_SITE)
-		assert(c->sites[site].n_servers[k] > 0);
+		assert(served(&c->sites[site], k));
 }
 
 static void check_config(const struct gh_config *c)
@@ -62,7 +90,8 @@ static void check_config(const struct gh_config *c)
 		const struct gh_site *s = &c->sites[i];
 
 		assert(s->n_names >= 1 && s->name == s->names[0]);
-		assert(s->n_servers[GH_KIND_HTTP] + s->n_servers[GH_KIND_TLS] >= 1);
+		assert(s->n_servers[GH_KIND_HTTP] + s->n_servers[GH_KIND_TLS] + s->n_alpn >= 1);
+		check_alpn(s);
 		assert(s->proxy_protocol >= 0 && s->proxy_protocol <= 2);
 		assert(s->max_connections <= 10000000);
 		assert(config_site_index(c, s->name, strlen(s->name)) == i);
@@ -83,7 +112,7 @@ static void check_config(const struct gh_config *c)
 					continue;
 				}
 				/* names are unique: an exact name routes to its own site */
-				if (s->n_servers[k] > 0)
+				if (served(s, k))
 					assert(config_route(c, k, n, strlen(n)) == i);
 			}
 		}

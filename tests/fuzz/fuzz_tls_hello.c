@@ -27,22 +27,42 @@ static void check(bool ok)
 		abort();
 }
 
+/* alpn[] is whole entries of 1..255 bytes ending exactly at alpn_len, and
+ * each is found by the lookup */
+static bool alpn_well_formed(const struct tls_hello *h)
+{
+	size_t i = 0;
+
+	if (h->alpn_len > TLS_HELLO_ALPN_MAX || (!h->has_alpn && (h->alpn_len || h->alpn_dropped)))
+		return false;
+	while (i < h->alpn_len) {
+		if (h->alpn[i] == 0 || i + 1 + h->alpn[i] > h->alpn_len ||
+		    !tls_hello_offers_alpn(h, (const char *)h->alpn + i + 1, h->alpn[i]))
+			return false;
+		i += 1u + h->alpn[i];
+	}
+	return i == h->alpn_len;
+}
+
 static void check_alone(enum tls_hello_status st, const struct tls_hello *h, size_t len)
 {
 	switch (st) {
 	case TLS_HELLO_NEED_MORE:
 		check(h->need > len && h->need <= len + NEED_SLACK);
 		check(!h->has_sni && h->sni_len == 0);
+		check(!h->has_alpn && h->alpn_len == 0);
 		break;
 	case TLS_HELLO_DONE:
 		check(h->wire_len <= len && h->wire_len > 0);
 		check(h->sni_len <= TLS_HELLO_SNI_MAX);
 		check(h->has_sni == (h->sni_len > 0));
 		check(h->sni[h->sni_len] == '\0');
+		check(alpn_well_formed(h));
 		break;
 	case TLS_HELLO_INVALID:
-		check(h->error > TLS_HELLO_E_NONE && h->error <= TLS_HELLO_E_TRAILING);
+		check(h->error > TLS_HELLO_E_NONE && h->error <= TLS_HELLO_E_ALPN);
 		check(!h->has_sni && h->sni_len == 0);
+		check(!h->has_alpn && h->alpn_len == 0);
 		check(tls_hello_error_str(h->error)[0] != '\0');
 		break;
 	default:
@@ -54,7 +74,9 @@ static bool same_done(const struct tls_hello *a, const struct tls_hello *b)
 {
 	return a->wire_len == b->wire_len && a->has_sni == b->has_sni &&
 	       a->sni_len == b->sni_len && a->client_version == b->client_version &&
-	       memcmp(a->sni, b->sni, a->sni_len + 1) == 0;
+	       memcmp(a->sni, b->sni, a->sni_len + 1) == 0 && a->has_alpn == b->has_alpn &&
+	       a->alpn_dropped == b->alpn_dropped && a->alpn_len == b->alpn_len &&
+	       memcmp(a->alpn, b->alpn, a->alpn_len) == 0;
 }
 
 /* What a prefix of p bytes may answer, given the whole input's answer. */

@@ -156,7 +156,8 @@ for _suite in ("tests_robust",    # hostile clients, broken backends, dying proc
                "tests_listener",  # the listener alone: its accept path and loop
                "tests_hostile",   # a hostile listener driving a real forwarder
                "tests_launcher",  # what `gatehouse run` hands its children
-               "tests_load"):     # TCP under load: no reset, every relay the fd limit allows
+               "tests_load",      # TCP under load: no reset, every relay the fd limit allows
+               "tests_alpn"):     # tls-alpn routes (issue #15.4)
     try:
         importlib.import_module(_suite)
     except ModuleNotFoundError as e:

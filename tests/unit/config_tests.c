@@ -855,6 +855,151 @@ START_TEST(test_load_too_big)
 }
 END_TEST
 
+/* ---- tls-alpn ---- */
+
+static const char alpn_conf[] =
+	"tls-alpn acme-tls/1 [::1]:8443\n"
+	"tls-alpn h2 [::1]:9000\n"
+	"site a.example\n"
+	"  tls [2001:db8::a]:443\n"
+	"site b.example\n"
+	"  tls [2001:db8::b]:443\n"
+	"  tls-alpn acme-tls/1 [2001:db8::c]:8443 [2001:db8::d]:8443\n"
+	"  tls-alpn http/1.1 [2001:db8::e]:443\n"
+	"site alpn-only.example\n"
+	"  tls-alpn acme-tls/1 [::1]:8444\n"
+	"site plain.example\n"
+	"  http [2001:db8::f]:80\n";
+
+static unsigned pick(const struct gh_config *c, const char *site, const char *offered, size_t len)
+{
+	uint32_t i = site_index(c, site);
+
+	ck_assert_uint_ne(i, GH_NO_SITE);
+	return config_alpn_pick(&c->sites[i], (const uint8_t *)offered, len);
+}
+
+START_TEST(test_tls_alpn)
+{
+	struct gh_config *c = load(alpn_conf);
+	const struct gh_site *a = &c->sites[site_index(c, "a.example")];
+	const struct gh_site *b = &c->sites[site_index(c, "b.example")];
+	const struct gh_site *o = &c->sites[site_index(c, "alpn-only.example")];
+	const struct gh_site *p = &c->sites[site_index(c, "plain.example")];
+	const struct gh_addr *sv;
+	size_t n;
+
+	/* global lines, as written, in a site without its own */
+	ck_assert_uint_eq(c->n_alpn, 2);
+	ck_assert_uint_eq(a->n_alpn, 2);
+	ck_assert_str_eq(a->alpn[0].protocol, "acme-tls/1");
+	ck_assert(a->alpn[0].inherited);
+	ck_assert_str_eq(a->alpn[0].servers[0].text, "[::1]:8443");
+	ck_assert_str_eq(a->alpn[1].protocol, "h2");
+	/* own lines first, then the globals it has no line for */
+	ck_assert_uint_eq(b->n_alpn, 3);
+	ck_assert_str_eq(b->alpn[0].protocol, "acme-tls/1");
+	ck_assert(!b->alpn[0].inherited);
+	ck_assert_uint_eq(b->alpn[0].n_servers, 2);
+	ck_assert_str_eq(b->alpn[1].protocol, "http/1.1");
+	ck_assert_str_eq(b->alpn[2].protocol, "h2");
+	ck_assert(b->alpn[2].inherited);
+	ck_assert_uint_eq(o->n_alpn, 2);
+	/* a site not on TLS stays off it: the globals do not put it there */
+	ck_assert_uint_eq(p->n_alpn, 0);
+	ck_assert_uint_eq(route(c, GH_KIND_TLS, "plain.example"), GH_NO_SITE);
+	/* a site with tls-alpn servers only is routed on TLS */
+	ck_assert_uint_eq(route(c, GH_KIND_TLS, "alpn-only.example"), site_index(c, "alpn-only.example"));
+
+	/* the first route any offered protocol names, in the routes' order */
+	ck_assert_uint_eq(pick(c, "a.example", "\x0a" "acme-tls/1", 11), 1);
+	ck_assert_uint_eq(pick(c, "a.example", "\x02h2\x08http/1.1", 12), 2);
+	ck_assert_uint_eq(pick(c, "a.example", "\x08http/1.1", 9), 0);
+	ck_assert_uint_eq(pick(c, "b.example", "\x02h2\x08http/1.1", 12), 2);
+	ck_assert_uint_eq(pick(c, "b.example", "\x02h2\x08http/1.1\x0a" "acme-tls/1", 23), 1);
+	ck_assert_uint_eq(pick(c, "b.example", "\x02h2", 3), 3);
+	/* exact bytes: no prefix, no case folding, nothing offered */
+	ck_assert_uint_eq(pick(c, "a.example", "\x09" "acme-tls/", 10), 0);
+	ck_assert_uint_eq(pick(c, "a.example", "\x02H2", 3), 0);
+	ck_assert_uint_eq(pick(c, "a.example", "", 0), 0);
+	/* a length byte past the list is not read past it */
+	ck_assert_uint_eq(pick(c, "a.example", "\x0b" "acme-tls/1", 11), 0);
+
+	/* the forwarder's view: servers per route, and which routes exist */
+	uint32_t bi = site_index(c, "b.example");
+	sv = config_servers(c, bi, GH_KIND_TLS, 0, &n);
+	ck_assert(n == 1 && strcmp(sv[0].text, "[2001:db8::b]:443") == 0);
+	sv = config_servers(c, bi, GH_KIND_TLS, 1, &n);
+	ck_assert(n == 2 && strcmp(sv[1].text, "[2001:db8::d]:8443") == 0);
+	sv = config_servers(c, bi, GH_KIND_TLS, 3, &n);
+	ck_assert(n == 1 && strcmp(sv[0].text, "[::1]:9000") == 0);
+	ck_assert(config_alpn_route_ok(c, bi, GH_KIND_TLS, 0));
+	ck_assert(config_alpn_route_ok(c, bi, GH_KIND_TLS, 3));
+	ck_assert(!config_alpn_route_ok(c, bi, GH_KIND_TLS, 4));
+	ck_assert(!config_alpn_route_ok(c, bi, GH_KIND_TLS, 255));
+	ck_assert(!config_alpn_route_ok(c, bi, GH_KIND_HTTP, 1));
+	ck_assert(config_alpn_route_ok(c, bi, GH_KIND_HTTP, 0));
+	ck_assert(!config_alpn_route_ok(c, (uint32_t)c->n_sites, GH_KIND_TLS, 0));
+	config_free(c);
+}
+END_TEST
+
+/* Each holds exactly one error, on the line given. */
+static const struct bad_case alpn_bad_cases[] = {
+	{ "tls-alpn acme-tls/1\n", 1, "'tls-alpn': missing argument (usage: tls-alpn PROTOCOL ADDRESS:PORT" },
+	{ "tls-alpn [::1]:8443\n", 1, "'tls-alpn': missing argument" },
+	{ "tls-alpn acme-tls/\xc3\xa9 [::1]:8443\n", 1, "bad tls-alpn protocol 'acme-tls/\\xc3\\xa9': visible ASCII only" },
+	{ "tls-alpn acme-tls/1 [::1]:8443\ntls-alpn acme-tls/1 [::1]:8444\n", 2,
+	  "tls-alpn acme-tls/1 already routed at line 1 (global)" },
+	{ SITE_A "  tls-alpn h2 [::1]:1\n  tls-alpn h2 [::1]:2\n", 4, "tls-alpn h2 already routed at line 3 (a.example)" },
+	{ SITE_A "  tls-alpn h2 [::1]:1 [::1]:1\n", 3, "tls-alpn h2 server [::1]:1 listed twice" },
+	{ SITE_A "  tls-alpn h2 [::]:1\n", 3, "bad address '[::]:1'" },
+	{ SITE_A "  tls-alpn h2 example.com:443\n", 3, "bad address 'example.com:443'" },
+	{ "tls-alpn a [::1]:1\ntls-alpn b [::1]:1\ntls-alpn c [::1]:1\ntls-alpn d [::1]:1\n"
+	  "tls-alpn e [::1]:1\ntls-alpn f [::1]:1\ntls-alpn g [::1]:1\ntls-alpn h [::1]:1\n"
+	  "tls-alpn i [::1]:1\ntls-alpn j [::1]:1\ntls-alpn k [::1]:1\ntls-alpn l [::1]:1\n"
+	  "tls-alpn m [::1]:1\ntls-alpn n [::1]:1\ntls-alpn o [::1]:1\ntls-alpn p [::1]:1\n"
+	  "tls-alpn q [::1]:1\n", 17, "too many tls-alpn lines (global; at most 16)" },
+};
+
+START_TEST(test_tls_alpn_bad)
+{
+	const struct bad_case *t = &alpn_bad_cases[_i];
+	struct gh_config *c = (struct gh_config *)1;
+	char prefix[32];
+	struct errs e;
+
+	ck_assert_int_eq(parse(t->text, &e, &c), -EINVAL);
+	ck_assert_ptr_null(c);
+	ck_assert_msg(e.n == 1, "case %d: expected 1 error, got %u: %s", _i, e.n, e.n ? e.msg[0] : "");
+	snprintf(prefix, sizeof(prefix), "test.conf:%u: ", t->line);
+	ck_assert_msg(strncmp(e.msg[0], prefix, strlen(prefix)) == 0 && strstr(e.msg[0], t->msg),
+		      "case %d: expected line %u '%s' in: %s", _i, t->line, t->msg, e.msg[0]);
+}
+END_TEST
+
+/* 255 bytes is a protocol, 256 is not */
+START_TEST(test_tls_alpn_lengths)
+{
+	char text[700], proto[300];
+	struct gh_config *c;
+	struct errs e;
+
+	memset(proto, 'x', 256);
+	proto[255] = '\0';
+	snprintf(text, sizeof(text), "tls-alpn %s [::1]:1\nsite a.example\n  tls [::1]:2\n", proto);
+	c = load(text);
+	ck_assert_uint_eq(c->sites[0].alpn[0].protocol_len, 255);
+	config_free(c);
+	proto[255] = 'x';
+	proto[256] = '\0';
+	snprintf(text, sizeof(text), "tls-alpn %s [::1]:1\n", proto);
+	ck_assert_int_eq(parse(text, &e, &c), -EINVAL);
+	ck_assert_msg(e.n == 1 && strstr(e.msg[0], "test.conf:1: bad tls-alpn protocol") &&
+		      strstr(e.msg[0], "1 to 255 bytes"), "%s", e.msg[0]);
+}
+END_TEST
+
 Suite *make_config_suite(void)
 {
 	Suite *s = suite_create("config");
@@ -873,6 +1018,10 @@ Suite *make_config_suite(void)
 
 	tc = tcase_create("bad");
 	tcase_add_loop_test(tc, test_bad, 0, (int)(sizeof(bad_cases) / sizeof(bad_cases[0])));
+	tcase_add_test(tc, test_tls_alpn);
+	tcase_add_test(tc, test_tls_alpn_lengths);
+	tcase_add_loop_test(tc, test_tls_alpn_bad, 0,
+			    (int)(sizeof(alpn_bad_cases) / sizeof(alpn_bad_cases[0])));
 	tcase_add_test(tc, test_nul_byte);
 	tcase_add_test(tc, test_many_errors);
 	tcase_add_test(tc, test_quoting);

@@ -59,6 +59,37 @@ static size_t hello(const uint8_t *name, size_t n, uint8_t *w, size_t size)
 	return len;
 }
 
+/* A TLS 1.2 ClientHello record naming host a.example and offering the ALPN
+ * list alpn[0..n) in wire form (none if n is 0). */
+static size_t hello_alpn(const char *alpn, size_t n, uint8_t *w, size_t size)
+{
+	static const uint8_t sni[] = { 0, 0, 0, 14, 0, 12, 0, 0, 9, 'a', '.', 'e', 'x', 'a', 'm', 'p', 'l', 'e' };
+	size_t ext = sizeof(sni) + (n ? 4 + 2 + n : 0);
+	size_t body = 2 + 32 + 1 + 2 + 2 + 1 + 1 + 2 + ext;
+	size_t len = 5 + 4 + body, i = 0;
+
+	ck_assert_uint_le(len, size);
+	w[i++] = 22; w[i++] = 3; w[i++] = 1;
+	w[i++] = (uint8_t)((4 + body) >> 8); w[i++] = (uint8_t)(4 + body);
+	w[i++] = 1; w[i++] = 0;
+	w[i++] = (uint8_t)(body >> 8); w[i++] = (uint8_t)body;
+	w[i++] = 3; w[i++] = 3;
+	memset(w + i, 0x5a, 32); i += 32;
+	w[i++] = 0;
+	w[i++] = 0; w[i++] = 2; w[i++] = 0x13; w[i++] = 0x01;
+	w[i++] = 1; w[i++] = 0;
+	w[i++] = (uint8_t)(ext >> 8); w[i++] = (uint8_t)ext;
+	memcpy(w + i, sni, sizeof(sni)); i += sizeof(sni);
+	if (n) {
+		w[i++] = 0; w[i++] = 16;
+		w[i++] = (uint8_t)((n + 2) >> 8); w[i++] = (uint8_t)(n + 2);
+		w[i++] = (uint8_t)(n >> 8); w[i++] = (uint8_t)n;
+		memcpy(w + i, alpn, n); i += n;
+	}
+	ck_assert_uint_eq(i, len);
+	return len;
+}
+
 static const char lower_set[] = "abcdefghijklmnopqrstuvwxyz";
 static const char upper_set[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZ";
 
@@ -285,6 +316,53 @@ START_TEST(test_tls_need_edge)
 }
 END_TEST
 
+/* tls-alpn: the route goes in the decision; a site served only by tls-alpn
+ * servers turns other clients away with no_application_protocol */
+START_TEST(test_tls_alpn_route)
+{
+	static const struct {
+		const char *conf, *alpn;
+		size_t n;
+		enum decide_action act;
+		unsigned route;
+	} cases[] = {
+		{ "site a.example\n tls [::1]:443\n tls-alpn acme-tls/1 [::1]:8443\n",
+		  "\x0a" "acme-tls/1", 11, DECIDE_HANDOFF, 1 },
+		{ "site a.example\n tls [::1]:443\n tls-alpn acme-tls/1 [::1]:8443\n",
+		  "\x02h2\x08http/1.1", 12, DECIDE_HANDOFF, 0 },
+		{ "site a.example\n tls [::1]:443\n tls-alpn acme-tls/1 [::1]:8443\n", "", 0,
+		  DECIDE_HANDOFF, 0 },
+		/* the global line reaches the site */
+		{ "tls-alpn acme-tls/1 [::1]:8443\nsite a.example\n tls [::1]:443\n",
+		  "\x0a" "acme-tls/1", 11, DECIDE_HANDOFF, 1 },
+		/* a client offering several takes the first line any of them names */
+		{ "site a.example\n tls [::1]:443\n tls-alpn http/1.1 [::1]:1\n tls-alpn h2 [::1]:2\n",
+		  "\x02h2\x08http/1.1", 12, DECIDE_HANDOFF, 1 },
+		{ "site a.example\n tls-alpn acme-tls/1 [::1]:8443\n", "\x0a" "acme-tls/1", 11,
+		  DECIDE_HANDOFF, 1 },
+		{ "site a.example\n tls-alpn acme-tls/1 [::1]:8443\n", "\x02h2", 3, DECIDE_ANSWER, 0 },
+		{ "site a.example\n tls-alpn acme-tls/1 [::1]:8443\n", "", 0, DECIDE_ANSWER, 0 },
+	};
+	uint8_t w[512];
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct gh_config *c = parse(cases[i].conf);
+		size_t len = hello_alpn(cases[i].alpn, cases[i].n, w, sizeof(w));
+		struct decision d;
+
+		decide_bytes(c, GH_KIND_TLS, w, len, false, &d, ans, sizeof(ans));
+		ck_assert_msg(d.action == cases[i].act && d.alpn_route == cases[i].route,
+			      "case %zu: action %d route %u", i, d.action, d.alpn_route);
+		if (d.action == DECIDE_ANSWER) {
+			ck_assert_str_eq(d.result, "no_alpn_route");
+			ck_assert_uint_eq(d.answer_len, 7);
+			ck_assert_uint_eq(d.answer[6], 120);	/* no_application_protocol */
+		}
+		config_free(c);
+	}
+}
+END_TEST
+
 Suite *make_decide_suite(void)
 {
 	Suite *s = suite_create("decide");
@@ -294,6 +372,7 @@ Suite *make_decide_suite(void)
 	tcase_add_test(tc, test_acme_one_request);
 	tcase_add_test(tc, test_answer_in_callers_buffer);
 	tcase_add_test(tc, test_tls_need_edge);
+	tcase_add_test(tc, test_tls_alpn_route);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -135,6 +135,9 @@ static const struct bad_case {
 	{ "one_request on a TLS hand-off", FD_TCP, 9, 0, HANDOFF_E_ONE_REQUEST },
 	{ "one_request one above the bound", FD_TCP, 10, 0, HANDOFF_E_ONE_REQUEST },
 	{ "one_request of 4 GiB - 1", FD_TCP, 11, 0, HANDOFF_E_ONE_REQUEST },
+	{ "alpn_route on an HTTP hand-off", FD_TCP, 12, 0, HANDOFF_E_ALPN_ROUTE },
+	{ "reserved byte set", FD_TCP, 13, 0, HANDOFF_E_ALPN_ROUTE },
+	{ "version 2 (no alpn_route field)", FD_TCP, 14, 0, HANDOFF_E_VERSION },
 	{ "pipe fd", FD_PIPE, 0, 0, HANDOFF_E_NOT_TCP },
 	{ "directory fd", FD_DIR, 0, 0, HANDOFF_E_NOT_TCP },
 	{ "listening TCP socket", FD_LISTEN, 0, 0, HANDOFF_E_NOT_TCP },
@@ -163,6 +166,9 @@ START_TEST(bad_messages_refused)
 	case 9: m.one_request = 100; break;	/* valid_msg is TLS */
 	case 10: m.kind = GH_KIND_HTTP; m.one_request = GH_MAX_ONE_REQUEST + 1; break;
 	case 11: m.kind = GH_KIND_HTTP; m.one_request = UINT32_MAX; break;
+	case 12: m.kind = GH_KIND_HTTP; m.alpn_route = 1; break;
+	case 13: m.reserved[2] = 1; break;
+	case 14: m.version = 2; break;
 	}
 	memset(buf, 0, sizeof(buf));
 	memcpy(buf, &m, sizeof(m));
@@ -232,6 +238,32 @@ START_TEST(one_request_roundtrip)
 }
 END_TEST
 
+/* a TLS hand-off carries its tls-alpn route; packing leaves it 0 */
+START_TEST(alpn_route_roundtrip)
+{
+	int sv[2], c, s;
+	struct handoff_msg m;
+	struct handoff_in in[2];
+	struct sockaddr_storage ss = { .ss_family = AF_INET };
+
+	ck_assert_int_eq(handoff_pack(&m, GH_KIND_TLS, &ss, "site.example", "", 7, 0), 0);
+	ck_assert_uint_eq(m.alpn_route, 0);
+	ck_assert_uint_eq(offsetof(struct handoff_msg, alpn_route), 28);
+	m.alpn_route = 255;
+	channel(sv);
+	test_tcp_pair(&c, &s, NULL, 0);
+	ck_assert_int_eq(handoff_send(sv[0], &m, &s, 1), 1);
+	ck_assert_int_eq(handoff_recv(sv[1], in, 2), 1);
+	ck_assert_int_eq(in[0].error, HANDOFF_OK);
+	ck_assert_uint_eq(in[0].msg.alpn_route, 255);
+	close(in[0].fd);
+	close(c);
+	close(s);
+	close(sv[0]);
+	close(sv[1]);
+}
+END_TEST
+
 Suite *make_handoff_suite(void)
 {
 	Suite *s = suite_create("handoff");
@@ -242,6 +274,7 @@ Suite *make_handoff_suite(void)
 	tcase_add_loop_test(tc, bad_messages_refused, 0, (int)(sizeof(bad_cases) / sizeof(bad_cases[0])));
 	tcase_add_test(tc, pack_refuses_long_names);
 	tcase_add_test(tc, one_request_roundtrip);
+	tcase_add_test(tc, alpn_route_roundtrip);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -3,7 +3,7 @@
  * tls_hello: real ClientHellos made by libssl and hand-built ones (a
  * post-quantum-sized share, odd SNI lists), each re-framed into many record
  * layouts and parsed whole and at every prefix, with an OpenSSL server as the
- * reference for the name. Then bad inputs, each naming the error it expects
+ * reference for the name and the offered ALPN protocols. Then bad inputs, each naming the error it expects
  * and the input length at which the parser must already know it.
  */
 #include <stdio.h>
@@ -164,6 +164,11 @@ struct want {
 	bool has_sni;
 	size_t sni_len;
 	char sni[300];
+	/* checked only where set: the ALPN list (wire form) the parser keeps */
+	bool check_alpn;
+	bool has_alpn, alpn_dropped;
+	size_t alpn_len;
+	uint8_t alpn[TLS_HELLO_ALPN_MAX];
 };
 
 struct ossl_ref {
@@ -172,6 +177,9 @@ struct ossl_ref {
 	unsigned version;
 	bool name_seen;		/* the servername callback ran */
 	struct want name;	/* SSL_get_servername() there */
+	bool has_alpn;		/* the ALPN extension it handed us */
+	size_t alpn_len;
+	uint8_t alpn[1024];
 };
 
 /* RFC 6066 §3, read plainly: first host_name entry of the list */
@@ -205,6 +213,12 @@ static int ref_hello_cb(SSL *s, int *al, void *arg)
 	r->version = SSL_client_hello_get0_legacy_version(s);
 	if (SSL_client_hello_get0_ext(s, TLSEXT_TYPE_server_name, &ext, &n))
 		ref_first_host_name(ext, n, &r->raw);
+	if (SSL_client_hello_get0_ext(s, TLSEXT_TYPE_application_layer_protocol_negotiation, &ext,
+				      &n) && n >= 2 && n - 2 <= sizeof(r->alpn)) {
+		r->has_alpn = true;
+		r->alpn_len = n - 2;
+		memcpy(r->alpn, ext + 2, n - 2);
+	}
 	/* carry on, so OpenSSL parses the name itself for the next callback */
 	return SSL_CLIENT_HELLO_SUCCESS;
 }
@@ -281,6 +295,20 @@ static void expect_done(const struct tls_hello *h, enum tls_hello_status st,
 		      want->has_sni, want->sni_len);
 	ck_assert_msg(memcmp(h->sni, want->sni, h->sni_len) == 0 && h->sni[h->sni_len] == '\0',
 		      "%s: sni bytes differ", where);
+	if (!want->check_alpn)
+		return;
+	ck_assert_msg(h->has_alpn == want->has_alpn && h->alpn_dropped == want->alpn_dropped &&
+		      h->alpn_len == want->alpn_len && memcmp(h->alpn, want->alpn, h->alpn_len) == 0,
+		      "%s: alpn %d/%d/%zu, want %d/%d/%zu", where, h->has_alpn, h->alpn_dropped,
+		      h->alpn_len, want->has_alpn, want->alpn_dropped, want->alpn_len);
+	/* every kept protocol is found, and nothing else: not a prefix, not
+	 * another case, not a protocol past the array */
+	for (size_t i = 0; i < want->alpn_len; i += 1u + want->alpn[i])
+		ck_assert(tls_hello_offers_alpn(h, (const char *)want->alpn + i + 1, want->alpn[i]));
+	ck_assert(!tls_hello_offers_alpn(h, "h", 1));
+	ck_assert(!tls_hello_offers_alpn(h, "H2", 2));
+	ck_assert(!tls_hello_offers_alpn(h, "acme-tls/10", 11));
+	ck_assert(!tls_hello_offers_alpn(h, "proto-39", 8));
 }
 
 /*
@@ -355,6 +383,12 @@ static void check_good_wire(const uint8_t *w, size_t n, const struct want *want,
 	if (r.name_seen)
 		ck_assert_msg(want_eq(&r.name, want), "%s: OpenSSL's SNI is '%.*s'", where,
 			      (int)r.name.sni_len, r.name.sni);
+	/* what we keep is the start of OpenSSL's list, all of it unless dropped */
+	if (want->check_alpn) {
+		ck_assert_msg(r.has_alpn == h.has_alpn, "%s: OpenSSL's ALPN presence differs", where);
+		ck_assert(h.alpn_len <= r.alpn_len && memcmp(h.alpn, r.alpn, h.alpn_len) == 0);
+		ck_assert(h.alpn_dropped == (h.alpn_len < r.alpn_len));
+	}
 }
 
 /* where to cut records: around the handshake header, in the fixed fields,
@@ -442,7 +476,7 @@ struct gen_case {
 	int max_version;
 	const char *sni;
 	size_t sni_fill;	/* or: a name of this many bytes */
-	bool alpn;
+	const char *alpn;	/* ALPN list in wire form, or ALPN_MANY */
 	const char *groups;
 	uint64_t options;
 	size_t pad;		/* payload of an unknown extension */
@@ -450,32 +484,42 @@ struct gen_case {
 	enum tls_hello_error err;	/* NONE: must parse */
 };
 
+#define ALPN_WEB "\x02h2\x08http/1.1"
+#define ALPN_ACME "\x0a" "acme-tls/1"
+/* 40 protocols "proto-00".."proto-39", 360 bytes: past TLS_HELLO_ALPN_MAX */
+#define ALPN_MANY "many"
+
 static const struct gen_case gen_cases[] = {
+	/* RFC 8737 §3: a TLS-ALPN-01 validator offers acme-tls/1 alone */
+	{ "tls13 alpn acme-tls/1", TLS1_3_VERSION, "acme.example", 0, ALPN_ACME, NULL, 0, 0, 0, 0 },
+	{ "tls12 alpn acme-tls/1 h2", TLS1_2_VERSION, "acme.example", 0,
+	  "\x02h2\x0a" "acme-tls/1", NULL, 0, 0, 0, 0 },
+	{ "tls13 alpn 40 protocols", TLS1_3_VERSION, "many.example", 0, ALPN_MANY, NULL, 0, 0, 0, 0 },
 	/* what `openssl s_client` sends today: TLS 1.3, one X25519 share */
-	{ "tls13", TLS1_3_VERSION, "example.com", 0, false, NULL, 0, 0, 0, 0 },
-	{ "tls12 only", TLS1_2_VERSION, "test1.example.net", 0, false, NULL, 0, 0, 0, 0 },
-	{ "tls13 no sni", TLS1_3_VERSION, NULL, 0, false, NULL, 0, 0, 0, 0 },
-	{ "tls12 no sni", TLS1_2_VERSION, NULL, 0, false, NULL, 0, 0, 0, 0 },
-	{ "tls13 alpn h2 http/1.1", TLS1_3_VERSION, "www.test2.example.net", 0, true, NULL, 0, 0, 0, 0 },
+	{ "tls13", TLS1_3_VERSION, "example.com", 0, NULL, NULL, 0, 0, 0, 0 },
+	{ "tls12 only", TLS1_2_VERSION, "test1.example.net", 0, NULL, NULL, 0, 0, 0, 0 },
+	{ "tls13 no sni", TLS1_3_VERSION, NULL, 0, NULL, NULL, 0, 0, 0, 0 },
+	{ "tls12 no sni", TLS1_2_VERSION, NULL, 0, NULL, NULL, 0, 0, 0, 0 },
+	{ "tls13 alpn h2 http/1.1", TLS1_3_VERSION, "www.test2.example.net", 0, ALPN_WEB, NULL, 0, 0, 0, 0 },
 	/* first share P-256: a 65-byte point */
-	{ "tls13 groups P-256 first", TLS1_3_VERSION, "a.beef.example", 0, true,
+	{ "tls13 groups P-256 first", TLS1_3_VERSION, "a.beef.example", 0, ALPN_WEB,
 	  "P-256:X25519:P-384:ffdhe2048", 0, 0, 0, 0 },
 	/* a 512-byte finite-field share */
-	{ "tls13 ffdhe4096 share", TLS1_3_VERSION, "ffdhe.example", 0, false, "ffdhe4096", 0, 0, 0, 0 },
+	{ "tls13 ffdhe4096 share", TLS1_3_VERSION, "ffdhe.example", 0, NULL, "ffdhe4096", 0, 0, 0, 0 },
 	/* ~1.8 KB like an X25519MLKEM768 hello: the common case, not the edge */
-	{ "tls13 pq-sized", TLS1_3_VERSION, "pq.example", 0, true, NULL, 0, 1216 + 32, 0, 0 },
-	{ "tls12 padding extension", TLS1_2_VERSION, "pad.example", 0, false, NULL,
+	{ "tls13 pq-sized", TLS1_3_VERSION, "pq.example", 0, ALPN_WEB, NULL, 0, 1216 + 32, 0, 0 },
+	{ "tls12 padding extension", TLS1_2_VERSION, "pad.example", 0, NULL, NULL,
 	  SSL_OP_TLSEXT_PADDING, 0, 0, 0 },
-	{ "tls13 255-byte name", TLS1_3_VERSION, NULL, 255, false, NULL, 0, 0, 0, 0 },
+	{ "tls13 255-byte name", TLS1_3_VERSION, NULL, 255, NULL, NULL, 0, 0, 0, 0 },
 	/* not normalised here: hostname_normalize() does that */
-	{ "tls13 raw case and dot", TLS1_3_VERSION, "WWW.Example.COM.", 0, false, NULL, 0, 0, 0, 0 },
+	{ "tls13 raw case and dot", TLS1_3_VERSION, "WWW.Example.COM.", 0, NULL, NULL, 0, 0, 0, 0 },
 	/* 16380 + 4: the message fills a 16384-byte record exactly */
-	{ "body 16380, one full record", TLS1_3_VERSION, "big.example", 0, false, NULL, 0, 0, 16380, 0 },
+	{ "body 16380, one full record", TLS1_3_VERSION, "big.example", 0, NULL, NULL, 0, 0, 16380, 0 },
 	/* at the cap; OpenSSL itself splits it into two records */
-	{ "body 16384, the cap", TLS1_3_VERSION, "cap.example", 0, false, NULL, 0, 0, 16384, 0 },
-	{ "body 16385, over the cap", TLS1_3_VERSION, "over.example", 0, false, NULL, 0, 0, 16385,
+	{ "body 16384, the cap", TLS1_3_VERSION, "cap.example", 0, NULL, NULL, 0, 0, 16384, 0 },
+	{ "body 16385, over the cap", TLS1_3_VERSION, "over.example", 0, NULL, NULL, 0, 0, 16385,
 	  TLS_HELLO_E_TOO_BIG },
-	{ "40 KB, three records", TLS1_3_VERSION, "huge.example", 0, false, NULL, 0, 40000, 0,
+	{ "40 KB, three records", TLS1_3_VERSION, "huge.example", 0, NULL, NULL, 0, 40000, 0,
 	  TLS_HELLO_E_TOO_BIG },
 };
 
@@ -507,6 +551,40 @@ static void pad_fill(uint8_t *p, size_t n)
 		p[i] = i < sizeof(decoy) ? decoy[i] : (uint8_t)(i * 7);
 }
 
+/* The wire list of a case's alpn. */
+static size_t alpn_list(const char *alpn, uint8_t *list)
+{
+	size_t n = 0;
+
+	if (strcmp(alpn, ALPN_MANY) != 0) {
+		memcpy(list, alpn, strlen(alpn));
+		return strlen(alpn);
+	}
+	for (int i = 0; i < 40; i++) {
+		list[n++] = 8;
+		n += (size_t)sprintf((char *)list + n, "proto-%02d", i);
+	}
+	return n;
+}
+
+/* What the parser keeps of it: whole entries while they fit. */
+static void want_alpn(struct want *w, const char *alpn)
+{
+	uint8_t list[512];
+	size_t n = alpn ? alpn_list(alpn, list) : 0;
+
+	w->check_alpn = true;
+	w->has_alpn = alpn != NULL;
+	for (size_t i = 0; i < n; i += 1u + list[i]) {
+		if (w->alpn_len + 1 + list[i] > TLS_HELLO_ALPN_MAX) {
+			w->alpn_dropped = true;
+			continue;
+		}
+		memcpy(w->alpn + w->alpn_len, list + i, 1u + list[i]);
+		w->alpn_len += 1u + list[i];
+	}
+}
+
 /* SSL_connect once against memory BIOs; the hello is what it wrote. */
 static void gen_hello(const struct gen_case *g, const char *sni, size_t pad, struct bytes *wire)
 {
@@ -535,8 +613,12 @@ static void gen_hello(const struct gen_case *g, const char *sni, size_t pad, str
 	if (sni)
 		ck_assert_int_eq(SSL_set_tlsext_host_name(s, sni), 1);
 	/* SSL_set_alpn_protos() returns 0 on success */
-	if (g->alpn)
-		ck_assert_int_eq(SSL_set_alpn_protos(s, (const unsigned char *)"\x02h2\x08http/1.1", 12), 0);
+	if (g->alpn) {
+		uint8_t list[512];
+		size_t n = alpn_list(g->alpn, list);
+
+		ck_assert_int_eq(SSL_set_alpn_protos(s, list, (unsigned)n), 0);
+	}
 	SSL_set_bio(s, rb, wb);
 	SSL_set_connect_state(s);
 	ck_assert_int_eq(SSL_do_handshake(s), -1);
@@ -598,6 +680,7 @@ START_TEST(test_libssl_hellos)
 		want.sni_len = strlen(sni);
 		memcpy(want.sni, sni, want.sni_len);
 	}
+	want_alpn(&want, g->alpn);
 
 	size_t pad = g->pad;
 
@@ -1465,6 +1548,56 @@ static size_t bad_trailing_seen_late(struct bytes *w)
 	return 5 + 2 + 5 + 2;
 }
 
+/*
+ * A hello whose last extension is ALPN with body[0..n) (after another,
+ * good ALPN extension if twice); the error must show once decide bytes of
+ * the body are in.
+ */
+static size_t alpn_bad(struct bytes *w, const char *body, size_t n, size_t decide, bool twice)
+{
+	struct bytes hs = { 0 };
+	size_t body_at;
+
+	put_hs_begin(&hs);
+	put_head(&hs, 0x0303, 32);
+	b_open(&hs, 2);
+	put_sni(&hs, "a.example", 9);
+	if (twice) {
+		b_u16(&hs, 16);
+		b_u16(&hs, 5);
+		b_put(&hs, "\x00\x03\x02h2", 5);
+	}
+	b_u16(&hs, 16);
+	b_u16(&hs, n);
+	body_at = hs.len;
+	b_put(&hs, body, n);
+	b_close(&hs);
+	b_close(&hs);
+	size_t at = one_record(w, &hs, body_at + decide);
+	b_free(&hs);
+	return at;
+}
+
+#define ALPN_BAD(fn, body, decide, twice) \
+	static size_t fn(struct bytes *w) \
+	{ \
+		return alpn_bad(w, body, sizeof(body) - 1, decide, twice); \
+	}
+/* no room for the list length */
+ALPN_BAD(bad_alpn_empty, "", 0, false)
+ALPN_BAD(bad_alpn_one_byte, "\x00", 0, false)
+/* the list must fill the extension exactly */
+ALPN_BAD(bad_alpn_list_short, "\x00\x03\x02h2x", 2, false)
+ALPN_BAD(bad_alpn_list_long, "\x00\x05\x02h2", 2, false)
+/* protocol_name_list<2..2^16-1> */
+ALPN_BAD(bad_alpn_list_empty, "\x00\x00", 2, false)
+ALPN_BAD(bad_alpn_list_one, "\x00\x01\x01", 2, false)
+/* ProtocolName<1..2^8-1> */
+ALPN_BAD(bad_alpn_name_empty_first, "\x00\x03\x00\x01" "a", 3, false)
+ALPN_BAD(bad_alpn_name_empty_later, "\x00\x04\x02h2\x00", 6, false)
+ALPN_BAD(bad_alpn_name_past_list, "\x00\x03\x05" "ab", 3, false)
+ALPN_BAD(bad_alpn_twice, "\x00\x0b\x0a" "acme-tls/1", 0, true)
+
 static const struct bad_case {
 	const char *name;
 	bad_build_fn *build;
@@ -1511,6 +1644,16 @@ static const struct bad_case {
 	{ "bytes after the hello in its record", bad_trailing, TLS_HELLO_E_TRAILING },
 	{ "last record longer than the hello", bad_trailing_last_record, TLS_HELLO_E_TRAILING },
 	{ "one byte after the hello in its record", bad_trailing_seen_late, TLS_HELLO_E_TRAILING },
+	{ "ALPN extension empty", bad_alpn_empty, TLS_HELLO_E_ALPN },
+	{ "ALPN extension of one byte", bad_alpn_one_byte, TLS_HELLO_E_ALPN },
+	{ "ALPN list shorter than extension", bad_alpn_list_short, TLS_HELLO_E_ALPN },
+	{ "ALPN list longer than extension", bad_alpn_list_long, TLS_HELLO_E_ALPN },
+	{ "ALPN list empty", bad_alpn_list_empty, TLS_HELLO_E_ALPN },
+	{ "ALPN list of one byte", bad_alpn_list_one, TLS_HELLO_E_ALPN },
+	{ "ALPN first protocol empty", bad_alpn_name_empty_first, TLS_HELLO_E_ALPN },
+	{ "ALPN later protocol empty", bad_alpn_name_empty_later, TLS_HELLO_E_ALPN },
+	{ "ALPN protocol past the list", bad_alpn_name_past_list, TLS_HELLO_E_ALPN },
+	{ "two ALPN extensions", bad_alpn_twice, TLS_HELLO_E_ALPN },
 };
 
 START_TEST(test_bad_inputs)
@@ -1535,6 +1678,7 @@ START_TEST(test_bad_inputs)
 			      "%s: prefix %zu: status %d error '%s', want '%s'", where, p, st,
 			      tls_hello_error_str(h.error), tls_hello_error_str(c->err));
 		ck_assert(!h.has_sni && h.sni_len == 0);
+		ck_assert(!h.has_alpn && !h.alpn_dropped && h.alpn_len == 0);
 	}
 	b_free(&w);
 }
@@ -1580,7 +1724,7 @@ END_TEST
 
 START_TEST(test_error_strings)
 {
-	for (int e = TLS_HELLO_E_NONE; e <= TLS_HELLO_E_TRAILING; e++) {
+	for (int e = TLS_HELLO_E_NONE; e <= TLS_HELLO_E_ALPN; e++) {
 		const char *s = tls_hello_error_str((enum tls_hello_error)e);
 
 		ck_assert_ptr_nonnull(s);
@@ -1603,7 +1747,13 @@ START_TEST(test_out_reset)
 	hello_std(&hs, "stale.example", 13, false);
 	one_record(&w, &hs, 0);
 	ck_assert_int_eq(tls_hello_parse(w.p, w.len, &h), TLS_HELLO_DONE);
-	ck_assert(h.has_sni);
+	ck_assert(h.has_sni && h.has_alpn && h.alpn_len == 12);
+	/* cut right after the ALPN list was copied: none of it is left */
+	const uint8_t *list = memmem(w.p, w.len, "\x02h2\x08http/1.1", 12);
+
+	ck_assert_ptr_nonnull(list);
+	ck_assert_int_eq(tls_hello_parse(w.p, (size_t)(list - w.p) + 12, &h), TLS_HELLO_NEED_MORE);
+	ck_assert(!h.has_alpn && h.alpn_len == 0 && !tls_hello_offers_alpn(&h, "h2", 2));
 	/* cut right after the name was copied */
 	const uint8_t *name = memmem(w.p, w.len, "stale.example", 13);
 
