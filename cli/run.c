@@ -39,6 +39,7 @@
 #include <systemd/sd-daemon.h>
 #include "cli/cli.h"
 #include "cli/run.h"
+#include "cli/run_metrics.h"
 #include <stdarg.h>
 #include "common/clock.h"
 #include "common/config_load.h"
@@ -54,6 +55,7 @@ struct child {
 	unsigned gen;
 	bool is_listener;
 	bool ready;
+	unsigned index;		/* forwarder's place in its generation */
 };
 
 struct launcher {
@@ -61,6 +63,8 @@ struct launcher {
 	int config_fd;		/* sealed memfd: the last config that loaded */
 	char listener_bin[PATH_MAX];
 	char forwarder_bin[PATH_MAX];
+	char metrics_bin[PATH_MAX];
+	struct runm metrics;	/* the exporter, with `metrics` */
 	unsigned n_forwarders;
 	int listen_fds[GH_MAX_LISTENS];
 	struct gh_listen listens[GH_MAX_LISTENS];	/* to listen again (revive_listens) */
@@ -275,6 +279,7 @@ static int start_generation(struct launcher *L)
 	int r = 0;
 
 	L->gen++;
+	runm_config(&L->metrics, L->gen, L->config_fd);
 	for (; made < L->n_forwarders; made++) {
 		if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, chan[made]) < 0) {
 			r = -errno;
@@ -292,7 +297,7 @@ static int start_generation(struct launcher *L)
 			r = -errno;
 			goto out;
 		}
-		*c = (struct child){ .pid = pid, .gen = L->gen };
+		*c = (struct child){ .pid = pid, .gen = L->gen, .index = i };
 	}
 	int fds[GH_MAX_PASSED_FDS];
 	char names[GH_MAX_PASSED_FDS * 8] = "";
@@ -331,21 +336,40 @@ static void on_notify(struct launcher *L)
 	for (;;) {
 		char buf[512];
 		union {
-			char c[CMSG_SPACE(sizeof(struct ucred))];
+			char c[CMSG_SPACE(sizeof(struct ucred)) + CMSG_SPACE(sizeof(int))];
 			struct cmsghdr align;
 		} ctl;
 		struct iovec iov = { .iov_base = buf, .iov_len = sizeof(buf) - 1 };
 		struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctl.c,
 				     .msg_controllen = sizeof(ctl.c) };
-		ssize_t n = recvmsg(L->notify_fd, &mh, MSG_DONTWAIT);
+		ssize_t n = recvmsg(L->notify_fd, &mh, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
 		if (n < 0)
 			return;
 		buf[n] = '\0';
 		struct cmsghdr *cm = CMSG_FIRSTHDR(&mh);
-		if (!cm || cm->cmsg_type != SCM_CREDENTIALS)
+		struct cmsghdr *fdm = cm ? CMSG_NXTHDR(&mh, cm) : NULL;
+		int fd = -1;
+		if (fdm && fdm->cmsg_type == SCM_RIGHTS && fdm->cmsg_len == CMSG_LEN(sizeof(int)))
+			memcpy(&fd, CMSG_DATA(fdm), sizeof(int));
+		if (!cm || cm->cmsg_type != SCM_CREDENTIALS) {
+			if (fd >= 0)
+				close(fd);
 			continue;
+		}
 		struct ucred uc;
 		memcpy(&uc, CMSG_DATA(cm), sizeof(uc));
+		if (fd >= 0) {
+			/* a daemon's counters page (counters.h), for the exporter */
+			for (unsigned i = 0; i < MAX_CHILDREN && fd >= 0; i++)
+				if (L->children[i].pid == uc.pid && !strcmp(buf, "GATEHOUSE_COUNTERS=1")) {
+					const struct child *c = &L->children[i];
+					runm_page(&L->metrics, c->gen, c->pid, c->is_listener, c->index, fd);
+					fd = -1;
+				}
+			if (fd >= 0)
+				close(fd);
+			continue;
+		}
 		if (!strstr(buf, "READY=1"))
 			continue;
 		for (unsigned i = 0; i < MAX_CHILDREN; i++)
@@ -379,6 +403,7 @@ static void reap(struct launcher *L, bool *need_new_gen)
 			struct child *c = &L->children[i];
 			if (c->pid != pid)
 				continue;
+			runm_gone(&L->metrics, pid);
 			bool clean = WIFEXITED(status) && WEXITSTATUS(status) == 0;
 			if (!clean) {
 				if (WIFSIGNALED(status))
@@ -445,6 +470,8 @@ int cmd_run(const char *config_path, unsigned forwarders)
 		return 1;
 	find_bin("gatehouse-listener", L.listener_bin, sizeof(L.listener_bin));
 	find_bin("gatehouse-forwarder", L.forwarder_bin, sizeof(L.forwarder_bin));
+	find_bin("gatehouse-metrics", L.metrics_bin, sizeof(L.metrics_bin));
+	runm_init(&L.metrics);
 	/* the limits of router/gh_limits.h, which size the tables here and
 	 * in the daemons: refuse what does not fit rather than start part */
 	if (cfg->n_listens > GH_MAX_LISTENS) {
@@ -473,6 +500,14 @@ int cmd_run(const char *config_path, unsigned forwarders)
 		L.listens[L.n_listen++] = cfg->listens[i];
 		say("listening for %s on %s", gh_kind_str(cfg->listens[i].kind), cfg->listens[i].addr.text);
 	}
+	if (cfg->metrics.len && (r = runm_bind(&L.metrics, &cfg->metrics)) < 0) {
+		fprintf(stderr, "gatehouse: metrics %s: %s\n", cfg->metrics.text, strerror(-r));
+		return 1;
+	}
+	if (cfg->metrics.len) {
+		say("serving metrics on http://%s/metrics", cfg->metrics.text);
+		setenv("GATEHOUSE_METRICS", "1", 1);	/* the daemons send their counters pages */
+	}
 	explain_sandbox(cfg);
 	config_free(cfg);
 	char nf[16];
@@ -494,6 +529,14 @@ int cmd_run(const char *config_path, unsigned forwarders)
 	if (sfd < 0) {
 		log_errno(-errno, "signalfd");
 		return 1;
+	}
+	struct child *xc = L.metrics.listen_fd >= 0 ? child_slot(&L) : NULL;
+	if (xc) {
+		int xfds[2] = { L.metrics.listen_fd, L.metrics.ctl_child };
+		pid_t xp = spawn(&L, L.metrics_bin, xfds, 2, "metrics:control");
+		if (xp > 0)
+			*xc = (struct child){ .pid = xp };	/* generation 0: not waited for */
+		runm_spawned(&L.metrics, xp > 0 ? xp : 0);
 	}
 	if ((r = start_generation(&L)) < 0) {
 		log_errno(r, "start");

@@ -5,6 +5,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 #include "common/clock.h"
+#include "common/counters.h"
 #include "common/log.h"
 #include "router/config.h"
 #include "router/hostname.h"
@@ -33,6 +34,7 @@ struct lconn *lconn_new(struct lconns *t, int fd, unsigned kind, const struct so
 	dlist_append(&t->inspecting, &c->link);
 	t->n_inspecting++;
 	t->stats.accepted++;
+	ctr_add(&gh_ctr->accepted, 1);
 	t->stats.active++;
 	return c;
 }
@@ -61,6 +63,7 @@ int lconn_detach(struct lconns *t, struct lconn *c)
 void lconn_sent(struct lconns *t, unsigned n)
 {
 	t->stats.handed_off += n;
+	ctr_add(&gh_ctr->handed_off, n);
 	t->n_inspecting -= n;
 	t->stats.active -= n;
 }
@@ -77,6 +80,7 @@ void lconn_reject_log(struct lconns *t, const struct lconn *c, const char *resul
 {
 	if (strcmp(result, "redirect") != 0)
 		t->stats.rejected++;
+	counters_answer(result);
 	if (!log_limit_pass(&t->rejects, clock_now_ms(), "rejection records"))
 		return;
 	char client[64], esc[4 * HOSTNAME_MAX + 1], st[8], msg[1200];

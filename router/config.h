@@ -78,6 +78,9 @@ struct gh_config {
 	char *chroot_dir;		/* `chroot DIR`: absolute; NULL: /var/lib/gatehouse */
 	unsigned max_connections;	/* `max-connections N`: relays at once, all forwarders; 0: no cap */
 	uint32_t queue_timeout_ms;	/* `queue-timeout`: longest wait for a site's slot; default connect-timeout */
+	/* `metrics ADDRESS:PORT`: where `gatehouse run` serves Prometheus
+	 * text (gatehouse-metrics); metrics.len 0: off */
+	struct gh_addr metrics;
 };
 
 /* Receives one complete message "FILE:LINE: text" (no newline). */
