@@ -31,17 +31,7 @@ unsigned counters_index(const char *const *names, unsigned n, const char *result
 	return n - 1;
 }
 
-static void fill(struct gh_counters *c, enum ctr_role role, uint32_t n_sites)
-{
-	c->magic = CTR_MAGIC;
-	c->version = CTR_VERSION;
-	c->role = role;
-	c->n_sites = n_sites;
-	c->start_time = (uint64_t)time(NULL);
-	gh_ctr = c;
-}
-
-void counters_setup(enum ctr_role role, uint32_t n_sites)
+int counters_page(enum ctr_role role, uint32_t n_sites, struct gh_counters **out)
 {
 	size_t size = counters_size(n_sites);
 	const char *step = "memfd_create";
@@ -62,18 +52,40 @@ void counters_setup(enum ctr_role role, uint32_t n_sites)
 	step = "seal";
 	if (fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_FUTURE_WRITE | F_SEAL_SEAL) < 0)
 		goto fail;
-	fill(p, role, n_sites);
-	if (getenv("GATEHOUSE_METRICS"))
-		notify_send_fd("GATEHOUSE_COUNTERS=1", fd);
-	close(fd);
-	return;
-fail:
-	log_msg(LOG_WARNING, "counters page: %s: %s (no metrics from this process)", step, strerror(errno));
+	struct gh_counters *c = p;
+	c->magic = CTR_MAGIC;
+	c->version = CTR_VERSION;
+	c->role = role;
+	c->n_sites = n_sites;
+	c->start_time = (uint64_t)time(NULL);
+	*out = c;
+	return fd;
+fail:;
+	int r = -errno;
+	log_errno(r, "counters page: %s (no metrics from this process)", step);
 	if (p != MAP_FAILED)
 		munmap(p, size);
 	if (fd >= 0)
 		close(fd);
-	p = calloc(1, size);
-	if (p)
-		fill(p, role, n_sites);
+	return r;
+}
+
+void counters_setup(enum ctr_role role, uint32_t n_sites)
+{
+	struct gh_counters *c = NULL;
+	int fd = counters_page(role, n_sites, &c);
+
+	if (fd >= 0) {
+		gh_ctr = c;
+		if (getenv("GATEHOUSE_METRICS"))
+			notify_send_fd("GATEHOUSE_COUNTERS=1", fd);
+		close(fd);
+		return;
+	}
+	/* counting goes on in private memory */
+	c = calloc(1, counters_size(n_sites));
+	if (c) {
+		c->n_sites = n_sites;
+		gh_ctr = c;
+	}
 }

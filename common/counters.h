@@ -75,6 +75,10 @@ extern struct gh_counters *gh_ctr;
  * leaves counting to private memory: metrics are never worth a daemon. */
 void counters_setup(enum ctr_role role, uint32_t n_sites);
 
+/* The page alone: created, mapped into *out, sealed, filled; returns its
+ * fd (the caller's) or -errno. counters_setup's first half. */
+int counters_page(enum ctr_role role, uint32_t n_sites, struct gh_counters **out);
+
 /* Index of result in names[] (n entries, the last one "other"). */
 unsigned counters_index(const char *const *names, unsigned n, const char *result);
 
