@@ -342,10 +342,10 @@ static void reap(struct launcher *L, bool *need_new_gen)
 			bool clean = WIFEXITED(status) && WEXITSTATUS(status) == 0;
 			if (!clean) {
 				if (WIFSIGNALED(status))
-					say("%s %d killed by signal %d", c->is_listener ? "listener" : "forwarder",
+					say("%s %d killed by signal %d", c->is_listener ? "listener" : c->gen ? "forwarder" : "metrics exporter",
 					    (int)pid, WTERMSIG(status));
 				else
-					say("%s %d exited with status %d", c->is_listener ? "listener" : "forwarder",
+					say("%s %d exited with status %d", c->is_listener ? "listener" : c->gen ? "forwarder" : "metrics exporter",
 					    (int)pid, WEXITSTATUS(status));
 			}
 			if (c->is_listener && pid == L->listener_pid) {
