@@ -222,3 +222,56 @@ def test_status(t):
                        capture_output=True, timeout=20)
     check_eq(p.returncode, 1, "status without an exporter")
     check(b"metrics at" in p.stderr, "says where it looked: %r" % p.stderr)
+
+
+@test(timeout=90)
+def test_prometheus_scrapes(t):
+    """A real Prometheus server (Debian's) scrapes the exporter while
+    traffic flows; a PromQL query over its HTTP API returns the per-site
+    counts of the forwarders' records."""
+    if not shutil.which("prometheus"):
+        raise gh.TestFailure("prometheus is not installed (apt-get install prometheus)")
+    import urllib.parse
+    import urllib.request
+    g, hp, tp, mp, _ = _setup(t)
+    pp = free_port()
+    cfg = os.path.join(t.tmp, "prometheus.yml")
+    with open(cfg, "w") as f:
+        f.write("global:\n  scrape_interval: 1s\nscrape_configs:\n  - job_name: gatehouse\n"
+                "    static_configs:\n      - targets: ['[::1]:%d']\n" % mp)
+    log = open(os.path.join(t.tmp, "prometheus.log"), "wb")
+    p = subprocess.Popen(["prometheus", "--config.file=" + cfg, "--storage.tsdb.path=" + os.path.join(t.tmp, "tsdb"),
+                          "--web.listen-address=[::1]:%d" % pp], stdout=log, stderr=subprocess.STDOUT,
+                         stdin=subprocess.DEVNULL)
+
+    def stop():
+        p.terminate()
+        try:
+            p.wait(10)
+        except subprocess.TimeoutExpired:
+            p.kill()
+            p.wait()
+        log.close()
+    t.defer(stop)
+
+    def query(q):
+        url = "http://[::1]:%d/api/v1/query?%s" % (pp, urllib.parse.urlencode({"query": q}))
+        try:
+            with urllib.request.urlopen(url, timeout=2) as r:
+                d = json.load(r)
+        except OSError:
+            return None
+        if d.get("status") != "success":
+            return None
+        return {s["metric"].get("site", ""): float(s["value"][1]) for s in d["data"]["result"]}
+    for i in range(4):
+        check_eq(http_get(hp, "a.example", "/p%d" % i)[0], 200, "a.example")
+    check_eq(http_get(hp, "b.example")[0], 200, "b.example")
+    g.wait_log(r" -> \S+ \S+ in=\d+ out=\d+ ms=\d+ ok$", count=5)
+    recs = log_records(g)
+    want = {s: float(len([r for r in recs if r[0] == s and r[2] == "ok"])) for s in ("a.example", "b.example")}
+    check_eq(want, {"a.example": 4.0, "b.example": 1.0}, "records")
+    wait_for(lambda: query('sum by (site) (gatehouse_connections_total{result="ok"})') == want, 30,
+             "Prometheus to report the per-site counts %s" % want, interval=0.5)
+    got = query('up{job="gatehouse"}')
+    check_eq(got, {"": 1.0}, "the scrape target is up")
