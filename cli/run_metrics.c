@@ -64,7 +64,8 @@ static void send_msg(struct runm *m, const struct ctr_msg *msg, int fd)
 		c->cmsg_len = CMSG_LEN(sizeof(int));
 		memcpy(CMSG_DATA(c), &fd, sizeof(int));
 	}
-	if (m->ctl >= 0 && m->pid && sendmsg(m->ctl, &mh, MSG_DONTWAIT | MSG_NOSIGNAL) < 0)
+	/* EPIPE: the exporter is gone (stopping, or it died: reap says so) */
+	if (m->ctl >= 0 && m->pid && sendmsg(m->ctl, &mh, MSG_DONTWAIT | MSG_NOSIGNAL) < 0 && errno != EPIPE)
 		log_errno(-errno, "metrics: message %u for pid %d lost", msg->type, (int)msg->pid);
 }
 

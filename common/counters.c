@@ -10,6 +10,7 @@
 #include "common/log.h"
 #include "common/notify.h"
 
+const uint64_t ctr_inspect_bounds_us[CTR_INSPECT_SLOTS - 1] = { CTR_INSPECT_BOUNDS_US };
 const char *const ctr_result_names[CTR_RESULTS] = { CTR_RESULT_NAMES };
 const char *const ctr_answer_names[CTR_ANSWERS] = { CTR_ANSWER_NAMES };
 

@@ -42,6 +42,11 @@ enum ctr_role {
 			 "client_closed", "client_error", "overload", "internal", "redirect", "other"
 #define CTR_ANSWERS 11u
 
+/* Inspection time (accept to decision) buckets, upper bounds in
+ * microseconds; the last slot is +Inf. The exporter makes them cumulative. */
+#define CTR_INSPECT_BOUNDS_US 100, 500, 1000, 5000, 10000, 50000, 100000, 500000, 1000000, 5000000
+#define CTR_INSPECT_SLOTS 11u
+
 struct ctr_site {
 	_Atomic uint64_t conns[GH_KIND_COUNT][CTR_RESULTS];	/* ended connections */
 	_Atomic uint64_t bytes_in;	/* client -> server */
@@ -59,6 +64,8 @@ struct gh_counters {
 	_Atomic uint64_t accepted;	/* listener: clients accepted */
 	_Atomic uint64_t handed_off;	/* listener: clients handed to a forwarder */
 	_Atomic uint64_t answers[CTR_ANSWERS];	/* listener: answered or refused itself */
+	_Atomic uint64_t inspect[CTR_INSPECT_SLOTS];	/* listener: clients by inspection time */
+	_Atomic uint64_t inspect_sum_us;	/* ... and the sum of those times */
 	struct ctr_site sites[];
 };
 
@@ -92,6 +99,7 @@ static inline void ctr_sub(_Atomic uint64_t *c, uint64_t v)
 	atomic_store_explicit(c, atomic_load_explicit(c, memory_order_relaxed) - v, memory_order_relaxed);
 }
 
+extern const uint64_t ctr_inspect_bounds_us[CTR_INSPECT_SLOTS - 1];
 extern const char *const ctr_result_names[CTR_RESULTS];
 extern const char *const ctr_answer_names[CTR_ANSWERS];
 
@@ -118,6 +126,18 @@ static inline void counters_conn_end(uint32_t site, unsigned kind, const char *r
 static inline void counters_answer(const char *result)
 {
 	ctr_add(&gh_ctr->answers[counters_index(ctr_answer_names, CTR_ANSWERS, result)], 1);
+}
+
+/* Listener: a client decided (handed off or answered), accepted at
+ * accepted_us and decided at now_us (CLOCK_REALTIME: a step back counts 0). */
+static inline void counters_inspected(uint64_t accepted_us, uint64_t now_us)
+{
+	uint64_t d = now_us > accepted_us ? now_us - accepted_us : 0;
+	unsigned i = 0;
+	while (i < CTR_INSPECT_SLOTS - 1 && d > ctr_inspect_bounds_us[i])
+		i++;
+	ctr_add(&gh_ctr->inspect[i], 1);
+	ctr_add(&gh_ctr->inspect_sum_us, d);
 }
 
 /*

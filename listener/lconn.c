@@ -54,6 +54,7 @@ void lconn_free(struct lconns *t, struct lconn *c)
 int lconn_detach(struct lconns *t, struct lconn *c)
 {
 	(void)t;	/* still counted: n_inspecting bounds the ring too */
+	counters_inspected(c->accepted_usec, clock_realtime_us());
 	int fd = c->fd;
 	dlist_remove(&c->link);
 	free(c);
@@ -81,6 +82,7 @@ void lconn_reject_log(struct lconns *t, const struct lconn *c, const char *resul
 	if (strcmp(result, "redirect") != 0)
 		t->stats.rejected++;
 	counters_answer(result);
+	counters_inspected(c->accepted_usec, clock_realtime_us());
 	if (!log_limit_pass(&t->rejects, clock_now_ms(), "rejection records"))
 		return;
 	char client[64], esc[4 * HOSTNAME_MAX + 1], st[8], msg[1200];

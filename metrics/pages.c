@@ -165,6 +165,9 @@ static void add_figures(const struct mpage *pg, struct msite *sites, struct mtot
 		t->handed_off += rd(&c->handed_off);
 		for (unsigned a = 0; a < CTR_ANSWERS; a++)
 			t->answers[a] += rd(&c->answers[a]);
+		for (unsigned b = 0; b < CTR_INSPECT_SLOTS; b++)
+			t->inspect[b] += rd(&c->inspect[b]);
+		t->inspect_sum_us += rd(&c->inspect_sum_us);
 		return;
 	}
 	t->taken += rd(&c->taken);

@@ -39,6 +39,7 @@ struct msite {
 
 struct mtotals {
 	uint64_t accepted, handed_off, taken, answers[CTR_ANSWERS];
+	uint64_t inspect[CTR_INSPECT_SLOTS], inspect_sum_us;
 };
 
 struct pages {

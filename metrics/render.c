@@ -118,6 +118,19 @@ void render_metrics(const struct pages *ps, uint64_t start_time, struct mbuf *b)
 				    (unsigned long long)t.answers[a]);
 	family(b, "gatehouse_redirects_total", "counter", "HTTP requests the listener answered with a redirect to https.");
 	mbuf_printf(b, "gatehouse_redirects_total %llu\n", (unsigned long long)t.answers[redirect]);
+	family(b, "gatehouse_inspection_seconds", "histogram",
+	       "Time from accept to the listener's decision (hand-off or answer), in seconds.");
+	uint64_t cum = 0;
+	for (unsigned i = 0; i < CTR_INSPECT_SLOTS; i++) {
+		cum += t.inspect[i];
+		if (i + 1 < CTR_INSPECT_SLOTS)
+			mbuf_printf(b, "gatehouse_inspection_seconds_bucket{le=\"%g\"} %llu\n",
+				    (double)ctr_inspect_bounds_us[i] / 1e6, (unsigned long long)cum);
+		else
+			mbuf_printf(b, "gatehouse_inspection_seconds_bucket{le=\"+Inf\"} %llu\n", (unsigned long long)cum);
+	}
+	mbuf_printf(b, "gatehouse_inspection_seconds_sum %.6f\n", (double)t.inspect_sum_us / 1e6);
+	mbuf_printf(b, "gatehouse_inspection_seconds_count %llu\n", (unsigned long long)cum);
 	family(b, "gatehouse_generation", "gauge", "The newest generation (a reload or a listener restart starts one).");
 	mbuf_printf(b, "gatehouse_generation %u\n", ps->newest_gen);
 	family(b, "gatehouse_generations_total", "counter", "Generations started since the exporter started.");

@@ -43,14 +43,15 @@ def parse(text):
         if line.startswith("# TYPE "):
             _, _, name, typ = line.split(" ")
             check(name not in types, "line %d: TYPE for %s twice" % (n, name))
-            check(typ in ("counter", "gauge"), "line %d: type %s" % (n, typ))
+            check(typ in ("counter", "gauge", "histogram"), "line %d: type %s" % (n, typ))
             check(typ != "counter" or name.endswith("_total"), "line %d: counter %s without _total" % (n, name))
             types[name] = typ
             continue
         m = _SAMPLE.match(line)
         check(m is not None, "line %d not in the text format: %r" % (n, line))
         name, labels, value = m.group(1), m.group(2) or "", m.group(3)
-        check(name in types, "line %d: sample of undeclared %s" % (n, name))
+        family = re.sub(r"_(bucket|sum|count)$", "", name)
+        check(name in types or types.get(family) == "histogram", "line %d: sample of undeclared %s" % (n, name))
         key = (name, frozenset(_LABEL.findall(labels)))
         check(key not in out, "line %d: series twice: %r" % (n, line))
         out[key] = float(value)
@@ -125,6 +126,13 @@ def test_metrics_match_log(t):
     check_eq(val(m, "gatehouse_rejections_total", reason="no_route"), 2, "no_route rejections")
     check_eq(val(m, "gatehouse_rejections_total"), 2, "rejections")
     check_eq(val(m, "gatehouse_relays"), 0, "no relay open")
+    # every client accepted was decided once: the histogram counts them all,
+    # in buckets that only grow with le
+    check_eq(val(m, "gatehouse_inspection_seconds_count"), 7, "inspections")
+    buckets = sorted((float(dict(k[1])["le"]), v) for k, v in m.items() if k[0] == "gatehouse_inspection_seconds_bucket")
+    check_eq(buckets[-1], (float("inf"), 7.0), "+Inf bucket")
+    check(all(a[1] <= b[1] for a, b in zip(buckets, buckets[1:])), "cumulative buckets: %s" % buckets)
+    check(0 < val(m, "gatehouse_inspection_seconds_sum") < 5, "inspection time sum")
     # a connection held open shows in the gauge of one forwarder
     s = connect(hp)
     s.sendall(b"GET /held HTTP/1.1\r\nHost: a.example\r\n\r\n")
