@@ -142,7 +142,7 @@ LISTENER_LIB_OBJ := $(filter-out $(BUILD)/listener/main.o,$(LISTENER_OBJ))
 $(BUILD)/libforwarder.a: $(filter-out $(BUILD)/forwarder/main.o,$(FORWARDER_OBJ))
 	$(Q)rm -f $@ && $(AR) rcs $@ $^
 
-$(BUILD)/tests/unit-tests: $(UNIT_OBJ) $(LISTENER_LIB_OBJ) $(call obj,$(IMPORT_SRC)) $(BUILD)/libforwarder.a $(BUILD)/libcommon.a $(BUILD)/libpolicy.a $(BUILD)/librouter.a
+$(BUILD)/tests/unit-tests: $(UNIT_OBJ) $(LISTENER_LIB_OBJ) $(filter-out $(BUILD)/metrics/main.o,$(METRICS_OBJ)) $(call obj,$(IMPORT_SRC)) $(BUILD)/libforwarder.a $(BUILD)/libcommon.a $(BUILD)/libpolicy.a $(BUILD)/librouter.a
 	$(LINK) $^ $(LIBS_CHECK) $(LIBS_SSL) $(LIBS_SYSTEMD) $(LIBS_SECCOMP)
 
 $(BUILD)/tests/sandbox-tests: $(call obj,$(wildcard tests/sandbox/*.c)) $(BUILD)/libpolicy.a $(BUILD)/libcommon.a $(BUILD)/librouter.a

@@ -20,3 +20,4 @@ Suite *make_proxy_parse_suite(void);
 Suite *make_prefixset_suite(void);
 Suite *make_srclimit_suite(void);
 Suite *make_decide_suite(void);
+Suite *make_metrics_suite(void);
