@@ -57,6 +57,7 @@ struct child {
 	bool is_listener;
 	bool ready;
 	unsigned index;		/* forwarder's place in its generation */
+	bool page_sent;		/* its counters page went to the exporter (once only) */
 };
 
 struct launcher {
@@ -294,10 +295,13 @@ static void on_notify(struct launcher *L)
 		struct ucred uc;
 		memcpy(&uc, CMSG_DATA(cm), sizeof(uc));
 		if (fd >= 0) {
-			/* a daemon's counters page (counters.h), for the exporter */
+			/* a daemon's counters page (counters.h), for the exporter;
+			 * one per daemon: a compromised listener's later fds are not */
 			for (unsigned i = 0; i < MAX_CHILDREN && fd >= 0; i++)
-				if (L->children[i].pid == uc.pid && !strcmp(buf, "GATEHOUSE_COUNTERS=1")) {
-					const struct child *c = &L->children[i];
+				if (L->children[i].pid == uc.pid && !L->children[i].page_sent &&
+				    !strcmp(buf, "GATEHOUSE_COUNTERS=1")) {
+					struct child *c = &L->children[i];
+					c->page_sent = true;
 					runm_page(&L->metrics, c->gen, c->pid, c->is_listener, c->index, fd);
 					fd = -1;
 				}
