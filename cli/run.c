@@ -342,7 +342,7 @@ static void reap(struct launcher *L, bool *need_new_gen)
 			struct child *c = &L->children[i];
 			if (c->pid != pid)
 				continue;
-			runm_gone(&L->metrics, pid);
+			runm_gone(&L->metrics, pid, clock_now_ms());
 			bool clean = WIFEXITED(status) && WEXITSTATUS(status) == 0;
 			if (!clean) {
 				if (WIFSIGNALED(status))
@@ -388,6 +388,25 @@ static void explain_sandbox(const struct gh_config *cfg)
 		say("daemons will run as user '%s', chrooted to %s", user, dir);
 	}
 	setenv("GATEHOUSE_SANDBOX_NOTED", "1", 1);
+}
+
+/* gatehouse-metrics, with the metrics socket and a fresh control channel;
+ * started again (a second after it died) with every live page */
+static void start_exporter(struct launcher *L)
+{
+	struct child *c = child_slot(L);
+	int r;
+
+	L->metrics.restart_at_ms = UINT64_MAX;
+	if (!c || (r = runm_rearm(&L->metrics)) < 0) {
+		say("metrics exporter: cannot start (%s)", c ? strerror(-r) : "too many children");
+		return;
+	}
+	int fds[2] = { L->metrics.listen_fd, L->metrics.ctl_child };
+	pid_t pid = spawn(L, L->metrics_bin, fds, 2, "metrics:control");
+	if (pid > 0)
+		*c = (struct child){ .pid = pid };	/* generation 0: not waited for */
+	runm_spawned(&L->metrics, pid > 0 ? pid : 0);
 }
 
 static unsigned live_children(struct launcher *L)
@@ -469,14 +488,8 @@ int cmd_run(const char *config_path, unsigned forwarders)
 		log_errno(-errno, "signalfd");
 		return 1;
 	}
-	struct child *xc = L.metrics.listen_fd >= 0 ? child_slot(&L) : NULL;
-	if (xc) {
-		int xfds[2] = { L.metrics.listen_fd, L.metrics.ctl_child };
-		pid_t xp = spawn(&L, L.metrics_bin, xfds, 2, "metrics:control");
-		if (xp > 0)
-			*xc = (struct child){ .pid = xp };	/* generation 0: not waited for */
-		runm_spawned(&L.metrics, xp > 0 ? xp : 0);
-	}
+	if (L.metrics.listen_fd >= 0)
+		start_exporter(&L);
 	if ((r = start_generation(&L)) < 0) {
 		log_errno(r, "start");
 		return 1;
@@ -486,7 +499,8 @@ int cmd_run(const char *config_path, unsigned forwarders)
 	uint64_t stop_deadline = 0;
 	for (;;) {
 		struct pollfd p[2] = { { .fd = sfd, .events = POLLIN }, { .fd = L.notify_fd, .events = POLLIN } };
-		int timeout = stopping ? 200 : clock_timeout_until(L.restart_at_ms, clock_now_ms());
+		uint64_t next = L.restart_at_ms < L.metrics.restart_at_ms ? L.restart_at_ms : L.metrics.restart_at_ms;
+		int timeout = stopping ? 200 : clock_timeout_until(next, clock_now_ms());
 		if (poll(p, 2, timeout) < 0 && errno != EINTR)
 			break;
 		if (p[1].revents & POLLIN) {
@@ -556,6 +570,10 @@ int cmd_run(const char *config_path, unsigned forwarders)
 				continue;
 			}
 			L.restart_at_ms = clock_now_ms() + 200u * L.early_failures;
+		}
+		if (clock_now_ms() >= L.metrics.restart_at_ms) {
+			say("starting the metrics exporter again");
+			start_exporter(&L);
 		}
 		if (L.restart_at_ms != UINT64_MAX && clock_now_ms() >= L.restart_at_ms) {
 			L.restart_at_ms = UINT64_MAX;

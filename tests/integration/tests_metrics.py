@@ -283,3 +283,26 @@ def test_prometheus_scrapes(t):
              "Prometheus to report the per-site counts %s" % want, interval=0.5)
     got = query('up{job="gatehouse"}')
     check_eq(got, {"": 1.0}, "the scrape target is up")
+
+
+@test()
+def test_exporter_restarts(t):
+    """An exporter that dies is started again by `gatehouse run` with every
+    live daemon's page: the counts of the running daemons come back, and
+    the proxy never noticed."""
+    g, hp, tp, mp, _ = _setup(t)
+    for i in range(2):
+        check_eq(http_get(hp, "a.example")[0], 200, "a.example")
+    g.wait_log(r" -> a\.example .* ok$", count=2)
+    (x,) = gh.daemon_pids(g, "gatehouse-metr")
+    os.kill(x, signal.SIGKILL)
+    g.wait_log(r"starting the metrics exporter again")
+    check_eq(http_get(hp, "a.example")[0], 200, "a.example while the exporter restarts")
+    g.wait_log(r" -> a\.example .* ok$", count=3)
+    wait_for(lambda: val(scrape(mp), "gatehouse_connections_total", site="a.example", result="ok") == 3, 5,
+             "the running forwarders' counts served again")
+    m = scrape(mp)
+    check_eq(len([k for k in m if k[0] == "gatehouse_relays"]), 2, "both forwarders' gauges")
+    check_eq(val(m, "gatehouse_handoffs_total"), 3, "the listener's page too")
+    (y,) = gh.daemon_pids(g, "gatehouse-metr")
+    check(y != x, "a new exporter")
