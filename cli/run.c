@@ -44,6 +44,7 @@
 #include <stdarg.h>
 #include "common/clock.h"
 #include "common/config_load.h"
+#include "common/counters.h"
 #include "common/daemon.h"
 #include "common/log.h"
 #include "router/gh_limits.h"
@@ -67,6 +68,7 @@ struct launcher {
 	char forwarder_bin[PATH_MAX];
 	char metrics_bin[PATH_MAX];
 	struct runm metrics;	/* the exporter, with `metrics` */
+	unsigned gen_why;	/* why the next generation starts (enum ctr_gen_why) */
 	unsigned n_forwarders;
 	int listen_fds[GH_MAX_LISTENS];
 	struct gh_listen listens[GH_MAX_LISTENS];	/* to listen again (revive_listens) */
@@ -215,7 +217,7 @@ static int start_generation(struct launcher *L)
 	int r = 0;
 
 	L->gen++;
-	runm_config(&L->metrics, L->gen, L->config_fd);
+	runm_config(&L->metrics, L->gen, L->config_fd, L->gen_why);
 	for (; made < L->n_forwarders; made++) {
 		if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, chan[made]) < 0) {
 			r = -errno;
@@ -532,6 +534,7 @@ int cmd_run(const char *config_path, unsigned forwarders)
 					stop_deadline = clock_now_ms() + 5000;
 					continue;
 				}
+				L.gen_why = CTR_GEN_RELOAD;
 				if ((r = start_generation(&L)) < 0)
 					log_errno(r, "reload: cannot start");
 				if (old)
@@ -585,6 +588,7 @@ int cmd_run(const char *config_path, unsigned forwarders)
 				continue;
 			}
 			say("starting a new listener generation");
+			L.gen_why = CTR_GEN_RESTART;
 			if ((r = start_generation(&L)) < 0)
 				log_errno(r, "cannot start a new generation");
 		}

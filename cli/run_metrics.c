@@ -89,9 +89,9 @@ static void send_page(struct runm *m, const struct runm_page *p)
 	send_msg(m, &msg, p->fd);
 }
 
-static void send_config(struct runm *m, unsigned gen, int fd)
+static void send_config(struct runm *m, unsigned gen, int fd, unsigned why)
 {
-	struct ctr_msg msg = { .type = CTR_MSG_CONFIG, .gen = gen };
+	struct ctr_msg msg = { .type = CTR_MSG_CONFIG, .gen = gen, .index = why };
 	send_msg(m, &msg, fd);
 }
 
@@ -103,7 +103,7 @@ void runm_spawned(struct runm *m, pid_t pid)
 	m->ctl_child = -1;
 	/* the configs oldest first: the exporter's newest generation is the last */
 	for (unsigned i = 0; i < m->n_gens; i++)
-		send_config(m, m->gens[i].gen, m->gens[i].fd);
+		send_config(m, m->gens[i].gen, m->gens[i].fd, CTR_GEN_FIRST);
 	for (unsigned i = 0; i < m->n_pages; i++)
 		send_page(m, &m->pages[i]);
 }
@@ -125,7 +125,7 @@ static void prune_gens(struct runm *m)
 	}
 }
 
-void runm_config(struct runm *m, unsigned gen, int config_fd)
+void runm_config(struct runm *m, unsigned gen, int config_fd, unsigned why)
 {
 	if (m->listen_fd < 0)
 		return;
@@ -142,7 +142,7 @@ void runm_config(struct runm *m, unsigned gen, int config_fd)
 	}
 	m->gens[m->n_gens].gen = gen;
 	m->gens[m->n_gens++].fd = fd;
-	send_config(m, gen, fd);
+	send_config(m, gen, fd, why);
 }
 
 void runm_page(struct runm *m, unsigned gen, pid_t pid, bool listener, unsigned index, int fd)

@@ -50,8 +50,9 @@ int runm_rearm(struct runm *m);
 /* The exporter was spawned with our two fds: drop the child's end, and
  * tell it everything live (nothing, the first time). */
 void runm_spawned(struct runm *m, pid_t pid);
-/* Generation gen runs with the config in config_fd (a sealed memfd; dup'd). */
-void runm_config(struct runm *m, unsigned gen, int config_fd);
+/* Generation gen runs with the config in config_fd (a sealed memfd; dup'd),
+ * started for why (enum ctr_gen_why). */
+void runm_config(struct runm *m, unsigned gen, int config_fd, unsigned why);
 /* A daemon's page (fd: ours to keep or close). */
 void runm_page(struct runm *m, unsigned gen, pid_t pid, bool listener, unsigned index, int fd);
 /* A child exited: the exporter (then true: start another when

@@ -156,5 +156,12 @@ struct ctr_msg {
 	uint32_t gen;		/* generation */
 	int32_t pid;		/* the daemon's */
 	uint32_t role;		/* enum ctr_role, as the launcher knows it */
-	uint32_t index;		/* forwarder's place in its generation */
+	uint32_t index;		/* PAGE: forwarder's place in its generation;
+				 * CONFIG: why the generation started (enum ctr_gen_why) */
+};
+
+enum ctr_gen_why {
+	CTR_GEN_FIRST = 0,	/* the first, or one the exporter is told again */
+	CTR_GEN_RELOAD = 1,	/* SIGHUP */
+	CTR_GEN_RESTART = 2,	/* the listener exited and was started again */
 };

@@ -70,7 +70,7 @@ static void no_errors(void *ud, const char *msg)
 	log_msg(LOG_WARNING, "config snapshot: %s", msg);
 }
 
-static void add_config(struct pages *ps, uint32_t gen, int fd)
+static void add_config(struct pages *ps, uint32_t gen, uint32_t why, int fd)
 {
 	size_t cap = 65536, len = 0;
 	char *buf = malloc(cap);
@@ -105,6 +105,8 @@ static void add_config(struct pages *ps, uint32_t gen, int fd)
 			ps->n_gens++;
 			ps->newest_gen = gen;
 			ps->generations++;
+			ps->reloads += why == CTR_GEN_RELOAD;
+			ps->restarts += why == CTR_GEN_RESTART;
 			cfg = NULL;
 			slots = NULL;
 		} else {
@@ -200,7 +202,7 @@ static void gone(struct pages *ps, int32_t pid)
 void pages_apply(struct pages *ps, const struct ctr_msg *m, int fd)
 {
 	if (m->type == CTR_MSG_CONFIG && fd >= 0)
-		add_config(ps, m->gen, fd);
+		add_config(ps, m->gen, m->index, fd);
 	else if (m->type == CTR_MSG_PAGE && fd >= 0)
 		add_page(ps, m, fd);
 	else {

@@ -47,6 +47,7 @@ struct pages {
 	unsigned n_gens;
 	uint32_t newest_gen;
 	uint64_t generations;	/* generations announced, ever */
+	uint64_t reloads, restarts;	/* of them, started by a reload, by a listener's restart */
 	struct mpage pages[PAGES_MAX];
 	unsigned n_pages;
 	struct msite *sites;	/* every site name seen, in first-seen order */

@@ -135,6 +135,11 @@ void render_metrics(const struct pages *ps, uint64_t start_time, struct mbuf *b)
 	mbuf_printf(b, "gatehouse_generation %u\n", ps->newest_gen);
 	family(b, "gatehouse_generations_total", "counter", "Generations started since the exporter started.");
 	mbuf_printf(b, "gatehouse_generations_total %llu\n", (unsigned long long)ps->generations);
+	family(b, "gatehouse_reloads_total", "counter", "Generations started by a reload (SIGHUP).");
+	mbuf_printf(b, "gatehouse_reloads_total %llu\n", (unsigned long long)ps->reloads);
+	family(b, "gatehouse_listener_restarts_total", "counter",
+	       "Generations started because the listener exited (a crash, or a lost forwarder channel).");
+	mbuf_printf(b, "gatehouse_listener_restarts_total %llu\n", (unsigned long long)ps->restarts);
 	family(b, "gatehouse_daemon_start_time_seconds", "gauge",
 	       "Start time of each running daemon, seconds since the epoch.");
 	for (unsigned i = 0; i < ps->n_pages; i++) {

@@ -172,6 +172,8 @@ def test_metrics_carry_over_reload(t):
     check_eq(val(after, "gatehouse_connections_total", site="a.example", result="ok"), 3, "a.example after reload")
     check_eq(val(after, "gatehouse_connections_total", site="c.example", result="ok"), 1, "c.example")
     check_eq(val(after, "gatehouse_handoffs_total"), 4, "hand-offs of both listeners")
+    check_eq((val(after, "gatehouse_reloads_total"), val(after, "gatehouse_listener_restarts_total")), (1, 0),
+             "one reload, no restart")
     for k, v in before.items():
         if k[0].endswith("_total"):
             check(after.get(k, 0) >= v, "%r went back: %s -> %s" % (k, v, after.get(k)))
@@ -306,3 +308,19 @@ def test_exporter_restarts(t):
     check_eq(val(m, "gatehouse_handoffs_total"), 3, "the listener's page too")
     (y,) = gh.daemon_pids(g, "gatehouse-metr")
     check(y != x, "a new exporter")
+
+
+@test()
+def test_listener_restart_counted(t):
+    """A listener that dies starts a new generation: counted as a restart
+    (not a reload), and its hand-offs before it died are kept."""
+    g, hp, tp, mp, _ = _setup(t)
+    check_eq(http_get(hp, "a.example")[0], 200, "a.example")
+    g.wait_log(r" -> a\.example .* ok$")
+    (lst,) = gh.daemon_pids(g, "gatehouse-list")
+    os.kill(lst, signal.SIGKILL)
+    wait_for(lambda: val(scrape(mp), "gatehouse_listener_restarts_total") == 1, 10, "a restart counted")
+    wait_for(lambda: http_get(hp, "a.example")[0] == 200, 5, "served by the new listener")
+    m = scrape(mp)
+    check_eq((val(m, "gatehouse_reloads_total"), val(m, "gatehouse_generation")), (0, 2), "no reload; generation 2")
+    check_eq(val(m, "gatehouse_handoffs_total"), 2, "the dead listener's hand-off kept")
