@@ -143,7 +143,8 @@ static void add_page(struct pages *ps, const struct ctr_msg *m, int fd)
 	}
 	const struct gh_counters *c = p;
 	size_t room = ((size_t)size - sizeof(*c)) / sizeof(struct ctr_site);
-	uint32_t n = c->n_sites;	/* read once: the writer may be hostile */
+	/* read once (volatile: no second read the writer could change) */
+	uint32_t n = *(const volatile uint32_t *)&c->n_sites;
 	if (n > room)
 		n = (uint32_t)room;
 	if (n > g->cfg->n_sites)
