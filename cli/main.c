@@ -10,12 +10,14 @@
 #include "cli/cli.h"
 #include "cli/import_haproxy.h"
 #include "cli/run.h"
+#include "cli/status.h"
 
 static void usage(FILE *f)
 {
 	fprintf(f,
 		"usage: gatehouse run -c FILE [--forwarders N]   start the proxy without systemd\n"
 		"       gatehouse check -c FILE                  check a configuration\n"
+		"       gatehouse status [-c FILE] [--json]       figures of a running gatehouse (its metrics)\n"
 		"       gatehouse version                        print the version\n"
 		"       gatehouse import-haproxy FILE            print FILE (haproxy.cfg) as a gatehouse.conf\n");
 }
@@ -58,6 +60,8 @@ int main(int argc, char **argv)
 		}
 		return cmd_import_haproxy(argv[2]);
 	}
+	if (!strcmp(cmd, "status"))
+		return cmd_status(argc - 1, argv + 1);
 	optind = 2;
 	while ((o = getopt_long(argc, argv, "c:f:h", opts, NULL)) != -1) {
 		switch (o) {

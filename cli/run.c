@@ -40,9 +40,12 @@
 #include "cli/capacity.h"
 #include "cli/cli.h"
 #include "cli/run.h"
+#include "cli/run_fds.h"
+#include "cli/run_metrics.h"
 #include <stdarg.h>
 #include "common/clock.h"
 #include "common/config_load.h"
+#include "common/counters.h"
 #include "common/daemon.h"
 #include "common/log.h"
 #include "router/gh_limits.h"
@@ -55,6 +58,8 @@ struct child {
 	unsigned gen;
 	bool is_listener;
 	bool ready;
+	unsigned index;		/* forwarder's place in its generation */
+	bool page_sent;		/* its counters page went to the exporter (once only) */
 };
 
 struct launcher {
@@ -62,6 +67,9 @@ struct launcher {
 	int config_fd;		/* sealed memfd: the last config that loaded */
 	char listener_bin[PATH_MAX];
 	char forwarder_bin[PATH_MAX];
+	char metrics_bin[PATH_MAX];
+	struct runm metrics;	/* the exporter, with `metrics` */
+	unsigned gen_why;	/* why the next generation starts (enum ctr_gen_why) */
 	unsigned n_forwarders;
 	int listen_fds[GH_MAX_LISTENS];
 	struct gh_listen listens[GH_MAX_LISTENS];	/* to listen again (revive_listens) */
@@ -94,60 +102,6 @@ static void say(const char *fmt, ...)
 	int m = snprintf(out, sizeof(out), "gatehouse[%d]: %.*s", (int)getpid(), n, line);
 	if (m > 0)
 		(void)!write(STDERR_FILENO, out, (size_t)(m < (int)sizeof(out) ? m : (int)sizeof(out) - 1));
-}
-
-/* The daemons live beside this binary (build tree) or in the libexec dir. */
-static void find_bin(const char *name, char *out, size_t size)
-{
-	char self[PATH_MAX];
-	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
-	if (n > 0) {
-		self[n] = '\0';
-		char *slash = strrchr(self, '/');
-		if (slash && (size_t)(slash - self) + strlen(name) + 2 <= size) {
-			memcpy(out, self, (size_t)(slash - self) + 1);
-			strcpy(out + (slash - self) + 1, name);
-			if (access(out, X_OK) == 0)
-				return;
-		}
-	}
-	snprintf(out, size, "%s/%s", GATEHOUSE_LIBEXECDIR, name);
-}
-
-static int bind_listen(const struct gh_listen *ls, int *out)
-{
-	const struct sockaddr_storage *ss = &ls->addr.ss;
-	int fd = socket(ss->ss_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-	int one = 1, zero = 0;
-
-	if (fd < 0)
-		return -errno;
-	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-	if (ss->ss_family == AF_INET6) {
-		/* "[::]:80" is dual stack (IPv4 clients arrive v4-mapped); a
-		 * specific IPv6 address is that address only. */
-		const struct sockaddr_in6 *s6 = (const struct sockaddr_in6 *)ss;
-		int v6only = IN6_IS_ADDR_UNSPECIFIED(&s6->sin6_addr) ? 0 : 1;
-		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, v6only ? &one : &zero, sizeof(int));
-	}
-	if (bind(fd, (const struct sockaddr *)ss, ls->addr.len) < 0 || listen(fd, 4096) < 0) {
-		int r = -errno;
-		close(fd);
-		return r;
-	}
-	/* Like DeferAcceptSec= in the socket units: wake the listener only
-	 * once the client has sent something. */
-	int defer = 1;
-	setsockopt(fd, IPPROTO_TCP, TCP_DEFER_ACCEPT, &defer, sizeof(defer));
-	*out = fd;
-	return 0;
-}
-
-static bool listening(int fd)
-{
-	int on = 0;
-	socklen_t len = sizeof(on);
-	return getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &on, &len) == 0 && on;
 }
 
 /*
@@ -215,18 +169,6 @@ static struct child *child_slot(struct launcher *L)
 	return NULL;
 }
 
-/* Close every fd >= first: close_range(2) where the kernel has it (5.9),
- * else one by one up to the fd limit. In the child: nothing to log. */
-static void close_from(int first)
-{
-	if (syscall(SYS_close_range, (unsigned)first, ~0U, 0) == 0)
-		return;
-	struct rlimit rl;
-	long max = getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY ? (long)rl.rlim_cur : 65536;
-	for (long fd = first; fd < max; fd++)
-		close((int)fd);
-}
-
 /* fork + exec bin with fds[] as 3.. and LISTEN_FDNAMES=names */
 static pid_t spawn(struct launcher *L, const char *bin, const int *fds, unsigned n, const char *names)
 {
@@ -276,6 +218,7 @@ static int start_generation(struct launcher *L)
 	int r = 0;
 
 	L->gen++;
+	runm_config(&L->metrics, L->gen, L->config_fd, L->gen_why);
 	for (; made < L->n_forwarders; made++) {
 		if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, chan[made]) < 0) {
 			r = -errno;
@@ -293,7 +236,7 @@ static int start_generation(struct launcher *L)
 			r = -errno;
 			goto out;
 		}
-		*c = (struct child){ .pid = pid, .gen = L->gen };
+		*c = (struct child){ .pid = pid, .gen = L->gen, .index = i };
 	}
 	int fds[GH_MAX_PASSED_FDS];
 	char names[GH_MAX_PASSED_FDS * 8] = "";
@@ -332,21 +275,43 @@ static void on_notify(struct launcher *L)
 	for (;;) {
 		char buf[512];
 		union {
-			char c[CMSG_SPACE(sizeof(struct ucred))];
+			char c[CMSG_SPACE(sizeof(struct ucred)) + CMSG_SPACE(sizeof(int))];
 			struct cmsghdr align;
 		} ctl;
 		struct iovec iov = { .iov_base = buf, .iov_len = sizeof(buf) - 1 };
 		struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctl.c,
 				     .msg_controllen = sizeof(ctl.c) };
-		ssize_t n = recvmsg(L->notify_fd, &mh, MSG_DONTWAIT);
+		ssize_t n = recvmsg(L->notify_fd, &mh, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
 		if (n < 0)
 			return;
 		buf[n] = '\0';
 		struct cmsghdr *cm = CMSG_FIRSTHDR(&mh);
-		if (!cm || cm->cmsg_type != SCM_CREDENTIALS)
+		struct cmsghdr *fdm = cm ? CMSG_NXTHDR(&mh, cm) : NULL;
+		int fd = -1;
+		if (fdm && fdm->cmsg_type == SCM_RIGHTS && fdm->cmsg_len == CMSG_LEN(sizeof(int)))
+			memcpy(&fd, CMSG_DATA(fdm), sizeof(int));
+		if (!cm || cm->cmsg_type != SCM_CREDENTIALS) {
+			if (fd >= 0)
+				close(fd);
 			continue;
+		}
 		struct ucred uc;
 		memcpy(&uc, CMSG_DATA(cm), sizeof(uc));
+		if (fd >= 0) {
+			/* a daemon's counters page (counters.h), for the exporter;
+			 * one per daemon: a compromised listener's later fds are not */
+			for (unsigned i = 0; i < MAX_CHILDREN && fd >= 0; i++)
+				if (L->children[i].pid == uc.pid && !L->children[i].page_sent &&
+				    !strcmp(buf, "GATEHOUSE_COUNTERS=1")) {
+					struct child *c = &L->children[i];
+					c->page_sent = true;
+					runm_page(&L->metrics, c->gen, c->pid, c->is_listener, c->index, fd);
+					fd = -1;
+				}
+			if (fd >= 0)
+				close(fd);
+			continue;
+		}
 		if (!strstr(buf, "READY=1"))
 			continue;
 		for (unsigned i = 0; i < MAX_CHILDREN; i++)
@@ -380,13 +345,14 @@ static void reap(struct launcher *L, bool *need_new_gen)
 			struct child *c = &L->children[i];
 			if (c->pid != pid)
 				continue;
+			runm_gone(&L->metrics, pid, clock_now_ms());
 			bool clean = WIFEXITED(status) && WEXITSTATUS(status) == 0;
 			if (!clean) {
 				if (WIFSIGNALED(status))
-					say("%s %d killed by signal %d", c->is_listener ? "listener" : "forwarder",
+					say("%s %d killed by signal %d", c->is_listener ? "listener" : c->gen ? "forwarder" : "metrics exporter",
 					    (int)pid, WTERMSIG(status));
 				else
-					say("%s %d exited with status %d", c->is_listener ? "listener" : "forwarder",
+					say("%s %d exited with status %d", c->is_listener ? "listener" : c->gen ? "forwarder" : "metrics exporter",
 					    (int)pid, WEXITSTATUS(status));
 			}
 			if (c->is_listener && pid == L->listener_pid) {
@@ -427,6 +393,25 @@ static void explain_sandbox(const struct gh_config *cfg)
 	setenv("GATEHOUSE_SANDBOX_NOTED", "1", 1);
 }
 
+/* gatehouse-metrics, with the metrics socket and a fresh control channel;
+ * started again (a second after it died) with every live page */
+static void start_exporter(struct launcher *L)
+{
+	struct child *c = child_slot(L);
+	int r;
+
+	L->metrics.restart_at_ms = UINT64_MAX;
+	if (!c || (r = runm_rearm(&L->metrics)) < 0) {
+		say("metrics exporter: cannot start (%s)", c ? strerror(-r) : "too many children");
+		return;
+	}
+	int fds[2] = { L->metrics.listen_fd, L->metrics.ctl_child };
+	pid_t pid = spawn(L, L->metrics_bin, fds, 2, "metrics:control");
+	if (pid > 0)
+		*c = (struct child){ .pid = pid };	/* generation 0: not waited for */
+	runm_spawned(&L->metrics, pid > 0 ? pid : 0);
+}
+
 static unsigned live_children(struct launcher *L)
 {
 	unsigned n = 0;
@@ -446,6 +431,8 @@ int cmd_run(const char *config_path, unsigned forwarders)
 		return 1;
 	find_bin("gatehouse-listener", L.listener_bin, sizeof(L.listener_bin));
 	find_bin("gatehouse-forwarder", L.forwarder_bin, sizeof(L.forwarder_bin));
+	find_bin("gatehouse-metrics", L.metrics_bin, sizeof(L.metrics_bin));
+	runm_init(&L.metrics);
 	/* the limits of router/gh_limits.h, which size the tables here and
 	 * in the daemons: refuse what does not fit rather than start part */
 	if (cfg->n_listens > GH_MAX_LISTENS) {
@@ -473,6 +460,14 @@ int cmd_run(const char *config_path, unsigned forwarders)
 		}
 		L.listens[L.n_listen++] = cfg->listens[i];
 		say("listening for %s on %s", gh_kind_str(cfg->listens[i].kind), cfg->listens[i].addr.text);
+	}
+	if (cfg->metrics.len && (r = runm_bind(&L.metrics, &cfg->metrics)) < 0) {
+		fprintf(stderr, "gatehouse: metrics %s: %s\n", cfg->metrics.text, strerror(-r));
+		return 1;
+	}
+	if (cfg->metrics.len) {
+		say("serving metrics on http://%s/metrics", cfg->metrics.text);
+		setenv("GATEHOUSE_METRICS", "1", 1);	/* the daemons send their counters pages */
 	}
 	explain_sandbox(cfg);
 	/* before any daemon starts: they inherit the limit, raise soft to
@@ -506,6 +501,8 @@ int cmd_run(const char *config_path, unsigned forwarders)
 		log_errno(-errno, "signalfd");
 		return 1;
 	}
+	if (L.metrics.listen_fd >= 0)
+		start_exporter(&L);
 	if ((r = start_generation(&L)) < 0) {
 		log_errno(r, "start");
 		return 1;
@@ -515,7 +512,8 @@ int cmd_run(const char *config_path, unsigned forwarders)
 	uint64_t stop_deadline = 0;
 	for (;;) {
 		struct pollfd p[2] = { { .fd = sfd, .events = POLLIN }, { .fd = L.notify_fd, .events = POLLIN } };
-		int timeout = stopping ? 200 : clock_timeout_until(L.restart_at_ms, clock_now_ms());
+		uint64_t next = L.restart_at_ms < L.metrics.restart_at_ms ? L.restart_at_ms : L.metrics.restart_at_ms;
+		int timeout = stopping ? 200 : clock_timeout_until(next, clock_now_ms());
 		if (poll(p, 2, timeout) < 0 && errno != EINTR)
 			break;
 		if (p[1].revents & POLLIN) {
@@ -547,6 +545,7 @@ int cmd_run(const char *config_path, unsigned forwarders)
 					stop_deadline = clock_now_ms() + 5000;
 					continue;
 				}
+				L.gen_why = CTR_GEN_RELOAD;
 				if ((r = start_generation(&L)) < 0)
 					log_errno(r, "reload: cannot start");
 				if (old)
@@ -586,6 +585,10 @@ int cmd_run(const char *config_path, unsigned forwarders)
 			}
 			L.restart_at_ms = clock_now_ms() + 200u * L.early_failures;
 		}
+		if (clock_now_ms() >= L.metrics.restart_at_ms) {
+			say("starting the metrics exporter again");
+			start_exporter(&L);
+		}
 		if (L.restart_at_ms != UINT64_MAX && clock_now_ms() >= L.restart_at_ms) {
 			L.restart_at_ms = UINT64_MAX;
 			if (revive_listens(&L) < 0) {
@@ -596,6 +599,7 @@ int cmd_run(const char *config_path, unsigned forwarders)
 				continue;
 			}
 			say("starting a new listener generation");
+			L.gen_why = CTR_GEN_RESTART;
 			if ((r = start_generation(&L)) < 0)
 				log_errno(r, "cannot start a new generation");
 		}

@@ -6,6 +6,7 @@
 #include <unistd.h>
 #include "common/clock.h"
 #include "common/config_load.h"
+#include "common/counters.h"
 #include "common/log.h"
 #include "router/config.h"
 #include "common/daemon.h"
@@ -147,6 +148,8 @@ int daemon_main(const struct daemon_def *d, int argc, char **argv)
 	notify_setup();
 	if (config_load_file(config_path, stderr, &cfg) < 0)
 		return 1;
+	if (d->counters)
+		counters_setup(d->counters, (uint32_t)cfg->n_sites);
 	int epfd = d->setup(d->ctx, cfg);
 	sigset_t waitmask;
 	/* before the sandbox, which allows no sigaction or sigprocmask */

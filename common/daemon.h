@@ -34,6 +34,7 @@ unsigned daemon_forwarders(const struct gh_config *cfg);
 struct daemon_def {
 	const char *name;		/* "gatehouse-listener": log ident, usage */
 	const char *usage;		/* options after "-c FILE", or "" */
+	unsigned counters;		/* enum ctr_role of its counters page; 0: none */
 	unsigned max_events;		/* per epoll_pwait, at most 128 */
 	void *ctx;			/* the daemon's own state */
 	/* an option of the daemon's own (long options it lists in opts);

@@ -12,6 +12,8 @@
 
 void notify_setup(void);
 void notify_send(const char *state);	/* "READY=1", "STOPPING=1", ... */
+/* state with fd attached (SCM_RIGHTS); waits for room like READY=1. */
+void notify_send_fd(const char *state, int fd);
 
 /* STATUS= at most once a second: ask, then build the text only if due. */
 bool notify_status_due(uint64_t now_ms);

@@ -12,6 +12,7 @@
 #include <unistd.h>
 #include <arpa/inet.h>
 #include "common/clock.h"
+#include "common/counters.h"
 #include "common/log.h"
 #include "forwarder/conn.h"
 #include "router/config.h"
@@ -64,6 +65,7 @@ struct fconn *conn_new(struct fconns *cs, int cfd, const char *name)
 	pump_dir_init(&c->down);
 	c->start_ms = clock_now_ms();
 	cs->n++;
+	counters_conn_new();
 	return c;
 }
 
@@ -108,6 +110,7 @@ void conn_end(struct fconns *cs, struct fconn *c, const char *result)
 	if (c->state == FS_DEAD)
 		return;
 	log_end(cs, c, result);
+	counters_conn_end(c->site, c->kind, result, c->up.bytes, c->down.bytes);
 	dlist_remove(&c->link);
 	/* No EPOLL_CTL_DEL: a registration the listener's copy of the
 	 * socket keeps alive is disarmed by the generation in its tag. */

@@ -18,6 +18,7 @@
 #include <sys/epoll.h>
 #include <sys/resource.h>
 #include <unistd.h>
+#include "common/counters.h"
 #include "common/daemon.h"
 #include "common/fdbudget.h"
 #include "common/log.h"
@@ -234,6 +235,7 @@ int main(int argc, char **argv)
 	const struct daemon_def def = {
 		.name = "gatehouse-forwarder",
 		.usage = "",
+		.counters = CTR_FORWARDER,
 		.max_events = 128,
 		.ctx = &f,
 		.setup = setup,

@@ -5,6 +5,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 #include "common/clock.h"
+#include "common/counters.h"
 #include "common/log.h"
 #include "router/config.h"
 #include "router/hostname.h"
@@ -66,6 +67,7 @@ struct lconn *lconn_new(struct lconns *t, int fd, unsigned kind, const struct so
 	dlist_append(&t->inspecting, &c->link);
 	t->n_inspecting++;
 	t->stats.accepted++;
+	ctr_add(&gh_ctr->accepted, 1);
 	t->stats.active++;
 	return c;
 }
@@ -85,6 +87,7 @@ void lconn_free(struct lconns *t, struct lconn *c)
 int lconn_detach(struct lconns *t, struct lconn *c)
 {
 	(void)t;	/* still counted: n_inspecting bounds the ring too */
+	counters_inspected(c->accepted_usec, clock_realtime_us());
 	int fd = c->fd;
 	dlist_remove(&c->link);
 	free(c);
@@ -94,6 +97,7 @@ int lconn_detach(struct lconns *t, struct lconn *c)
 void lconn_sent(struct lconns *t, unsigned n)
 {
 	t->stats.handed_off += n;
+	ctr_add(&gh_ctr->handed_off, n);
 	t->n_inspecting -= n;
 	t->stats.active -= n;
 }
@@ -110,6 +114,8 @@ void lconn_reject_log(struct lconns *t, const struct lconn *c, const char *resul
 {
 	if (strcmp(result, "redirect") != 0)
 		t->stats.rejected++;
+	counters_answer(result);
+	counters_inspected(c->accepted_usec, clock_realtime_us());
 	if (!log_take(&t->rejects, clock_now_ms(), "rejection records"))
 		return;
 	char client[64], esc[4 * HOSTNAME_MAX + 1], st[8], msg[1200];

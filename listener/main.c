@@ -19,6 +19,7 @@
 #include <fcntl.h>
 #include <systemd/sd-daemon.h>
 #include "common/clock.h"
+#include "common/counters.h"
 #include "common/daemon.h"
 #include "common/log.h"
 #include "listener/listener.h"
@@ -322,6 +323,7 @@ int main(int argc, char **argv)
 	const struct daemon_def def = {
 		.name = "gatehouse-listener",
 		.usage = "[--connect PATH [--channels N]]",
+		.counters = CTR_LISTENER,
 		.max_events = 64,
 		.ctx = &l,
 		.opts = opts,

@@ -22,6 +22,7 @@
 enum policy_proc {
 	POLICY_LISTENER,
 	POLICY_FORWARDER,
+	POLICY_METRICS,		/* gatehouse-metrics, the exporter */
 };
 
 struct policy_opts {

@@ -92,6 +92,19 @@ static const struct row forwarder_rows[] = {
 	     "make a received client fd non-blocking, its flags set outright (forwarder/intake.c)"),
 };
 
+/* The exporter: answer scrapers on its one listening socket, take pages
+ * and config snapshots from its launcher's channel, map the pages
+ * read-only (the common mmap row; the pages' F_SEAL_FUTURE_WRITE refuses
+ * a writable mapping, and no row allows mprotect). No socket(),
+ * connect(), open(): it cannot reach anything it was not given. */
+static const struct row metrics_rows[] = {
+	ROW1(accept4, EQ(3, SOCK_NONBLOCK | SOCK_CLOEXEC), "take scrapers from the metrics socket"),
+	ROW(recvmsg, "pages and config snapshots, with their fds, from the launcher"),
+	ROW1(fcntl, EQ(1, F_GET_SEALS), "refuse a page that is not sealed against shrinking and writing"),
+	ROW1(lseek, EQ(2, SEEK_END), "a page's size"),
+	ROW(pread64, "read a config snapshot (a sealed memfd) by its fd"),
+};
+
 bool policy_seccomp_disabled(void)
 {
 #if defined(GATEHOUSE_NO_SECCOMP)
@@ -161,6 +174,8 @@ int policy_seccomp_load(enum policy_proc proc, bool allow_ipv4)
 			r = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(sendmmsg), 1,
 					     SCMP_A0(SCMP_CMP_EQ, (scmp_datum_t)log_journal_fd()));
 	}
+	if (r >= 0 && proc == POLICY_METRICS)
+		r = add_rows(ctx, metrics_rows, sizeof(metrics_rows) / sizeof(metrics_rows[0]));
 	if (r >= 0)
 		r = seccomp_load(ctx);
 	seccomp_release(ctx);

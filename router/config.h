@@ -96,6 +96,9 @@ struct gh_config {
 	/* `tls-alpn` lines before any site, as written (copied into sites) */
 	struct gh_alpn_route *alpn;
 	size_t n_alpn;
+	/* `metrics ADDRESS:PORT`: where `gatehouse run` serves Prometheus
+	 * text (gatehouse-metrics); metrics.len 0: off */
+	struct gh_addr metrics;
 };
 
 /* Receives one complete message "FILE:LINE: text" (no newline). */

@@ -451,6 +451,32 @@ static int config_do_chroot(struct config_parser *p, const struct config_directi
 	return 0;
 }
 
+/* metrics ADDRESS:PORT: opt-in, one address; it must not be a listen
+ * address (both would be bound by `gatehouse run`) */
+static int config_do_metrics(struct config_parser *p, const struct config_directive *d,
+			     const struct config_tok *arg, size_t n)
+{
+	char q[QUOTE_BUF];
+	struct gh_addr a;
+	const char *why = config_addr(arg->s, arg->len, ADDR_STAR, &a);
+
+	(void)n;
+	if (why) {
+		config_error(p, "bad metrics address '%s': %s", Q(q, arg), why);
+		return 0;
+	}
+	for (size_t i = 0; i < p->c->n_listens; i++) {
+		if (strcmp(p->c->listens[i].addr.text, a.text) == 0) {
+			config_error(p, "metrics address %s already used by 'listen %s' at line %u", a.text,
+				     gh_kind_str(p->c->listens[i].kind), p->c->listens[i].line);
+			return 0;
+		}
+	}
+	if (config_once(p, d, &p->seen_metrics))
+		p->c->metrics = a;
+	return 0;
+}
+
 /* A connection count, 1 to 10000000, set once (seen: its first line). */
 static void config_count(struct config_parser *p, const struct config_directive *d,
 			 const struct config_tok *arg, unsigned *field, unsigned *seen)
@@ -515,6 +541,7 @@ const struct config_directive config_directives[] = {
 	{ "max-connections", 1, 1, "max-connections N", config_do_max_connections },
 	{ "site-max-connections", 1, 1, "site-max-connections N", config_do_site_max_connections },
 	{ "queue-timeout", 1, 1, "queue-timeout DURATION", config_do_queue },
+	{ "metrics", 1, 1, "metrics ADDRESS:PORT", config_do_metrics },
 };
 
 const size_t config_n_directives = sizeof(config_directives) / sizeof(config_directives[0]);

@@ -7,7 +7,7 @@
 BUILD=${BUILD:-build}
 passed=0 failed=0
 fail() { echo "FAIL $1: $2"; failed=$((failed + 1)); }
-for b in gatehouse gatehouse-listener gatehouse-forwarder gatehouse-generator; do
+for b in gatehouse gatehouse-listener gatehouse-forwarder gatehouse-generator gatehouse-metrics; do
 	f=$BUILD/$b
 	[ -f "$f" ] || { fail "$b" "not built"; continue; }
 	ok=1

@@ -27,6 +27,7 @@
 #include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
+#include "common/counters.h"
 #include "common/load.h"
 #include "common/log.h"
 #include "policy/policy.h"
@@ -488,6 +489,139 @@ START_TEST(load_page_read_only_for_the_listener)
 }
 END_TEST
 
+/* --- the exporter (POLICY_METRICS): it answers scrapers on the socket it
+ * was given and maps pages read-only; it cannot open a file, make or dial
+ * a socket, or get write access to a page --- */
+static const struct forbidden metrics_forbidden[] = {
+	{ "open", SYS_open, { ADDR_PATH, O_RDONLY }, true, true },
+	{ "openat", SYS_openat, { AT_FDCWD, ADDR_PATH, O_RDONLY }, true, true },
+	{ "openat2", SYS_openat2, { AT_FDCWD, ADDR_PATH, ADDR_BUF, 24 }, true, true },
+	{ "creat", SYS_creat, { ADDR_PATH, 0600 }, true, true },
+	{ "newfstatat", SYS_newfstatat, { AT_FDCWD, ADDR_PATH, ADDR_BUF, 0 }, true, true },
+	{ "read", SYS_read, { 0, ADDR_BUF, 1 }, true, true },
+	{ "socket(AF_INET6)", SYS_socket, { AF_INET6, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0 }, true, true },
+	{ "socket(AF_INET)", SYS_socket, { AF_INET, SOCK_STREAM, 0 }, true, true },
+	{ "socket(AF_UNIX)", SYS_socket, { AF_UNIX, SOCK_DGRAM, 0 }, true, true },
+	{ "socketpair", SYS_socketpair, { AF_UNIX, SOCK_STREAM, 0, ADDR_FDS }, true, true },
+	{ "connect", SYS_connect, { 0, ADDR_SOMEWHERE, sizeof(somewhere) }, true, true },
+	{ "bind", SYS_bind, { 0, ADDR_SOMEWHERE, sizeof(somewhere) }, true, true },
+	{ "listen", SYS_listen, { 0, 1 }, true, true },
+	{ "sendto with an address", SYS_sendto, { 0, ADDR_BYTE, 1, 0, ADDR_SOMEWHERE, sizeof(somewhere) }, true, true },
+	{ "sendmsg", SYS_sendmsg, { 0, ADDR_MSG, 0 }, true, true },
+	{ "sendmmsg", SYS_sendmmsg, { 0, ADDR_BUF, 1, 0 }, true, true },
+	{ "accept4(0)", SYS_accept4, { 0, 0, 0, 0 }, true, true },
+	{ "write(1)", SYS_write, { 1, ADDR_BYTE, 0 }, true, true },
+	{ "write(3)", SYS_write, { 3, ADDR_BYTE, 0 }, true, true },
+	{ "pwrite64", SYS_pwrite64, { 3, ADDR_BYTE, 1, 0 }, true, true },
+	{ "memfd_create", SYS_memfd_create, { ADDR_PATH, 0 }, true, true },
+	{ "ftruncate", SYS_ftruncate, { 3, 0 }, true, true },
+	{ "fallocate", SYS_fallocate, { 3, 0, 0, 4096 }, true, true },
+	{ "mprotect(PROT_READ|PROT_WRITE)", SYS_mprotect, { 0x10000, 4096, PROT_READ | PROT_WRITE }, true, true },
+	{ "madvise(MADV_REMOVE)", SYS_madvise, { 0x10000, 4096, MADV_REMOVE }, true, true },
+	{ "fcntl(F_ADD_SEALS)", SYS_fcntl, { 3, F_ADD_SEALS, F_SEAL_WRITE }, true, true },
+	{ "fcntl(F_SETFL)", SYS_fcntl, { 0, F_SETFL, O_NONBLOCK }, true, true },
+	{ "lseek(SEEK_SET)", SYS_lseek, { 0, 0, SEEK_SET }, true, true },
+	{ "splice", SYS_splice, { 0, 0, 1, 0, 1, 0 }, true, true },
+	{ "recvmmsg", SYS_recvmmsg, { 0, ADDR_BUF, 1, 0, 0 }, true, true },
+	{ "execve", SYS_execve, { ADDR_PATH, ADDR_ARGV, 0 }, true, true },
+	{ "clone (fork)", SYS_clone, { SIGCHLD, 0, 0, 0, 0 }, true, true },
+	{ "ptrace", SYS_ptrace, { PTRACE_TRACEME, 0, 0, 0 }, true, true },
+	{ "kill", SYS_kill, { 1, 0 }, true, true },
+};
+#define N_METRICS_FORBIDDEN (int)(sizeof(metrics_forbidden) / sizeof(metrics_forbidden[0]))
+
+START_TEST(metrics_forbidden_calls)
+{
+	cur = &metrics_forbidden[_i];
+	expect_sigsys(POLICY_METRICS, false, do_raw, metrics_forbidden[_i].what);
+}
+END_TEST
+
+/* What the exporter does all day, under its filter: take a page and a
+ * config snapshot with their fds from the control channel, check the
+ * seals and size, map the page read-only and read it, read the snapshot,
+ * accept a scraper and answer it. A writable mapping of the page is
+ * refused by its seal (EPERM), not by the filter. */
+static int page_fd, ctl[2], m_lst, m_cli, snap_fd;
+static struct gh_counters *page_mine;
+
+static int exporter_loop(void)
+{
+	char b[64];
+	union {
+		char buf[CMSG_SPACE(sizeof(int))];
+		struct cmsghdr align;
+	} cm;
+	struct iovec iov = { b, sizeof(b) };
+	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cm.buf, .msg_controllen = sizeof(cm.buf) };
+	if (recvmsg(ctl[1], &mh, MSG_DONTWAIT | MSG_CMSG_CLOEXEC) != 3)
+		return 1;
+	int fd;
+	memcpy(&fd, CMSG_DATA(CMSG_FIRSTHDR(&mh)), sizeof(int));
+	off_t size = lseek(fd, 0, SEEK_END);
+	int seals = fcntl(fd, F_GET_SEALS);
+	if (size != (off_t)counters_size(2) || !(seals & F_SEAL_FUTURE_WRITE))
+		return 2;
+	const struct gh_counters *c = mmap(NULL, (size_t)size, PROT_READ, MAP_SHARED, fd, 0);
+	if (c == MAP_FAILED || atomic_load(&c->sites[1].bytes_in) != 1234)
+		return 3;
+	void *w = mmap(NULL, (size_t)size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	if (w != MAP_FAILED || errno != EPERM)
+		return 4;
+	if (pread(snap_fd, b, 4, 0) != 4 || memcmp(b, "site", 4))
+		return 5;
+	int s = accept4(m_lst, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+	if (s < 0 || recv(s, b, sizeof(b), 0) != 4 || send(s, "ok", 2, MSG_NOSIGNAL) != 2)
+		return 6;
+	close(s);
+	return 0;
+}
+
+START_TEST(exporter_loop_works)
+{
+	page_fd = counters_page(CTR_FORWARDER, 2, &page_mine);
+	ck_assert_int_ge(page_fd, 0);
+	atomic_store(&page_mine->sites[1].bytes_in, 1234);
+	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_SEQPACKET, 0, ctl), 0);
+	union {
+		char buf[CMSG_SPACE(sizeof(int))];
+		struct cmsghdr align;
+	} cm;
+	memset(&cm, 0, sizeof(cm));
+	struct iovec iov = { "pg", 3 };
+	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cm.buf, .msg_controllen = sizeof(cm.buf) };
+	struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
+	c->cmsg_level = SOL_SOCKET;
+	c->cmsg_type = SCM_RIGHTS;
+	c->cmsg_len = CMSG_LEN(sizeof(int));
+	memcpy(CMSG_DATA(c), &page_fd, sizeof(int));
+	ck_assert_int_eq(sendmsg(ctl[0], &mh, 0), 3);
+	snap_fd = memfd_create("snap", MFD_CLOEXEC);
+	ck_assert_int_eq(write(snap_fd, "site a\n", 7), 7);
+	struct sockaddr_in6 a = { .sin6_family = AF_INET6, .sin6_addr = IN6ADDR_LOOPBACK_INIT };
+	socklen_t al = sizeof(a);
+	m_lst = socket(AF_INET6, SOCK_STREAM, 0);
+	ck_assert_int_eq(bind(m_lst, (struct sockaddr *)&a, sizeof(a)), 0);
+	ck_assert_int_eq(listen(m_lst, 4), 0);
+	ck_assert_int_eq(getsockname(m_lst, (struct sockaddr *)&a, &al), 0);
+	m_cli = socket(AF_INET6, SOCK_STREAM, 0);
+	ck_assert_int_eq(connect(m_cli, (struct sockaddr *)&a, sizeof(a)), 0);
+	ck_assert_int_eq(send(m_cli, "GET ", 4, 0), 4);
+	int st = under_policy(POLICY_METRICS, false, exporter_loop);
+	ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0, "exporter loop under its filter: status %#x", st);
+	char b[4];
+	ck_assert_int_eq(recv(m_cli, b, sizeof(b), 0), 2);
+	/* and the page still holds what its writer wrote */
+	ck_assert_uint_eq(atomic_load(&page_mine->sites[1].bytes_in), 1234);
+	close(m_cli);
+	close(m_lst);
+	close(snap_fd);
+	close(ctl[0]);
+	close(ctl[1]);
+	close(page_fd);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("sandbox");
@@ -500,6 +634,8 @@ int main(void)
 	tcase_add_test(tc, forwarder_sendmmsg_journal_only);
 	tcase_add_test(tc, listener_loop_works);
 	tcase_add_test(tc, forwarder_loop_works);
+	tcase_add_loop_test(tc, metrics_forbidden_calls, 0, N_METRICS_FORBIDDEN);
+	tcase_add_test(tc, exporter_loop_works);
 	suite_add_tcase(s, tc);
 	SRunner *sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);

@@ -275,6 +275,20 @@ START_TEST(test_listen)
 }
 END_TEST
 
+/* `metrics`: off unless asked; an address like a listen one */
+START_TEST(test_metrics)
+{
+	struct gh_config *c = load("site a.example\n  http [::1]:80\n");
+	ck_assert_uint_eq(c->metrics.len, 0);
+	config_free(c);
+	c = load("metrics [::1]:9469\nsite a.example\n  http [::1]:80\n");
+	ck_assert_str_eq(c->metrics.text, "[::1]:9469");
+	ck_assert_uint_eq(c->metrics.len, sizeof(struct sockaddr_in6));
+	ck_assert_uint_eq(c->n_listens, 2);	/* not a listen line */
+	config_free(c);
+}
+END_TEST
+
 START_TEST(test_extensions_and_modes)
 {
 	struct gh_config *c = load(
@@ -541,6 +555,11 @@ static const struct bad_case {
 	{ SITE_A "listen http\r[::]:80\n", 3, "control character 0x0d" },
 	{ SITE_A "forwarders 4\x01\n", 3, "control character 0x01" },
 	{ "site a.\xc3\xa9xample\n  http [::1]:80\n", 1, "bad site name 'a.\\xc3\\xa9xample'" },
+	/* metrics ADDRESS:PORT */
+	{ SITE_A "metrics localhost:9100\n", 3, "bad metrics address 'localhost:9100'" },
+	{ SITE_A "metrics [::1]:9100\nmetrics [::1]:9101\n", 4, "'metrics' already set at line 3" },
+	{ "listen http [::1]:8080\n" SITE_A "metrics [::1]:8080\n", 4, "metrics address [::1]:8080 already used by 'listen http'" },
+	{ SITE_A "metrics\n", 3, "metrics ADDRESS:PORT" },
 };
 
 START_TEST(test_bad)
@@ -1010,6 +1029,7 @@ Suite *make_config_suite(void)
 	tcase_add_test(tc, test_crlf_and_tabs);
 	tcase_add_test(tc, test_defaults);
 	tcase_add_test(tc, test_listen);
+	tcase_add_test(tc, test_metrics);
 	tcase_add_test(tc, test_extensions_and_modes);
 	tcase_add_test(tc, test_default_site);
 	tcase_add_test(tc, test_names);

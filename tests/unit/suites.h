@@ -21,3 +21,4 @@ Suite *make_prefixset_suite(void);
 Suite *make_srclimit_suite(void);
 Suite *make_decide_suite(void);
 Suite *make_quic_suite(void);
+Suite *make_metrics_suite(void);

@@ -1,0 +1,92 @@
+/* SPDX-License-Identifier: MIT */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <time.h>
+#include <unistd.h>
+#include "common/counters.h"
+#include "common/log.h"
+#include "common/notify.h"
+
+const uint64_t ctr_inspect_bounds_us[CTR_INSPECT_SLOTS - 1] = { CTR_INSPECT_BOUNDS_US };
+const char *const ctr_result_names[CTR_RESULTS] = { CTR_RESULT_NAMES };
+const char *const ctr_answer_names[CTR_ANSWERS] = { CTR_ANSWER_NAMES };
+
+/* before counters_setup: room for the header only (n_sites 0) */
+static struct gh_counters ctr_none;
+struct gh_counters *gh_ctr = &ctr_none;
+
+size_t counters_size(uint32_t n_sites)
+{
+	size_t sz = sizeof(struct gh_counters) + (size_t)n_sites * sizeof(struct ctr_site);
+	return (sz + 4095) & ~(size_t)4095;
+}
+
+unsigned counters_index(const char *const *names, unsigned n, const char *result)
+{
+	for (unsigned i = 0; i + 1 < n; i++)
+		if (!strcmp(names[i], result))
+			return i;
+	return n - 1;
+}
+
+int counters_page(enum ctr_role role, uint32_t n_sites, struct gh_counters **out)
+{
+	size_t size = counters_size(n_sites);
+	const char *step = "memfd_create";
+	void *p = MAP_FAILED;
+	int fd = memfd_create("gatehouse-counters", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+
+	if (fd < 0)
+		goto fail;
+	step = "ftruncate";
+	if (ftruncate(fd, (off_t)size) < 0)
+		goto fail;
+	step = "mmap";
+	p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	if (p == MAP_FAILED)
+		goto fail;
+	/* as the load page (load.c): after our mapping, no one can map it
+	 * writable again, nor shrink it under us (SIGBUS) or grow it */
+	step = "seal";
+	if (fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_FUTURE_WRITE | F_SEAL_SEAL) < 0)
+		goto fail;
+	struct gh_counters *c = p;
+	c->magic = CTR_MAGIC;
+	c->version = CTR_VERSION;
+	c->role = role;
+	c->n_sites = n_sites;
+	c->start_time = (uint64_t)time(NULL);
+	*out = c;
+	return fd;
+fail:;
+	int r = -errno;
+	log_errno(r, "counters page: %s (no metrics from this process)", step);
+	if (p != MAP_FAILED)
+		munmap(p, size);
+	if (fd >= 0)
+		close(fd);
+	return r;
+}
+
+void counters_setup(enum ctr_role role, uint32_t n_sites)
+{
+	struct gh_counters *c = NULL;
+	int fd = counters_page(role, n_sites, &c);
+
+	if (fd >= 0) {
+		gh_ctr = c;
+		if (getenv("GATEHOUSE_METRICS"))
+			notify_send_fd("GATEHOUSE_COUNTERS=1", fd);
+		close(fd);
+		return;
+	}
+	/* counting goes on in private memory */
+	c = calloc(1, counters_size(n_sites));
+	if (c) {
+		c->n_sites = n_sites;
+		gh_ctr = c;
+	}
+}

@@ -1,0 +1,167 @@
+/* SPDX-License-Identifier: MIT */
+#pragma once
+/*
+ * Counters for Prometheus (gatehouse-metrics), DESIGN.md rule 6: each
+ * daemon counts in one page of its own (a memfd sealed against resize and
+ * against any later writable mapping, F_SEAL_FUTURE_WRITE), written only
+ * through the daemon's own mapping and never read back by it. Under
+ * `gatehouse run` the daemon hands the fd to its launcher with its notify
+ * message before its sandbox goes up; the launcher passes it on to the
+ * exporter, which maps it read-only. The daemons gain no socket.
+ *
+ * One writer per page: a counter is bumped with a relaxed load and store
+ * (no locked instruction), and a reader sees each 64-bit value whole.
+ * What a page says is untrusted by its reader (the listener's is written
+ * by the process that parses attacker bytes): the exporter takes the role
+ * from its launcher, bounds the site count by its own copy of the config,
+ * and the names of sites, kinds and results from tables here.
+ */
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+#include "router/config.h"
+
+#define CTR_MAGIC 0x52544347u	/* "GCTR" */
+#define CTR_VERSION 1u
+
+enum ctr_role {
+	CTR_LISTENER = 1,
+	CTR_FORWARDER = 2,
+};
+
+/* How a forwarder's connection ended (its log record's GATEHOUSE_RESULT);
+ * a result not listed counts as "other", so the label set stays bounded. */
+#define CTR_RESULT_NAMES "ok", "connect_failed", "queue_timeout", "client_error", "server_error", \
+			 "idle_timeout", "stopped", "internal", "other"
+#define CTR_RESULTS 9u
+
+/* What the listener answered itself (its rejection records), "redirect"
+ * included; unlisted results count as "other". */
+#define CTR_ANSWER_NAMES "no_route", "bad_hello", "bad_request", "too_big", "timeout", \
+			 "client_closed", "client_error", "overload", "internal", "redirect", "other"
+#define CTR_ANSWERS 11u
+
+/* Inspection time (accept to decision) buckets, upper bounds in
+ * microseconds; the last slot is +Inf. The exporter makes them cumulative. */
+#define CTR_INSPECT_BOUNDS_US 100, 500, 1000, 5000, 10000, 50000, 100000, 500000, 1000000, 5000000
+#define CTR_INSPECT_SLOTS 11u
+
+struct ctr_site {
+	_Atomic uint64_t conns[GH_KIND_COUNT][CTR_RESULTS];	/* ended connections */
+	_Atomic uint64_t bytes_in;	/* client -> server */
+	_Atomic uint64_t bytes_out;	/* server -> client */
+};
+
+struct gh_counters {
+	uint32_t magic;			/* CTR_MAGIC */
+	uint32_t version;		/* CTR_VERSION */
+	uint32_t role;			/* enum ctr_role (a hint: the reader has its own) */
+	uint32_t n_sites;		/* entries in sites[] */
+	uint64_t start_time;		/* process start, seconds since the epoch */
+	_Atomic uint64_t open;		/* forwarder: connections held now */
+	_Atomic uint64_t taken;		/* forwarder: clients taken from the channel */
+	_Atomic uint64_t accepted;	/* listener: clients accepted */
+	_Atomic uint64_t handed_off;	/* listener: clients handed to a forwarder */
+	_Atomic uint64_t answers[CTR_ANSWERS];	/* listener: answered or refused itself */
+	_Atomic uint64_t inspect[CTR_INSPECT_SLOTS];	/* listener: clients by inspection time */
+	_Atomic uint64_t inspect_sum_us;	/* ... and the sum of those times */
+	struct ctr_site sites[];
+};
+
+/* Bytes of a page for n_sites, rounded up to whole pages. */
+size_t counters_size(uint32_t n_sites);
+
+/* This process's counters: never NULL (a zero page with no sites before
+ * counters_setup, so code counting in unit tests needs no set-up). */
+extern struct gh_counters *gh_ctr;
+
+/* Before the sandbox: make this process's page for n_sites and, when
+ * GATEHOUSE_METRICS is set (by `gatehouse run` with `metrics`), send it
+ * with the notify message "GATEHOUSE_COUNTERS=1". Failure is logged and
+ * leaves counting to private memory: metrics are never worth a daemon. */
+void counters_setup(enum ctr_role role, uint32_t n_sites);
+
+/* The page alone: created, mapped into *out, sealed, filled; returns its
+ * fd (the caller's) or -errno. counters_setup's first half. */
+int counters_page(enum ctr_role role, uint32_t n_sites, struct gh_counters **out);
+
+/* Index of result in names[] (n entries, the last one "other"). */
+unsigned counters_index(const char *const *names, unsigned n, const char *result);
+
+static inline void ctr_add(_Atomic uint64_t *c, uint64_t v)
+{
+	atomic_store_explicit(c, atomic_load_explicit(c, memory_order_relaxed) + v, memory_order_relaxed);
+}
+
+static inline void ctr_sub(_Atomic uint64_t *c, uint64_t v)
+{
+	atomic_store_explicit(c, atomic_load_explicit(c, memory_order_relaxed) - v, memory_order_relaxed);
+}
+
+extern const uint64_t ctr_inspect_bounds_us[CTR_INSPECT_SLOTS - 1];
+extern const char *const ctr_result_names[CTR_RESULTS];
+extern const char *const ctr_answer_names[CTR_ANSWERS];
+
+/* Forwarder: a connection taken; one ended (site, kind, its log result,
+ * bytes each way). */
+static inline void counters_conn_new(void)
+{
+	ctr_add(&gh_ctr->open, 1);
+	ctr_add(&gh_ctr->taken, 1);
+}
+
+static inline void counters_conn_end(uint32_t site, unsigned kind, const char *result, uint64_t in, uint64_t out)
+{
+	ctr_sub(&gh_ctr->open, 1);
+	if (site >= gh_ctr->n_sites || kind >= GH_KIND_COUNT)
+		return;
+	struct ctr_site *s = &gh_ctr->sites[site];
+	ctr_add(&s->conns[kind][counters_index(ctr_result_names, CTR_RESULTS, result)], 1);
+	ctr_add(&s->bytes_in, in);
+	ctr_add(&s->bytes_out, out);
+}
+
+/* Listener: an answer of its own (result as logged). */
+static inline void counters_answer(const char *result)
+{
+	ctr_add(&gh_ctr->answers[counters_index(ctr_answer_names, CTR_ANSWERS, result)], 1);
+}
+
+/* Listener: a client decided (handed off or answered), accepted at
+ * accepted_us and decided at now_us (CLOCK_REALTIME: a step back counts 0). */
+static inline void counters_inspected(uint64_t accepted_us, uint64_t now_us)
+{
+	uint64_t d = now_us > accepted_us ? now_us - accepted_us : 0;
+	unsigned i = 0;
+	while (i < CTR_INSPECT_SLOTS - 1 && d > ctr_inspect_bounds_us[i])
+		i++;
+	ctr_add(&gh_ctr->inspect[i], 1);
+	ctr_add(&gh_ctr->inspect_sum_us, d);
+}
+
+/*
+ * Launcher -> exporter, over their SOCK_SEQPACKET control channel: a
+ * generation's config snapshot (fd: its sealed memfd), a daemon's page
+ * (fd), or a daemon gone (no fd: its final figures are carried over).
+ */
+enum ctr_msg_type {
+	CTR_MSG_CONFIG = 1,
+	CTR_MSG_PAGE = 2,
+	CTR_MSG_GONE = 3,
+};
+
+struct ctr_msg {
+	uint32_t type;		/* enum ctr_msg_type */
+	uint32_t gen;		/* generation */
+	int32_t pid;		/* the daemon's */
+	uint32_t role;		/* enum ctr_role, as the launcher knows it */
+	uint32_t index;		/* PAGE: forwarder's place in its generation;
+				 * CONFIG: why the generation started (enum ctr_gen_why) */
+};
+
+enum ctr_gen_why {
+	CTR_GEN_FIRST = 0,	/* the first, or one the exporter is told again */
+	CTR_GEN_RELOAD = 1,	/* SIGHUP */
+	CTR_GEN_RESTART = 2,	/* the listener exited and was started again */
+};

@@ -1,0 +1,236 @@
+/* SPDX-License-Identifier: MIT */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+#include "common/log.h"
+#include "metrics/pages.h"
+
+#define CONFIG_MAX (16u * 1024u * 1024u)
+
+static struct mgen *find_gen(struct pages *ps, uint32_t gen)
+{
+	for (unsigned i = 0; i < ps->n_gens; i++)
+		if (ps->gens[i].gen == gen)
+			return &ps->gens[i];
+	return NULL;
+}
+
+static int site_slot(struct pages *ps, const char *name)
+{
+	for (unsigned i = 0; i < ps->n_sites; i++)
+		if (!strcmp(ps->sites[i].name, name))
+			return (int)i;
+	if (ps->n_sites == ps->sites_cap) {
+		unsigned cap = ps->sites_cap ? ps->sites_cap * 2 : 16;
+		struct msite *n = realloc(ps->sites, cap * sizeof(*n));
+		if (!n)
+			return -ENOMEM;
+		ps->sites = n;
+		ps->sites_cap = cap;
+	}
+	struct msite *s = &ps->sites[ps->n_sites];
+	memset(s, 0, sizeof(*s));
+	if (!(s->name = strdup(name)))
+		return -ENOMEM;
+	return (int)ps->n_sites++;
+}
+
+static void drop_gen(struct mgen *g)
+{
+	config_free(g->cfg);
+	free(g->site_slot);
+	memset(g, 0, sizeof(*g));
+}
+
+/* Generations no page uses, but the newest, are forgotten. */
+static void prune_gens(struct pages *ps)
+{
+	for (unsigned i = 0; i < ps->n_gens;) {
+		bool used = ps->gens[i].gen == ps->newest_gen;
+		for (unsigned j = 0; !used && j < ps->n_pages; j++)
+			used = ps->pages[j].gen == ps->gens[i].gen;
+		if (used) {
+			i++;
+			continue;
+		}
+		drop_gen(&ps->gens[i]);
+		ps->gens[i] = ps->gens[--ps->n_gens];
+		for (unsigned j = 0; j < ps->n_pages; j++)
+			if (ps->pages[j].g == &ps->gens[ps->n_gens])
+				ps->pages[j].g = &ps->gens[i];
+	}
+}
+
+static void no_errors(void *ud, const char *msg)
+{
+	(void)ud;
+	log_msg(LOG_WARNING, "config snapshot: %s", msg);
+}
+
+static void add_config(struct pages *ps, uint32_t gen, uint32_t why, int fd)
+{
+	size_t cap = 65536, len = 0;
+	char *buf = malloc(cap);
+	struct gh_config *cfg = NULL;
+
+	while (buf) {
+		ssize_t n = pread(fd, buf + len, cap - len, (off_t)len);
+		if (n <= 0)
+			break;
+		len += (size_t)n;
+		if (len == cap) {
+			char *nb = cap < CONFIG_MAX ? realloc(buf, cap * 2) : NULL;
+			if (!nb)
+				break;
+			buf = nb;
+			cap *= 2;
+		}
+	}
+	if (buf && config_parse("(snapshot)", buf, len, no_errors, NULL, &cfg) == 0) {
+		prune_gens(ps);
+		struct mgen *g = ps->n_gens < GENS_MAX ? &ps->gens[ps->n_gens] : NULL;
+		uint32_t *slots = calloc(cfg->n_sites ? cfg->n_sites : 1, sizeof(*slots));
+		bool ok = g && slots;
+		for (size_t i = 0; ok && i < cfg->n_sites; i++) {
+			int s = site_slot(ps, cfg->sites[i].name);
+			ok = s >= 0;
+			if (ok)
+				slots[i] = (uint32_t)s;
+		}
+		if (ok) {
+			*g = (struct mgen){ .gen = gen, .cfg = cfg, .site_slot = slots };
+			ps->n_gens++;
+			ps->newest_gen = gen;
+			ps->generations++;
+			ps->reloads += why == CTR_GEN_RELOAD;
+			ps->restarts += why == CTR_GEN_RESTART;
+			cfg = NULL;
+			slots = NULL;
+		} else {
+			log_msg(LOG_WARNING, "generation %u: no room for its config", gen);
+		}
+		free(slots);
+	} else {
+		log_msg(LOG_WARNING, "generation %u: config snapshot unreadable", gen);
+	}
+	config_free(cfg);
+	free(buf);
+	close(fd);
+}
+
+static void add_page(struct pages *ps, const struct ctr_msg *m, int fd)
+{
+	struct mgen *g = find_gen(ps, m->gen);
+	off_t size = lseek(fd, 0, SEEK_END);
+	int seals = fcntl(fd, F_GET_SEALS);
+	const int need = F_SEAL_SHRINK | F_SEAL_FUTURE_WRITE;
+
+	/* a page that could shrink under us would SIGBUS our reads */
+	if (!g || ps->n_pages == PAGES_MAX || size < (off_t)sizeof(struct gh_counters) || size > (64 << 20) ||
+	    seals < 0 || (seals & need) != need || (m->role != CTR_LISTENER && m->role != CTR_FORWARDER)) {
+		log_msg(LOG_WARNING, "counters page of pid %d refused", (int)m->pid);
+		close(fd);
+		return;
+	}
+	void *p = mmap(NULL, (size_t)size, PROT_READ, MAP_SHARED, fd, 0);
+	close(fd);
+	if (p == MAP_FAILED) {
+		log_msg(LOG_WARNING, "counters page of pid %d: mmap: %s", (int)m->pid, strerror(errno));
+		return;
+	}
+	const struct gh_counters *c = p;
+	size_t room = ((size_t)size - sizeof(*c)) / sizeof(struct ctr_site);
+	/* read once (volatile: no second read the writer could change) */
+	uint32_t n = *(const volatile uint32_t *)&c->n_sites;
+	if (n > room)
+		n = (uint32_t)room;
+	if (n > g->cfg->n_sites)
+		n = (uint32_t)g->cfg->n_sites;
+	ps->pages[ps->n_pages++] = (struct mpage){ .pid = m->pid, .gen = m->gen, .role = m->role,
+						   .index = m->index, .c = c, .size = (size_t)size,
+						   .n_sites = n, .g = g };
+}
+
+static uint64_t rd(const _Atomic uint64_t *v)
+{
+	return atomic_load_explicit(v, memory_order_relaxed);
+}
+
+/* One page's figures added to sites[] (parallel to ps->sites) and *t. */
+static void add_figures(const struct mpage *pg, struct msite *sites, struct mtotals *t)
+{
+	const struct gh_counters *c = pg->c;
+	if (pg->role == CTR_LISTENER) {
+		t->accepted += rd(&c->accepted);
+		t->handed_off += rd(&c->handed_off);
+		for (unsigned a = 0; a < CTR_ANSWERS; a++)
+			t->answers[a] += rd(&c->answers[a]);
+		for (unsigned b = 0; b < CTR_INSPECT_SLOTS; b++)
+			t->inspect[b] += rd(&c->inspect[b]);
+		t->inspect_sum_us += rd(&c->inspect_sum_us);
+		return;
+	}
+	t->taken += rd(&c->taken);
+	for (uint32_t i = 0; i < pg->n_sites; i++) {
+		struct msite *s = &sites[pg->g->site_slot[i]];
+		const struct ctr_site *cs = &c->sites[i];
+		for (unsigned k = 0; k < GH_KIND_COUNT; k++)
+			for (unsigned r = 0; r < CTR_RESULTS; r++)
+				s->conns[k][r] += rd(&cs->conns[k][r]);
+		s->bytes_in += rd(&cs->bytes_in);
+		s->bytes_out += rd(&cs->bytes_out);
+	}
+}
+
+static void gone(struct pages *ps, int32_t pid)
+{
+	for (unsigned i = 0; i < ps->n_pages; i++) {
+		struct mpage *pg = &ps->pages[i];
+		if (pg->pid != pid)
+			continue;
+		/* its last figures stay in the sums: counters never go back */
+		add_figures(pg, ps->sites, &ps->gone);
+		munmap((void *)(uintptr_t)pg->c, pg->size);
+		*pg = ps->pages[--ps->n_pages];
+		break;
+	}
+	prune_gens(ps);
+}
+
+void pages_apply(struct pages *ps, const struct ctr_msg *m, int fd)
+{
+	if (m->type == CTR_MSG_CONFIG && fd >= 0)
+		add_config(ps, m->gen, m->index, fd);
+	else if (m->type == CTR_MSG_PAGE && fd >= 0)
+		add_page(ps, m, fd);
+	else {
+		if (fd >= 0)
+			close(fd);
+		if (m->type == CTR_MSG_GONE)
+			gone(ps, m->pid);
+	}
+}
+
+void pages_sum(const struct pages *ps, struct msite *out, struct mtotals *t)
+{
+	for (unsigned i = 0; i < ps->n_sites; i++)
+		out[i] = ps->sites[i];
+	*t = ps->gone;
+	for (unsigned i = 0; i < ps->n_pages; i++)
+		add_figures(&ps->pages[i], out, t);
+}
+
+void pages_free(struct pages *ps)
+{
+	for (unsigned i = 0; i < ps->n_pages; i++)
+		munmap((void *)(uintptr_t)ps->pages[i].c, ps->pages[i].size);
+	for (unsigned i = 0; i < ps->n_gens; i++)
+		drop_gen(&ps->gens[i]);
+	for (unsigned i = 0; i < ps->n_sites; i++)
+		free(ps->sites[i].name);
+	free(ps->sites);
+	memset(ps, 0, sizeof(*ps));
+}

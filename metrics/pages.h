@@ -1,0 +1,65 @@
+/* SPDX-License-Identifier: MIT */
+#pragma once
+/*
+ * What the exporter knows: each generation's config (its own copy, parsed
+ * from the snapshot the launcher passed: site names come from here, never
+ * from a page), each live daemon's counters page mapped read-only, and the
+ * figures of daemons gone, carried over by site name so that a reload
+ * never makes a counter go back (Prometheus sees one series per site that
+ * only grows; gauges such as open relays come from live daemons only).
+ */
+#include <stdbool.h>
+#include <stdint.h>
+#include "common/counters.h"
+
+#define PAGES_MAX 512u		/* live daemons: as many as the launcher has children */
+#define GENS_MAX 32u		/* generations with a live daemon or the newest */
+
+struct mgen {
+	uint32_t gen;
+	struct gh_config *cfg;
+	uint32_t *site_slot;	/* site index -> index in pages.sites */
+};
+
+struct mpage {
+	int32_t pid;
+	uint32_t gen, role, index;
+	const struct gh_counters *c;	/* PROT_READ mapping */
+	size_t size;
+	uint32_t n_sites;	/* min(page's, config's) */
+	struct mgen *g;
+};
+
+/* Figures by site name: carried over (gone daemons) plus, during a
+ * render, the live ones. */
+struct msite {
+	char *name;
+	uint64_t conns[GH_KIND_COUNT][CTR_RESULTS], bytes_in, bytes_out;
+};
+
+struct mtotals {
+	uint64_t accepted, handed_off, taken, answers[CTR_ANSWERS];
+	uint64_t inspect[CTR_INSPECT_SLOTS], inspect_sum_us;
+};
+
+struct pages {
+	struct mgen gens[GENS_MAX];
+	unsigned n_gens;
+	uint32_t newest_gen;
+	uint64_t generations;	/* generations announced, ever */
+	uint64_t reloads, restarts;	/* of them, started by a reload, by a listener's restart */
+	struct mpage pages[PAGES_MAX];
+	unsigned n_pages;
+	struct msite *sites;	/* every site name seen, in first-seen order */
+	unsigned n_sites, sites_cap;
+	struct mtotals gone;	/* from daemons gone */
+};
+
+/* Apply one control message (fd: its SCM_RIGHTS fd or -1, taken over). */
+void pages_apply(struct pages *ps, const struct ctr_msg *m, int fd);
+
+/* Sum everything into out_sites (n_sites entries, parallel to ps->sites)
+ * and *out: what a scrape shows. */
+void pages_sum(const struct pages *ps, struct msite *out_sites, struct mtotals *out);
+
+void pages_free(struct pages *ps);

@@ -1,0 +1,153 @@
+/* SPDX-License-Identifier: MIT */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "metrics/render.h"
+
+void mbuf_printf(struct mbuf *b, const char *fmt, ...)
+{
+	for (int tries = 0; tries < 2 && !b->failed; tries++) {
+		va_list ap;
+		va_start(ap, fmt);
+		int n = vsnprintf(b->p ? b->p + b->len : NULL, b->p ? b->cap - b->len : 0, fmt, ap);
+		va_end(ap);
+		if (n < 0) {
+			b->failed = true;
+			return;
+		}
+		if (b->p && (size_t)n < b->cap - b->len) {
+			b->len += (size_t)n;
+			return;
+		}
+		size_t cap = b->cap ? b->cap : 16384;
+		while (cap - b->len <= (size_t)n)
+			cap *= 2;
+		char *np = realloc(b->p, cap);
+		if (!np) {
+			b->failed = true;
+			return;
+		}
+		b->p = np;
+		b->cap = cap;
+	}
+}
+
+void mbuf_free(struct mbuf *b)
+{
+	free(b->p);
+	memset(b, 0, sizeof(*b));
+}
+
+/* A label value: site names are normalised host names already; escape
+ * what the format needs anyway. */
+static const char *esc(const char *s, char *out, size_t size)
+{
+	size_t o = 0;
+	for (; *s && o + 3 < size; s++) {
+		if (*s == '\\' || *s == '"' || *s == '\n') {
+			out[o++] = '\\';
+			out[o++] = *s == '\n' ? 'n' : *s;
+		} else {
+			out[o++] = *s;
+		}
+	}
+	out[o] = '\0';
+	return out;
+}
+
+static void family(struct mbuf *b, const char *name, const char *type, const char *help)
+{
+	mbuf_printf(b, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+}
+
+static const char *role_str(uint32_t role)
+{
+	return role == CTR_LISTENER ? "listener" : "forwarder";
+}
+
+void render_metrics(const struct pages *ps, uint64_t start_time, struct mbuf *b)
+{
+	struct msite *sites = calloc(ps->n_sites ? ps->n_sites : 1, sizeof(*sites));
+	struct mtotals t;
+	char e[1024];
+
+	if (!sites) {
+		b->failed = true;
+		return;
+	}
+	pages_sum(ps, sites, &t);
+
+	family(b, "gatehouse_connections_total", "counter",
+	       "Client connections a forwarder ended, by site, kind and result (the log record's GATEHOUSE_RESULT).");
+	for (unsigned i = 0; i < ps->n_sites; i++)
+		for (unsigned k = 0; k < GH_KIND_COUNT; k++)
+			for (unsigned r = 0; r < CTR_RESULTS; r++)
+				/* ok always, so that each site's series exists from the start */
+				if (r == 0 || sites[i].conns[k][r])
+					mbuf_printf(b, "gatehouse_connections_total{site=\"%s\",kind=\"%s\",result=\"%s\"} %llu\n",
+						    esc(sites[i].name, e, sizeof(e)), gh_kind_str((enum gh_kind)k),
+						    ctr_result_names[r], (unsigned long long)sites[i].conns[k][r]);
+	family(b, "gatehouse_bytes_total", "counter",
+	       "Bytes relayed by site: in from clients to servers, out from servers to clients.");
+	for (unsigned i = 0; i < ps->n_sites; i++) {
+		esc(sites[i].name, e, sizeof(e));
+		mbuf_printf(b, "gatehouse_bytes_total{site=\"%s\",direction=\"in\"} %llu\n", e,
+			    (unsigned long long)sites[i].bytes_in);
+		mbuf_printf(b, "gatehouse_bytes_total{site=\"%s\",direction=\"out\"} %llu\n", e,
+			    (unsigned long long)sites[i].bytes_out);
+	}
+	family(b, "gatehouse_relays", "gauge",
+	       "Connections a running forwarder holds now (dialling, queued or relaying).");
+	for (unsigned i = 0; i < ps->n_pages; i++) {
+		const struct mpage *pg = &ps->pages[i];
+		if (pg->role == CTR_FORWARDER)
+			mbuf_printf(b, "gatehouse_relays{generation=\"%u\",forwarder=\"%u\"} %llu\n", pg->gen, pg->index,
+				    (unsigned long long)atomic_load_explicit(&pg->c->open, memory_order_relaxed));
+	}
+	family(b, "gatehouse_accepted_total", "counter", "Clients the listener accepted.");
+	mbuf_printf(b, "gatehouse_accepted_total %llu\n", (unsigned long long)t.accepted);
+	family(b, "gatehouse_handoffs_total", "counter", "Clients the listener handed to a forwarder.");
+	mbuf_printf(b, "gatehouse_handoffs_total %llu\n", (unsigned long long)t.handed_off);
+	family(b, "gatehouse_rejections_total", "counter",
+	       "Clients the listener refused or answered itself with an error, by reason.");
+	unsigned redirect = counters_index(ctr_answer_names, CTR_ANSWERS, "redirect");
+	for (unsigned a = 0; a < CTR_ANSWERS; a++)
+		if (a != redirect)
+			mbuf_printf(b, "gatehouse_rejections_total{reason=\"%s\"} %llu\n", ctr_answer_names[a],
+				    (unsigned long long)t.answers[a]);
+	family(b, "gatehouse_redirects_total", "counter", "HTTP requests the listener answered with a redirect to https.");
+	mbuf_printf(b, "gatehouse_redirects_total %llu\n", (unsigned long long)t.answers[redirect]);
+	family(b, "gatehouse_inspection_seconds", "histogram",
+	       "Time from accept to the listener's decision (hand-off or answer), in seconds.");
+	uint64_t cum = 0;
+	for (unsigned i = 0; i < CTR_INSPECT_SLOTS; i++) {
+		cum += t.inspect[i];
+		if (i + 1 < CTR_INSPECT_SLOTS)
+			mbuf_printf(b, "gatehouse_inspection_seconds_bucket{le=\"%g\"} %llu\n",
+				    (double)ctr_inspect_bounds_us[i] / 1e6, (unsigned long long)cum);
+		else
+			mbuf_printf(b, "gatehouse_inspection_seconds_bucket{le=\"+Inf\"} %llu\n", (unsigned long long)cum);
+	}
+	mbuf_printf(b, "gatehouse_inspection_seconds_sum %.6f\n", (double)t.inspect_sum_us / 1e6);
+	mbuf_printf(b, "gatehouse_inspection_seconds_count %llu\n", (unsigned long long)cum);
+	family(b, "gatehouse_generation", "gauge", "The newest generation (a reload or a listener restart starts one).");
+	mbuf_printf(b, "gatehouse_generation %u\n", ps->newest_gen);
+	family(b, "gatehouse_generations_total", "counter", "Generations started since the exporter started.");
+	mbuf_printf(b, "gatehouse_generations_total %llu\n", (unsigned long long)ps->generations);
+	family(b, "gatehouse_reloads_total", "counter", "Generations started by a reload (SIGHUP).");
+	mbuf_printf(b, "gatehouse_reloads_total %llu\n", (unsigned long long)ps->reloads);
+	family(b, "gatehouse_listener_restarts_total", "counter",
+	       "Generations started because the listener exited (a crash, or a lost forwarder channel).");
+	mbuf_printf(b, "gatehouse_listener_restarts_total %llu\n", (unsigned long long)ps->restarts);
+	family(b, "gatehouse_daemon_start_time_seconds", "gauge",
+	       "Start time of each running daemon, seconds since the epoch.");
+	for (unsigned i = 0; i < ps->n_pages; i++) {
+		const struct mpage *pg = &ps->pages[i];
+		mbuf_printf(b, "gatehouse_daemon_start_time_seconds{role=\"%s\",generation=\"%u\",index=\"%u\"} %llu\n",
+			    role_str(pg->role), pg->gen, pg->index, (unsigned long long)pg->c->start_time);
+	}
+	family(b, "process_start_time_seconds", "gauge", "Start time of the exporter, seconds since the epoch.");
+	mbuf_printf(b, "process_start_time_seconds %llu\n", (unsigned long long)start_time);
+	free(sites);
+}
