@@ -16,6 +16,19 @@
 #include "router/hostname.h"
 
 struct routes;
+struct prefixset;
+struct prefixset_entry;
+
+/* An access list (`allow`/`deny` lines) as written, and built for lookup:
+ * first match in written order decides, no match allows (nginx). */
+enum { GH_ACL_DENY = 0, GH_ACL_ALLOW = 1 };
+
+struct gh_acl {
+	struct prefixset_entry *rules;	/* in written order; value GH_ACL_* */
+	size_t n_rules;
+	unsigned line;			/* its first allow/deny line, 0 = none */
+	struct prefixset *set;		/* built by config_parse; NULL if no rules */
+};
 
 enum gh_kind {
 	GH_KIND_HTTP = 0,
@@ -44,6 +57,7 @@ struct gh_site {
 	size_t n_servers[GH_KIND_COUNT];
 	int proxy_protocol;		/* 0 off, 1 or 2 */
 	unsigned max_connections;	/* `site-max-connections N`: its relays at once; 0: no cap */
+	struct gh_acl acl;		/* `allow`/`deny` inside the site */
 	unsigned line;
 };
 
@@ -78,6 +92,7 @@ struct gh_config {
 	char *chroot_dir;		/* `chroot DIR`: absolute; NULL: /var/lib/gatehouse */
 	unsigned max_connections;	/* `max-connections N`: relays at once, all forwarders; 0: no cap */
 	uint32_t queue_timeout_ms;	/* `queue-timeout`: longest wait for a site's slot; default connect-timeout */
+	struct gh_acl acl;		/* `allow`/`deny` before any site: every client */
 };
 
 /* Receives one complete message "FILE:LINE: text" (no newline). */
@@ -102,6 +117,10 @@ int config_parse_duration(const char *s, size_t len, uint32_t *ms);
 
 /* Parse "[v6]:port" or "v4:port" (numeric only). 0 or -EINVAL. */
 int config_parse_addr(const char *s, size_t len, struct gh_addr *out);
+
+/* An access list's verdict for a client address (family AF_INET: 4 bytes,
+ * AF_INET6: 16, IPv4-mapped matched as IPv4): true to let it in. */
+bool config_acl_allows(const struct gh_acl *acl, int family, const uint8_t *addr);
 
 const char *gh_kind_str(enum gh_kind k);
 const char *gh_http_mode_str(enum gh_http_mode m);

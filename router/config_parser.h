@@ -20,6 +20,9 @@
 /* far more than anyone needs, and they keep the duplicate scans cheap */
 #define CONFIG_MAX_SERVERS GH_MAX_SERVERS		/* per site and kind */
 #define CONFIG_MAX_LISTENS GH_MAX_LISTENS
+/* prefixes in one allow/deny list: lookups cost the same at any size
+ * (router/prefixset.h); this bounds the build's memory (~17 B a prefix) */
+#define CONFIG_MAX_ACL_RULES 1000000u
 /* longest word quoted back in a message; the rest becomes "..." */
 #define CONFIG_QUOTE_MAX 80u
 
