@@ -155,7 +155,8 @@ import tests_all  # noqa: E402,F401  (registers the tests in order)
 for _suite in ("tests_robust",    # hostile clients, broken backends, dying processes
                "tests_listener",  # the listener alone: its accept path and loop
                "tests_hostile",   # a hostile listener driving a real forwarder
-               "tests_launcher"):  # what `gatehouse run` hands its children
+               "tests_launcher",  # what `gatehouse run` hands its children
+               "tests_acl"):      # allow/deny lists with clients from several addresses
     try:
         importlib.import_module(_suite)
     except ModuleNotFoundError as e:
