@@ -93,9 +93,23 @@ static bool acl_equal(const struct gh_acl *a, const struct gh_acl *b)
 }
 
 struct server_ref {
-	const char *text;
+	char text[64];	/* the address, an IPv4-mapped one as the IPv4 it is */
 	uint32_t site;
 };
+
+/* [::ffff:192.0.2.1]:80 dials the same server as 192.0.2.1:80 */
+static void server_key(const struct gh_addr *a, char *out, size_t size)
+{
+	const struct sockaddr_in6 *s6 = (const struct sockaddr_in6 *)&a->ss;
+	char v4[INET_ADDRSTRLEN];
+
+	if (a->ss.ss_family == AF_INET6 && IN6_IS_ADDR_V4MAPPED(&s6->sin6_addr) &&
+	    inet_ntop(AF_INET, &s6->sin6_addr.s6_addr[12], v4, sizeof(v4))) {
+		snprintf(out, size, "%s:%u", v4, ntohs(s6->sin6_port));
+		return;
+	}
+	snprintf(out, size, "%s", a->text);
+}
 
 static int server_ref_cmp(const void *a, const void *b)
 {
@@ -128,8 +142,10 @@ static int config_check_shared(struct config_parser *p, enum gh_kind k)
 		return -ENOMEM;
 	n = 0;
 	for (size_t i = 0; i < c->n_sites; i++)
-		for (size_t j = 0; j < c->sites[i].n_servers[k]; j++)
-			refs[n++] = (struct server_ref){ c->sites[i].servers[k][j].text, (uint32_t)i };
+		for (size_t j = 0; j < c->sites[i].n_servers[k]; j++) {
+			server_key(&c->sites[i].servers[k][j], refs[n].text, sizeof(refs[n].text));
+			refs[n++].site = (uint32_t)i;
+		}
 	qsort(refs, n, sizeof(*refs), server_ref_cmp);
 	for (size_t i = 0, first = 0; i < n; i++) {
 		if (strcmp(refs[i].text, refs[first].text) != 0) {

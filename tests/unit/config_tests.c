@@ -558,6 +558,8 @@ static const struct bad_case {
 	  "site 'b.example' shares tls server [::1]:443 with site 'a.example' (line 1) but their "
 	  "allow/deny lists differ: a client allowed on one would reach the other through that "
 	  "server (another Host inside the same TLS session)" },
+	{ "site a.example\n  http [::FFFF:192.0.2.1]:80\n  deny all\nsite b.example\n  http 192.0.2.1:80\n", 4,
+	  "site 'b.example' shares http server 192.0.2.1:80 with site 'a.example' (line 1)" },
 	/* bytes that have no place in a config */
 	{ SITE_A "listen http\r[::]:80\n", 3, "control character 0x0d" },
 	{ SITE_A "forwarders 4\x01\n", 3, "control character 0x01" },
