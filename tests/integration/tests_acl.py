@@ -158,3 +158,26 @@ def test_acl_shared_server_refused(t):
         check_eq(http_from("127.0.0.3", hp, site + ".example")[0], 403, "127.0.0.3 -> %s" % site)
     check_eq(b.accepted, 2, "shared backend accepts")
     g.stop()
+
+
+@test(timeout=60)
+def test_acl_large_list(t):
+    """100 000 prefixes (50 000 IPv4 /24s, 50 000 IPv6 /64s) in a site's
+    list load and decide: the one rule that names 127.0.0.3, written last,
+    still refuses it, and 127.0.0.2 and ::1, matched by none, get through."""
+    b = t.backend("big-http", "http")
+    hp = free_port()
+    conf = ["listen http [::]:%d" % hp, "site big.example", "  http " + b.addr]
+    for i in range(50000):		# 1.0.0.0/24 ... : never 127/8
+        conf.append("  deny %d.%d.%d.0/24" % (1 + i // 65536, (i >> 8) & 255, i & 255))
+    for i in range(50000):
+        conf.append("  deny 2001:db8:%x:%x::/64" % (i >> 8, i & 255))
+    conf += ["  deny 127.0.0.3", ""]
+    g = t.gatehouse("\n".join(conf))
+    check_eq(http_from("127.0.0.2", hp, "big.example"), (200, b"big-http /\n"), "127.0.0.2")
+    check_eq(http_from("::1", hp, "big.example"), (200, b"big-http /\n"), "::1")
+    check_eq(http_from("127.0.0.3", hp, "big.example")[0], 403, "127.0.0.3, the last of 100 001 rules")
+    check_eq(b.accepted, 2, "backend accepts")
+    lst = gh.daemon_pids(g, "gatehouse-list")
+    if lst:
+        print("  listener VmRSS with 100 001 prefixes: %d KiB" % gh.proc_status_kb(lst[0]))
