@@ -944,6 +944,29 @@ START_TEST(test_acl)
 }
 END_TEST
 
+/* One list holds at most 1 000 000 prefixes ("all" is two): the line that
+ * would pass it is an error, the list up to it is whole. */
+START_TEST(test_acl_limit)
+{
+	const size_t lines = 500001, line_len = sizeof("deny all\n") - 1;
+	char *text = malloc(lines * line_len + 1);
+	struct gh_config *c;
+	struct errs e;
+
+	ck_assert_ptr_nonnull(text);
+	for (size_t i = 0; i < lines - 1; i++)
+		memcpy(text + i * line_len, "deny all\n", line_len);
+	ck_assert_int_eq(parse_len(text, (lines - 1) * line_len, &e, &c), 0);
+	ck_assert_uint_eq(c->acl.n_rules, 1000000);
+	config_free(c);
+	memcpy(text + (lines - 1) * line_len, "deny all\n", line_len);
+	ck_assert_int_eq(parse_len(text, lines * line_len, &e, &c), -EINVAL);
+	ck_assert_uint_eq(e.n, 1);
+	ck_assert_str_eq(e.msg[0], "test.conf:500001: too many allow/deny prefixes in one list (at most 1000000)");
+	free(text);
+}
+END_TEST
+
 Suite *make_config_suite(void)
 {
 	Suite *s = suite_create("config");
@@ -967,6 +990,7 @@ Suite *make_config_suite(void)
 	tcase_add_test(tc, test_many_errors);
 	tcase_add_test(tc, test_quoting);
 	tcase_add_test(tc, test_limits);
+	tcase_add_test(tc, test_acl_limit);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("load");
