@@ -18,7 +18,6 @@
 #include "router/config_parser.h"
 #include "router/gh_limits.h"
 #include "router/http_head.h"
-#include "router/prefixset.h"
 #include "router/routes.h"
 
 static int config_line(struct config_parser *p, const char *s, size_t len)
@@ -76,112 +75,6 @@ static int config_line(struct config_parser *p, const char *s, size_t len)
 		return 0;
 	}
 	return d->fn(p, d, p->toks + 1, n - 1);
-}
-
-static bool acl_equal(const struct gh_acl *a, const struct gh_acl *b)
-{
-	if (a->n_rules != b->n_rules)
-		return false;
-	for (size_t i = 0; i < a->n_rules; i++) {
-		const struct prefixset_entry *x = &a->rules[i], *y = &b->rules[i];
-
-		if (x->value != y->value || x->prefix.family != y->prefix.family ||
-		    x->prefix.len != y->prefix.len || memcmp(x->prefix.addr, y->prefix.addr, 16) != 0)
-			return false;
-	}
-	return true;
-}
-
-struct server_ref {
-	char text[64];	/* the address, an IPv4-mapped one as the IPv4 it is */
-	uint32_t site;
-};
-
-/* [::ffff:192.0.2.1]:80 dials the same server as 192.0.2.1:80 */
-static void server_key(const struct gh_addr *a, char *out, size_t size)
-{
-	const struct sockaddr_in6 *s6 = (const struct sockaddr_in6 *)&a->ss;
-	char v4[INET_ADDRSTRLEN];
-
-	if (a->ss.ss_family == AF_INET6 && IN6_IS_ADDR_V4MAPPED(&s6->sin6_addr) &&
-	    inet_ntop(AF_INET, &s6->sin6_addr.s6_addr[12], v4, sizeof(v4))) {
-		snprintf(out, size, "%s:%u", v4, ntohs(s6->sin6_port));
-		return;
-	}
-	snprintf(out, size, "%s", a->text);
-}
-
-static int server_ref_cmp(const void *a, const void *b)
-{
-	const struct server_ref *x = a, *y = b;
-	int r = strcmp(x->text, y->text);
-
-	if (r)
-		return r;
-	return x->site < y->site ? -1 : x->site > y->site;
-}
-
-/* Sites whose access lists differ must not share a server of a kind: once
- * a connection is handed off the listener sees no more of it, so a client
- * allowed on one site would reach the other through the same backend
- * (a second, pipelined request naming it on :80; another Host inside the
- * TLS session on :443). Sorting the (server, site) pairs finds every
- * shared server in n log n. */
-static int config_check_shared(struct config_parser *p, enum gh_kind k)
-{
-	const struct gh_config *c = p->c;
-	struct server_ref *refs;
-	size_t n = 0;
-
-	for (size_t i = 0; i < c->n_sites; i++)
-		n += c->sites[i].n_servers[k];
-	if (n < 2)
-		return 0;
-	refs = calloc(n, sizeof(*refs));
-	if (!refs)
-		return -ENOMEM;
-	n = 0;
-	for (size_t i = 0; i < c->n_sites; i++)
-		for (size_t j = 0; j < c->sites[i].n_servers[k]; j++) {
-			server_key(&c->sites[i].servers[k][j], refs[n].text, sizeof(refs[n].text));
-			refs[n++].site = (uint32_t)i;
-		}
-	qsort(refs, n, sizeof(*refs), server_ref_cmp);
-	for (size_t i = 0, first = 0; i < n; i++) {
-		if (strcmp(refs[i].text, refs[first].text) != 0) {
-			first = i;
-			continue;
-		}
-		const struct gh_site *a = &c->sites[refs[first].site], *b = &c->sites[refs[i].site];
-		if (acl_equal(&a->acl, &b->acl))
-			continue;
-		config_error_at(p, b->line,
-				"site '%s' shares %s server %s with site '%s' (line %u) but their "
-				"allow/deny lists differ: a client allowed on one would reach the other "
-				"through that server (%s); give both the same list, or each its own server",
-				b->name ? b->name : "(unnamed)", gh_kind_str(k), refs[i].text,
-				a->name ? a->name : "(unnamed)", a->line,
-				k == GH_KIND_HTTP ? "a pipelined request on the same connection"
-						  : "another Host inside the same TLS session");
-	}
-	free(refs);
-	return 0;
-}
-
-static int acl_build(struct gh_acl *acl)
-{
-	if (acl->n_rules == 0)
-		return 0;
-	acl->set = prefixset_build(acl->rules, acl->n_rules, PREFIXSET_FIRST_MATCH);
-	return acl->set ? 0 : -errno;
-}
-
-bool config_acl_allows(const struct gh_acl *acl, int family, const uint8_t *addr)
-{
-	if (!acl->set)
-		return true;
-	/* no matching rule lets the client in, as nginx */
-	return prefixset_lookup(acl->set, family, addr) != GH_ACL_DENY;
 }
 
 /* Checks that need the whole file, then the route tables. */
@@ -253,9 +146,9 @@ static int config_finish(struct config_parser *p)
 	if (p->n_errors)
 		return 0;
 
-	r = acl_build(&c->acl);
+	r = config_acl_build(&c->acl);
 	for (size_t i = 0; i < c->n_sites && r == 0; i++)
-		r = acl_build(&c->sites[i].acl);
+		r = config_acl_build(&c->sites[i].acl);
 	if (r < 0)
 		return r;
 
@@ -359,12 +252,10 @@ void config_free(struct gh_config *c)
 		free(s->names);
 		for (int k = 0; k < GH_KIND_COUNT; k++)
 			free(s->servers[k]);
-		free(s->acl.rules);
-		prefixset_free(s->acl.set);
+		config_acl_free(&s->acl);
 	}
 	free(c->sites);
-	free(c->acl.rules);
-	prefixset_free(c->acl.set);
+	config_acl_free(&c->acl);
 	free(c->listens);
 	for (int k = 0; k < GH_KIND_COUNT; k++)
 		routes_free(c->routes[k]);

@@ -12,7 +12,6 @@
 #include "router/config_parser.h"
 #include "router/gh_limits.h"
 #include "router/http_head.h"
-#include "router/prefixset.h"
 #include "router/routes.h"
 
 /* A single-valued directive given twice is almost always a leftover. */
@@ -492,58 +491,6 @@ static int config_do_queue(struct config_parser *p, const struct config_directiv
 {
 	(void)n;
 	config_timeout(p, d, arg, &p->c->queue_timeout_ms, &p->seen_queue);
-	return 0;
-}
-
-/* allow|deny CIDR|all...: before any site the global list, inside a site
- * that site's; rules keep their written order (first match decides) */
-static int acl_push(struct gh_acl *acl, const struct prefix *px, uint32_t verdict)
-{
-	if ((acl->n_rules & (acl->n_rules - 1)) == 0) {	/* 0, 1, 2, 4...: grow */
-		size_t cap = acl->n_rules ? acl->n_rules * 2 : 4;
-		struct prefixset_entry *r = reallocarray(acl->rules, cap, sizeof(*r));
-
-		if (!r)
-			return -ENOMEM;
-		acl->rules = r;
-	}
-	acl->rules[acl->n_rules++] = (struct prefixset_entry){ .prefix = *px, .value = verdict };
-	return 0;
-}
-
-static int config_do_acl(struct config_parser *p, const struct config_directive *d,
-			 const struct config_tok *arg, size_t n)
-{
-	uint32_t verdict = d->name[0] == 'a' ? GH_ACL_ALLOW : GH_ACL_DENY;
-	struct gh_acl *acl = p->cur == GH_NO_SITE ? &p->c->acl : &p->c->sites[p->cur].acl;
-
-	for (size_t i = 0; i < n; i++) {
-		char q[QUOTE_BUF], why[PREFIX_ERROR_MAX];
-		struct prefix px[2];
-		size_t k = 1;
-		int r;
-
-		if (tok_is(&arg[i], "all")) {
-			px[0] = (struct prefix){ .family = AF_INET, .len = 0 };
-			px[1] = (struct prefix){ .family = AF_INET6, .len = 0 };
-			k = 2;
-		} else if (prefix_parse(arg[i].s, arg[i].len, &px[0], why, sizeof(why)) < 0) {
-			config_error(p, "bad prefix '%s' for '%s': %s", Q(q, &arg[i]), d->name, why);
-			continue;
-		}
-		if (acl->n_rules + k > CONFIG_MAX_ACL_RULES) {
-			config_error(p, "too many allow/deny prefixes in one list (at most %u)",
-				     CONFIG_MAX_ACL_RULES);
-			return 0;
-		}
-		for (size_t j = 0; j < k; j++) {
-			r = acl_push(acl, &px[j], verdict);
-			if (r < 0)
-				return r;
-		}
-		if (!acl->line)
-			acl->line = p->line;
-	}
 	return 0;
 }
 

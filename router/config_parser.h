@@ -4,8 +4,8 @@
  * Inside the config parser: its state, the directive table and the helpers
  * its parts share (config.c: lines and the whole-file checks;
  * config_values.c: words, numbers, durations, addresses, error messages;
- * config_directives.c: one handler per directive). Nothing outside router/
- * includes this.
+ * config_directives.c: one handler per directive; config_acl.c: the
+ * allow/deny lists). Nothing outside router/ includes this.
  */
 #include <stdbool.h>
 #include <stddef.h>
@@ -90,3 +90,11 @@ int config_add_listen(struct config_parser *p, enum gh_kind kind, const struct g
 		      unsigned line);
 extern const struct config_directive config_directives[];
 extern const size_t config_n_directives;
+
+/* config_acl.c */
+int config_do_acl(struct config_parser *p, const struct config_directive *d,
+		  const struct config_tok *arg, size_t n);
+/* errors for sites with different lists sharing a server of kind k */
+int config_check_shared(struct config_parser *p, enum gh_kind k);
+int config_acl_build(struct gh_acl *acl);	/* 0 or -errno */
+void config_acl_free(struct gh_acl *acl);
