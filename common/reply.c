@@ -6,6 +6,8 @@
 
 /* content type alert, record version TLS 1.2, length 2, level fatal, 112 */
 const uint8_t reply_tls_unrecognized_name[7] = { 0x15, 0x03, 0x03, 0x00, 0x02, 0x02, 0x70 };
+/* the same record, alert 49 */
+const uint8_t reply_tls_access_denied[7] = { 0x15, 0x03, 0x03, 0x00, 0x02, 0x02, 0x31 };
 
 const char *reply_http_reason(int status)
 {
@@ -13,6 +15,7 @@ const char *reply_http_reason(int status)
 	case 301: return "Moved Permanently";
 	case 308: return "Permanent Redirect";
 	case 400: return "Bad Request";
+	case 403: return "Forbidden";
 	case 404: return "Not Found";
 	case 405: return "Method Not Allowed";
 	case 408: return "Request Timeout";

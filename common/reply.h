@@ -22,6 +22,9 @@ const char *reply_http_reason(int status);
 
 /* Fatal alert record: unrecognized_name (112), RFC 6066 §3. */
 extern const uint8_t reply_tls_unrecognized_name[7];
+/* Fatal alert record: access_denied (49), RFC 8446 §6.2: the client's
+ * address is refused by an allow/deny list. */
+extern const uint8_t reply_tls_access_denied[7];
 
 /* Give a client its last answer (len may be 0): read what it sent and we
  * will not (closing with unread bytes sends a RST that can destroy the

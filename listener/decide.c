@@ -1,5 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 #include <string.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include "listener/decide.h"
 #include "router/acme_challenge.h"
 #include "router/http_head.h"
@@ -183,4 +185,57 @@ void decide_timeout(unsigned kind, bool got_bytes, struct decision *d, char *ans
 	/* Nothing sent at all (e.g. a browser's pre-connect) or TLS: close
 	 * quietly; a 408 to a pre-connected socket shows users an error page. */
 	set(d, DECIDE_ANSWER, "timeout", 0);
+}
+
+/* The peer's address bytes for the lists; false for a family they never
+ * hold (nothing else is accepted on the listening sockets). */
+static bool peer_addr(const struct sockaddr *peer, int *family, const uint8_t **addr)
+{
+	if (peer->sa_family == AF_INET) {
+		*family = AF_INET;
+		*addr = (const uint8_t *)&((const struct sockaddr_in *)peer)->sin_addr;
+		return true;
+	}
+	if (peer->sa_family == AF_INET6) {
+		*family = AF_INET6;	/* prefixset takes ::ffff:a.b.c.d as IPv4 */
+		*addr = (const uint8_t *)&((const struct sockaddr_in6 *)peer)->sin6_addr;
+		return true;
+	}
+	return false;
+}
+
+static void deny(unsigned kind, struct decision *d, const struct out *o, const char *why)
+{
+	d->one_request = 0;
+	d->site = GH_NO_SITE;
+	if (kind == GH_KIND_TLS) {
+		set(d, DECIDE_ANSWER, "denied", 0);
+		d->detail = why;
+		d->answer = reply_tls_access_denied;
+		d->answer_len = sizeof(reply_tls_access_denied);
+		return;
+	}
+	http_answer(d, o, 403, why, "denied");
+}
+
+void decide_access(const struct gh_config *cfg, unsigned kind, const struct sockaddr *peer,
+		   struct decision *d, char *answer, size_t answer_size)
+{
+	const struct out o = { answer, answer_size };
+	const uint8_t *addr;
+	int family;
+
+	/* only a hand-off or an answer with words in it: a quiet close stays one */
+	if (d->action != DECIDE_HANDOFF && !(d->action == DECIDE_ANSWER && d->answer_len > 0))
+		return;
+	if (!peer_addr(peer, &family, &addr)) {
+		deny(kind, d, &o, "client address of unknown family");
+		return;
+	}
+	if (!config_acl_allows(&cfg->acl, family, addr)) {
+		deny(kind, d, &o, "client address not allowed here");
+		return;
+	}
+	if (d->action == DECIDE_HANDOFF && !config_acl_allows(&cfg->sites[d->site].acl, family, addr))
+		deny(kind, d, &o, "client address not allowed for this site");
 }

@@ -14,6 +14,8 @@
 #include "router/config.h"
 #include "router/hostname.h"
 
+struct sockaddr;
+
 enum decide_action {
 	DECIDE_WAIT,		/* need more bytes */
 	DECIDE_HANDOFF,		/* give the client to a forwarder for `site` */
@@ -58,3 +60,12 @@ void decide_bytes(const struct gh_config *cfg, unsigned kind, const uint8_t *buf
  * answer as for decide_bytes() (an error answer needs REPLY_MAX bytes). */
 void decide_timeout(unsigned kind, bool got_bytes, struct decision *d, char *answer,
 		    size_t answer_size);
+
+/* The allow/deny lists' word on what decide_bytes() decided for a client
+ * at peer (AF_INET, or AF_INET6 with IPv4-mapped taken as IPv4): the
+ * global list first, then the routed site's list on a hand-off. A refused
+ * client is answered "denied": 403 on http, the fatal access_denied alert
+ * on tls, whatever it asked for, and no backend is contacted. Decisions
+ * that send nothing (waiting, a quiet close) are left as they are. */
+void decide_access(const struct gh_config *cfg, unsigned kind, const struct sockaddr *peer,
+		   struct decision *d, char *answer, size_t answer_size);

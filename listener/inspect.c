@@ -63,6 +63,8 @@ bool inspect_conn(struct inspector *in, struct lconn *c, bool hangup)
 	/* n == 0: EOF (peeking never reads 0 otherwise) */
 	decide_bytes(in->cfg, c->kind, in->buf, (size_t)n, hangup || n == 0, &d, in->answer,
 		     sizeof(in->answer));
+	decide_access(in->cfg, c->kind, (const struct sockaddr *)&c->peer, &d, in->answer,
+		      sizeof(in->answer));
 	return carry_out(in, c, &d);
 }
 

@@ -137,9 +137,21 @@ static int config_finish(struct config_parser *p)
 			return r;
 	}
 
+	for (int k = 0; k < GH_KIND_COUNT; k++) {
+		r = config_check_shared(p, (enum gh_kind)k);
+		if (r < 0)
+			return r;
+	}
+
 	if (p->n_errors)
 		return 0;
 	r = config_alpn_finish(c);
+	if (r < 0)
+		return r;
+
+	r = config_acl_build(&c->acl);
+	for (size_t i = 0; i < c->n_sites && r == 0; i++)
+		r = config_acl_build(&c->sites[i].acl);
 	if (r < 0)
 		return r;
 
@@ -245,9 +257,11 @@ void config_free(struct gh_config *c)
 		for (int k = 0; k < GH_KIND_COUNT; k++)
 			free(s->servers[k]);
 		config_alpn_free(s->alpn, s->n_alpn);
+		config_acl_free(&s->acl);
 	}
 	free(c->sites);
 	config_alpn_free(c->alpn, c->n_alpn);
+	config_acl_free(&c->acl);
 	free(c->listens);
 	for (int k = 0; k < GH_KIND_COUNT; k++)
 		routes_free(c->routes[k]);

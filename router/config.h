@@ -16,6 +16,19 @@
 #include "router/hostname.h"
 
 struct routes;
+struct prefixset;
+struct prefixset_entry;
+
+/* An access list (`allow`/`deny` lines) as written, and built for lookup:
+ * first match in written order decides, no match allows (nginx). */
+enum { GH_ACL_DENY = 0, GH_ACL_ALLOW = 1 };
+
+struct gh_acl {
+	struct prefixset_entry *rules;	/* in written order; value GH_ACL_* */
+	size_t n_rules;
+	unsigned line;			/* its first allow/deny line, 0 = none */
+	struct prefixset *set;		/* built by config_parse; NULL if no rules */
+};
 
 enum gh_kind {
 	GH_KIND_HTTP = 0,
@@ -59,6 +72,7 @@ struct gh_site {
 	 * as 1 + its index (0: the `tls` servers) */
 	struct gh_alpn_route *alpn;
 	size_t n_alpn;
+	struct gh_acl acl;		/* `allow`/`deny` inside the site */
 	unsigned line;
 };
 
@@ -99,6 +113,7 @@ struct gh_config {
 	/* `metrics ADDRESS:PORT`: where `gatehouse run` serves Prometheus
 	 * text (gatehouse-metrics); metrics.len 0: off */
 	struct gh_addr metrics;
+	struct gh_acl acl;		/* `allow`/`deny` before any site: every client */
 };
 
 /* Receives one complete message "FILE:LINE: text" (no newline). */
@@ -137,6 +152,9 @@ bool config_alpn_route_ok(const struct gh_config *c, uint32_t site, unsigned kin
 /* The servers a client of site, kind and route (config_alpn_route_ok) goes to. */
 const struct gh_addr *config_servers(const struct gh_config *c, uint32_t site, unsigned kind,
 				     unsigned alpn_route, size_t *n);
+/* An access list's verdict for a client address (family AF_INET: 4 bytes,
+ * AF_INET6: 16, IPv4-mapped matched as IPv4): true to let it in. */
+bool config_acl_allows(const struct gh_acl *acl, int family, const uint8_t *addr);
 
 const char *gh_kind_str(enum gh_kind k);
 const char *gh_http_mode_str(enum gh_http_mode m);

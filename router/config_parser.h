@@ -4,8 +4,8 @@
  * Inside the config parser: its state, the directive table and the helpers
  * its parts share (config.c: lines and the whole-file checks;
  * config_values.c: words, numbers, durations, addresses, error messages;
- * config_directives.c: one handler per directive). Nothing outside router/
- * includes this.
+ * config_directives.c: one handler per directive; config_acl.c: the
+ * allow/deny lists). Nothing outside router/ includes this.
  */
 #include <stdbool.h>
 #include <stddef.h>
@@ -23,6 +23,9 @@
 /* tls-alpn lines per site, and global: a site's routes, own and copied,
  * stay under 256 so a hand-off names one in a byte */
 #define CONFIG_MAX_ALPN_ROUTES 16u
+/* prefixes in one allow/deny list: lookups cost the same at any size
+ * (router/prefixset.h); this bounds the build's memory (~17 B a prefix) */
+#define CONFIG_MAX_ACL_RULES 1000000u
 /* longest word quoted back in a message; the rest becomes "..." */
 #define CONFIG_QUOTE_MAX 80u
 
@@ -97,3 +100,11 @@ int config_do_tls_alpn(struct config_parser *p, const struct config_directive *d
 int config_alpn_finish(struct gh_config *c);
 void config_alpn_free(struct gh_alpn_route *routes, size_t n);
 extern const size_t config_n_directives;
+
+/* config_acl.c */
+int config_do_acl(struct config_parser *p, const struct config_directive *d,
+		  const struct config_tok *arg, size_t n);
+/* errors for sites with different lists sharing a server of kind k */
+int config_check_shared(struct config_parser *p, enum gh_kind k);
+int config_acl_build(struct gh_acl *acl);	/* 0 or -errno */
+void config_acl_free(struct gh_acl *acl);

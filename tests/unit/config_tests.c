@@ -551,6 +551,29 @@ static const struct bad_case {
 	{ "max-head-size k\n", 1, "bad max-head-size 'k'" },
 	{ "max-head-size 16kk\n", 1, "bad max-head-size '16kk'" },
 	{ "max-head-size 99999999999999999999999k\n", 1, "bad max-head-size" },
+	/* access lists */
+	{ "allow\n", 1, "'allow': missing argument (usage: allow CIDR|all [CIDR...])" },
+	{ "deny 10.0.0.1/8\n", 1,
+	  "bad prefix '10.0.0.1/8' for 'deny': host bits set after /8 (the prefix is 10.0.0.0/8)" },
+	{ "allow 192.0.2.0/33\n", 1, "bad prefix '192.0.2.0/33' for 'allow': prefix length must be 0..32" },
+	{ SITE_A "  allow 2001:db8::/129\n", 3,
+	  "bad prefix '2001:db8::/129' for 'allow': prefix length must be 0..128" },
+	{ SITE_A "  deny 10.0.0.0/8 example.com\n", 3,
+	  "bad prefix 'example.com' for 'deny': not an IPv4 or IPv6 address or prefix" },
+	{ SITE_A "  allow [::1]\n", 3, "bad prefix '[::1]' for 'allow'" },
+	{ SITE_A "  deny ALL\n", 3, "bad prefix 'ALL' for 'deny'" },
+	{ SITE_A "  deny 192.0.2.0/24\nsite b.example\n  http [2001:db8::1]:80\n", 4,
+	  "site 'b.example' shares http server [2001:db8::1]:80 with site 'a.example' (line 1) but their "
+	  "allow/deny lists differ: a client allowed on one would reach the other through that "
+	  "server (a pipelined request on the same connection); give both the same list, or each "
+	  "its own server" },
+	{ "site a.example\n  tls [::1]:443\n  allow 10.0.0.0/8\n  deny all\n"
+	  "site b.example\n  tls [::2]:443 [::1]:443\n  allow 10.0.0.0/8\n", 5,
+	  "site 'b.example' shares tls server [::1]:443 with site 'a.example' (line 1) but their "
+	  "allow/deny lists differ: a client allowed on one would reach the other through that "
+	  "server (another Host inside the same TLS session)" },
+	{ "site a.example\n  http [::FFFF:192.0.2.1]:80\n  deny all\nsite b.example\n  http 192.0.2.1:80\n", 4,
+	  "site 'b.example' shares http server 192.0.2.1:80 with site 'a.example' (line 1)" },
 	/* bytes that have no place in a config */
 	{ SITE_A "listen http\r[::]:80\n", 3, "control character 0x0d" },
 	{ SITE_A "forwarders 4\x01\n", 3, "control character 0x01" },
@@ -1019,6 +1042,95 @@ START_TEST(test_tls_alpn_lengths)
 }
 END_TEST
 
+/* allow/deny: global before any site, per site after one; first match in
+ * written order; no match allows; IPv4-mapped clients are IPv4 clients. */
+static bool allows(const struct gh_acl *acl, const char *addr)
+{
+	uint8_t a[16];
+	int fam = strchr(addr, ':') ? AF_INET6 : AF_INET;
+
+	ck_assert_int_eq(inet_pton(fam, addr, a), 1);
+	return config_acl_allows(acl, fam, a);
+}
+
+START_TEST(test_acl)
+{
+	static const char text[] =
+		"deny 192.0.2.66 2001:db8:bad::/48\n"
+		"site a.example\n"
+		"  http [::1]:80\n"
+		"  allow 192.0.2.0/24\n"
+		"  deny 192.0.2.7\n"		/* after the /24 that allows it: never decides */
+		"  allow ::1\n"
+		"  deny all\n"
+		"site b.example\n"
+		"  http [::2]:80\n"
+		"  deny 198.51.100.0/24\n"
+		"site c.example\n"		/* shares a's server with the same list: fine */
+		"  http [::1]:80\n"
+		"  allow 192.0.2.0/24\n"
+		"  deny 192.0.2.7\n"
+		"  allow ::1\n"
+		"  deny all\n"
+		"site d.example\n"		/* no list: shares with nobody */
+		"  tls [::3]:443\n";
+	struct gh_config *c;
+	struct errs e;
+
+	ck_assert_int_eq(parse(text, &e, &c), 0);
+	ck_assert_uint_eq(c->acl.n_rules, 2);
+	ck_assert_uint_eq(c->acl.line, 1);
+	ck_assert_uint_eq(c->sites[0].acl.n_rules, 5);	/* all: one rule per family */
+	ck_assert_uint_eq(c->sites[0].acl.line, 4);
+	ck_assert_ptr_null(c->sites[3].acl.set);
+
+	ck_assert(!allows(&c->acl, "192.0.2.66"));
+	ck_assert(!allows(&c->acl, "::ffff:192.0.2.66"));
+	ck_assert(!allows(&c->acl, "2001:db8:bad:1::5"));
+	ck_assert(allows(&c->acl, "192.0.2.67"));
+	ck_assert(allows(&c->acl, "2001:db8:bae::1"));
+
+	const struct gh_acl *a = &c->sites[0].acl;
+	ck_assert(allows(a, "192.0.2.7"));
+	ck_assert(allows(a, "::ffff:192.0.2.200"));
+	ck_assert(allows(a, "::1"));
+	ck_assert(!allows(a, "192.0.3.1"));
+	ck_assert(!allows(a, "::ffff:192.0.3.1"));
+	ck_assert(!allows(a, "::2"));
+	ck_assert(!allows(a, "127.0.0.1"));
+
+	const struct gh_acl *b = &c->sites[1].acl;
+	ck_assert(!allows(b, "198.51.100.9"));
+	ck_assert(allows(b, "198.51.101.9"));		/* no match: allowed */
+	ck_assert(allows(b, "2001:db8::1"));
+	ck_assert(allows(&c->sites[3].acl, "198.51.100.9"));	/* no list */
+	config_free(c);
+}
+END_TEST
+
+/* One list holds at most 1 000 000 prefixes ("all" is two): the line that
+ * would pass it is an error, the list up to it is whole. */
+START_TEST(test_acl_limit)
+{
+	const size_t lines = 500001, line_len = sizeof("deny all\n") - 1;
+	char *text = malloc(lines * line_len + 1);
+	struct gh_config *c;
+	struct errs e;
+
+	ck_assert_ptr_nonnull(text);
+	for (size_t i = 0; i < lines - 1; i++)
+		memcpy(text + i * line_len, "deny all\n", line_len);
+	ck_assert_int_eq(parse_len(text, (lines - 1) * line_len, &e, &c), 0);
+	ck_assert_uint_eq(c->acl.n_rules, 1000000);
+	config_free(c);
+	memcpy(text + (lines - 1) * line_len, "deny all\n", line_len);
+	ck_assert_int_eq(parse_len(text, lines * line_len, &e, &c), -EINVAL);
+	ck_assert_uint_eq(e.n, 1);
+	ck_assert_str_eq(e.msg[0], "test.conf:500001: too many allow/deny prefixes in one list (at most 1000000)");
+	free(text);
+}
+END_TEST
+
 Suite *make_config_suite(void)
 {
 	Suite *s = suite_create("config");
@@ -1034,6 +1146,7 @@ Suite *make_config_suite(void)
 	tcase_add_test(tc, test_default_site);
 	tcase_add_test(tc, test_names);
 	tcase_add_test(tc, test_comments);
+	tcase_add_test(tc, test_acl);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("bad");
@@ -1046,6 +1159,7 @@ Suite *make_config_suite(void)
 	tcase_add_test(tc, test_many_errors);
 	tcase_add_test(tc, test_quoting);
 	tcase_add_test(tc, test_limits);
+	tcase_add_test(tc, test_acl_limit);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("load");

@@ -6,8 +6,11 @@
  *    name the classes get wrong goes unrouted (issue #11.9);
  *  - redirect-https routes a lone, well-formed ACME challenge and marks it
  *    one request (issue #11.3);
- *  - answers are written into the caller's buffer, nowhere else (#12).
+ *  - answers are written into the caller's buffer, nowhere else (#12);
+ *  - decide_access(): allow/deny lists, global then the site's, by peer
+ *    address in each form accept() gives it (issue #15.1).
  */
+#include <arpa/inet.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -363,6 +366,151 @@ START_TEST(test_tls_alpn_route)
 }
 END_TEST
 
+/* A peer as accept() gives it: "a.b.c.d" as sockaddr_in, anything with a
+ * colon as sockaddr_in6 (so "::ffff:a.b.c.d" is the dual-stack form). */
+static const struct sockaddr *peer_of(const char *text, struct sockaddr_storage *ss)
+{
+	memset(ss, 0, sizeof(*ss));
+	if (strchr(text, ':')) {
+		struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)ss;
+		s6->sin6_family = AF_INET6;
+		ck_assert_int_eq(inet_pton(AF_INET6, text, &s6->sin6_addr), 1);
+	} else {
+		struct sockaddr_in *s4 = (struct sockaddr_in *)ss;
+		s4->sin_family = AF_INET;
+		ck_assert_int_eq(inet_pton(AF_INET, text, &s4->sin_addr), 1);
+	}
+	return (const struct sockaddr *)ss;
+}
+
+static const char acl_conf[] =
+	"deny 203.0.113.0/24 2001:db8:bad::/48\n"
+	"site open.example\n  http [::1]:80\n  tls [::1]:443\n"
+	"site shut.example\n  http [::2]:80\n  tls [::2]:443\n"
+	"  allow 192.0.2.0/24 2001:db8:1::/48\n  deny all\n";
+
+/* One client from peer asking for host (by Host on http, SNI on tls). */
+static void ask(const struct gh_config *cfg, unsigned kind, const char *host, const char *peer,
+		struct decision *d)
+{
+	struct sockaddr_storage ss;
+	char req[256];
+	uint8_t w[512];
+	size_t n;
+
+	if (kind == GH_KIND_TLS) {
+		n = hello((const uint8_t *)host, strlen(host), w, sizeof(w));
+		decide_bytes(cfg, kind, w, n, false, d, ans, sizeof(ans));
+	} else {
+		int rl = snprintf(req, sizeof(req), "GET / HTTP/1.1\r\nHost: %s\r\n\r\n", host);
+		decide_bytes(cfg, kind, (const uint8_t *)req, (size_t)rl, false, d, ans, sizeof(ans));
+	}
+	decide_access(cfg, kind, peer_of(peer, &ss), d, ans, sizeof(ans));
+}
+
+static void want_denied(unsigned kind, const struct decision *d, const char *what)
+{
+	ck_assert_msg(d->action == DECIDE_ANSWER, "%s: action %d", what, d->action);
+	ck_assert_str_eq(d->result, "denied");
+	if (kind == GH_KIND_TLS) {
+		ck_assert_int_eq(d->status, 0);
+		ck_assert_uint_eq(d->answer_len, 7);
+		ck_assert_mem_eq(d->answer, "\x15\x03\x03\x00\x02\x02\x31", 7);	/* alert 49 */
+	} else {
+		ck_assert_int_eq(d->status, 403);
+		ck_assert_msg(d->answer_len > 0 &&
+			      strncmp((const char *)d->answer, "HTTP/1.1 403 Forbidden\r\n", 24) == 0,
+			      "%s: %.*s", what, (int)d->answer_len, (const char *)d->answer);
+	}
+}
+
+static void want_handoff(const struct gh_config *cfg, const struct decision *d, const char *site,
+			 const char *what)
+{
+	ck_assert_msg(d->action == DECIDE_HANDOFF, "%s: action %d (%s)", what, d->action,
+		      d->result ? d->result : "");
+	ck_assert_str_eq(cfg->sites[d->site].name, site);
+}
+
+START_TEST(test_access_lists)
+{
+	struct gh_config *cfg = parse(acl_conf);
+	struct decision d;
+
+	for (unsigned kind = 0; kind < GH_KIND_COUNT; kind++) {
+		/* the global list first, whatever site is asked for */
+		ask(cfg, kind, "open.example", "203.0.113.9", &d);
+		want_denied(kind, &d, "global v4");
+		ask(cfg, kind, "open.example", "::ffff:203.0.113.9", &d);
+		want_denied(kind, &d, "global v4-mapped");
+		ask(cfg, kind, "open.example", "2001:db8:bad:7::1", &d);
+		want_denied(kind, &d, "global v6");
+		ask(cfg, kind, "nosuch.example", "203.0.113.9", &d);
+		want_denied(kind, &d, "global before no_route");
+		ask(cfg, kind, "open.example", "198.51.100.1", &d);
+		want_handoff(cfg, &d, "open.example", "no list matches");
+
+		/* then the routed site's */
+		ask(cfg, kind, "shut.example", "192.0.2.5", &d);
+		want_handoff(cfg, &d, "shut.example", "site allow v4");
+		ask(cfg, kind, "shut.example", "::ffff:192.0.2.5", &d);
+		want_handoff(cfg, &d, "shut.example", "site allow v4-mapped");
+		ask(cfg, kind, "shut.example", "2001:db8:1:2::3", &d);
+		want_handoff(cfg, &d, "shut.example", "site allow v6");
+		ask(cfg, kind, "shut.example", "198.51.100.1", &d);
+		want_denied(kind, &d, "site deny all v4");
+		ask(cfg, kind, "shut.example", "::ffff:198.51.100.1", &d);
+		want_denied(kind, &d, "site deny all v4-mapped");
+		ask(cfg, kind, "shut.example", "2001:db8:2::1", &d);
+		want_denied(kind, &d, "site deny all v6");
+		/* the name stays for the log */
+		ck_assert_str_eq(d.name, "shut.example");
+	}
+	config_free(cfg);
+}
+END_TEST
+
+/* Decisions that send nothing stay quiet; a carried-alone ACME head loses
+ * its one_request mark when denied; no lists: nothing changes. */
+START_TEST(test_access_quiet_and_none)
+{
+	struct gh_config *cfg = parse(acl_conf);
+	struct gh_config *open = parse("site open.example\n  http [::1]:80\n");
+	struct sockaddr_storage ss;
+	struct decision d;
+
+	decide_bytes(cfg, GH_KIND_TLS, (const uint8_t *)"GET /", 5, false, &d, ans, sizeof(ans));
+	ck_assert_str_eq(d.result, "bad_hello");
+	decide_access(cfg, GH_KIND_TLS, peer_of("203.0.113.9", &ss), &d, ans, sizeof(ans));
+	ck_assert_str_eq(d.result, "bad_hello");
+	ck_assert_uint_eq(d.answer_len, 0);
+
+	decide_bytes(cfg, GH_KIND_HTTP, (const uint8_t *)"GET /", 5, false, &d, ans, sizeof(ans));
+	ck_assert_int_eq(d.action, DECIDE_WAIT);
+	decide_access(cfg, GH_KIND_HTTP, peer_of("203.0.113.9", &ss), &d, ans, sizeof(ans));
+	ck_assert_int_eq(d.action, DECIDE_WAIT);
+
+	decide_timeout(GH_KIND_HTTP, true, &d, ans, sizeof(ans));
+	ck_assert_int_eq(d.status, 408);	/* deadlines are not the lists' business */
+
+	struct gh_config *acme = parse("http-mode redirect-https\n"
+				       "site shut.example\n  http [::2]:80\n  deny all\n");
+	static const char ch[] = "GET /.well-known/acme-challenge/tok HTTP/1.1\r\nHost: shut.example\r\n\r\n";
+	decide_bytes(acme, GH_KIND_HTTP, (const uint8_t *)ch, strlen(ch), false, &d, ans, sizeof(ans));
+	ck_assert_int_eq(d.action, DECIDE_HANDOFF);
+	ck_assert_uint_gt(d.one_request, 0);
+	decide_access(acme, GH_KIND_HTTP, peer_of("::1", &ss), &d, ans, sizeof(ans));
+	want_denied(GH_KIND_HTTP, &d, "challenge");
+	ck_assert_uint_eq(d.one_request, 0);
+
+	ask(open, GH_KIND_HTTP, "open.example", "203.0.113.9", &d);
+	want_handoff(open, &d, "open.example", "no lists at all");
+	config_free(acme);
+	config_free(open);
+	config_free(cfg);
+}
+END_TEST
+
 Suite *make_decide_suite(void)
 {
 	Suite *s = suite_create("decide");
@@ -373,6 +521,8 @@ Suite *make_decide_suite(void)
 	tcase_add_test(tc, test_answer_in_callers_buffer);
 	tcase_add_test(tc, test_tls_need_edge);
 	tcase_add_test(tc, test_tls_alpn_route);
+	tcase_add_test(tc, test_access_lists);
+	tcase_add_test(tc, test_access_quiet_and_none);
 	suite_add_tcase(s, tc);
 	return s;
 }
