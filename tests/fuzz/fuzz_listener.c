@@ -13,8 +13,12 @@
  *    buffer, or the TLS alert (for :443);
  *  - under redirect-https, a hand-off is a lone ACME challenge head, and
  *    carries it as its one request;
- *  - the name is NUL-terminated, normalised and at most 253 bytes.
+ *  - the name is NUL-terminated, normalised and at most 253 bytes;
+ *  - after the allow/deny lists (decide_access, the peer picked by byte 0),
+ *    a hand-off is to a client both the global and its site's list allow,
+ *    and a refused one is answered "denied" (403, or the access_denied alert).
  */
+#include <arpa/inet.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -40,8 +44,10 @@ static void setup(void)
 {
 	static const char route[] =
 		"max-head-size 2k\n"
+		"deny 203.0.113.0/24 2001:db8:bad::/48\n"
 		"site a.example www.a.example *.w.example\n  http [::1]:80\n  tls [::1]:443\n"
 		"site b.example\n  tls [2001:db8::1]:443\n"
+		"  allow 192.0.2.0/24\n  deny all\n"
 		"default tls b.example\n";
 	static const char redirect[] =
 		"http-mode redirect-https\n"
@@ -107,6 +113,37 @@ static int same(const struct decision *a, const struct decision *b)
 	       (a->result == b->result || (a->result && b->result && !strcmp(a->result, b->result)));
 }
 
+/* The peers byte 0 picks from: allowed everywhere but site b, allowed on
+ * b, refused by the global list (as an IPv4-mapped and as an IPv6 peer). */
+static void peer_of(unsigned k, struct sockaddr_storage *ss)
+{
+	static const char *const peers[4] = { "::1", "192.0.2.7", "::ffff:203.0.113.5", "2001:db8:bad::1" };
+	memset(ss, 0, sizeof(*ss));
+	if (k == 1) {
+		struct sockaddr_in *s4 = (struct sockaddr_in *)ss;
+		s4->sin_family = AF_INET;
+		inet_pton(AF_INET, peers[k], &s4->sin_addr);
+	} else {
+		struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)ss;
+		s6->sin6_family = AF_INET6;
+		inet_pton(AF_INET6, peers[k], &s6->sin6_addr);
+	}
+}
+
+static void check_access(const struct gh_config *cfg, unsigned kind, const struct sockaddr_storage *ss,
+			 const struct decision *d)
+{
+	int family = ss->ss_family;
+	const uint8_t *a = family == AF_INET ? (const uint8_t *)&((const struct sockaddr_in *)ss)->sin_addr
+					     : (const uint8_t *)&((const struct sockaddr_in6 *)ss)->sin6_addr;
+	if (d->action == DECIDE_HANDOFF &&
+	    (!config_acl_allows(&cfg->acl, family, a) || !config_acl_allows(&cfg->sites[d->site].acl, family, a)))
+		abort();	/* a refused client reached the hand-off */
+	if (d->action == DECIDE_ANSWER && d->result && !strcmp(d->result, "denied") &&
+	    !(kind == GH_KIND_TLS ? d->answer_len == 7 : d->answer_len > 12 && !memcmp(d->answer, "HTTP/1.1 403", 12)))
+		abort();
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -144,6 +181,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		decide_bytes(cfg, kind, seen, len, closed, &whole, ans2, sizeof(ans2));
 		if (!same(&d, &whole))
 			abort();	/* deterministic */
+		struct sockaddr_storage ss;
+		peer_of((data[0] >> 2) & 3, &ss);
+		decide_access(cfg, kind, (const struct sockaddr *)&ss, &d, ans, sizeof(ans));
+		check_access(cfg, kind, &ss, &d);
 		if (d.action != DECIDE_WAIT)
 			break;
 		if (closed)
