@@ -28,6 +28,7 @@
 #include "forwarder/pipes.h"
 #include "forwarder/queue.h"
 #include "forwarder/relay.h"
+#include "forwarder/srcaddr.h"
 #include "forwarder/state.h"
 #include "policy/policy.h"
 
@@ -145,7 +146,7 @@ static int setup(void *ctx, const struct gh_config *cfg)
 	f->epfd = epoll_create1(EPOLL_CLOEXEC);
 	if (!f->buf || f->epfd < 0)
 		return -ENOMEM;
-	if (queue_setup(f, nf) < 0 || intake_setup(f) < 0 || dial_setup(f) < 0)
+	if (queue_setup(f, nf) < 0 || intake_setup(f) < 0 || dial_setup(f) < 0 || srcaddr_setup(f) < 0)
 		return -EINVAL;
 	pipes_init(fdbudget_pipes(nofile));
 	return f->epfd;
@@ -158,6 +159,7 @@ static int sandbox(void *ctx, const struct gh_config *cfg)
 		.user = cfg->user,
 		.chroot_dir = cfg->chroot_dir,
 		.allow_ipv4 = config_has_ipv4_server(cfg),
+		.allow_source_bind = config_uses_source_prefix(cfg),
 	};
 	return policy_enter(POLICY_FORWARDER, &po);
 }
@@ -222,6 +224,7 @@ static int teardown(void *ctx, bool stopped)
 	conn_recycle(&f->conns);
 	conn_teardown(&f->conns);
 	dial_free(f);
+	srcaddr_free(f);
 	queue_free(f);
 	intake_close(f);
 	close(f->epfd);
