@@ -12,8 +12,8 @@
 struct forwarder;
 struct fconn;
 
-/* Before the sandbox: is each prefix in use local to this host (`ip -6
- * route add local PREFIX dev lo`)? Checked without a packet leaving it;
+/* Before the sandbox: does each prefix in use route to lo on this host
+ * (`ip -6 route add local PREFIX dev lo`)? Asked without sending a packet;
  * each missing one logged. 0, or -ENOMEM. */
 int srcaddr_setup(struct forwarder *f);
 void srcaddr_free(struct forwarder *f);
