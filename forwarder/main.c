@@ -32,13 +32,22 @@
 #include "forwarder/state.h"
 #include "policy/policy.h"
 
+/* Every server a client can be sent to: the sites' own and their tls-alpn
+ * routes' (global routes are copied into the sites). */
 static bool config_has_ipv4_server(const struct gh_config *cfg)
 {
-	for (size_t s = 0; s < cfg->n_sites; s++)
+	for (size_t s = 0; s < cfg->n_sites; s++) {
+		const struct gh_site *st = &cfg->sites[s];
+
 		for (int k = 0; k < GH_KIND_COUNT; k++)
-			for (size_t i = 0; i < cfg->sites[s].n_servers[k]; i++)
-				if (cfg->sites[s].servers[k][i].ss.ss_family == AF_INET)
+			for (size_t i = 0; i < st->n_servers[k]; i++)
+				if (st->servers[k][i].ss.ss_family == AF_INET)
 					return true;
+		for (size_t r = 0; r < st->n_alpn; r++)
+			for (size_t i = 0; i < st->alpn[r].n_servers; i++)
+				if (st->alpn[r].servers[i].ss.ss_family == AF_INET)
+					return true;
+	}
 	return false;
 }
 
