@@ -46,6 +46,7 @@ struct forwarder {
 	/* dial.c: round-robin position and failure memory per site and kind */
 	uint32_t *rr[GH_KIND_COUNT];
 	struct fserver_state **srv[GH_KIND_COUNT];
+	bool *src_unrouted;	/* per site: its source-prefix has no local route (srcaddr.c) */
 	uint64_t total, failed;
 	/* per site (queue.c): relays held, this forwarder's share of
 	 * site-max-connections (0: none), clients waiting for a slot */

@@ -59,6 +59,15 @@ struct gh_alpn_route {
 	unsigned line;
 };
 
+/* `source-prefix PREFIX/96|off` (router/config_srcaddr.c): the IPv6 /96
+ * that IPv4 clients' addresses are embedded in (RFC 6052) to make the
+ * source address of their backend connections */
+struct gh_source_prefix {
+	uint8_t prefix[12];		/* the /96's first 96 bits */
+	bool on;
+	unsigned line;			/* its line; 0: none here (a site inherits the global one) */
+};
+
 struct gh_site {
 	char *name;			/* the first name on its `site` line */
 	char **names;			/* every name, normalised ("*.x" kept) */
@@ -73,6 +82,7 @@ struct gh_site {
 	struct gh_alpn_route *alpn;
 	size_t n_alpn;
 	struct gh_acl acl;		/* `allow`/`deny` inside the site */
+	struct gh_source_prefix source_prefix;	/* its own, else the global one once parsed */
 	unsigned line;
 };
 
@@ -114,6 +124,7 @@ struct gh_config {
 	 * text (gatehouse-metrics); metrics.len 0: off */
 	struct gh_addr metrics;
 	struct gh_acl acl;		/* `allow`/`deny` before any site: every client */
+	struct gh_source_prefix source_prefix;	/* `source-prefix` before any site */
 };
 
 /* Receives one complete message "FILE:LINE: text" (no newline). */
@@ -155,6 +166,15 @@ const struct gh_addr *config_servers(const struct gh_config *c, uint32_t site, u
 /* An access list's verdict for a client address (family AF_INET: 4 bytes,
  * AF_INET6: 16, IPv4-mapped matched as IPv4): true to let it in. */
 bool config_acl_allows(const struct gh_acl *acl, int family, const uint8_t *addr);
+
+/* The source address a backend connection of site's client takes: the
+ * site's source-prefix with the client's IPv4 address (family AF_INET, 4
+ * bytes) as its last 32 bits, port 0. False, *out untouched, when the site
+ * has none or the client is IPv6: it keeps the host's normal source. */
+bool config_source_addr(const struct gh_config *c, uint32_t site, int family,
+			const uint8_t *addr, struct sockaddr_in6 *out);
+/* Does any site take source addresses from a source-prefix? */
+bool config_uses_source_prefix(const struct gh_config *c);
 
 const char *gh_kind_str(enum gh_kind k);
 const char *gh_http_mode_str(enum gh_http_mode m);

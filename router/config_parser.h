@@ -101,6 +101,12 @@ int config_alpn_finish(struct gh_config *c);
 void config_alpn_free(struct gh_alpn_route *routes, size_t n);
 extern const size_t config_n_directives;
 
+/* config_srcaddr.c */
+int config_do_source_prefix(struct config_parser *p, const struct config_directive *d,
+			    const struct config_tok *arg, size_t n);
+/* sites inherit the global line; IPv4 servers under a prefix are errors */
+void config_srcaddr_finish(struct config_parser *p);
+
 /* config_acl.c */
 int config_do_acl(struct config_parser *p, const struct config_directive *d,
 		  const struct config_tok *arg, size_t n);

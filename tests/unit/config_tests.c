@@ -1131,6 +1131,91 @@ START_TEST(test_acl_limit)
 }
 END_TEST
 
+/* source-prefix: global, per site, `off`; the address an IPv4 client's
+ * relay leaves from is the prefix with the client's address as its last
+ * 32 bits, v4-mapped clients too; IPv6 clients and sites without get none */
+static const char *src_of(const struct gh_config *c, const char *site, int family, const char *client)
+{
+	static char out[INET6_ADDRSTRLEN];
+	uint8_t a[16] = { 0 };
+	struct sockaddr_in6 sa;
+
+	ck_assert_int_eq(inet_pton(family, client, a), 1);
+	if (!config_source_addr(c, site_index(c, site), family, a, &sa))
+		return "-";
+	ck_assert_int_eq(sa.sin6_family, AF_INET6);
+	ck_assert_int_eq(sa.sin6_port, 0);
+	return inet_ntop(AF_INET6, &sa.sin6_addr, out, sizeof(out));
+}
+
+START_TEST(test_source_prefix)
+{
+	struct gh_config *c = load("source-prefix 2001:db8:ff::/96\n"
+				   "site a.example\n  http [2001:db8::1]:80\n"
+				   "site b.example\n  http [2001:db8::2]:80\n  source-prefix fd00:1:2:3:4:5::/96\n"
+				   "site c.example\n  http [2001:db8::3]:80\n  source-prefix off\n"
+				   "site d.example\n  http 192.0.2.4:80\n  source-prefix off\n");
+
+	ck_assert_str_eq(src_of(c, "a.example", AF_INET, "203.0.113.5"), "2001:db8:ff::cb00:7105");
+	ck_assert_str_eq(src_of(c, "a.example", AF_INET6, "::ffff:203.0.113.5"), "2001:db8:ff::cb00:7105");
+	ck_assert_str_eq(src_of(c, "a.example", AF_INET, "255.255.255.255"), "2001:db8:ff::ffff:ffff");
+	ck_assert_str_eq(src_of(c, "a.example", AF_INET6, "2001:db8:1::5"), "-");
+	ck_assert_str_eq(src_of(c, "b.example", AF_INET, "127.0.0.1"), "fd00:1:2:3:4:5:7f00:1");
+	ck_assert_str_eq(src_of(c, "c.example", AF_INET, "127.0.0.1"), "-");
+	ck_assert_str_eq(src_of(c, "d.example", AF_INET, "127.0.0.1"), "-");
+	ck_assert(config_uses_source_prefix(c));
+	ck_assert(!config_source_addr(c, 99, AF_INET, (const uint8_t *)"\x7f\0\0\1", NULL));
+	config_free(c);
+
+	c = load("site a.example\n  http 192.0.2.1:80\nsite b.example\n  http [2001:db8::1]:80\n");
+	ck_assert_str_eq(src_of(c, "b.example", AF_INET, "127.0.0.1"), "-");
+	ck_assert(!config_uses_source_prefix(c));
+	config_free(c);
+}
+END_TEST
+
+static const struct bad_case source_prefix_bad_cases[] = {
+	{ "source-prefix\n", 1, "'source-prefix': missing argument (usage: source-prefix IPV6-PREFIX/96|off)" },
+	{ "source-prefix 2001:db8:ff::\n", 1, "bad source-prefix '2001:db8:ff::': an IPv6 /96" },
+	{ "source-prefix 2001:db8:ff::/64\n", 1, "the length must be /96" },
+	{ "source-prefix 2001:db8:ff::/128\n", 1, "the length must be /96" },
+	{ "source-prefix 2001:db8:ff::/960\n", 1, "the length must be /96" },
+	{ "source-prefix 2001:db8:ff::/12345\n", 1, "an IPv6 /96 such as 2001:db8:ff::/96, or off" },
+	{ "source-prefix 192.0.2.0/24\n", 1, "it must be IPv6" },
+	{ "source-prefix nope/96\n", 1, "not an IPv6 address" },
+	{ "source-prefix 2001:db8:ff::1/96\n", 1, "bits set past /96" },
+	{ "source-prefix ::/96\n", 1, "::/96 holds the unspecified" },
+	{ "source-prefix ::ffff:0:0/96\n", 1, "IPv4-mapped" },
+	{ "source-prefix 64:ff9b::/96\n", 1, "NAT64's well-known prefix" },
+	{ "source-prefix ff02::/96\n", 1, "multicast" },
+	{ "source-prefix fe80::/96\n", 1, "link-local" },
+	{ "source-prefix off\nsource-prefix 2001:db8:ff::/96\n", 2, "'source-prefix' already set at line 1" },
+	{ SITE_A "  source-prefix off\n  source-prefix off\n", 4, "'source-prefix' already set at line 3" },
+	{ "source-prefix 2001:db8:ff::/96\nsite a.example\n  http 192.0.2.1:80\n", 1,
+	  "site 'a.example' takes its source addresses from this source-prefix, but its http server "
+	  "192.0.2.1:80 is IPv4 (use IPv6 servers, or 'source-prefix off' in the site)" },
+	{ "site a.example\n  tls [2001:db8::1]:443\n  tls-alpn acme-tls/1 192.0.2.1:443\n  source-prefix fd00::/96\n", 4,
+	  "its tls-alpn server 192.0.2.1:443 is IPv4" },
+	{ "tls-alpn acme-tls/1 192.0.2.1:443\nsite a.example\n  tls [2001:db8::1]:443\n  source-prefix fd00::/96\n", 4,
+	  "its global tls-alpn server 192.0.2.1:443 is IPv4" },
+};
+
+START_TEST(test_source_prefix_bad)
+{
+	const struct bad_case *t = &source_prefix_bad_cases[_i];
+	struct gh_config *c = (struct gh_config *)1;
+	char prefix[32];
+	struct errs e;
+
+	ck_assert_int_eq(parse(t->text, &e, &c), -EINVAL);
+	ck_assert_ptr_null(c);
+	ck_assert_msg(e.n == 1, "case %d: expected 1 error, got %u: %s", _i, e.n, e.n ? e.msg[0] : "");
+	snprintf(prefix, sizeof(prefix), "test.conf:%u: ", t->line);
+	ck_assert_msg(strncmp(e.msg[0], prefix, strlen(prefix)) == 0 && strstr(e.msg[0], t->msg),
+		      "case %d: expected line %u '%s' in: %s", _i, t->line, t->msg, e.msg[0]);
+}
+END_TEST
+
 Suite *make_config_suite(void)
 {
 	Suite *s = suite_create("config");
@@ -1160,6 +1245,9 @@ Suite *make_config_suite(void)
 	tcase_add_test(tc, test_quoting);
 	tcase_add_test(tc, test_limits);
 	tcase_add_test(tc, test_acl_limit);
+	tcase_add_test(tc, test_source_prefix);
+	tcase_add_loop_test(tc, test_source_prefix_bad, 0,
+			    (int)(sizeof(source_prefix_bad_cases) / sizeof(source_prefix_bad_cases[0])));
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("load");
