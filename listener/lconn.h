@@ -26,6 +26,7 @@ struct lconn {
 	uint8_t kind;
 	bool got_bytes;		/* any byte seen: a timeout then earns a 408 */
 	bool in_epoll;		/* registered only if the first peek was not enough */
+	bool counted;		/* admitted by the per-source table: released when it goes */
 	int fd;
 	uint64_t deadline_ms;
 	uint64_t accepted_usec;
@@ -52,9 +53,25 @@ struct lconns {
 	struct lstats stats;
 	struct ratelimit rejects;	/* lconn_reject_log */
 	struct ratelimit accept_errors;	/* lconn_accept_log_take */
+	struct srclimit *src;		/* per-source limits; NULL: none configured */
 };
 
 void lconns_init(struct lconns *t, unsigned max_inspecting);
+
+struct gh_config;
+/* The per-source table (`source-*` lines), if configured: fixed size, its
+ * SipHash key from getrandom(); call before the sandbox (the listener's
+ * filter has no getrandom). 0, or -errno. */
+int lconn_limits_init(struct lconns *t, const struct gh_config *cfg);
+void lconn_limits_free(struct lconns *t);
+
+/* May this new client be taken? 0 (SRCLIMIT_OK: counted, the lconn that
+ * holds it gets counted = true) or the srclimit_status that refuses it;
+ * *retry_after_s set for a rate refusal. Always 0 with no table. */
+int lconn_admit(struct lconns *t, const struct sockaddr_in6 *peer, uint64_t now_ms,
+		uint32_t *retry_after_s);
+/* Give back an admission whose client never got an lconn. */
+void lconn_unadmit(struct lconns *t, const struct sockaddr_in6 *peer);
 
 /* A new client, counted and queued by deadline; NULL when out of memory
  * (the caller closes fd). */

@@ -197,6 +197,8 @@ static int setup(void *ctx, const struct gh_config *cfg)
 	l->cfg = cfg;
 	l->epfd = epoll_create1(EPOLL_CLOEXEC);
 	lconns_init(&l->conns, GH_MAX_INSPECTING);
+	if (lconn_limits_init(&l->conns, cfg) < 0)
+		return -EINVAL;
 	l->insp.cfg = cfg;
 	l->insp.conns = &l->conns;
 	l->insp.disp = &l->disp;
@@ -305,6 +307,7 @@ static int teardown(void *ctx, bool stopped)
 	while ((c = lconn_first(&l->conns)))
 		lconn_free(&l->conns, c);
 	dispatch_close(&l->disp);
+	lconn_limits_free(&l->conns);
 	close(l->epfd);
 	if (l->exit_status)
 		return l->exit_status;

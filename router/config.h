@@ -30,6 +30,19 @@ struct gh_acl {
 	struct prefixset *set;		/* built by config_parse; NULL if no rules */
 };
 
+/* Per-source limits (`source-*` lines, router/config_limits.c), decided in
+ * the listener at accept with one router/srclimit.h table. Off (no table)
+ * unless source-rate or source-inspecting is set. */
+struct gh_source_limits {
+	uint32_t rate;			/* `source-rate N/DURATION`: N; 0 = no rate limit */
+	uint32_t window_ms;		/* ... DURATION */
+	uint32_t inspecting;		/* `source-inspecting K`; 0 = no cap */
+	unsigned v6_prefix;		/* `source-prefix-v6 LEN`; default 64 */
+	uint32_t slots;			/* `source-table N`; default 65536 */
+	/* first line of each, 0 = not set */
+	unsigned line_rate, line_inspecting, line_prefix, line_table;
+};
+
 enum gh_kind {
 	GH_KIND_HTTP = 0,
 	GH_KIND_TLS = 1,
@@ -114,6 +127,7 @@ struct gh_config {
 	 * text (gatehouse-metrics); metrics.len 0: off */
 	struct gh_addr metrics;
 	struct gh_acl acl;		/* `allow`/`deny` before any site: every client */
+	struct gh_source_limits src;	/* `source-*`: global per-source limits */
 };
 
 /* Receives one complete message "FILE:LINE: text" (no newline). */
@@ -155,6 +169,12 @@ const struct gh_addr *config_servers(const struct gh_config *c, uint32_t site, u
 /* An access list's verdict for a client address (family AF_INET: 4 bytes,
  * AF_INET6: 16, IPv4-mapped matched as IPv4): true to let it in. */
 bool config_acl_allows(const struct gh_acl *acl, int family, const uint8_t *addr);
+
+/* Are per-source limits on (a table to build)? */
+bool config_source_limits_on(const struct gh_config *c);
+/* The table's slots and the IPv6 grouping, defaults applied. */
+uint32_t config_source_slots(const struct gh_config *c);
+unsigned config_source_v6_prefix(const struct gh_config *c);
 
 const char *gh_kind_str(enum gh_kind k);
 const char *gh_http_mode_str(enum gh_http_mode m);

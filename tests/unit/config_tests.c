@@ -574,6 +574,22 @@ static const struct bad_case {
 	  "server (another Host inside the same TLS session)" },
 	{ "site a.example\n  http [::FFFF:192.0.2.1]:80\n  deny all\nsite b.example\n  http 192.0.2.1:80\n", 4,
 	  "site 'b.example' shares http server 192.0.2.1:80 with site 'a.example' (line 1)" },
+	/* per-source limits (global only) */
+	{ "source-rate 20\n", 1, "bad source-rate '20': expected N/DURATION with N from 1 to 1000000, e.g. 20/1s" },
+	{ "source-rate 0/1s\n", 1, "bad source-rate '0/1s'" },
+	{ "source-rate x/1s\n", 1, "bad source-rate 'x/1s'" },
+	{ "source-rate 5/1\n", 1, "bad duration in source-rate '5/1': duration needs a unit (ms, s, m, h)" },
+	{ "source-rate 5/2d\n", 1, "bad duration in source-rate '5/2d': unknown unit" },
+	{ "source-rate 5/1s\nsource-rate 6/1s\n", 2, "'source-rate' already set at line 1" },
+	{ SITE_A "source-rate 5/1s\n", 3, "'source-rate' is global: put it before the first 'site'" },
+	{ "source-inspecting 0\n", 1, "bad source-inspecting '0': a number from 1 to 16384" },
+	{ "source-inspecting 16385\n", 1, "bad source-inspecting '16385'" },
+	{ "source-prefix-v6 129\n", 1, "bad source-prefix-v6 '129': a number from 1 to 128" },
+	{ "source-prefix-v6 0\n", 1, "bad source-prefix-v6 '0'" },
+	{ "source-prefix-v6 48\nsource-prefix-v6 56\n", 2, "'source-prefix-v6' already set at line 1" },
+	{ "source-table 100\n", 1, "bad source-table '100': a number from 16384 to 16777216" },
+	{ "source-table 16777217\n", 1, "bad source-table '16777217'" },
+	{ "source-table\n", 1, "'source-table': missing argument (usage: source-table N)" },
 	/* bytes that have no place in a config */
 	{ SITE_A "listen http\r[::]:80\n", 3, "control character 0x0d" },
 	{ SITE_A "forwarders 4\x01\n", 3, "control character 0x01" },
@@ -1042,6 +1058,36 @@ START_TEST(test_tls_alpn_lengths)
 }
 END_TEST
 
+/* source-*: global; off unless a rate or an inspection cap is set;
+ * defaults /64 and 65 536 slots */
+START_TEST(test_source_limits)
+{
+	struct gh_config *c;
+	struct errs e;
+
+	ck_assert_int_eq(parse(SITE_A, &e, &c), 0);
+	ck_assert(!config_source_limits_on(c));
+	ck_assert_uint_eq(config_source_v6_prefix(c), 64);
+	ck_assert_uint_eq(config_source_slots(c), 65536);
+	config_free(c);
+	ck_assert_int_eq(parse("source-prefix-v6 48\nsource-table 20000\n" SITE_A, &e, &c), 0);
+	ck_assert(!config_source_limits_on(c));	/* grouping and size alone limit nothing */
+	ck_assert_uint_eq(config_source_v6_prefix(c), 48);
+	ck_assert_uint_eq(config_source_slots(c), 20000);
+	config_free(c);
+	ck_assert_int_eq(parse("source-rate 30/2m\n" SITE_A, &e, &c), 0);
+	ck_assert(config_source_limits_on(c));
+	ck_assert_uint_eq(c->src.rate, 30);
+	ck_assert_uint_eq(c->src.window_ms, 120000);
+	ck_assert_uint_eq(c->src.inspecting, 0);
+	config_free(c);
+	ck_assert_int_eq(parse("source-inspecting 8\n" SITE_A, &e, &c), 0);
+	ck_assert(config_source_limits_on(c));
+	ck_assert_uint_eq(c->src.inspecting, 8);
+	config_free(c);
+}
+END_TEST
+
 /* allow/deny: global before any site, per site after one; first match in
  * written order; no match allows; IPv4-mapped clients are IPv4 clients. */
 static bool allows(const struct gh_acl *acl, const char *addr)
@@ -1160,6 +1206,7 @@ Suite *make_config_suite(void)
 	tcase_add_test(tc, test_quoting);
 	tcase_add_test(tc, test_limits);
 	tcase_add_test(tc, test_acl_limit);
+	tcase_add_test(tc, test_source_limits);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("load");
