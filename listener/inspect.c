@@ -45,6 +45,32 @@ static bool carry_out(struct inspector *in, struct lconn *c, const struct decisi
 	return false;
 }
 
+/* source-connections, once the site is known: over the source's global
+ * or the site's limit, a 429 with Retry-After on http, a close with
+ * nothing written on tls (like the limits at accept), logged
+ * rate_limited. Under it, the hand-off is counted (c->ticket) until a
+ * forwarder takes it. */
+static void limit_source(struct inspector *in, struct lconn *c, struct decision *d)
+{
+	enum srcconn_verdict v = srcconn_admit(in->src, &c->peer, d->site, &c->ticket);
+	if (v == SRCCONN_OK)
+		return;
+	d->action = DECIDE_ANSWER;
+	d->result = "rate_limited";
+	d->detail = v == SRCCONN_OVER_SITE ? "too many connections from this source to this site"
+					   : "too many connections from this source";
+	d->one_request = 0;
+	d->status = 0;
+	d->answer = NULL;
+	d->answer_len = 0;
+	if (c->kind == GH_KIND_HTTP) {
+		/* a connection may end any moment: one second is a fair guess */
+		d->answer_len = reply_http_429(1, d->detail, in->answer, sizeof(in->answer));
+		d->answer = (const uint8_t *)in->answer;
+		d->status = 429;
+	}
+}
+
 bool inspect_conn(struct inspector *in, struct lconn *c, bool hangup)
 {
 	size_t cap = c->kind == GH_KIND_HTTP ? in->cfg->max_head + 1 : DECIDE_PEEK_MAX;
@@ -65,6 +91,8 @@ bool inspect_conn(struct inspector *in, struct lconn *c, bool hangup)
 		     sizeof(in->answer));
 	decide_access(in->cfg, c->kind, (const struct sockaddr *)&c->peer, &d, in->answer,
 		      sizeof(in->answer));
+	if (d.action == DECIDE_HANDOFF && in->src && in->src->on)
+		limit_source(in, c, &d);
 	return carry_out(in, c, &d);
 }
 

@@ -11,6 +11,7 @@
 #include <netinet/in.h>
 #include "common/dlist.h"
 #include "common/ratelimit.h"
+#include "listener/srcconn.h"
 
 /* What an epoll event's data.ptr points at: each object starts with it. */
 enum lobj_type {
@@ -32,6 +33,7 @@ struct lconn {
 	uint64_t accepted_usec;
 	struct dlist link;	/* in the inspect deadline queue */
 	struct sockaddr_in6 peer;	/* IPv4 peers arrive v4-mapped or as sockaddr_in */
+	struct srcconn_ticket ticket;	/* source-connections: set when decided for a hand-off */
 };
 
 /* Records a second per log (rejections, accept errors); the rest are

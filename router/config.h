@@ -39,8 +39,13 @@ struct gh_source_limits {
 	uint32_t inspecting;		/* `source-inspecting K`; 0 = no cap */
 	unsigned v6_prefix;		/* `source-prefix-v6 LEN`; default 64 */
 	uint32_t slots;			/* `source-table N`; default 65536 */
+	/* `source-connections N` before any site: connections one source
+	 * holds at once through every forwarder (relays and hand-offs not yet
+	 * taken); 0 = no cap. Counted apart from the table above
+	 * (router/srcbucket.h, listener/srcconn.h). */
+	uint32_t connections;
 	/* first line of each, 0 = not set */
-	unsigned line_rate, line_inspecting, line_prefix, line_table;
+	unsigned line_rate, line_inspecting, line_prefix, line_table, line_connections;
 };
 
 enum gh_kind {
@@ -86,6 +91,8 @@ struct gh_site {
 	struct gh_alpn_route *alpn;
 	size_t n_alpn;
 	struct gh_acl acl;		/* `allow`/`deny` inside the site */
+	uint32_t src_connections;	/* `source-connections N` inside the site: per source, to it; 0 = no cap */
+	unsigned line_src_connections;
 	unsigned line;
 };
 
@@ -175,6 +182,8 @@ bool config_source_limits_on(const struct gh_config *c);
 /* The table's slots and the IPv6 grouping, defaults applied. */
 uint32_t config_source_slots(const struct gh_config *c);
 unsigned config_source_v6_prefix(const struct gh_config *c);
+/* Is `source-connections` set, globally or for any site? */
+bool config_source_connections_on(const struct gh_config *c);
 
 const char *gh_kind_str(enum gh_kind k);
 const char *gh_http_mode_str(enum gh_http_mode m);

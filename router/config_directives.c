@@ -549,6 +549,8 @@ const struct config_directive config_directives[] = {
 	{ "source-inspecting", 1, 1, "source-inspecting N", config_do_source },
 	{ "source-prefix-v6", 1, 1, "source-prefix-v6 LENGTH", config_do_source },
 	{ "source-table", 1, 1, "source-table N", config_do_source },
+	/* global and per site (config_limits.c) */
+	{ "source-connections", 1, 1, "source-connections N", config_do_source },
 };
 
 const size_t config_n_directives = sizeof(config_directives) / sizeof(config_directives[0]);

@@ -1,10 +1,12 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Per-source limits in the config: `source-rate N/DURATION`,
- * `source-inspecting K`, `source-prefix-v6 LENGTH`, `source-table N`.
- * Global only (before any site). The listener enforces them at accept
- * with one fixed router/srclimit.h table; gatehouse.conf(5) "Per-source
- * limits".
+ * `source-inspecting K`, `source-prefix-v6 LENGTH`, `source-table N`
+ * (global only, before any site: the listener enforces them at accept
+ * with one fixed router/srclimit.h table), and `source-connections N`
+ * (global and per site: counted by the forwarders, router/srcbucket.h,
+ * decided by the listener once the site is known). gatehouse.conf(5)
+ * "Per-source limits".
  */
 #include <string.h>
 #include "router/config.h"
@@ -17,6 +19,8 @@
 #define SOURCE_TABLE_MIN GH_MAX_INSPECTING
 #define SOURCE_TABLE_DEFAULT 65536u
 #define SOURCE_RATE_MAX 1000000u
+/* counters are 32-bit; far above any relay cap */
+#define SOURCE_CONNECTIONS_MAX 1000000u
 
 bool config_source_limits_on(const struct gh_config *c)
 {
@@ -26,6 +30,16 @@ bool config_source_limits_on(const struct gh_config *c)
 uint32_t config_source_slots(const struct gh_config *c)
 {
 	return c->src.slots ? c->src.slots : SOURCE_TABLE_DEFAULT;
+}
+
+bool config_source_connections_on(const struct gh_config *c)
+{
+	if (c->src.connections)
+		return true;
+	for (size_t i = 0; i < c->n_sites; i++)
+		if (c->sites[i].src_connections)
+			return true;
+	return false;
 }
 
 unsigned config_source_v6_prefix(const struct gh_config *c)
@@ -92,6 +106,15 @@ int config_do_source(struct config_parser *p, const struct config_directive *d,
 	struct gh_source_limits *s = &p->c->src;
 
 	(void)n;
+	if (strcmp(d->name, "source-connections") == 0) {
+		/* global, or per site: connections a source holds at once */
+		if (p->cur == GH_NO_SITE)
+			source_number(p, d, arg, 1, SOURCE_CONNECTIONS_MAX, &s->connections, &s->line_connections);
+		else
+			source_number(p, d, arg, 1, SOURCE_CONNECTIONS_MAX, &p->c->sites[p->cur].src_connections,
+				      &p->c->sites[p->cur].line_src_connections);
+		return 0;
+	}
 	if (p->cur != GH_NO_SITE) {
 		config_error(p, "'%s' is global: put it before the first 'site'", d->name);
 		return 0;

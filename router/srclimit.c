@@ -7,7 +7,7 @@
 #include "router/srclimit.h"
 
 #define NIL UINT32_MAX
-#define KEY_LEN 17			/* family byte, then the masked address */
+#define KEY_LEN SRCLIMIT_GROUP_LEN	/* family byte, then the masked address */
 
 struct src {
 	uint8_t key[KEY_LEN];
@@ -53,6 +53,11 @@ struct srclimit *srclimit_new(size_t slots, const struct srclimit_config *cfg, c
 		errno = ENOMEM;
 		return NULL;
 	}
+	/* touched now: the memory is taken at start, not as sources come
+	 * (calloc may hand out pages the kernel has not backed yet);
+	 * explicit_bzero, since a compiler may drop a memset after calloc */
+	explicit_bzero(t->src, slots * sizeof(*t->src));
+	explicit_bzero(t->index, buckets * sizeof(*t->index));
 	t->cfg = *cfg;
 	memcpy(t->key, key, SIPHASH_KEY_LEN);
 	t->slots = slots;
@@ -70,22 +75,26 @@ void srclimit_free(struct srclimit *t)
 	free(t);
 }
 
-/* The source an address belongs to: family, then the address cut to the
- * group's prefix (IPv4-mapped taken as IPv4). */
-static void source_key(const struct srclimit *t, int family, const uint8_t *addr, uint8_t key[KEY_LEN])
+void srclimit_group(unsigned v4_prefix, unsigned v6_prefix, int family, const uint8_t *addr,
+		   uint8_t key[SRCLIMIT_GROUP_LEN])
 {
 	unsigned len;
 
-	memset(key, 0, KEY_LEN);
+	memset(key, 0, SRCLIMIT_GROUP_LEN);
 	if (family == AF_INET6 && memcmp(addr, mapped_prefix, 12) == 0) {
 		family = AF_INET;
 		addr += 12;
 	}
 	key[0] = family == AF_INET ? 4 : 6;
-	len = family == AF_INET ? t->cfg.v4_prefix : t->cfg.v6_prefix;
+	len = family == AF_INET ? v4_prefix : v6_prefix;
 	memcpy(key + 1, addr, len / 8);
 	if (len % 8)
 		key[1 + len / 8] = (uint8_t)(addr[len / 8] & (0xff00 >> (len % 8)));
+}
+
+static void source_key(const struct srclimit *t, int family, const uint8_t *addr, uint8_t key[KEY_LEN])
+{
+	srclimit_group(t->cfg.v4_prefix, t->cfg.v6_prefix, family, addr, key);
 }
 
 /* The index position holding entry e (it is there: it was inserted). */

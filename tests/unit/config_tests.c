@@ -590,6 +590,10 @@ static const struct bad_case {
 	{ "source-table 100\n", 1, "bad source-table '100': a number from 16384 to 16777216" },
 	{ "source-table 16777217\n", 1, "bad source-table '16777217'" },
 	{ "source-table\n", 1, "'source-table': missing argument (usage: source-table N)" },
+	{ "source-connections 0\n", 1, "bad source-connections '0': a number from 1 to 1000000" },
+	{ "source-connections 1000001\n", 1, "bad source-connections '1000001'" },
+	{ "source-connections 5\nsource-connections 6\n", 2, "'source-connections' already set at line 1" },
+	{ SITE_A "source-connections 5\nsource-connections 6\n", 4, "'source-connections' already set at line 3" },
 	/* bytes that have no place in a config */
 	{ SITE_A "listen http\r[::]:80\n", 3, "control character 0x0d" },
 	{ SITE_A "forwarders 4\x01\n", 3, "control character 0x01" },
@@ -1084,6 +1088,20 @@ START_TEST(test_source_limits)
 	ck_assert_int_eq(parse("source-inspecting 8\n" SITE_A, &e, &c), 0);
 	ck_assert(config_source_limits_on(c));
 	ck_assert_uint_eq(c->src.inspecting, 8);
+	ck_assert(!config_source_connections_on(c));
+	config_free(c);
+	/* source-connections: global, per site, or both; no accept-time table */
+	ck_assert_int_eq(parse("source-connections 20\n" SITE_A, &e, &c), 0);
+	ck_assert(config_source_connections_on(c));
+	ck_assert(!config_source_limits_on(c));
+	ck_assert_uint_eq(c->src.connections, 20);
+	ck_assert_uint_eq(c->sites[0].src_connections, 0);
+	config_free(c);
+	ck_assert_int_eq(parse(SITE_A "source-connections 4\nsite b.example\n  http [::1]:80\n", &e, &c), 0);
+	ck_assert(config_source_connections_on(c));
+	ck_assert_uint_eq(c->src.connections, 0);
+	ck_assert_uint_eq(c->sites[0].src_connections, 4);
+	ck_assert_uint_eq(c->sites[1].src_connections, 0);
 	config_free(c);
 }
 END_TEST
