@@ -206,34 +206,59 @@ def _served(port, held, k):
         return False
 
 
+def flood(src, port, n, deadline_s=10):
+    """n connections from src, each sending an unfinished request head
+    once connected (bytes, so TCP_DEFER_ACCEPT hands it to the listener);
+    returns the sockets, kept open. Non-blocking: a stalled listener
+    (backlog full) only leaves some unconnected."""
+    import select
+    socks, fdmap = [], {}
+    for _ in range(n):
+        s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        s.setblocking(False)
+        s.bind((src, 0))
+        s.connect_ex(("127.0.0.1", port))
+        socks.append(s)
+        fdmap[s.fileno()] = s
+    p = select.poll()
+    for fd in fdmap:
+        p.register(fd, select.POLLOUT)
+    end = time.monotonic() + deadline_s
+    while fdmap and time.monotonic() < end:
+        for fd, ev in p.poll(100):
+            s = fdmap.pop(fd, None)
+            p.unregister(fd)
+            if s is not None and ev & select.POLLOUT and not ev & (select.POLLERR | select.POLLHUP):
+                try:
+                    s.send(b"GET / HTTP/1.1\r\nHost: lim.example\r\n")
+                except OSError:
+                    pass
+    return socks
+
+
 @test(timeout=120)
 def test_limits_flood_does_not_starve(t):
     """source-inspecting 64 with a listener that can hold about 1 000
-    clients (nofile 1024): 127.0.0.2 opens 3 000 connections and keeps
-    them open without a byte. Past its 64 under inspection each is closed
-    at accept, so the listener keeps room, and 127.0.0.3 is answered at
-    once (without the cap the flood takes every slot and 127.0.0.3 waits
-    out the 30 s inspect-timeout)."""
+    clients (nofile 1024): 127.0.0.2 opens 3 000 connections, each with an
+    unfinished request head, and keeps them open. Past its 64 under
+    inspection each is answered 429 and closed at accept, so the listener
+    keeps room and 127.0.0.3 is answered at once (without the cap the
+    flood takes every slot the fds allow, and 127.0.0.3 waits out the 30 s
+    inspect-timeout)."""
     g, b, _, hp, _ = limits_setup(t, ["source-inspecting 64"], inspect="30s", nofile=1024, nofile_hard=1024)
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     if soft < 8192 and hard >= 8192:
         resource.setrlimit(resource.RLIMIT_NOFILE, (8192, hard))
-    flood = []
+    socks = flood("127.0.0.2", hp, 3000)
     try:
-        for _ in range(3000):
-            s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-            s.setblocking(False)
-            s.bind(("127.0.0.2", 0))
-            s.connect_ex(("127.0.0.1", hp))
-            flood.append(s)
+        g.wait_log(r" 127\.0\.0\.2:\d+ http - rate_limited 429$")
         t0 = time.monotonic()
         st = http_raw("127.0.0.3", hp, "lim.example", timeout=5)[0]
         took = time.monotonic() - t0
         check_eq(st, 200, "127.0.0.3 during the flood")
         print("  127.0.0.3 answered in %.3f s during a 3 000-connection flood" % took)
-        g.wait_log(r" 127\.0\.0\.2:\d+ http - rate_limited 429$")
     finally:
-        for s in flood:
+        for s in socks:
             s.close()
 
 
