@@ -11,7 +11,8 @@ One build (the working tree, into a throw-away directory), two configs:
 --prefixes prefixes (half IPv4 /32s in 10.0.0.0/8, half IPv6 /64s in
 2001:db8::/32: none matches the bench's client, so every connection is
 looked up and let through), `source-rate`, `source-inspecting` and
-`source-connections` (global and for the site), set high enough that the
+`source-connections` (global and for the site) and the site's
+`source-rate`, set high enough that the
 one bench client is never refused but every connection goes through every
 check. Each round sends N connections (bench/hello_load: 251 B hello,
 100 B reply, 32 concurrent) to each config in turn, the order alternating;
@@ -49,7 +50,7 @@ default http reject
 """
 
 LIMITS = ["source-rate 1000000/1s", "source-inspecting 4096", "source-connections 100000"]
-SITE_LIMITS = ["    source-connections 100000"]
+SITE_LIMITS = ["    source-connections 100000", "    source-rate 1000000/1s"]
 
 
 def deny_lines(n, seed=15):
@@ -138,7 +139,8 @@ def main():
                 cpu[n].append(bench.cpu_delta(before, after)[1] / (args.n / 1e6))
             bench.log(f"round {r + 1}/{args.rounds}: " + ", ".join(f"{n} {cpu[n][-1]:.1f}" for n in names))
         print(f"\nCPU µs per connection, {args.rounds} rounds of {args.n} (251 B hello, 32 concurrent), "
-              f"on = {args.prefixes} denied prefixes + {', '.join(LIMITS)} + the site's source-connections:")
+              f"on = {args.prefixes} denied prefixes + {', '.join(LIMITS)} + the site's source-connections "
+              "and source-rate:")
         print("| | median | quartiles | on ÷ off (medians) | on ÷ off (median of per-round ratios) |")
         print("|---|---|---|---|---|")
         for n in names:
@@ -159,6 +161,10 @@ def main():
             m = re.search(r"per-source limits: (\d+) slots, (\d+) bytes", f.read())
         if m:
             print(f"\nThe listener's accept-time table: {m[1]} slots, {int(m[2]) // 1024} KiB (logged at start).")
+        with open(targets["on"][2], errors="replace") as f:
+            m = re.search(r"per-site source rates: (\d+) slots, (\d+) bytes", f.read())
+        if m:
+            print(f"The listener's site-rate table: {m[1]} slots, {int(m[2]) // 1024} KiB (logged at start).")
     finally:
         bench.PROCS.stop_all()
         shutil.rmtree(tmp, ignore_errors=True)

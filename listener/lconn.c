@@ -35,22 +35,31 @@ int lconn_limits_init(struct lconns *t, const struct gh_config *cfg)
 		.window_ms = cfg->src.window_ms,
 	};
 
-	if (!config_source_limits_on(cfg))
+	/* the sites' rates: a table of their own, rates only */
+	const struct srclimit_config ssc = { .v4_prefix = 32, .v6_prefix = sc.v6_prefix };
+
+	if (!config_source_limits_on(cfg) && !config_site_rates_on(cfg))
 		return 0;
 	if (getrandom(key, sizeof(key), 0) != (ssize_t)sizeof(key)) {
 		int err = errno ? errno : EIO;
 		log_msg(LOG_ERR, "getrandom for the per-source table key: %s", strerror(err));
 		return -err;
 	}
-	t->src = srclimit_new(config_source_slots(cfg), &sc, key);
+	bool ok = (!config_source_limits_on(cfg) || (t->src = srclimit_new(config_source_slots(cfg), &sc, key))) &&
+		  (!config_site_rates_on(cfg) || (t->site_src = srclimit_new(config_source_slots(cfg), &ssc, key)));
 	explicit_bzero(key, sizeof(key));
-	if (!t->src) {
+	if (!ok) {
 		int err = errno;
 		log_msg(LOG_ERR, "per-source table of %u slots: %s", config_source_slots(cfg), strerror(err));
+		lconn_limits_free(t);
 		return -err;
 	}
-	log_msg(LOG_INFO, "per-source limits: %u slots, %zu bytes", config_source_slots(cfg),
-		srclimit_memory(t->src));
+	if (t->src)
+		log_msg(LOG_INFO, "per-source limits: %u slots, %zu bytes", config_source_slots(cfg),
+			srclimit_memory(t->src));
+	if (t->site_src)
+		log_msg(LOG_INFO, "per-site source rates: %u slots, %zu bytes", config_source_slots(cfg),
+			srclimit_memory(t->site_src));
 	return 0;
 }
 
@@ -58,6 +67,8 @@ void lconn_limits_free(struct lconns *t)
 {
 	srclimit_free(t->src);
 	t->src = NULL;
+	srclimit_free(t->site_src);
+	t->site_src = NULL;
 }
 
 /* The source's address bytes; false for a family never accepted. */
@@ -88,6 +99,20 @@ int lconn_admit(struct lconns *t, const struct sockaddr_in6 *peer, uint64_t now_
 	if (!peer_addr(peer, &family, &addr))
 		return SRCLIMIT_FULL;
 	return (int)srclimit_admit(t->src, family, addr, now_ms, retry_after_s);
+}
+
+int lconn_site_rate(struct lconns *t, const struct sockaddr_in6 *peer, uint32_t site, uint32_t rate,
+		    uint32_t window_ms, uint64_t now_ms, uint32_t *retry_after_s)
+{
+	const uint8_t *addr;
+	int family;
+
+	*retry_after_s = 0;
+	if (!t->site_src || !rate)
+		return SRCLIMIT_OK;
+	if (!peer_addr(peer, &family, &addr))
+		return SRCLIMIT_FULL;
+	return (int)srclimit_take(t->site_src, family, addr, site, rate, window_ms, now_ms, retry_after_s);
 }
 
 void lconn_unadmit(struct lconns *t, const struct sockaddr_in6 *peer)

@@ -55,7 +55,8 @@ struct lconns {
 	struct lstats stats;
 	struct ratelimit rejects;	/* lconn_reject_log */
 	struct ratelimit accept_errors;	/* lconn_accept_log_take */
-	struct srclimit *src;		/* per-source limits; NULL: none configured */
+	struct srclimit *src;		/* per-source limits at accept; NULL: none configured */
+	struct srclimit *site_src;	/* sites' `source-rate`; NULL: no site has one */
 };
 
 void lconns_init(struct lconns *t, unsigned max_inspecting);
@@ -72,6 +73,11 @@ void lconn_limits_free(struct lconns *t);
  * *retry_after_s set for a rate refusal. Always 0 with no table. */
 int lconn_admit(struct lconns *t, const struct sockaddr_in6 *peer, uint64_t now_ms,
 		uint32_t *retry_after_s);
+/* A client of site routed: a token from its source's bucket for the
+ * site (rate per window_ms)? SRCLIMIT_OK, or SRCLIMIT_OVER_RATE with
+ * *retry_after_s. Always OK with no site table or rate 0. */
+int lconn_site_rate(struct lconns *t, const struct sockaddr_in6 *peer, uint32_t site, uint32_t rate,
+		    uint32_t window_ms, uint64_t now_ms, uint32_t *retry_after_s);
 /* Give back an admission whose client never got an lconn. */
 void lconn_unadmit(struct lconns *t, const struct sockaddr_in6 *peer);
 

@@ -93,6 +93,10 @@ struct gh_site {
 	struct gh_acl acl;		/* `allow`/`deny` inside the site */
 	uint32_t src_connections;	/* `source-connections N` inside the site: per source, to it; 0 = no cap */
 	unsigned line_src_connections;
+	/* `source-rate N/DURATION` inside the site: new connections per
+	 * source to it (decided once routed); src_rate 0 = none */
+	uint32_t src_rate, src_window_ms;
+	unsigned line_src_rate;
 	unsigned line;
 };
 
@@ -184,6 +188,8 @@ uint32_t config_source_slots(const struct gh_config *c);
 unsigned config_source_v6_prefix(const struct gh_config *c);
 /* Is `source-connections` set, globally or for any site? */
 bool config_source_connections_on(const struct gh_config *c);
+/* Does any site have its own `source-rate`? */
+bool config_site_rates_on(const struct gh_config *c);
 
 const char *gh_kind_str(enum gh_kind k);
 const char *gh_http_mode_str(enum gh_http_mode m);

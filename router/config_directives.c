@@ -544,8 +544,9 @@ const struct config_directive config_directives[] = {
 	{ "metrics", 1, 1, "metrics ADDRESS:PORT", config_do_metrics },
 	{ "allow", 1, SIZE_MAX, "allow CIDR|all [CIDR...]", config_do_acl },
 	{ "deny", 1, SIZE_MAX, "deny CIDR|all [CIDR...]", config_do_acl },
-	/* global only (config_limits.c) */
+	/* global and per site (config_limits.c) */
 	{ "source-rate", 1, 1, "source-rate N/DURATION", config_do_source },
+	/* global only (config_limits.c) */
 	{ "source-inspecting", 1, 1, "source-inspecting N", config_do_source },
 	{ "source-prefix-v6", 1, 1, "source-prefix-v6 LENGTH", config_do_source },
 	{ "source-table", 1, 1, "source-table N", config_do_source },

@@ -42,6 +42,14 @@ bool config_source_connections_on(const struct gh_config *c)
 	return false;
 }
 
+bool config_site_rates_on(const struct gh_config *c)
+{
+	for (size_t i = 0; i < c->n_sites; i++)
+		if (c->sites[i].src_rate)
+			return true;
+	return false;
+}
+
 unsigned config_source_v6_prefix(const struct gh_config *c)
 {
 	return c->src.v6_prefix ? c->src.v6_prefix : 64;
@@ -59,7 +67,7 @@ static bool once(struct config_parser *p, const struct config_directive *d, unsi
 
 /* N/DURATION: N new connections per DURATION and source, e.g. 20/1s */
 static void source_rate(struct config_parser *p, const struct config_directive *d,
-			const struct config_tok *arg, struct gh_source_limits *s)
+			const struct config_tok *arg, uint32_t *rate, uint32_t *window_ms, unsigned *line)
 {
 	const char *slash = memchr(arg->s, '/', arg->len);
 	char q[QUOTE_BUF];
@@ -78,9 +86,9 @@ static void source_rate(struct config_parser *p, const struct config_directive *
 		config_error(p, "bad duration in %s '%s': %s", d->name, Q(q, arg), why);
 		return;
 	}
-	if (once(p, d, &s->line_rate)) {
-		s->rate = (uint32_t)n;
-		s->window_ms = ms;
+	if (once(p, d, line)) {
+		*rate = (uint32_t)n;
+		*window_ms = ms;
 	}
 }
 
@@ -115,13 +123,20 @@ int config_do_source(struct config_parser *p, const struct config_directive *d,
 				      &p->c->sites[p->cur].line_src_connections);
 		return 0;
 	}
+	if (strcmp(d->name, "source-rate") == 0) {
+		/* global at accept, or per site once routed */
+		if (p->cur == GH_NO_SITE)
+			source_rate(p, d, arg, &s->rate, &s->window_ms, &s->line_rate);
+		else
+			source_rate(p, d, arg, &p->c->sites[p->cur].src_rate, &p->c->sites[p->cur].src_window_ms,
+				    &p->c->sites[p->cur].line_src_rate);
+		return 0;
+	}
 	if (p->cur != GH_NO_SITE) {
 		config_error(p, "'%s' is global: put it before the first 'site'", d->name);
 		return 0;
 	}
-	if (strcmp(d->name, "source-rate") == 0) {
-		source_rate(p, d, arg, s);
-	} else if (strcmp(d->name, "source-inspecting") == 0) {
+	if (strcmp(d->name, "source-inspecting") == 0) {
 		source_number(p, d, arg, 1, GH_MAX_INSPECTING, &s->inspecting, &s->line_inspecting);
 	} else if (strcmp(d->name, "source-prefix-v6") == 0) {
 		uint32_t v = 0;

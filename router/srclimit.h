@@ -35,7 +35,11 @@
  * at once (every live slot holds at least one), and FULL never comes before
  * the global connection cap does.
  *
- * Not thread-safe; one table per process (the listener).
+ * srclimit_take() uses a table for rates alone, keyed by source and a
+ * site: the sites' own `source-rate` lines (every entry idle, so the least
+ * recently seen is evicted when the table is full).
+ *
+ * Not thread-safe; the listener holds one table of each kind.
  */
 #include <stdbool.h>
 #include <stddef.h>
@@ -73,6 +77,15 @@ void srclimit_free(struct srclimit *t);
  * (a monotonic clock). *retry_after_s is set for OVER_RATE (>= 1), else 0. */
 enum srclimit_status srclimit_admit(struct srclimit *t, int family, const uint8_t *addr, uint64_t now_ms,
 				    uint32_t *retry_after_s);
+
+/* A site's rate, in a table of its own (one table for every site): take a
+ * token from the bucket of (the source of addr, site), `rate` new
+ * connections per window_ms, full when first seen. OK, OVER_RATE (with
+ * *retry_after_s), or FULL only in a table srclimit_admit() also holds
+ * live sources in. Nothing to release: entries stay idle, so the least
+ * recently seen is evicted when the table is full. rate 0: always OK. */
+enum srclimit_status srclimit_take(struct srclimit *t, int family, const uint8_t *addr, uint32_t site,
+				   uint32_t rate, uint32_t window_ms, uint64_t now_ms, uint32_t *retry_after_s);
 
 /* A connection admitted with SRCLIMIT_OK ended. -1 if the source holds no
  * counted connection (a caller bug; nothing changes). */

@@ -109,6 +109,44 @@ def test_limits_inspecting(t):
     check_eq(b.accepted, 2, "backend accepts")
 
 
+@test(timeout=60)
+def test_limits_site_rate(t):
+    """source-rate 3/1m inside site lim.example: 127.0.0.2 gets three
+    connections to it, then a 429 with Retry-After (20 s: one token each
+    60/3 s) on http and a close after the hello on tls; the same source
+    still reaches site other.example, and 127.0.0.3 still reaches
+    lim.example."""
+    b = t.backend("lim-http", "http")
+    bt = t.backend("lim.example", "http", tls=True)
+    o = t.backend("other-http", "http")
+    hp, tp = free_port(), free_port()
+    g = t.gatehouse("\n".join([
+        "inspect-timeout 10s", "listen http 127.0.0.1:%d" % hp, "listen tls 127.0.0.1:%d" % tp,
+        "site lim.example", "  http " + b.addr, "  tls " + bt.addr, "  source-rate 3/1m",
+        "site other.example", "  http " + o.addr, ""]))
+    g.wait_log(r"per-site source rates: 65536 slots, \d+ bytes")
+    for i in range(3):
+        check_eq(http_raw("127.0.0.2", hp, "lim.example")[0], 200, "127.0.0.2 to lim.example, %d" % (i + 1))
+    st, hdr, body = http_raw("127.0.0.2", hp, "lim.example")
+    check_eq(st, 429, "127.0.0.2's fourth to lim.example")
+    check(15 <= int(hdr.get("retry-after", "0")) <= 20, "Retry-After %r" % hdr.get("retry-after"))
+    check(b"to this site" in body, "body %r" % body)
+    s = client("127.0.0.2", tp, timeout=5)
+    try:
+        s.sendall(gh.client_hello("lim.example"))
+        got, how = recv_all(s, 5)
+    finally:
+        s.close()
+    check_eq(got, b"", "tls answer to a source over the site's rate (%s)" % how)
+    for i in range(4):
+        check_eq(http_raw("127.0.0.2", hp, "other.example")[0], 200, "127.0.0.2 to other.example, %d" % (i + 1))
+    check_eq(http_raw("127.0.0.3", hp, "lim.example")[0], 200, "127.0.0.3 to lim.example")
+    check_eq(tls_from("127.0.0.3", tp, "lim.example"), "lim.example", "127.0.0.3 on tls")
+    check_eq((b.accepted, o.accepted), (4, 4), "backend accepts")
+    g.wait_log(r" 127\.0\.0\.2:\d+ http lim\.example rate_limited 429$")
+    g.wait_log(r" 127\.0\.0\.2:\d+ tls lim\.example rate_limited$")
+
+
 def relay(src, port, host, i=0):
     """An open relay from src through gatehouse to an echo backend."""
     s = client(src, port, timeout=5)

@@ -581,7 +581,10 @@ static const struct bad_case {
 	{ "source-rate 5/1\n", 1, "bad duration in source-rate '5/1': duration needs a unit (ms, s, m, h)" },
 	{ "source-rate 5/2d\n", 1, "bad duration in source-rate '5/2d': unknown unit" },
 	{ "source-rate 5/1s\nsource-rate 6/1s\n", 2, "'source-rate' already set at line 1" },
-	{ SITE_A "source-rate 5/1s\n", 3, "'source-rate' is global: put it before the first 'site'" },
+	{ SITE_A "source-inspecting 5\n", 3, "'source-inspecting' is global: put it before the first 'site'" },
+	{ SITE_A "source-table 20000\n", 3, "'source-table' is global: put it before the first 'site'" },
+	{ SITE_A "source-rate 5/1s\nsource-rate 6/1s\n", 4, "'source-rate' already set at line 3" },
+	{ SITE_A "source-rate 5\n", 3, "bad source-rate '5': expected N/DURATION" },
 	{ "source-inspecting 0\n", 1, "bad source-inspecting '0': a number from 1 to 16384" },
 	{ "source-inspecting 16385\n", 1, "bad source-inspecting '16385'" },
 	{ "source-prefix-v6 129\n", 1, "bad source-prefix-v6 '129': a number from 1 to 128" },
@@ -1102,6 +1105,16 @@ START_TEST(test_source_limits)
 	ck_assert_uint_eq(c->src.connections, 0);
 	ck_assert_uint_eq(c->sites[0].src_connections, 4);
 	ck_assert_uint_eq(c->sites[1].src_connections, 0);
+	ck_assert(!config_site_rates_on(c));
+	config_free(c);
+	/* source-rate per site: no accept-time table, a site rate */
+	ck_assert_int_eq(parse(SITE_A "source-rate 4/10s\nsite b.example\n  http [::1]:80\n", &e, &c), 0);
+	ck_assert(!config_source_limits_on(c));
+	ck_assert(config_site_rates_on(c));
+	ck_assert_uint_eq(c->sites[0].src_rate, 4);
+	ck_assert_uint_eq(c->sites[0].src_window_ms, 10000);
+	ck_assert_uint_eq(c->sites[1].src_rate, 0);
+	ck_assert_uint_eq(c->src.rate, 0);
 	config_free(c);
 }
 END_TEST
