@@ -21,6 +21,7 @@
 #include "forwarder/conn.h"
 #include "forwarder/intake.h"
 #include "forwarder/queue.h"
+#include "forwarder/srccount.h"
 #include "forwarder/state.h"
 #include "router/proxy_header.h"
 
@@ -120,6 +121,7 @@ static void take(struct forwarder *f, struct handoff_in *in)
 	}
 	c->proxy_version = (uint8_t)f->cfg->sites[site].proxy_protocol;
 	client_from_kernel(f, c, m);
+	srccount_take(f, c);
 	f->total++;
 	queue_admit(f, c);
 }
@@ -203,7 +205,8 @@ int intake_setup(struct forwarder *f)
 		return -EINVAL;
 	}
 	f->channel_open = true;
-	f->load = load_publish(f->channel, f->max_conns);
+	f->load = load_publish_src(f->channel, f->max_conns, config_source_connections_on(f->cfg));
+	f->src_counts = load_src_mine(f->load);
 	struct epoll_event ev = { .events = EPOLLIN, .data.u64 = FTAG_CHANNEL };
 	if (epoll_ctl(f->epfd, EPOLL_CTL_ADD, f->channel, &ev) < 0) {
 		int e = errno;

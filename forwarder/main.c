@@ -29,6 +29,7 @@
 #include "forwarder/queue.h"
 #include "forwarder/relay.h"
 #include "forwarder/srcaddr.h"
+#include "forwarder/srccount.h"
 #include "forwarder/state.h"
 #include "policy/policy.h"
 
@@ -80,6 +81,7 @@ static void reap(struct forwarder *f)
 	while ((c = conn_next_ended(&f->conns))) {
 		queue_release(f, c);
 		relay_release(c);
+		srccount_end(f, c);
 	}
 }
 
@@ -191,7 +193,7 @@ static void after_round(void *ctx, uint64_t now)
 	intake_after_round(f, now);
 	if (f->load) {
 		/* once per round: the listener reads these as it dispatches */
-		atomic_store_explicit(&f->load->taken, f->received, memory_order_relaxed);
+		atomic_store_explicit(&f->load->taken, f->received, memory_order_release);
 		atomic_store_explicit(&f->load->relays, f->conns.n - f->n_queued, memory_order_relaxed);
 	}
 }

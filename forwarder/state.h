@@ -54,6 +54,7 @@ struct forwarder {
 	struct dlist queued;		/* waiting clients, by arrival (= deadline) */
 	bool slot_freed;		/* a relay with a slot was released this round */
 	struct gh_load *load;		/* published to the listener, or NULL */
+	struct gh_load_src *src_counts;	/* its per-source counts (srccount.h), or NULL */
 	/* the one copy buffer every relay direction and every drain of a
 	 * client's unread bytes use; holds nothing between calls */
 	struct pump_buf *buf;

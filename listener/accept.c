@@ -13,6 +13,8 @@
 #include <unistd.h>
 #include "common/clock.h"
 #include "common/log.h"
+#include "common/reply.h"
+#include "router/srclimit.h"
 #include "listener/listener.h"
 
 /* A bounded batch per wake-up, so one busy port cannot starve the rest. */
@@ -103,6 +105,29 @@ static int accept_failed(struct listener *l, struct llisten *ls, int err)
 	return -err;
 }
 
+/* A source over its limits, before any inspection: 429 with Retry-After
+ * on http, a close with nothing written on tls (no hello read yet to
+ * answer with an alert), one rate-limited `rate_limited` record. */
+static void refuse_source(struct listener *l, int fd, unsigned kind, const struct sockaddr_in6 *peer,
+			  int st, uint32_t retry_after_s)
+{
+	struct lconn c = { .type = LOBJ_CONN, .kind = (uint8_t)kind, .fd = fd, .peer = *peer,
+			   .accepted_usec = clock_realtime_us() };
+	const char *why = st == SRCLIMIT_OVER_RATE ? "too many new connections from this source"
+			  : st == SRCLIMIT_OVER_CONCURRENT ? "too many connections under inspection from this source"
+							   : "source table full";
+	size_t len = 0;
+	int status = 0;
+
+	if (kind == GH_KIND_HTTP) {
+		len = reply_http_429(retry_after_s, why, l->insp.answer, sizeof(l->insp.answer));
+		status = 429;
+	}
+	lconn_reject_log(&l->conns, &c, "rate_limited", "", why, status);
+	reply_final(fd, l->insp.answer, len, l->insp.buf, sizeof(l->insp.buf));
+	close(fd);
+}
+
 int accept_ready(struct listener *l, struct llisten *ls, uint32_t events)
 {
 	uint64_t now = clock_now_ms();
@@ -138,12 +163,21 @@ int accept_ready(struct listener *l, struct llisten *ls, uint32_t events)
 			}
 			return 0;
 		}
+		/* per source, before the client takes an inspection slot */
+		uint32_t retry_after_s;
+		int st = lconn_admit(&l->conns, &peer, clock_now_ms(), &retry_after_s);
+		if (st != SRCLIMIT_OK) {
+			refuse_source(l, fd, ls->kind, &peer, st, retry_after_s);
+			continue;
+		}
 		struct lconn *c = lconn_new(&l->conns, fd, ls->kind, &peer, clock_realtime_us(),
 					    clock_now_ms() + l->cfg->inspect_timeout_ms);
 		if (!c) {
+			lconn_unadmit(&l->conns, &peer);
 			close(fd);
 			return 0;
 		}
+		c->counted = l->conns.src != NULL;
 		/* With TCP_DEFER_ACCEPT the first bytes are usually here
 		 * already: look before registering, and most clients never
 		 * enter the epoll set. Registering after an incomplete peek

@@ -40,10 +40,12 @@ struct lchannel {
 struct lpending {
 	struct handoff_msg msg;
 	int fd;
+	struct srcconn_ticket ticket;	/* counted from decision until taken */
 };
 
 struct dispatch {
 	int epfd;		/* the channels are in it */
+	struct srcconn *src;	/* source-connections counts, or NULL (tests) */
 	struct lchannel channels[GH_MAX_FORWARDERS];
 	unsigned n_channels;
 	bool all_loads;		/* every forwarder sent its load page */

@@ -7,7 +7,9 @@
 #include <assert.h>
 #include <errno.h>
 #include <sys/socket.h>
+#include "common/clock.h"
 #include "common/reply.h"
+#include "router/srclimit.h"
 #include "listener/inspect.h"
 #include "router/gh_limits.h"
 
@@ -45,6 +47,50 @@ static bool carry_out(struct inspector *in, struct lconn *c, const struct decisi
 	return false;
 }
 
+/* A hand-off turned into a refusal: 429 with Retry-After on http, a
+ * close with nothing written on tls (like the limits at accept), logged
+ * rate_limited. */
+static void refuse(struct inspector *in, struct lconn *c, struct decision *d, const char *why,
+		   uint32_t retry_after_s)
+{
+	d->action = DECIDE_ANSWER;
+	d->result = "rate_limited";
+	d->detail = why;
+	d->one_request = 0;
+	d->status = 0;
+	d->answer = NULL;
+	d->answer_len = 0;
+	if (c->kind == GH_KIND_HTTP) {
+		d->answer_len = reply_http_429(retry_after_s, why, in->answer, sizeof(in->answer));
+		d->answer = (const uint8_t *)in->answer;
+		d->status = 429;
+	}
+}
+
+/* The limits that need the site: its `source-rate` (a token spent per
+ * connection routed to it), then `source-connections` (global and the
+ * site's). Under them, the hand-off is counted (c->ticket) until a
+ * forwarder takes it. */
+static void limit_source(struct inspector *in, struct lconn *c, struct decision *d)
+{
+	const struct gh_site *site = &in->cfg->sites[d->site];
+	uint32_t retry;
+
+	if (site->src_rate && lconn_site_rate(in->conns, &c->peer, d->site, site->src_rate, site->src_window_ms,
+					      clock_now_ms(), &retry) != SRCLIMIT_OK) {
+		refuse(in, c, d, "too many new connections from this source to this site", retry);
+		return;
+	}
+	if (!in->src || !in->src->on)
+		return;
+	enum srcconn_verdict v = srcconn_admit(in->src, &c->peer, d->site, &c->ticket);
+	/* a connection may end any moment: one second is a fair guess */
+	if (v == SRCCONN_OVER_SITE)
+		refuse(in, c, d, "too many connections from this source to this site", 1);
+	else if (v != SRCCONN_OK)
+		refuse(in, c, d, "too many connections from this source", 1);
+}
+
 bool inspect_conn(struct inspector *in, struct lconn *c, bool hangup)
 {
 	size_t cap = c->kind == GH_KIND_HTTP ? in->cfg->max_head + 1 : DECIDE_PEEK_MAX;
@@ -65,6 +111,8 @@ bool inspect_conn(struct inspector *in, struct lconn *c, bool hangup)
 		     sizeof(in->answer));
 	decide_access(in->cfg, c->kind, (const struct sockaddr *)&c->peer, &d, in->answer,
 		      sizeof(in->answer));
+	if (d.action == DECIDE_HANDOFF && ((in->src && in->src->on) || in->conns->site_src))
+		limit_source(in, c, &d);
 	return carry_out(in, c, &d);
 }
 

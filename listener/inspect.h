@@ -16,6 +16,7 @@ struct inspector {
 	const struct gh_config *cfg;
 	struct lconns *conns;
 	struct dispatch *disp;
+	struct srcconn *src;	/* source-connections, or NULL */
 	/* The one buffer every client is peeked into: enough for the largest
 	 * ClientHello (16 KiB of handshake) spread over a few records, and for
 	 * the largest request head (max-head-size <= 64 KiB). Nothing in it

@@ -30,6 +30,24 @@ struct gh_acl {
 	struct prefixset *set;		/* built by config_parse; NULL if no rules */
 };
 
+/* Per-source limits (`source-*` lines, router/config_limits.c), decided in
+ * the listener at accept with one router/srclimit.h table. Off (no table)
+ * unless source-rate or source-inspecting is set. */
+struct gh_source_limits {
+	uint32_t rate;			/* `source-rate N/DURATION`: N; 0 = no rate limit */
+	uint32_t window_ms;		/* ... DURATION */
+	uint32_t inspecting;		/* `source-inspecting K`; 0 = no cap */
+	unsigned v6_prefix;		/* `source-prefix-v6 LEN`; default 64 */
+	uint32_t slots;			/* `source-table N`; default 65536 */
+	/* `source-connections N` before any site: connections one source
+	 * holds at once through every forwarder (relays and hand-offs not yet
+	 * taken); 0 = no cap. Counted apart from the table above
+	 * (router/srcbucket.h, listener/srcconn.h). */
+	uint32_t connections;
+	/* first line of each, 0 = not set */
+	unsigned line_rate, line_inspecting, line_prefix, line_table, line_connections;
+};
+
 enum gh_kind {
 	GH_KIND_HTTP = 0,
 	GH_KIND_TLS = 1,
@@ -83,6 +101,12 @@ struct gh_site {
 	size_t n_alpn;
 	struct gh_acl acl;		/* `allow`/`deny` inside the site */
 	struct gh_source_prefix source_prefix;	/* its own, else the global one once parsed */
+	uint32_t src_connections;	/* `source-connections N` inside the site: per source, to it; 0 = no cap */
+	unsigned line_src_connections;
+	/* `source-rate N/DURATION` inside the site: new connections per
+	 * source to it (decided once routed); src_rate 0 = none */
+	uint32_t src_rate, src_window_ms;
+	unsigned line_src_rate;
 	unsigned line;
 };
 
@@ -125,6 +149,7 @@ struct gh_config {
 	struct gh_addr metrics;
 	struct gh_acl acl;		/* `allow`/`deny` before any site: every client */
 	struct gh_source_prefix source_prefix;	/* `source-prefix` before any site */
+	struct gh_source_limits src;	/* `source-*`: global per-source limits */
 };
 
 /* Receives one complete message "FILE:LINE: text" (no newline). */
@@ -175,6 +200,15 @@ bool config_source_addr(const struct gh_config *c, uint32_t site, int family,
 			const uint8_t *addr, struct sockaddr_in6 *out);
 /* Does any site take source addresses from a source-prefix? */
 bool config_uses_source_prefix(const struct gh_config *c);
+/* Are per-source limits on (a table to build)? */
+bool config_source_limits_on(const struct gh_config *c);
+/* The table's slots and the IPv6 grouping, defaults applied. */
+uint32_t config_source_slots(const struct gh_config *c);
+unsigned config_source_v6_prefix(const struct gh_config *c);
+/* Is `source-connections` set, globally or for any site? */
+bool config_source_connections_on(const struct gh_config *c);
+/* Does any site have its own `source-rate`? */
+bool config_site_rates_on(const struct gh_config *c);
 
 const char *gh_kind_str(enum gh_kind k);
 const char *gh_http_mode_str(enum gh_http_mode m);

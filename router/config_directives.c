@@ -546,6 +546,14 @@ const struct config_directive config_directives[] = {
 	{ "deny", 1, SIZE_MAX, "deny CIDR|all [CIDR...]", config_do_acl },
 	/* before any site: global; in a site: the site's (config_srcaddr.c) */
 	{ "source-prefix", 1, 1, "source-prefix IPV6-PREFIX/96|off", config_do_source_prefix },
+	/* global and per site (config_limits.c) */
+	{ "source-rate", 1, 1, "source-rate N/DURATION", config_do_source },
+	/* global only (config_limits.c) */
+	{ "source-inspecting", 1, 1, "source-inspecting N", config_do_source },
+	{ "source-prefix-v6", 1, 1, "source-prefix-v6 LENGTH", config_do_source },
+	{ "source-table", 1, 1, "source-table N", config_do_source },
+	/* global and per site (config_limits.c) */
+	{ "source-connections", 1, 1, "source-connections N", config_do_source },
 };
 
 const size_t config_n_directives = sizeof(config_directives) / sizeof(config_directives[0]);

@@ -111,6 +111,10 @@ void config_srcaddr_finish(struct config_parser *p);
 int config_do_acl(struct config_parser *p, const struct config_directive *d,
 		  const struct config_tok *arg, size_t n);
 /* errors for sites with different lists sharing a server of kind k */
+/* source-rate, source-inspecting, source-prefix-v6, source-table,
+ * source-connections (config_limits.c) */
+int config_do_source(struct config_parser *p, const struct config_directive *d,
+		     const struct config_tok *arg, size_t n);
 int config_check_shared(struct config_parser *p, enum gh_kind k);
 int config_acl_build(struct gh_acl *acl);	/* 0 or -errno */
 void config_acl_free(struct gh_acl *acl);

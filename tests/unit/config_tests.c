@@ -574,6 +574,29 @@ static const struct bad_case {
 	  "server (another Host inside the same TLS session)" },
 	{ "site a.example\n  http [::FFFF:192.0.2.1]:80\n  deny all\nsite b.example\n  http 192.0.2.1:80\n", 4,
 	  "site 'b.example' shares http server 192.0.2.1:80 with site 'a.example' (line 1)" },
+	/* per-source limits (global only) */
+	{ "source-rate 20\n", 1, "bad source-rate '20': expected N/DURATION with N from 1 to 1000000, e.g. 20/1s" },
+	{ "source-rate 0/1s\n", 1, "bad source-rate '0/1s'" },
+	{ "source-rate x/1s\n", 1, "bad source-rate 'x/1s'" },
+	{ "source-rate 5/1\n", 1, "bad duration in source-rate '5/1': duration needs a unit (ms, s, m, h)" },
+	{ "source-rate 5/2d\n", 1, "bad duration in source-rate '5/2d': unknown unit" },
+	{ "source-rate 5/1s\nsource-rate 6/1s\n", 2, "'source-rate' already set at line 1" },
+	{ SITE_A "source-inspecting 5\n", 3, "'source-inspecting' is global: put it before the first 'site'" },
+	{ SITE_A "source-table 20000\n", 3, "'source-table' is global: put it before the first 'site'" },
+	{ SITE_A "source-rate 5/1s\nsource-rate 6/1s\n", 4, "'source-rate' already set at line 3" },
+	{ SITE_A "source-rate 5\n", 3, "bad source-rate '5': expected N/DURATION" },
+	{ "source-inspecting 0\n", 1, "bad source-inspecting '0': a number from 1 to 16384" },
+	{ "source-inspecting 16385\n", 1, "bad source-inspecting '16385'" },
+	{ "source-prefix-v6 129\n", 1, "bad source-prefix-v6 '129': a number from 1 to 128" },
+	{ "source-prefix-v6 0\n", 1, "bad source-prefix-v6 '0'" },
+	{ "source-prefix-v6 48\nsource-prefix-v6 56\n", 2, "'source-prefix-v6' already set at line 1" },
+	{ "source-table 100\n", 1, "bad source-table '100': a number from 16384 to 16777216" },
+	{ "source-table 16777217\n", 1, "bad source-table '16777217'" },
+	{ "source-table\n", 1, "'source-table': missing argument (usage: source-table N)" },
+	{ "source-connections 0\n", 1, "bad source-connections '0': a number from 1 to 1000000" },
+	{ "source-connections 1000001\n", 1, "bad source-connections '1000001'" },
+	{ "source-connections 5\nsource-connections 6\n", 2, "'source-connections' already set at line 1" },
+	{ SITE_A "source-connections 5\nsource-connections 6\n", 4, "'source-connections' already set at line 3" },
 	/* bytes that have no place in a config */
 	{ SITE_A "listen http\r[::]:80\n", 3, "control character 0x0d" },
 	{ SITE_A "forwarders 4\x01\n", 3, "control character 0x01" },
@@ -1042,6 +1065,60 @@ START_TEST(test_tls_alpn_lengths)
 }
 END_TEST
 
+/* source-*: global; off unless a rate or an inspection cap is set;
+ * defaults /64 and 65 536 slots */
+START_TEST(test_source_limits)
+{
+	struct gh_config *c;
+	struct errs e;
+
+	ck_assert_int_eq(parse(SITE_A, &e, &c), 0);
+	ck_assert(!config_source_limits_on(c));
+	ck_assert_uint_eq(config_source_v6_prefix(c), 64);
+	ck_assert_uint_eq(config_source_slots(c), 65536);
+	config_free(c);
+	ck_assert_int_eq(parse("source-prefix-v6 48\nsource-table 20000\n" SITE_A, &e, &c), 0);
+	ck_assert(!config_source_limits_on(c));	/* grouping and size alone limit nothing */
+	ck_assert_uint_eq(config_source_v6_prefix(c), 48);
+	ck_assert_uint_eq(config_source_slots(c), 20000);
+	config_free(c);
+	ck_assert_int_eq(parse("source-rate 30/2m\n" SITE_A, &e, &c), 0);
+	ck_assert(config_source_limits_on(c));
+	ck_assert_uint_eq(c->src.rate, 30);
+	ck_assert_uint_eq(c->src.window_ms, 120000);
+	ck_assert_uint_eq(c->src.inspecting, 0);
+	config_free(c);
+	ck_assert_int_eq(parse("source-inspecting 8\n" SITE_A, &e, &c), 0);
+	ck_assert(config_source_limits_on(c));
+	ck_assert_uint_eq(c->src.inspecting, 8);
+	ck_assert(!config_source_connections_on(c));
+	config_free(c);
+	/* source-connections: global, per site, or both; no accept-time table */
+	ck_assert_int_eq(parse("source-connections 20\n" SITE_A, &e, &c), 0);
+	ck_assert(config_source_connections_on(c));
+	ck_assert(!config_source_limits_on(c));
+	ck_assert_uint_eq(c->src.connections, 20);
+	ck_assert_uint_eq(c->sites[0].src_connections, 0);
+	config_free(c);
+	ck_assert_int_eq(parse(SITE_A "source-connections 4\nsite b.example\n  http [::1]:80\n", &e, &c), 0);
+	ck_assert(config_source_connections_on(c));
+	ck_assert_uint_eq(c->src.connections, 0);
+	ck_assert_uint_eq(c->sites[0].src_connections, 4);
+	ck_assert_uint_eq(c->sites[1].src_connections, 0);
+	ck_assert(!config_site_rates_on(c));
+	config_free(c);
+	/* source-rate per site: no accept-time table, a site rate */
+	ck_assert_int_eq(parse(SITE_A "source-rate 4/10s\nsite b.example\n  http [::1]:80\n", &e, &c), 0);
+	ck_assert(!config_source_limits_on(c));
+	ck_assert(config_site_rates_on(c));
+	ck_assert_uint_eq(c->sites[0].src_rate, 4);
+	ck_assert_uint_eq(c->sites[0].src_window_ms, 10000);
+	ck_assert_uint_eq(c->sites[1].src_rate, 0);
+	ck_assert_uint_eq(c->src.rate, 0);
+	config_free(c);
+}
+END_TEST
+
 /* allow/deny: global before any site, per site after one; first match in
  * written order; no match allows; IPv4-mapped clients are IPv4 clients. */
 static bool allows(const struct gh_acl *acl, const char *addr)
@@ -1248,6 +1325,7 @@ Suite *make_config_suite(void)
 	tcase_add_test(tc, test_source_prefix);
 	tcase_add_loop_test(tc, test_source_prefix_bad, 0,
 			    (int)(sizeof(source_prefix_bad_cases) / sizeof(source_prefix_bad_cases[0])));
+	tcase_add_test(tc, test_source_limits);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("load");
