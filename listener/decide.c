@@ -5,6 +5,7 @@
 #include "listener/decide.h"
 #include "router/acme_challenge.h"
 #include "router/http_head.h"
+#include "router/proxy_parse.h"
 #include "common/reply.h"
 #include "router/tls_hello.h"
 
@@ -238,4 +239,65 @@ void decide_access(const struct gh_config *cfg, unsigned kind, const struct sock
 	}
 	if (d->action == DECIDE_HANDOFF && !config_acl_allows(&cfg->sites[d->site].acl, family, addr))
 		deny(kind, d, &o, "client address not allowed for this site");
+}
+
+/* the header's source as the listener keeps peers: IPv4 v4-mapped */
+static void endpoint_to_sin6(const struct proxy_endpoint *ep, struct sockaddr_in6 *out)
+{
+	memset(out, 0, sizeof(*out));
+	out->sin6_family = AF_INET6;
+	out->sin6_port = htons(ep->port);
+	if (ep->family == AF_INET) {
+		out->sin6_addr.s6_addr[10] = 0xff;
+		out->sin6_addr.s6_addr[11] = 0xff;
+		memcpy(&out->sin6_addr.s6_addr[12], ep->addr, 4);
+	} else {
+		memcpy(&out->sin6_addr, ep->addr, 16);
+	}
+}
+
+bool decide_proxy(const struct gh_config *cfg, const struct sockaddr_in6 *peer, const uint8_t *buf,
+		  size_t len, bool closed, struct decision *d, size_t *header_len,
+		  struct sockaddr_in6 *client)
+{
+	const uint8_t *addr;
+	int family;
+	struct proxy_parse_result r;
+
+	reset(d);
+	*header_len = 0;
+	*client = *peer;
+	if (!peer_addr((const struct sockaddr *)peer, &family, &addr) ||
+	    !config_proxy_trusted(cfg, family, addr))
+		return true;
+	switch (proxy_parse(buf, len, &r)) {
+	case PROXY_PARSE_DONE:
+		*header_len = r.header_len;
+		if (r.kind == PROXY_KIND_PROXIED)
+			endpoint_to_sin6(&r.src, client);
+		return true;
+	case PROXY_PARSE_INVALID:
+		set(d, DECIDE_ANSWER, "bad_proxy", 0);
+		d->detail = r.error;
+		return false;
+	case PROXY_PARSE_NEED_MORE:
+		break;
+	}
+	if (closed && len == 0) {
+		d->action = DECIDE_DROP;	/* a balancer's TCP check: connect, close */
+	} else if (closed) {
+		set(d, DECIDE_ANSWER, "bad_proxy", 0);
+		d->detail = "closed inside the PROXY header";
+	}
+	return false;
+}
+
+void decide_client(const struct gh_config *cfg, unsigned kind, const struct sockaddr_in6 *peer,
+		   const uint8_t *buf, size_t len, bool closed, struct decision *d, char *answer,
+		   size_t answer_size, size_t *header_len, struct sockaddr_in6 *client)
+{
+	if (!decide_proxy(cfg, peer, buf, len, closed, d, header_len, client))
+		return;
+	decide_bytes(cfg, kind, buf + *header_len, len - *header_len, closed, d, answer, answer_size);
+	decide_access(cfg, kind, (const struct sockaddr *)client, d, answer, answer_size);
 }

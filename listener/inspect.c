@@ -22,15 +22,23 @@ static void answer_and_close(struct inspector *in, struct lconn *c, const void *
 	lconn_free(in->conns, c);
 }
 
-/* Carry out a decision; returns true while the client is still waiting. */
-static bool carry_out(struct inspector *in, struct lconn *c, const struct decision *d)
+/* Carry out a decision; returns true while the client is still waiting.
+ * client: who the log and the hand-off name (a balancer's PROXY header
+ * source, else the peer); header_len: that header's bytes, still unread. */
+static bool carry_out(struct inspector *in, struct lconn *c, const struct decision *d,
+		      const struct sockaddr_in6 *client, size_t header_len)
 {
+	if (d->action == DECIDE_WAIT)
+		return true;
+	/* final: c is gone after this call, so it may carry the client now
+	 * (while waiting, c->peer must stay the balancer's) */
+	c->peer = *client;
 	switch (d->action) {
 	case DECIDE_WAIT:
 		return true;
 	case DECIDE_HANDOFF:
 		dispatch_queue(in->disp, in->conns, c, in->cfg->sites[d->site].name, d->name,
-			       (uint32_t)d->one_request, d->alpn_route);
+			       (uint32_t)d->one_request, d->alpn_route, (unsigned)header_len);
 		return false;
 	case DECIDE_DROP:
 		lconn_free(in->conns, c);
@@ -47,9 +55,12 @@ static bool carry_out(struct inspector *in, struct lconn *c, const struct decisi
 
 bool inspect_conn(struct inspector *in, struct lconn *c, bool hangup)
 {
-	size_t cap = c->kind == GH_KIND_HTTP ? in->cfg->max_head + 1 : DECIDE_PEEK_MAX;
+	/* room for a PROXY header in front (only a trusted peer's is parsed) */
+	size_t cap = (c->kind == GH_KIND_HTTP ? in->cfg->max_head + 1 : DECIDE_PEEK_MAX) + PROXY_PARSE_MAX;
 	ssize_t n = recv(c->fd, in->buf, cap, MSG_PEEK | MSG_DONTWAIT);
 	struct decision d;
+	struct sockaddr_in6 client;
+	size_t header_len;
 
 	if (n < 0) {
 		if (errno == EAGAIN || errno == EINTR)
@@ -61,18 +72,30 @@ bool inspect_conn(struct inspector *in, struct lconn *c, bool hangup)
 	if (n > 0)
 		c->got_bytes = true;
 	/* n == 0: EOF (peeking never reads 0 otherwise) */
-	decide_bytes(in->cfg, c->kind, in->buf, (size_t)n, hangup || n == 0, &d, in->answer,
-		     sizeof(in->answer));
-	decide_access(in->cfg, c->kind, (const struct sockaddr *)&c->peer, &d, in->answer,
-		      sizeof(in->answer));
-	return carry_out(in, c, &d);
+	decide_client(in->cfg, c->kind, &c->peer, in->buf, (size_t)n, hangup || n == 0, &d, in->answer,
+		      sizeof(in->answer), &header_len, &client);
+	return carry_out(in, c, &d, &client, header_len);
 }
 
 void inspect_timeout(struct inspector *in, struct lconn *c)
 {
 	struct decision d;
+	struct sockaddr_in6 client = c->peer;
+	size_t header_len = 0;
 
 	in->conns->stats.timeouts++;
+	/* A trusted balancer's header cut short: a quiet close, bad_proxy.
+	 * After a whole one, the client behind it is who timed out. */
+	ssize_t n = in->cfg->accept_proxy.set ? recv(c->fd, in->buf, PROXY_PARSE_MAX, MSG_PEEK | MSG_DONTWAIT) : 0;
+	if (n > 0 && !decide_proxy(in->cfg, &c->peer, in->buf, (size_t)n, false, &d, &header_len, &client)) {
+		if (d.action == DECIDE_WAIT) {
+			d.action = DECIDE_ANSWER;
+			d.result = "bad_proxy";
+			d.detail = "PROXY header not received in time";
+		}
+		carry_out(in, c, &d, &client, 0);
+		return;
+	}
 	decide_timeout(c->kind, c->got_bytes, &d, in->answer, sizeof(in->answer));
-	carry_out(in, c, &d);
+	carry_out(in, c, &d, &client, 0);
 }

@@ -150,6 +150,8 @@ static int config_finish(struct config_parser *p)
 		return r;
 
 	r = config_acl_build(&c->acl);
+	if (r == 0)
+		r = config_acl_build(&c->accept_proxy);
 	for (size_t i = 0; i < c->n_sites && r == 0; i++)
 		r = config_acl_build(&c->sites[i].acl);
 	if (r < 0)
@@ -262,6 +264,7 @@ void config_free(struct gh_config *c)
 	free(c->sites);
 	config_alpn_free(c->alpn, c->n_alpn);
 	config_acl_free(&c->acl);
+	config_acl_free(&c->accept_proxy);
 	free(c->listens);
 	for (int k = 0; k < GH_KIND_COUNT; k++)
 		routes_free(c->routes[k]);

@@ -114,6 +114,9 @@ struct gh_config {
 	 * text (gatehouse-metrics); metrics.len 0: off */
 	struct gh_addr metrics;
 	struct gh_acl acl;		/* `allow`/`deny` before any site: every client */
+	/* `accept-proxy CIDR...`: peers that must send a PROXY header, on
+	 * every listen (all rules GH_ACL_ALLOW); no rules: none */
+	struct gh_acl accept_proxy;
 };
 
 /* Receives one complete message "FILE:LINE: text" (no newline). */
@@ -155,6 +158,10 @@ const struct gh_addr *config_servers(const struct gh_config *c, uint32_t site, u
 /* An access list's verdict for a client address (family AF_INET: 4 bytes,
  * AF_INET6: 16, IPv4-mapped matched as IPv4): true to let it in. */
 bool config_acl_allows(const struct gh_acl *acl, int family, const uint8_t *addr);
+
+/* Is a peer at addr (as config_acl_allows) a trusted balancer
+ * (`accept-proxy`), whose connections start with a PROXY header? */
+bool config_proxy_trusted(const struct gh_config *c, int family, const uint8_t *addr);
 
 const char *gh_kind_str(enum gh_kind k);
 const char *gh_http_mode_str(enum gh_http_mode m);

@@ -544,6 +544,8 @@ const struct config_directive config_directives[] = {
 	{ "metrics", 1, 1, "metrics ADDRESS:PORT", config_do_metrics },
 	{ "allow", 1, SIZE_MAX, "allow CIDR|all [CIDR...]", config_do_acl },
 	{ "deny", 1, SIZE_MAX, "deny CIDR|all [CIDR...]", config_do_acl },
+	/* before any site; every listen (config_proxy.c) */
+	{ "accept-proxy", 1, SIZE_MAX, "accept-proxy CIDR [CIDR...]", config_do_accept_proxy },
 };
 
 const size_t config_n_directives = sizeof(config_directives) / sizeof(config_directives[0]);

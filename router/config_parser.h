@@ -107,4 +107,12 @@ int config_do_acl(struct config_parser *p, const struct config_directive *d,
 /* errors for sites with different lists sharing a server of kind k */
 int config_check_shared(struct config_parser *p, enum gh_kind k);
 int config_acl_build(struct gh_acl *acl);	/* 0 or -errno */
+struct prefix;
+/* append one rule; 0, 1 after reporting the list full, or -ENOMEM */
+int config_acl_add(struct config_parser *p, struct gh_acl *acl, const struct prefix *px,
+		   uint32_t verdict);
+
+/* config_proxy.c */
+int config_do_accept_proxy(struct config_parser *p, const struct config_directive *d,
+			   const struct config_tok *arg, size_t n);
 void config_acl_free(struct gh_acl *acl);

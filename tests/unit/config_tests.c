@@ -1131,6 +1131,63 @@ START_TEST(test_acl_limit)
 }
 END_TEST
 
+/* accept-proxy: before any site, prefixes of both families; a peer in it
+ * is trusted to send a PROXY header, any other (and every peer without
+ * the directive) is a direct client. */
+static bool trusted(const struct gh_config *c, const char *addr)
+{
+	uint8_t a[16];
+	int fam = strchr(addr, ':') ? AF_INET6 : AF_INET;
+
+	ck_assert_int_eq(inet_pton(fam, addr, a), 1);
+	return config_proxy_trusted(c, fam, a);
+}
+
+START_TEST(test_accept_proxy)
+{
+	static const char text[] =
+		"accept-proxy 10.0.0.0/8 2001:db8::/32\n"
+		"accept-proxy 127.0.0.1\n"
+		"listen http [::]:80\n"
+		"site a.example\n"
+		"  http [::1]:80\n";
+	struct gh_config *c;
+	struct errs e;
+
+	ck_assert_int_eq(parse(text, &e, &c), 0);
+	ck_assert_uint_eq(c->accept_proxy.n_rules, 3);
+	ck_assert(trusted(c, "10.1.2.3"));
+	ck_assert(trusted(c, "::ffff:10.1.2.3"));
+	ck_assert(trusted(c, "127.0.0.1"));
+	ck_assert(trusted(c, "2001:db8:1::5"));
+	ck_assert(!trusted(c, "127.0.0.2"));
+	ck_assert(!trusted(c, "11.0.0.1"));
+	ck_assert(!trusted(c, "2001:db9::1"));
+	config_free(c);
+
+	ck_assert_int_eq(parse("listen http [::]:80\nsite a.example\n  http [::1]:80\n", &e, &c), 0);
+	ck_assert(!trusted(c, "127.0.0.1"));
+	config_free(c);
+}
+END_TEST
+
+START_TEST(test_accept_proxy_errors)
+{
+	struct gh_config *c;
+	struct errs e;
+
+	ck_assert_int_eq(parse("accept-proxy 10.0.0.0/33\n", &e, &c), -EINVAL);
+	ck_assert_msg(e.n == 1 && strstr(e.msg[0], "test.conf:1: bad prefix '10.0.0.0/33' for 'accept-proxy'"),
+		      "%s", e.n ? e.msg[0] : "");
+	ck_assert_int_eq(parse("accept-proxy\n", &e, &c), -EINVAL);
+	ck_assert_msg(e.n == 1 && strstr(e.msg[0], "test.conf:1:"), "%s", e.n ? e.msg[0] : "");
+	ck_assert_int_eq(parse("site a.example\n  http [::1]:80\n  accept-proxy 10.0.0.1\n", &e, &c),
+			 -EINVAL);
+	ck_assert_msg(e.n == 1 && strstr(e.msg[0], "test.conf:3: 'accept-proxy' applies to every listen"),
+		      "%s", e.n ? e.msg[0] : "");
+}
+END_TEST
+
 Suite *make_config_suite(void)
 {
 	Suite *s = suite_create("config");
@@ -1160,6 +1217,8 @@ Suite *make_config_suite(void)
 	tcase_add_test(tc, test_quoting);
 	tcase_add_test(tc, test_limits);
 	tcase_add_test(tc, test_acl_limit);
+	tcase_add_test(tc, test_accept_proxy);
+	tcase_add_test(tc, test_accept_proxy_errors);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("load");

@@ -432,6 +432,125 @@ static void want_handoff(const struct gh_config *cfg, const struct decision *d, 
 	ck_assert_str_eq(cfg->sites[d->site].name, site);
 }
 
+/* accept-proxy: a trusted peer's stream starts with a PROXY header, whose
+ * source is the client for the lists and the hand-off; the hello or head
+ * after it is what routes. Anyone else's PROXY line is plain data. */
+static const char proxy_conf[] =
+	"accept-proxy 10.0.0.0/8 2001:db8:ba1::/48\n"
+	"deny 203.0.113.0/24\n"
+	"site shut.example\n  http [::2]:80\n  tls [::2]:443\n"
+	"  allow 192.0.2.0/24 2001:db8:1::/48\n  deny all\n";
+
+static void sin6_of(const char *text, struct sockaddr_in6 *s6)
+{
+	char mapped[64];
+
+	memset(s6, 0, sizeof(*s6));
+	s6->sin6_family = AF_INET6;
+	snprintf(mapped, sizeof(mapped), strchr(text, ':') ? "%s" : "::ffff:%s", text);
+	ck_assert_int_eq(inet_pton(AF_INET6, mapped, &s6->sin6_addr), 1);
+}
+
+/* header + a request (http) or hello (tls) for host, from peer */
+static void ask_behind(const struct gh_config *cfg, unsigned kind, const char *peer, const uint8_t *hdr,
+		       size_t hlen, const char *host, bool closed, size_t cut, struct decision *d,
+		       size_t *header_len, struct sockaddr_in6 *client)
+{
+	uint8_t w[1024];
+	struct sockaddr_in6 p;
+	size_t n;
+
+	memcpy(w, hdr, hlen);
+	if (kind == GH_KIND_TLS)
+		n = hello((const uint8_t *)host, strlen(host), w + hlen, sizeof(w) - hlen);
+	else
+		n = (size_t)snprintf((char *)w + hlen, sizeof(w) - hlen, "GET / HTTP/1.1\r\nHost: %s\r\n\r\n", host);
+	sin6_of(peer, &p);
+	decide_client(cfg, kind, &p, w, cut ? cut : hlen + n, closed, d, ans, sizeof(ans), header_len, client);
+}
+
+static void want_client(const struct sockaddr_in6 *client, const char *addr, unsigned port)
+{
+	struct sockaddr_in6 want;
+
+	sin6_of(addr, &want);
+	ck_assert_mem_eq(&client->sin6_addr, &want.sin6_addr, 16);
+	ck_assert_uint_eq(ntohs(client->sin6_port), port);
+}
+
+START_TEST(test_proxy_header)
+{
+	static const char v1[] = "PROXY TCP4 192.0.2.5 10.0.0.2 5555 80\r\n";
+	static const char v1_denied[] = "PROXY TCP4 198.51.100.1 10.0.0.2 5555 80\r\n";
+	static const uint8_t sig[12] = "\r\n\r\n\0\r\nQUIT\n";
+	uint8_t v2[16 + 36], local[16];
+	struct gh_config *cfg = parse(proxy_conf);
+	struct sockaddr_in6 client;
+	struct decision d;
+	size_t hl;
+
+	memcpy(v2, sig, 12);
+	v2[12] = 0x21, v2[13] = 0x21, v2[14] = 0, v2[15] = 36;	/* PROXY, TCP over IPv6 */
+	sin6_of("2001:db8:1::7", &client);
+	memcpy(v2 + 16, &client.sin6_addr, 16);
+	sin6_of("2001:db8:ba1::2", &client);
+	memcpy(v2 + 32, &client.sin6_addr, 16);
+	v2[48] = 0x1f, v2[49] = 0x90, v2[50] = 0x01, v2[51] = 0xbb;	/* 8080 -> 443 */
+	memcpy(local, sig, 12);
+	local[12] = 0x20, local[13] = 0, local[14] = 0, local[15] = 0;	/* LOCAL, no addresses */
+
+	for (unsigned kind = 0; kind < GH_KIND_COUNT; kind++) {
+		/* v1 from a trusted peer: the header's source is the client */
+		ask_behind(cfg, kind, "10.9.9.9", (const uint8_t *)v1, strlen(v1), "shut.example", false, 0, &d,
+			   &hl, &client);
+		want_handoff(cfg, &d, "shut.example", "v1 from a balancer");
+		ck_assert_uint_eq(hl, strlen(v1));
+		want_client(&client, "::ffff:192.0.2.5", 5555);
+		/* ... and the lists judge it, not the balancer */
+		ask_behind(cfg, kind, "10.9.9.9", (const uint8_t *)v1_denied, strlen(v1_denied), "shut.example",
+			   false, 0, &d, &hl, &client);
+		want_denied(kind, &d, "v1 source not allowed on the site");
+		/* v2 over IPv6 from a trusted IPv6 peer */
+		ask_behind(cfg, kind, "2001:db8:ba1::9", v2, sizeof(v2), "shut.example", false, 0, &d, &hl,
+			   &client);
+		want_handoff(cfg, &d, "shut.example", "v2 from a balancer");
+		ck_assert_uint_eq(hl, sizeof(v2));
+		want_client(&client, "2001:db8:1::7", 8080);
+		/* every prefix of a header waits; cut short by a close: bad_proxy */
+		for (size_t cut = 1; cut < sizeof(v2); cut++) {
+			ask_behind(cfg, kind, "10.9.9.9", v2, sizeof(v2), "shut.example", false, cut, &d, &hl,
+				   &client);
+			ck_assert_msg(d.action == DECIDE_WAIT, "prefix %zu: action %d", cut, d.action);
+			ask_behind(cfg, kind, "10.9.9.9", v2, sizeof(v2), "shut.example", true, cut, &d, &hl,
+				   &client);
+			ck_assert_msg(d.action == DECIDE_ANSWER && strcmp(d.result, "bad_proxy") == 0 &&
+				      d.answer_len == 0, "closed at %zu: action %d", cut, d.action);
+		}
+		/* v2 LOCAL (a health check): the balancer is the client */
+		ask_behind(cfg, kind, "10.9.9.9", local, sizeof(local), "shut.example", false, 0, &d, &hl,
+			   &client);
+		ck_assert_uint_eq(hl, sizeof(local));
+		want_client(&client, "::ffff:10.9.9.9", 0);
+		want_denied(kind, &d, "LOCAL: the balancer itself, not on the site's list");
+		/* no header from a trusted peer: garbage, a quiet close */
+		ask_behind(cfg, kind, "10.9.9.9", (const uint8_t *)"", 0, "shut.example", false, 0, &d, &hl,
+			   &client);
+		ck_assert_msg(d.action == DECIDE_ANSWER && strcmp(d.result, "bad_proxy") == 0 &&
+			      d.answer_len == 0 && d.detail, "garbage from a balancer: action %d", d.action);
+		/* an untrusted peer's PROXY line is its data: never its address */
+		ask_behind(cfg, kind, "192.0.2.9", (const uint8_t *)v1, strlen(v1), "shut.example", false, 0, &d,
+			   &hl, &client);
+		ck_assert_uint_eq(hl, 0);
+		want_client(&client, "::ffff:192.0.2.9", 0);
+		ck_assert_int_eq(d.action, DECIDE_ANSWER);
+		ck_assert_str_eq(d.result, kind == GH_KIND_HTTP ? "bad_request" : "bad_hello");
+		if (kind == GH_KIND_HTTP)
+			ck_assert_int_eq(d.status, 400);
+	}
+	config_free(cfg);
+}
+END_TEST
+
 START_TEST(test_access_lists)
 {
 	struct gh_config *cfg = parse(acl_conf);
@@ -522,6 +641,7 @@ Suite *make_decide_suite(void)
 	tcase_add_test(tc, test_tls_need_edge);
 	tcase_add_test(tc, test_tls_alpn_route);
 	tcase_add_test(tc, test_access_lists);
+	tcase_add_test(tc, test_proxy_header);
 	tcase_add_test(tc, test_access_quiet_and_none);
 	suite_add_tcase(s, tc);
 	return s;
