@@ -1,0 +1,209 @@
+# SPDX-License-Identifier: MIT
+"""Accepting PROXY from a front balancer (issue #15.3): `accept-proxy CIDR`
+names the peers whose connections start with a PROXY v1/v2 header. From
+127.0.0.1 (trusted) the header's source is the client the backend is told
+about (proxy-protocol v2 on the site) and the header bytes never reach it;
+from 127.0.0.2 (not trusted) a PROXY line is the client's own data; a
+trusted peer that sends no valid header is closed. The forwarder believes a
+hand-off's header length only from a peer its own config trusts. Debian's
+HAProxy in front with send-proxy-v2, when installed."""
+import array
+import os
+import shutil
+import socket
+import struct
+import subprocess
+import time
+
+import gh
+from gh import test, check, check_eq, wait_for, free_port, recv_all, recv_line, TestFailure
+from tests_all import handoff_msg
+
+PP2_SIG = b"\r\n\r\n\x00\r\nQUIT\n"
+
+
+def v2_header(src, dst, sport, dport, local=False):
+    if local:
+        return PP2_SIG + b"\x20\x00\x00\x00"
+    if ":" in src:
+        body = socket.inet_pton(socket.AF_INET6, src) + socket.inet_pton(socket.AF_INET6, dst)
+        return PP2_SIG + b"\x21\x21" + struct.pack(">H", 36) + body + struct.pack(">HH", sport, dport)
+    body = socket.inet_pton(socket.AF_INET, src) + socket.inet_pton(socket.AF_INET, dst)
+    return PP2_SIG + b"\x21\x11" + struct.pack(">H", 12) + body + struct.pack(">HH", sport, dport)
+
+
+def client(src, port, timeout=5):
+    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    s.settimeout(timeout)
+    s.bind((src, 0))
+    s.connect(("127.0.0.1", port))
+    return s
+
+
+def setup(t):
+    rec = t.backend("ap-rec", "record")
+    trec = t.backend("ap-tls-rec", "record")
+    hp, tp = free_port(), free_port()
+    g = t.gatehouse("\n".join([
+        "inspect-timeout 2s",
+        "accept-proxy 127.0.0.1/32",
+        "listen http 127.0.0.1:%d" % hp, "listen tls 127.0.0.1:%d" % tp,
+        "site ap.example", "    http " + rec.addr, "    tls " + trec.addr, "    proxy-protocol v2",
+        ""]))
+    return g, rec, trec, hp, tp
+
+
+def through(be, s, payload, what):
+    """Send payload on s, read the backend's name line, and return what the
+    backend received (its PROXY header parsed, and the rest)."""
+    n0 = be.accepted
+    s.sendall(payload)
+    check_eq(recv_line(s), be.name.encode() + b"\n", "answer for " + what)
+    s.close()
+    check_eq(be.accepted, n0 + 1, "connections to %s for %s" % (be.name, what))
+    rec = be.conns[-1]
+    wait_for(lambda: rec.eof, 5, "backend EOF for " + what)
+    return gh.parse_proxy(bytes(rec.data))
+
+
+@test()
+def test_accept_proxy_trusted(t):
+    g, rec, trec, hp, tp = setup(t)
+    req = b"GET /pp HTTP/1.1\r\nHost: ap.example\r\n\r\nbody\x00\xff\r\n"
+    hello = gh.client_hello("ap.example") + b"\x17\x03\x03\x00\x01z"
+    cases = [
+        ("v1 TCP4 on http", rec, hp, b"PROXY TCP4 192.0.2.5 127.0.0.1 5555 %d\r\n" % hp, req,
+         ("192.0.2.5", 5555, 0x11)),
+        ("v2 TCP6 on http", rec, hp, v2_header("2001:db8::7", "2001:db8::1", 6666, hp), req,
+         ("2001:db8::7", 6666, 0x21)),
+        ("v1 TCP6 on tls", trec, tp, b"PROXY TCP6 2001:db8::8 2001:db8::1 7777 %d\r\n" % tp, hello,
+         ("2001:db8::8", 7777, 0x21)),
+        ("v2 TCP4 on tls", trec, tp, v2_header("198.51.100.4", "127.0.0.1", 8888, tp), hello,
+         ("198.51.100.4", 8888, 0x11)),
+    ]
+    for what, be, port, hdr, payload, (src, sport, fam) in cases:
+        info, rest = through(be, client("127.0.0.1", port), hdr + payload, what)
+        check_eq((info["src"], info["sport"], info["fam"]), (src, sport, fam), "PROXY source for " + what)
+        check(rest == payload, "backend got, after our PROXY header, %r; want the client's bytes %r (%s)"
+              % (rest[:80], payload[:80], what))
+    # v2 LOCAL (a balancer's health check): the balancer is the client
+    s = client("127.0.0.1", hp)
+    bport = s.getsockname()[1]
+    info, rest = through(rec, s, v2_header(None, None, 0, 0, local=True) + req, "v2 LOCAL")
+    check_eq((info["src"], info["sport"]), ("127.0.0.1", bport), "LOCAL: the balancer as client")
+    check(rest == req, "LOCAL: backend got %r" % rest[:80])
+    # the forwarder's records name the header's source
+    g.wait_log(r"^gatehouse-forwarder\[\d+\]: 192\.0\.2\.5:5555 http ap\.example -> ap\.example .* ok$")
+    g.wait_log(r"^gatehouse-forwarder\[\d+\]: \[2001:db8::8\]:7777 tls ap\.example -> ap\.example .* ok$")
+
+
+@test()
+def test_accept_proxy_untrusted_and_garbage(t):
+    g, rec, trec, hp, tp = setup(t)
+    line = b"PROXY TCP4 192.0.2.5 127.0.0.1 5555 %d\r\n" % hp
+    req = b"GET / HTTP/1.1\r\nHost: ap.example\r\n\r\n"
+    # from 127.0.0.2 a PROXY line is the client's request line: 400
+    s = client("127.0.0.2", hp)
+    s.sendall(line + req)
+    data, how = recv_all(s)
+    s.close()
+    st, _, _ = gh.parse_http(data)
+    check_eq(st, 400, "untrusted peer's PROXY line on http")
+    # ... and on tls not a hello: closed, nothing answered
+    s = client("127.0.0.2", tp)
+    s.sendall(line + gh.client_hello("ap.example"))
+    data, how = recv_all(s)
+    s.close()
+    check_eq(data, b"", "untrusted peer's PROXY line on tls (%s)" % how)
+    # from the trusted peer, no header (garbage) or a truncated one: closed
+    for what, port, payload in (("plain request", hp, req), ("plain hello", tp, gh.client_hello("ap.example")),
+                                ("bad v1", hp, b"PROXY TCP4 999.0.2.5 127.0.0.1 1 2\r\n" + req)):
+        s = client("127.0.0.1", port)
+        s.sendall(payload)
+        data, how = recv_all(s)
+        s.close()
+        check_eq(data, b"", "trusted peer without a valid header (%s), %s" % (what, how))
+    s = client("127.0.0.1", hp, timeout=10)
+    s.sendall(line[:20])
+    data, how = recv_all(s, 10)
+    s.close()
+    check_eq(data, b"", "truncated header, %s" % how)
+    check_eq((rec.accepted, trec.accepted), (0, 0), "backend connections")
+    g.wait_log(r"127\.0\.0\.1:\d+ http - bad_proxy", count=3)
+    g.wait_log(r"127\.0\.0\.1:\d+ tls - bad_proxy")
+
+
+@test()
+def test_accept_proxy_hostile_handoff(t):
+    """A listener that claims a PROXY header on a connection from a peer
+    the forwarder's own config does not trust is refused, and so is a
+    header length that does not end a header from a trusted one."""
+    rec = t.backend("aph-rec", "record")
+    for trusted in (False, True):
+        proc, ours, log = gh.lone_forwarder(
+            t, (["accept-proxy ::1"] if trusted else ["accept-proxy 10.0.0.0/8"]) +
+            ["listen http [::1]:%d" % free_port(), "site h.example", "    http " + rec.addr,
+             "    proxy-protocol v2"], name="fwd%d" % trusted)
+        lsock = socket.socket(socket.AF_INET6, socket.SOCK_STREAM)
+        lsock.bind(("::1", 0))
+        lsock.listen(8)
+        t.defer(lsock.close)
+        line = b"PROXY TCP4 192.0.2.5 127.0.0.1 5555 80\r\n"
+        cases = [("untrusted peer, header length", len(line))] if not trusted else [
+            ("trusted peer, length short of the header", len(line) - 2),
+            ("trusted peer, length past the header", len(line) + 4),
+            ("trusted peer, no header length", 0)]
+        for i, (what, plen) in enumerate(cases):
+            c = gh.connect(lsock.getsockname()[1])
+            t.defer(c.close)
+            srv, _ = lsock.accept()
+            c.sendall(line + b"GET / HTTP/1.1\r\nHost: h.example\r\n\r\n")
+            msg = handoff_msg(site=b"h.example", name=b"h.example", port=c.getsockname()[1],
+                              usec=int(time.time() * 1e6), proxy_len=plen)
+            ours.sendmsg([msg], [(socket.SOL_SOCKET, socket.SCM_RIGHTS, array.array("i", [srv.fileno()]))])
+            srv.close()
+            wait_for(lambda: log().count("refused hand-off") >= i + 1, 5,
+                     "'refused hand-off' for %s; log:\n%s" % (what, log()[-1500:]))
+            data, how = recv_all(c, 5)
+            check(data == b"" and how in ("eof", "reset"), "%s: client got %r (%s)" % (what, data[:60], how))
+        check_eq(rec.accepted, 0, "backend connections after refused hand-offs")
+        check("PROXY header" in log(), "the refusal names the PROXY header:\n" + log()[-800:])
+
+
+HAPROXY = shutil.which("haproxy") or "/usr/sbin/haproxy"
+
+
+@test()
+def test_haproxy_send_proxy_v2(t):
+    """Debian's HAProxy in TCP mode in front, send-proxy-v2: the backend is
+    told the address of HAProxy's client (127.0.0.2), not HAProxy's."""
+    if not os.path.exists(HAPROXY):
+        raise TestFailure("haproxy not installed (apt-get install haproxy)")
+    g, rec, trec, hp, tp = setup(t)
+    fp = free_port()
+    conf = os.path.join(t.tmp, "haproxy.cfg")
+    with open(conf, "w") as f:
+        f.write("global\n    maxconn 100\n"
+                "defaults\n    mode tcp\n    timeout connect 5s\n    timeout client 10s\n    timeout server 10s\n"
+                "frontend fe\n    bind 127.0.0.1:%d\n    default_backend be\n"
+                "backend be\n    server gh 127.0.0.1:%d send-proxy-v2\n" % (fp, hp))
+    hap = subprocess.Popen([HAPROXY, "-db", "-f", conf], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+    def stop():
+        hap.kill()
+        hap.wait(5)
+    t.defer(stop)
+
+    def up():
+        try:
+            socket.create_connection(("127.0.0.1", fp), 0.5).close()
+            return True
+        except OSError:
+            return False
+    wait_for(up, 10, "haproxy listening on %d" % fp)
+    req = b"GET /hap HTTP/1.1\r\nHost: ap.example\r\n\r\n"
+    s = client("127.0.0.2", fp)
+    cport = s.getsockname()[1]
+    info, rest = through(rec, s, req, "through haproxy")
+    check_eq((info["src"], info["sport"]), ("127.0.0.2", cport), "client behind haproxy")
+    check(rest == req, "backend got %r" % rest[:80])
