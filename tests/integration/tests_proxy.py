@@ -171,6 +171,28 @@ def test_accept_proxy_hostile_handoff(t):
 
 
 HAPROXY = shutil.which("haproxy") or "/usr/sbin/haproxy"
+NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
+NGINX_STREAM = "/usr/lib/nginx/modules/ngx_stream_module.so"
+
+
+def front(t, argv, port, what):
+    """A balancer process in front, stopped with the test; returns once it
+    accepts connections on 127.0.0.1:port."""
+    proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+    def stop():
+        proc.kill()
+        proc.wait(5)
+    t.defer(stop)
+
+    def up():
+        check(proc.poll() is None, "%s exited (%s)" % (what, proc.returncode))
+        try:
+            socket.create_connection(("127.0.0.1", port), 0.5).close()
+            return True
+        except OSError:
+            return False
+    wait_for(up, 10, "%s listening on %d" % (what, port))
 
 
 @test()
@@ -187,23 +209,33 @@ def test_haproxy_send_proxy_v2(t):
                 "defaults\n    mode tcp\n    timeout connect 5s\n    timeout client 10s\n    timeout server 10s\n"
                 "frontend fe\n    bind 127.0.0.1:%d\n    default_backend be\n"
                 "backend be\n    server gh 127.0.0.1:%d send-proxy-v2\n" % (fp, hp))
-    hap = subprocess.Popen([HAPROXY, "-db", "-f", conf], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-
-    def stop():
-        hap.kill()
-        hap.wait(5)
-    t.defer(stop)
-
-    def up():
-        try:
-            socket.create_connection(("127.0.0.1", fp), 0.5).close()
-            return True
-        except OSError:
-            return False
-    wait_for(up, 10, "haproxy listening on %d" % fp)
+    front(t, [HAPROXY, "-db", "-f", conf], fp, "haproxy")
     req = b"GET /hap HTTP/1.1\r\nHost: ap.example\r\n\r\n"
     s = client("127.0.0.2", fp)
     cport = s.getsockname()[1]
     info, rest = through(rec, s, req, "through haproxy")
     check_eq((info["src"], info["sport"]), ("127.0.0.2", cport), "client behind haproxy")
     check(rest == req, "backend got %r" % rest[:80])
+
+
+@test()
+def test_nginx_stream_proxy_protocol(t):
+    """nginx stream with `proxy_protocol on` (v1) in front of the TLS
+    listen: the TLS backend is told the address of nginx's client."""
+    if not (os.path.exists(NGINX) and os.path.exists(NGINX_STREAM)):
+        raise TestFailure("nginx with its stream module not installed (apt-get install nginx libnginx-mod-stream)")
+    g, rec, trec, hp, tp = setup(t)
+    fp = free_port()
+    conf = os.path.join(t.tmp, "nginx.conf")
+    with open(conf, "w") as f:
+        f.write("load_module %s;\ndaemon off;\nmaster_process off;\npid %s/nginx.pid;\n"
+                "error_log %s/nginx-error.log;\nevents { worker_connections 64; }\n"
+                "stream { server { listen 127.0.0.1:%d; proxy_pass 127.0.0.1:%d; proxy_protocol on; } }\n"
+                % (NGINX_STREAM, t.tmp, t.tmp, fp, tp))
+    front(t, [NGINX, "-p", t.tmp, "-c", conf, "-e", os.path.join(t.tmp, "nginx-error.log")], fp, "nginx")
+    hello = gh.client_hello("ap.example") + b"\x17\x03\x03\x00\x01z"
+    s = client("127.0.0.2", fp)
+    cport = s.getsockname()[1]
+    info, rest = through(trec, s, hello, "through nginx")
+    check_eq((info["src"], info["sport"]), ("127.0.0.2", cport), "client behind nginx")
+    check(rest == hello, "backend got %r" % rest[:80])
