@@ -16,7 +16,12 @@
  *  - the name is NUL-terminated, normalised and at most 253 bytes;
  *  - after the allow/deny lists (decide_access, the peer picked by byte 0),
  *    a hand-off is to a client both the global and its site's list allow,
- *    and a refused one is answered "denied" (403, or the access_denied alert).
+ *    and a refused one is answered "denied" (403, or the access_denied alert);
+ *  - with byte 0's bit 4 the peer is an accept-proxy balancer: a hand-off
+ *    follows a PROXY header proxy_parse() takes as whole at exactly the
+ *    length the hand-off would name, the bytes after it decide as they
+ *    would alone, the header's source meets the lists, and decide_client()
+ *    decides all that in one call.
  */
 #include <arpa/inet.h>
 #include <stdint.h>
@@ -27,6 +32,7 @@
 #include "router/acme_challenge.h"
 #include "router/hostname.h"
 #include "router/http_head.h"
+#include "router/proxy_parse.h"
 
 static struct gh_config *cfgs[2];
 /* the answer buffers decide_*() write into: theirs is the only memory an
@@ -44,6 +50,7 @@ static void setup(void)
 {
 	static const char route[] =
 		"max-head-size 2k\n"
+		"accept-proxy 10.0.0.0/8\n"
 		"deny 203.0.113.0/24 2001:db8:bad::/48\n"
 		"site a.example www.a.example *.w.example\n  http [::1]:80\n  tls [::1]:443\n"
 		"site b.example\n  tls [2001:db8::1]:443\n"
@@ -51,6 +58,7 @@ static void setup(void)
 		"default tls b.example\n";
 	static const char redirect[] =
 		"http-mode redirect-https\n"
+		"accept-proxy 10.0.0.0/8\n"
 		"site a.example\n  http [::1]:80\n  tls [::1]:443\n"
 		"default http a.example\n";
 	if (cfgs[0])
@@ -144,6 +152,39 @@ static void check_access(const struct gh_config *cfg, unsigned kind, const struc
 		abort();
 }
 
+/* The peer is a trusted balancer: decide as decide_client() does, step by
+ * step with the invariants between, then check decide_client() agrees. */
+static void behind_balancer(const struct gh_config *cfg, unsigned kind, const uint8_t *seen, size_t len,
+			    bool closed, struct decision *d)
+{
+	struct sockaddr_in6 bal = { .sin6_family = AF_INET6 }, client, client2;
+	struct proxy_parse_result r;
+	struct decision one;
+	size_t hl, hl2;
+
+	inet_pton(AF_INET6, "::ffff:10.0.0.1", &bal.sin6_addr);
+	if (decide_proxy(cfg, &bal, seen, len, closed, d, &hl, &client)) {
+		if (hl == 0 || hl > len || proxy_parse(seen, hl, &r) != PROXY_PARSE_DONE || r.header_len != hl)
+			abort();	/* past a header that is not one whole header */
+		decide_bytes(cfg, kind, seen + hl, len - hl, closed, d, ans, sizeof(ans));
+		check(cfg, kind, d, seen + hl, len - hl, ans);
+		struct sockaddr_storage ss;
+		memset(&ss, 0, sizeof(ss));
+		memcpy(&ss, &client, sizeof(client));
+		decide_access(cfg, kind, (const struct sockaddr *)&ss, d, ans, sizeof(ans));
+		check_access(cfg, kind, &ss, d);
+	} else {
+		if (d->action == DECIDE_HANDOFF || (d->action == DECIDE_ANSWER && d->answer_len))
+			abort();	/* no header yet: nothing but a wait or a close */
+		if (proxy_parse(seen, len, &r) == PROXY_PARSE_DONE)
+			abort();
+	}
+	decide_client(cfg, kind, &bal, seen, len, closed, &one, ans2, sizeof(ans2), &hl2, &client2);
+	if (one.action != d->action || one.site != d->site || strcmp(one.name, d->name) ||
+	    one.answer_len != d->answer_len)
+		abort();	/* decide_client() is these steps */
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -183,8 +224,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			abort();	/* deterministic */
 		struct sockaddr_storage ss;
 		peer_of((data[0] >> 2) & 3, &ss);
-		decide_access(cfg, kind, (const struct sockaddr *)&ss, &d, ans, sizeof(ans));
-		check_access(cfg, kind, &ss, &d);
+		if (data[0] & 0x10) {
+			behind_balancer(cfg, kind, seen, len, closed, &d);
+		} else {
+			decide_access(cfg, kind, (const struct sockaddr *)&ss, &d, ans, sizeof(ans));
+			check_access(cfg, kind, &ss, &d);
+		}
 		if (d.action != DECIDE_WAIT)
 			break;
 		if (closed)
