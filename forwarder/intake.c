@@ -95,6 +95,10 @@ static const char *client_from_kernel(struct forwarder *f, int fd, const struct 
 			return why;
 	} else if (m->proxy_len) {
 		return "PROXY header length for a peer that is not an accept-proxy balancer";
+	} else if (f->cfg->refuse_direct) {
+		/* the listener refuses these itself; one that hands one off is
+		 * not believed either */
+		return "peer is not an accept-proxy balancer (direct-clients refuse)";
 	}
 	*out = ep;
 	if ((ep.family != m->client_family || ep.port != m->client_port ||

@@ -86,8 +86,21 @@ bool decide_proxy(const struct gh_config *cfg, const struct sockaddr_in6 *peer, 
 
 /* decide_proxy(), then decide_bytes() on what follows the header, then
  * decide_access() for the client: the listener's whole word on the bytes
- * so far. *client and *header_len as decide_proxy() (set on a hand-off
- * and on an answer; the peer and 0 otherwise). */
+ * so far. Under `direct-clients refuse`, a peer that is not a balancer is
+ * answered "denied" where it would have been handed off or answered.
+ * *client and *header_len as decide_proxy() (set on a hand-off and on an
+ * answer; the peer and 0 otherwise). */
 void decide_client(const struct gh_config *cfg, unsigned kind, const struct sockaddr_in6 *peer,
 		   const uint8_t *buf, size_t len, bool closed, struct decision *d, char *answer,
 		   size_t answer_size, size_t *header_len, struct sockaddr_in6 *client);
+
+/* The inspect deadline passed for a client from peer whose stream starts
+ * with buf[0..len) (peeked then: at least PROXY_PARSE_MAX + 1 bytes when
+ * the config has accept-proxy, else any or none); got_bytes: it sent
+ * something. A balancer whose header is not whole (nothing at all, or part
+ * of one) is closed quietly, "bad_proxy"; after a whole header, or from
+ * any other peer, decide_timeout() for the client, who got bytes only if
+ * something follows the header. *client as decide_proxy(). */
+void decide_client_timeout(const struct gh_config *cfg, unsigned kind, const struct sockaddr_in6 *peer,
+			   const uint8_t *buf, size_t len, bool got_bytes, struct decision *d,
+			   char *answer, size_t answer_size, struct sockaddr_in6 *client);

@@ -80,22 +80,15 @@ bool inspect_conn(struct inspector *in, struct lconn *c, bool hangup)
 void inspect_timeout(struct inspector *in, struct lconn *c)
 {
 	struct decision d;
-	struct sockaddr_in6 client = c->peer;
-	size_t header_len = 0;
+	struct sockaddr_in6 client;
+	ssize_t n = 0;
 
 	in->conns->stats.timeouts++;
-	/* A trusted balancer's header cut short: a quiet close, bad_proxy.
-	 * After a whole one, the client behind it is who timed out. */
-	ssize_t n = in->cfg->accept_proxy.set ? recv(c->fd, in->buf, PROXY_PARSE_MAX, MSG_PEEK | MSG_DONTWAIT) : 0;
-	if (n > 0 && !decide_proxy(in->cfg, &c->peer, in->buf, (size_t)n, false, &d, &header_len, &client)) {
-		if (d.action == DECIDE_WAIT) {
-			d.action = DECIDE_ANSWER;
-			d.result = "bad_proxy";
-			d.detail = "PROXY header not received in time";
-		}
-		carry_out(in, c, &d, &client, 0);
-		return;
-	}
-	decide_timeout(c->kind, c->got_bytes, &d, in->answer, sizeof(in->answer));
+	/* with balancers configured, what came so far: a header not whole is
+	 * a bad_proxy, and after one the client behind it is who timed out */
+	if (in->cfg->accept_proxy.set)
+		n = recv(c->fd, in->buf, PROXY_PARSE_MAX + 1, MSG_PEEK | MSG_DONTWAIT);
+	decide_client_timeout(in->cfg, c->kind, &c->peer, in->buf, n > 0 ? (size_t)n : 0, c->got_bytes, &d,
+			      in->answer, sizeof(in->answer), &client);
 	carry_out(in, c, &d, &client, 0);
 }

@@ -142,6 +142,7 @@ static int config_finish(struct config_parser *p)
 		if (r < 0)
 			return r;
 	}
+	config_proxy_finish(p);
 
 	if (p->n_errors)
 		return 0;

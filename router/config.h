@@ -117,6 +117,9 @@ struct gh_config {
 	/* `accept-proxy CIDR...`: peers that must send a PROXY header, on
 	 * every listen (all rules GH_ACL_ALLOW); no rules: none */
 	struct gh_acl accept_proxy;
+	/* `direct-clients refuse`: a peer not in accept_proxy is answered as
+	 * a denied client (listener) and its hand-off refused (forwarder) */
+	bool refuse_direct;
 };
 
 /* Receives one complete message "FILE:LINE: text" (no newline). */

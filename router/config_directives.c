@@ -546,6 +546,7 @@ const struct config_directive config_directives[] = {
 	{ "deny", 1, SIZE_MAX, "deny CIDR|all [CIDR...]", config_do_acl },
 	/* before any site; every listen (config_proxy.c) */
 	{ "accept-proxy", 1, SIZE_MAX, "accept-proxy CIDR [CIDR...]", config_do_accept_proxy },
+	{ "direct-clients", 1, 1, "direct-clients serve|refuse", config_do_direct_clients },
 };
 
 const size_t config_n_directives = sizeof(config_directives) / sizeof(config_directives[0]);

@@ -21,7 +21,11 @@
  *    follows a PROXY header proxy_parse() takes as whole at exactly the
  *    length the hand-off would name, the bytes after it decide as they
  *    would alone, the header's source meets the lists, and decide_client()
- *    decides all that in one call.
+ *    decides all that in one call; at the timeout, a header not yet whole
+ *    is a quiet bad_proxy, and a whole one alone a quiet close;
+ *  - without bit 4, decide_client() for the (direct) peer decides as the
+ *    steps do, and with bit 5 (a config with `direct-clients refuse`) it
+ *    never hands off and every answer it would have given is "denied".
  */
 #include <arpa/inet.h>
 #include <stdint.h>
@@ -34,7 +38,7 @@
 #include "router/http_head.h"
 #include "router/proxy_parse.h"
 
-static struct gh_config *cfgs[2];
+static struct gh_config *cfgs[3];
 /* the answer buffers decide_*() write into: theirs is the only memory an
  * answer may be in, apart from the static TLS alert */
 static char ans[DECIDE_ANSWER_MAX], ans2[DECIDE_ANSWER_MAX];
@@ -61,10 +65,17 @@ static void setup(void)
 		"accept-proxy 10.0.0.0/8\n"
 		"site a.example\n  http [::1]:80\n  tls [::1]:443\n"
 		"default http a.example\n";
+	static const char refuse[] =
+		"accept-proxy 10.0.0.0/8\n"
+		"direct-clients refuse\n"
+		"site a.example www.a.example\n  http [::1]:80\n  tls [::1]:443\n"
+		"site b.example\n  tls [2001:db8::1]:443\n"
+		"default tls b.example\n";
 	if (cfgs[0])
 		return;
 	if (config_parse("route", route, sizeof(route) - 1, no_errors, NULL, &cfgs[0]) < 0 ||
-	    config_parse("redirect", redirect, sizeof(redirect) - 1, no_errors, NULL, &cfgs[1]) < 0)
+	    config_parse("redirect", redirect, sizeof(redirect) - 1, no_errors, NULL, &cfgs[1]) < 0 ||
+	    config_parse("refuse", refuse, sizeof(refuse) - 1, no_errors, NULL, &cfgs[2]) < 0)
 		abort();
 }
 
@@ -152,18 +163,79 @@ static void check_access(const struct gh_config *cfg, unsigned kind, const struc
 		abort();
 }
 
+static const struct sockaddr_in6 *balancer(void)
+{
+	static struct sockaddr_in6 bal = { .sin6_family = AF_INET6 };
+
+	inet_pton(AF_INET6, "::ffff:10.0.0.1", &bal.sin6_addr);
+	return &bal;
+}
+
+/* The inspect deadline, for the balancer (bit 4) or a direct peer. */
+static void timed_out(const struct gh_config *cfg, unsigned kind, const uint8_t *seen, size_t len,
+		      const struct sockaddr_storage *peer, bool behind)
+{
+	struct sockaddr_in6 client;
+	struct proxy_parse_result r;
+	struct decision d, alone;
+
+	decide_client_timeout(cfg, kind, behind ? balancer() : (const struct sockaddr_in6 *)peer, seen, len,
+			      len > 0, &d, ans, sizeof(ans), &client);
+	check(cfg, kind, &d, seen, len, ans);
+	if (d.action != DECIDE_ANSWER)
+		abort();	/* a timeout always ends the client */
+	if (!behind) {
+		decide_timeout(kind, len > 0, &alone, ans2, sizeof(ans2));
+		if (!same(&d, &alone))
+			abort();	/* a direct client times out as before */
+		return;
+	}
+	if (proxy_parse(seen, len, &r) != PROXY_PARSE_DONE) {
+		if (strcmp(d.result, "bad_proxy") || d.answer_len)
+			abort();	/* a header not whole in time: a quiet close */
+	} else if (r.header_len == len && d.answer_len) {
+		abort();	/* nothing after the header: nothing to answer */
+	}
+}
+
+/* A direct peer: decide_client() is decide_bytes() then decide_access(),
+ * and under direct-clients refuse the same with every word a "denied". */
+static void direct(const struct gh_config *cfg, unsigned kind, const uint8_t *seen, size_t len, bool closed,
+		   const struct sockaddr_storage *peer, const struct decision *steps)
+{
+	struct sockaddr_in6 client;
+	struct decision one;
+	size_t hl;
+
+	decide_client(cfg, kind, (const struct sockaddr_in6 *)peer, seen, len, closed, &one, ans2, sizeof(ans2),
+		      &hl, &client);
+	check(cfg, kind, &one, seen, len, ans2);
+	if (hl)
+		abort();	/* a direct peer's bytes are never a PROXY header */
+	if (!cfg->refuse_direct) {
+		if (!same(&one, steps))
+			abort();
+		return;
+	}
+	if (one.action == DECIDE_HANDOFF)
+		abort();
+	bool spoke = steps->action == DECIDE_HANDOFF || (steps->action == DECIDE_ANSWER && steps->answer_len);
+	if (spoke ? strcmp(one.result, "denied") != 0 : !same(&one, steps))
+		abort();
+}
+
 /* The peer is a trusted balancer: decide as decide_client() does, step by
  * step with the invariants between, then check decide_client() agrees. */
 static void behind_balancer(const struct gh_config *cfg, unsigned kind, const uint8_t *seen, size_t len,
 			    bool closed, struct decision *d)
 {
-	struct sockaddr_in6 bal = { .sin6_family = AF_INET6 }, client, client2;
+	const struct sockaddr_in6 *bal = balancer();
+	struct sockaddr_in6 client, client2;
 	struct proxy_parse_result r;
 	struct decision one;
 	size_t hl, hl2;
 
-	inet_pton(AF_INET6, "::ffff:10.0.0.1", &bal.sin6_addr);
-	if (decide_proxy(cfg, &bal, seen, len, closed, d, &hl, &client)) {
+	if (decide_proxy(cfg, bal, seen, len, closed, d, &hl, &client)) {
 		if (hl == 0 || hl > len || proxy_parse(seen, hl, &r) != PROXY_PARSE_DONE || r.header_len != hl)
 			abort();	/* past a header that is not one whole header */
 		decide_bytes(cfg, kind, seen + hl, len - hl, closed, d, ans, sizeof(ans));
@@ -179,7 +251,7 @@ static void behind_balancer(const struct gh_config *cfg, unsigned kind, const ui
 		if (proxy_parse(seen, len, &r) == PROXY_PARSE_DONE)
 			abort();
 	}
-	decide_client(cfg, kind, &bal, seen, len, closed, &one, ans2, sizeof(ans2), &hl2, &client2);
+	decide_client(cfg, kind, bal, seen, len, closed, &one, ans2, sizeof(ans2), &hl2, &client2);
 	if (one.action != d->action || one.site != d->site || strcmp(one.name, d->name) ||
 	    one.answer_len != d->answer_len)
 		abort();	/* decide_client() is these steps */
@@ -192,7 +264,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		return 0;
 	setup();
 	unsigned kind = data[0] & 1;
-	const struct gh_config *cfg = cfgs[(data[0] >> 1) & 1];
+	const struct gh_config *cfg = cfgs[data[0] & 0x20 ? 2 : (data[0] >> 1) & 1];
 	uint8_t *seen = malloc(size);
 	size_t len = 0, i = 1;
 	struct decision d, whole;
@@ -201,11 +273,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		return 0;
 	while (i < size) {
 		uint8_t op = data[i++];
+		struct sockaddr_storage ss;
+		peer_of((data[0] >> 2) & 3, &ss);
 		if (op >= 0xf0 && op < 0xf8) {
-			decide_timeout(kind, len > 0, &d, ans, sizeof(ans));
-			check(cfg, kind, &d, seen, len, ans);
-			if (d.action != DECIDE_ANSWER)
-				abort();	/* a timeout always ends the client */
+			timed_out(cfg, kind, seen, len, &ss, data[0] & 0x10);
 			break;
 		}
 		bool closed = op >= 0xf8;
@@ -222,13 +293,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		decide_bytes(cfg, kind, seen, len, closed, &whole, ans2, sizeof(ans2));
 		if (!same(&d, &whole))
 			abort();	/* deterministic */
-		struct sockaddr_storage ss;
-		peer_of((data[0] >> 2) & 3, &ss);
 		if (data[0] & 0x10) {
 			behind_balancer(cfg, kind, seen, len, closed, &d);
 		} else {
 			decide_access(cfg, kind, (const struct sockaddr *)&ss, &d, ans, sizeof(ans));
 			check_access(cfg, kind, &ss, &d);
+			direct(cfg, kind, seen, len, closed, &ss, &d);
 		}
 		if (d.action != DECIDE_WAIT)
 			break;

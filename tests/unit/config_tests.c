@@ -1188,6 +1188,51 @@ START_TEST(test_accept_proxy_errors)
 }
 END_TEST
 
+/* direct-clients serve|refuse: serve by default; refuse needs balancers
+ * to be named, or it would refuse every client. */
+START_TEST(test_direct_clients)
+{
+	static const char site[] = "site a.example\n  http [::1]:80\n";
+	struct gh_config *c;
+	struct errs e;
+	char text[256];
+
+	ck_assert_int_eq(parse(site, &e, &c), 0);
+	ck_assert(!c->refuse_direct);
+	config_free(c);
+	snprintf(text, sizeof(text), "accept-proxy 10.0.0.0/8\ndirect-clients refuse\n%s", site);
+	ck_assert_int_eq(parse(text, &e, &c), 0);
+	ck_assert(c->refuse_direct);
+	config_free(c);
+	/* the order of the two lines does not matter */
+	snprintf(text, sizeof(text), "direct-clients refuse\naccept-proxy 10.0.0.0/8\n%s", site);
+	ck_assert_int_eq(parse(text, &e, &c), 0);
+	ck_assert(c->refuse_direct);
+	config_free(c);
+	snprintf(text, sizeof(text), "accept-proxy 10.0.0.0/8\ndirect-clients serve\n%s", site);
+	ck_assert_int_eq(parse(text, &e, &c), 0);
+	ck_assert(!c->refuse_direct);
+	config_free(c);
+
+	snprintf(text, sizeof(text), "direct-clients refuse\n%s", site);
+	ck_assert_int_eq(parse(text, &e, &c), -EINVAL);
+	ck_assert_msg(e.n == 1 && strstr(e.msg[0], "test.conf:1: 'direct-clients refuse' without 'accept-proxy'"),
+		      "%s", e.n ? e.msg[0] : "");
+	snprintf(text, sizeof(text), "accept-proxy 10.0.0.0/8\ndirect-clients maybe\n%s", site);
+	ck_assert_int_eq(parse(text, &e, &c), -EINVAL);
+	ck_assert_msg(e.n == 1 && strstr(e.msg[0], "test.conf:2: bad direct-clients 'maybe' (serve or refuse)"),
+		      "%s", e.n ? e.msg[0] : "");
+	snprintf(text, sizeof(text), "accept-proxy 10.0.0.0/8\ndirect-clients refuse\ndirect-clients serve\n%s", site);
+	ck_assert_int_eq(parse(text, &e, &c), -EINVAL);
+	ck_assert_msg(e.n == 1 && strstr(e.msg[0], "test.conf:3: 'direct-clients' already set at line 2"),
+		      "%s", e.n ? e.msg[0] : "");
+	snprintf(text, sizeof(text), "accept-proxy 10.0.0.0/8\n%s  direct-clients refuse\n", site);
+	ck_assert_int_eq(parse(text, &e, &c), -EINVAL);
+	ck_assert_msg(e.n == 1 && strstr(e.msg[0], "test.conf:4: 'direct-clients' applies to every listen"),
+		      "%s", e.n ? e.msg[0] : "");
+}
+END_TEST
+
 Suite *make_config_suite(void)
 {
 	Suite *s = suite_create("config");
@@ -1219,6 +1264,7 @@ Suite *make_config_suite(void)
 	tcase_add_test(tc, test_acl_limit);
 	tcase_add_test(tc, test_accept_proxy);
 	tcase_add_test(tc, test_accept_proxy_errors);
+	tcase_add_test(tc, test_direct_clients);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("load");

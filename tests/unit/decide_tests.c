@@ -551,6 +551,91 @@ START_TEST(test_proxy_header)
 }
 END_TEST
 
+/* The inspect deadline for a balancer's connection: no header, or part of
+ * one, is a quiet bad_proxy; after a whole header the client behind it
+ * timed out, and only bytes of its own earn it a 408. */
+START_TEST(test_proxy_timeout)
+{
+	static const char v1[] = "PROXY TCP4 192.0.2.5 10.0.0.2 5555 80\r\n";
+	struct gh_config *cfg = parse(proxy_conf);
+	struct sockaddr_in6 bal, direct, client;
+	uint8_t w[256];
+	struct decision d;
+
+	sin6_of("10.9.9.9", &bal);
+	sin6_of("192.0.2.9", &direct);
+	for (unsigned kind = 0; kind < GH_KIND_COUNT; kind++) {
+		/* nothing at all, then every part of a header */
+		for (size_t cut = 0; cut < strlen(v1); cut++) {
+			decide_client_timeout(cfg, kind, &bal, (const uint8_t *)v1, cut, cut > 0, &d, ans, sizeof(ans),
+					      &client);
+			ck_assert_msg(d.action == DECIDE_ANSWER && strcmp(d.result, "bad_proxy") == 0 &&
+				      d.answer_len == 0, "cut %zu: action %d %s", cut, d.action, d.result);
+			ck_assert_str_eq(d.detail, cut ? "PROXY header not received in time" : "no PROXY header in time");
+			want_client(&client, "::ffff:10.9.9.9", 0);
+		}
+		/* a whole header and nothing after it: a quiet close, the client's */
+		decide_client_timeout(cfg, kind, &bal, (const uint8_t *)v1, strlen(v1), true, &d, ans, sizeof(ans),
+				      &client);
+		ck_assert_msg(d.action == DECIDE_ANSWER && strcmp(d.result, "timeout") == 0 && d.answer_len == 0,
+			      "header alone: %s %zu", d.result, d.answer_len);
+		want_client(&client, "::ffff:192.0.2.5", 5555);
+		/* ... and after part of a request head: 408 on http */
+		int n = snprintf((char *)w, sizeof(w), "%sGET / HTTP/1.1\r\nHo", v1);
+		decide_client_timeout(cfg, kind, &bal, w, (size_t)n, true, &d, ans, sizeof(ans), &client);
+		ck_assert_str_eq(d.result, "timeout");
+		ck_assert_int_eq(d.status, kind == GH_KIND_HTTP ? 408 : 0);
+		want_client(&client, "::ffff:192.0.2.5", 5555);
+		/* a direct client: its own bytes decide, no PROXY parsing */
+		decide_client_timeout(cfg, kind, &direct, (const uint8_t *)v1, 5, true, &d, ans, sizeof(ans), &client);
+		ck_assert_str_eq(d.result, "timeout");
+		ck_assert_int_eq(d.status, kind == GH_KIND_HTTP ? 408 : 0);
+		want_client(&client, "::ffff:192.0.2.9", 0);
+		decide_client_timeout(cfg, kind, &direct, w, 0, false, &d, ans, sizeof(ans), &client);
+		ck_assert(strcmp(d.result, "timeout") == 0 && d.answer_len == 0);
+	}
+	config_free(cfg);
+}
+END_TEST
+
+/* direct-clients refuse: a peer that is not a balancer is denied where it
+ * would have been served, once its request or hello is whole; a balancer's
+ * client is served. */
+START_TEST(test_direct_refused)
+{
+	static const char conf[] =
+		"accept-proxy 10.0.0.0/8\n"
+		"direct-clients refuse\n"
+		"site a.example\n  http [::2]:80\n  tls [::2]:443\n";
+	static const char v1[] = "PROXY TCP4 192.0.2.5 10.0.0.2 5555 80\r\n";
+	struct gh_config *cfg = parse(conf);
+	struct sockaddr_in6 client, direct;
+	struct decision d;
+	size_t hl;
+
+	for (unsigned kind = 0; kind < GH_KIND_COUNT; kind++) {
+		ask_behind(cfg, kind, "10.9.9.9", (const uint8_t *)v1, strlen(v1), "a.example", false, 0, &d, &hl,
+			   &client);
+		want_handoff(cfg, &d, "a.example", "a balancer's client");
+		ask_behind(cfg, kind, "192.0.2.9", (const uint8_t *)"", 0, "a.example", false, 0, &d, &hl, &client);
+		want_denied(kind, &d, "a direct client");
+		ck_assert_str_eq(d.detail, "not an accept-proxy balancer (direct-clients refuse)");
+		want_client(&client, "::ffff:192.0.2.9", 0);
+		/* ... an unknown name too (it would have had an answer) */
+		ask_behind(cfg, kind, "2001:db8::9", (const uint8_t *)"", 0, "b.example", false, 0, &d, &hl, &client);
+		want_denied(kind, &d, "a direct client, unknown name");
+		/* not before its request or hello is whole, so the answer is
+		 * drained past; a close before a byte stays a quiet drop */
+		ask_behind(cfg, kind, "192.0.2.9", (const uint8_t *)"", 0, "a.example", false, 8, &d, &hl, &client);
+		ck_assert_int_eq(d.action, DECIDE_WAIT);
+		sin6_of("192.0.2.9", &direct);
+		decide_client(cfg, kind, &direct, (const uint8_t *)"", 0, true, &d, ans, sizeof(ans), &hl, &client);
+		ck_assert_int_eq(d.action, DECIDE_DROP);
+	}
+	config_free(cfg);
+}
+END_TEST
+
 START_TEST(test_access_lists)
 {
 	struct gh_config *cfg = parse(acl_conf);
@@ -642,6 +727,8 @@ Suite *make_decide_suite(void)
 	tcase_add_test(tc, test_tls_alpn_route);
 	tcase_add_test(tc, test_access_lists);
 	tcase_add_test(tc, test_proxy_header);
+	tcase_add_test(tc, test_proxy_timeout);
+	tcase_add_test(tc, test_direct_refused);
 	tcase_add_test(tc, test_access_quiet_and_none);
 	suite_add_tcase(s, tc);
 	return s;
