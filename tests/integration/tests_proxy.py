@@ -5,7 +5,8 @@ names the peers whose connections start with a PROXY v1/v2 header. From
 about (proxy-protocol v2 on the site) and the header bytes never reach it;
 from 127.0.0.2 (not trusted) a PROXY line is the client's own data; a
 trusted peer that sends no valid header is closed. The forwarder believes a
-hand-off's header length only from a peer its own config trusts. Debian's
+hand-off's header length only from a peer its own config trusts, and under
+`direct-clients refuse` no hand-off of any other peer. Debian's
 HAProxy in front with send-proxy-v2, when installed."""
 import array
 import os
@@ -40,13 +41,13 @@ def client(src, port, timeout=5):
     return s
 
 
-def setup(t):
+def setup(t, extra=()):
     rec = t.backend("ap-rec", "record")
     trec = t.backend("ap-tls-rec", "record")
     hp, tp = free_port(), free_port()
     g = t.gatehouse("\n".join([
         "inspect-timeout 2s",
-        "accept-proxy 127.0.0.1/32",
+        "accept-proxy 127.0.0.1/32"] + list(extra) + [
         "listen http 127.0.0.1:%d" % hp, "listen tls 127.0.0.1:%d" % tp,
         "site ap.example", "    http " + rec.addr, "    tls " + trec.addr, "    proxy-protocol v2",
         ""]))
@@ -134,25 +135,110 @@ def test_accept_proxy_untrusted_and_garbage(t):
 
 
 @test()
+def test_accept_proxy_slow_header(t):
+    """A trusted peer must send a whole header within inspect-timeout (2 s):
+    one that sends nothing, or half a header, is closed then without an
+    answer (bad_proxy); after a whole header and nothing more, the client
+    behind it timed out: a quiet close too, not a 408 (a balancer opens
+    connections for browsers' pre-connects with a header)."""
+    g, rec, trec, hp, tp = setup(t)
+    line = b"PROXY TCP4 192.0.2.5 127.0.0.1 5555 %d\r\n" % hp
+    for what, port, payload in (("nothing", hp, b""), ("nothing", tp, b""),
+                                ("half a v1 header", hp, line[:len(line) // 2]),
+                                ("half a v2 header", tp, v2_header("192.0.2.6", "127.0.0.1", 1, tp)[:20]),
+                                ("a header alone", hp, line)):
+        s = client("127.0.0.1", port, timeout=10)
+        t0 = time.monotonic()
+        if payload:
+            s.sendall(payload)
+        data, how = recv_all(s, 8)
+        took = time.monotonic() - t0
+        s.close()
+        check(data == b"" and how in ("eof", "reset"), "%s on %d: got %r (%s)" % (what, port, data[:60], how))
+        check(took > 1.5, "%s on %d: closed after %.2f s, before the inspect timeout" % (what, port, took))
+    g.wait_log(r" 127\.0\.0\.1:\d+ http - bad_proxy$", count=2)
+    g.wait_log(r" 127\.0\.0\.1:\d+ tls - bad_proxy$", count=2)
+    # the header's source is who timed out, with no 408
+    g.wait_log(r" 192\.0\.2\.5:5555 http - timeout$")
+    check_eq((rec.accepted, trec.accepted), (0, 0), "backend connections")
+
+
+@test()
+def test_accept_proxy_access_lists(t):
+    """The header's source, not the balancer, meets the allow/deny lists:
+    a denied source behind the balancer gets 403 (http) or the
+    access_denied alert (tls), logged under its own address; an allowed
+    one reaches the backend. The balancer's own address is on no list."""
+    g, rec, trec, hp, tp = setup(t, ["deny 192.0.2.0/24"])
+    req = b"GET / HTTP/1.1\r\nHost: ap.example\r\n\r\n"
+    s = client("127.0.0.1", hp)
+    s.sendall(b"PROXY TCP4 192.0.2.5 127.0.0.1 5555 %d\r\n" % hp + req)
+    data, how = recv_all(s)
+    s.close()
+    check_eq(gh.parse_http(data)[0], 403, "denied source behind the balancer on http")
+    s = client("127.0.0.1", tp)
+    s.sendall(v2_header("192.0.2.6", "127.0.0.1", 6666, tp) + gh.client_hello("ap.example"))
+    data, how = recv_all(s)
+    s.close()
+    check(data.startswith(b"\x15\x03\x03\x00\x02\x02\x31"), "denied source on tls: got %r (%s)" % (data[:20], how))
+    check_eq((rec.accepted, trec.accepted), (0, 0), "backend connections for denied sources")
+    g.wait_log(r" 192\.0\.2\.5:5555 http ap\.example denied 403$")
+    g.wait_log(r" 192\.0\.2\.6:6666 tls ap\.example denied$")
+    info, rest = through(rec, client("127.0.0.1", hp),
+                         b"PROXY TCP4 198.51.100.4 127.0.0.1 4444 %d\r\n" % hp + req, "allowed source")
+    check_eq((info["src"], info["sport"]), ("198.51.100.4", 4444), "allowed source's PROXY header to the backend")
+    check(rest == req, "allowed source: backend got %r" % rest[:80])
+
+
+@test()
+def test_direct_clients_refuse(t):
+    """direct-clients refuse: a peer that is not a balancer is refused like
+    a denied client (403 on http, the access_denied alert on tls, logged
+    denied), and the balancer's clients are still served."""
+    g, rec, trec, hp, tp = setup(t, ["direct-clients refuse"])
+    req = b"GET / HTTP/1.1\r\nHost: ap.example\r\n\r\n"
+    s = client("127.0.0.2", hp)
+    s.sendall(req)
+    data, how = recv_all(s)
+    s.close()
+    check_eq(gh.parse_http(data)[0], 403, "direct client on http (%s)" % how)
+    s = client("127.0.0.2", tp)
+    s.sendall(gh.client_hello("ap.example"))
+    data, how = recv_all(s)
+    s.close()
+    check(data.startswith(b"\x15\x03\x03\x00\x02\x02\x31"), "direct client on tls: got %r (%s)" % (data[:20], how))
+    check_eq((rec.accepted, trec.accepted), (0, 0), "backend connections for direct clients")
+    g.wait_log(r" 127\.0\.0\.2:\d+ http ap\.example denied 403$")
+    g.wait_log(r" 127\.0\.0\.2:\d+ tls ap\.example denied$")
+    info, rest = through(rec, client("127.0.0.1", hp),
+                         b"PROXY TCP4 192.0.2.5 127.0.0.1 5555 %d\r\n" % hp + req, "balancer's client")
+    check_eq((info["src"], info["sport"]), ("192.0.2.5", 5555), "balancer's client under refuse")
+
+
+@test()
 def test_accept_proxy_hostile_handoff(t):
     """A listener that claims a PROXY header on a connection from a peer
     the forwarder's own config does not trust is refused, and so is a
     header length that does not end a header from a trusted one."""
     rec = t.backend("aph-rec", "record")
-    for trusted in (False, True):
+    for trusted in (False, True, "refuse"):
         proc, ours, log = gh.lone_forwarder(
-            t, (["accept-proxy ::1"] if trusted else ["accept-proxy 10.0.0.0/8"]) +
+            t, (["accept-proxy ::1"] if trusted is True else ["accept-proxy 10.0.0.0/8"]) +
+            (["direct-clients refuse"] if trusted == "refuse" else []) +
             ["listen http [::1]:%d" % free_port(), "site h.example", "    http " + rec.addr,
-             "    proxy-protocol v2"], name="fwd%d" % trusted)
+             "    proxy-protocol v2"], name="fwd%s" % trusted)
         lsock = socket.socket(socket.AF_INET6, socket.SOCK_STREAM)
         lsock.bind(("::1", 0))
         lsock.listen(8)
         t.defer(lsock.close)
         line = b"PROXY TCP4 192.0.2.5 127.0.0.1 5555 80\r\n"
-        cases = [("untrusted peer, header length", len(line))] if not trusted else [
-            ("trusted peer, length short of the header", len(line) - 2),
-            ("trusted peer, length past the header", len(line) + 4),
-            ("trusted peer, no header length", 0)]
+        cases = {False: [("untrusted peer, header length", len(line))],
+                 True: [("trusted peer, length short of the header", len(line) - 2),
+                        ("trusted peer, length past the header", len(line) + 4),
+                        ("trusted peer, no header length", 0)],
+                 # the listener refuses direct clients itself: one that
+                 # hands one off anyway is not believed
+                 "refuse": [("direct client under direct-clients refuse", 0)]}[trusted]
         for i, (what, plen) in enumerate(cases):
             c = gh.connect(lsock.getsockname()[1])
             t.defer(c.close)
@@ -167,7 +253,8 @@ def test_accept_proxy_hostile_handoff(t):
             data, how = recv_all(c, 5)
             check(data == b"" and how in ("eof", "reset"), "%s: client got %r (%s)" % (what, data[:60], how))
         check_eq(rec.accepted, 0, "backend connections after refused hand-offs")
-        check("PROXY header" in log(), "the refusal names the PROXY header:\n" + log()[-800:])
+        want = "direct-clients refuse" if trusted == "refuse" else "PROXY header"
+        check(want in log(), "the refusal names the %s:\n%s" % (want, log()[-800:]))
 
 
 HAPROXY = shutil.which("haproxy") or "/usr/sbin/haproxy"
