@@ -84,6 +84,31 @@ static void hx_write_timeouts(struct hx *x, FILE *o)
 		fputc('\n', o);
 }
 
+/* `bind ... accept-proxy`: HAProxy then takes a PROXY header from every
+ * peer on that bind. gatehouse's list is one for every listen, so it maps
+ * only when every bind written has it: as a list that trusts everyone,
+ * which is what HAProxy did, for the operator to narrow. */
+static void hx_write_accept_proxy(struct hx *x, FILE *o, const struct hx_bind *first, size_t n_proxy,
+				  size_t n_written)
+{
+	if (!n_proxy)
+		return;
+	if (n_proxy < n_written) {
+		hx_say(x, first->line, HX_ESSENTIAL,
+		       "'%s': bind option 'accept-proxy' on %zu of %zu binds: gatehouse's accept-proxy applies to every listen; left out",
+		       first->text, n_proxy, n_written);
+		return;
+	}
+	fprintf(o, "# %s:%u %s: every peer's connection starts with a PROXY header, as\n"
+		   "# HAProxy's accept-proxy took it from anyone. Narrow this to your balancers.\n"
+		   "accept-proxy 0.0.0.0/0 ::/0\n%s\n",
+		x->file, first->line, first->text,
+		x->kinds[GH_KIND_HTTP].n_fe ? "" : "# (on the port 80 gatehouse adds too: HAProxy had no HTTP frontend)\n");
+	hx_say(x, first->line, HX_NOTE,
+	       "'%s': accept-proxy 0.0.0.0/0 ::/0 trusts every peer's PROXY header, as HAProxy did: narrow it to the balancers' addresses",
+	       first->text);
+}
+
 static void hx_write_listens(struct hx *x, FILE *o)
 {
 	struct {
@@ -91,7 +116,8 @@ static void hx_write_listens(struct hx *x, FILE *o)
 		enum gh_kind k;
 		char text[80];
 	} *all = NULL;
-	size_t n = 0;
+	size_t n = 0, n_written = 0, n_proxy = 0;
+	const struct hx_bind *first_proxy = NULL;
 	bool any = false;
 
 	for (int k = 0; k < GH_KIND_COUNT; k++) {
@@ -138,10 +164,14 @@ static void hx_write_listens(struct hx *x, FILE *o)
 			hx_say(x, b->line, HX_NOTE,
 			       "'%s': under systemd, set this port in gatehouse-%s.socket (systemctl edit gatehouse-%s.socket)",
 			       b->text, gh_kind_str(k), gh_kind_str(k));
+		if (b->accept_proxy && !n_proxy++)
+			first_proxy = b;
+		n_written++;
 	}
-	free(all);
 	if (any)
 		fputc('\n', o);
+	hx_write_accept_proxy(x, o, first_proxy, n_proxy, n_written);
+	free(all);
 }
 
 /* maxconn over a site's servers: their sum, the first line giving one,
