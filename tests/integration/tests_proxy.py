@@ -10,6 +10,7 @@ hand-off's header length only from a peer its own config trusts, and under
 HAProxy in front with send-proxy-v2, when installed."""
 import array
 import os
+import re
 import shutil
 import socket
 import struct
@@ -156,10 +157,23 @@ def test_accept_proxy_slow_header(t):
         s.close()
         check(data == b"" and how in ("eof", "reset"), "%s on %d: got %r (%s)" % (what, port, data[:60], how))
         check(took > 1.5, "%s on %d: closed after %.2f s, before the inspect timeout" % (what, port, took))
+    # a balancer's TCP health check: v2 LOCAL, then a close; closed at
+    # once, quietly (no bad_proxy), nothing reaches a backend
+    for port in (hp, tp):
+        s = client("127.0.0.1", port)
+        t0 = time.monotonic()
+        s.sendall(v2_header(None, None, 0, 0, local=True))
+        s.shutdown(socket.SHUT_WR)
+        data, how = recv_all(s, 8)
+        took = time.monotonic() - t0
+        s.close()
+        check(data == b"" and how in ("eof", "reset") and took < 1.5,
+              "LOCAL then close on %d: got %r (%s) after %.2f s" % (port, data[:60], how, took))
     g.wait_log(r" 127\.0\.0\.1:\d+ http - bad_proxy$", count=2)
     g.wait_log(r" 127\.0\.0\.1:\d+ tls - bad_proxy$", count=2)
     # the header's source is who timed out, with no 408
     g.wait_log(r" 192\.0\.2\.5:5555 http - timeout$")
+    check_eq(len(re.findall(r" bad_proxy$", g.log(), re.M)), 4, "bad_proxy records (LOCAL checks are not)")
     check_eq((rec.accepted, trec.accepted), (0, 0), "backend connections")
 
 
