@@ -73,6 +73,22 @@ static const char *read_proxy(int fd, size_t len, struct proxy_endpoint *ep)
 	return NULL;
 }
 
+/* The listen the client reached, found from the kernel's word on the
+ * address it reached (never the listener's), when a listen has its own
+ * accept-proxy list; else NULL: the global list is all there is. */
+static const struct gh_listen *listen_of(const struct forwarder *f, int fd)
+{
+	struct sockaddr_storage local;
+	socklen_t ll = sizeof(local);
+	bool own = false;
+
+	for (size_t i = 0; i < f->cfg->n_listens; i++)
+		own |= f->cfg->listens[i].proxy.set != NULL;
+	if (!own || getsockname(fd, (struct sockaddr *)&local, &ll) < 0)
+		return NULL;
+	return config_listen_at(f->cfg, (const struct sockaddr *)&local);
+}
+
 /* Who the client is comes from the kernel, or from a PROXY header read here
  * from a peer this forwarder's own config trusts, never from the message:
  * a compromised listener must not be able to forge log records or PROXY
@@ -84,18 +100,19 @@ static const char *client_from_kernel(struct forwarder *f, int fd, const struct 
 	struct sockaddr_storage peer;
 	socklen_t pl = sizeof(peer);
 	struct proxy_endpoint ep;
+	const struct gh_listen *on = listen_of(f, fd);
 	if (getpeername(fd, (struct sockaddr *)&peer, &pl) < 0 ||
 	    proxy_endpoint_from_sockaddr((struct sockaddr *)&peer, &ep) < 0) {
 		memset(&ep, 0, sizeof(ep));
 		ep.family = AF_INET6;
 	}
-	if (config_proxy_trusted(f->cfg, ep.family, ep.addr)) {
+	if (config_proxy_trusted(f->cfg, on, ep.family, ep.addr)) {
 		const char *why = read_proxy(fd, m->proxy_len, &ep);
 		if (why)
 			return why;
 	} else if (m->proxy_len) {
 		return "PROXY header length for a peer that is not an accept-proxy balancer";
-	} else if (f->cfg->refuse_direct) {
+	} else if (config_proxy_refuses(f->cfg, on)) {
 		/* the listener refuses these itself; one that hands one off is
 		 * not believed either */
 		return "peer is not an accept-proxy balancer (direct-clients refuse)";

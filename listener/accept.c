@@ -53,7 +53,7 @@ enum accept_err accept_error_class(int err)
 	}
 }
 
-void llisten_init(struct llisten *ls, int fd, unsigned kind)
+void llisten_init(struct llisten *ls, int fd, unsigned kind, const struct gh_config *cfg)
 {
 	struct sockaddr_storage ss;
 	socklen_t len = sizeof(ss);
@@ -64,8 +64,13 @@ void llisten_init(struct llisten *ls, int fd, unsigned kind)
 	ls->fd = fd;
 	ls->enabled = true;
 	ls->dead = false;
-	if (getsockname(fd, (struct sockaddr *)&ss, &len) == 0)
+	ls->listen = LCONN_NO_LISTEN;
+	if (getsockname(fd, (struct sockaddr *)&ss, &len) == 0) {
 		log_format_addr((const struct sockaddr *)&ss, addr, sizeof(addr));
+		const struct gh_listen *on = config_listen_at(cfg, (const struct sockaddr *)&ss);
+		if (on)
+			ls->listen = (uint16_t)(on - cfg->listens);	/* < GH_MAX_LISTENS */
+	}
 	snprintf(ls->name, sizeof(ls->name), "%s %s (fd %d)", gh_kind_str((enum gh_kind)kind), addr, fd);
 }
 
@@ -144,6 +149,7 @@ int accept_ready(struct listener *l, struct llisten *ls, uint32_t events)
 			close(fd);
 			return 0;
 		}
+		c->listen = ls->listen;
 		/* With TCP_DEFER_ACCEPT the first bytes are usually here
 		 * already: look before registering, and most clients never
 		 * enter the epoll set. Registering after an incomplete peek

@@ -262,8 +262,8 @@ static void endpoint_to_sin6(const struct proxy_endpoint *ep, struct sockaddr_in
 	}
 }
 
-bool decide_proxy(const struct gh_config *cfg, const struct sockaddr_in6 *peer, const uint8_t *buf,
-		  size_t len, bool closed, struct decision *d, size_t *header_len,
+bool decide_proxy(const struct gh_config *cfg, const struct gh_listen *on, const struct sockaddr_in6 *peer,
+		  const uint8_t *buf, size_t len, bool closed, struct decision *d, size_t *header_len,
 		  struct sockaddr_in6 *client)
 {
 	const uint8_t *addr;
@@ -274,7 +274,7 @@ bool decide_proxy(const struct gh_config *cfg, const struct sockaddr_in6 *peer, 
 	*header_len = 0;
 	*client = *peer;
 	if (!peer_addr((const struct sockaddr *)peer, &family, &addr) ||
-	    !config_proxy_trusted(cfg, family, addr))
+	    !config_proxy_trusted(cfg, on, family, addr))
 		return true;
 	switch (proxy_parse(buf, len, &r)) {
 	case PROXY_PARSE_DONE:
@@ -298,32 +298,33 @@ bool decide_proxy(const struct gh_config *cfg, const struct sockaddr_in6 *peer, 
 	return false;
 }
 
-void decide_client(const struct gh_config *cfg, unsigned kind, const struct sockaddr_in6 *peer,
-		   const uint8_t *buf, size_t len, bool closed, struct decision *d, char *answer,
-		   size_t answer_size, size_t *header_len, struct sockaddr_in6 *client)
+void decide_client(const struct gh_config *cfg, const struct gh_listen *on, unsigned kind,
+		   const struct sockaddr_in6 *peer, const uint8_t *buf, size_t len, bool closed,
+		   struct decision *d, char *answer, size_t answer_size, size_t *header_len,
+		   struct sockaddr_in6 *client)
 {
 	const struct out o = { answer, answer_size };
 
-	if (!decide_proxy(cfg, peer, buf, len, closed, d, header_len, client))
+	if (!decide_proxy(cfg, on, peer, buf, len, closed, d, header_len, client))
 		return;
 	decide_bytes(cfg, kind, buf + *header_len, len - *header_len, closed, d, answer, answer_size);
 	/* no header: not a balancer (a balancer's header is never empty).
 	 * Refused like a denied client, once its request or hello is whole,
 	 * so the answer is drained past and reaches it. */
-	if (*header_len == 0 && cfg->refuse_direct && speaks(d)) {
+	if (*header_len == 0 && config_proxy_refuses(cfg, on) && speaks(d)) {
 		deny(kind, d, &o, "not an accept-proxy balancer (direct-clients refuse)");
 		return;
 	}
 	decide_access(cfg, kind, (const struct sockaddr *)client, d, answer, answer_size);
 }
 
-void decide_client_timeout(const struct gh_config *cfg, unsigned kind, const struct sockaddr_in6 *peer,
-			   const uint8_t *buf, size_t len, bool got_bytes, struct decision *d,
-			   char *answer, size_t answer_size, struct sockaddr_in6 *client)
+void decide_client_timeout(const struct gh_config *cfg, const struct gh_listen *on, unsigned kind,
+			   const struct sockaddr_in6 *peer, const uint8_t *buf, size_t len, bool got_bytes,
+			   struct decision *d, char *answer, size_t answer_size, struct sockaddr_in6 *client)
 {
 	size_t header_len;
 
-	if (decide_proxy(cfg, peer, buf, len, false, d, &header_len, client)) {
+	if (decide_proxy(cfg, on, peer, buf, len, false, d, &header_len, client)) {
 		/* after a whole header, the client behind it is who timed out:
 		 * a 408 only if it sent bytes of its own (a pre-connect that
 		 * the balancer opened with a header gets a quiet close) */

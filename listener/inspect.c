@@ -53,6 +53,12 @@ static bool carry_out(struct inspector *in, struct lconn *c, const struct decisi
 	return false;
 }
 
+/* the listen line c came in on (its own accept-proxy list), if known */
+static const struct gh_listen *listen_of(const struct inspector *in, const struct lconn *c)
+{
+	return c->listen < in->cfg->n_listens ? &in->cfg->listens[c->listen] : NULL;
+}
+
 bool inspect_conn(struct inspector *in, struct lconn *c, bool hangup)
 {
 	/* room for a PROXY header in front (only a trusted peer's is parsed) */
@@ -72,8 +78,8 @@ bool inspect_conn(struct inspector *in, struct lconn *c, bool hangup)
 	if (n > 0)
 		c->got_bytes = true;
 	/* n == 0: EOF (peeking never reads 0 otherwise) */
-	decide_client(in->cfg, c->kind, &c->peer, in->buf, (size_t)n, hangup || n == 0, &d, in->answer,
-		      sizeof(in->answer), &header_len, &client);
+	decide_client(in->cfg, listen_of(in, c), c->kind, &c->peer, in->buf, (size_t)n, hangup || n == 0, &d,
+		      in->answer, sizeof(in->answer), &header_len, &client);
 	return carry_out(in, c, &d, &client, header_len);
 }
 
@@ -86,9 +92,9 @@ void inspect_timeout(struct inspector *in, struct lconn *c)
 	in->conns->stats.timeouts++;
 	/* with balancers configured, what came so far: a header not whole is
 	 * a bad_proxy, and after one the client behind it is who timed out */
-	if (in->cfg->accept_proxy.set)
+	if (config_proxy_any(in->cfg, listen_of(in, c)))
 		n = recv(c->fd, in->buf, PROXY_PARSE_MAX + 1, MSG_PEEK | MSG_DONTWAIT);
-	decide_client_timeout(in->cfg, c->kind, &c->peer, in->buf, n > 0 ? (size_t)n : 0, c->got_bytes, &d,
-			      in->answer, sizeof(in->answer), &client);
+	decide_client_timeout(in->cfg, listen_of(in, c), c->kind, &c->peer, in->buf, n > 0 ? (size_t)n : 0,
+			      c->got_bytes, &d, in->answer, sizeof(in->answer), &client);
 	carry_out(in, c, &d, &client, 0);
 }

@@ -62,6 +62,7 @@ struct lconn *lconn_new(struct lconns *t, int fd, unsigned kind, const struct so
 	c->kind = (uint8_t)kind;
 	c->fd = fd;
 	c->peer = *peer;
+	c->listen = LCONN_NO_LISTEN;	/* accept.c names it */
 	c->accepted_usec = accepted_usec;
 	c->deadline_ms = deadline_ms;
 	dlist_append(&t->inspecting, &c->link);

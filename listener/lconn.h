@@ -31,7 +31,11 @@ struct lconn {
 	uint64_t accepted_usec;
 	struct dlist link;	/* in the inspect deadline queue */
 	struct sockaddr_in6 peer;	/* IPv4 peers arrive v4-mapped or as sockaddr_in */
+	/* index in cfg->listens of the listen it came in on (its own
+	 * accept-proxy list), or LCONN_NO_LISTEN; in what was padding */
+	uint16_t listen;
 };
+#define LCONN_NO_LISTEN UINT16_MAX
 
 /* Records a second per log (rejections, accept errors); the rest are
  * counted and the count logged once its window is over, so a flood of junk

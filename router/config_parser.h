@@ -119,4 +119,7 @@ int config_do_direct_clients(struct config_parser *p, const struct config_direct
 			     const struct config_tok *arg, size_t n);
 /* whole-file checks of the two (errors through config_error_at) */
 void config_proxy_finish(struct config_parser *p);
+/* a listen line's words after its address: `accept-proxy CIDR...` */
+int config_listen_options(struct config_parser *p, struct gh_listen *l, const struct config_tok *arg,
+			  size_t n);
 void config_acl_free(struct gh_acl *acl);

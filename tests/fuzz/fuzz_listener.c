@@ -25,7 +25,8 @@
  *    is a quiet bad_proxy, and a whole one alone a quiet close;
  *  - without bit 4, decide_client() for the (direct) peer decides as the
  *    steps do, and with bit 5 (a config with `direct-clients refuse`) it
- *    never hands off and every answer it would have given is "denied".
+ *    never hands off and every answer it would have given is "denied"
+ *    (that config names its balancers in each listen's own list).
  */
 #include <arpa/inet.h>
 #include <stdint.h>
@@ -65,8 +66,10 @@ static void setup(void)
 		"accept-proxy 10.0.0.0/8\n"
 		"site a.example\n  http [::1]:80\n  tls [::1]:443\n"
 		"default http a.example\n";
+	/* the balancers as each listen's own list */
 	static const char refuse[] =
-		"accept-proxy 10.0.0.0/8\n"
+		"listen http [::]:80 accept-proxy 10.0.0.0/8\n"
+		"listen tls [::]:443 accept-proxy 10.0.0.0/8\n"
 		"direct-clients refuse\n"
 		"site a.example www.a.example\n  http [::1]:80\n  tls [::1]:443\n"
 		"site b.example\n  tls [2001:db8::1]:443\n"
@@ -163,6 +166,15 @@ static void check_access(const struct gh_config *cfg, unsigned kind, const struc
 		abort();
 }
 
+/* the listen of kind a client of cfg comes in on */
+static const struct gh_listen *on_of(const struct gh_config *cfg, unsigned kind)
+{
+	for (size_t i = 0; i < cfg->n_listens; i++)
+		if (cfg->listens[i].kind == (enum gh_kind)kind)
+			return &cfg->listens[i];
+	abort();
+}
+
 static const struct sockaddr_in6 *balancer(void)
 {
 	static struct sockaddr_in6 bal = { .sin6_family = AF_INET6 };
@@ -179,7 +191,7 @@ static void timed_out(const struct gh_config *cfg, unsigned kind, const uint8_t 
 	struct proxy_parse_result r;
 	struct decision d, alone;
 
-	decide_client_timeout(cfg, kind, behind ? balancer() : (const struct sockaddr_in6 *)peer, seen, len,
+	decide_client_timeout(cfg, on_of(cfg, kind), kind, behind ? balancer() : (const struct sockaddr_in6 *)peer, seen, len,
 			      len > 0, &d, ans, sizeof(ans), &client);
 	check(cfg, kind, &d, seen, len, ans);
 	if (d.action != DECIDE_ANSWER)
@@ -207,12 +219,12 @@ static void direct(const struct gh_config *cfg, unsigned kind, const uint8_t *se
 	struct decision one;
 	size_t hl;
 
-	decide_client(cfg, kind, (const struct sockaddr_in6 *)peer, seen, len, closed, &one, ans2, sizeof(ans2),
+	decide_client(cfg, on_of(cfg, kind), kind, (const struct sockaddr_in6 *)peer, seen, len, closed, &one, ans2, sizeof(ans2),
 		      &hl, &client);
 	check(cfg, kind, &one, seen, len, ans2);
 	if (hl)
 		abort();	/* a direct peer's bytes are never a PROXY header */
-	if (!cfg->refuse_direct) {
+	if (!config_proxy_refuses(cfg, on_of(cfg, kind))) {
 		if (!same(&one, steps))
 			abort();
 		return;
@@ -235,7 +247,7 @@ static void behind_balancer(const struct gh_config *cfg, unsigned kind, const ui
 	struct decision one;
 	size_t hl, hl2;
 
-	if (decide_proxy(cfg, bal, seen, len, closed, d, &hl, &client)) {
+	if (decide_proxy(cfg, on_of(cfg, kind), bal, seen, len, closed, d, &hl, &client)) {
 		if (hl == 0 || hl > len || proxy_parse(seen, hl, &r) != PROXY_PARSE_DONE || r.header_len != hl)
 			abort();	/* past a header that is not one whole header */
 		decide_bytes(cfg, kind, seen + hl, len - hl, closed, d, ans, sizeof(ans));
@@ -251,7 +263,7 @@ static void behind_balancer(const struct gh_config *cfg, unsigned kind, const ui
 		if (proxy_parse(seen, len, &r) == PROXY_PARSE_DONE)
 			abort();
 	}
-	decide_client(cfg, kind, bal, seen, len, closed, &one, ans2, sizeof(ans2), &hl2, &client2);
+	decide_client(cfg, on_of(cfg, kind), kind, bal, seen, len, closed, &one, ans2, sizeof(ans2), &hl2, &client2);
 	if (one.action != d->action || one.site != d->site || strcmp(one.name, d->name) ||
 	    one.answer_len != d->answer_len)
 		abort();	/* decide_client() is these steps */

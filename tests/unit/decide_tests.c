@@ -466,7 +466,7 @@ static void ask_behind(const struct gh_config *cfg, unsigned kind, const char *p
 	else
 		n = (size_t)snprintf((char *)w + hlen, sizeof(w) - hlen, "GET / HTTP/1.1\r\nHost: %s\r\n\r\n", host);
 	sin6_of(peer, &p);
-	decide_client(cfg, kind, &p, w, cut ? cut : hlen + n, closed, d, ans, sizeof(ans), header_len, client);
+	decide_client(cfg, NULL, kind, &p, w, cut ? cut : hlen + n, closed, d, ans, sizeof(ans), header_len, client);
 }
 
 static void want_client(const struct sockaddr_in6 *client, const char *addr, unsigned port)
@@ -567,7 +567,7 @@ START_TEST(test_proxy_timeout)
 	for (unsigned kind = 0; kind < GH_KIND_COUNT; kind++) {
 		/* nothing at all, then every part of a header */
 		for (size_t cut = 0; cut < strlen(v1); cut++) {
-			decide_client_timeout(cfg, kind, &bal, (const uint8_t *)v1, cut, cut > 0, &d, ans, sizeof(ans),
+			decide_client_timeout(cfg, NULL, kind, &bal, (const uint8_t *)v1, cut, cut > 0, &d, ans, sizeof(ans),
 					      &client);
 			ck_assert_msg(d.action == DECIDE_ANSWER && strcmp(d.result, "bad_proxy") == 0 &&
 				      d.answer_len == 0, "cut %zu: action %d %s", cut, d.action, d.result);
@@ -575,23 +575,23 @@ START_TEST(test_proxy_timeout)
 			want_client(&client, "::ffff:10.9.9.9", 0);
 		}
 		/* a whole header and nothing after it: a quiet close, the client's */
-		decide_client_timeout(cfg, kind, &bal, (const uint8_t *)v1, strlen(v1), true, &d, ans, sizeof(ans),
+		decide_client_timeout(cfg, NULL, kind, &bal, (const uint8_t *)v1, strlen(v1), true, &d, ans, sizeof(ans),
 				      &client);
 		ck_assert_msg(d.action == DECIDE_ANSWER && strcmp(d.result, "timeout") == 0 && d.answer_len == 0,
 			      "header alone: %s %zu", d.result, d.answer_len);
 		want_client(&client, "::ffff:192.0.2.5", 5555);
 		/* ... and after part of a request head: 408 on http */
 		int n = snprintf((char *)w, sizeof(w), "%sGET / HTTP/1.1\r\nHo", v1);
-		decide_client_timeout(cfg, kind, &bal, w, (size_t)n, true, &d, ans, sizeof(ans), &client);
+		decide_client_timeout(cfg, NULL, kind, &bal, w, (size_t)n, true, &d, ans, sizeof(ans), &client);
 		ck_assert_str_eq(d.result, "timeout");
 		ck_assert_int_eq(d.status, kind == GH_KIND_HTTP ? 408 : 0);
 		want_client(&client, "::ffff:192.0.2.5", 5555);
 		/* a direct client: its own bytes decide, no PROXY parsing */
-		decide_client_timeout(cfg, kind, &direct, (const uint8_t *)v1, 5, true, &d, ans, sizeof(ans), &client);
+		decide_client_timeout(cfg, NULL, kind, &direct, (const uint8_t *)v1, 5, true, &d, ans, sizeof(ans), &client);
 		ck_assert_str_eq(d.result, "timeout");
 		ck_assert_int_eq(d.status, kind == GH_KIND_HTTP ? 408 : 0);
 		want_client(&client, "::ffff:192.0.2.9", 0);
-		decide_client_timeout(cfg, kind, &direct, w, 0, false, &d, ans, sizeof(ans), &client);
+		decide_client_timeout(cfg, NULL, kind, &direct, w, 0, false, &d, ans, sizeof(ans), &client);
 		ck_assert(strcmp(d.result, "timeout") == 0 && d.answer_len == 0);
 	}
 	config_free(cfg);
@@ -629,8 +629,60 @@ START_TEST(test_direct_refused)
 		ask_behind(cfg, kind, "192.0.2.9", (const uint8_t *)"", 0, "a.example", false, 8, &d, &hl, &client);
 		ck_assert_int_eq(d.action, DECIDE_WAIT);
 		sin6_of("192.0.2.9", &direct);
-		decide_client(cfg, kind, &direct, (const uint8_t *)"", 0, true, &d, ans, sizeof(ans), &hl, &client);
+		decide_client(cfg, NULL, kind, &direct, (const uint8_t *)"", 0, true, &d, ans, sizeof(ans), &hl, &client);
 		ck_assert_int_eq(d.action, DECIDE_DROP);
+	}
+	config_free(cfg);
+}
+END_TEST
+
+/* A listen's own accept-proxy list: its balancers' headers are parsed on
+ * it and nowhere else; direct-clients refuse refuses only where a listen
+ * has balancers. */
+START_TEST(test_proxy_per_listen)
+{
+	static const char conf[] =
+		"listen http 10.0.0.5:80 accept-proxy 10.0.0.0/8\n"
+		"listen tls 10.0.0.5:443 accept-proxy 10.0.0.0/8\n"
+		"listen http 203.0.113.1:80\n"
+		"listen tls 203.0.113.1:443\n"
+		"direct-clients refuse\n"
+		"site a.example\n  http [::2]:80\n  tls [::2]:443\n";
+	static const char v1[] = "PROXY TCP4 192.0.2.5 10.0.0.5 5555 80\r\n";
+	struct gh_config *cfg = parse(conf);
+	struct sockaddr_in6 bal, direct, client;
+	uint8_t w[1024];
+	struct decision d;
+	size_t hl, n;
+
+	sin6_of("10.9.9.9", &bal);
+	sin6_of("192.0.2.9", &direct);
+	for (unsigned kind = 0; kind < GH_KIND_COUNT; kind++) {
+		const struct gh_listen *inner = &cfg->listens[kind], *outer = &cfg->listens[2 + kind];
+
+		memcpy(w, v1, strlen(v1));
+		if (kind == GH_KIND_TLS)
+			n = strlen(v1) + hello((const uint8_t *)"a.example", 9, w + strlen(v1), sizeof(w) - strlen(v1));
+		else
+			n = strlen(v1) + (size_t)snprintf((char *)w + strlen(v1), sizeof(w) - strlen(v1),
+							  "GET / HTTP/1.1\r\nHost: a.example\r\n\r\n");
+		/* on the balancers' listen: the header's source is the client */
+		decide_client(cfg, inner, kind, &bal, w, n, false, &d, ans, sizeof(ans), &hl, &client);
+		want_handoff(cfg, &d, "a.example", "a balancer on its listen");
+		ck_assert_uint_eq(hl, strlen(v1));
+		want_client(&client, "::ffff:192.0.2.5", 5555);
+		/* the same peer on the public listen is a direct client: its
+		 * PROXY line is data, and nothing is refused there */
+		decide_client(cfg, outer, kind, &bal, w, n, false, &d, ans, sizeof(ans), &hl, &client);
+		ck_assert_uint_eq(hl, 0);
+		ck_assert_str_eq(d.result, kind == GH_KIND_HTTP ? "bad_request" : "bad_hello");
+		decide_client(cfg, outer, kind, &bal, w + strlen(v1), n - strlen(v1), false, &d, ans, sizeof(ans),
+			      &hl, &client);
+		want_handoff(cfg, &d, "a.example", "a direct client on the public listen");
+		/* ... and a direct client on the balancers' listen is refused */
+		decide_client(cfg, inner, kind, &direct, w + strlen(v1), n - strlen(v1), false, &d, ans, sizeof(ans),
+			      &hl, &client);
+		want_denied(kind, &d, "a direct client on the balancers' listen");
 	}
 	config_free(cfg);
 }
@@ -729,6 +781,7 @@ Suite *make_decide_suite(void)
 	tcase_add_test(tc, test_proxy_header);
 	tcase_add_test(tc, test_proxy_timeout);
 	tcase_add_test(tc, test_direct_refused);
+	tcase_add_test(tc, test_proxy_per_listen);
 	tcase_add_test(tc, test_access_quiet_and_none);
 	suite_add_tcase(s, tc);
 	return s;
