@@ -230,17 +230,54 @@ def test_direct_clients_refuse(t):
 
 
 @test()
+def test_accept_proxy_per_listen(t):
+    """`listen ... accept-proxy CIDR`: a listen's own balancers. From the
+    same peer, a header is parsed on the listen that names it (and the
+    forwarder, finding that listen from the address the client reached,
+    believes it) and is data on the other; direct-clients refuse refuses
+    only on the listen with balancers."""
+    rec = t.backend("apl-rec", "record")
+    hp, hp2 = free_port(), free_port()
+    g = t.gatehouse("\n".join([
+        "inspect-timeout 2s", "direct-clients refuse",
+        "listen http 127.0.0.1:%d accept-proxy 127.0.0.1/32" % hp, "listen http 127.0.0.1:%d" % hp2,
+        "listen tls 127.0.0.1:%d" % free_port(),
+        "site ap.example", "    http " + rec.addr, "    proxy-protocol v2", ""]))
+    req = b"GET / HTTP/1.1\r\nHost: ap.example\r\n\r\n"
+    line = b"PROXY TCP4 192.0.2.5 127.0.0.1 5555 %d\r\n" % hp
+    info, rest = through(rec, client("127.0.0.1", hp), line + req, "balancer on its listen")
+    check_eq((info["src"], info["sport"]), ("192.0.2.5", 5555), "PROXY source on the balancers' listen")
+    check(rest == req, "backend got %r" % rest[:80])
+    s = client("127.0.0.1", hp2)
+    s.sendall(line + req)
+    data, how = recv_all(s)
+    s.close()
+    check_eq(gh.parse_http(data)[0], 400, "the balancer's PROXY line on the other listen (%s)" % how)
+    s = client("127.0.0.2", hp)
+    s.sendall(req)
+    data, how = recv_all(s)
+    s.close()
+    check_eq(gh.parse_http(data)[0], 403, "a direct client on the balancers' listen (%s)" % how)
+    s = client("127.0.0.2", hp2)
+    cport = s.getsockname()[1]
+    info, rest = through(rec, s, req, "direct client on the other listen")
+    check_eq((info["src"], info["sport"]), ("127.0.0.2", cport), "direct client served on the other listen")
+    check_eq(rec.accepted, 2, "backend connections")
+
+
+@test()
 def test_accept_proxy_hostile_handoff(t):
     """A listener that claims a PROXY header on a connection from a peer
     the forwarder's own config does not trust is refused, and so is a
     header length that does not end a header from a trusted one."""
     rec = t.backend("aph-rec", "record")
-    for trusted in (False, True, "refuse"):
+    for trusted in (False, True, "refuse", "other-listen"):
         proc, ours, log = gh.lone_forwarder(
             t, (["accept-proxy ::1"] if trusted is True else ["accept-proxy 10.0.0.0/8"]) +
             (["direct-clients refuse"] if trusted == "refuse" else []) +
-            ["listen http [::1]:%d" % free_port(), "site h.example", "    http " + rec.addr,
-             "    proxy-protocol v2"], name="fwd%s" % trusted)
+            # ::1 is a balancer only on a listen the client did not reach
+            ["listen http [::1]:%d" % free_port() + (" accept-proxy ::1" if trusted == "other-listen" else ""),
+             "site h.example", "    http " + rec.addr, "    proxy-protocol v2"], name="fwd%s" % trusted)
         lsock = socket.socket(socket.AF_INET6, socket.SOCK_STREAM)
         lsock.bind(("::1", 0))
         lsock.listen(8)
@@ -252,7 +289,8 @@ def test_accept_proxy_hostile_handoff(t):
                         ("trusted peer, no header length", 0)],
                  # the listener refuses direct clients itself: one that
                  # hands one off anyway is not believed
-                 "refuse": [("direct client under direct-clients refuse", 0)]}[trusted]
+                 "refuse": [("direct client under direct-clients refuse", 0)],
+                 "other-listen": [("balancer of another listen, header length", len(line))]}[trusted]
         for i, (what, plen) in enumerate(cases):
             c = gh.connect(lsock.getsockname()[1])
             t.defer(c.close)
