@@ -80,11 +80,8 @@ static const struct gh_listen *listen_of(const struct forwarder *f, int fd)
 {
 	struct sockaddr_storage local;
 	socklen_t ll = sizeof(local);
-	bool own = false;
 
-	for (size_t i = 0; i < f->cfg->n_listens; i++)
-		own |= f->cfg->listens[i].proxy.set != NULL;
-	if (!own || getsockname(fd, (struct sockaddr *)&local, &ll) < 0)
+	if (!f->cfg->proxy_listen_lists || getsockname(fd, (struct sockaddr *)&local, &ll) < 0)
 		return NULL;
 	return config_listen_at(f->cfg, (const struct sockaddr *)&local);
 }

@@ -53,7 +53,7 @@ enum accept_err accept_error_class(int err)
 	}
 }
 
-void llisten_init(struct llisten *ls, int fd, unsigned kind, const struct gh_config *cfg)
+void llisten_init(struct llisten *ls, int fd, unsigned kind)
 {
 	struct sockaddr_storage ss;
 	socklen_t len = sizeof(ss);
@@ -64,14 +64,23 @@ void llisten_init(struct llisten *ls, int fd, unsigned kind, const struct gh_con
 	ls->fd = fd;
 	ls->enabled = true;
 	ls->dead = false;
-	ls->listen = LCONN_NO_LISTEN;
-	if (getsockname(fd, (struct sockaddr *)&ss, &len) == 0) {
+	if (getsockname(fd, (struct sockaddr *)&ss, &len) == 0)
 		log_format_addr((const struct sockaddr *)&ss, addr, sizeof(addr));
-		const struct gh_listen *on = config_listen_at(cfg, (const struct sockaddr *)&ss);
-		if (on)
-			ls->listen = (uint16_t)(on - cfg->listens);	/* < GH_MAX_LISTENS */
-	}
 	snprintf(ls->name, sizeof(ls->name), "%s %s (fd %d)", gh_kind_str((enum gh_kind)kind), addr, fd);
+}
+
+/* The listen line a client reached, by the address it reached (what the
+ * forwarder looks up too: both agree whoever bound the socket), when a
+ * listen has its own accept-proxy list; else none is needed. */
+static uint16_t listen_reached(const struct gh_config *cfg, int fd)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof(ss);
+
+	if (!cfg->proxy_listen_lists || getsockname(fd, (struct sockaddr *)&ss, &len) < 0)
+		return LCONN_NO_LISTEN;
+	const struct gh_listen *on = config_listen_at(cfg, (const struct sockaddr *)&ss);
+	return on ? (uint16_t)(on - cfg->listens) : LCONN_NO_LISTEN;	/* < GH_MAX_LISTENS */
 }
 
 bool accept_wanted(const struct listener *l, uint64_t now_ms)
@@ -149,7 +158,7 @@ int accept_ready(struct listener *l, struct llisten *ls, uint32_t events)
 			close(fd);
 			return 0;
 		}
-		c->listen = ls->listen;
+		c->listen = listen_reached(l->cfg, fd);
 		/* With TCP_DEFER_ACCEPT the first bytes are usually here
 		 * already: look before registering, and most clients never
 		 * enter the epoll set. Registering after an incomplete peek

@@ -17,9 +17,6 @@ struct llisten {
 	bool enabled;		/* in the epoll set with EPOLLIN */
 	bool dead;		/* accept failed for good: out of the epoll set */
 	int fd;
-	/* its listen line (config_listen_at() on its address), for the
-	 * listen's own accept-proxy list; LCONN_NO_LISTEN if none */
-	uint16_t listen;
 	char name[80];		/* "tls [::]:443 (fd 4)", for the logs */
 };
 
@@ -32,11 +29,9 @@ enum accept_err {
 /* What an errno from accept4() means for the listening socket. Pure. */
 enum accept_err accept_error_class(int err);
 
-/* Name fd (kind: enum gh_kind) for the logs and find its listen line in
- * cfg, from its local address; call before the sandbox, which allows no
- * getsockname(). */
-struct gh_config;
-void llisten_init(struct llisten *ls, int fd, unsigned kind, const struct gh_config *cfg);
+/* Name fd (kind: enum gh_kind) for the logs, from its local address; call
+ * before the sandbox, which allows no getsockname(). */
+void llisten_init(struct llisten *ls, int fd, unsigned kind);
 
 /* The one accept gate (lconn_accept_wanted() over the listener's state). */
 bool accept_wanted(const struct listener *l, uint64_t now_ms);

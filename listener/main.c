@@ -130,7 +130,7 @@ static int setup_fds(struct listener *l, const char *connect_path, unsigned n_co
 				return -EINVAL;
 			}
 			struct llisten *ls = &l->listens[l->n_listens++];
-			llisten_init(ls, fd, !strcmp(name, "tls") ? GH_KIND_TLS : GH_KIND_HTTP, l->cfg);
+			llisten_init(ls, fd, !strcmp(name, "tls") ? GH_KIND_TLS : GH_KIND_HTTP);
 			if ((r = add_fd(l, fd, ls, EPOLLIN)) < 0)
 				return r;
 		} else if (!strcmp(name, "forward")) {

@@ -123,6 +123,9 @@ struct gh_config {
 	/* `direct-clients refuse`: a peer not in accept_proxy is answered as
 	 * a denied client (listener) and its hand-off refused (forwarder) */
 	bool refuse_direct;
+	/* a listen has its own accept-proxy list: the daemons must find the
+	 * listen of each connection (config_listen_at) */
+	bool proxy_listen_lists;
 };
 
 /* Receives one complete message "FILE:LINE: text" (no newline). */

@@ -96,7 +96,8 @@ void config_proxy_finish(struct config_parser *p)
 	bool any = c->accept_proxy.n_rules > 0;
 
 	for (size_t i = 0; i < c->n_listens; i++)
-		any |= c->listens[i].proxy.n_rules > 0;
+		p->c->proxy_listen_lists |= c->listens[i].proxy.n_rules > 0;
+	any |= c->proxy_listen_lists;
 	if (c->refuse_direct && !any)
 		config_error_at(p, p->seen_direct,
 				"'direct-clients refuse' without 'accept-proxy' would refuse every client: name the balancers");
