@@ -84,31 +84,6 @@ static void hx_write_timeouts(struct hx *x, FILE *o)
 		fputc('\n', o);
 }
 
-/* `bind ... accept-proxy`: HAProxy then takes a PROXY header from every
- * peer on that bind. gatehouse's list is one for every listen, so it maps
- * only when every bind written has it: as a list that trusts everyone,
- * which is what HAProxy did, for the operator to narrow. */
-static void hx_write_accept_proxy(struct hx *x, FILE *o, const struct hx_bind *first, size_t n_proxy,
-				  size_t n_written)
-{
-	if (!n_proxy)
-		return;
-	if (n_proxy < n_written) {
-		hx_say(x, first->line, HX_ESSENTIAL,
-		       "'%s': bind option 'accept-proxy' on %zu of %zu binds: gatehouse's accept-proxy applies to every listen; left out",
-		       first->text, n_proxy, n_written);
-		return;
-	}
-	fprintf(o, "# %s:%u %s: every peer's connection starts with a PROXY header, as\n"
-		   "# HAProxy's accept-proxy took it from anyone. Narrow this to your balancers.\n"
-		   "accept-proxy 0.0.0.0/0 ::/0\n%s\n",
-		x->file, first->line, first->text,
-		x->kinds[GH_KIND_HTTP].n_fe ? "" : "# (on the port 80 gatehouse adds too: HAProxy had no HTTP frontend)\n");
-	hx_say(x, first->line, HX_NOTE,
-	       "'%s': accept-proxy 0.0.0.0/0 ::/0 trusts every peer's PROXY header, as HAProxy did: narrow it to the balancers' addresses",
-	       first->text);
-}
-
 static void hx_write_listens(struct hx *x, FILE *o)
 {
 	struct {
@@ -116,8 +91,7 @@ static void hx_write_listens(struct hx *x, FILE *o)
 		enum gh_kind k;
 		char text[80];
 	} *all = NULL;
-	size_t n = 0, n_written = 0, n_proxy = 0;
-	const struct hx_bind *first_proxy = NULL;
+	size_t n = 0;
 	bool any = false;
 
 	for (int k = 0; k < GH_KIND_COUNT; k++) {
@@ -154,9 +128,16 @@ static void hx_write_listens(struct hx *x, FILE *o)
 			fprintf(o, "# where `gatehouse run` listens; under systemd the gatehouse-http.socket\n"
 				   "# and gatehouse-tls.socket units decide (ports 80 and 443, all addresses)\n");
 		any = true;
-		fprintf(o, "listen %-4s %-18s # %s:%u %s%s\n", gh_kind_str(k), all[i].text, x->file,
-			b->line, b->text,
+		/* `accept-proxy` on a bind: HAProxy takes a PROXY header from
+		 * every peer there; so does this listen, for the operator to
+		 * narrow to the balancers */
+		fprintf(o, "listen %-4s %-18s%s # %s:%u %s%s\n", gh_kind_str(k), all[i].text,
+			b->accept_proxy ? " accept-proxy 0.0.0.0/0 ::/0" : "", x->file, b->line, b->text,
 			b->a.any && b->a.family == AF_INET ? " (IPv4 only, as in HAProxy)" : "");
+		if (b->accept_proxy)
+			hx_say(x, b->line, HX_NOTE,
+			       "'%s': accept-proxy 0.0.0.0/0 ::/0 trusts every peer's PROXY header, as HAProxy did: narrow it to the balancers' addresses",
+			       b->text);
 		if (b->v6only && b->a.any && b->a.family == AF_INET6)
 			hx_say(x, b->line, HX_NOTE, "'%s': gatehouse's [::]:%u is dual stack: IPv4 clients too",
 			       b->text, b->a.port);
@@ -164,13 +145,9 @@ static void hx_write_listens(struct hx *x, FILE *o)
 			hx_say(x, b->line, HX_NOTE,
 			       "'%s': under systemd, set this port in gatehouse-%s.socket (systemctl edit gatehouse-%s.socket)",
 			       b->text, gh_kind_str(k), gh_kind_str(k));
-		if (b->accept_proxy && !n_proxy++)
-			first_proxy = b;
-		n_written++;
 	}
 	if (any)
 		fputc('\n', o);
-	hx_write_accept_proxy(x, o, first_proxy, n_proxy, n_written);
 	free(all);
 }
 
