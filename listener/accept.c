@@ -71,6 +71,33 @@ void llisten_init(struct llisten *ls, int fd, unsigned kind)
 	snprintf(ls->name, sizeof(ls->name), "%s %s (fd %d)", gh_kind_str((enum gh_kind)kind), addr, fd);
 }
 
+/* The listen line a client reached, by the address it reached (what the
+ * forwarder looks up too: both agree whoever bound the socket), when a
+ * listen has its own accept-proxy list; else none is needed. */
+static uint16_t listen_reached(const struct gh_config *cfg, int fd)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof(ss);
+
+	if (!cfg->proxy_listen_lists || getsockname(fd, (struct sockaddr *)&ss, &len) < 0)
+		return LCONN_NO_LISTEN;
+	const struct gh_listen *on = config_listen_at(cfg, (const struct sockaddr *)&ss);
+	return on ? (uint16_t)(on - cfg->listens) : LCONN_NO_LISTEN;	/* < GH_MAX_LISTENS */
+}
+
+/* Is peer a trusted balancer of the listen it reached? Its connections
+ * carry other clients: the per-source table at accept leaves it alone, and
+ * the client its header names is judged once the header is read. */
+static bool from_balancer(const struct gh_config *cfg, uint16_t listen, const struct sockaddr_in6 *peer)
+{
+	const struct gh_listen *on = listen < cfg->n_listens ? &cfg->listens[listen] : NULL;
+	const uint8_t *addr;
+	int family;
+
+	return config_proxy_any(cfg, on) && lconn_peer_addr(peer, &family, &addr) &&
+	       config_proxy_trusted(cfg, on, family, addr);
+}
+
 bool accept_wanted(const struct listener *l, uint64_t now_ms)
 {
 	return lconn_accept_wanted(&l->conns, l->disp.backed_up, l->draining || l->disp.lost, now_ms);
@@ -163,9 +190,11 @@ int accept_ready(struct listener *l, struct llisten *ls, uint32_t events)
 			}
 			return 0;
 		}
+		uint16_t listen = listen_reached(l->cfg, fd);
+		bool balancer = l->conns.src && from_balancer(l->cfg, listen, &peer);
 		/* per source, before the client takes an inspection slot */
 		uint32_t retry_after_s;
-		int st = lconn_admit(&l->conns, &peer, clock_now_ms(), &retry_after_s);
+		int st = balancer ? SRCLIMIT_OK : lconn_admit(&l->conns, &peer, clock_now_ms(), &retry_after_s);
 		if (st != SRCLIMIT_OK) {
 			refuse_source(l, fd, ls->kind, &peer, st, retry_after_s);
 			continue;
@@ -173,11 +202,14 @@ int accept_ready(struct listener *l, struct llisten *ls, uint32_t events)
 		struct lconn *c = lconn_new(&l->conns, fd, ls->kind, &peer, clock_realtime_us(),
 					    clock_now_ms() + l->cfg->inspect_timeout_ms);
 		if (!c) {
-			lconn_unadmit(&l->conns, &peer);
+			if (!balancer)
+				lconn_unadmit(&l->conns, &peer);
 			close(fd);
 			return 0;
 		}
-		c->counted = l->conns.src != NULL;
+		c->counted = l->conns.src != NULL && !balancer;
+		c->via_balancer = balancer;
+		c->listen = listen;
 		/* With TCP_DEFER_ACCEPT the first bytes are usually here
 		 * already: look before registering, and most clients never
 		 * enter the epoll set. Registering after an incomplete peek

@@ -113,7 +113,7 @@ static void channel_dead(struct dispatch *d, struct lchannel *ch, const char *wh
 }
 
 void dispatch_queue(struct dispatch *d, struct lconns *t, struct lconn *c, const char *site, const char *name,
-		    uint32_t one_request, unsigned alpn_route)
+		    uint32_t one_request, unsigned alpn_route, unsigned proxy_len)
 {
 	if (d->pending_len == d->pending_cap) {
 		/* cannot happen: accepting pauses long before the ring fills */
@@ -136,6 +136,7 @@ void dispatch_queue(struct dispatch *d, struct lconns *t, struct lconn *c, const
 	}
 	p->msg.alpn_route = (uint8_t)alpn_route;	/* < 256: config_parser.h */
 	p->ticket = c->ticket;
+	p->msg.proxy_len = (uint16_t)proxy_len;		/* <= PROXY_PARSE_MAX */
 	/* The fd now belongs to the ring: out of the epoll set and the
 	 * deadline queue, but still counted as inspecting until sent. */
 	if (c->in_epoll)

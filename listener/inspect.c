@@ -24,15 +24,23 @@ static void answer_and_close(struct inspector *in, struct lconn *c, const void *
 	lconn_free(in->conns, c);
 }
 
-/* Carry out a decision; returns true while the client is still waiting. */
-static bool carry_out(struct inspector *in, struct lconn *c, const struct decision *d)
+/* Carry out a decision; returns true while the client is still waiting.
+ * client: who the log and the hand-off name (a balancer's PROXY header
+ * source, else the peer); header_len: that header's bytes, still unread. */
+static bool carry_out(struct inspector *in, struct lconn *c, const struct decision *d,
+		      const struct sockaddr_in6 *client, size_t header_len)
 {
+	if (d->action == DECIDE_WAIT)
+		return true;
+	/* final: c is gone after this call, so it may carry the client now
+	 * (while waiting, c->peer must stay the balancer's) */
+	c->peer = *client;
 	switch (d->action) {
 	case DECIDE_WAIT:
 		return true;
 	case DECIDE_HANDOFF:
 		dispatch_queue(in->disp, in->conns, c, in->cfg->sites[d->site].name, d->name,
-			       (uint32_t)d->one_request, d->alpn_route);
+			       (uint32_t)d->one_request, d->alpn_route, (unsigned)header_len);
 		return false;
 	case DECIDE_DROP:
 		lconn_free(in->conns, c);
@@ -70,20 +78,35 @@ static void refuse(struct inspector *in, struct lconn *c, struct decision *d, co
 /* The limits that need the site: its `source-rate` (a token spent per
  * connection routed to it), then `source-connections` (global and the
  * site's). Under them, the hand-off is counted (c->ticket) until a
- * forwarder takes it. */
-static void limit_source(struct inspector *in, struct lconn *c, struct decision *d)
+ * forwarder takes it. who: the client (a balancer's PROXY source, else
+ * the peer). A balancer's connection skipped the limits at accept: its
+ * client meets the global source-rate here. */
+static void limit_source(struct inspector *in, struct lconn *c, struct decision *d, const struct sockaddr_in6 *who)
 {
 	const struct gh_site *site = &in->cfg->sites[d->site];
 	uint32_t retry;
 
-	if (site->src_rate && lconn_site_rate(in->conns, &c->peer, d->site, site->src_rate, site->src_window_ms,
+	if (c->via_balancer) {
+		int st = lconn_admit(in->conns, who, clock_now_ms(), &retry);
+		if (st == SRCLIMIT_OK) {
+			lconn_unadmit(in->conns, who);	/* its inspection is over */
+		} else {
+			refuse(in, c, d,
+			       st == SRCLIMIT_OVER_RATE	       ? "too many new connections from this source"
+			       : st == SRCLIMIT_OVER_CONCURRENT ? "too many connections under inspection from this source"
+								: "source table full",
+			       retry);
+			return;
+		}
+	}
+	if (site->src_rate && lconn_site_rate(in->conns, who, d->site, site->src_rate, site->src_window_ms,
 					      clock_now_ms(), &retry) != SRCLIMIT_OK) {
 		refuse(in, c, d, "too many new connections from this source to this site", retry);
 		return;
 	}
 	if (!in->src || !in->src->on)
 		return;
-	enum srcconn_verdict v = srcconn_admit(in->src, &c->peer, d->site, &c->ticket);
+	enum srcconn_verdict v = srcconn_admit(in->src, who, d->site, &c->ticket);
 	/* a connection may end any moment: one second is a fair guess */
 	if (v == SRCCONN_OVER_SITE)
 		refuse(in, c, d, "too many connections from this source to this site", 1);
@@ -91,11 +114,20 @@ static void limit_source(struct inspector *in, struct lconn *c, struct decision 
 		refuse(in, c, d, "too many connections from this source", 1);
 }
 
+/* the listen line c came in on (its own accept-proxy list), if known */
+static const struct gh_listen *listen_of(const struct inspector *in, const struct lconn *c)
+{
+	return c->listen < in->cfg->n_listens ? &in->cfg->listens[c->listen] : NULL;
+}
+
 bool inspect_conn(struct inspector *in, struct lconn *c, bool hangup)
 {
-	size_t cap = c->kind == GH_KIND_HTTP ? in->cfg->max_head + 1 : DECIDE_PEEK_MAX;
+	/* room for a PROXY header in front (only a trusted peer's is parsed) */
+	size_t cap = (c->kind == GH_KIND_HTTP ? in->cfg->max_head + 1 : DECIDE_PEEK_MAX) + PROXY_PARSE_MAX;
 	ssize_t n = recv(c->fd, in->buf, cap, MSG_PEEK | MSG_DONTWAIT);
 	struct decision d;
+	struct sockaddr_in6 client;
+	size_t header_len;
 
 	if (n < 0) {
 		if (errno == EAGAIN || errno == EINTR)
@@ -107,20 +139,25 @@ bool inspect_conn(struct inspector *in, struct lconn *c, bool hangup)
 	if (n > 0)
 		c->got_bytes = true;
 	/* n == 0: EOF (peeking never reads 0 otherwise) */
-	decide_bytes(in->cfg, c->kind, in->buf, (size_t)n, hangup || n == 0, &d, in->answer,
-		     sizeof(in->answer));
-	decide_access(in->cfg, c->kind, (const struct sockaddr *)&c->peer, &d, in->answer,
-		      sizeof(in->answer));
-	if (d.action == DECIDE_HANDOFF && ((in->src && in->src->on) || in->conns->site_src))
-		limit_source(in, c, &d);
-	return carry_out(in, c, &d);
+	decide_client(in->cfg, listen_of(in, c), c->kind, &c->peer, in->buf, (size_t)n, hangup || n == 0, &d,
+		      in->answer, sizeof(in->answer), &header_len, &client);
+	if (d.action == DECIDE_HANDOFF && ((in->src && in->src->on) || in->conns->site_src || c->via_balancer))
+		limit_source(in, c, &d, &client);
+	return carry_out(in, c, &d, &client, header_len);
 }
 
 void inspect_timeout(struct inspector *in, struct lconn *c)
 {
 	struct decision d;
+	struct sockaddr_in6 client;
+	ssize_t n = 0;
 
 	in->conns->stats.timeouts++;
-	decide_timeout(c->kind, c->got_bytes, &d, in->answer, sizeof(in->answer));
-	carry_out(in, c, &d);
+	/* with balancers configured, what came so far: a header not whole is
+	 * a bad_proxy, and after one the client behind it is who timed out */
+	if (config_proxy_any(in->cfg, listen_of(in, c)))
+		n = recv(c->fd, in->buf, PROXY_PARSE_MAX + 1, MSG_PEEK | MSG_DONTWAIT);
+	decide_client_timeout(in->cfg, listen_of(in, c), c->kind, &c->peer, in->buf, n > 0 ? (size_t)n : 0,
+			      c->got_bytes, &d, in->answer, sizeof(in->answer), &client);
+	carry_out(in, c, &d, &client, 0);
 }

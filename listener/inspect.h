@@ -11,6 +11,7 @@
 #include "listener/decide.h"
 #include "listener/dispatch.h"
 #include "listener/lconn.h"
+#include "router/proxy_parse.h"
 
 struct inspector {
 	const struct gh_config *cfg;
@@ -23,7 +24,7 @@ struct inspector {
 	 * outlives a call: the parsers are stateless and re-read from the
 	 * first byte, so it doubles as the sink reply_final() reads a client's
 	 * bytes into before an answer and close. */
-	uint8_t buf[DECIDE_PEEK_MAX];
+	uint8_t buf[DECIDE_PEEK_MAX + PROXY_PARSE_MAX];	/* + a balancer's PROXY header */
 	/* decide_*() write answers here; sent before the next decision */
 	char answer[DECIDE_ANSWER_MAX];
 };

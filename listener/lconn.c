@@ -72,7 +72,7 @@ void lconn_limits_free(struct lconns *t)
 }
 
 /* The source's address bytes; false for a family never accepted. */
-static bool peer_addr(const struct sockaddr_in6 *peer, int *family, const uint8_t **addr)
+bool lconn_peer_addr(const struct sockaddr_in6 *peer, int *family, const uint8_t **addr)
 {
 	if (peer->sin6_family == AF_INET) {
 		*family = AF_INET;
@@ -96,7 +96,7 @@ int lconn_admit(struct lconns *t, const struct sockaddr_in6 *peer, uint64_t now_
 	*retry_after_s = 0;
 	if (!t->src)
 		return SRCLIMIT_OK;
-	if (!peer_addr(peer, &family, &addr))
+	if (!lconn_peer_addr(peer, &family, &addr))
 		return SRCLIMIT_FULL;
 	return (int)srclimit_admit(t->src, family, addr, now_ms, retry_after_s);
 }
@@ -110,7 +110,7 @@ int lconn_site_rate(struct lconns *t, const struct sockaddr_in6 *peer, uint32_t 
 	*retry_after_s = 0;
 	if (!t->site_src || !rate)
 		return SRCLIMIT_OK;
-	if (!peer_addr(peer, &family, &addr))
+	if (!lconn_peer_addr(peer, &family, &addr))
 		return SRCLIMIT_FULL;
 	return (int)srclimit_take(t->site_src, family, addr, site, rate, window_ms, now_ms, retry_after_s);
 }
@@ -120,7 +120,7 @@ void lconn_unadmit(struct lconns *t, const struct sockaddr_in6 *peer)
 	const uint8_t *addr;
 	int family;
 
-	if (t->src && peer_addr(peer, &family, &addr))
+	if (t->src && lconn_peer_addr(peer, &family, &addr))
 		srclimit_release(t->src, family, addr);
 }
 
@@ -165,6 +165,7 @@ struct lconn *lconn_new(struct lconns *t, int fd, unsigned kind, const struct so
 	c->kind = (uint8_t)kind;
 	c->fd = fd;
 	c->peer = *peer;
+	c->listen = LCONN_NO_LISTEN;	/* accept.c names it */
 	c->accepted_usec = accepted_usec;
 	c->deadline_ms = deadline_ms;
 	dlist_append(&t->inspecting, &c->link);

@@ -28,6 +28,12 @@ struct lconn {
 	bool got_bytes;		/* any byte seen: a timeout then earns a 408 */
 	bool in_epoll;		/* registered only if the first peek was not enough */
 	bool counted;		/* admitted by the per-source table: released when it goes */
+	/* from a trusted balancer of its listen: not counted at accept (one
+	 * balancer carries many clients); its PROXY source is, once decided */
+	bool via_balancer;
+	/* index in cfg->listens of the listen it came in on (its own
+	 * accept-proxy list), or LCONN_NO_LISTEN; in what was padding */
+	uint16_t listen;
 	int fd;
 	uint64_t deadline_ms;
 	uint64_t accepted_usec;
@@ -35,6 +41,10 @@ struct lconn {
 	struct sockaddr_in6 peer;	/* IPv4 peers arrive v4-mapped or as sockaddr_in */
 	struct srcconn_ticket ticket;	/* source-connections: set when decided for a hand-off */
 };
+#define LCONN_NO_LISTEN UINT16_MAX
+
+/* A peer as (family, address bytes), IPv4 for v4-mapped; false if neither. */
+bool lconn_peer_addr(const struct sockaddr_in6 *peer, int *family, const uint8_t **addr);
 
 /* Records a second per log (rejections, accept errors); the rest are
  * counted and the count logged once its window is over, so a flood of junk

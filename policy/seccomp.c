@@ -76,6 +76,7 @@ static const struct row listener_rows[] = {
 	 * is an empty one of its own when root (sandbox.c) or under systemd
 	 * (PrivateNetwork=) */
 	ROW(sendmmsg, "hand-off: several clients per call over the channel; journal records"),
+	ROW(getsockname, "the address a client reached: the listen whose own accept-proxy list applies"),
 };
 
 /* The forwarder: receive fds, dial servers, relay. socket() is allowed

@@ -114,6 +114,9 @@ struct gh_listen {
 	enum gh_kind kind;
 	struct gh_addr addr;
 	unsigned line;
+	/* `listen ... accept-proxy CIDR...`: this listen's own balancers, on
+	 * top of the global list (all rules GH_ACL_ALLOW); no rules: none */
+	struct gh_acl proxy;
 };
 
 struct gh_config {
@@ -150,6 +153,15 @@ struct gh_config {
 	struct gh_acl acl;		/* `allow`/`deny` before any site: every client */
 	struct gh_source_prefix source_prefix;	/* `source-prefix` before any site */
 	struct gh_source_limits src;	/* `source-*`: global per-source limits */
+	/* `accept-proxy CIDR...`: peers that must send a PROXY header, on
+	 * every listen (all rules GH_ACL_ALLOW); no rules: none */
+	struct gh_acl accept_proxy;
+	/* `direct-clients refuse`: a peer not in accept_proxy is answered as
+	 * a denied client (listener) and its hand-off refused (forwarder) */
+	bool refuse_direct;
+	/* a listen has its own accept-proxy list: the daemons must find the
+	 * listen of each connection (config_listen_at) */
+	bool proxy_listen_lists;
 };
 
 /* Receives one complete message "FILE:LINE: text" (no newline). */
@@ -209,6 +221,28 @@ unsigned config_source_v6_prefix(const struct gh_config *c);
 bool config_source_connections_on(const struct gh_config *c);
 /* Does any site have its own `source-rate`? */
 bool config_site_rates_on(const struct gh_config *c);
+/* The listen a connection is on, from the address it reached (its
+ * socket's getsockname(), or the listening socket's): the listen of
+ * exactly that address, else the wildcard one of its port ([::] takes
+ * every family, 0.0.0.0 IPv4), as the kernel picks; NULL if none. The
+ * kind is not looked at (addresses are unique across kinds), so a
+ * forwarder finds its listen without the listener's word. */
+const struct gh_listen *config_listen_at(const struct gh_config *c, const struct sockaddr *local);
+
+/* Is a peer at addr (as config_acl_allows), connected to listen `on`
+ * (NULL: none known), a trusted balancer whose connections start with a
+ * PROXY header: in the global `accept-proxy` list or the listen's own? */
+bool config_proxy_trusted(const struct gh_config *c, const struct gh_listen *on, int family,
+			  const uint8_t *addr);
+
+/* Does listen `on` (NULL: none known) have balancers at all (the global
+ * list or its own)? Only then is a PROXY header looked for, and only then
+ * does `direct-clients refuse` refuse the other peers. */
+bool config_proxy_any(const struct gh_config *c, const struct gh_listen *on);
+
+/* Is a peer that is not a trusted balancer of `on` refused there
+ * (`direct-clients refuse`, and the listen has balancers)? */
+bool config_proxy_refuses(const struct gh_config *c, const struct gh_listen *on);
 
 const char *gh_kind_str(enum gh_kind k);
 const char *gh_http_mode_str(enum gh_http_mode m);

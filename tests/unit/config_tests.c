@@ -1293,6 +1293,209 @@ START_TEST(test_source_prefix_bad)
 }
 END_TEST
 
+/* accept-proxy: before any site, prefixes of both families; a peer in it
+ * is trusted to send a PROXY header, any other (and every peer without
+ * the directive) is a direct client. */
+static bool trusted(const struct gh_config *c, const char *addr)
+{
+	uint8_t a[16];
+	int fam = strchr(addr, ':') ? AF_INET6 : AF_INET;
+
+	ck_assert_int_eq(inet_pton(fam, addr, a), 1);
+	return config_proxy_trusted(c, NULL, fam, a);
+}
+
+START_TEST(test_accept_proxy)
+{
+	static const char text[] =
+		"accept-proxy 10.0.0.0/8 2001:db8::/32\n"
+		"accept-proxy 127.0.0.1\n"
+		"listen http [::]:80\n"
+		"site a.example\n"
+		"  http [::1]:80\n";
+	struct gh_config *c;
+	struct errs e;
+
+	ck_assert_int_eq(parse(text, &e, &c), 0);
+	ck_assert_uint_eq(c->accept_proxy.n_rules, 3);
+	ck_assert(trusted(c, "10.1.2.3"));
+	ck_assert(trusted(c, "::ffff:10.1.2.3"));
+	ck_assert(trusted(c, "127.0.0.1"));
+	ck_assert(trusted(c, "2001:db8:1::5"));
+	ck_assert(!trusted(c, "127.0.0.2"));
+	ck_assert(!trusted(c, "11.0.0.1"));
+	ck_assert(!trusted(c, "2001:db9::1"));
+	config_free(c);
+
+	ck_assert_int_eq(parse("listen http [::]:80\nsite a.example\n  http [::1]:80\n", &e, &c), 0);
+	ck_assert(!trusted(c, "127.0.0.1"));
+	config_free(c);
+}
+END_TEST
+
+START_TEST(test_accept_proxy_errors)
+{
+	struct gh_config *c;
+	struct errs e;
+
+	ck_assert_int_eq(parse("accept-proxy 10.0.0.0/33\n", &e, &c), -EINVAL);
+	ck_assert_msg(e.n == 1 && strstr(e.msg[0], "test.conf:1: bad prefix '10.0.0.0/33' for 'accept-proxy'"),
+		      "%s", e.n ? e.msg[0] : "");
+	ck_assert_int_eq(parse("accept-proxy\n", &e, &c), -EINVAL);
+	ck_assert_msg(e.n == 1 && strstr(e.msg[0], "test.conf:1:"), "%s", e.n ? e.msg[0] : "");
+	ck_assert_int_eq(parse("site a.example\n  http [::1]:80\n  accept-proxy 10.0.0.1\n", &e, &c),
+			 -EINVAL);
+	ck_assert_msg(e.n == 1 && strstr(e.msg[0], "test.conf:3: 'accept-proxy' applies to every listen"),
+		      "%s", e.n ? e.msg[0] : "");
+}
+END_TEST
+
+static const struct gh_listen *at(const struct gh_config *c, const char *addr, unsigned port)
+{
+	struct sockaddr_storage ss;
+
+	memset(&ss, 0, sizeof(ss));
+	if (strchr(addr, ':')) {
+		struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&ss;
+		s6->sin6_family = AF_INET6;
+		s6->sin6_port = htons((uint16_t)port);
+		ck_assert_int_eq(inet_pton(AF_INET6, addr, &s6->sin6_addr), 1);
+	} else {
+		struct sockaddr_in *s4 = (struct sockaddr_in *)&ss;
+		s4->sin_family = AF_INET;
+		s4->sin_port = htons((uint16_t)port);
+		ck_assert_int_eq(inet_pton(AF_INET, addr, &s4->sin_addr), 1);
+	}
+	return config_listen_at(c, (const struct sockaddr *)&ss);
+}
+
+static bool trusted_on(const struct gh_config *c, const struct gh_listen *on, const char *addr)
+{
+	uint8_t a[16];
+	int fam = strchr(addr, ':') ? AF_INET6 : AF_INET;
+
+	ck_assert_int_eq(inet_pton(fam, addr, a), 1);
+	return config_proxy_trusted(c, on, fam, a);
+}
+
+/* `listen KIND ADDRESS accept-proxy CIDR...`: that listen's own balancers,
+ * on top of the global list; a connection's listen is found from the
+ * address it reached, exact first, then the wildcard of its port. */
+START_TEST(test_listen_accept_proxy)
+{
+	static const char text[] =
+		"accept-proxy 192.0.2.1\n"
+		"listen tls 10.0.0.5:443 accept-proxy 10.1.0.0/16 2001:db8:ba1::/48\n"
+		"listen tls [::]:443\n"
+		"listen http 0.0.0.0:80\n"
+		"listen http [::1]:8080 accept-proxy ::1\n"
+		"site a.example\n"
+		"  http [::1]:80\n";
+	const struct gh_listen *bal, *pub, *h80, *h8080;
+	struct gh_config *c;
+	struct errs e;
+
+	ck_assert_int_eq(parse(text, &e, &c), 0);
+	ck_assert_uint_eq(c->n_listens, 4);
+	bal = &c->listens[0], pub = &c->listens[1], h80 = &c->listens[2], h8080 = &c->listens[3];
+	ck_assert_uint_eq(bal->proxy.n_rules, 2);
+	ck_assert_uint_eq(pub->proxy.n_rules, 0);
+	/* where a connection came in */
+	ck_assert_ptr_eq(at(c, "10.0.0.5", 443), bal);
+	ck_assert_ptr_eq(at(c, "::ffff:10.0.0.5", 443), bal);
+	ck_assert_ptr_eq(at(c, "10.0.0.6", 443), pub);
+	ck_assert_ptr_eq(at(c, "2001:db8::1", 443), pub);
+	ck_assert_ptr_eq(at(c, "203.0.113.1", 80), h80);
+	ck_assert_ptr_eq(at(c, "::ffff:203.0.113.1", 80), h80);
+	ck_assert_ptr_null(at(c, "2001:db8::1", 80));	/* 0.0.0.0 is IPv4 only */
+	ck_assert_ptr_eq(at(c, "::1", 8080), h8080);
+	ck_assert_ptr_null(at(c, "::2", 8080));
+	ck_assert_ptr_null(at(c, "10.0.0.5", 444));
+	/* the listen's own list and the global one, nothing else */
+	ck_assert(trusted_on(c, bal, "10.1.2.3"));
+	ck_assert(trusted_on(c, bal, "2001:db8:ba1::7"));
+	ck_assert(trusted_on(c, bal, "192.0.2.1"));
+	ck_assert(!trusted_on(c, pub, "10.1.2.3"));
+	ck_assert(trusted_on(c, pub, "192.0.2.1"));
+	ck_assert(!trusted_on(c, NULL, "10.1.2.3"));
+	ck_assert(trusted_on(c, h8080, "::1"));
+	ck_assert(!trusted_on(c, h80, "::1"));
+	config_free(c);
+
+	/* [::] takes IPv4 too unless 0.0.0.0 has the port */
+	ck_assert_int_eq(parse("listen tls [::]:443\nlisten http [::]:80 accept-proxy ::1\nsite a.example\n  http [::1]:80\n",
+			       &e, &c), 0);
+	ck_assert_ptr_eq(at(c, "203.0.113.1", 443), &c->listens[0]);
+	ck_assert_ptr_eq(at(c, "::ffff:203.0.113.1", 80), &c->listens[1]);
+	config_free(c);
+
+	ck_assert_int_eq(parse("listen tls [::]:443 proxy 10.0.0.0/8\n", &e, &c), -EINVAL);
+	ck_assert_msg(e.n == 1 && strstr(e.msg[0], "test.conf:1: unknown listen option 'proxy'"), "%s",
+		      e.n ? e.msg[0] : "");
+	ck_assert_int_eq(parse("listen tls [::]:443 accept-proxy\n", &e, &c), -EINVAL);
+	ck_assert_msg(e.n == 1 && strstr(e.msg[0], "test.conf:1: 'listen ... accept-proxy' needs at least one CIDR"),
+		      "%s", e.n ? e.msg[0] : "");
+	ck_assert_int_eq(parse("\nlisten tls [::]:443 accept-proxy 10.0.0.0/40\n", &e, &c), -EINVAL);
+	ck_assert_msg(e.n == 1 && strstr(e.msg[0], "test.conf:2: bad prefix '10.0.0.0/40' for 'accept-proxy'"),
+		      "%s", e.n ? e.msg[0] : "");
+}
+END_TEST
+
+/* direct-clients serve|refuse: serve by default; refuse needs balancers
+ * to be named, or it would refuse every client. */
+START_TEST(test_direct_clients)
+{
+	static const char site[] = "site a.example\n  http [::1]:80\n";
+	struct gh_config *c;
+	struct errs e;
+	char text[256];
+
+	ck_assert_int_eq(parse(site, &e, &c), 0);
+	ck_assert(!c->refuse_direct);
+	config_free(c);
+	snprintf(text, sizeof(text), "accept-proxy 10.0.0.0/8\ndirect-clients refuse\n%s", site);
+	ck_assert_int_eq(parse(text, &e, &c), 0);
+	ck_assert(c->refuse_direct);
+	config_free(c);
+	/* the order of the two lines does not matter */
+	snprintf(text, sizeof(text), "direct-clients refuse\naccept-proxy 10.0.0.0/8\n%s", site);
+	ck_assert_int_eq(parse(text, &e, &c), 0);
+	ck_assert(c->refuse_direct);
+	config_free(c);
+	snprintf(text, sizeof(text), "accept-proxy 10.0.0.0/8\ndirect-clients serve\n%s", site);
+	ck_assert_int_eq(parse(text, &e, &c), 0);
+	ck_assert(!c->refuse_direct);
+	config_free(c);
+
+	/* refuse acts on the listens that have balancers, and only them */
+	snprintf(text, sizeof(text),
+		 "direct-clients refuse\nlisten tls [::]:443\nlisten tls 10.0.0.5:8443 accept-proxy 10.1.0.0/16\n%s",
+		 site);
+	ck_assert_int_eq(parse(text, &e, &c), 0);
+	ck_assert(!config_proxy_refuses(c, &c->listens[0]));
+	ck_assert(config_proxy_refuses(c, &c->listens[1]));
+	ck_assert(!config_proxy_refuses(c, NULL));
+	config_free(c);
+
+	snprintf(text, sizeof(text), "direct-clients refuse\n%s", site);
+	ck_assert_int_eq(parse(text, &e, &c), -EINVAL);
+	ck_assert_msg(e.n == 1 && strstr(e.msg[0], "test.conf:1: 'direct-clients refuse' without 'accept-proxy'"),
+		      "%s", e.n ? e.msg[0] : "");
+	snprintf(text, sizeof(text), "accept-proxy 10.0.0.0/8\ndirect-clients maybe\n%s", site);
+	ck_assert_int_eq(parse(text, &e, &c), -EINVAL);
+	ck_assert_msg(e.n == 1 && strstr(e.msg[0], "test.conf:2: bad direct-clients 'maybe' (serve or refuse)"),
+		      "%s", e.n ? e.msg[0] : "");
+	snprintf(text, sizeof(text), "accept-proxy 10.0.0.0/8\ndirect-clients refuse\ndirect-clients serve\n%s", site);
+	ck_assert_int_eq(parse(text, &e, &c), -EINVAL);
+	ck_assert_msg(e.n == 1 && strstr(e.msg[0], "test.conf:3: 'direct-clients' already set at line 2"),
+		      "%s", e.n ? e.msg[0] : "");
+	snprintf(text, sizeof(text), "accept-proxy 10.0.0.0/8\n%s  direct-clients refuse\n", site);
+	ck_assert_int_eq(parse(text, &e, &c), -EINVAL);
+	ck_assert_msg(e.n == 1 && strstr(e.msg[0], "test.conf:4: 'direct-clients' applies to every listen"),
+		      "%s", e.n ? e.msg[0] : "");
+}
+END_TEST
+
 Suite *make_config_suite(void)
 {
 	Suite *s = suite_create("config");
@@ -1326,6 +1529,10 @@ Suite *make_config_suite(void)
 	tcase_add_loop_test(tc, test_source_prefix_bad, 0,
 			    (int)(sizeof(source_prefix_bad_cases) / sizeof(source_prefix_bad_cases[0])));
 	tcase_add_test(tc, test_source_limits);
+	tcase_add_test(tc, test_accept_proxy);
+	tcase_add_test(tc, test_accept_proxy_errors);
+	tcase_add_test(tc, test_listen_accept_proxy);
+	tcase_add_test(tc, test_direct_clients);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("load");

@@ -313,7 +313,7 @@ START_TEST(ring_backs_up_gate)
 	d.channels[0].blocked = true;	/* full: waiting for EPOLLOUT */
 
 	/* the hand-off carries a TCP socket in real life; any fd will do here */
-	dispatch_queue(&d, &t, new_conn(&t, &p1), "site.example", "www.site.example", 0, 0);
+	dispatch_queue(&d, &t, new_conn(&t, &p1), "site.example", "www.site.example", 0, 0, 0);
 	ck_assert_uint_eq(d.pending_len, 1);
 	ck_assert(lconn_accept_wanted(&t, d.backed_up, false, 0));	/* less than a batch: no flush yet */
 	dispatch_flush(&d, &t);
