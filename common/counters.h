@@ -23,7 +23,7 @@
 #include "router/config.h"
 
 #define CTR_MAGIC 0x52544347u	/* "GCTR" */
-#define CTR_VERSION 1u
+#define CTR_VERSION 2u	/* 2: denied, rate_limited, bad_proxy answers */
 
 enum ctr_role {
 	CTR_LISTENER = 1,
@@ -39,8 +39,9 @@ enum ctr_role {
 /* What the listener answered itself (its rejection records), "redirect"
  * included; unlisted results count as "other". */
 #define CTR_ANSWER_NAMES "no_route", "bad_hello", "bad_request", "too_big", "timeout", \
-			 "client_closed", "client_error", "overload", "internal", "redirect", "other"
-#define CTR_ANSWERS 11u
+			 "client_closed", "client_error", "overload", "internal", "redirect", \
+			 "denied", "rate_limited", "bad_proxy", "other"
+#define CTR_ANSWERS 14u
 
 /* Inspection time (accept to decision) buckets, upper bounds in
  * microseconds; the last slot is +Inf. The exporter makes them cumulative. */

@@ -79,12 +79,12 @@ def log_records(g):
     return [(m.group(2), m.group(1), m.group(5), int(m.group(3)), int(m.group(4))) for m in rx.finditer(g.log())]
 
 
-def _setup(t, forwarders=2, extra=()):
+def _setup(t, forwarders=2, extra=(), pre=()):
     ha = t.backend("ma-http", "http")
     hb = t.backend("mb-http", "http")
     tb = t.backend("mb-tls", "http", tls=True)
     hp, tp, mp = free_port(), free_port(), free_port()
-    conf = ["listen http [::1]:%d" % hp, "listen tls [::1]:%d" % tp, "metrics [::1]:%d" % mp,
+    conf = list(pre) + ["listen http [::1]:%d" % hp, "listen tls [::1]:%d" % tp, "metrics [::1]:%d" % mp,
             "site a.example", "    http " + ha.addr,
             "site b.example", "    http " + hb.addr, "    tls " + tb.addr] + list(extra) + [""]
     g = t.gatehouse("\n".join(conf), forwarders=forwarders)
@@ -177,6 +177,24 @@ def test_metrics_carry_over_reload(t):
     for k, v in before.items():
         if k[0].endswith("_total"):
             check(after.get(k, 0) >= v, "%r went back: %s -> %s" % (k, v, after.get(k)))
+
+
+@test()
+def test_rejection_reasons(t):
+    """The listener's refusals by their own reason, as in the records:
+    an access list's `denied` and a per-source limit's `rate_limited`
+    (not folded into "other")."""
+    g, hp, tp, mp, _ = _setup(t, forwarders=1, pre=["source-rate 3/1m"],
+                              extra=["site c.example", "    http [::1]:%d" % free_port(), "    deny ::1/128"])
+    check_eq(http_get(hp, "a.example")[0], 200, "first")
+    check_eq(http_get(hp, "c.example")[0], 403, "denied by c.example's list")
+    check_eq(http_get(hp, "a.example")[0], 200, "third")
+    check_eq(http_get(hp, "a.example")[0], 429, "over source-rate 3/1m")
+    g.wait_log(r" rate_limited 429$")
+    m = scrape(mp)
+    check_eq(val(m, "gatehouse_rejections_total", reason="denied"), 1, "denied")
+    check_eq(val(m, "gatehouse_rejections_total", reason="rate_limited"), 1, "rate_limited")
+    check_eq(val(m, "gatehouse_rejections_total", reason="other"), 0, "other")
 
 
 @test()
