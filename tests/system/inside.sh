@@ -318,4 +318,83 @@ miss=$(journalctl -q --no-pager -b -o cat | grep -E 'sent no load figures|load p
 info "$starts listener starts, none without load pages"
 end
 
+
+# ------------------------------------------------------------ check 10
+# gatehouse.service: the one name an admin uses, as for haproxy or nginx
+begin 10 "systemctl enable --now gatehouse: enabled, active, listener running, status shows it, a request routes"
+msg=$(systemctl enable --now gatehouse 2>&1) || no "systemctl enable --now gatehouse failed: $msg"
+st=$(systemctl is-enabled gatehouse 2>&1)
+[ "$st" = enabled ] || no "gatehouse.service is '$st' after enable, expected enabled"
+st=$(systemctl is-active gatehouse 2>&1)
+[ "$st" = active ] || no "gatehouse.service is '$st' after enable --now, expected active"
+wait_for 50 listener_up || no "gatehouse-listener.service not active after enable --now gatehouse"
+for s in gatehouse-http.socket gatehouse-tls.socket gatehouse-forwarder.socket; do
+	st=$(systemctl is-active $s)
+	[ "$st" = active ] || no "$s is '$st' under gatehouse.service, expected active"
+done
+status=$(systemctl status --no-pager --lines=0 gatehouse 2>&1) || no "systemctl status gatehouse exited $?: $status"
+grep -q 'Active: active' <<<"$status" || no "systemctl status gatehouse does not say 'Active: active': $(head -n 4 <<<"$status" | tr '\n' '|')"
+body=$(http_get web.test http://127.0.0.1/ 2>&1)
+[ "$body" = "http-backend web.test" ] || no "under gatehouse.service curl gave '$body'"
+info "$(grep -m1 'Active:' <<<"$status" | sed 's/^ *//'); listener pid $(lpid)"
+end
+
+begin 11 "systemctl reload gatehouse: a new listener, the established relay keeps flowing"
+rm -f "$W/stop" "$W/progress"
+python3 $T/stream.py 127.0.0.1 443 web.test "$W/cert.pem" "$W/progress" "$W/stop" >"$W/stream11.out" 2>&1 &
+stream=$!
+progress() { cat "$W/progress" 2>/dev/null || echo 0; }
+wait_for 50 eval '[ "$(progress)" -ge 5 ]' || no "the long relay does not flow before the reload: $(cat "$W/stream11.out")"
+old=$(lpid)
+msg=$(systemctl reload gatehouse 2>&1) || no "systemctl reload gatehouse failed: $msg"
+wait_for 50 eval 'listener_up && [ "$(lpid)" != "$old" ]' || no "no new listener after systemctl reload gatehouse (pid still $(lpid))"
+p0=$(progress)
+wait_for 50 eval '[ "$(progress)" -ge $((p0 + 20)) ]' ||
+	no "the relay stopped after the reload: $p0 -> $(progress) round trips; $(cat "$W/stream11.out")"
+touch "$W/stop"
+wait $stream || no "the long relay broke across systemctl reload gatehouse: $(cat "$W/stream11.out")"
+st=$(systemctl is-active gatehouse)
+[ "$st" = active ] || no "gatehouse.service is '$st' after the reload"
+info "listener $old -> $(lpid); $(cat "$W/stream11.out")"
+end
+
+begin 12 "systemctl restart gatehouse: a new listener, sockets and service active, requests route, nothing failed"
+old=$(lpid)
+msg=$(systemctl restart gatehouse 2>&1) || no "systemctl restart gatehouse failed: $msg"
+wait_for 50 eval 'listener_up && [ "$(lpid)" != "$old" ]' || no "no new listener after systemctl restart gatehouse (pid still $(lpid))"
+for s in gatehouse.service gatehouse-http.socket gatehouse-tls.socket gatehouse-forwarder.socket; do
+	st=$(systemctl is-active $s)
+	[ "$st" = active ] || no "$s is '$st' after the restart, expected active"
+done
+body=$(http_get web.test http://127.0.0.1/ 2>&1)
+[ "$body" = "http-backend web.test" ] || no "after systemctl restart gatehouse curl gave '$body'"
+body=$(tls_get web.test 2>&1)
+[ "$body" = "tls-backend web.test" ] || no "after systemctl restart gatehouse https://web.test/ gave '$body'"
+failed=$(systemctl list-units --failed --plain --no-legend 'gatehouse*' | sed 's/ .*//')
+[ -z "$failed" ] || no "failed units after the restart: $(echo $failed)"
+info "listener $old -> $(lpid)"
+end
+
+begin 13 "systemctl stop gatehouse: listener, forwarders (an open relay too) and sockets stop; nothing listens"
+rm -f "$W/stop" "$W/progress"
+python3 $T/stream.py 127.0.0.1 443 web.test "$W/cert.pem" "$W/progress" "$W/stop" >"$W/stream13.out" 2>&1 &
+stream=$!
+wait_for 50 eval '[ "$(progress)" -ge 5 ]' || no "the long relay does not flow before the stop: $(cat "$W/stream13.out")"
+[ -n "$(fwd_units)" ] || no "no forwarder instance before the stop; nothing to test"
+msg=$(systemctl stop gatehouse 2>&1) || no "systemctl stop gatehouse failed: $msg"
+for s in gatehouse.service gatehouse-listener.service gatehouse-http.socket gatehouse-tls.socket gatehouse-forwarder.socket; do
+	st=$(systemctl is-active $s)
+	[ "$st" = inactive ] || no "$s is '$st' after systemctl stop gatehouse, expected inactive"
+done
+wait_for 50 eval '[ -z "$(fwd_units)" ] && [ -z "$(gh_procs)" ]' ||
+	no "still running after the stop: units $(fwd_units | tr '\n' ' ') pids $(gh_procs)"
+for p in 80 443; do
+	[ -z "$(ss -Hltn "sport = :$p")" ] || no "TCP port $p still listens after systemctl stop gatehouse"
+done
+touch "$W/stop"
+wait $stream && no "the relay survived systemctl stop gatehouse: $(cat "$W/stream13.out")"
+failed=$(systemctl list-units --failed --plain --no-legend 'gatehouse*' | sed 's/ .*//')
+[ -z "$failed" ] || no "failed units after the stop: $(echo $failed)"
+end
+
 finish

@@ -5,7 +5,7 @@ set -u
 BUILD=${BUILD:-build}
 dir="$BUILD/units-local"
 fail=0 pass=0
-out=$(cd "$dir" && systemd-analyze verify --man=no ./*.socket ./gatehouse-listener.service ./gatehouse-forwarder@.service 2>&1)
+out=$(cd "$dir" && systemd-analyze verify --man=no ./*.socket ./gatehouse.service ./gatehouse-listener.service ./gatehouse-forwarder@.service 2>&1)
 if [ -n "$out" ]; then
 	echo "FAIL verify:"; echo "$out"; fail=$((fail + 1))
 else
