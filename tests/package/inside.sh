@@ -94,7 +94,7 @@ getent group gatehouse >/dev/null || no "no gatehouse group after install (sysus
 [ -d /var/lib/gatehouse ] || no "no /var/lib/gatehouse after install (tmpfiles)"
 [ -f "$CONF" ] || no "no $CONF after install"
 grep -qx "$CONF" /var/lib/dpkg/info/gatehouse.conffiles 2>/dev/null || no "$CONF is not a conffile"
-for u in $SOCKETS gatehouse-listener.service gatehouse-forwarder@.service; do
+for u in $SOCKETS gatehouse.service gatehouse-listener.service gatehouse-forwarder@.service; do
 	# a template is not loaded by name: ask about an instance of it
 	f=$(systemctl show -P FragmentPath "${u/@./@0.}" 2>/dev/null)
 	case "$f" in
@@ -130,6 +130,11 @@ st=$(systemctl is-active gatehouse-listener.service)
 [ "$st" = inactive ] || no "gatehouse-listener.service is '$st' after install, expected inactive"
 st=$(systemctl is-enabled gatehouse-listener.service 2>&1)
 case "$st" in static | disabled) ;; *) no "gatehouse-listener.service is '$st', expected static (started by its sockets only)" ;; esac
+# the admin's handle is shipped, not enabled: the sockets already serve
+st=$(systemctl is-active gatehouse.service)
+[ "$st" = inactive ] || no "gatehouse.service is '$st' after install, expected inactive"
+st=$(systemctl is-enabled gatehouse.service 2>&1)
+[ "$st" = disabled ] || no "gatehouse.service is '$st' after install, expected disabled"
 p=$(gh_procs)
 [ -z "$p" ] || no "gatehouse processes run right after install: pids $p"
 end
@@ -152,6 +157,7 @@ site other.test
 default http reject
 default tls  reject
 EOF
+cp "$CONF" "$W/test.conf"
 msg=$(gatehouse check -c "$CONF" 2>&1) || no "gatehouse check rejects the test config: $msg"
 systemctl daemon-reload || no "systemctl daemon-reload failed"
 dropin=/run/systemd/generator/gatehouse-forwarder@.service.d/50-servers.conf
@@ -192,6 +198,23 @@ sc=$(awk '/^Seccomp:/ { print $2 }' "/proc/$lp/status" 2>/dev/null)
 wait_for 30 eval 'journalctl -q --no-pager GATEHOUSE_SITE=web.test GATEHOUSE_RESULT=ok -o cat | grep -q .' ||
 	no "no journal record with GATEHOUSE_SITE=web.test GATEHOUSE_RESULT=ok"
 info "listener pid $lp ($exe, uid $uid), forwarders: $(fwd_units | tr '\n' ' ')"
+end
+
+# ----------------------------------------------------------- check 4b
+# The package's autopkgtest, run as the harness would: as root, on the
+# installed package, systemd running. It restores the config and the sockets.
+begin 4b "debian/tests/route (the autopkgtest): a backend on [::1], gatehouse.service, curl routes"
+if /srv/debtests/route >"$W/route.out" 2>"$W/route.err"; then
+	info "$(tail -n 1 "$W/route.out")"
+else
+	no "debian/tests/route exited $?: $(tail -n 5 "$W/route.err" | tr '\n' '|') $(tail -n 3 "$W/route.out" | tr '\n' '|')"
+fi
+grep -q '^PASS: .*via systemd' "$W/route.out" || no "debian/tests/route did not route through systemd: $(tr '\n' '|' <"$W/route.out")"
+cmp -s "$CONF" "$W/test.conf" || no "debian/tests/route did not restore $CONF"
+for s in gatehouse-http.socket gatehouse-tls.socket; do
+	st=$(systemctl is-active $s)
+	[ "$st" = active ] || no "$s is '$st' after debian/tests/route, expected active again"
+done
 end
 
 # ------------------------------------------------------------- check 5
