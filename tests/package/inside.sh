@@ -217,6 +217,20 @@ for s in gatehouse-http.socket gatehouse-tls.socket; do
 done
 end
 
+# The same script without systemd's help: `gatehouse run` binds :80 itself,
+# so the packaged sockets step aside meanwhile.
+begin 4c "debian/tests/route with GATEHOUSE_ROUTE_VIA=run: gatehouse run routes"
+systemctl stop gatehouse.service || no "systemctl stop gatehouse failed"
+if GATEHOUSE_ROUTE_VIA=run /srv/debtests/route >"$W/route-run.out" 2>"$W/route-run.err"; then
+	info "$(tail -n 1 "$W/route-run.out")"
+else
+	no "GATEHOUSE_ROUTE_VIA=run debian/tests/route exited $?: $(tail -n 5 "$W/route-run.err" | tr '\n' '|') $(tail -n 3 "$W/route-run.out" | tr '\n' '|')"
+fi
+grep -q '^PASS: .*via run' "$W/route-run.out" || no "debian/tests/route did not route through gatehouse run: $(tr '\n' '|' <"$W/route-run.out")"
+wait_for 50 eval '[ -z "$(gh_procs)" ]' || no "gatehouse run left processes: $(gh_procs)"
+systemctl start gatehouse-http.socket gatehouse-tls.socket || no "could not start the sockets again"
+end
+
 # ------------------------------------------------------------- check 5
 begin 5 "dpkg --purge gatehouse succeeds and dpkg forgets the package"
 dpkg -L gatehouse >"$W/files" 2>/dev/null
