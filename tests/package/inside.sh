@@ -130,11 +130,15 @@ st=$(systemctl is-active gatehouse-listener.service)
 [ "$st" = inactive ] || no "gatehouse-listener.service is '$st' after install, expected inactive"
 st=$(systemctl is-enabled gatehouse-listener.service 2>&1)
 case "$st" in static | disabled) ;; *) no "gatehouse-listener.service is '$st', expected static (started by its sockets only)" ;; esac
-# the admin's handle is shipped, not enabled: the sockets already serve
+# the admin's handle is enabled and active (it started only the sockets),
+# so `systemctl status|reload gatehouse` work on a fresh install
 st=$(systemctl is-active gatehouse.service)
-[ "$st" = inactive ] || no "gatehouse.service is '$st' after install, expected inactive"
+[ "$st" = active ] || no "gatehouse.service is '$st' after install, expected active"
 st=$(systemctl is-enabled gatehouse.service 2>&1)
-[ "$st" = disabled ] || no "gatehouse.service is '$st' after install, expected disabled"
+[ "$st" = enabled ] || no "gatehouse.service is '$st' after install, expected enabled"
+msg=$(systemctl reload gatehouse 2>&1) || no "systemctl reload gatehouse on a fresh install failed: $msg"
+st=$(systemctl is-active gatehouse-listener.service)
+[ "$st" = inactive ] || no "systemctl reload gatehouse started the listener ('$st'), expected inactive"
 p=$(gh_procs)
 [ -z "$p" ] || no "gatehouse processes run right after install: pids $p"
 end
@@ -211,7 +215,7 @@ else
 fi
 grep -q '^PASS: .*via systemd' "$W/route.out" || no "debian/tests/route did not route through systemd: $(tr '\n' '|' <"$W/route.out")"
 cmp -s "$CONF" "$W/test.conf" || no "debian/tests/route did not restore $CONF"
-for s in gatehouse-http.socket gatehouse-tls.socket; do
+for s in gatehouse.service gatehouse-http.socket gatehouse-tls.socket; do
 	st=$(systemctl is-active $s)
 	[ "$st" = active ] || no "$s is '$st' after debian/tests/route, expected active again"
 done
@@ -228,7 +232,7 @@ else
 fi
 grep -q '^PASS: .*via run' "$W/route-run.out" || no "debian/tests/route did not route through gatehouse run: $(tr '\n' '|' <"$W/route-run.out")"
 wait_for 50 eval '[ -z "$(gh_procs)" ]' || no "gatehouse run left processes: $(gh_procs)"
-systemctl start gatehouse-http.socket gatehouse-tls.socket || no "could not start the sockets again"
+systemctl start gatehouse.service || no "could not start gatehouse.service again"
 end
 
 # ------------------------------------------------------------- check 5

@@ -321,13 +321,15 @@ end
 
 # ------------------------------------------------------------ check 10
 # gatehouse.service: the one name an admin uses, as for haproxy or nginx
-begin 10 "systemctl enable --now gatehouse: enabled, active, listener running, status shows it, a request routes"
+begin 10 "systemctl enable --now gatehouse: enabled, active, sockets listening, status shows it, a request routes"
+# from nothing running, as on a fresh install
+systemctl stop gatehouse-http.socket gatehouse-tls.socket gatehouse-forwarder.socket gatehouse-listener.service
+wait_for 50 eval '[ -z "$(gh_procs)" ]' || no "gatehouse processes still run after stopping everything: $(gh_procs)"
 msg=$(systemctl enable --now gatehouse 2>&1) || no "systemctl enable --now gatehouse failed: $msg"
 st=$(systemctl is-enabled gatehouse 2>&1)
 [ "$st" = enabled ] || no "gatehouse.service is '$st' after enable, expected enabled"
 st=$(systemctl is-active gatehouse 2>&1)
 [ "$st" = active ] || no "gatehouse.service is '$st' after enable --now, expected active"
-wait_for 50 listener_up || no "gatehouse-listener.service not active after enable --now gatehouse"
 for s in gatehouse-http.socket gatehouse-tls.socket gatehouse-forwarder.socket; do
 	st=$(systemctl is-active $s)
 	[ "$st" = active ] || no "$s is '$st' under gatehouse.service, expected active"
@@ -336,6 +338,7 @@ status=$(systemctl status --no-pager --lines=0 gatehouse 2>&1) || no "systemctl 
 grep -q 'Active: active' <<<"$status" || no "systemctl status gatehouse does not say 'Active: active': $(head -n 4 <<<"$status" | tr '\n' '|')"
 body=$(http_get web.test http://127.0.0.1/ 2>&1)
 [ "$body" = "http-backend web.test" ] || no "under gatehouse.service curl gave '$body'"
+wait_for 50 listener_up || no "gatehouse-listener.service not active after a request under gatehouse.service"
 info "$(grep -m1 'Active:' <<<"$status" | sed 's/^ *//'); listener pid $(lpid)"
 end
 
