@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 #include <errno.h>
+#include <fcntl.h>
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
@@ -25,7 +26,12 @@ int peers_watch(struct peers *pr, int epfd)
 {
 	for (unsigned i = 0; i < 2; i++) {
 		struct epoll_event ev = { .events = EPOLLIN, .data.u64 = i ? PEERS_TAG_FORWARDERS : PEERS_TAG_LISTENERS };
-		if (pr->sock[i] >= 0 && epoll_ctl(epfd, EPOLL_CTL_ADD, pr->sock[i], &ev) < 0)
+		if (pr->sock[i] < 0)
+			continue;
+		/* systemd passes them blocking; accept_peers takes all that wait */
+		int fl = fcntl(pr->sock[i], F_GETFL);
+		if (fl < 0 || fcntl(pr->sock[i], F_SETFL, fl | O_NONBLOCK) < 0 ||
+		    epoll_ctl(epfd, EPOLL_CTL_ADD, pr->sock[i], &ev) < 0)
 			return -errno;
 	}
 	return 0;
