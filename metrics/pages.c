@@ -102,43 +102,6 @@ static uint64_t text_hash(const char *p, size_t len)
 	return h;
 }
 
-static bool add_parsed(struct pages *ps, uint32_t gen, uint32_t why, const char *buf, size_t len);
-
-static void add_config(struct pages *ps, uint32_t gen, uint32_t why, int fd)
-{
-	size_t len;
-	char *buf = read_text(fd, &len);
-
-	if (!buf || !add_parsed(ps, gen, why, buf, len))
-		log_msg(LOG_WARNING, "generation %u: config snapshot unreadable, or no room for it", gen);
-	free(buf);
-	close(fd);
-}
-
-uint32_t pages_config_gen(struct pages *ps, int fd)
-{
-	size_t len;
-	char *buf = read_text(fd, &len);
-	uint32_t gen = 0;
-
-	close(fd);
-	if (!buf)
-		return 0;
-	uint64_t h = text_hash(buf, len);
-	for (unsigned i = 0; i < ps->n_gens && !gen; i++)
-		if (ps->gens[i].text_hash == h && ps->gens[i].text_len == len)
-			gen = ps->gens[i].gen;
-	if (!gen) {
-		gen = ps->newest_gen + 1;
-		if (!add_parsed(ps, gen, ps->generations ? CTR_GEN_RELOAD : CTR_GEN_FIRST, buf, len)) {
-			log_msg(LOG_WARNING, "a forwarder's config snapshot: unreadable, or no room for it");
-			gen = 0;
-		}
-	}
-	free(buf);
-	return gen;
-}
-
 /* Parse a generation's config and add it; false if it does not parse or
  * there is no room. */
 static bool add_parsed(struct pages *ps, uint32_t gen, uint32_t why, const char *buf, size_t len)
@@ -173,6 +136,41 @@ static bool add_parsed(struct pages *ps, uint32_t gen, uint32_t why, const char 
 	}
 	config_free(cfg);
 	return added;
+}
+
+static void add_config(struct pages *ps, uint32_t gen, uint32_t why, int fd)
+{
+	size_t len;
+	char *buf = read_text(fd, &len);
+
+	if (!buf || !add_parsed(ps, gen, why, buf, len))
+		log_msg(LOG_WARNING, "generation %u: config snapshot unreadable, or no room for it", gen);
+	free(buf);
+	close(fd);
+}
+
+uint32_t pages_config_gen(struct pages *ps, int fd)
+{
+	size_t len;
+	char *buf = read_text(fd, &len);
+	uint32_t gen = 0;
+
+	close(fd);
+	if (!buf)
+		return 0;
+	uint64_t h = text_hash(buf, len);
+	for (unsigned i = 0; i < ps->n_gens && !gen; i++)
+		if (ps->gens[i].text_hash == h && ps->gens[i].text_len == len)
+			gen = ps->gens[i].gen;
+	if (!gen) {
+		gen = ps->newest_gen + 1;
+		if (!add_parsed(ps, gen, ps->generations ? CTR_GEN_RELOAD : CTR_GEN_FIRST, buf, len)) {
+			log_msg(LOG_WARNING, "a forwarder's config snapshot: unreadable, or no room for it");
+			gen = 0;
+		}
+	}
+	free(buf);
+	return gen;
 }
 
 static void add_page(struct pages *ps, const struct ctr_msg *m, int fd)
