@@ -274,7 +274,9 @@ cp /var/lib/dpkg/info/gatehouse.conffiles "$W/conffiles" 2>/dev/null
 if ! dpkg --purge gatehouse >"$W/dpkg-purge.log" 2>&1; then
 	no "dpkg --purge gatehouse failed: $(tail -n 5 "$W/dpkg-purge.log" | tr '\n' '|')"
 fi
-grep -iE 'warning|error' "$W/dpkg-purge.log" | head -n 3 | while read -r l; do no "dpkg --purge said: $l"; done
+# (not `| while ... no`: a pipe's subshell would lose the failure)
+said=$(grep -iE 'warning|error' "$W/dpkg-purge.log" | head -n 3)
+[ -z "$said" ] || no "dpkg --purge said: $(tr '\n' '|' <<<"$said")"
 st=$(dpkg-query -W -f '${Status}' gatehouse 2>/dev/null)
 case "$st" in "" | "unknown ok not-installed" | "purge ok not-installed") ;; *) no "dpkg-query status after purge: '$st'" ;; esac
 l=$(dpkg -L gatehouse 2>/dev/null)
