@@ -197,8 +197,8 @@ check-layout:
 	python3 scripts/layering.py --quiet
 
 check-man:
-	@set -e; for m in man/*.5 man/*.8; do o=$$(groff -man -ww -z $$m 2>&1); \
-		[ -z "$$o" ] || { echo "$$m: $$o"; exit 1; }; done; echo "man: 4 passed, 0 failed"
+	@set -e; n=0; for m in man/*.5 man/*.8; do o=$$(groff -man -ww -z $$m 2>&1); \
+		[ -z "$$o" ] || { echo "$$m: $$o"; exit 1; }; n=$$((n + 1)); done; echo "man: $$n passed, 0 failed"
 
 DEBDIR ?= build-deb-out
 deb:
