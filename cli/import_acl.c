@@ -9,7 +9,36 @@
  */
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include "cli/import_read.h"
+
+/* The fetch of a name-routing rule, for a frontend of the given mode. */
+bool hx_fetch_ok(const char *f, size_t n, bool tcp)
+{
+	if (tcp)
+		return (n == 11 && !strncmp(f, "req_ssl_sni", n)) ||
+		       (n == 11 && !strncmp(f, "req.ssl_sni", n));
+	/* req.hdr(host), hdr(host), req.fhdr(Host,1)... */
+	if (n > 4 && !strncmp(f, "req.", 4)) {
+		f += 4;
+		n -= 4;
+	}
+	if (n > 4 && !strncmp(f, "hdr(", 4)) {
+		f += 4;
+		n -= 4;
+	} else if (n > 5 && !strncmp(f, "fhdr(", 5)) {
+		f += 5;
+		n -= 5;
+	} else {
+		return false;
+	}
+	if (n < 5 || f[n - 1] != ')' || strncasecmp(f, "host", 4) != 0)
+		return false;
+	if (n == 5)
+		return true;
+	/* an occurrence: gatehouse refuses two different Hosts with 400 */
+	return f[4] == ',' && strspn(f + 5, "-0123456789") == n - 6;
+}
 
 static void add_host(char ***hosts, size_t *n, const char *h)
 {

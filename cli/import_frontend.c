@@ -98,34 +98,6 @@ void hx_bind(struct hx *x, struct hx_proxy *p, const struct hx_line *l)
 	free(list);
 }
 
-/* The fetch of a name-routing rule, for a frontend of the given mode. */
-bool hx_fetch_ok(const char *f, size_t n, bool tcp)
-{
-	if (tcp)
-		return (n == 11 && !strncmp(f, "req_ssl_sni", n)) ||
-		       (n == 11 && !strncmp(f, "req.ssl_sni", n));
-	/* req.hdr(host), hdr(host), req.fhdr(Host,1)... */
-	if (n > 4 && !strncmp(f, "req.", 4)) {
-		f += 4;
-		n -= 4;
-	}
-	if (n > 4 && !strncmp(f, "hdr(", 4)) {
-		f += 4;
-		n -= 4;
-	} else if (n > 5 && !strncmp(f, "fhdr(", 5)) {
-		f += 5;
-		n -= 5;
-	} else {
-		return false;
-	}
-	if (n < 5 || f[n - 1] != ')' || strncasecmp(f, "host", 4) != 0)
-		return false;
-	if (n == 5)
-		return true;
-	/* an occurrence: gatehouse refuses two different Hosts with 400 */
-	return f[4] == ',' && strspn(f + 5, "-0123456789") == n - 6;
-}
-
 void hx_use_backend(struct hx *x, struct hx_proxy *p, const struct hx_line *l)
 {
 	const char *e, *open, *close = NULL;
