@@ -154,7 +154,7 @@ static void hx_sites(struct hx *x)
 		}
 	}
 
-	for (int k = 0; k < GH_KIND_COUNT; k++) {
+	for (int k = 0; k < GH_KIND_TCP_COUNT; k++) {
 		struct hx_kind *kd = &x->kinds[k];
 		const char *name;
 		struct hx_proxy *b;

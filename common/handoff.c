@@ -141,7 +141,8 @@ static enum handoff_error validate(struct mmsghdr *mm, struct handoff_in *in)
 		return HANDOFF_E_MAGIC;
 	if (m->version != HANDOFF_VERSION || m->size != sizeof(struct handoff_msg))
 		return HANDOFF_E_VERSION;
-	if (m->kind >= GH_KIND_COUNT)
+	/* a client fd is TCP: QUIC flows travel as handoff_quic messages */
+	if (m->kind >= GH_KIND_TCP_COUNT)
 		return HANDOFF_E_KIND;
 	if ((m->client_family != AF_INET && m->client_family != AF_INET6) ||
 	    !name_ok(m->site, false) || !name_ok(m->name, true))
