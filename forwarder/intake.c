@@ -10,6 +10,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
@@ -21,6 +22,7 @@
 #include "forwarder/conn.h"
 #include "forwarder/intake.h"
 #include "forwarder/queue.h"
+#include "forwarder/quic_relay.h"
 #include "forwarder/state.h"
 #include "router/proxy_header.h"
 
@@ -157,7 +159,8 @@ void intake_ready(struct forwarder *f)
 			return;
 		}
 		unsigned want = room < HANDOFF_BATCH ? room : HANDOFF_BATCH;
-		int n = handoff_recv(f->channel, in, want);
+		int n = f->quic.n_socks ? handoff_recv_any(f->channel, in, f->quic.chan_bufs, want)
+					: handoff_recv(f->channel, in, want);
 		if (n < 0) {
 			if (n == -EAGAIN)
 				return;
@@ -170,8 +173,12 @@ void intake_ready(struct forwarder *f)
 			return;
 		}
 		f->received += (uint32_t)n;
-		for (int i = 0; i < n; i++)
-			take(f, &in[i]);
+		for (int i = 0; i < n; i++) {
+			if (in[i].quic && in[i].error == HANDOFF_OK)
+				fquic_message(f, f->quic.chan_bufs[i], in[i].quic_len);
+			else
+				take(f, &in[i]);
+		}
 		if (n < (int)want)
 			return;
 	}
@@ -192,11 +199,27 @@ uint64_t intake_deadline(const struct forwarder *f)
 int intake_setup(struct forwarder *f)
 {
 	ratelimit_init(&f->refusals, 1000, INTAKE_REFUSALS_PER_SEC);
-	int n = sd_listen_fds(1);
-	if (n != 1) {
-		log_msg(LOG_ERR, "expected exactly one channel fd from the listener, got %d", n);
-		return -EINVAL;
+	/* fd 3 is the channel (systemd names it "connection", `gatehouse
+	 * run` "forward"); `gatehouse run` adds its QUIC sockets, "quic" */
+	char **names = NULL;
+	int n = sd_listen_fds_with_names(1, &names);
+	int r = 0;
+	if (n < 1)
+		r = log_errno(-EINVAL, "expected a channel fd from the listener, got %d fds", n);
+	for (int i = 1; i < n && r == 0; i++) {
+		if (!names || strcmp(names[i], "quic"))
+			r = log_errno(-EINVAL, "unexpected fd %d named '%s'", SD_LISTEN_FDS_START + i,
+				      names ? names[i] : "?");
+		else
+			r = fquic_add_socket(f, SD_LISTEN_FDS_START + i);
 	}
+	for (int i = 0; names && i < n; i++)
+		free(names[i]);
+	free(names);
+	if (r < 0)
+		return r;
+	if ((r = fquic_setup(f)) < 0)
+		return r;
 	f->channel = SD_LISTEN_FDS_START;
 	if (sd_is_socket(f->channel, AF_UNIX, SOCK_SEQPACKET, 0) <= 0) {
 		log_msg(LOG_ERR, "fd 3 is not a connected SOCK_SEQPACKET channel");

@@ -31,6 +31,10 @@ struct policy_opts {
 	bool allow_ipv4;		/* forwarder: some backend is IPv4 */
 	bool die_with_parent;		/* listener under `gatehouse run`: SIGTERM when
 					 * the launcher dies, so no orphan holds the ports */
+	/* the shared QUIC UDP sockets: the listener reads them (recvmmsg on
+	 * these fds only); the forwarder sends on them and may not read them */
+	const int *quic_fds;
+	unsigned n_quic_fds;
 };
 
 /* Returns 0, or a negative errno after logging what failed. Never returns
@@ -39,6 +43,8 @@ int policy_enter(enum policy_proc proc, const struct policy_opts *o);
 
 /* Only the seccomp step (used by the sandbox test suite). */
 int policy_seccomp_load(enum policy_proc proc, bool allow_ipv4);
+/* The same with QUIC sockets (policy_opts.quic_fds). */
+int policy_seccomp_load_quic(enum policy_proc proc, bool allow_ipv4, const int *quic_fds, unsigned n_quic_fds);
 
 /* True in builds where seccomp is skipped (ASan/LSan need ptrace and more). */
 bool policy_seccomp_disabled(void);
