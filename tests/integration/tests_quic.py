@@ -1,0 +1,178 @@
+# SPDX-License-Identifier: MIT
+"""Issue #14: HTTP/3 passthrough. `listen quic` on UDP, routed by the SNI
+of the client's Initial packets, TLS untouched end to end. Real QUIC
+implementations nobody here wrote: ngtcp2's example server (`gtlsserver`,
+Debian ngtcp2-server) as the backends and its client (`gtlsclient`,
+ngtcp2-client) through gatehouse, over 127.0.0.1 and [::1]."""
+import hashlib
+import os
+import shutil
+import socket
+import subprocess
+import time
+
+import gh
+from gh import test, check, check_eq, wait_for
+
+NAMES = ("a.test", "b.test", "c.test")
+
+
+def _have_ngtcp2():
+    return shutil.which("gtlsserver") and shutil.which("gtlsclient")
+
+
+def free_udp_port():
+    """A UDP port free on [::] (dual stack) right now."""
+    s = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
+    s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
+    s.bind(("::", 0))
+    p = s.getsockname()[1]
+    s.close()
+    return p
+
+
+def _cert(t):
+    """One self-signed certificate for every test name (the client does not
+    verify it; what proves the routing is the content each server has)."""
+    key, cert = os.path.join(t.tmp, "key.pem"), os.path.join(t.tmp, "cert.pem")
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
+                    "-nodes", "-keyout", key, "-out", cert, "-days", "2", "-subj", "/CN=a.test",
+                    "-addext", "subjectAltName=" + ",".join("DNS:" + n for n in NAMES)],
+                   check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return key, cert
+
+
+def _server_ready(port):
+    """gtlsserver has bound [::1]:port (UDP): a bind of ours fails."""
+    s = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
+    try:
+        s.bind(("::1", port))
+        return False
+    except OSError:
+        return True
+    finally:
+        s.close()
+
+
+class QuicServer:
+    """gtlsserver on [::1]:port serving files from its own directory."""
+
+    def __init__(self, t, name, files, key, cert):
+        self.dir = os.path.join(t.tmp, "www-" + name)
+        os.makedirs(self.dir)
+        for path, data in files.items():
+            with open(os.path.join(self.dir, path), "wb") as f:
+                f.write(data)
+        self.port = free_udp_port()
+        self.log = open(os.path.join(t.tmp, "gtlsserver-%s.log" % name), "wb")
+        self.proc = subprocess.Popen(["gtlsserver", "-q", "-d", self.dir, "::1", str(self.port), key, cert],
+                                     stdin=subprocess.DEVNULL, stdout=self.log, stderr=subprocess.STDOUT)
+        t.defer(self.close)
+        wait_for(lambda: _server_ready(self.port), 10, "gtlsserver %s on [::1]:%d" % (name, self.port))
+        self.addr = "[::1]:%d" % self.port
+
+    def close(self):
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+        self.log.close()
+
+
+def _hosts(t, addr):
+    """A hosts file naming every test name at addr: gtlsclient sends its
+    host argument as the SNI only when it is a name."""
+    path = os.path.join(t.tmp, "hosts-" + addr.replace(":", "_"))
+    with open(path, "w") as f:
+        f.write("%s %s\n" % (addr, " ".join(NAMES)))
+    return path
+
+
+def gtlsclient(t, addr, port, name, path, extra=(), timeout=60):
+    """gtlsclient for https://name:port/path with name resolving to addr (a
+    hosts file bind-mounted in a private mount namespace). Returns (the
+    downloaded bytes or None, seconds taken, its output)."""
+    dl = os.path.join(t.tmp, "dl-%s-%s" % (name, addr.replace(":", "_")))
+    shutil.rmtree(dl, ignore_errors=True)
+    os.makedirs(dl)
+    hosts = _hosts(t, addr)
+    cmd = ("mount --bind %s /etc/hosts && exec gtlsclient -q --exit-on-all-streams-close --download=%s %s %s %d "
+           "https://%s:%d/%s" % (hosts, dl, " ".join(extra), name, port, name, port, path))
+    start = time.monotonic()
+    p = subprocess.run(["unshare", "-m", "sh", "-c", cmd], stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                       stderr=subprocess.STDOUT, timeout=timeout)
+    took = time.monotonic() - start
+    got = os.path.join(dl, os.path.basename(path))
+    data = None
+    if os.path.exists(got):
+        with open(got, "rb") as f:
+            data = f.read()
+    return data, took, p.stdout.decode("utf-8", "replace")
+
+
+def _gatehouse(t, port, servers, extra=(), forwarders=2):
+    lines = ["listen http [::1]:%d" % gh.free_port(),
+             "listen tls [::1]:%d" % gh.free_port(),
+             "listen quic [::]:%d" % port,
+             "quic-idle-timeout 1s"]
+    lines += list(extra)
+    for name, srv in servers.items():
+        lines += ["site " + name, "    quic " + srv.addr]
+    return gh.Gatehouse(t, "\n".join(lines) + "\n", forwarders=forwarders)
+
+
+@test(timeout=180)
+def test_quic_routes_by_sni(t):
+    if not _have_ngtcp2():
+        check(False, "gtlsserver/gtlsclient missing: apt-get install ngtcp2-server ngtcp2-client")
+    key, cert = _cert(t)
+    big = os.urandom(16 << 20)
+    a = QuicServer(t, "a", {"index.html": b"site A\n", "only-a": b"a's own\n", "big": big}, key, cert)
+    b = QuicServer(t, "b", {"index.html": b"site B\n", "only-b": b"b's own\n"}, key, cert)
+    port = free_udp_port()
+    g = _gatehouse(t, port, {"a.test": a, "b.test": b})
+
+    # each name reaches its own backend, over IPv4 (v4-mapped on the
+    # dual-stack socket: replies must leave from 127.0.0.1) and IPv6
+    for addr in ("127.0.0.1", "::1"):
+        for name, own, text in (("a.test", "only-a", b"site A\n"), ("b.test", "only-b", b"site B\n")):
+            data, _, out = gtlsclient(t, addr, port, name, "index.html")
+            check_eq(data, text, "index.html of %s via %s (%s)" % (name, addr, out[-300:]))
+            data, _, out = gtlsclient(t, addr, port, name, own)
+            check(data is not None and data.endswith(b"own\n"),
+                  "%s's own file via %s (%s)" % (name, addr, out[-300:]))
+        # b's file is not on a: the name decided, not a round robin
+        data, _, _ = gtlsclient(t, addr, port, "a.test", "only-b")
+        check(data is None or not data.endswith(b"own\n"), "only-b is not served for a.test via %s" % addr)
+
+    # a multi-MiB HTTP/3 download arrives intact
+    for addr in ("127.0.0.1", "::1"):
+        data, took, out = gtlsclient(t, addr, port, "a.test", "big")
+        check(data is not None, "big via %s: nothing downloaded (%s)" % (addr, out[-300:]))
+        check_eq(hashlib.sha256(data).hexdigest(), hashlib.sha256(big).hexdigest(),
+                 "sha256 of 16 MiB via %s (%d bytes in %.2fs)" % (addr, len(data), took))
+
+    # one record per flow once it is idle: client, kind, name, site, server, result
+    g.wait_log(r"127\.0\.0\.1:\d+ quic a\.test -> a\.test \[::1\]:%d in=\d+ out=\d+ datagrams_in=\d+ "
+               r"datagrams_out=\d+ ms=\d+ ok" % a.port, timeout=10)
+    g.wait_log(r"\[::1\]:\d+ quic b\.test -> b\.test \[::1\]:%d .* ok" % b.port, timeout=10)
+
+
+@test(timeout=120)
+def test_quic_unknown_name_fails_fast(t):
+    if not _have_ngtcp2():
+        check(False, "gtlsserver/gtlsclient missing: apt-get install ngtcp2-server ngtcp2-client")
+    key, cert = _cert(t)
+    a = QuicServer(t, "a", {"index.html": b"site A\n"}, key, cert)
+    port = free_udp_port()
+    g = _gatehouse(t, port, {"a.test": a})
+    for addr in ("127.0.0.1", "::1"):
+        data, took, out = gtlsclient(t, addr, port, "c.test", "index.html", timeout=60)
+        check(data is None, "c.test has no site: nothing downloaded via %s" % addr)
+        # the listener's CONNECTION_CLOSE (CRYPTO_ERROR 0x170) ends it at once;
+        # dropped, the client would wait out its handshake timeout
+        check(took < 5, "c.test via %s refused in %.2fs, not at the client's timeout (%s)"
+              % (addr, took, out[-300:]))
+    g.wait_log(r"quic c\.test no_route", timeout=5, count=2)
+    # the named site still works after the refusals
+    data, _, out = gtlsclient(t, "::1", port, "a.test", "index.html")
+    check_eq(data, b"site A\n", "a.test after the refusals (%s)" % out[-300:])
