@@ -6,6 +6,7 @@ Debian ngtcp2-server) as the backends and its client (`gtlsclient`,
 ngtcp2-client) through gatehouse, over 127.0.0.1 and [::1]."""
 import hashlib
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -218,3 +219,50 @@ def test_quic_chromium(t):
               % (name, dom[-300:], p.stderr.decode("utf-8", "replace")[-500:]))
     g.wait_log(r"127\.0\.0\.1:\d+ quic a\.test -> a\.test \[::1\]:%d " % a.port, timeout=10)
     g.wait_log(r"127\.0\.0\.1:\d+ quic b\.test -> b\.test \[::1\]:%d " % b.port, timeout=10)
+
+
+@test(timeout=120)
+def test_quic_zero_rtt(t):
+    """Resumption with 0-RTT: gtlsclient's second run sends its request in
+    a 0-RTT packet coalesced with the Initial in its first datagram; the
+    flow is routed on the Initial, and the 0-RTT packet reaches the server
+    with it (the request is never sent again in 1-RTT)."""
+    if not _have_ngtcp2():
+        check(False, "gtlsserver/gtlsclient missing: apt-get install ngtcp2-server ngtcp2-client")
+    key, cert = _cert(t)
+    a = QuicServer(t, "a", {"index.html": b"site A\n", "again": b"0-RTT\n"}, key, cert)
+    port = free_udp_port()
+    _gatehouse(t, port, {"a.test": a})
+    sess, tp = os.path.join(t.tmp, "session"), os.path.join(t.tmp, "tp")
+    files = ["--session-file=" + sess, "--tp-file=" + tp]
+    data, _, out = gtlsclient(t, "127.0.0.1", port, "a.test", "index.html", extra=files)
+    check_eq(data, b"site A\n", "first run (%s)" % out[-300:])
+    check(os.path.getsize(sess) > 0 and os.path.getsize(tp) > 0, "a session ticket and transport parameters kept")
+    # the second run with its packet log: where the request went
+    data, out = _gtlsclient_verbose(t, "127.0.0.1", port, "a.test", "again", files)
+    check_eq(data, b"0-RTT\n", "second run (%s)" % out[-300:])
+    check(re.search(r"pkt tx pkn=\d+ .*type=0RTT", out), "the second run sent 0-RTT packets")
+    check(re.search(r"frm tx \d+ 0RTT STREAM\(0x0b\) id=0x0 ", out), "the request went in 0-RTT")
+    # accepted: the answer arrives before the client sends the request
+    # again in 1-RTT (rejected or lost, it must send it again first)
+    lines = out.splitlines()
+    answer = next((i for i, l in enumerate(lines) if re.search(r"frm rx \d+ 1RTT STREAM\(0x0[bf]\) id=0x0 ", l)),
+                  None)
+    again = next((i for i, l in enumerate(lines) if re.search(r"frm tx \d+ 1RTT STREAM\(0x0[bf]\) id=0x0 ", l)),
+                 len(lines))
+    check(answer is not None and answer < again, "the 0-RTT request was answered before any 1-RTT copy of it (%s)"
+          % "\n".join(l for l in lines if "STREAM" in l and "id=0x0 " in l)[-1500:])
+
+
+def _gtlsclient_verbose(t, addr, port, name, path, extra):
+    """As gtlsclient() but with its packet and frame log."""
+    dl = os.path.join(t.tmp, "dlv-" + name)
+    shutil.rmtree(dl, ignore_errors=True)
+    os.makedirs(dl)
+    cmd = ("mount --bind %s /etc/hosts && exec gtlsclient --exit-on-all-streams-close --download=%s %s %s %d "
+           "https://%s:%d/%s" % (_hosts(t, addr), dl, " ".join(extra), name, port, name, port, path))
+    p = subprocess.run(["unshare", "-m", "sh", "-c", cmd], stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                       stderr=subprocess.STDOUT, timeout=60)
+    got = os.path.join(dl, os.path.basename(path))
+    data = open(got, "rb").read() if os.path.exists(got) else None
+    return data, p.stdout.decode("utf-8", "replace")
