@@ -136,6 +136,10 @@ const char *handoff_error_str(enum handoff_error e);
 enum handoff_quic_type {
 	HANDOFF_QUIC_START = 1,
 	HANDOFF_QUIC_DATA = 2,
+	/* the flow's client now sends from another address or port (NAT
+	 * rebinding, seen by its server CID): replies go there. No records;
+	 * client, local address and socket as in START, site and name empty. */
+	HANDOFF_QUIC_MOVE = 3,
 };
 
 struct handoff_quic_msg {
@@ -143,7 +147,7 @@ struct handoff_quic_msg {
 	uint16_t version;		/* HANDOFF_QUIC_VERSION */
 	uint16_t size;			/* sizeof(struct handoff_quic_msg) */
 	uint8_t type;			/* enum handoff_quic_type */
-	/* START only (zero in DATA): */
+	/* START and MOVE (zero in DATA): */
 	uint8_t client_family;		/* AF_INET or AF_INET6 */
 	uint16_t client_port;		/* host byte order */
 	uint32_t n_records;
@@ -177,6 +181,9 @@ struct sockaddr_in6;
 int handoff_quic_start(struct handoff_quic_buf *b, uint64_t flow, const struct sockaddr_storage *client,
 		       const struct in6_addr *local, uint32_t ifindex, unsigned socket_index,
 		       const char *site, const char *name, uint64_t started_usec);
+/* A MOVE message for flow (complete: send it as it is). */
+int handoff_quic_move(struct handoff_quic_buf *b, uint64_t flow, const struct sockaddr_storage *client,
+		      const struct in6_addr *local, uint32_t ifindex, unsigned socket_index);
 /* Start a DATA message. */
 void handoff_quic_data(struct handoff_quic_buf *b);
 /* Append a datagram; false when it does not fit (send b, start again). */

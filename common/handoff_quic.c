@@ -52,6 +52,25 @@ int handoff_quic_start(struct handoff_quic_buf *b, uint64_t flow, const struct s
 	return 0;
 }
 
+int handoff_quic_move(struct handoff_quic_buf *b, uint64_t flow, const struct sockaddr_storage *client,
+		      const struct in6_addr *local, uint32_t ifindex, unsigned socket_index)
+{
+	struct proxy_endpoint ep;
+
+	if (socket_index > UINT8_MAX || proxy_endpoint_from_sockaddr((const struct sockaddr *)client, &ep) < 0)
+		return -EINVAL;
+	init(b, HANDOFF_QUIC_MOVE);
+	struct handoff_quic_msg *m = hdr(b);
+	m->client_family = (uint8_t)ep.family;
+	m->client_port = ep.port;
+	memcpy(m->client_addr, ep.addr, sizeof(m->client_addr));
+	memcpy(m->local_addr, local, sizeof(m->local_addr));
+	m->local_ifindex = ifindex;
+	m->socket_index = (uint8_t)socket_index;
+	m->flow = flow;
+	return 0;
+}
+
 void handoff_quic_data(struct handoff_quic_buf *b)
 {
 	init(b, HANDOFF_QUIC_DATA);
@@ -129,6 +148,10 @@ static bool quic_ok(const uint8_t *buf, size_t len)
 	if (m.type == HANDOFF_QUIC_START) {
 		if ((m.client_family != AF_INET && m.client_family != AF_INET6) || !name_ok(m.site, false) ||
 		    !name_ok(m.name, true))
+			return false;
+	} else if (m.type == HANDOFF_QUIC_MOVE) {
+		if ((m.client_family != AF_INET && m.client_family != AF_INET6) || !name_ok(m.site, true) ||
+		    m.site[0] || !name_ok(m.name, true) || m.name[0] || len != sizeof(m) || m.n_records)
 			return false;
 	} else if (m.type != HANDOFF_QUIC_DATA) {
 		return false;

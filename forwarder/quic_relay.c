@@ -80,7 +80,7 @@ static struct fqflow *find(struct fquic *q, uint64_t id)
 static void log_end(struct forwarder *f, const struct fqflow *x)
 {
 	char client[64], server[64], a[INET6_ADDRSTRLEN], esc[4 * HOSTNAME_MAX + 1], msg[1600];
-	char in[24], out[24], din[24], dout[24], dur[24];
+	char in[24], out[24], din[24], dout[24], dur[24], mv[16];
 	size_t ns;
 	const struct gh_addr *sv = config_servers(f->cfg, x->site, GH_KIND_QUIC, 0, &ns);
 	uint64_t now = clock_now_ms();
@@ -95,8 +95,11 @@ static void log_end(struct forwarder *f, const struct fqflow *x)
 	snprintf(dur, sizeof(dur), "%llu", (unsigned long long)(now > x->start_ms ? now - x->start_ms : 0));
 	log_escape(x->name, strlen(x->name), esc, sizeof(esc));
 	const char *site = f->cfg->sites[x->site].name;
-	snprintf(msg, sizeof(msg), "%s quic %s -> %s %s in=%s out=%s datagrams_in=%s datagrams_out=%s ms=%s %s",
-		 client, esc[0] ? esc : "-", site, server, in, out, din, dout, dur, x->result);
+	snprintf(mv, sizeof(mv), "%u", x->moves);
+	/* the client shown is the last address it used */
+	snprintf(msg, sizeof(msg), "%s quic %s -> %s %s in=%s out=%s datagrams_in=%s datagrams_out=%s ms=%s%s%s %s",
+		 client, esc[0] ? esc : "-", site, server, in, out, din, dout, dur, x->moves ? " moved=" : "",
+		 x->moves ? mv : "", x->result);
 	struct log_field fl[] = {
 		{ "GATEHOUSE_CLIENT", client },
 		{ "GATEHOUSE_KIND", "quic" },
@@ -109,6 +112,7 @@ static void log_end(struct forwarder *f, const struct fqflow *x)
 		{ "GATEHOUSE_DATAGRAMS_OUT", dout },
 		{ "GATEHOUSE_DURATION_MS", dur },
 		{ "GATEHOUSE_RESULT", x->result },
+		{ "GATEHOUSE_MOVES", mv },
 	};
 	log_record(strcmp(x->result, "ok") ? LOG_WARNING : LOG_INFO, msg, fl, sizeof(fl) / sizeof(fl[0]));
 }
@@ -316,12 +320,36 @@ static void data(struct forwarder *f, const uint8_t *msg, size_t len)
 	}
 }
 
+/* NAT rebinding: the client's new address, as the listener saw it. */
+static void moved(struct forwarder *f, const uint8_t *msg)
+{
+	struct fquic *q = &f->quic;
+	struct handoff_quic_msg m;
+
+	memcpy(&m, msg, sizeof(m));
+	struct fqflow *x = find(q, m.flow);
+	if (!x || x->dead || m.socket_index != x->sock) {
+		f->quic.dropped++;
+		return;
+	}
+	x->client_family = m.client_family;
+	x->client_port = m.client_port;
+	memcpy(x->client_addr, m.client_addr, sizeof(x->client_addr));
+	x->peer_len = udp_peer_sockaddr(q->families[x->sock], m.client_family, m.client_addr, m.client_port, &x->peer);
+	memcpy(&x->src.addr, m.local_addr, 16);
+	x->src.ifindex = m.local_ifindex;
+	x->moves++;
+}
+
 void fquic_message(struct forwarder *f, const uint8_t *msg, size_t len)
 {
 	if (!f->quic.n_socks)
 		return;
-	if (((const struct handoff_quic_msg *)(const void *)msg)->type == HANDOFF_QUIC_START)
+	uint8_t type = ((const struct handoff_quic_msg *)(const void *)msg)->type;
+	if (type == HANDOFF_QUIC_START)
 		start(f, msg, len);
+	else if (type == HANDOFF_QUIC_MOVE)
+		moved(f, msg);
 	else
 		data(f, msg, len);
 }

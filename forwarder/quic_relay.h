@@ -53,6 +53,7 @@ struct fqflow {
 	char name[HOSTNAME_MAX + 1];
 	uint64_t start_ms, last_ms;
 	uint64_t dg_in, dg_out, bytes_in, bytes_out;
+	unsigned moves;			/* NAT rebindings followed */
 	/* the START's datagrams, sent again on failover until the server answers */
 	uint8_t *first;
 	size_t first_len;

@@ -14,8 +14,12 @@ int lq_init(struct lqtable *t, unsigned max_flows, unsigned max_pending, unsigne
 	while (nb < max_flows && nb < (1u << 20))
 		nb <<= 1;
 	t->buckets = calloc(nb, sizeof(*t->buckets));
-	if (!t->buckets)
+	t->cids = calloc(nb, sizeof(*t->cids));
+	if (!t->buckets || !t->cids) {
+		free(t->buckets);
+		free(t->cids);
 		return -ENOMEM;
+	}
 	t->mask = nb - 1;
 	t->max_flows = max_flows;
 	t->max_pending = max_pending;
@@ -40,6 +44,51 @@ static uint16_t prefix_bucket(const struct lqtable *t, const struct lqkey *k)
 
 	memcpy(p, k->client, n);
 	return (uint16_t)(siphash24(t->hkey, p, sizeof(p)) % LQ_PREFIX_BUCKETS);
+}
+
+static unsigned cid_slot(const struct lqtable *t, const uint8_t *cid, size_t len)
+{
+	return (unsigned)siphash24(t->hkey, cid, len) & t->mask;
+}
+
+struct lqflow *lq_find_cid(struct lqtable *t, const uint8_t *cid, size_t len)
+{
+	for (struct lqflow *f = t->cids[cid_slot(t, cid, len)]; f; f = f->cid_next)
+		if (f->scid_len == len && memcmp(f->scid, cid, len) == 0)
+			return f;
+	return NULL;
+}
+
+void lq_learn_cid(struct lqtable *t, struct lqflow *f, const uint8_t *cid, size_t len)
+{
+	if (f->scid_len || !f->active || len == 0 || len > QUIC_CID_MAX ||
+	    (len == f->odcid_len && memcmp(cid, f->odcid, len) == 0) || lq_find_cid(t, cid, len))
+		return;
+	memcpy(f->scid, cid, len);
+	f->scid_len = (uint8_t)len;
+	unsigned s = cid_slot(t, cid, len);
+	f->cid_next = t->cids[s];
+	t->cids[s] = f;
+	t->cid_lens |= 1u << len;
+}
+
+static void unlink_key(struct lqtable *t, struct lqflow *f)
+{
+	struct lqflow **pp = &t->buckets[slot(t, &f->key)];
+
+	while (*pp && *pp != f)
+		pp = &(*pp)->next;
+	if (*pp)
+		*pp = f->next;
+}
+
+void lq_rekey(struct lqtable *t, struct lqflow *f, const struct lqkey *k)
+{
+	unlink_key(t, f);
+	f->key = *k;
+	unsigned s = slot(t, k);
+	f->next = t->buckets[s];
+	t->buckets[s] = f;
 }
 
 struct lqflow *lq_find(struct lqtable *t, const struct lqkey *k)
@@ -116,6 +165,10 @@ static void pending_done(struct lqtable *t, struct lqflow *f)
 
 void lq_activate(struct lqtable *t, struct lqflow *f, unsigned channel, uint64_t id, uint64_t deadline_ms)
 {
+	if (f->p && f->p->hello.started) {
+		f->odcid_len = f->p->hello.dcid_len;
+		memcpy(f->odcid, f->p->hello.dcid, f->odcid_len);
+	}
 	pending_done(t, f);
 	dlist_remove(&f->link);
 	f->active = true;
@@ -134,12 +187,14 @@ void lq_touch(struct lqtable *t, struct lqflow *f, uint64_t deadline_ms)
 
 void lq_free(struct lqtable *t, struct lqflow *f)
 {
-	struct lqflow **pp = &t->buckets[slot(t, &f->key)];
-
-	while (*pp && *pp != f)
-		pp = &(*pp)->next;
-	if (*pp)
-		*pp = f->next;
+	unlink_key(t, f);
+	if (f->scid_len) {
+		struct lqflow **pp = &t->cids[cid_slot(t, f->scid, f->scid_len)];
+		while (*pp && *pp != f)
+			pp = &(*pp)->cid_next;
+		if (*pp)
+			*pp = f->cid_next;
+	}
 	pending_done(t, f);
 	dlist_remove(&f->link);
 	t->n--;
@@ -160,5 +215,7 @@ void lq_free_all(struct lqtable *t)
 	while ((f = lq_first(&t->active)))
 		lq_free(t, f);
 	free(t->buckets);
+	free(t->cids);
 	t->buckets = NULL;
+	t->cids = NULL;
 }

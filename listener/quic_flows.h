@@ -52,6 +52,13 @@ struct lqflow {
 	uint8_t channel;		/* active: its forwarder channel */
 	bool active;
 	struct lqpending *p;		/* pending only */
+	/* NAT rebinding: the client's original DCID, and the CID the server
+	 * chose, learned from the client's later long-header packets (in
+	 * clear); short-header packets carry it from a new address too */
+	uint8_t odcid_len, scid_len;
+	uint8_t odcid[QUIC_CID_MAX];
+	uint8_t scid[QUIC_CID_MAX];
+	struct lqflow *cid_next;	/* chain in the CID table */
 };
 
 struct lqtable {
@@ -62,6 +69,8 @@ struct lqtable {
 	struct dlist pending, active;
 	uint16_t prefix[LQ_PREFIX_BUCKETS];
 	uint8_t hkey[16];
+	struct lqflow **cids;		/* by server CID; same size as buckets */
+	uint32_t cid_lens;		/* bit n: some server CID has n bytes */
 };
 
 /* hkey: random (siphash key). -ENOMEM. */
@@ -82,5 +91,13 @@ void lq_activate(struct lqtable *t, struct lqflow *f, unsigned channel, uint64_t
 /* An active flow's datagram: its idle deadline moves. */
 void lq_touch(struct lqtable *t, struct lqflow *f, uint64_t deadline_ms);
 void lq_free(struct lqtable *t, struct lqflow *f);
+/* A client long-header packet of an active flow with DCID cid: a DCID
+ * other than the original one is the server's CID; the first one is kept
+ * (unless another flow holds it already). */
+void lq_learn_cid(struct lqtable *t, struct lqflow *f, const uint8_t *cid, size_t len);
+/* The active flow whose server CID is the first len bytes of cid. */
+struct lqflow *lq_find_cid(struct lqtable *t, const uint8_t *cid, size_t len);
+/* The flow's client moved (NAT rebinding): it is found by k from now on. */
+void lq_rekey(struct lqtable *t, struct lqflow *f, const struct lqkey *k);
 /* The flow whose deadline comes first in a list, or NULL. */
 struct lqflow *lq_first(struct dlist *list);

@@ -239,6 +239,44 @@ static void route(struct lquic *q, const struct lqsock *s, struct lqflow *f, con
 	lq_activate(&q->t, f, ci, id, now + cfg->quic_idle_timeout_ms);
 }
 
+/* A short-header datagram from an unknown address carrying a known server
+ * CID: that flow's client was rebound by a NAT. */
+static struct lqflow *rebound(struct lquic *q, const struct lqsock *s, const uint8_t *buf, size_t len)
+{
+	if ((buf[0] & 0xc0) != 0x40)
+		return NULL;	/* not a short header */
+	for (size_t l = 1; l <= QUIC_CID_MAX && l + 1 <= len; l++) {
+		if (!(q->t.cid_lens & (1u << l)))
+			continue;
+		struct lqflow *g = lq_find_cid(&q->t, buf + 1, l);
+		if (g && g->key.sock == s->index)
+			return g;
+	}
+	return NULL;
+}
+
+/* Tell g's forwarder where its client is now, after what it sent from
+ * the old address; false if that cannot be said now (the datagram is
+ * dropped and the next one tries again). */
+static bool move(struct lquic *q, const struct lqsock *s, struct lqflow *g, const struct lqkey *k,
+		 const struct sockaddr_storage *peer, socklen_t peer_len, const struct udp_src *local)
+{
+	struct lchannel *ch = &q->disp->channels[g->channel];
+	struct sockaddr_storage client;
+
+	send_out(q, g->channel);
+	memset(&client, 0, sizeof(client));
+	memcpy(&client, peer, peer_len);
+	if (ch->dead || handoff_quic_move(q->start, g->id, &client, &local->addr, local->ifindex, s->index) < 0 ||
+	    handoff_quic_send(ch->fd, q->start) < 0)
+		return false;
+	channel_sent(ch);
+	lq_rekey(&q->t, g, k);
+	g->ifindex = local->ifindex;
+	q->stats.moves++;
+	return true;
+}
+
 static void datagram(struct lquic *q, const struct lqsock *s, const struct sockaddr_storage *peer, socklen_t peer_len,
 		     const struct udp_src *local, const uint8_t *buf, size_t len)
 {
@@ -248,7 +286,14 @@ static void datagram(struct lquic *q, const struct lqsock *s, const struct socka
 
 	key_of(peer, local, s->index, &k, &p6);
 	struct lqflow *f = lq_find(&q->t, &k);
+	if (!f && q->t.cid_lens && (f = rebound(q, s, buf, len)) && !move(q, s, f, &k, peer, peer_len, local)) {
+		q->stats.dropped++;
+		return;
+	}
 	if (f && f->active) {
+		/* the client's Handshake packets carry the server's CID in clear */
+		if ((buf[0] & 0x80) && !f->scid_len && len >= 6 && buf[5] <= QUIC_CID_MAX && len >= 6u + buf[5])
+			lq_learn_cid(&q->t, f, buf + 6, buf[5]);
 		forward(q, f, buf, len);
 		lq_touch(&q->t, f, now + q->cfg->quic_idle_timeout_ms);
 		return;

@@ -43,7 +43,7 @@ struct lqsock {
 };
 
 struct lqstats {
-	uint64_t datagrams, dropped, flows, rejected, timeouts;
+	uint64_t datagrams, dropped, flows, rejected, timeouts, moves;
 };
 
 struct lquic {

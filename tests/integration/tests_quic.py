@@ -266,3 +266,25 @@ def _gtlsclient_verbose(t, addr, port, name, path, extra):
     got = os.path.join(dl, os.path.basename(path))
     data = open(got, "rb").read() if os.path.exists(got) else None
     return data, p.stdout.decode("utf-8", "replace")
+
+
+@test(timeout=120)
+def test_quic_nat_rebinding(t):
+    """gtlsclient --nat-rebinding: after the handshake it sends from a new
+    port, keeping the server's connection ID and starting no path
+    validation (a NAT rebinding). The listener knows that CID from the
+    client's Handshake packets (in clear), moves the flow, and the
+    forwarder sends the answer to the new port."""
+    if not _have_ngtcp2():
+        check(False, "gtlsserver/gtlsclient missing: apt-get install ngtcp2-server ngtcp2-client")
+    key, cert = _cert(t)
+    a = QuicServer(t, "a", {"index.html": b"site A\n"}, key, cert)
+    port = free_udp_port()
+    g = _gatehouse(t, port, {"a.test": a})
+    for n, addr in enumerate(("127.0.0.1", "::1")):
+        # the request leaves only after the move, so its answer must follow it
+        data, _, out = gtlsclient(t, addr, port, "a.test", "index.html",
+                                  extra=["--change-local-addr=100ms", "--nat-rebinding", "--delay-stream=400ms",
+                                         "--timeout=5s"])
+        check_eq(data, b"site A\n", "download after a NAT rebinding via %s (%s)" % (addr, out[-300:]))
+        g.wait_log(r"quic a\.test -> a\.test \[::1\]:%d .* moved=1 ok" % a.port, timeout=10, count=n + 1)

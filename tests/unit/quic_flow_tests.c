@@ -338,6 +338,80 @@ START_TEST(pending_datagrams_bounded)
 }
 END_TEST
 
+
+START_TEST(server_cids_and_rebinding)
+{
+	struct lqtable t;
+	enum lq_refusal why;
+	struct lqkey k = key("::ffff:192.0.2.1", 1), k2 = key("::ffff:192.0.2.99", 7);
+	const uint8_t odcid[8] = { 1, 2, 3, 4, 5, 6, 7, 8 }, scid[8] = { 9, 9, 9, 9, 9, 9, 9, 9 };
+
+	ck_assert_int_eq(lq_init(&t, 10, 10, 10, hkey), 0);
+	struct lqflow *f = lq_new_pending(&t, &k, 100, &why);
+	struct lqflow *o = lq_new_pending(&t, &k2, 100, &why);
+	f->p->hello.started = true;
+	f->p->hello.dcid_len = 8;
+	memcpy(f->p->hello.dcid, odcid, 8);
+	lq_activate(&t, f, 0, 1, 500);
+	/* the original DCID is not the server's; a pending flow learns nothing */
+	lq_learn_cid(&t, f, odcid, 8);
+	ck_assert_uint_eq(f->scid_len, 0);
+	lq_learn_cid(&t, o, scid, 8);
+	ck_assert_uint_eq(o->scid_len, 0);
+	lq_learn_cid(&t, f, scid, 8);
+	ck_assert_uint_eq(f->scid_len, 8);
+	ck_assert_ptr_eq(lq_find_cid(&t, scid, 8), f);
+	ck_assert_ptr_null(lq_find_cid(&t, scid, 7));
+	ck_assert_uint_eq(t.cid_lens, 1u << 8);
+	/* a CID another flow holds is not taken */
+	lq_activate(&t, o, 0, 2, 500);
+	lq_learn_cid(&t, o, scid, 8);
+	ck_assert_uint_eq(o->scid_len, 0);
+	/* rebinding: found by its new address only */
+	struct lqkey moved = key("::ffff:203.0.113.5", 4444);
+	lq_rekey(&t, f, &moved);
+	ck_assert_ptr_eq(lq_find(&t, &moved), f);
+	ck_assert_ptr_null(lq_find(&t, &k));
+	ck_assert_ptr_eq(lq_find(&t, &k2), o);
+	lq_free(&t, f);
+	ck_assert_ptr_null(lq_find_cid(&t, scid, 8));
+	lq_free_all(&t);
+}
+END_TEST
+
+START_TEST(move_message)
+{
+	static struct handoff_quic_buf b;
+	struct handoff_in in[HANDOFF_BATCH];
+	struct sockaddr_storage ss;
+	struct in6_addr local = IN6ADDR_LOOPBACK_INIT;
+	int sv[2];
+
+	v4_client(&ss, "::ffff:203.0.113.5", 4444);
+	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_SEQPACKET, 0, sv), 0);
+	ck_assert_int_eq(handoff_quic_move(&b, 7, &ss, &local, 0, 0), 0);
+	ck_assert_int_eq(handoff_quic_send(sv[0], &b), 0);
+	/* a MOVE carries no datagram and names no site */
+	ck_assert(handoff_quic_add(&b, 7, (const uint8_t *)"x", 1));
+	ck_assert_int_eq(handoff_quic_send(sv[0], &b), 0);
+	ck_assert_int_eq(handoff_quic_move(&b, 7, &ss, &local, 0, 0), 0);
+	((struct handoff_quic_msg *)(void *)b.data)->site[0] = 'a';
+	ck_assert_int_eq(handoff_quic_send(sv[0], &b), 0);
+	ck_assert_int_eq(recv_one(sv[1], in), 3);
+	ck_assert_int_eq(in[0].error, HANDOFF_OK);
+	struct handoff_quic_msg h;
+	memcpy(&h, bufs[0], sizeof(h));
+	ck_assert_uint_eq(h.type, HANDOFF_QUIC_MOVE);
+	ck_assert_uint_eq(h.flow, 7);
+	ck_assert_uint_eq(h.client_family, AF_INET);
+	ck_assert_uint_eq(h.client_port, 4444);
+	ck_assert_int_eq(in[1].error, HANDOFF_E_QUIC);
+	ck_assert_int_eq(in[2].error, HANDOFF_E_QUIC);
+	close(sv[0]);
+	close(sv[1]);
+}
+END_TEST
+
 Suite *make_quic_flow_suite(void)
 {
 	Suite *s = suite_create("quic_flow");
@@ -348,6 +422,8 @@ Suite *make_quic_flow_suite(void)
 	tcase_add_loop_test(tc, malformed_quic_messages_refused, 0, M_COUNT_CASES);
 	tcase_add_test(tc, table_caps);
 	tcase_add_test(tc, pending_datagrams_bounded);
+	tcase_add_test(tc, server_cids_and_rebinding);
+	tcase_add_test(tc, move_message);
 	suite_add_tcase(s, tc);
 	return s;
 }
