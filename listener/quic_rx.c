@@ -243,8 +243,10 @@ static void route(struct lquic *q, const struct lqsock *s, struct lqflow *f, con
  * CID: that flow's client was rebound by a NAT. */
 static struct lqflow *rebound(struct lquic *q, const struct lqsock *s, const uint8_t *buf, size_t len)
 {
-	if ((buf[0] & 0xc0) != 0x40)
-		return NULL;	/* not a short header */
+	/* a short header; its fixed bit (0x40) may be greased to 0 when the
+	 * server allows it (RFC 9287: ngtcp2 does) */
+	if (buf[0] & 0x80)
+		return NULL;
 	for (size_t l = 1; l <= QUIC_CID_MAX && l + 1 <= len; l++) {
 		if (!(q->t.cid_lens & (1u << l)))
 			continue;
