@@ -205,6 +205,8 @@ int handoff_quic_send(int channel, const struct handoff_quic_buf *b);
  */
 int handoff_recv_any(int channel, struct handoff_in *in, uint8_t (*bufs)[HANDOFF_QUIC_MAX], unsigned max);
 
+/* The check handoff_recv_any() makes of a QUIC message's bytes (pure). */
+bool handoff_quic_check(const uint8_t *buf, size_t len);
 /* Walk a checked QUIC message's records: *off starts at 0; false at the end. */
 bool handoff_quic_next(const uint8_t *msg, size_t len, size_t *off, uint64_t *flow, const uint8_t **dgram,
 		       size_t *dlen);

@@ -133,7 +133,7 @@ static bool name_ok(const char *s, bool allow_empty)
 }
 
 /* The whole message, as a hostile listener may have written it. */
-static bool quic_ok(const uint8_t *buf, size_t len)
+bool handoff_quic_check(const uint8_t *buf, size_t len)
 {
 	struct handoff_quic_msg m;
 	struct handoff_quic_rec r;
@@ -217,7 +217,7 @@ int handoff_recv_any(int channel, struct handoff_in *in, uint8_t (*bufs)[HANDOFF
 			in[i].quic = true;
 			in[i].quic_len = mm[i].msg_len;
 			in[i].error = (mh->msg_flags & (MSG_TRUNC | MSG_CTRUNC)) ? HANDOFF_E_TRUNC :
-				      CMSG_FIRSTHDR(mh) || !quic_ok(bufs[i], mm[i].msg_len) ? HANDOFF_E_QUIC :
+				      CMSG_FIRSTHDR(mh) || !handoff_quic_check(bufs[i], mm[i].msg_len) ? HANDOFF_E_QUIC :
 				      HANDOFF_OK;
 			if (in[i].error != HANDOFF_OK)
 				handoff_close_fds(mh);
