@@ -126,6 +126,8 @@ struct lqflow *lq_new_pending(struct lqtable *t, const struct lqkey *k, uint64_t
 	quic_flow_hello_init(&p->hello);
 	p->n_dgrams = 0;
 	p->bytes = 0;
+	p->data = NULL;
+	p->cap = 0;
 	f->key = *k;
 	f->p = p;
 	f->bucket = b;
@@ -147,6 +149,18 @@ bool lq_keep(struct lqflow *f, const uint8_t *d, size_t len)
 
 	if (p->n_dgrams == LQ_PENDING_DGRAMS || len > LQ_PENDING_BYTES - p->bytes)
 		return false;
+	if (p->bytes + len > p->cap) {
+		size_t cap = p->cap ? p->cap * 2 : 1536;
+		while (cap < p->bytes + len)
+			cap *= 2;
+		if (cap > LQ_PENDING_BYTES)
+			cap = LQ_PENDING_BYTES;
+		uint8_t *n = realloc(p->data, cap);
+		if (!n)
+			return false;
+		p->data = n;
+		p->cap = cap;
+	}
 	memcpy(p->data + p->bytes, d, len);
 	p->dlen[p->n_dgrams++] = (uint16_t)len;
 	p->bytes += len;
@@ -157,6 +171,7 @@ static void pending_done(struct lqtable *t, struct lqflow *f)
 {
 	if (!f->p)
 		return;
+	free(f->p->data);
 	free(f->p);
 	f->p = NULL;
 	t->n_pending--;

@@ -37,7 +37,10 @@ struct lqpending {
 	unsigned n_dgrams;
 	size_t bytes;
 	uint16_t dlen[LQ_PENDING_DGRAMS];
-	uint8_t data[LQ_PENDING_BYTES];
+	/* grown as datagrams come (most flows hold one or two): a pending
+	 * flow costs its hello state (~9.7 KB) plus what it sent */
+	uint8_t *data;
+	size_t cap;
 };
 
 struct lqflow {
