@@ -180,6 +180,8 @@ static void pending_done(struct lqtable *t, struct lqflow *f)
 
 void lq_activate(struct lqtable *t, struct lqflow *f, unsigned channel, uint64_t id, uint64_t deadline_ms)
 {
+	dlist_remove(&f->wait);
+	f->waiting = false;
 	if (f->p && f->p->hello.started) {
 		f->odcid_len = f->p->hello.dcid_len;
 		memcpy(f->odcid, f->p->hello.dcid, f->odcid_len);
@@ -212,6 +214,7 @@ void lq_free(struct lqtable *t, struct lqflow *f)
 	}
 	pending_done(t, f);
 	dlist_remove(&f->link);
+	dlist_remove(&f->wait);
 	t->n--;
 	free(f);
 }

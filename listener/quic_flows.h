@@ -18,6 +18,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include "common/dlist.h"
+#include "router/hostname.h"
 #include "router/quic_initial.h"
 
 #define LQ_PENDING_DGRAMS 6u		/* Chromium needs 2; a 0-RTT client a few more */
@@ -41,6 +42,9 @@ struct lqpending {
 	 * flow costs its hello state (~9.7 KB) plus what it sent */
 	uint8_t *data;
 	size_t cap;
+	/* routed, waiting for room in a forwarder channel (quic_rx.c) */
+	uint32_t site;
+	char name[HOSTNAME_MAX + 1];
 };
 
 struct lqflow {
@@ -62,6 +66,9 @@ struct lqflow {
 	uint8_t odcid[QUIC_CID_MAX];
 	uint8_t scid[QUIC_CID_MAX];
 	struct lqflow *cid_next;	/* chain in the CID table */
+	/* routed while every channel was full: in quic_rx's waiting list */
+	struct dlist wait;
+	bool waiting;
 };
 
 struct lqtable {

@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/random.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -50,6 +51,14 @@ int lquic_setup(struct lquic *q, const struct gh_config *cfg, struct dispatch *d
 		return log_errno(-errno, "getrandom");
 	if (lq_init(&q->t, LQ_MAX_FLOWS, LQ_MAX_PENDING, LQ_MAX_PER_PREFIX, hkey) < 0)
 		return -ENOMEM;
+	dlist_init(&q->waiting);
+	/* room for bursts of datagrams on the channels (the kernel doubles
+	 * it, within net.core.wmem_max): a full channel drops client
+	 * datagrams, as a full network would */
+	for (unsigned i = 0; i < d->n_channels; i++) {
+		int v = LQ_CHANNEL_SNDBUF;
+		setsockopt(d->channels[i].fd, SOL_SOCKET, SO_SNDBUF, &v, sizeof(v));
+	}
 	/* before the sandbox: libcrypto reads its config on first use */
 	q->crypto = quic_crypto_new();
 	q->rx = malloc(sizeof(*q->rx) * LQ_RX_BATCH);
@@ -174,6 +183,69 @@ static void forward(struct lquic *q, struct lqflow *f, const uint8_t *buf, size_
 		q->stats.dropped++;
 }
 
+/* A full channel: wait for EPOLLOUT on it, as dispatch.c does (its
+ * event handler clears the mark, and the round's end retries). */
+static void channel_full(struct lquic *q, struct lchannel *ch)
+{
+	struct epoll_event ev = { .events = EPOLLIN | EPOLLRDHUP | EPOLLOUT, .data.ptr = ch };
+
+	ch->blocked = true;
+	epoll_ctl(q->disp->epfd, EPOLL_CTL_MOD, ch->fd, &ev);
+}
+
+/* START for a routed flow with the datagrams it held; with every channel
+ * full it waits (its datagrams kept, its inspect deadline running). */
+static bool hand_off(struct lquic *q, struct lqflow *f, uint64_t now)
+{
+	const struct gh_config *cfg = q->cfg;
+	struct lqpending *p = f->p;
+	unsigned room;
+	struct lchannel *ch = dispatch_pick(q->disp, now, &room);
+	uint64_t id = q->next_id + 1;
+	struct sockaddr_storage client;
+	struct sockaddr_in6 *c6 = (struct sockaddr_in6 *)&client;
+	struct in6_addr local;
+	int r = -EAGAIN;
+
+	memset(&client, 0, sizeof(client));
+	c6->sin6_family = AF_INET6;
+	memcpy(&c6->sin6_addr, f->key.client, 16);
+	c6->sin6_port = f->key.port;
+	memcpy(&local, f->key.local, 16);
+	if (ch) {
+		if (handoff_quic_start(q->start, id, &client, &local, f->ifindex, f->key.sock, cfg->sites[p->site].name,
+				       p->name, f->started_usec) < 0) {
+			refuse_log(q, f, "internal", p->name, NULL);
+			lq_free(&q->t, f);
+			return false;
+		}
+		const uint8_t *d = p->data;
+		for (unsigned i = 0; i < p->n_dgrams; d += p->dlen[i], i++)
+			handoff_quic_add(q->start, id, d, p->dlen[i]);	/* fits: LQ_PENDING_BYTES */
+		r = handoff_quic_send(ch->fd, q->start);
+	}
+	if (r == -EAGAIN || r == -ENOBUFS) {
+		if (ch)
+			channel_full(q, ch);
+		if (!f->waiting) {
+			f->waiting = true;
+			dlist_append(&q->waiting, &f->wait);
+		}
+		return true;
+	}
+	if (r < 0) {
+		refuse_log(q, f, "overload", p->name, "forwarder channel lost");
+		lq_free(&q->t, f);
+		return false;
+	}
+	channel_sent(ch);
+	q->next_id = id;
+	q->stats.flows++;
+	q->conns->stats.handed_off++;
+	lq_activate(&q->t, f, (unsigned)(ch - q->disp->channels), id, now + cfg->quic_idle_timeout_ms);
+	return false;
+}
+
 static void route(struct lquic *q, const struct lqsock *s, struct lqflow *f, const struct sockaddr_storage *peer,
 		  socklen_t peer_len, size_t dgram_len)
 {
@@ -207,36 +279,9 @@ static void route(struct lquic *q, const struct lqsock *s, struct lqflow *f, con
 		lq_free(&q->t, f);
 		return;
 	}
-	unsigned room;
-	struct lchannel *ch = dispatch_pick(q->disp, now, &room);
-	uint64_t id = q->next_id + 1;
-	struct sockaddr_storage client;
-	memset(&client, 0, sizeof(client));
-	memcpy(&client, peer, peer_len);
-	struct in6_addr local;
-	memcpy(&local, f->key.local, 16);
-	if (!ch || handoff_quic_start(q->start, id, &client, &local, f->ifindex, s->index, cfg->sites[site].name,
-				      name, f->started_usec) < 0) {
-		refuse_log(q, f, ch ? "internal" : "overload", name, NULL);
-		lq_free(&q->t, f);
-		return;
-	}
-	const uint8_t *d = f->p->data;
-	for (unsigned i = 0; i < f->p->n_dgrams; d += f->p->dlen[i], i++)
-		handoff_quic_add(q->start, id, d, f->p->dlen[i]);	/* fits: LQ_PENDING_BYTES */
-	unsigned ci = (unsigned)(ch - q->disp->channels);
-	/* datagrams of other flows built before it go first: order per flow
-	 * is all that matters, and this one has none in flight yet */
-	if (handoff_quic_send(ch->fd, q->start) < 0) {
-		refuse_log(q, f, "overload", name, "forwarder channel full");
-		lq_free(&q->t, f);
-		return;
-	}
-	channel_sent(ch);
-	q->next_id = id;
-	q->stats.flows++;
-	q->conns->stats.handed_off++;
-	lq_activate(&q->t, f, ci, id, now + cfg->quic_idle_timeout_ms);
+	f->p->site = site;
+	memcpy(f->p->name, name, nl + 1);
+	(void)hand_off(q, f, now);
 }
 
 /* A short-header datagram from an unknown address carrying a known server
@@ -312,6 +357,17 @@ static void datagram(struct lquic *q, const struct lqsock *s, const struct socka
 			return;
 		}
 		f = lq_new_pending(&q->t, &k, now + q->cfg->inspect_timeout_ms, &why);
+		if (!f && why == LQ_PENDING_FULL) {
+			/* full of hellos that do not complete (a flood of valid
+			 * Initials from forged sources): the oldest gives way. A
+			 * real client's hello completes within a round trip, so
+			 * it is rarely the oldest. */
+			struct lqflow *old = lq_first(&q->t.pending);
+			q->stats.evicted++;
+			refuse_log(q, old, "overload", "", "QUIC pending flows full: the oldest evicted");
+			lq_free(&q->t, old);
+			f = lq_new_pending(&q->t, &k, now + q->cfg->inspect_timeout_ms, &why);
+		}
 		if (!f) {
 			q->stats.dropped++;
 			return;
@@ -320,6 +376,12 @@ static void datagram(struct lquic *q, const struct lqsock *s, const struct socka
 		f->ifindex = local->ifindex;
 	}
 	struct lqpending *p = f->p;
+	if (f->waiting) {
+		/* routed already: held until a channel has room */
+		if (!lq_keep(f, buf, len))
+			q->stats.dropped++;
+		return;
+	}
 	enum quic_status st = quic_hello_feed(q->crypto, &p->hello, buf, len, NULL);
 	if (st == QUIC_NEED_MORE || st == QUIC_DONE) {
 		if (!lq_keep(f, buf, len)) {
@@ -387,6 +449,10 @@ void lquic_after_round(struct lquic *q, uint64_t now)
 
 	if (!q->n_socks)
 		return;
+	/* routed flows that found every channel full, oldest first */
+	while (!dlist_empty(&q->waiting))
+		if (hand_off(q, dlist_entry(q->waiting.next, struct lqflow, wait), now))
+			break;	/* still no room */
 	for (unsigned i = 0; i < q->disp->n_channels; i++)
 		send_out(q, i);
 	while ((f = lq_first(&q->t.pending)) && f->deadline_ms <= now) {

@@ -34,6 +34,9 @@
 #define LQ_MAX_FLOWS 65536u
 #define LQ_MAX_PENDING 4096u
 #define LQ_MAX_PER_PREFIX 256u
+/* the channels' send buffer when QUIC is on (main.c's CHANNEL_SNDBUF
+ * is sized for fd hand-offs only) */
+#define LQ_CHANNEL_SNDBUF (256 * 1024)
 
 struct lqsock {
 	uint8_t type;		/* LOBJ_QUIC */
@@ -43,7 +46,7 @@ struct lqsock {
 };
 
 struct lqstats {
-	uint64_t datagrams, dropped, flows, rejected, timeouts, moves;
+	uint64_t datagrams, dropped, flows, rejected, timeouts, moves, evicted;
 };
 
 struct lquic {
@@ -53,6 +56,7 @@ struct lquic {
 	struct lqsock socks[GH_MAX_LISTENS];
 	unsigned n_socks;
 	struct lqtable t;
+	struct dlist waiting;		/* routed flows waiting for channel room */
 	struct quic_crypto *crypto;
 	uint64_t next_id;
 	/* DATA messages being filled, one per channel (allocated on use) */

@@ -110,11 +110,11 @@ def gtlsclient(t, addr, port, name, path, extra=(), timeout=60):
     return data, took, p.stdout.decode("utf-8", "replace")
 
 
-def _gatehouse(t, port, servers, extra=(), forwarders=2):
+def _gatehouse(t, port, servers, extra=(), forwarders=2, idle="1s"):
     lines = ["listen http [::1]:%d" % gh.free_port(),
              "listen tls [::1]:%d" % gh.free_port(),
              "listen quic [::]:%d" % port,
-             "quic-idle-timeout 1s"]
+             "quic-idle-timeout " + idle]
     lines += list(extra)
     for name, srv in servers.items():
         lines += ["site " + name, "    quic " + srv.addr]
@@ -288,3 +288,165 @@ def test_quic_nat_rebinding(t):
                                          "--timeout=5s"])
         check_eq(data, b"site A\n", "download after a NAT rebinding via %s (%s)" % (addr, out[-300:]))
         g.wait_log(r"quic a\.test -> a\.test \[::1\]:%d .* moved=1 ok" % a.port, timeout=10, count=n + 1)
+
+
+class UdpEcho:
+    """A UDP 'server' on [::1]: answers each datagram with b"echo" + the
+    DCID of its long header (in clear), so a client can tell its own
+    answer from another flow's. Counts the source ports it saw: one per
+    flow, since the forwarder gives each flow its own socket."""
+
+    def __init__(self, t):
+        import threading
+        self.sock = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
+        # a burst of 1 000 flows' first datagrams must not overflow it
+        self.sock.setsockopt(socket.SOL_SOCKET, 33, 16 << 20)  # SO_RCVBUFFORCE (root)
+        self.sock.bind(("::1", 0))
+        self.sock.settimeout(0.2)
+        self.port = self.sock.getsockname()[1]
+        self.addr = "[::1]:%d" % self.port
+        self.ports = set()
+        self.stop = False
+        self.thread = threading.Thread(target=self._loop, daemon=True)
+        self.thread.start()
+        t.defer(self.close)
+
+    def _loop(self):
+        while not self.stop:
+            try:
+                data, peer = self.sock.recvfrom(65536)
+            except socket.timeout:
+                continue
+            except OSError:
+                return
+            self.ports.add(peer[1])
+            if len(data) > 6 and data[0] & 0x80:
+                self.sock.sendto(b"echo" + data[6:6 + data[5]], peer)
+
+    def close(self):
+        self.stop = True
+        self.thread.join(2)
+        self.sock.close()
+
+
+def _await_echoes(socks, want, timeout):
+    """{socket: expected answer} -> the sockets that got it by timeout."""
+    import select
+    got = set()
+    p = select.poll()
+    by_fd = {s.fileno(): s for s in socks}
+    for s in socks:
+        p.register(s, select.POLLIN)
+    deadline = time.monotonic() + timeout
+    while len(got) < len(socks) and time.monotonic() < deadline:
+        for fd, _ in p.poll(200):
+            s = by_fd[fd]
+            try:
+                data = s.recv(2048)
+            except BlockingIOError:
+                continue
+            if data == want[s]:
+                got.add(s)
+                p.unregister(s)
+    return got
+
+
+def _udp_rx_queue(port):
+    """Bytes waiting in the receive queue of the UDP socket on port."""
+    for path in ("/proc/net/udp6", "/proc/net/udp"):
+        with open(path) as f:
+            for line in f.readlines()[1:]:
+                fields = line.split()
+                if int(fields[1].rsplit(":", 1)[1], 16) == port:
+                    return int(fields[4].split(":")[1], 16)
+    return 0
+
+
+@test(timeout=180)
+def test_quic_1000_flows(t):
+    """1 000 flows at once from 1 000 client ports over IPv4, each opened by
+    an Initial built here (tests/integration/quic_wire.py), sent while the
+    forwarder is stopped: the channel fills, and the routed flows wait in
+    the listener, datagrams kept, until it has room again. Then each gets
+    its own server socket, and each client its own answer back from the
+    address it sent to."""
+    import signal
+    import quic_wire
+    echo = UdpEcho(t)
+    port = free_udp_port()
+    g = _gatehouse(t, port, {"a.test": echo}, idle="30s", forwarders=1)
+    fwd = gh.daemon_pids(g, "gatehouse-forw")[0]
+    hello = gh.records_to_handshake(gh.client_hello("a.test"))
+    socks, want = [], {}
+    os.kill(fwd, signal.SIGSTOP)
+    try:
+        # five /24s: the waiting flows stay under 256 pending per source prefix
+        for i in range(1000):
+            s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+            s.setblocking(False)
+            s.bind(("127.0.%d.1" % (1 + i % 5), 0))
+            pkt, dcid = quic_wire.hello_initial(hello)
+            socks.append(s)
+            want[s] = b"echo" + dcid
+            s.sendto(pkt, ("127.0.0.1", port))
+        wait_for(lambda: _udp_rx_queue(port) == 0, 10, "the listener read every Initial")
+    finally:
+        os.kill(fwd, signal.SIGCONT)
+    try:
+        got = _await_echoes(socks, want, 20)
+        check_eq(len(got), 1000, "clients answered with their own DCID")
+        check_eq(len(echo.ports), 1000, "server sockets (one per flow)")
+    finally:
+        for s in socks:
+            s.close()
+
+
+@test(timeout=180)
+def test_quic_flood(t):
+    """Forged sources cannot shut others out: 5 000 valid Initials whose
+    hellos never complete, from 20 /24s (over the 4 096 pending flows the
+    listener keeps, under 256 per /24), and 20 000 garbage datagrams; a
+    client whose hello is whole still gets through at once, and the
+    listener's memory stays bounded."""
+    import quic_wire
+    echo = UdpEcho(t)
+    port = free_udp_port()
+    g = _gatehouse(t, port, {"a.test": echo}, extra=["inspect-timeout 60s"], forwarders=1)
+    hello = gh.records_to_handshake(gh.client_hello("a.test"))
+    listener = gh.daemon_pids(g, "gatehouse-list")[0]
+    socks = []
+    try:
+        for net in range(1, 21):
+            for _ in range(250):
+                s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+                s.bind(("127.0.%d.1" % net, 0))
+                socks.append(s)
+                s.sendto(quic_wire.hello_initial(hello, part=100)[0], ("127.0.0.1", port))
+            if net % 5 == 0:
+                for s in socks[-1000:]:
+                    s.close()
+        junk = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        junk.bind(("127.0.50.1", 0))
+        for i in range(20000):
+            junk.sendto(os.urandom(1200 if i % 2 else 40), ("127.0.0.1", port))
+        junk.close()
+        # the pending flows are still held (inspect-timeout 60s): a whole
+        # hello must find room
+        c = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        c.setblocking(False)
+        c.bind(("127.0.99.1", 0))
+        pkt, dcid = quic_wire.hello_initial(hello)
+        c.sendto(pkt, ("127.0.0.1", port))
+        got = _await_echoes([c], {c: b"echo" + dcid}, 5)
+        c.close()
+        check(len(got) == 1, "a whole hello after the flood reached its server")
+        rss = gh.proc_status_kb(listener)
+        check(rss < 100 * 1024, "listener VmRSS %d KiB after the flood (4 096 pending flows at most)" % rss)
+        print("  listener VmRSS after 5 000 pending Initials and 20 000 junk datagrams: %d KiB" % rss)
+        check(gh.pid_alive(listener), "the listener survived")
+    finally:
+        for s in socks:
+            try:
+                s.close()
+            except OSError:
+                pass
