@@ -12,6 +12,7 @@
 #include "common/counters.h"
 #include "common/log.h"
 #include "forwarder/quic_relay.h"
+#include "forwarder/quic_reply.h"
 #include "forwarder/state.h"
 #include "router/config.h"
 
@@ -360,12 +361,14 @@ static void from_server(struct forwarder *f, struct fqflow *x)
 	struct fquic *q = &f->quic;
 	struct mmsghdr mm[FQ_RX_BATCH];
 	struct iovec iov[FQ_RX_BATCH];
-	union {
-		char buf[UDP_SRC_CMSG_SPACE];
-		struct cmsghdr align;
-	} ctl;
-	int sock = q->socks[x->sock];
-	size_t cl = udp_src_cmsg(q->families[x->sock], &x->src, ctl.buf);
+	const struct fq_reply reply = {
+		.sock = q->socks[x->sock],
+		.family = q->families[x->sock],
+		.src = &x->src,
+		.peer = &x->peer,
+		.peer_len = x->peer_len,
+		.no_gso = &q->no_gso,
+	};
 
 	for (unsigned round = 0; round < 8 && !x->dead; round++) {
 		memset(mm, 0, sizeof(mm));
@@ -398,13 +401,6 @@ static void from_server(struct forwarder *f, struct fqflow *x)
 			}
 			iov[k].iov_base = q->rx[i];
 			iov[k].iov_len = mm[i].msg_len;
-			memset(&mm[k].msg_hdr, 0, sizeof(mm[k].msg_hdr));
-			mm[k].msg_hdr.msg_name = &x->peer;
-			mm[k].msg_hdr.msg_namelen = x->peer_len;
-			mm[k].msg_hdr.msg_iov = &iov[k];
-			mm[k].msg_hdr.msg_iovlen = 1;
-			mm[k].msg_hdr.msg_control = ctl.buf;
-			mm[k].msg_hdr.msg_controllen = cl;
 			k++;
 		}
 		if (n > 0 && !x->replied) {
@@ -412,18 +408,11 @@ static void from_server(struct forwarder *f, struct fqflow *x)
 			free(x->first);
 			x->first = NULL;
 		}
-		for (unsigned i = 0; i < k;) {
-			int r = sendmmsg(sock, mm + i, k - i, MSG_DONTWAIT);
-			if (r <= 0) {
-				q->dropped += k - i;
-				break;
-			}
-			for (int j = 0; j < r; j++) {
-				x->dg_out++;
-				x->bytes_out += iov[i + (unsigned)j].iov_len;
-			}
-			i += (unsigned)r;
-		}
+		uint64_t bytes;
+		unsigned sent = fq_reply_send(&reply, iov, k, &bytes);
+		q->dropped += k - sent;
+		x->dg_out += sent;
+		x->bytes_out += bytes;
 		x->last_ms = clock_now_ms();
 		dlist_remove(&x->link);
 		dlist_append(&q->live, &x->link);

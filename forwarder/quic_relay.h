@@ -67,6 +67,7 @@ struct fquic {
 	struct dlist live, dead;
 	unsigned n;
 	uint64_t total, dropped;
+	bool no_gso;			/* the kernel refused UDP GSO: plain sends */
 	uint8_t (*chan_bufs)[HANDOFF_QUIC_MAX];	/* HANDOFF_BATCH channel messages */
 	uint8_t (*rx)[FQ_RX_SLOT];
 };
