@@ -36,7 +36,7 @@ static bool same_addr(const struct sockaddr_storage *a, const struct gh_addr *b)
 int fquic_add_socket(struct forwarder *f, int fd)
 {
 	struct fquic *q = &f->quic;
-	struct sockaddr_storage ss;
+	struct sockaddr_storage ss = { 0 };
 	socklen_t sl = sizeof(ss);
 	bool known = false;
 

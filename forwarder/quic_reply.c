@@ -75,6 +75,8 @@ unsigned fq_reply_send(const struct fq_reply *r, const struct iovec *dg, unsigne
 		}
 		if (s <= 0)
 			break;
+		if (s > (int)(m - k))
+			s = (int)(m - k);	/* cannot happen; keeps the walk in bounds */
 		for (int t = 0; t < s; t++) {
 			done += segs[k + (unsigned)t];
 			for (unsigned u = 0; u < segs[k + (unsigned)t]; u++)

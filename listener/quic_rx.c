@@ -22,7 +22,7 @@
 
 int lquic_add_socket(struct lquic *q, int fd)
 {
-	struct sockaddr_storage ss;
+	struct sockaddr_storage ss = { 0 };
 	socklen_t sl = sizeof(ss);
 
 	if (q->n_socks >= GH_MAX_LISTENS || sd_is_socket(fd, AF_UNSPEC, SOCK_DGRAM, -1) <= 0 ||
