@@ -450,3 +450,26 @@ def test_quic_flood(t):
                 s.close()
             except OSError:
                 pass
+
+
+@test(timeout=120)
+def test_quic_failover(t):
+    """A site's quic servers in turn: flows that start at a server whose
+    port is closed (ICMP port unreachable, ECONNREFUSED on the flow's
+    socket before the server answered) go on to the next one."""
+    if not _have_ngtcp2():
+        check(False, "gtlsserver/gtlsclient missing: apt-get install ngtcp2-server ngtcp2-client")
+    key, cert = _cert(t)
+    a = QuicServer(t, "a", {"index.html": b"site A\n"}, key, cert)
+    dead = free_udp_port()
+    port = free_udp_port()
+    lines = ["listen http [::1]:%d" % gh.free_port(), "listen tls [::1]:%d" % gh.free_port(),
+             "listen quic [::]:%d" % port, "quic-idle-timeout 1s",
+             "site a.test", "    quic [::1]:%d %s" % (dead, a.addr)]
+    g = gh.Gatehouse(t, "\n".join(lines) + "\n", forwarders=1)
+    for i in range(4):
+        data, _, out = gtlsclient(t, "::1", port, "a.test", "index.html", extra=["--timeout=5s"])
+        check_eq(data, b"site A\n", "flow %d with a dead first server in turn (%s)" % (i, out[-300:]))
+    # every flow ends up on the live server, none on the dead one
+    g.wait_log(r"quic a\.test -> a\.test \[::1\]:%d .* ok" % a.port, timeout=10, count=4)
+    check(not re.search(r"-> a\.test \[::1\]:%d " % dead, g.log()), "no flow record names the dead server")
