@@ -441,7 +441,9 @@ def test_quic_flood(t):
         c.close()
         check(len(got) == 1, "a whole hello after the flood reached its server")
         rss = gh.proc_status_kb(listener)
-        check(rss < 100 * 1024, "listener VmRSS %d KiB after the flood (4 096 pending flows at most)" % rss)
+        # ASan's redzones and quarantine hold far more than the code does
+        if "asan" not in gh.LISTENER:
+            check(rss < 100 * 1024, "listener VmRSS %d KiB after the flood (4 096 pending flows at most)" % rss)
         print("  listener VmRSS after 5 000 pending Initials and 20 000 junk datagrams: %d KiB" % rss)
         check(gh.pid_alive(listener), "the listener survived")
     finally:
