@@ -11,6 +11,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 #include "common/handoff.h"
+#include "common/udp_src.h"
 #include "listener/quic_flows.h"
 #include "suites.h"
 
@@ -412,6 +413,116 @@ START_TEST(move_message)
 }
 END_TEST
 
+
+/* --- replies from the address the client sent to (common/udp_src.h) --- */
+static int dual_stack_udp(uint16_t *port)
+{
+	int one = 1, zero = 0;
+	int fd = socket(AF_INET6, SOCK_DGRAM, 0);
+	struct sockaddr_in6 a = { .sin6_family = AF_INET6, .sin6_addr = IN6ADDR_ANY_INIT };
+	socklen_t al = sizeof(a);
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &zero, sizeof(zero)), 0);
+	ck_assert_int_eq(setsockopt(fd, IPPROTO_IPV6, IPV6_RECVPKTINFO, &one, sizeof(one)), 0);
+	ck_assert_int_eq(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+	ck_assert_int_eq(getsockname(fd, (struct sockaddr *)&a, &al), 0);
+	*port = ntohs(a.sin6_port);
+	return fd;
+}
+
+/* The client sends to 127.0.0.2 (a second address of the host): the
+ * reply must come from 127.0.0.2, which routing alone would not pick. */
+START_TEST(reply_from_the_address_the_client_used)
+{
+	uint16_t port;
+	int srv = dual_stack_udp(&port);
+	int cli = socket(AF_INET, SOCK_DGRAM, 0);
+	struct sockaddr_in to = { .sin_family = AF_INET, .sin_port = htons(port) };
+	struct sockaddr_in me = { .sin_family = AF_INET };
+	inet_pton(AF_INET, "127.0.0.2", &to.sin_addr);
+	inet_pton(AF_INET, "127.0.0.1", &me.sin_addr);
+	ck_assert_int_eq(bind(cli, (struct sockaddr *)&me, sizeof(me)), 0);
+	ck_assert_int_eq(sendto(cli, "hi", 2, 0, (struct sockaddr *)&to, sizeof(to)), 2);
+
+	char buf[16];
+	struct sockaddr_storage peer;
+	union {
+		char c[UDP_SRC_CMSG_SPACE + 64];
+		struct cmsghdr align;
+	} ctl;
+	struct iovec iov = { .iov_base = buf, .iov_len = sizeof(buf) };
+	struct msghdr mh = { .msg_name = &peer, .msg_namelen = sizeof(peer), .msg_iov = &iov, .msg_iovlen = 1,
+			     .msg_control = ctl.c, .msg_controllen = sizeof(ctl.c) };
+	ck_assert_int_eq(recvmsg(srv, &mh, 0), 2);
+	struct udp_src src;
+	ck_assert(udp_src_from_msg(&mh, &src));
+	char text[INET6_ADDRSTRLEN];
+	inet_ntop(AF_INET6, &src.addr, text, sizeof(text));
+	ck_assert_str_eq(text, "::ffff:127.0.0.2");
+
+	/* the peer as a hand-off carries it (IPv4), back as the socket takes it */
+	const struct sockaddr_in6 *p6 = (const struct sockaddr_in6 *)&peer;
+	struct sockaddr_storage back;
+	socklen_t bl = udp_peer_sockaddr(AF_INET6, AF_INET, p6->sin6_addr.s6_addr + 12, ntohs(p6->sin6_port), &back);
+	ck_assert_uint_eq(bl, sizeof(struct sockaddr_in6));
+	ck_assert_mem_eq(&((struct sockaddr_in6 *)&back)->sin6_addr, &p6->sin6_addr, 16);
+	union {
+		char c[UDP_SRC_CMSG_SPACE];
+		struct cmsghdr align;
+	} out;
+	struct iovec oiov = { .iov_base = "ok", .iov_len = 2 };
+	struct mmsghdr mm = { .msg_hdr = { .msg_name = &back, .msg_namelen = bl, .msg_iov = &oiov, .msg_iovlen = 1,
+					   .msg_control = out.c, .msg_controllen = udp_src_cmsg(AF_INET6, &src, out.c) } };
+	ck_assert_int_eq(sendmmsg(srv, &mm, 1, 0), 1);
+	struct sockaddr_in from;
+	socklen_t fl = sizeof(from);
+	ck_assert_int_eq(recvfrom(cli, buf, sizeof(buf), 0, (struct sockaddr *)&from, &fl), 2);
+	inet_ntop(AF_INET, &from.sin_addr, text, sizeof(text));
+	ck_assert_str_eq(text, "127.0.0.2");
+	ck_assert_uint_eq(ntohs(from.sin_port), port);
+	close(cli);
+	close(srv);
+}
+END_TEST
+
+/* An IPv4 socket's IP_PKTINFO becomes the same v4-mapped address. */
+START_TEST(ipv4_pktinfo_mapped)
+{
+	uint8_t cbuf[CMSG_SPACE(sizeof(struct in_pktinfo))];
+	struct msghdr mh = { .msg_control = cbuf, .msg_controllen = sizeof(cbuf) };
+	struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
+	struct in_pktinfo pi = { .ipi_ifindex = 1 };
+	struct udp_src src;
+	char text[INET6_ADDRSTRLEN];
+
+	memset(cbuf, 0, sizeof(cbuf));
+	inet_pton(AF_INET, "192.0.2.9", &pi.ipi_addr);
+	c->cmsg_level = IPPROTO_IP;
+	c->cmsg_type = IP_PKTINFO;
+	c->cmsg_len = CMSG_LEN(sizeof(pi));
+	memcpy(CMSG_DATA(c), &pi, sizeof(pi));
+	ck_assert(udp_src_from_msg(&mh, &src));
+	inet_ntop(AF_INET6, &src.addr, text, sizeof(text));
+	ck_assert_str_eq(text, "::ffff:192.0.2.9");
+	/* and back, for an IPv4 socket: ipi_spec_dst, no interface */
+	union {
+		char c[UDP_SRC_CMSG_SPACE];
+		struct cmsghdr align;
+	} out;
+	size_t n = udp_src_cmsg(AF_INET, &src, out.c);
+	struct msghdr om = { .msg_control = out.c, .msg_controllen = n };
+	struct cmsghdr *oc = CMSG_FIRSTHDR(&om);
+	ck_assert_int_eq(oc->cmsg_level, IPPROTO_IP);
+	ck_assert_int_eq(oc->cmsg_type, IP_PKTINFO);
+	memcpy(&pi, CMSG_DATA(oc), sizeof(pi));
+	ck_assert_int_eq(pi.ipi_ifindex, 0);
+	inet_ntop(AF_INET, &pi.ipi_spec_dst, text, sizeof(text));
+	ck_assert_str_eq(text, "192.0.2.9");
+	mh.msg_controllen = 0;
+	ck_assert(!udp_src_from_msg(&mh, &src));
+}
+END_TEST
+
 Suite *make_quic_flow_suite(void)
 {
 	Suite *s = suite_create("quic_flow");
@@ -424,6 +535,8 @@ Suite *make_quic_flow_suite(void)
 	tcase_add_test(tc, pending_datagrams_bounded);
 	tcase_add_test(tc, server_cids_and_rebinding);
 	tcase_add_test(tc, move_message);
+	tcase_add_test(tc, reply_from_the_address_the_client_used);
+	tcase_add_test(tc, ipv4_pktinfo_mapped);
 	suite_add_tcase(s, tc);
 	return s;
 }
