@@ -210,3 +210,17 @@ bool handoff_quic_check(const uint8_t *buf, size_t len);
 /* Walk a checked QUIC message's records: *off starts at 0; false at the end. */
 bool handoff_quic_next(const uint8_t *msg, size_t len, size_t *off, uint64_t *flow, const uint8_t **dgram,
 		       size_t *dlen);
+
+/*
+ * Under systemd a forwarder is started per channel (Accept=yes) with that
+ * channel only, so it gets the QUIC sockets it replies on from the
+ * listener: one message, first on the channel when the config has quic
+ * servers, HANDOFF_QUIC_SOCKETS (8 bytes) with every QUIC socket the
+ * listener holds (maybe none) as SCM_RIGHTS, in the listener's order. The
+ * forwarder takes it before its sandbox and vets each socket.
+ */
+#define HANDOFF_QUIC_SOCKETS "GHQSOCK"
+int handoff_quic_sockets_send(int channel, const int *fds, unsigned n);
+/* Wait up to timeout_ms for that message: the number of fds received into
+ * fds[0..max), or a negative errno (-ETIMEDOUT: none came). */
+int handoff_quic_sockets_recv(int channel, int timeout_ms, int *fds, unsigned max);

@@ -2,6 +2,8 @@
 /* QUIC flow messages on the hand-off channel (handoff.h): building them in
  * the listener, receiving and checking them in the forwarder. */
 #include <errno.h>
+#include <poll.h>
+#include <unistd.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <netinet/in.h>
@@ -233,4 +235,78 @@ int handoff_recv_any(int channel, struct handoff_in *in, uint8_t (*bufs)[HANDOFF
 		}
 	}
 	return r;
+}
+
+int handoff_quic_sockets_send(int channel, const int *fds, unsigned n)
+{
+	union {
+		char buf[CMSG_SPACE(sizeof(int) * GH_MAX_LISTENS)];
+		struct cmsghdr align;
+	} ctl;
+	struct iovec iov = { .iov_base = (void *)(uintptr_t)HANDOFF_QUIC_SOCKETS, .iov_len = sizeof(HANDOFF_QUIC_SOCKETS) };
+	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
+
+	if (n > GH_MAX_LISTENS)
+		return -EINVAL;
+	memset(&ctl, 0, sizeof(ctl));
+	if (n) {
+		mh.msg_control = ctl.buf;
+		mh.msg_controllen = CMSG_SPACE(sizeof(int) * n);
+		struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
+		c->cmsg_level = SOL_SOCKET;
+		c->cmsg_type = SCM_RIGHTS;
+		c->cmsg_len = CMSG_LEN(sizeof(int) * n);
+		memcpy(CMSG_DATA(c), fds, sizeof(int) * n);
+	}
+	if (sendmsg(channel, &mh, MSG_NOSIGNAL) < 0)
+		return -errno;
+	return 0;
+}
+
+int handoff_quic_sockets_recv(int channel, int timeout_ms, int *fds, unsigned max)
+{
+	struct pollfd pfd = { .fd = channel, .events = POLLIN };
+	char hello[16];
+	union {
+		char buf[CMSG_SPACE(sizeof(int) * (GH_MAX_LISTENS + 8))];
+		struct cmsghdr align;
+	} ctl;
+	struct iovec iov = { .iov_base = hello, .iov_len = sizeof(hello) };
+	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctl.buf, .msg_controllen = sizeof(ctl.buf) };
+	int r;
+
+	do
+		r = poll(&pfd, 1, timeout_ms);
+	while (r < 0 && errno == EINTR);
+	if (r == 0)
+		return -ETIMEDOUT;
+	if (r < 0)
+		return -errno;
+	ssize_t n = recvmsg(channel, &mh, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
+	if (n < 0)
+		return -errno;
+	unsigned got = 0;
+	bool bad = n != (ssize_t)sizeof(HANDOFF_QUIC_SOCKETS) || memcmp(hello, HANDOFF_QUIC_SOCKETS, sizeof(HANDOFF_QUIC_SOCKETS)) ||
+		   (mh.msg_flags & (MSG_TRUNC | MSG_CTRUNC));
+	for (struct cmsghdr *c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c)) {
+		if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS) {
+			bad = true;
+			continue;
+		}
+		size_t k = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+		for (size_t i = 0; i < k; i++) {
+			int fd;
+			memcpy(&fd, CMSG_DATA(c) + i * sizeof(int), sizeof(int));
+			if (bad || got == max)
+				close(fd);
+			else
+				fds[got++] = fd;
+		}
+	}
+	if (bad) {
+		while (got)
+			close(fds[--got]);
+		return -EBADMSG;
+	}
+	return (int)got;
 }

@@ -33,7 +33,7 @@ static bool same_addr(const struct sockaddr_storage *a, const struct gh_addr *b)
 	return x->sin_port == y->sin_port && x->sin_addr.s_addr == y->sin_addr.s_addr;
 }
 
-int fquic_add_socket(struct forwarder *f, int fd)
+int fquic_add_socket(struct forwarder *f, int fd, bool check_listen)
 {
 	struct fquic *q = &f->quic;
 	struct sockaddr_storage ss = { 0 };
@@ -43,6 +43,10 @@ int fquic_add_socket(struct forwarder *f, int fd)
 	if (q->n_socks >= GH_MAX_LISTENS || sd_is_socket(fd, AF_UNSPEC, SOCK_DGRAM, -1) <= 0 ||
 	    getsockname(fd, (struct sockaddr *)&ss, &sl) < 0)
 		return log_errno(-EINVAL, "fd %d is not a UDP socket", fd);
+	/* from systemd (via the listener) the config's listen lines are not
+	 * where it listens: a bound UDP socket is all that can be checked */
+	known = !check_listen && (ss.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&ss)->sin6_port :
+				  ((struct sockaddr_in *)&ss)->sin_port) != 0;
 	for (size_t i = 0; i < f->cfg->n_listens && !known; i++)
 		known = f->cfg->listens[i].kind == GH_KIND_QUIC && same_addr(&ss, &f->cfg->listens[i].addr);
 	if (!known)

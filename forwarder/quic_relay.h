@@ -74,7 +74,7 @@ struct fquic {
 
 /* Before the sandbox: a passed QUIC socket, vetted (a UDP socket bound to
  * a `listen quic` address of this forwarder's config). */
-int fquic_add_socket(struct forwarder *f, int fd);
+int fquic_add_socket(struct forwarder *f, int fd, bool check_listen);
 int fquic_setup(struct forwarder *f);
 /* A checked QUIC message from the channel. */
 void fquic_message(struct forwarder *f, const uint8_t *msg, size_t len);

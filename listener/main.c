@@ -113,6 +113,14 @@ static int add_channel(struct listener *l, int fd)
 	return add_fd(l, fd, ch, EPOLLIN | EPOLLRDHUP);
 }
 
+static bool has_quic_servers(const struct gh_config *cfg)
+{
+	for (size_t i = 0; i < cfg->n_sites; i++)
+		if (cfg->sites[i].n_servers[GH_KIND_QUIC])
+			return true;
+	return false;
+}
+
 static int setup_fds(struct listener *l, const char *connect_path, unsigned n_connect)
 {
 	char **names = NULL;
@@ -165,6 +173,15 @@ static int setup_fds(struct listener *l, const char *connect_path, unsigned n_co
 		}
 		if ((r = add_channel(l, fd)) < 0)
 			return r;
+		/* a forwarder systemd starts for this channel has no copy of
+		 * the QUIC sockets to reply on: it gets ours (handoff.h) */
+		if (has_quic_servers(l->cfg)) {
+			int qfds[GH_MAX_LISTENS];
+			for (unsigned k = 0; k < l->quic.n_socks; k++)
+				qfds[k] = l->quic.socks[k].fd;
+			if ((r = handoff_quic_sockets_send(fd, qfds, l->quic.n_socks)) < 0)
+				log_msg(LOG_WARNING, "channel %u: passing the QUIC sockets: %s", i, strerror(-r));
+		}
 	}
 	if (l->n_listens == 0 && l->quic.n_socks == 0) {
 		log_msg(LOG_ERR, "no listening sockets passed (LISTEN_FDNAMES http, tls, quic)");

@@ -29,6 +29,13 @@ int lquic_add_socket(struct lquic *q, int fd)
 	    getsockname(fd, (struct sockaddr *)&ss, &sl) < 0 ||
 	    (ss.ss_family != AF_INET6 && ss.ss_family != AF_INET))
 		return -EINVAL;
+	/* each datagram's destination address: replies must leave from it.
+	 * systemd sets it with PassPacketInfo=yes, `gatehouse run` always;
+	 * set here too, so that no launcher can forget it */
+	int one = 1;
+	if (ss.ss_family == AF_INET6 ? setsockopt(fd, IPPROTO_IPV6, IPV6_RECVPKTINFO, &one, sizeof(one)) :
+				       setsockopt(fd, IPPROTO_IP, IP_PKTINFO, &one, sizeof(one)))
+		return -errno;
 	struct lqsock *s = &q->socks[q->n_socks];
 	s->type = LOBJ_QUIC;
 	s->fd = fd;

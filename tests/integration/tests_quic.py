@@ -475,3 +475,58 @@ def test_quic_failover(t):
     # every flow ends up on the live server, none on the dead one
     g.wait_log(r"quic a\.test -> a\.test \[::1\]:%d .* ok" % a.port, timeout=10, count=4)
     check(not re.search(r"-> a\.test \[::1\]:%d " % dead, g.log()), "no flow record names the dead server")
+
+
+@test(timeout=120)
+def test_quic_socket_activate(t):
+    """As under systemd: the listener gets its UDP socket from
+    systemd-socket-activate (named quic, no packet info asked for) and
+    connects to the forwarders' socket itself; each forwarder, started per
+    connection with that channel only, gets the QUIC socket to reply on
+    from the listener (common/handoff.h), vets it and replies from the
+    client's destination address."""
+    import signal
+    if not _have_ngtcp2():
+        check(False, "gtlsserver/gtlsclient missing: apt-get install ngtcp2-server ngtcp2-client")
+    key, cert = _cert(t)
+    a = QuicServer(t, "a", {"index.html": b"site A\n"}, key, cert)
+    b = QuicServer(t, "b", {"index.html": b"site B\n"}, key, cert)
+    port = free_udp_port()
+    conf = os.path.join(t.tmp, "sa.conf")
+    with open(conf, "w") as f:
+        f.write("\n".join(["quic-idle-timeout 1s", "site a.test", "    quic " + a.addr,
+                           "site b.test", "    quic " + b.addr, ""]))
+    sock = os.path.join(t.tmp, "forward.sock")
+    logpath = os.path.join(t.tmp, "sa.log")
+    logf = open(logpath, "wb")
+    t.defer(logf.close)
+    t.watch_log(logpath)
+
+    def start(args):
+        p = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=logf, stderr=logf, start_new_session=True)
+
+        def stop():
+            for sig in (signal.SIGTERM, signal.SIGKILL):
+                try:
+                    os.killpg(p.pid, sig)
+                except ProcessLookupError:
+                    pass
+                try:
+                    p.wait(3)
+                except subprocess.TimeoutExpired:
+                    pass
+        t.defer(stop)
+        return p
+
+    fa = start(["systemd-socket-activate", "--seqpacket", "--accept", "-l", sock, gh.FORWARDER, "-c", conf])
+    wait_for(lambda: os.path.exists(sock) or fa.poll() is not None, 5, "forwarder socket %s" % sock)
+    la = start(["systemd-socket-activate", "--datagram", "-l", "[::]:%d" % port, "--fdname=quic",
+                gh.LISTENER, "-c", conf, "--connect", sock, "--channels", "2"])
+    # systemd-socket-activate starts the listener on the first datagram,
+    # which then waits in the socket for it (as under systemd)
+    for addr in ("127.0.0.1", "::1"):
+        for name, text in (("a.test", b"site A\n"), ("b.test", b"site B\n")):
+            data, _, out = gtlsclient(t, addr, port, name, "index.html", extra=["--timeout=5s"])
+            check_eq(data, text, "%s via %s under socket activation (%s; log %s)"
+                     % (name, addr, out[-200:], open(logpath).read()[-600:]))
+    check(la.poll() is None, "the listener is still running: %s" % open(logpath).read()[-1000:])
