@@ -88,7 +88,7 @@ void hx_free(struct hx *x)
 	free(x->px);
 	hx_proxy_free(&x->defaults);
 	free(x->sites);
-	for (int k = 0; k < GH_KIND_COUNT; k++)
+	for (int k = 0; k < GH_KIND_TCP_COUNT; k++)
 		free(x->kinds[k].fe);
 }
 

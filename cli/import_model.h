@@ -109,8 +109,8 @@ struct hx_proxy {
 struct hx_site {
 	char name[HOSTNAME_MAX + 1];
 	bool synthetic;		/* "<backend>.invalid": reached only as a default */
-	struct hx_proxy *be[GH_KIND_COUNT];
-	bool has[GH_KIND_COUNT];	/* servers of that kind were written */
+	struct hx_proxy *be[GH_KIND_TCP_COUNT];
+	bool has[GH_KIND_TCP_COUNT];	/* servers of that kind were written */
 };
 
 /* The frontends of one kind, merged: gatehouse has one route table each. */
@@ -135,7 +135,7 @@ struct hx {
 	unsigned global_line;
 	struct hx_site *sites;
 	size_t n_sites;
-	struct hx_kind kinds[GH_KIND_COUNT];
+	struct hx_kind kinds[GH_KIND_TCP_COUNT];
 };
 
 /* "FILE:LINE: cannot translate: ..." or "FILE:LINE: note: ..." on x->err;

@@ -192,7 +192,7 @@ static void hx_acl_sites(struct hx *x, enum gh_kind k)
 
 static void hx_sites(struct hx *x)
 {
-	for (int k = 0; k < GH_KIND_COUNT; k++)
+	for (int k = 0; k < GH_KIND_TCP_COUNT; k++)
 		if (x->kinds[k].n_fe)
 			hx_acl_sites(x, (enum gh_kind)k);
 	for (size_t i = 0; i < x->n_px; i++) {
@@ -221,7 +221,7 @@ static void hx_sites(struct hx *x)
 		}
 	}
 
-	for (int k = 0; k < GH_KIND_COUNT; k++) {
+	for (int k = 0; k < GH_KIND_TCP_COUNT; k++) {
 		struct hx_kind *kd = &x->kinds[k];
 		const char *name;
 		struct hx_proxy *b;

@@ -80,7 +80,7 @@ static int config_line(struct config_parser *p, const char *s, size_t len)
 /* Checks that need the whole file, then the route tables. */
 static int config_finish(struct config_parser *p)
 {
-	static const char *const default_addr[GH_KIND_COUNT] = {
+	static const char *const default_addr[GH_KIND_TCP_COUNT] = {
 		[GH_KIND_HTTP] = "[::]:80",
 		[GH_KIND_TLS] = "[::]:443",
 	};
@@ -93,8 +93,9 @@ static int config_finish(struct config_parser *p)
 		const struct gh_site *s = &c->sites[i];
 
 		/* a nameless site has had its error already */
-		if (s->n_names > 0 && s->n_servers[GH_KIND_HTTP] + s->n_servers[GH_KIND_TLS] + s->n_alpn == 0)
-			config_error_at(p, s->line, "site '%s' has no servers (add 'http' or 'tls' lines)",
+		if (s->n_names > 0 && s->n_servers[GH_KIND_HTTP] + s->n_servers[GH_KIND_TLS] +
+		    s->n_servers[GH_KIND_QUIC] + s->n_alpn == 0)
+			config_error_at(p, s->line, "site '%s' has no servers (add 'http', 'tls' or 'quic' lines)",
 					s->name);
 	}
 
@@ -122,8 +123,8 @@ static int config_finish(struct config_parser *p)
 
 	/* no listen line for a kind: the well-known port on every address,
 	 * dual stack (what `gatehouse run` binds; under systemd the socket
-	 * units decide) */
-	for (int k = 0; k < GH_KIND_COUNT; k++) {
+	 * units decide). QUIC is opt-in: no `listen quic`, no UDP socket. */
+	for (int k = 0; k < GH_KIND_TCP_COUNT; k++) {
 		struct gh_addr a;
 		bool have = false;
 
@@ -164,7 +165,7 @@ static int config_finish(struct config_parser *p)
 	c->site_by_name = routes_new();
 	for (int k = 0; k < GH_KIND_COUNT; k++)
 		c->routes[k] = routes_new();
-	if (!c->site_by_name || !c->routes[GH_KIND_HTTP] || !c->routes[GH_KIND_TLS])
+	if (!c->site_by_name || !c->routes[GH_KIND_HTTP] || !c->routes[GH_KIND_TLS] || !c->routes[GH_KIND_QUIC])
 		return -ENOMEM;
 	for (size_t i = 0; i < c->n_sites; i++) {
 		const struct gh_site *s = &c->sites[i];
@@ -209,6 +210,7 @@ int config_parse(const char *filename, const char *text, size_t len,
 	p.c->inspect_timeout_ms = 5000;
 	p.c->connect_timeout_ms = 5000;
 	p.c->idle_timeout_ms = 50000;
+	p.c->quic_idle_timeout_ms = 30000;	/* QUIC's usual max_idle_timeout */
 	p.c->http_mode = GH_HTTP_ROUTE;
 	p.c->max_head = HTTP_HEAD_DEFAULT_CAP;
 	for (int k = 0; k < GH_KIND_COUNT; k++)

@@ -53,7 +53,7 @@ struct config_parser {
 	/* line of a single-valued directive's first use, 0 = not seen */
 	unsigned seen_inspect, seen_connect, seen_idle, seen_mode;
 	unsigned seen_forwarders, seen_head, seen_user, seen_chroot, seen_maxconn, seen_queue;
-	unsigned seen_metrics, seen_direct;
+	unsigned seen_metrics, seen_direct, seen_quic_idle;
 	unsigned default_line[GH_KIND_COUNT];
 	char *default_name[GH_KIND_COUNT];	/* NULL: reject */
 
