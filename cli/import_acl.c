@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include "cli/import_edge.h"
 #include "cli/import_read.h"
 
 /* The fetch of a name-routing rule, for a frontend of the given mode. */
@@ -133,6 +134,16 @@ void hx_acl(struct hx *x, struct hx_proxy *p, const struct hx_line *l)
 		a->line = l->no;
 	}
 	/* said where the ACL is used, if it is: an unused one costs nothing */
+	if (!strcmp(l->argv[2], "src")) {
+		why = hx_src_term(x, l, 2, l->argc, &a->cidrs, &a->n_cidrs);
+		if (why && !a->src_why)
+			a->src_why = why;
+		if (!a->why)
+			a->why = "it does not test the name (it tests the client's address)";
+		return;
+	}
+	if (!a->src_why)
+		a->src_why = "it does not test the client's address (src)";
 	why = term(x, p, l, 2, l->argc, &a->hosts, &a->n_hosts);
 	if (why && !a->why)
 		a->why = why;

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include "cli/import_edge.h"
 #include "cli/import_read.h"
 
 enum {
@@ -270,6 +271,8 @@ void hx_tcp_request(struct hx *x, struct hx_proxy *p, const struct hx_line *l)
 		hx_set_ms(x, &p->inspect, l, l->argv[2]);
 		return;
 	}
+	if (hx_tcp_policy(x, p, l))
+		return;
 	/* waiting for a ClientHello (and refusing anything else) is what
 	 * gatehouse's tls listener does anyway */
 	for (size_t i = 0; i < HX_ARRAY(fetch); i++) {

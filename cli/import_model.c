@@ -56,8 +56,17 @@ void hx_proxy_free(struct hx_proxy *p)
 		for (size_t h = 0; h < p->acls[i].n_hosts; h++)
 			free(p->acls[i].hosts[h]);
 		free(p->acls[i].hosts);
+		for (size_t c = 0; c < p->acls[i].n_cidrs; c++)
+			free(p->acls[i].cidrs[c]);
+		free(p->acls[i].cidrs);
 	}
 	free(p->acls);
+	for (size_t i = 0; i < p->n_src_rules; i++) {
+		for (size_t c = 0; c < p->src_rules[i].n_cidrs; c++)
+			free(p->src_rules[i].cidrs[c]);
+		free(p->src_rules[i].cidrs);
+	}
+	free(p->src_rules);
 	free(p->binds);
 	for (size_t i = 0; i < p->n_servers; i++)
 		free(p->servers[i].name);

@@ -75,6 +75,21 @@ struct hx_acl {
 	size_t n_hosts;
 	const char *why;
 	unsigned line;		/* its first line */
+	/* `acl NAME src CIDR...` (import_edge.c): src_why NULL when every
+	 * line of the name was one */
+	char **cidrs;
+	size_t n_cidrs;
+	const char *src_why;
+};
+
+/* `tcp-request connection|content accept|reject if|unless SRC`: an
+ * allow or deny line of gatehouse's global list (import_edge.c) */
+struct hx_src_rule {
+	bool allow;
+	char **cidrs;		/* "all": every source */
+	size_t n_cidrs;
+	unsigned line;
+	char text[HX_TEXT_MAX + 4];
 };
 
 struct hx_proxy {
@@ -93,6 +108,15 @@ struct hx_proxy {
 	size_t n_rules;
 	struct hx_acl *acls;
 	size_t n_acls;
+	/* per-source policy from tcp-request rules (import_edge.c) */
+	struct hx_src_rule *src_rules;
+	size_t n_src_rules;
+	unsigned conn_cur, conn_cur_line;	/* reject if { sc_conn_cur(0) gt N }: source-connections N */
+	unsigned conn_rate, conn_rate_line;	/* reject if { sc_conn_rate(0) gt N }: source-rate N/period */
+	uint64_t rate_period_ms;		/* stick-table ... store conn_rate(PERIOD) */
+	unsigned table_line, track_line;	/* stick-table; tcp-request ... track-sc0 src */
+	bool limits_said;			/* its limits were refused, with the reason */
+	char table_text[HX_TEXT_MAX + 4], track_text[HX_TEXT_MAX + 4];
 	char *default_backend;		/* default_backend, or an unconditional use_backend */
 	unsigned default_line;
 	bool default_by_rule;		/* it came from `use_backend NAME` */

@@ -5,6 +5,7 @@
  */
 #include <stdlib.h>
 #include <string.h>
+#include "cli/import_edge.h"
 #include "cli/import_write.h"
 
 #define HX_MAX_MS (24ull * 3600ull * 1000ull)	/* gatehouse's longest duration */
@@ -350,6 +351,7 @@ void hx_write(struct hx *x, FILE *o)
 	fputc('\n', o);
 	hx_write_timeouts(x, o);
 	hx_write_listens(x, o);
+	hx_write_edge(x, o);
 	if (http->n_fe) {
 		const struct hx_proxy *p = http->fe[0];
 

@@ -199,6 +199,36 @@ has_line bad-expression '^listen +tls +0\.0\.0\.0:443 +accept-proxy 0\.0\.0\.0/0
 has_line bad-expression '^listen +http +0\.0\.0\.0:80 +# '
 has_err bad-expression '^tests/import/bad-expression\.cfg:15: note: .*accept-proxy 0\.0\.0\.0/0 ::/0 trusts every peer'
 
+# --- tcp-request rules on the source: the global list and per-source limits
+haproxy_valid limits
+convert limits
+rc_is limits 0
+checks_ok limits
+same_routes limits
+has_line limits '^allow 192\.0\.2\.0/24 2001:db8:ff1::/48 +# .*limits\.cfg:25 tcp-request connection accept if office'
+has_line limits '^deny 198\.51\.0\.0/16 +# .*limits\.cfg:26 '
+has_line limits '^source-connections 20 '
+has_line limits '^source-rate 100/10s '
+has_err limits '^tests/import/limits\.cfg:26: note: .*host bits set; written as 198\.51\.0\.0/16'
+has_err limits '^tests/import/limits\.cfg:29: note: .*token bucket'
+has_err limits "^tests/import/limits\\.cfg:20: note: frontend 'www-tls''s access rules and limits apply to every listen"
+if grep -q "0ff1.*host bits" "$TMP/limits.err"; then bad "limits: a leading zero read as host bits"; else
+	ok "limits: 2001:db8:0ff1::/48 has no host bits"; fi
+# the lines come before the sites: gatehouse's global list
+if awk '/^site /{s=1} s&&/^(allow|deny|source-)/{f=1} END{exit !f}' "$TMP/limits.conf"; then
+	bad "limits: a global line after a site"; else ok "limits: global lines before the sites"; fi
+
+haproxy_valid bad-limits
+convert bad-limits
+rc_is bad-limits 1
+checks_ok bad-limits
+has_err bad-limits "^tests/import/bad-limits\\.cfg:12: cannot translate: .*'accept unless'"
+has_err bad-limits "^tests/import/bad-limits\\.cfg:14: cannot translate: per-source limits need 'tcp-request connection track-sc0 src'"
+has_line bad-limits '^allow 192\.0\.2\.0/24 +# .*bad-limits\.cfg:13 '
+has_line bad-limits '^deny all +# .*bad-limits\.cfg:13 '
+if grep -q '^source-' "$TMP/bad-limits.conf"; then bad "bad-limits: a limit written without its table"; else
+	ok "bad-limits: no limit without its table"; fi
+
 # --- behind a balancer: accept-proxy on every bind
 haproxy_valid proxy
 convert proxy
