@@ -293,7 +293,7 @@ void hx_write_edge(struct hx *x, FILE *o)
 	bool any = false;
 
 	/* limits a frontend cannot carry are said and dropped; its lists stay */
-	for (int k = 0; k < GH_KIND_COUNT; k++) {
+	for (int k = 0; k < GH_KIND_TCP_COUNT; k++) {
 		for (size_t i = 0; i < x->kinds[k].n_fe; i++) {
 			struct hx_proxy *p = x->kinds[k].fe[i];
 
@@ -305,7 +305,7 @@ void hx_write_edge(struct hx *x, FILE *o)
 		}
 	}
 
-	for (int k = 0; k < GH_KIND_COUNT; k++) {
+	for (int k = 0; k < GH_KIND_TCP_COUNT; k++) {
 		for (size_t i = 0; i < x->kinds[k].n_fe; i++) {
 			const struct hx_proxy *p = x->kinds[k].fe[i];
 			bool has = p->n_src_rules || p->conn_cur_line || p->conn_rate_line;
@@ -361,7 +361,7 @@ void hx_write_edge(struct hx *x, FILE *o)
 		bool one_kind = !x->kinds[GH_KIND_HTTP].n_fe || !x->kinds[GH_KIND_TLS].n_fe;
 		bool both_have = true;
 
-		for (int k = 0; k < GH_KIND_COUNT; k++)
+		for (int k = 0; k < GH_KIND_TCP_COUNT; k++)
 			for (size_t i = 0; i < x->kinds[k].n_fe; i++)
 				both_have &= x->kinds[k].fe[i]->n_src_rules || x->kinds[k].fe[i]->conn_cur_line ||
 					     x->kinds[k].fe[i]->conn_rate_line;
