@@ -6,7 +6,10 @@ or on the bulk row (`--row bulk`: one GET of --bytes over HTTP, CPU per GB).
     python3 bench/ab.py [--row hello|bulk] [--rounds 40] [--n 4000] [--make-flags "NOSECCOMP=1"] REV [REV...]
 
 REV is a git revision (built in a throw-away worktree) or "." (the working
-tree as it is). Each build runs `gatehouse run` with its default forwarders
+tree as it is); REV:metrics runs that build with a `metrics` line (the
+exporter started, every daemon counting into its shared page), so
+`bench/ab.py . .:metrics` shows what counting for Prometheus costs.
+Each build runs `gatehouse run` with its default forwarders
 beside the two-process floor (floor.c -p), all against one hello backend;
 each round sends N connections (bench/hello_load: 251 B hello, 100 B reply,
 32 concurrent) to every one of them in turn, the order rotated per round.
@@ -77,17 +80,25 @@ def main():
                                             f"[::1]:{floor_port}=[::1]:{backend_port if args.row == 'hello' else bulk_port}"])
         bench.wait_port(floor_port, proc=fp)
         targets["two-process floor"] = (fp, floor_port)
-        for i, rev in enumerate(args.revs):
-            bench.log(f"building {rev}")
-            out = build(rev, tmp, args.make_flags)
-            if rev != ".":
-                worktrees.append(os.path.join(tmp, "src-" + rev.replace("/", "_")))
-            tls, http = args.port_base + 10 + 2 * i, args.port_base + 11 + 2 * i
+        built = {}
+        for i, name in enumerate(args.revs):
+            rev, _, variant = name.partition(":")
+            if variant not in ("", "metrics"):
+                sys.exit(f"ab: unknown variant '{variant}' in {name} (REV or REV:metrics)")
+            if rev not in built:
+                bench.log(f"building {rev}")
+                built[rev] = build(rev, tmp, args.make_flags)
+                if rev != ".":
+                    worktrees.append(os.path.join(tmp, "src-" + rev.replace("/", "_")))
+            out = built[rev]
+            tls, http = args.port_base + 10 + 3 * i, args.port_base + 11 + 3 * i
             conf = os.path.join(tmp, f"ab-{i}.conf")
             with open(conf, "w") as f:
+                if variant == "metrics":
+                    f.write(f"metrics [::1]:{args.port_base + 12 + 3 * i}\n")
                 f.write(CONF.format(tls=tls, http=http, backend=backend_port, bulk=bulk_port))
             p = bench.start_gatehouse(f"ab-{i}", os.path.join(out, "gatehouse"), conf, None, os.devnull, tmp)
-            targets[rev] = (p, tls if args.row == "hello" else http)
+            targets[name] = (p, tls if args.row == "hello" else http)
         names = list(targets)
         cpu = {n: [] for n in names}
         for r in range(args.rounds):
