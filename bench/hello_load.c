@@ -17,7 +17,9 @@
  * CONN_TIMEOUT_S (default 10) each. resets= counts connections that ended
  * on ECONNRESET (or EPIPE) in any call: a proxy's RST, which a client of a
  * well-behaved proxy never sees here.
- * Prints one line: ok=N fail=N resets=N secs=S rate=R wire=B hs=B. Exit 1 on any failure.
+ * Prints one line: ok=N fail=N resets=N secs=S rate=R wire=B hs=B p50_ms=L p99_ms=L
+ * (p50/p99: what a successful client waited, connect() to the reply's EOF).
+ * Exit 1 on any failure.
  */
 #include <getopt.h>
 #include <signal.h>
@@ -31,6 +33,7 @@ struct lc {
 	enum st st;
 	size_t sent, got;
 	double deadline;
+	double t_start;		/* connect(): the latency's start */
 	unsigned gen;		/* bumped per connection: stale pause entries are skipped */
 };
 
@@ -49,6 +52,8 @@ static size_t want_reply = 100;
 static int ep;
 static unsigned long ok, fail, resets;
 static double conn_timeout = 10;
+static double *lat;		/* seconds, one per successful connection */
+static size_t n_lat, cap_lat;
 
 static struct pause_ent *pauseq;
 static size_t pq_head, pq_len, pq_cap;
@@ -59,10 +64,28 @@ static void finish(struct lc *c, bool good)
 		close(c->fd);
 	c->fd = -1;
 	c->st = ST_FREE;
-	if (good)
+	if (good) {
 		ok++;
-	else
+		if (n_lat < cap_lat)
+			lat[n_lat++] = now_s() - c->t_start;
+	} else {
 		fail++;
+	}
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+	return (x > y) - (x < y);
+}
+
+/* The q-quantile of the latencies in ms (nearest rank), 0 if none. */
+static double quantile_ms(double q)
+{
+	if (!n_lat)
+		return 0;
+	size_t i = (size_t)(q * (double)n_lat);
+	return lat[i < n_lat ? i : n_lat - 1] * 1e3;
 }
 
 static void set_events(struct lc *c, uint32_t events)
@@ -166,6 +189,7 @@ static void start(struct lc *c, double now)
 	c->gen++;
 	c->sent = c->got = 0;
 	c->deadline = now + conn_timeout;
+	c->t_start = now;
 	int r = connect(fd, (struct sockaddr *)&dst, dst_len);
 	if (r < 0 && errno != EINPROGRESS) {
 		finish(c, false);
@@ -225,7 +249,9 @@ int main(int argc, char **argv)
 	pq_cap = 4 * conc + 4;
 	pauseq = calloc(pq_cap, sizeof(*pauseq));
 	struct epoll_event *evs = calloc(conc, sizeof(*evs));
-	if (!slots || !pauseq || !evs)
+	cap_lat = n_conns;
+	lat = calloc(cap_lat, sizeof(*lat));
+	if (!slots || !pauseq || !evs || !lat)
 		die("out of memory");
 	for (unsigned long i = 0; i < conc; i++)
 		slots[i].fd = -1;
@@ -304,7 +330,9 @@ int main(int argc, char **argv)
 		}
 	}
 	double secs = now_s() - t0;
-	printf("ok=%lu fail=%lu resets=%lu secs=%.4f rate=%.1f wire=%zu hs=%zu\n", ok, fail, resets, secs,
-	       secs > 0 ? (double)ok / secs : 0.0, hello_len, wire ? wire - 5 : hs);
+	qsort(lat, n_lat, sizeof(*lat), cmp_double);
+	printf("ok=%lu fail=%lu resets=%lu secs=%.4f rate=%.1f wire=%zu hs=%zu p50_ms=%.3f p99_ms=%.3f\n", ok, fail,
+	       resets, secs, secs > 0 ? (double)ok / secs : 0.0, hello_len, wire ? wire - 5 : hs, quantile_ms(0.50),
+	       quantile_ms(0.99));
 	return fail ? 1 : 0;
 }
