@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "router/config.h"
+#include "router/config_image.h"
 #include "router/config_parser.h"
 #include "router/gh_limits.h"
 #include "router/http_head.h"
@@ -247,6 +248,10 @@ void config_free(struct gh_config *c)
 {
 	if (!c)
 		return;
+	if (c->image) {
+		config_image_free(c);
+		return;
+	}
 	for (size_t i = 0; i < c->n_sites; i++) {
 		struct gh_site *s = &c->sites[i];
 

@@ -114,6 +114,10 @@ struct gh_config {
 	 * text (gatehouse-metrics); metrics.len 0: off */
 	struct gh_addr metrics;
 	struct gh_acl acl;		/* `allow`/`deny` before any site: every client */
+
+	/* set when read from a compiled image (router/config_image.h): names,
+	 * servers and route tables point into it; config_free gives it back */
+	struct config_image_ref *image;
 };
 
 /* Receives one complete message "FILE:LINE: text" (no newline). */

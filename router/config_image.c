@@ -1,0 +1,665 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The compiled config (config_image.h). Layout: a header at offset 0 with
+ * the scalars and, for each array, its byte offset and element count;
+ * then the arrays, each 8-byte aligned. Arrays of plain data (addresses,
+ * listens, access rules, route slots, strings) are stored as the structs
+ * the daemons use, so a daemon points into the image instead of copying;
+ * what holds pointers (sites, tls-alpn routes) is stored with indexes and
+ * rebuilt privately (a few dozen bytes a site).
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "router/config_image.h"
+#include "router/config_parser.h"
+#include "router/gh_limits.h"
+#include "router/prefixset.h"
+#include "router/routes.h"
+
+#define CI_VERSION 1u
+#define CI_ENDIAN 0x01020304u
+#define CI_NONE UINT32_MAX
+#define CI_ALIGN 8u
+
+/*
+ * Every field of gh_config and gh_site must reach the image, or a daemon
+ * started from it would silently run without a directive the launcher
+ * parsed. A field added to either struct changes its size and stops the
+ * build here: carry it in ci_header/ci_site (write and open), then update
+ * the size. Checked where the sizes are known (x86-64, the CI machine).
+ */
+#if defined(__x86_64__)
+_Static_assert(sizeof(struct gh_config) == 376, "gh_config changed: carry the new field in the config image");
+_Static_assert(sizeof(struct gh_site) == 120, "gh_site changed: carry the new field in the config image");
+_Static_assert(sizeof(struct gh_alpn_route) == 288, "gh_alpn_route changed: carry the new field in the config image");
+#endif
+
+struct ci_range {
+	uint64_t off;		/* bytes from the image's start */
+	uint64_t count;		/* elements */
+};
+
+struct ci_table {
+	struct ci_range slots;	/* struct routes_slot */
+	uint64_t count, max_len;
+};
+
+struct ci_routes {
+	struct ci_table exact, wild;
+	struct ci_range strings;	/* char */
+};
+
+struct ci_name {
+	uint32_t off, len;	/* in strings, NUL at off + len; off CI_NONE: none */
+};
+
+struct ci_site {
+	uint32_t names, n_names;			/* in names */
+	uint32_t servers[GH_KIND_COUNT], n_servers[GH_KIND_COUNT];	/* in addrs */
+	uint32_t alpn, n_alpn;				/* in alpns */
+	uint32_t acl, n_acl, acl_line;			/* in entries */
+	int32_t proxy_protocol;
+	uint32_t max_connections, line;
+};
+
+struct ci_alpn {
+	char protocol[256];
+	uint32_t protocol_len, inherited;
+	uint32_t servers, n_servers;			/* in addrs */
+	uint32_t line, pad;
+};
+
+struct ci_header {
+	char magic[CONFIG_IMAGE_MAGIC_LEN];
+	uint32_t version, endian;
+	uint64_t size;
+	/* a reader built with other struct layouts refuses the image */
+	uint32_t sizeof_header, sizeof_addr, sizeof_listen, sizeof_entry, sizeof_slot, pad0;
+
+	uint32_t inspect_timeout_ms, connect_timeout_ms, idle_timeout_ms, http_mode;
+	uint32_t default_site[GH_KIND_COUNT];
+	uint32_t forwarders, max_connections, queue_timeout_ms;
+	uint32_t acl, n_acl, acl_line;			/* in entries */
+	uint32_t alpn, n_alpn;				/* in alpns */
+	uint64_t max_head;
+	struct ci_name user, chroot_dir;
+	struct gh_addr metrics;
+
+	struct ci_range listens, sites, addrs, names, strings, entries, alpns;
+	struct ci_routes routes[GH_KIND_COUNT], by_name;
+};
+
+/* ------------------------------------------------------------ writing */
+
+/* Where each array goes, from c's counts; h->size the total, 0 if too big. */
+static void ci_layout(const struct gh_config *c, struct ci_header *h, struct routes_flat fl[GH_KIND_COUNT + 1])
+{
+	uint64_t addrs = 0, names = 0, strings = 0, entries = c->acl.n_rules, alpns = c->n_alpn;
+	uint64_t at = sizeof(*h);
+	bool big = false;
+
+	for (size_t g = 0; g < c->n_alpn; g++)
+		addrs += c->alpn[g].n_servers;
+	for (size_t i = 0; i < c->n_sites; i++) {
+		const struct gh_site *s = &c->sites[i];
+
+		names += s->n_names;
+		for (size_t j = 0; j < s->n_names; j++)
+			strings += strlen(s->names[j]) + 1;
+		for (int k = 0; k < GH_KIND_COUNT; k++)
+			addrs += s->n_servers[k];
+		for (size_t r = 0; r < s->n_alpn; r++)
+			addrs += s->alpn[r].n_servers;
+		alpns += s->n_alpn;
+		entries += s->acl.n_rules;
+	}
+	if (c->user)
+		strings += strlen(c->user) + 1;
+	if (c->chroot_dir)
+		strings += strlen(c->chroot_dir) + 1;
+
+#define CI_PLACE(r, n, elem) do { \
+		(r).off = at; (r).count = (n); \
+		big |= (n) >= CI_NONE; \
+		at += ((uint64_t)(n) * (elem) + CI_ALIGN - 1) & ~(uint64_t)(CI_ALIGN - 1); \
+	} while (0)
+	CI_PLACE(h->listens, c->n_listens, sizeof(struct gh_listen));
+	CI_PLACE(h->sites, c->n_sites, sizeof(struct ci_site));
+	CI_PLACE(h->addrs, addrs, sizeof(struct gh_addr));
+	CI_PLACE(h->names, names, sizeof(struct ci_name));
+	CI_PLACE(h->strings, strings, 1);
+	CI_PLACE(h->entries, entries, sizeof(struct prefixset_entry));
+	CI_PLACE(h->alpns, alpns, sizeof(struct ci_alpn));
+	for (int k = 0; k <= GH_KIND_COUNT; k++) {
+		struct ci_routes *cr = k < GH_KIND_COUNT ? &h->routes[k] : &h->by_name;
+		const struct routes *r = k < GH_KIND_COUNT ? c->routes[k] : c->site_by_name;
+
+		memset(&fl[k], 0, sizeof(fl[k]));
+		if (r)
+			routes_flat(r, &fl[k]);
+		CI_PLACE(cr->exact.slots, fl[k].exact.size, sizeof(struct routes_slot));
+		CI_PLACE(cr->wild.slots, fl[k].wild.size, sizeof(struct routes_slot));
+		CI_PLACE(cr->strings, fl[k].strings_len, 1);
+		cr->exact.count = fl[k].exact.count;
+		cr->exact.max_len = fl[k].exact.max_len;
+		cr->wild.count = fl[k].wild.count;
+		cr->wild.max_len = fl[k].wild.max_len;
+	}
+#undef CI_PLACE
+	h->size = big ? 0 : at;
+}
+
+size_t config_image_size(const struct gh_config *c)
+{
+	struct ci_header h = { 0 };
+	struct routes_flat fl[GH_KIND_COUNT + 1];
+
+	ci_layout(c, &h, fl);
+	return h.size > SIZE_MAX ? 0 : (size_t)h.size;
+}
+
+static struct ci_name ci_put_string(char *strings, uint32_t *at, const char *s)
+{
+	struct ci_name n = { .off = CI_NONE };
+
+	if (!s)
+		return n;
+	n.off = *at;
+	n.len = (uint32_t)strlen(s);
+	memcpy(strings + *at, s, n.len + 1u);
+	*at += n.len + 1u;
+	return n;
+}
+
+/* n servers into the addrs array; their index */
+static uint32_t ci_put_addrs(struct gh_addr *addrs, uint32_t *at, const struct gh_addr *a, size_t n)
+{
+	uint32_t first = *at;
+
+	if (n)
+		memcpy(addrs + first, a, n * sizeof(*a));
+	*at += (uint32_t)n;
+	return first;
+}
+
+static uint32_t ci_put_alpn(struct ci_alpn *alpns, uint32_t *at, struct gh_addr *addrs, uint32_t *addr_at,
+			    const struct gh_alpn_route *routes, size_t n)
+{
+	uint32_t first = *at;
+
+	for (size_t r = 0; r < n; r++) {
+		struct ci_alpn *a = &alpns[(*at)++];
+
+		memcpy(a->protocol, routes[r].protocol, sizeof(a->protocol));
+		a->protocol_len = routes[r].protocol_len;
+		a->inherited = routes[r].inherited;
+		a->n_servers = (uint32_t)routes[r].n_servers;
+		a->servers = ci_put_addrs(addrs, addr_at, routes[r].servers, routes[r].n_servers);
+		a->line = routes[r].line;
+	}
+	return first;
+}
+
+static uint32_t ci_put_rules(struct prefixset_entry *entries, uint32_t *at, const struct gh_acl *acl)
+{
+	uint32_t first = *at;
+
+	if (acl->n_rules)
+		memcpy(entries + first, acl->rules, acl->n_rules * sizeof(*acl->rules));
+	*at += (uint32_t)acl->n_rules;
+	return first;
+}
+
+int config_image_write(const struct gh_config *c, void *buf, size_t size)
+{
+	struct ci_header h = { 0 };
+	struct routes_flat fl[GH_KIND_COUNT + 1];
+	uint8_t *b = buf;
+	uint32_t addr_at = 0, name_at = 0, str_at = 0, entry_at = 0, alpn_at = 0;
+
+	ci_layout(c, &h, fl);
+	if (h.size == 0 || h.size != size)
+		return -EINVAL;
+	memset(b, 0, size);
+	struct gh_addr *addrs = (void *)(b + h.addrs.off);
+	struct ci_name *names = (void *)(b + h.names.off);
+	char *strings = (void *)(b + h.strings.off);
+	struct prefixset_entry *entries = (void *)(b + h.entries.off);
+	struct ci_alpn *alpns = (void *)(b + h.alpns.off);
+	struct ci_site *sites = (void *)(b + h.sites.off);
+
+	memcpy(h.magic, CONFIG_IMAGE_MAGIC, CONFIG_IMAGE_MAGIC_LEN);
+	h.version = CI_VERSION;
+	h.endian = CI_ENDIAN;
+	h.sizeof_header = sizeof(h);
+	h.sizeof_addr = sizeof(struct gh_addr);
+	h.sizeof_listen = sizeof(struct gh_listen);
+	h.sizeof_entry = sizeof(struct prefixset_entry);
+	h.sizeof_slot = sizeof(struct routes_slot);
+	h.inspect_timeout_ms = c->inspect_timeout_ms;
+	h.connect_timeout_ms = c->connect_timeout_ms;
+	h.idle_timeout_ms = c->idle_timeout_ms;
+	h.http_mode = c->http_mode;
+	for (int k = 0; k < GH_KIND_COUNT; k++)
+		h.default_site[k] = c->default_site[k];
+	h.forwarders = c->forwarders;
+	h.max_connections = c->max_connections;
+	h.queue_timeout_ms = c->queue_timeout_ms;
+	h.max_head = c->max_head;
+	h.metrics = c->metrics;
+	h.user = ci_put_string(strings, &str_at, c->user);
+	h.chroot_dir = ci_put_string(strings, &str_at, c->chroot_dir);
+	h.n_acl = (uint32_t)c->acl.n_rules;
+	h.acl_line = c->acl.line;
+	h.acl = ci_put_rules(entries, &entry_at, &c->acl);
+	h.n_alpn = (uint32_t)c->n_alpn;
+	h.alpn = ci_put_alpn(alpns, &alpn_at, addrs, &addr_at, c->alpn, c->n_alpn);
+	if (c->n_listens)
+		memcpy(b + h.listens.off, c->listens, c->n_listens * sizeof(*c->listens));
+
+	for (size_t i = 0; i < c->n_sites; i++) {
+		const struct gh_site *s = &c->sites[i];
+		struct ci_site *cs = &sites[i];
+
+		cs->names = name_at;
+		cs->n_names = (uint32_t)s->n_names;
+		for (size_t j = 0; j < s->n_names; j++)
+			names[name_at++] = ci_put_string(strings, &str_at, s->names[j]);
+		for (int k = 0; k < GH_KIND_COUNT; k++) {
+			cs->n_servers[k] = (uint32_t)s->n_servers[k];
+			cs->servers[k] = ci_put_addrs(addrs, &addr_at, s->servers[k], s->n_servers[k]);
+		}
+		cs->n_alpn = (uint32_t)s->n_alpn;
+		cs->alpn = ci_put_alpn(alpns, &alpn_at, addrs, &addr_at, s->alpn, s->n_alpn);
+		cs->n_acl = (uint32_t)s->acl.n_rules;
+		cs->acl_line = s->acl.line;
+		cs->acl = ci_put_rules(entries, &entry_at, &s->acl);
+		cs->proxy_protocol = s->proxy_protocol;
+		cs->max_connections = s->max_connections;
+		cs->line = s->line;
+	}
+	for (int k = 0; k <= GH_KIND_COUNT; k++) {
+		const struct ci_routes *cr = k < GH_KIND_COUNT ? &h.routes[k] : &h.by_name;
+
+		if (fl[k].exact.size)
+			memcpy(b + cr->exact.slots.off, fl[k].exact.slots, fl[k].exact.size * sizeof(struct routes_slot));
+		if (fl[k].wild.size)
+			memcpy(b + cr->wild.slots.off, fl[k].wild.slots, fl[k].wild.size * sizeof(struct routes_slot));
+		if (fl[k].strings_len)
+			memcpy(b + cr->strings.off, fl[k].strings, fl[k].strings_len);
+	}
+	memcpy(b, &h, sizeof(h));
+	return 0;
+}
+
+/* ------------------------------------------------------------ reading */
+
+struct config_image_ref {
+	const void *base;
+	size_t len;
+	config_image_release_fn release;
+	char **names;		/* every site name, pointing into the image */
+};
+
+struct ci_reader {
+	const uint8_t *b;
+	size_t len;
+	struct ci_header h;
+	char *why;
+	size_t why_size;
+};
+
+static int ci_bad(struct ci_reader *rd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static int ci_bad(struct ci_reader *rd, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (rd->why && rd->why_size) {
+		va_start(ap, fmt);
+		vsnprintf(rd->why, rd->why_size, fmt, ap);
+		va_end(ap);
+	}
+	return -EINVAL;
+}
+
+/* An array of count elements of elem bytes inside the image, aligned. */
+static int ci_range_ok(struct ci_reader *rd, const struct ci_range *r, size_t elem, const char *what)
+{
+	if (r->off % CI_ALIGN || r->off < sizeof(rd->h) || r->off > rd->len ||
+	    r->count > (rd->len - r->off) / elem || r->count >= CI_NONE)
+		return ci_bad(rd, "%s: offset %llu, %llu elements: outside the image (%zu bytes)", what,
+			      (unsigned long long)r->off, (unsigned long long)r->count, rd->len);
+	return 0;
+}
+
+/* first..first+n inside an array of count elements */
+static bool ci_span_ok(uint32_t first, uint32_t n, uint64_t count)
+{
+	return (uint64_t)first + n <= count;
+}
+
+/* A NUL-terminated string of the strings array, without inner NULs. */
+static const char *ci_string(struct ci_reader *rd, const struct ci_name *n)
+{
+	const char *s = (const char *)rd->b + rd->h.strings.off;
+	uint64_t count = rd->h.strings.count;
+
+	if (n->off >= count || n->len >= count - n->off || s[n->off + n->len] != '\0' ||
+	    memchr(s + n->off, '\0', n->len))
+		return NULL;
+	return s + n->off;
+}
+
+static bool ci_addr_ok(const struct gh_addr *a, bool may_be_empty)
+{
+	if (!memchr(a->text, '\0', sizeof(a->text)))
+		return false;
+	if (a->len == 0)
+		return may_be_empty;
+	if (a->ss.ss_family == AF_INET6)
+		return a->len == sizeof(struct sockaddr_in6);
+	if (a->ss.ss_family == AF_INET)
+		return a->len == sizeof(struct sockaddr_in);
+	return false;
+}
+
+/* The image is read-only memory: the daemon's structs point into it with
+ * their usual non-const pointer types (gh_site has no const members), and
+ * nothing writes through them; a write would fault, not corrupt. */
+static void *ci_unconst(const void *p)
+{
+	return (void *)(uintptr_t)p;
+}
+
+static int ci_header_ok(struct ci_reader *rd)
+{
+	struct ci_header *h = &rd->h;
+
+	if (rd->len < sizeof(*h))
+		return ci_bad(rd, "truncated: %zu bytes, the header alone is %zu", rd->len, sizeof(*h));
+	memcpy(h, rd->b, sizeof(*h));
+	if (memcmp(h->magic, CONFIG_IMAGE_MAGIC, CONFIG_IMAGE_MAGIC_LEN) != 0)
+		return ci_bad(rd, "not a gatehouse config image (bad magic)");
+	if (h->version != CI_VERSION || h->endian != CI_ENDIAN || h->sizeof_header != sizeof(*h) ||
+	    h->sizeof_addr != sizeof(struct gh_addr) || h->sizeof_listen != sizeof(struct gh_listen) ||
+	    h->sizeof_entry != sizeof(struct prefixset_entry) || h->sizeof_slot != sizeof(struct routes_slot))
+		return ci_bad(rd, "image version %u from another build (this one reads version %u)",
+			      h->version, CI_VERSION);
+	if (h->size != rd->len)
+		return ci_bad(rd, "truncated or padded: the header says %llu bytes, the image has %zu",
+			      (unsigned long long)h->size, rd->len);
+	if (ci_range_ok(rd, &h->listens, sizeof(struct gh_listen), "listens") ||
+	    ci_range_ok(rd, &h->sites, sizeof(struct ci_site), "sites") ||
+	    ci_range_ok(rd, &h->addrs, sizeof(struct gh_addr), "servers") ||
+	    ci_range_ok(rd, &h->names, sizeof(struct ci_name), "names") ||
+	    ci_range_ok(rd, &h->strings, 1, "strings") ||
+	    ci_range_ok(rd, &h->entries, sizeof(struct prefixset_entry), "access rules") ||
+	    ci_range_ok(rd, &h->alpns, sizeof(struct ci_alpn), "tls-alpn routes"))
+		return -EINVAL;
+	if (h->listens.count > CONFIG_MAX_LISTENS)
+		return ci_bad(rd, "%llu listens, at most %u", (unsigned long long)h->listens.count,
+			      CONFIG_MAX_LISTENS);
+	if (h->http_mode > GH_HTTP_REDIRECT_HTTPS || h->forwarders > CONFIG_MAX_FORWARDERS ||
+	    h->max_head < CONFIG_MIN_HEAD || h->max_head > CONFIG_MAX_HEAD ||
+	    h->inspect_timeout_ms > CONFIG_MAX_DURATION_MS || h->connect_timeout_ms > CONFIG_MAX_DURATION_MS ||
+	    h->idle_timeout_ms > CONFIG_MAX_DURATION_MS || h->queue_timeout_ms > CONFIG_MAX_DURATION_MS)
+		return ci_bad(rd, "a setting out of range (http-mode, forwarders, max-head-size or a timeout)");
+	for (int k = 0; k < GH_KIND_COUNT; k++)
+		if (h->default_site[k] != GH_NO_SITE && h->default_site[k] >= h->sites.count)
+			return ci_bad(rd, "default %s: site %u of %llu", gh_kind_str((enum gh_kind)k),
+				      h->default_site[k], (unsigned long long)h->sites.count);
+	if (!ci_addr_ok(&h->metrics, true))
+		return ci_bad(rd, "bad metrics address");
+	return 0;
+}
+
+static int ci_acl(struct ci_reader *rd, uint32_t first, uint32_t n, uint32_t line, struct gh_acl *acl,
+		  const char *where)
+{
+	const struct prefixset_entry *e = (const void *)(rd->b + rd->h.entries.off);
+	int r;
+
+	if (!ci_span_ok(first, n, rd->h.entries.count) || n > CONFIG_MAX_ACL_RULES)
+		return ci_bad(rd, "%s: access rules %u+%u outside the image", where, first, n);
+	acl->line = line;
+	if (n == 0)
+		return 0;
+	for (uint32_t i = 0; i < n; i++)
+		if (e[first + i].value != GH_ACL_DENY && e[first + i].value != GH_ACL_ALLOW)
+			return ci_bad(rd, "%s: access rule %u is neither allow nor deny", where, i);
+	acl->rules = malloc(n * sizeof(*acl->rules));
+	if (!acl->rules)
+		return -ENOMEM;
+	memcpy(acl->rules, e + first, n * sizeof(*acl->rules));
+	acl->n_rules = n;
+	r = config_acl_build(acl);
+	if (r == -EINVAL)
+		return ci_bad(rd, "%s: a malformed access rule", where);
+	return r;
+}
+
+static int ci_alpn(struct ci_reader *rd, uint32_t first, uint32_t n, struct gh_alpn_route **out,
+		   size_t *n_out, const char *where)
+{
+	const struct ci_alpn *a = (const void *)(rd->b + rd->h.alpns.off);
+	const struct gh_addr *addrs = (const void *)(rd->b + rd->h.addrs.off);
+	struct gh_alpn_route *l;
+
+	if (!ci_span_ok(first, n, rd->h.alpns.count) || n > 2 * CONFIG_MAX_ALPN_ROUTES)
+		return ci_bad(rd, "%s: tls-alpn routes %u+%u outside the image", where, first, n);
+	if (n == 0)
+		return 0;
+	l = calloc(n, sizeof(*l));
+	if (!l)
+		return -ENOMEM;
+	*out = l;
+	*n_out = n;
+	for (uint32_t i = 0; i < n; i++) {
+		const struct ci_alpn *ca = &a[first + i];
+
+		if (ca->protocol_len == 0 || ca->protocol_len >= sizeof(ca->protocol) ||
+		    memchr(ca->protocol, '\0', ca->protocol_len) || ca->protocol[ca->protocol_len] != '\0' ||
+		    ca->inherited > 1 || ca->n_servers > CONFIG_MAX_SERVERS ||
+		    !ci_span_ok(ca->servers, ca->n_servers, rd->h.addrs.count))
+			return ci_bad(rd, "%s: tls-alpn route %u is corrupt", where, i);
+		memcpy(l[i].protocol, ca->protocol, sizeof(l[i].protocol));
+		l[i].protocol_len = (uint8_t)ca->protocol_len;
+		l[i].inherited = ca->inherited;
+		l[i].servers = ci_unconst(addrs + ca->servers);
+		l[i].n_servers = ca->n_servers;
+		l[i].line = ca->line;
+	}
+	return 0;
+}
+
+static int ci_sites(struct ci_reader *rd, struct gh_config *c)
+{
+	const struct ci_site *cs = (const void *)(rd->b + rd->h.sites.off);
+	const struct ci_name *names = (const void *)(rd->b + rd->h.names.off);
+	const struct gh_addr *addrs = (const void *)(rd->b + rd->h.addrs.off);
+	char **ptrs;
+	int r;
+
+	c->image->names = ptrs = calloc(rd->h.names.count ? rd->h.names.count : 1, sizeof(*ptrs));
+	c->sites = calloc(rd->h.sites.count ? rd->h.sites.count : 1, sizeof(*c->sites));
+	if (!ptrs || !c->sites)
+		return -ENOMEM;
+	/* all of them, so config_image_free frees what a failed site took */
+	c->n_sites = rd->h.sites.count;
+	for (uint64_t i = 0; i < rd->h.names.count; i++) {
+		const char *s = ci_string(rd, &names[i]);
+
+		if (!s || !s[0])
+			return ci_bad(rd, "site name %llu outside the strings", (unsigned long long)i);
+		ptrs[i] = ci_unconst(s);
+	}
+	/* once for all: every server a site or tls-alpn route points at */
+	for (uint64_t i = 0; i < rd->h.addrs.count; i++)
+		if (!ci_addr_ok(&addrs[i], false))
+			return ci_bad(rd, "server %llu: bad address", (unsigned long long)i);
+	for (uint64_t i = 0; i < rd->h.sites.count; i++) {
+		const struct ci_site *x = &cs[i];
+		struct gh_site *s = &c->sites[i];
+		char where[48];
+
+		snprintf(where, sizeof(where), "site %llu", (unsigned long long)i);
+		if (x->n_names == 0 || !ci_span_ok(x->names, x->n_names, rd->h.names.count))
+			return ci_bad(rd, "%s: names %u+%u outside the image", where, x->names, x->n_names);
+		s->names = ptrs + x->names;
+		s->n_names = x->n_names;
+		s->name = s->names[0];
+		for (int k = 0; k < GH_KIND_COUNT; k++) {
+			if (x->n_servers[k] > CONFIG_MAX_SERVERS ||
+			    !ci_span_ok(x->servers[k], x->n_servers[k], rd->h.addrs.count))
+				return ci_bad(rd, "%s: servers %u+%u outside the image", where, x->servers[k],
+					      x->n_servers[k]);
+			s->servers[k] = x->n_servers[k] ? ci_unconst(addrs + x->servers[k]) : NULL;
+			s->n_servers[k] = x->n_servers[k];
+		}
+		if (x->proxy_protocol < 0 || x->proxy_protocol > 2)
+			return ci_bad(rd, "%s: proxy-protocol %d", where, x->proxy_protocol);
+		s->proxy_protocol = x->proxy_protocol;
+		s->max_connections = x->max_connections;
+		s->line = x->line;
+		if ((r = ci_alpn(rd, x->alpn, x->n_alpn, &s->alpn, &s->n_alpn, where)) < 0 ||
+		    (r = ci_acl(rd, x->acl, x->n_acl, x->acl_line, &s->acl, where)) < 0)
+			return r;
+	}
+	return 0;
+}
+
+static int ci_routes(struct ci_reader *rd, const struct ci_routes *cr, struct routes **out, const char *what)
+{
+	struct routes_flat f = { 0 };
+	const char *why = NULL;
+	int r;
+
+	if (ci_range_ok(rd, &cr->exact.slots, sizeof(struct routes_slot), what) ||
+	    ci_range_ok(rd, &cr->wild.slots, sizeof(struct routes_slot), what) ||
+	    ci_range_ok(rd, &cr->strings, 1, what))
+		return -EINVAL;
+	f.exact = (struct routes_flat_table){ .slots = (const void *)(rd->b + cr->exact.slots.off),
+					      .size = cr->exact.slots.count, .count = cr->exact.count,
+					      .max_len = cr->exact.max_len };
+	f.wild = (struct routes_flat_table){ .slots = (const void *)(rd->b + cr->wild.slots.off),
+					     .size = cr->wild.slots.count, .count = cr->wild.count,
+					     .max_len = cr->wild.max_len };
+	f.strings = (const char *)rd->b + cr->strings.off;
+	f.strings_len = cr->strings.count;
+	r = routes_view(&f, (uint32_t)rd->h.sites.count, out, &why);
+	if (r == -EINVAL)
+		return ci_bad(rd, "%s: %s", what, why);
+	return r;
+}
+
+int config_image_open(const void *image, size_t len, config_image_release_fn release,
+		      struct gh_config **out, char *why, size_t why_size)
+{
+	struct ci_reader rd = { .b = image, .len = len, .why = why, .why_size = why_size };
+	struct gh_config *c;
+	int r;
+
+	*out = NULL;
+	if (why && why_size)
+		why[0] = '\0';
+	if (!image || (uintptr_t)image % CI_ALIGN)
+		return ci_bad(&rd, "image not aligned");
+	r = ci_header_ok(&rd);
+	if (r < 0)
+		return r;
+	c = calloc(1, sizeof(*c));
+	if (!c)
+		return -ENOMEM;
+	c->image = calloc(1, sizeof(*c->image));
+	if (!c->image) {
+		free(c);
+		return -ENOMEM;
+	}
+	/* release stays NULL until the end: a failure does not give back
+	 * memory the caller still owns */
+	c->image->base = image;
+	c->image->len = len;
+
+	const struct ci_header *h = &rd.h;
+	c->inspect_timeout_ms = h->inspect_timeout_ms;
+	c->connect_timeout_ms = h->connect_timeout_ms;
+	c->idle_timeout_ms = h->idle_timeout_ms;
+	c->http_mode = (enum gh_http_mode)h->http_mode;
+	for (int k = 0; k < GH_KIND_COUNT; k++)
+		c->default_site[k] = h->default_site[k];
+	c->forwarders = h->forwarders;
+	c->max_connections = h->max_connections;
+	c->queue_timeout_ms = h->queue_timeout_ms;
+	c->max_head = (size_t)h->max_head;
+	c->metrics = h->metrics;
+
+	const char *user = h->user.off == CI_NONE ? NULL : ci_string(&rd, &h->user);
+	const char *dir = h->chroot_dir.off == CI_NONE ? NULL : ci_string(&rd, &h->chroot_dir);
+	if ((h->user.off != CI_NONE && !user) || (h->chroot_dir.off != CI_NONE && !dir)) {
+		r = ci_bad(&rd, "user or chroot outside the strings");
+		goto fail;
+	}
+	if ((user && !(c->user = strdup(user))) || (dir && !(c->chroot_dir = strdup(dir)))) {
+		r = -ENOMEM;
+		goto fail;
+	}
+	if (h->listens.count) {
+		const struct gh_listen *ls = (const void *)(rd.b + h->listens.off);
+
+		c->listens = malloc(h->listens.count * sizeof(*c->listens));
+		if (!c->listens) {
+			r = -ENOMEM;
+			goto fail;
+		}
+		for (uint64_t i = 0; i < h->listens.count; i++) {
+			if ((unsigned)ls[i].kind >= GH_KIND_COUNT || !ci_addr_ok(&ls[i].addr, false)) {
+				r = ci_bad(&rd, "listen %llu: bad kind or address", (unsigned long long)i);
+				goto fail;
+			}
+			c->listens[c->n_listens++] = ls[i];
+		}
+	}
+	if ((r = ci_acl(&rd, h->acl, h->n_acl, h->acl_line, &c->acl, "global")) < 0 ||
+	    (r = ci_alpn(&rd, h->alpn, h->n_alpn, &c->alpn, &c->n_alpn, "global")) < 0 ||
+	    (r = ci_sites(&rd, c)) < 0)
+		goto fail;
+	for (int k = 0; k < GH_KIND_COUNT; k++)
+		if ((r = ci_routes(&rd, &h->routes[k], &c->routes[k], gh_kind_str((enum gh_kind)k))) < 0)
+			goto fail;
+	if ((r = ci_routes(&rd, &h->by_name, &c->site_by_name, "site names")) < 0)
+		goto fail;
+	c->image->release = release;
+	*out = c;
+	return 0;
+fail:
+	config_image_free(c);
+	return r;
+}
+
+void config_image_free(struct gh_config *c)
+{
+	struct config_image_ref *ref = c->image;
+
+	for (size_t i = 0; i < c->n_sites; i++) {
+		free(c->sites[i].alpn);	/* the servers are the image's */
+		config_acl_free(&c->sites[i].acl);
+	}
+	free(c->sites);
+	free(c->alpn);
+	config_acl_free(&c->acl);
+	free(c->listens);
+	for (int k = 0; k < GH_KIND_COUNT; k++)
+		routes_free(c->routes[k]);
+	routes_free(c->site_by_name);
+	free(c->user);
+	free(c->chroot_dir);
+	free(ref->names);
+	if (ref->release)
+		ref->release(ref->base, ref->len);
+	free(ref);
+	free(c);
+}
