@@ -99,7 +99,7 @@ struct ci_header {
 static void ci_layout(const struct gh_config *c, struct ci_header *h, struct routes_flat fl[GH_KIND_COUNT + 1])
 {
 	uint64_t addrs = 0, names = 0, strings = 0, entries = c->acl.n_rules, alpns = c->n_alpn;
-	uint64_t at = sizeof(*h);
+	uint64_t at = sizeof(*h), end = at;
 	bool big = false;
 
 	for (size_t g = 0; g < c->n_alpn; g++)
@@ -125,6 +125,8 @@ static void ci_layout(const struct gh_config *c, struct ci_header *h, struct rou
 #define CI_PLACE(r, n, elem) do { \
 		(r).off = at; (r).count = (n); \
 		big |= (n) >= CI_NONE; \
+		if ((n) && at + (uint64_t)(n) * (elem) > end) \
+			end = at + (uint64_t)(n) * (elem); \
 		at += ((uint64_t)(n) * (elem) + CI_ALIGN - 1) & ~(uint64_t)(CI_ALIGN - 1); \
 	} while (0)
 	CI_PLACE(h->listens, c->n_listens, sizeof(struct gh_listen));
@@ -150,7 +152,9 @@ static void ci_layout(const struct gh_config *c, struct ci_header *h, struct rou
 		cr->wild.max_len = fl[k].wild.max_len;
 	}
 #undef CI_PLACE
-	h->size = big ? 0 : at;
+	/* no padding after the last array: any cut loses bytes a reader
+	 * needs, and the reader can insist on it (ci_header_ok) */
+	h->size = big ? 0 : end;
 }
 
 size_t config_image_size(const struct gh_config *c)
@@ -309,6 +313,7 @@ struct ci_reader {
 	const uint8_t *b;
 	size_t len;
 	struct ci_header h;
+	uint64_t end;		/* where the last array checked so far ends */
 	char *why;
 	size_t why_size;
 };
@@ -333,6 +338,8 @@ static int ci_range_ok(struct ci_reader *rd, const struct ci_range *r, size_t el
 	    r->count > (rd->len - r->off) / elem || r->count >= CI_NONE)
 		return ci_bad(rd, "%s: offset %llu, %llu elements: outside the image (%zu bytes)", what,
 			      (unsigned long long)r->off, (unsigned long long)r->count, rd->len);
+	if (r->count && r->off + r->count * elem > rd->end)
+		rd->end = r->off + r->count * elem;
 	return 0;
 }
 
@@ -559,7 +566,8 @@ static int ci_routes(struct ci_reader *rd, const struct ci_routes *cr, struct ro
 int config_image_open(const void *image, size_t len, config_image_release_fn release,
 		      struct gh_config **out, char *why, size_t why_size)
 {
-	struct ci_reader rd = { .b = image, .len = len, .why = why, .why_size = why_size };
+	struct ci_reader rd = { .b = image, .len = len, .end = sizeof(struct ci_header), .why = why,
+				.why_size = why_size };
 	struct gh_config *c;
 	int r;
 
@@ -632,6 +640,10 @@ int config_image_open(const void *image, size_t len, config_image_release_fn rel
 			goto fail;
 	if ((r = ci_routes(&rd, &h->by_name, &c->site_by_name, "site names")) < 0)
 		goto fail;
+	if (rd.end != len) {
+		r = ci_bad(&rd, "%zu bytes, but its arrays end at %llu", len, (unsigned long long)rd.end);
+		goto fail;
+	}
 	c->image->release = release;
 	*out = c;
 	return 0;

@@ -1,0 +1,492 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The compiled config (router/config_image.h, common/config_load.c): an
+ * image reads back as the config it was built from, with the same route
+ * lookups and probe counts; a truncated or corrupt one is refused with a
+ * reason (or, where a changed byte still makes a valid image, read without
+ * any access outside it: run under ASan too); the memfd carrying it is
+ * sealed, and nothing else is accepted as an image.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+#include "common/config_load.h"
+#include "router/config.h"
+#include "router/config_image.h"
+#include "router/prefixset.h"
+#include "router/routes.h"
+#include "suites.h"
+
+/* Every directive that reaches a daemon's struct at least once. */
+static const char rich[] =
+	"inspect-timeout 3s\n"
+	"connect-timeout 2s\n"
+	"idle-timeout 40s\n"
+	"http-mode redirect-https\n"
+	"listen http [::1]:8080\n"
+	"listen tls [::1]:8443\n"
+	"listen tls 127.0.0.1:8444\n"
+	"forwarders 3\n"
+	"max-head-size 8k\n"
+	"max-connections 5000\n"
+	"queue-timeout 1s\n"
+	"user gh-test\n"
+	"chroot /var/empty\n"
+	"metrics [::1]:9469\n"
+	"tls-alpn acme-tls/1 [::1]:9443\n"
+	"deny 198.51.100.0/24 2001:db8:bad::/48\n"
+	"site a.example www.a.example *.a.example\n"
+	"    http [2001:db8::a]:80\n"
+	"    tls [2001:db8::a]:443 [2001:db8::a2]:443\n"
+	"    proxy-protocol v2\n"
+	"    site-max-connections 7\n"
+	"site b.example\n"
+	"    tls 192.0.2.7:443\n"
+	"    tls-alpn h2 [2001:db8::b2]:443\n"
+	"    allow 192.0.2.0/24\n"
+	"    deny all\n"
+	"site c.example *.deep.c.example\n"
+	"    http [2001:db8::c]:80\n"
+	"    proxy-protocol v1\n"
+	"default http c.example\n"
+	"default tls a.example\n";
+
+static void no_errors(void *userdata, const char *message)
+{
+	(void)userdata;
+	ck_abort_msg("config error: %s", message);
+}
+
+static struct gh_config *parse_rich(void)
+{
+	struct gh_config *c = NULL;
+
+	ck_assert_int_eq(config_parse("rich.conf", rich, sizeof(rich) - 1, no_errors, NULL, &c), 0);
+	return c;
+}
+
+/* An 8-byte aligned image of c; *size its length. */
+static void *image_of(const struct gh_config *c, size_t *size)
+{
+	void *buf;
+
+	*size = config_image_size(c);
+	ck_assert_uint_gt(*size, 0);
+	buf = aligned_alloc(8, (*size + 7) & ~(size_t)7);
+	ck_assert_ptr_nonnull(buf);
+	ck_assert_int_eq(config_image_write(c, buf, *size), 0);
+	return buf;
+}
+
+static const char *const probes_names[] = {
+	"a.example", "www.a.example", "x.a.example", "x.y.a.example", "b.example", "c.example",
+	"deep.c.example", "q.deep.c.example", "r.q.deep.c.example", "nope.example", "example", "a",
+};
+
+/* Same answers and the same probes from both configs, every name. */
+static void same_routes(const struct gh_config *x, const struct gh_config *y)
+{
+	for (size_t i = 0; i < sizeof(probes_names) / sizeof(*probes_names); i++) {
+		const char *n = probes_names[i];
+		size_t len = strlen(n);
+
+		for (int k = 0; k < GH_KIND_COUNT; k++) {
+			uint32_t sx = 0, sy = 0;
+			size_t px = 0, py = 0;
+			int rx = routes_lookup_probes(x->routes[k], n, len, &sx, &px);
+			int ry = routes_lookup_probes(y->routes[k], n, len, &sy, &py);
+
+			ck_assert_int_eq(rx, ry);
+			if (rx == 0)
+				ck_assert_uint_eq(sx, sy);
+			ck_assert_uint_eq(px, py);
+			ck_assert_uint_eq(config_route(x, (enum gh_kind)k, n, len),
+					  config_route(y, (enum gh_kind)k, n, len));
+		}
+		ck_assert_uint_eq(config_site_index(x, n, len), config_site_index(y, n, len));
+	}
+}
+
+static void same_acl(const struct gh_acl *x, const struct gh_acl *y)
+{
+	static const uint8_t v4[][4] = { { 192, 0, 2, 1 }, { 198, 51, 100, 9 }, { 203, 0, 113, 1 } };
+	static const uint8_t v6[16] = { 0x20, 0x01, 0x0d, 0xb8, 0x0b, 0xad };
+
+	ck_assert_uint_eq(x->n_rules, y->n_rules);
+	ck_assert_uint_eq(x->line, y->line);
+	if (x->n_rules)
+		ck_assert_mem_eq(x->rules, y->rules, x->n_rules * sizeof(*x->rules));
+	for (size_t i = 0; i < 3; i++)
+		ck_assert_int_eq(config_acl_allows(x, AF_INET, v4[i]), config_acl_allows(y, AF_INET, v4[i]));
+	ck_assert_int_eq(config_acl_allows(x, AF_INET6, v6), config_acl_allows(y, AF_INET6, v6));
+}
+
+static void same_alpn(const struct gh_alpn_route *x, size_t nx, const struct gh_alpn_route *y, size_t ny)
+{
+	ck_assert_uint_eq(nx, ny);
+	for (size_t r = 0; r < nx; r++) {
+		ck_assert_str_eq(x[r].protocol, y[r].protocol);
+		ck_assert_uint_eq(x[r].protocol_len, y[r].protocol_len);
+		ck_assert_int_eq(x[r].inherited, y[r].inherited);
+		ck_assert_uint_eq(x[r].line, y[r].line);
+		ck_assert_uint_eq(x[r].n_servers, y[r].n_servers);
+		ck_assert_mem_eq(x[r].servers, y[r].servers, x[r].n_servers * sizeof(*x[r].servers));
+	}
+}
+
+/* Every field a daemon reads, the parsed config against the image's. */
+START_TEST(test_round_trip)
+{
+	struct gh_config *c = parse_rich(), *m = NULL, *copy = parse_rich();
+	char why[256] = "";
+	size_t size;
+	void *img = image_of(c, &size);
+
+	ck_assert_int_eq(config_image_open(img, size, NULL, &m, why, sizeof(why)), 0);
+	ck_assert_str_eq(why, "");
+	/* the image stands alone: the config it came from is gone */
+	config_free(c);
+	c = copy;
+	ck_assert_uint_eq(m->inspect_timeout_ms, c->inspect_timeout_ms);
+	ck_assert_uint_eq(m->connect_timeout_ms, c->connect_timeout_ms);
+	ck_assert_uint_eq(m->idle_timeout_ms, c->idle_timeout_ms);
+	ck_assert_int_eq(m->http_mode, GH_HTTP_REDIRECT_HTTPS);
+	ck_assert_uint_eq(m->forwarders, 3);
+	ck_assert_uint_eq(m->max_head, 8192);
+	ck_assert_uint_eq(m->max_connections, 5000);
+	ck_assert_uint_eq(m->queue_timeout_ms, 1000);
+	ck_assert_str_eq(m->user, "gh-test");
+	ck_assert_str_eq(m->chroot_dir, "/var/empty");
+	ck_assert_mem_eq(&m->metrics, &c->metrics, sizeof(m->metrics));
+	for (int k = 0; k < GH_KIND_COUNT; k++)
+		ck_assert_uint_eq(m->default_site[k], c->default_site[k]);
+	ck_assert_uint_eq(m->n_listens, 3);
+	ck_assert_mem_eq(m->listens, c->listens, 3 * sizeof(*c->listens));
+	same_acl(&m->acl, &c->acl);
+	same_alpn(m->alpn, m->n_alpn, c->alpn, c->n_alpn);
+	ck_assert_uint_eq(m->n_sites, c->n_sites);
+	for (size_t i = 0; i < c->n_sites; i++) {
+		const struct gh_site *x = &c->sites[i], *y = &m->sites[i];
+
+		ck_assert_str_eq(y->name, x->name);
+		ck_assert_uint_eq(y->n_names, x->n_names);
+		for (size_t j = 0; j < x->n_names; j++)
+			ck_assert_str_eq(y->names[j], x->names[j]);
+		for (int k = 0; k < GH_KIND_COUNT; k++) {
+			ck_assert_uint_eq(y->n_servers[k], x->n_servers[k]);
+			if (x->n_servers[k])
+				ck_assert_mem_eq(y->servers[k], x->servers[k], x->n_servers[k] * sizeof(struct gh_addr));
+		}
+		ck_assert_int_eq(y->proxy_protocol, x->proxy_protocol);
+		ck_assert_uint_eq(y->max_connections, x->max_connections);
+		ck_assert_uint_eq(y->line, x->line);
+		same_alpn(y->alpn, y->n_alpn, x->alpn, x->n_alpn);
+		same_acl(&y->acl, &x->acl);
+	}
+	ck_assert_uint_eq(m->sites[0].max_connections, 7);
+	ck_assert_uint_eq(m->sites[1].n_alpn, 2);	/* its own h2, the global acme-tls/1 */
+	ck_assert_uint_eq(m->sites[1].servers[GH_KIND_TLS][0].ss.ss_family, AF_INET);
+	same_routes(c, m);
+	config_free(m);
+	config_free(c);
+	free(img);
+}
+END_TEST
+
+/* Many sites: every name routes the same, with the same probes. */
+START_TEST(test_round_trip_many)
+{
+	const unsigned n = 5000;
+	size_t cap = (size_t)n * 160, len = 0, size;
+	char *text = malloc(cap), why[256];
+	struct gh_config *c = NULL, *m = NULL;
+	unsigned bad = 0;
+
+	ck_assert_ptr_nonnull(text);
+	for (unsigned i = 0; i < n; i++)
+		len += (size_t)snprintf(text + len, cap - len,
+					"site s%u.example *.w%u.example\n http [2001:db8::%x]:80\n tls [2001:db8::%x]:443\n",
+					i, i, i + 1, i + 1);
+	ck_assert_int_eq(config_parse("many.conf", text, len, no_errors, NULL, &c), 0);
+	void *img = image_of(c, &size);
+	ck_assert_int_eq(config_image_open(img, size, NULL, &m, why, sizeof(why)), 0);
+	for (unsigned i = 0; i < n; i++)
+		for (int v = 0; v < 3; v++) {
+			char name[64];
+			uint32_t sx = 0, sy = 0;
+			size_t px = 0, py = 0;
+
+			snprintf(name, sizeof(name), v == 0 ? "s%u.example" : v == 1 ? "a.w%u.example" : "m%u.example", i);
+			int rx = routes_lookup_probes(c->routes[GH_KIND_TLS], name, strlen(name), &sx, &px);
+			int ry = routes_lookup_probes(m->routes[GH_KIND_TLS], name, strlen(name), &sy, &py);
+			bad += rx != ry || sx != sy || px != py;
+		}
+	ck_assert_uint_eq(bad, 0);
+	config_free(m);
+	config_free(c);
+	free(img);
+	free(text);
+}
+END_TEST
+
+/* Open a copy of img[0..len), with the header's size field set to len when
+ * consistent: the header must not be trusted either. What's left is
+ * exercised (under ASan, any access outside the copy is an error). */
+static int open_copy(const void *img, size_t len, bool consistent, char *why, size_t why_size)
+{
+	size_t alloc = len ? (len + 7) & ~(size_t)7 : 8;
+	void *buf = aligned_alloc(8, alloc);
+	struct gh_config *m = NULL;
+	int r;
+
+	ck_assert_ptr_nonnull(buf);
+	memcpy(buf, img, len);
+	/* the header's total size: magic (8), version, endian (4 each) */
+	if (consistent && len >= 24) {
+		uint64_t l = len;
+
+		memcpy((char *)buf + 16, &l, sizeof(l));
+	}
+	r = config_image_open(buf, len, NULL, &m, why, why_size);
+	if (r == 0) {
+		for (size_t i = 0; i < m->n_sites; i++) {
+			const struct gh_site *s = &m->sites[i];
+			volatile size_t sum = strlen(s->name);
+
+			for (size_t j = 0; j < s->n_names; j++)
+				sum += strlen(s->names[j]);
+			for (unsigned k = 0; k < GH_KIND_COUNT; k++)
+				for (unsigned a = 0; a <= s->n_alpn; a++) {
+					size_t ns = 0;
+					const struct gh_addr *sv;
+
+					if (!config_alpn_route_ok(m, (uint32_t)i, k, a))
+						continue;
+					sv = config_servers(m, (uint32_t)i, k, a, &ns);
+					/* what a forwarder dials: a whole address */
+					for (size_t x = 0; x < ns; x++) {
+						ck_assert(memchr(sv[x].text, '\0', sizeof(sv[x].text)));
+						ck_assert((sv[x].ss.ss_family == AF_INET6 &&
+							   sv[x].len == sizeof(struct sockaddr_in6)) ||
+							  (sv[x].ss.ss_family == AF_INET &&
+							   sv[x].len == sizeof(struct sockaddr_in)));
+						sum += sv[x].len + strlen(sv[x].text);
+					}
+				}
+		}
+		for (size_t i = 0; i < sizeof(probes_names) / sizeof(*probes_names); i++)
+			for (int k = 0; k < GH_KIND_COUNT; k++) {
+				uint32_t site = config_route(m, (enum gh_kind)k, probes_names[i], strlen(probes_names[i]));
+
+				ck_assert(site == GH_NO_SITE || site < m->n_sites);
+			}
+		config_free(m);
+	}
+	free(buf);
+	return r;
+}
+
+START_TEST(test_truncated_refused)
+{
+	struct gh_config *c = parse_rich();
+	char why[256];
+	size_t size;
+	void *img = image_of(c, &size);
+
+	for (size_t len = 0; len < size; len++) {
+		/* as cut: the header says more than there is */
+		ck_assert_int_eq(open_copy(img, len, false, why, sizeof(why)), -EINVAL);
+		ck_assert_msg(strstr(why, "truncated"), "cut at %zu: '%s'", len, why);
+		/* and with a header that agrees: an array ends outside */
+		ck_assert_msg(open_copy(img, len, true, why, sizeof(why)) == -EINVAL, "cut at %zu of %zu opens", len, size);
+		ck_assert_msg(why[0], "cut at %zu: no reason", len);
+	}
+	ck_assert_int_eq(open_copy(img, size, false, why, sizeof(why)), 0);
+	config_free(c);
+	free(img);
+}
+END_TEST
+
+/* Every byte changed three ways: refused with a reason, or read (an
+ * unimportant byte, a name's letter) with no access outside the image. */
+START_TEST(test_corrupt_bytes)
+{
+	static const uint8_t flips[] = { 0xff, 0x80, 0x01 };
+	struct gh_config *c = parse_rich();
+	char why[256];
+	size_t size, refused = 0;
+	uint8_t *img = image_of(c, &size), *copy = malloc(size);
+
+	ck_assert_ptr_nonnull(copy);
+	for (size_t i = 0; i < size; i++)
+		for (size_t f = 0; f < sizeof(flips); f++) {
+			int r;
+
+			memcpy(copy, img, size);
+			copy[i] ^= flips[f];
+			why[0] = '\0';
+			r = open_copy(copy, size, false, why, sizeof(why));
+			ck_assert_msg(r == 0 || (r == -EINVAL && why[0]), "byte %zu ^ %#x: %d '%s'", i,
+				      flips[f], r, why);
+			refused += r != 0;
+		}
+	ck_assert_uint_gt(refused, 0);
+	config_free(c);
+	free(img);
+	free(copy);
+}
+END_TEST
+
+/* No sites at all: still an image, of the header and the listens. */
+START_TEST(test_empty_config)
+{
+	struct gh_config *c = NULL, *m = NULL;
+	char why[256];
+	size_t size;
+
+	ck_assert_int_eq(config_parse("empty.conf", "", 0, no_errors, NULL, &c), 0);
+	void *img = image_of(c, &size);
+	ck_assert_int_eq(config_image_open(img, size, NULL, &m, why, sizeof(why)), 0);
+	ck_assert_uint_eq(m->n_sites, 0);
+	ck_assert_uint_eq(m->n_listens, c->n_listens);
+	ck_assert_uint_eq(config_route(m, GH_KIND_TLS, "a.example", 9), GH_NO_SITE);
+	ck_assert_uint_eq(config_site_index(m, "a.example", 9), GH_NO_SITE);
+	config_free(m);
+	/* one byte more than its arrays: refused too */
+	void *big = aligned_alloc(8, size + 8);
+	ck_assert_ptr_nonnull(big);
+	memcpy(big, img, size);
+	((char *)big)[size] = 0;
+	uint64_t l = size + 1;
+	memcpy((char *)big + 16, &l, sizeof(l));
+	ck_assert_int_eq(config_image_open(big, size + 1, NULL, &m, why, sizeof(why)), -EINVAL);
+	ck_assert_msg(strstr(why, "arrays end at"), "%s", why);
+	free(big);
+	config_free(c);
+	free(img);
+}
+END_TEST
+
+START_TEST(test_named_errors)
+{
+	struct gh_config *c = parse_rich();
+	char why[256];
+	size_t size;
+	uint8_t *img = image_of(c, &size);
+
+	img[0] ^= 1;
+	ck_assert_int_eq(open_copy(img, size, false, why, sizeof(why)), -EINVAL);
+	ck_assert_str_eq(why, "not a gatehouse config image (bad magic)");
+	img[0] ^= 1;
+	img[8] ^= 1;	/* version */
+	ck_assert_int_eq(open_copy(img, size, false, why, sizeof(why)), -EINVAL);
+	ck_assert_msg(strstr(why, "another build"), "%s", why);
+	config_free(c);
+	free(img);
+}
+END_TEST
+
+static int load(const char *path, char *msg, size_t size, struct gh_config **out)
+{
+	FILE *f = fmemopen(msg, size, "w");
+	int r;
+
+	ck_assert_ptr_nonnull(f);
+	setbuf(f, NULL);
+	r = config_load_file(path, f, out);
+	fclose(f);
+	return r;
+}
+
+/* The memfd: sealed against every change before anyone sees it; loaded
+ * from it; the same bytes anywhere unsealed are refused. */
+START_TEST(test_memfd_sealed)
+{
+	struct gh_config *c = parse_rich(), *m = NULL;
+	char path[64], msg[512] = "";
+	int fd = -1, seals;
+	size_t size;
+	void *img = image_of(c, &size);
+
+	ck_assert_int_eq(config_load_image(c, &fd), 0);
+	seals = fcntl(fd, F_GET_SEALS);
+	ck_assert_int_eq(seals, F_SEAL_WRITE | F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL);
+	ck_assert_int_eq(fcntl(fd, F_GETFD) & FD_CLOEXEC, FD_CLOEXEC);
+	ck_assert_int_eq(lseek(fd, 0, SEEK_END), (off_t)size);
+	/* no write, no hole punched, no writable shared mapping, no resize */
+	ck_assert_int_eq(pwrite(fd, "x", 1, 0), -1);
+	ck_assert_int_eq(errno, EPERM);
+	ck_assert_int_eq(fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, 0, 4096), -1);
+	ck_assert_int_eq(errno, EPERM);
+	ck_assert_ptr_eq(mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0), MAP_FAILED);
+	ck_assert_int_eq(ftruncate(fd, 0), -1);
+	/* the same bytes as config_image_write */
+	void *p = mmap(NULL, size, PROT_READ, MAP_SHARED, fd, 0);
+	ck_assert_ptr_ne(p, MAP_FAILED);
+	ck_assert_mem_eq(p, img, size);
+	munmap(p, size);
+
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+	ck_assert_int_eq(load(path, msg, sizeof(msg), &m), 0);
+	same_routes(c, m);
+	ck_assert_str_eq(m->sites[1].name, "b.example");
+	config_free(m);
+	close(fd);
+
+	/* unsealed memfd, then a plain file: refused, saying why */
+	fd = memfd_create("unsealed", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(write(fd, img, size), (ssize_t)size);
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+	m = (void *)1;
+	ck_assert_int_eq(load(path, msg, sizeof(msg), &m), -EPERM);
+	ck_assert_ptr_null(m);
+	ck_assert_msg(strstr(msg, "sealed against writes"), "%s", msg);
+	/* some seals are not enough */
+	ck_assert_int_eq(fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW), 0);
+	ck_assert_int_eq(load(path, msg, sizeof(msg), &m), -EPERM);
+	close(fd);
+
+	char tmpl[] = "/tmp/gh-image-XXXXXX";
+	fd = mkstemp(tmpl);
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(write(fd, img, size), (ssize_t)size);
+	ck_assert_int_eq(load(tmpl, msg, sizeof(msg), &m), -EPERM);
+	unlink(tmpl);
+	close(fd);
+
+	/* a sealed but corrupt image: refused with the reader's reason */
+	fd = memfd_create("corrupt", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(write(fd, img, size - 8), (ssize_t)(size - 8));
+	ck_assert_int_eq(fcntl(fd, F_ADD_SEALS, F_SEAL_WRITE | F_SEAL_SHRINK | F_SEAL_GROW), 0);
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+	ck_assert_int_eq(load(path, msg, sizeof(msg), &m), -EINVAL);
+	ck_assert_msg(strstr(msg, "config image refused: truncated"), "%s", msg);
+	close(fd);
+
+	config_free(c);
+	free(img);
+}
+END_TEST
+
+Suite *make_config_image_suite(void)
+{
+	Suite *s = suite_create("config_image");
+	TCase *tc = tcase_create("image");
+
+	tcase_set_timeout(tc, 120);	/* every byte, three ways, under ASan too */
+	tcase_add_test(tc, test_round_trip);
+	tcase_add_test(tc, test_round_trip_many);
+	tcase_add_test(tc, test_truncated_refused);
+	tcase_add_test(tc, test_corrupt_bytes);
+	tcase_add_test(tc, test_empty_config);
+	tcase_add_test(tc, test_named_errors);
+	tcase_add_test(tc, test_memfd_sealed);
+	suite_add_tcase(s, tc);
+	return s;
+}
