@@ -78,6 +78,13 @@ static int config_line(struct config_parser *p, const char *s, size_t len)
 	return d->fn(p, d, p->toks + 1, n - 1);
 }
 
+/* Is s in kind k's route table? A site with only tls-alpn servers is
+ * routed on TLS too. */
+static bool config_site_routed(const struct gh_site *s, enum gh_kind k)
+{
+	return s->n_servers[k] > 0 || (k == GH_KIND_TLS && s->n_alpn > 0);
+}
+
 /* Checks that need the whole file, then the route tables. */
 static int config_finish(struct config_parser *p)
 {
@@ -138,7 +145,13 @@ static int config_finish(struct config_parser *p)
 			return r;
 	}
 
-	for (int k = 0; k < GH_KIND_COUNT; k++) {
+	/* sites sharing a server must have the same allow/deny list: with no
+	 * site having a list of its own they all do, and 100 000 sites skip
+	 * sorting 200 000 servers */
+	bool site_acl = false;
+	for (size_t i = 0; i < c->n_sites && !site_acl; i++)
+		site_acl = c->sites[i].acl.n_rules > 0;
+	for (int k = 0; k < GH_KIND_COUNT && site_acl; k++) {
 		r = config_check_shared(p, (enum gh_kind)k);
 		if (r < 0)
 			return r;
@@ -156,9 +169,31 @@ static int config_finish(struct config_parser *p)
 	if (r < 0)
 		return r;
 
+	/*
+	 * The parser's table of every name (p->names: each site's names, in
+	 * file order, to its index) is the route table of a kind that every
+	 * site is served on: the same keys added in the same order, so the
+	 * same slots and the same probes. Such kinds share it instead of
+	 * building their own (100 000 sites on both kinds: two tables of
+	 * 200 000 names fewer to build, hold and map).
+	 */
+	bool every[GH_KIND_COUNT];
+	for (int k = 0; k < GH_KIND_COUNT; k++) {
+		every[k] = true;
+		for (size_t i = 0; i < c->n_sites && every[k]; i++)
+			every[k] = config_site_routed(&c->sites[i], (enum gh_kind)k);
+	}
 	c->site_by_name = routes_new();
-	for (int k = 0; k < GH_KIND_COUNT; k++)
-		c->routes[k] = routes_new();
+	for (int k = 0; k < GH_KIND_COUNT; k++) {
+		if (every[k] && p->names) {
+			c->routes[k] = p->names;
+			p->names = NULL;
+		} else if (every[k]) {
+			c->routes[k] = c->routes[GH_KIND_HTTP];
+		} else {
+			c->routes[k] = routes_new();
+		}
+	}
 	if (!c->site_by_name || !c->routes[GH_KIND_HTTP] || !c->routes[GH_KIND_TLS])
 		return -ENOMEM;
 	for (size_t i = 0; i < c->n_sites; i++) {
@@ -169,8 +204,7 @@ static int config_finish(struct config_parser *p)
 		if (r < 0)
 			return r == -EEXIST ? -EINVAL : r;
 		for (int k = 0; k < GH_KIND_COUNT; k++) {
-			/* a site with only tls-alpn servers is routed on TLS too */
-			if (s->n_servers[k] == 0 && (k != GH_KIND_TLS || s->n_alpn == 0))
+			if (every[k] || !config_site_routed(s, (enum gh_kind)k))
 				continue;
 			for (size_t j = 0; j < s->n_names; j++) {
 				r = routes_add(c->routes[k], s->names[j], (uint32_t)i, NULL);
@@ -268,8 +302,9 @@ void config_free(struct gh_config *c)
 	config_alpn_free(c->alpn, c->n_alpn);
 	config_acl_free(&c->acl);
 	free(c->listens);
-	for (int k = 0; k < GH_KIND_COUNT; k++)
-		routes_free(c->routes[k]);
+	routes_free(c->routes[GH_KIND_HTTP]);
+	if (c->routes[GH_KIND_TLS] != c->routes[GH_KIND_HTTP])	/* may share one */
+		routes_free(c->routes[GH_KIND_TLS]);
 	routes_free(c->site_by_name);
 	free(c->user);
 	free(c->chroot_dir);

@@ -141,6 +141,11 @@ static void ci_layout(const struct gh_config *c, struct ci_header *h, struct rou
 		const struct routes *r = k < GH_KIND_COUNT ? c->routes[k] : c->site_by_name;
 
 		memset(&fl[k], 0, sizeof(fl[k]));
+		/* kinds sharing one table (config.c) share its arrays here too */
+		if (k == GH_KIND_TLS && r && r == c->routes[GH_KIND_HTTP]) {
+			*cr = h->routes[GH_KIND_HTTP];
+			continue;
+		}
 		if (r)
 			routes_flat(r, &fl[k]);
 		CI_PLACE(cr->exact.slots, fl[k].exact.size, sizeof(struct routes_slot));
@@ -635,9 +640,14 @@ int config_image_open(const void *image, size_t len, config_image_release_fn rel
 	    (r = ci_alpn(&rd, h->alpn, h->n_alpn, &c->alpn, &c->n_alpn, "global")) < 0 ||
 	    (r = ci_sites(&rd, c)) < 0)
 		goto fail;
-	for (int k = 0; k < GH_KIND_COUNT; k++)
+	for (int k = 0; k < GH_KIND_COUNT; k++) {
+		if (k == GH_KIND_TLS && !memcmp(&h->routes[k], &h->routes[GH_KIND_HTTP], sizeof(h->routes[k]))) {
+			c->routes[k] = c->routes[GH_KIND_HTTP];	/* one table for both */
+			continue;
+		}
 		if ((r = ci_routes(&rd, &h->routes[k], &c->routes[k], gh_kind_str((enum gh_kind)k))) < 0)
 			goto fail;
+	}
 	if ((r = ci_routes(&rd, &h->by_name, &c->site_by_name, "site names")) < 0)
 		goto fail;
 	if (rd.end != len) {
@@ -664,8 +674,9 @@ void config_image_free(struct gh_config *c)
 	free(c->alpn);
 	config_acl_free(&c->acl);
 	free(c->listens);
-	for (int k = 0; k < GH_KIND_COUNT; k++)
-		routes_free(c->routes[k]);
+	routes_free(c->routes[GH_KIND_HTTP]);
+	if (c->routes[GH_KIND_TLS] != c->routes[GH_KIND_HTTP])
+		routes_free(c->routes[GH_KIND_TLS]);
 	routes_free(c->site_by_name);
 	free(c->user);
 	free(c->chroot_dir);

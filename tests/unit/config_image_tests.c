@@ -212,20 +212,36 @@ START_TEST(test_round_trip_many)
 					"site s%u.example *.w%u.example\n http [2001:db8::%x]:80\n tls [2001:db8::%x]:443\n",
 					i, i, i + 1, i + 1);
 	ck_assert_int_eq(config_parse("many.conf", text, len, no_errors, NULL, &c), 0);
+	/* every site on both kinds: one table serves both, in the image too */
+	ck_assert_ptr_eq(c->routes[GH_KIND_HTTP], c->routes[GH_KIND_TLS]);
 	void *img = image_of(c, &size);
 	ck_assert_int_eq(config_image_open(img, size, NULL, &m, why, sizeof(why)), 0);
+	ck_assert_ptr_eq(m->routes[GH_KIND_HTTP], m->routes[GH_KIND_TLS]);
+	/* and it is the table built name by name, site by site, as before */
+	struct routes *ref = routes_new();
+	for (unsigned i = 0; i < n; i++) {
+		char name[64];
+
+		snprintf(name, sizeof(name), "s%u.example", i);
+		bad += routes_add(ref, name, i, NULL) != 0;
+		snprintf(name, sizeof(name), "*.w%u.example", i);
+		bad += routes_add(ref, name, i, NULL) != 0;
+	}
 	for (unsigned i = 0; i < n; i++)
 		for (int v = 0; v < 3; v++) {
 			char name[64];
-			uint32_t sx = 0, sy = 0;
-			size_t px = 0, py = 0;
+			uint32_t sx = 0, sy = 0, sr = 0;
+			size_t px = 0, py = 0, pr = 0;
 
 			snprintf(name, sizeof(name), v == 0 ? "s%u.example" : v == 1 ? "a.w%u.example" : "m%u.example", i);
 			int rx = routes_lookup_probes(c->routes[GH_KIND_TLS], name, strlen(name), &sx, &px);
 			int ry = routes_lookup_probes(m->routes[GH_KIND_TLS], name, strlen(name), &sy, &py);
+			int rr = routes_lookup_probes(ref, name, strlen(name), &sr, &pr);
 			bad += rx != ry || sx != sy || px != py;
+			bad += rx != rr || sx != sr || px != pr;
 		}
 	ck_assert_uint_eq(bad, 0);
+	routes_free(ref);
 	config_free(m);
 	config_free(c);
 	free(img);
