@@ -8,7 +8,7 @@ http and one tls server each), then
     /proc/PID/smaps_rollup once it is ready (launcher, listener, each
     forwarder, the exporter if any).
 
-`make bench-sites` runs it with 100 000 sites and 1 and 2 forwarders.
+`make bench-sites` runs it with 100 000 sites and 1, 2 and 4 forwarders.
 Everything it starts is in its own session and stopped by its id.
 
     python3 bench/many_sites.py --build build [--sites 100000] [--forwarders 1,2] [--json FILE]
@@ -133,7 +133,7 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--build", default="build")
     ap.add_argument("--sites", type=int, default=100000)
-    ap.add_argument("--forwarders", default="1,2")
+    ap.add_argument("--forwarders", default="1,2,4")
     ap.add_argument("--port-base", type=int, default=int(os.environ.get("BENCH_PORT_BASE", "23000")))
     ap.add_argument("--json")
     ap.add_argument("--keep", action="store_true")
