@@ -284,7 +284,7 @@ bench-edge: $(EDGE_BENCH)
 # (bench/many_sites.py; writes bench/results-sites.json)
 .PHONY: bench-sites
 bench-sites: all
-	python3 bench/many_sites.py --build $(BUILD) --json bench/results-sites.json
+	python3 bench/many_sites.py --build $(BUILD) --rounds 3 --json bench/results-sites.json
 
 # A/B of builds on the L4 hello row: make bench-ab REVS="HEAD~3 ."
 # (AB_ROW=bulk: the bulk row, CPU per GB)

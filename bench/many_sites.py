@@ -11,12 +11,17 @@ http and one tls server each), then
 `make bench-sites` runs it with 100 000 sites and 1, 2 and 4 forwarders.
 Everything it starts is in its own session and stopped by its id.
 
-    python3 bench/many_sites.py --build build [--sites 100000] [--forwarders 1,2] [--json FILE]
+Several builds (`--build A --build B`, e.g. a checkout of an older commit)
+are measured in turn, round after round (`--rounds N`), so the machine's
+other load falls on each alike; times are medians of the rounds, memory is
+the last round's (it does not vary).
+
+    python3 bench/many_sites.py --build build [--build OTHER] [--rounds 3]
+        [--sites 100000] [--forwarders 1,2,4] [--json FILE]
 """
 import argparse
 import json
 import os
-import resource
 import signal
 import socket
 import subprocess
@@ -36,16 +41,18 @@ def write_config(path, n, port_base):
 
 
 def check(binary, conf):
-    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    """`gatehouse check`: wall time and the peak RSS of that one process
+    (wait4's rusage: RUSAGE_CHILDREN would carry the largest earlier child)."""
     t0 = time.monotonic()
-    r = subprocess.run([binary, "check", "-c", conf], capture_output=True, text=True, timeout=120)
+    p = subprocess.Popen([binary, "check", "-c", conf], stdin=subprocess.DEVNULL,
+                         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    err = p.stderr.read()
+    _, status, ru = os.wait4(p.pid, 0)
     dt = time.monotonic() - t0
-    after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    if r.returncode != 0:
-        raise RuntimeError(f"check failed: {r.stderr[:500]}")
-    # ru_maxrss of RUSAGE_CHILDREN is the largest child so far: run check
-    # first (the config generator is this process, not a child)
-    return {"seconds": round(dt, 3), "maxrss_mb": round(max(after.ru_maxrss, before.ru_maxrss) / 1024, 1)}
+    p.returncode = os.waitstatus_to_exitcode(status)
+    if p.returncode != 0:
+        raise RuntimeError(f"check failed: {err[:500]}")
+    return {"seconds": round(dt, 3), "maxrss_mb": round(ru.ru_maxrss / 1024, 1)}
 
 
 def children(pid):
@@ -129,29 +136,60 @@ def run(binary, conf, forwarders, tmp):
         log.close()
 
 
+def median(xs):
+    xs = sorted(xs)
+    n = len(xs)
+    return xs[n // 2] if n % 2 else (xs[n // 2 - 1] + xs[n // 2]) / 2
+
+
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("--build", default="build")
+    ap.add_argument("--build", action="append", help="a build directory (repeat to compare builds)")
+    ap.add_argument("--rounds", type=int, default=1)
     ap.add_argument("--sites", type=int, default=100000)
     ap.add_argument("--forwarders", default="1,2,4")
     ap.add_argument("--port-base", type=int, default=int(os.environ.get("BENCH_PORT_BASE", "23000")))
     ap.add_argument("--json")
     ap.add_argument("--keep", action="store_true")
     a = ap.parse_args()
-    binary = os.path.abspath(os.path.join(a.build, "gatehouse"))
+    builds = a.build or ["build"]
+    fws = [int(n) for n in a.forwarders.split(",")]
     tmp = tempfile.mkdtemp(prefix="gh-sites-")
     conf = os.path.join(tmp, "many.conf")
     write_config(conf, a.sites, a.port_base)
-    out = {"sites": a.sites, "names": 2 * a.sites, "config_mb": round(os.path.getsize(conf) / 1e6, 1)}
-    out["check"] = check(binary, conf)
-    out["run"] = [run(binary, conf, int(n), tmp) for n in a.forwarders.split(",")]
-    print(f"{a.sites} sites, {2 * a.sites} names, config {out['config_mb']} MB")
-    print(f"check: {out['check']['seconds']} s, peak RSS {out['check']['maxrss_mb']} MB")
-    for r in out["run"]:
-        print(f"run --forwarders {r['forwarders']}: ready after {r['ready_s']} s")
-        for pr in r["procs"]:
-            print(f"  {pr['role']:10} Rss {pr['rss_mb']:7.1f} MB  Pss {pr['pss_mb']:7.1f} MB  "
-                  f"Private {pr['private_mb']:7.1f} MB")
+    out = {"sites": a.sites, "names": 2 * a.sites, "config_mb": round(os.path.getsize(conf) / 1e6, 1),
+           "rounds": a.rounds, "load_before": os.getloadavg()[0], "builds": {}}
+    samples = {b: {"check": [], "ready": {n: [] for n in fws}} for b in builds}
+    for _ in range(a.rounds):
+        for b in builds:
+            binary = os.path.abspath(os.path.join(b, "gatehouse"))
+            c = check(binary, conf)
+            samples[b]["check"].append(c)
+            runs = [run(binary, conf, n, tmp) for n in fws]
+            for r in runs:
+                samples[b]["ready"][r["forwarders"]].append(r["ready_s"])
+            samples[b]["last_runs"] = runs
+    out["load_after"] = os.getloadavg()[0]
+    print(f"{a.sites} sites, {2 * a.sites} names, config {out['config_mb']} MB, "
+          f"{a.rounds} round(s), load {out['load_before']:.1f} -> {out['load_after']:.1f}")
+    for b in builds:
+        sm = samples[b]
+        res = {"check_s": round(median([c["seconds"] for c in sm["check"]]), 3),
+               "check_maxrss_mb": max(c["maxrss_mb"] for c in sm["check"]),
+               "check_samples": [c["seconds"] for c in sm["check"]],
+               "run": []}
+        print(f"== {b}")
+        print(f"check: {res['check_s']} s (median), peak RSS {res['check_maxrss_mb']} MB")
+        for r in sm["last_runs"]:
+            n = r["forwarders"]
+            ready = sm["ready"][n]
+            res["run"].append({"forwarders": n, "ready_s": round(median(ready), 3), "ready_samples": ready,
+                               "procs": r["procs"]})
+            print(f"run --forwarders {n}: ready after {median(ready):.3f} s (median of {ready})")
+            for pr in r["procs"]:
+                print(f"  {pr['role']:10} Rss {pr['rss_mb']:7.1f} MB  Pss {pr['pss_mb']:7.1f} MB  "
+                      f"Private {pr['private_mb']:7.1f} MB")
+        out["builds"][b] = res
     if a.json:
         with open(a.json, "w") as f:
             json.dump(out, f, indent=1)
