@@ -159,7 +159,8 @@ for _suite in ("tests_robust",    # hostile clients, broken backends, dying proc
                "tests_load",      # TCP under load: no reset, every relay the fd limit allows
                "tests_alpn",      # tls-alpn routes (issue #15.4)
                "tests_metrics",   # counters, the exporter, `gatehouse status`
-               "tests_acl"):      # allow/deny lists with clients from several addresses
+               "tests_acl",       # allow/deny lists with clients from several addresses
+               "tests_sites"):    # many sites: the compiled config every daemon maps
     try:
         importlib.import_module(_suite)
     except ModuleNotFoundError as e:
