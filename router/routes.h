@@ -11,7 +11,7 @@
  * the table's layout.
  *
  * The table is flat (slots hold offsets into one string arena, no
- * pointers), so config_image.c can copy it byte for byte into the compiled
+ * pointers), so config_image_write.c can copy it byte for byte into the compiled
  * config every daemon maps, and routes_view() can look names up in that
  * copy in place: same slots, same probes.
  */
