@@ -8,7 +8,10 @@ http and one tls server each), then
     /proc/PID/smaps_rollup once it is ready (launcher, listener, each
     forwarder, the exporter if any).
 
-`make bench-sites` runs it with 100 000 sites and 1, 2 and 4 forwarders.
+`make bench-sites` runs it with 100 000 sites and 1, 2 and 4 forwarders;
+with the first count it also sends SIGHUP (a reload of the same file) and
+samples the summed Pss of the whole tree for 4 s: the peak while two
+generations overlap, and the launcher's private peak while it parses.
 Everything it starts is in its own session and stopped by its id.
 
 Several builds (`--build A --build B`, e.g. a checkout of an older commit)
@@ -92,7 +95,40 @@ def name_of(pid):
         return "?"
 
 
-def run(binary, conf, forwarders, tmp):
+def tree_sample(pid):
+    """(sum of Pss over the launcher and its children, launcher private,
+    daemons alive), in MB; processes that exit meanwhile are skipped."""
+    total, launcher, n = 0.0, 0.0, 0
+    for k in [pid] + children(pid):
+        try:
+            r = rollup(k)
+        except OSError:
+            continue
+        total += r["pss_mb"]
+        if k == pid:
+            launcher = r["private_mb"]
+        else:
+            n += 1
+    return total, launcher, n
+
+
+def reload_peaks(pid, seconds=4.0):
+    """SIGHUP (the same file again), then the peaks while the old
+    generation leaves and the new one starts."""
+    before = tree_sample(pid)[0]
+    os.kill(pid, signal.SIGHUP)
+    peak_total, peak_launcher, peak_n = 0.0, 0.0, 0
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        total, launcher, n = tree_sample(pid)
+        peak_total, peak_launcher, peak_n = max(peak_total, total), max(peak_launcher, launcher), max(peak_n, n)
+        time.sleep(0.02)
+    return {"pss_before_mb": round(before, 1), "peak_pss_mb": round(peak_total, 1),
+            "peak_launcher_private_mb": round(peak_launcher, 1), "peak_daemons": peak_n,
+            "pss_after_mb": round(tree_sample(pid)[0], 1)}
+
+
+def run(binary, conf, forwarders, tmp, reload=False):
     sock_path = os.path.join(tmp, f"notify-{forwarders}.sock")
     s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
     s.bind(sock_path)
@@ -122,7 +158,10 @@ def run(binary, conf, forwarders, tmp):
             role = {"gatehouse-listener": "listener", "gatehouse-forwarder": "forwarder",
                     "gatehouse-metrics": "metrics"}.get(n, n)
             procs.append({"role": role, "pid": k, **rollup(k)})
-        return {"forwarders": forwarders, "ready_s": round(ready, 3), "procs": procs}
+        out = {"forwarders": forwarders, "ready_s": round(ready, 3), "procs": procs}
+        if reload:
+            out["reload"] = reload_peaks(p.pid)
+        return out
     finally:
         s.close()
         os.unlink(sock_path)
@@ -165,7 +204,8 @@ def main():
             binary = os.path.abspath(os.path.join(b, "gatehouse"))
             c = check(binary, conf)
             samples[b]["check"].append(c)
-            runs = [run(binary, conf, n, tmp) for n in fws]
+            # a reload on the first forwarder count: both generations at once
+            runs = [run(binary, conf, n, tmp, reload=(i == 0)) for i, n in enumerate(fws)]
             for r in runs:
                 samples[b]["ready"][r["forwarders"]].append(r["ready_s"])
             samples[b]["last_runs"] = runs
@@ -184,8 +224,13 @@ def main():
             n = r["forwarders"]
             ready = sm["ready"][n]
             res["run"].append({"forwarders": n, "ready_s": round(median(ready), 3), "ready_samples": ready,
-                               "procs": r["procs"]})
+                               "procs": r["procs"], "reload": r.get("reload")})
             print(f"run --forwarders {n}: ready after {median(ready):.3f} s (median of {ready})")
+            if r.get("reload"):
+                rl = r["reload"]
+                print(f"  reload: Pss of all {rl['pss_before_mb']} MB -> peak {rl['peak_pss_mb']} MB "
+                      f"({rl['peak_daemons']} daemons at most) -> {rl['pss_after_mb']} MB; "
+                      f"launcher private peak {rl['peak_launcher_private_mb']} MB")
             for pr in r["procs"]:
                 print(f"  {pr['role']:10} Rss {pr['rss_mb']:7.1f} MB  Pss {pr['pss_mb']:7.1f} MB  "
                       f"Private {pr['private_mb']:7.1f} MB")
