@@ -197,6 +197,40 @@ START_TEST(test_round_trip)
 }
 END_TEST
 
+/* Every site on TLS (one by tls-alpn only), not every one on HTTP: TLS
+ * takes the parser's table of all names, HTTP gets its own, and the image
+ * keeps them apart; every name routes the same from it. */
+START_TEST(test_round_trip_one_kind_shared)
+{
+	static const char text[] =
+		"site t1.example *.t1.example\n tls [2001:db8::1]:443\n http [2001:db8::1]:80\n"
+		"site t2.example\n tls [2001:db8::2]:443\n"
+		"site t3.example\n tls-alpn acme-tls/1 [2001:db8::3]:443\n";
+	struct gh_config *c = NULL, *m = NULL;
+	char why[256];
+	size_t size;
+
+	ck_assert_int_eq(config_parse("kinds.conf", text, sizeof(text) - 1, no_errors, NULL, &c), 0);
+	ck_assert_ptr_ne(c->routes[GH_KIND_HTTP], c->routes[GH_KIND_TLS]);
+	ck_assert_uint_eq(routes_count(c->routes[GH_KIND_TLS]), 4);
+	ck_assert_uint_eq(routes_count(c->routes[GH_KIND_HTTP]), 2);
+	ck_assert_uint_eq(config_route(c, GH_KIND_TLS, "t3.example", 10), 2);
+	ck_assert_uint_eq(config_route(c, GH_KIND_HTTP, "t3.example", 10), GH_NO_SITE);
+	ck_assert_uint_eq(config_route(c, GH_KIND_HTTP, "x.t1.example", 12), 0);
+	void *img = image_of(c, &size);
+	ck_assert_int_eq(config_image_open(img, size, NULL, &m, why, sizeof(why)), 0);
+	ck_assert_ptr_ne(m->routes[GH_KIND_HTTP], m->routes[GH_KIND_TLS]);
+	ck_assert_uint_eq(config_route(m, GH_KIND_TLS, "t3.example", 10), 2);
+	ck_assert_uint_eq(config_route(m, GH_KIND_HTTP, "t3.example", 10), GH_NO_SITE);
+	ck_assert_uint_eq(config_route(m, GH_KIND_HTTP, "t2.example", 10), GH_NO_SITE);
+	ck_assert_uint_eq(config_route(m, GH_KIND_TLS, "y.t1.example", 12), 0);
+	same_routes(c, m);
+	config_free(m);
+	config_free(c);
+	free(img);
+}
+END_TEST
+
 /* Many sites: every name routes the same, with the same probes. */
 START_TEST(test_round_trip_many)
 {
@@ -497,6 +531,7 @@ Suite *make_config_image_suite(void)
 
 	tcase_set_timeout(tc, 120);	/* every byte, three ways, under ASan too */
 	tcase_add_test(tc, test_round_trip);
+	tcase_add_test(tc, test_round_trip_one_kind_shared);
 	tcase_add_test(tc, test_round_trip_many);
 	tcase_add_test(tc, test_truncated_refused);
 	tcase_add_test(tc, test_corrupt_bytes);
