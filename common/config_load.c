@@ -87,8 +87,12 @@ static int config_load_mapped(int fd, const char *path, FILE *errf, struct gh_co
 				"writes, shrinking and growing; refused\n", path);
 		return -EPERM;
 	}
-	if (fstat(fd, &st) < 0)
-		return -errno;
+	if (fstat(fd, &st) < 0) {
+		r = -errno;
+		if (errf)
+			fprintf(errf, "%s: config image: %s\n", path, strerror(-r));
+		return r;
+	}
 	if (st.st_size <= 0 || (uint64_t)st.st_size > SIZE_MAX) {
 		if (errf)
 			fprintf(errf, "%s: config image refused: empty or too big\n", path);
