@@ -197,8 +197,8 @@ check-layout:
 	python3 scripts/layering.py --quiet
 
 check-man:
-	@set -e; for m in man/*.5 man/*.8; do o=$$(groff -man -ww -z $$m 2>&1); \
-		[ -z "$$o" ] || { echo "$$m: $$o"; exit 1; }; done; echo "man: 4 passed, 0 failed"
+	@set -e; n=0; for m in man/*.5 man/*.8; do o=$$(groff -man -ww -z $$m 2>&1); \
+		[ -z "$$o" ] || { echo "$$m: $$o"; exit 1; }; n=$$((n + 1)); done; echo "man: $$n passed, 0 failed"
 
 DEBDIR ?= build-deb-out
 deb:
@@ -310,14 +310,15 @@ install: all
 	install -m 0644 units/gatehouse.tmpfiles "$(DESTDIR)$(TMPFILESDIR)/gatehouse.conf"
 	install -d "$(DESTDIR)$(MANDIR)/man5" "$(DESTDIR)$(MANDIR)/man8"
 	install -m 0644 man/gatehouse.conf.5 "$(DESTDIR)$(MANDIR)/man5/"
-	install -m 0644 man/gatehouse.8 man/gatehouse-listener.8 man/gatehouse-forwarder.8 "$(DESTDIR)$(MANDIR)/man8/"
+	install -m 0644 man/gatehouse.8 man/gatehouse-listener.8 man/gatehouse-forwarder.8 man/gatehouse-metrics.8 "$(DESTDIR)$(MANDIR)/man8/"
 
 uninstall:
 	rm -f "$(DESTDIR)$(SBINDIR)/gatehouse" \
 	  "$(DESTDIR)$(PKGLIBEXECDIR)/gatehouse-listener" "$(DESTDIR)$(PKGLIBEXECDIR)/gatehouse-forwarder" \
 	  "$(DESTDIR)$(PKGLIBEXECDIR)/gatehouse-metrics" \
 	  "$(DESTDIR)$(MANDIR)/man5/gatehouse.conf.5" "$(DESTDIR)$(MANDIR)/man8/gatehouse.8" \
-	  "$(DESTDIR)$(MANDIR)/man8/gatehouse-listener.8" "$(DESTDIR)$(MANDIR)/man8/gatehouse-forwarder.8"
+	  "$(DESTDIR)$(MANDIR)/man8/gatehouse-listener.8" "$(DESTDIR)$(MANDIR)/man8/gatehouse-forwarder.8" \
+	  "$(DESTDIR)$(MANDIR)/man8/gatehouse-metrics.8"
 
 clean:
 	rm -rf build build-asan build-fuzz build-vg

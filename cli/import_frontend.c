@@ -11,6 +11,7 @@
 enum {
 	BO_OK,			/* nothing to say */
 	BO_V6ONLY,
+	BO_ACCEPT_PROXY,	/* written as gatehouse's accept-proxy (import_write.c) */
 	BO_TLS,			/* TLS termination */
 	BO_ESSENTIAL,
 	BO_MINOR,
@@ -25,7 +26,7 @@ static const struct hx_opt hx_bind_opts[] = {
 	{ "expose-fd", 1, BO_OK }, { "severity-output", 1, BO_OK },
 	{ "maxconn", 1, BO_MINOR }, { "mss", 1, BO_MINOR }, { "tcp-ut", 1, BO_MINOR },
 	{ "interface", 1, BO_ESSENTIAL }, { "namespace", 1, BO_ESSENTIAL },
-	{ "transparent", 0, BO_ESSENTIAL }, { "accept-proxy", 0, BO_ESSENTIAL },
+	{ "transparent", 0, BO_ESSENTIAL }, { "accept-proxy", 0, BO_ACCEPT_PROXY },
 	{ "accept-netscaler-cip", 1, BO_ESSENTIAL }, { "proto", 1, BO_ESSENTIAL },
 	{ "ssl", 0, BO_TLS }, { "crt", 1, BO_TLS }, { "crt-list", 1, BO_TLS },
 	{ "ca-file", 1, BO_TLS }, { "crl-file", 1, BO_TLS }, { "verify", 1, BO_TLS },
@@ -41,7 +42,7 @@ static const struct hx_opt hx_bind_opts[] = {
 
 void hx_bind(struct hx *x, struct hx_proxy *p, const struct hx_line *l)
 {
-	bool v6only = false, tls = false;
+	bool v6only = false, tls = false, accept_proxy = false;
 	char *list, *save = NULL;
 
 	if (l->argc < 2) {
@@ -57,6 +58,8 @@ void hx_bind(struct hx *x, struct hx_proxy *p, const struct hx_line *l)
 		}
 		if (o->what == BO_V6ONLY)
 			v6only = true;
+		else if (o->what == BO_ACCEPT_PROXY)
+			accept_proxy = true;
 		else if (o->what == BO_TLS)
 			tls = true;
 		else if (o->what == BO_ESSENTIAL)
@@ -77,7 +80,7 @@ void hx_bind(struct hx *x, struct hx_proxy *p, const struct hx_line *l)
 	}
 	list = hx_strdup(l->argv[1]);
 	for (char *a = strtok_r(list, ",", &save); a; a = strtok_r(NULL, ",", &save)) {
-		struct hx_bind b = { .v6only = v6only, .line = l->no };
+		struct hx_bind b = { .v6only = v6only, .accept_proxy = accept_proxy, .line = l->no };
 		const char *why;
 		bool odd;
 

@@ -50,6 +50,7 @@ struct hx_server {
 struct hx_bind {
 	struct hx_addr a;
 	bool v6only;
+	bool accept_proxy;	/* `accept-proxy`: every peer sends a PROXY header */
 	unsigned line;
 	char text[HX_TEXT_MAX + 4];
 };

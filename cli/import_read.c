@@ -249,7 +249,7 @@ static const struct {
 	{ "server-template", HX_ESSENTIAL, "templates need name resolution: list each server's address" },
 	{ "use-server", HX_ESSENTIAL, "server selection rules have no counterpart" },
 	{ "dispatch", HX_ESSENTIAL, "write the address as a server" },
-	{ "source", HX_ESSENTIAL, "gatehouse does not choose the source address" },
+	{ "source", HX_ESSENTIAL, "no source address of your choosing (backends can see IPv4 clients through an IPv6 /96: source-prefix, gatehouse.conf(5))" },
 	{ "transparent", HX_ESSENTIAL, "no transparent proxying" },
 	{ "http-send-name-header", HX_ESSENTIAL, "gatehouse never changes requests" },
 	{ "reqadd", HX_ESSENTIAL, "gatehouse never changes requests" },

@@ -128,9 +128,16 @@ static void hx_write_listens(struct hx *x, FILE *o)
 			fprintf(o, "# where `gatehouse run` listens; under systemd the gatehouse-http.socket\n"
 				   "# and gatehouse-tls.socket units decide (ports 80 and 443, all addresses)\n");
 		any = true;
-		fprintf(o, "listen %-4s %-18s # %s:%u %s%s\n", gh_kind_str(k), all[i].text, x->file,
-			b->line, b->text,
+		/* `accept-proxy` on a bind: HAProxy takes a PROXY header from
+		 * every peer there; so does this listen, for the operator to
+		 * narrow to the balancers */
+		fprintf(o, "listen %-4s %-18s%s # %s:%u %s%s\n", gh_kind_str(k), all[i].text,
+			b->accept_proxy ? " accept-proxy 0.0.0.0/0 ::/0" : "", x->file, b->line, b->text,
 			b->a.any && b->a.family == AF_INET ? " (IPv4 only, as in HAProxy)" : "");
+		if (b->accept_proxy)
+			hx_say(x, b->line, HX_NOTE,
+			       "'%s': accept-proxy 0.0.0.0/0 ::/0 trusts every peer's PROXY header, as HAProxy did: narrow it to the balancers' addresses",
+			       b->text);
 		if (b->v6only && b->a.any && b->a.family == AF_INET6)
 			hx_say(x, b->line, HX_NOTE, "'%s': gatehouse's [::]:%u is dual stack: IPv4 clients too",
 			       b->text, b->a.port);
@@ -139,9 +146,9 @@ static void hx_write_listens(struct hx *x, FILE *o)
 			       "'%s': under systemd, set this port in gatehouse-%s.socket (systemctl edit gatehouse-%s.socket)",
 			       b->text, gh_kind_str(k), gh_kind_str(k));
 	}
-	free(all);
 	if (any)
 		fputc('\n', o);
+	free(all);
 }
 
 /* maxconn over a site's servers: their sum, the first line giving one,

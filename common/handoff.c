@@ -8,6 +8,7 @@
 #include "common/handoff.h"
 #include "router/config.h"
 #include "router/proxy_header.h"
+#include "router/proxy_parse.h"
 
 int handoff_pack(struct handoff_msg *msg, unsigned kind, const struct sockaddr_storage *client,
 		 const char *site, const char *name, uint64_t accepted_usec, uint32_t one_request)
@@ -150,8 +151,11 @@ static enum handoff_error validate(struct mmsghdr *mm, struct handoff_in *in)
 		return HANDOFF_E_ONE_REQUEST;
 	/* whether the site has that route is the forwarder's check (intake.c) */
 	if ((m->alpn_route && m->kind != GH_KIND_TLS) ||
-	    (m->reserved[0] | m->reserved[1] | m->reserved[2]))
+	    m->reserved)
 		return HANDOFF_E_ALPN_ROUTE;
+	/* whether the peer may send one is the forwarder's check (intake.c) */
+	if (m->proxy_len > PROXY_PARSE_MAX)
+		return HANDOFF_E_PROXY_LEN;
 	if (handoff_check_tcp(in->fd) < 0)
 		return HANDOFF_E_NOT_TCP;
 	return HANDOFF_OK;
@@ -219,6 +223,7 @@ const char *handoff_error_str(enum handoff_error e)
 	case HANDOFF_E_NOT_TCP: return "fd is not a connected TCP socket";
 	case HANDOFF_E_ONE_REQUEST: return "one-request limit on a non-HTTP kind or above the bound";
 	case HANDOFF_E_ALPN_ROUTE: return "ALPN route on a non-TLS kind, or reserved bytes set";
+	case HANDOFF_E_PROXY_LEN: return "PROXY header length over its maximum";
 	}
 	return "?";
 }

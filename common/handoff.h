@@ -20,7 +20,7 @@
 #include "router/hostname.h"
 
 #define HANDOFF_MAGIC 0x47484f46u	/* "GHOF" */
-#define HANDOFF_VERSION 3u	/* 3: alpn_route, in what was padding */
+#define HANDOFF_VERSION 4u	/* 3: alpn_route, in what was padding; 4: proxy_len */
 #define HANDOFF_NAME_MAX (HOSTNAME_MAX + 1)
 /* Messages sent or received per system call (sendmmsg/recvmmsg). Batching
  * what is ready in one loop round costs 1-3 us per fd instead of 8-12. */
@@ -39,7 +39,12 @@ struct handoff_msg {
 	 * the client's ALPN offer chose; the forwarder checks it against its
 	 * own config and refuses a hand-off naming a route it lacks. */
 	uint8_t alpn_route;
-	uint8_t reserved[3];		/* zero */
+	uint8_t reserved;		/* zero */
+	/* 0, or the length of the PROXY header (router/proxy_parse.h) the
+	 * client's stream starts with, still unread in the socket. The
+	 * forwarder believes it only from a peer its own config trusts
+	 * (`accept-proxy`), and re-parses exactly these bytes itself. */
+	uint16_t proxy_len;
 	uint64_t accepted_usec;		/* CLOCK_REALTIME at accept, for the log */
 	char site[HANDOFF_NAME_MAX];	/* site name, NUL-padded */
 	char name[HANDOFF_NAME_MAX];	/* the name the client asked for ("" if none) */
@@ -49,6 +54,7 @@ struct handoff_msg {
 	uint32_t one_request;
 };
 static_assert(sizeof(struct handoff_msg) == 552, "hand-off wire size changed: bump HANDOFF_VERSION");
+static_assert(offsetof(struct handoff_msg, proxy_len) == 30, "proxy_len moved: bump HANDOFF_VERSION");
 
 struct sockaddr_storage;
 
@@ -77,6 +83,7 @@ enum handoff_error {
 	HANDOFF_E_NOT_TCP,	/* the fd is not a connected TCP socket */
 	HANDOFF_E_ONE_REQUEST,	/* one_request on a kind other than HTTP, or too large */
 	HANDOFF_E_ALPN_ROUTE,	/* alpn_route on a kind other than TLS, or reserved bytes set */
+	HANDOFF_E_PROXY_LEN,	/* proxy_len longer than any PROXY header */
 };
 
 struct handoff_in {

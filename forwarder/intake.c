@@ -21,8 +21,10 @@
 #include "forwarder/conn.h"
 #include "forwarder/intake.h"
 #include "forwarder/queue.h"
+#include "forwarder/srccount.h"
 #include "forwarder/state.h"
 #include "router/proxy_header.h"
+#include "router/proxy_parse.h"
 
 /* A count the rate limit held back, once its window is over. */
 static void report_suppressed(struct forwarder *f, uint64_t now)
@@ -50,25 +52,74 @@ static void reject(struct forwarder *f, const struct handoff_in *in, const char 
 	log_msg(LOG_WARNING, "refused hand-off (site '%s'): %s", site, why);
 }
 
-/* Who the client is comes from the kernel, not from the message: a
- * compromised listener must not be able to forge log records or PROXY
- * headers. The message's copy is only a cross-check. */
-static void client_from_kernel(struct forwarder *f, struct fconn *c, const struct handoff_msg *m)
+/* A trusted balancer's PROXY header, read off fd: exactly len bytes that
+ * proxy_parse() takes as one whole header. Its source replaces *ep when it
+ * names one (LOCAL and UNKNOWN leave the balancer as the client). NULL, or
+ * why the hand-off is refused. */
+static const char *read_proxy(int fd, size_t len, struct proxy_endpoint *ep)
+{
+	uint8_t buf[PROXY_PARSE_MAX];
+	struct proxy_parse_result r;
+
+	if (len == 0)
+		return "no PROXY header length for a trusted balancer's connection";
+	/* the listener saw these bytes with MSG_PEEK: they are all there */
+	ssize_t got = recv(fd, buf, len, MSG_DONTWAIT);
+	if (got != (ssize_t)len)
+		return "PROXY header shorter than the hand-off said";
+	if (proxy_parse(buf, len, &r) != PROXY_PARSE_DONE || r.header_len != len)
+		return "PROXY header not whole at the hand-off's length";
+	if (r.kind == PROXY_KIND_PROXIED)
+		*ep = r.src;
+	return NULL;
+}
+
+/* The listen the client reached, found from the kernel's word on the
+ * address it reached (never the listener's), when a listen has its own
+ * accept-proxy list; else NULL: the global list is all there is. */
+static const struct gh_listen *listen_of(const struct forwarder *f, int fd)
+{
+	struct sockaddr_storage local;
+	socklen_t ll = sizeof(local);
+
+	if (!f->cfg->proxy_listen_lists || getsockname(fd, (struct sockaddr *)&local, &ll) < 0)
+		return NULL;
+	return config_listen_at(f->cfg, (const struct sockaddr *)&local);
+}
+
+/* Who the client is comes from the kernel, or from a PROXY header read here
+ * from a peer this forwarder's own config trusts, never from the message:
+ * a compromised listener must not be able to forge log records or PROXY
+ * headers. The message's copy is only a cross-check. NULL, or why the
+ * hand-off is refused. */
+static const char *client_from_kernel(struct forwarder *f, int fd, const struct handoff_msg *m,
+				      struct proxy_endpoint *out)
 {
 	struct sockaddr_storage peer;
 	socklen_t pl = sizeof(peer);
 	struct proxy_endpoint ep;
-	if (getpeername(c->cfd, (struct sockaddr *)&peer, &pl) < 0 ||
+	const struct gh_listen *on = listen_of(f, fd);
+	if (getpeername(fd, (struct sockaddr *)&peer, &pl) < 0 ||
 	    proxy_endpoint_from_sockaddr((struct sockaddr *)&peer, &ep) < 0) {
 		memset(&ep, 0, sizeof(ep));
 		ep.family = AF_INET6;
 	}
-	c->client_family = (uint8_t)ep.family;
-	c->client_port = ep.port;
-	memcpy(c->client_addr, ep.addr, sizeof(c->client_addr));
+	if (config_proxy_trusted(f->cfg, on, ep.family, ep.addr)) {
+		const char *why = read_proxy(fd, m->proxy_len, &ep);
+		if (why)
+			return why;
+	} else if (m->proxy_len) {
+		return "PROXY header length for a peer that is not an accept-proxy balancer";
+	} else if (config_proxy_refuses(f->cfg, on)) {
+		/* the listener refuses these itself; one that hands one off is
+		 * not believed either */
+		return "peer is not an accept-proxy balancer (direct-clients refuse)";
+	}
+	*out = ep;
 	if ((ep.family != m->client_family || ep.port != m->client_port ||
 	     memcmp(ep.addr, m->client_addr, ep.family == AF_INET ? 4 : 16)) && may_log(f))
 		log_msg(LOG_WARNING, "hand-off for site '%s' named another client than its socket's peer", m->site);
+	return NULL;
 }
 
 static void take(struct forwarder *f, struct handoff_in *in)
@@ -105,6 +156,14 @@ static void take(struct forwarder *f, struct handoff_in *in)
 		close(in->fd);
 		return;
 	}
+	/* after O_NONBLOCK: a PROXY header is read before any relay */
+	struct proxy_endpoint client;
+	const char *why = client_from_kernel(f, in->fd, m, &client);
+	if (why) {
+		reject(f, in, why);
+		close(in->fd);
+		return;
+	}
 	struct fconn *c = conn_new(&f->conns, in->fd, m->name);
 	if (!c) {
 		close(in->fd);
@@ -119,7 +178,10 @@ static void take(struct forwarder *f, struct handoff_in *in)
 		c->up.left = m->one_request;
 	}
 	c->proxy_version = (uint8_t)f->cfg->sites[site].proxy_protocol;
-	client_from_kernel(f, c, m);
+	c->client_family = (uint8_t)client.family;
+	c->client_port = client.port;
+	memcpy(c->client_addr, client.addr, sizeof(c->client_addr));
+	srccount_take(f, c);
 	f->total++;
 	queue_admit(f, c);
 }
@@ -203,7 +265,8 @@ int intake_setup(struct forwarder *f)
 		return -EINVAL;
 	}
 	f->channel_open = true;
-	f->load = load_publish(f->channel, f->max_conns);
+	f->load = load_publish_src(f->channel, f->max_conns, config_source_connections_on(f->cfg));
+	f->src_counts = load_src_mine(f->load);
 	struct epoll_event ev = { .events = EPOLLIN, .data.u64 = FTAG_CHANNEL };
 	if (epoll_ctl(f->epfd, EPOLL_CTL_ADD, f->channel, &ev) < 0) {
 		int e = errno;

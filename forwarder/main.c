@@ -28,16 +28,27 @@
 #include "forwarder/pipes.h"
 #include "forwarder/queue.h"
 #include "forwarder/relay.h"
+#include "forwarder/srcaddr.h"
+#include "forwarder/srccount.h"
 #include "forwarder/state.h"
 #include "policy/policy.h"
 
+/* Every server a client can be sent to: the sites' own and their tls-alpn
+ * routes' (global routes are copied into the sites). */
 static bool config_has_ipv4_server(const struct gh_config *cfg)
 {
-	for (size_t s = 0; s < cfg->n_sites; s++)
+	for (size_t s = 0; s < cfg->n_sites; s++) {
+		const struct gh_site *st = &cfg->sites[s];
+
 		for (int k = 0; k < GH_KIND_COUNT; k++)
-			for (size_t i = 0; i < cfg->sites[s].n_servers[k]; i++)
-				if (cfg->sites[s].servers[k][i].ss.ss_family == AF_INET)
+			for (size_t i = 0; i < st->n_servers[k]; i++)
+				if (st->servers[k][i].ss.ss_family == AF_INET)
 					return true;
+		for (size_t r = 0; r < st->n_alpn; r++)
+			for (size_t i = 0; i < st->alpn[r].n_servers; i++)
+				if (st->alpn[r].servers[i].ss.ss_family == AF_INET)
+					return true;
+	}
 	return false;
 }
 
@@ -70,6 +81,7 @@ static void reap(struct forwarder *f)
 	while ((c = conn_next_ended(&f->conns))) {
 		queue_release(f, c);
 		relay_release(c);
+		srccount_end(f, c);
 	}
 }
 
@@ -145,7 +157,7 @@ static int setup(void *ctx, const struct gh_config *cfg)
 	f->epfd = epoll_create1(EPOLL_CLOEXEC);
 	if (!f->buf || f->epfd < 0)
 		return -ENOMEM;
-	if (queue_setup(f, nf) < 0 || intake_setup(f) < 0 || dial_setup(f) < 0)
+	if (queue_setup(f, nf) < 0 || intake_setup(f) < 0 || dial_setup(f) < 0 || srcaddr_setup(f) < 0)
 		return -EINVAL;
 	pipes_init(fdbudget_pipes(nofile));
 	return f->epfd;
@@ -158,6 +170,7 @@ static int sandbox(void *ctx, const struct gh_config *cfg)
 		.user = cfg->user,
 		.chroot_dir = cfg->chroot_dir,
 		.allow_ipv4 = config_has_ipv4_server(cfg),
+		.allow_source_bind = config_uses_source_prefix(cfg),
 	};
 	return policy_enter(POLICY_FORWARDER, &po);
 }
@@ -180,7 +193,7 @@ static void after_round(void *ctx, uint64_t now)
 	intake_after_round(f, now);
 	if (f->load) {
 		/* once per round: the listener reads these as it dispatches */
-		atomic_store_explicit(&f->load->taken, f->received, memory_order_relaxed);
+		atomic_store_explicit(&f->load->taken, f->received, memory_order_release);
 		atomic_store_explicit(&f->load->relays, f->conns.n - f->n_queued, memory_order_relaxed);
 	}
 }
@@ -222,6 +235,7 @@ static int teardown(void *ctx, bool stopped)
 	conn_recycle(&f->conns);
 	conn_teardown(&f->conns);
 	dial_free(f);
+	srcaddr_free(f);
 	queue_free(f);
 	intake_close(f);
 	close(f->epfd);

@@ -46,6 +46,7 @@ struct forwarder {
 	/* dial.c: round-robin position and failure memory per site and kind */
 	uint32_t *rr[GH_KIND_COUNT];
 	struct fserver_state **srv[GH_KIND_COUNT];
+	bool *src_unrouted;	/* per site: its source-prefix has no local route (srcaddr.c) */
 	uint64_t total, failed;
 	/* per site (queue.c): relays held, this forwarder's share of
 	 * site-max-connections (0: none), clients waiting for a slot */
@@ -53,6 +54,7 @@ struct forwarder {
 	struct dlist queued;		/* waiting clients, by arrival (= deadline) */
 	bool slot_freed;		/* a relay with a slot was released this round */
 	struct gh_load *load;		/* published to the listener, or NULL */
+	struct gh_load_src *src_counts;	/* its per-source counts (srccount.h), or NULL */
 	/* the one copy buffer every relay direction and every drain of a
 	 * client's unread bytes use; holds nothing between calls */
 	struct pump_buf *buf;

@@ -26,6 +26,7 @@ struct listener {
 	struct lconns conns;		/* the clients being inspected */
 	struct dispatch disp;		/* channels and the hand-off ring */
 	struct inspector insp;		/* holds the peek buffer */
+	struct srcconn srcc;		/* source-connections counts */
 	bool draining;			/* stop accepting, exit when nothing waits */
 	const char *drain_reason;	/* why we drain if not asked to */
 	uint64_t drain_deadline_ms;

@@ -197,12 +197,21 @@ static int setup(void *ctx, const struct gh_config *cfg)
 	l->cfg = cfg;
 	l->epfd = epoll_create1(EPOLL_CLOEXEC);
 	lconns_init(&l->conns, GH_MAX_INSPECTING);
+	if (lconn_limits_init(&l->conns, cfg) < 0)
+		return -EINVAL;
 	l->insp.cfg = cfg;
 	l->insp.conns = &l->conns;
 	l->insp.disp = &l->disp;
+	int r = srcconn_init(&l->srcc, cfg);
+	if (r < 0) {
+		log_msg(LOG_ERR, "source-connections counts: %s", strerror(-r));
+		return -EINVAL;
+	}
+	l->insp.src = &l->srcc;
 	if (l->epfd < 0 || dispatch_init(&l->disp, l->epfd, 256) < 0 ||
 	    setup_fds(l, lopts.connect_path, lopts.n_connect) < 0)
 		return -EINVAL;
+	l->disp.src = &l->srcc;
 
 	/* each forwarder's load page comes first on its channel; mapped
 	 * before the sandbox, which allows neither recvmsg nor new mappings
@@ -212,8 +221,16 @@ static int setup(void *ctx, const struct gh_config *cfg)
 	for (unsigned i = 0; i < n_channels; i++) {
 		uint64_t now = clock_now_ms();
 		struct lchannel *ch = &l->disp.channels[i];
-		ch->load = load_receive(ch->fd, now < load_deadline ? (int)(load_deadline - now) : 0);
+		const struct gh_load_src *cnt;
+		ch->load = load_receive_src(ch->fd, now < load_deadline ? (int)(load_deadline - now) : 0, &cnt);
 		n_loads += ch->load != NULL;
+		/* relays end in forwarders: one we cannot count would lift
+		 * source-connections for every client sent to it */
+		if ((r = srcconn_add_channel(&l->srcc, ch->load, cnt)) < 0) {
+			log_msg(LOG_ERR, "source-connections: forwarder %u sent no per-source counts (%s): refusing to run",
+				i + 1, strerror(-r));
+			return -EINVAL;
+		}
 	}
 	l->disp.all_loads = n_loads == n_channels;
 	if (!l->disp.all_loads)
@@ -305,6 +322,8 @@ static int teardown(void *ctx, bool stopped)
 	while ((c = lconn_first(&l->conns)))
 		lconn_free(&l->conns, c);
 	dispatch_close(&l->disp);
+	lconn_limits_free(&l->conns);
+	srcconn_free(&l->srcc);
 	close(l->epfd);
 	if (l->exit_status)
 		return l->exit_status;

@@ -29,6 +29,7 @@ struct policy_opts {
 	const char *chroot_dir;		/* NULL: /var/lib/gatehouse */
 	const char *user;		/* NULL: "gatehouse", else "nobody" */
 	bool allow_ipv4;		/* forwarder: some backend is IPv4 */
+	bool allow_source_bind;		/* forwarder: `source-prefix` (IPV6_FREEBIND + bind) */
 	bool die_with_parent;		/* listener under `gatehouse run`: SIGTERM when
 					 * the launcher dies, so no orphan holds the ports */
 };
@@ -39,6 +40,8 @@ int policy_enter(enum policy_proc proc, const struct policy_opts *o);
 
 /* Only the seccomp step (used by the sandbox test suite). */
 int policy_seccomp_load(enum policy_proc proc, bool allow_ipv4);
+/* The same with the forwarder's source-address rows (allow_source_bind). */
+int policy_seccomp_load_bind(enum policy_proc proc, bool allow_ipv4, bool allow_source_bind);
 
 /* True in builds where seccomp is skipped (ASan/LSan need ptrace and more). */
 bool policy_seccomp_disabled(void);

@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
 #include "common/log.h"
@@ -75,6 +76,7 @@ static const struct row listener_rows[] = {
 	 * is an empty one of its own when root (sandbox.c) or under systemd
 	 * (PrivateNetwork=) */
 	ROW(sendmmsg, "hand-off: several clients per call over the channel; journal records"),
+	ROW(getsockname, "the address a client reached: the listen whose own accept-proxy list applies"),
 };
 
 /* The forwarder: receive fds, dial servers, relay. socket() is allowed
@@ -144,7 +146,30 @@ static int add_socket_rules(scmp_filter_ctx ctx, int family)
 				SCMP_A2(SCMP_CMP_EQ, 0));
 }
 
+/* `source-prefix` (forwarder/srcaddr.c): a backend socket bound to the
+ * client's address. seccomp sees registers, not the sockaddr, nor which
+ * fd the forwarder made: it checks that the length is an IPv6 socket
+ * address's, the size bind() on an AF_INET6 socket takes, and that the
+ * option is IPV6_FREEBIND with an int. What is left open is said in
+ * README ("Client addresses"); the unit adds SocketBindDeny=any, so
+ * under systemd the port too can only be 0 (the kernel's pick). */
+static int add_source_bind_rules(scmp_filter_ctx ctx)
+{
+	int r = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(setsockopt), 3,
+				 SCMP_A1(SCMP_CMP_EQ, IPPROTO_IPV6, 0), SCMP_A2(SCMP_CMP_EQ, IPV6_FREEBIND, 0),
+				 SCMP_A4(SCMP_CMP_EQ, sizeof(int), 0));
+	if (r >= 0)
+		r = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(bind), 1,
+				     SCMP_A2(SCMP_CMP_EQ, sizeof(struct sockaddr_in6), 0));
+	return r;
+}
+
 int policy_seccomp_load(enum policy_proc proc, bool allow_ipv4)
+{
+	return policy_seccomp_load_bind(proc, allow_ipv4, false);
+}
+
+int policy_seccomp_load_bind(enum policy_proc proc, bool allow_ipv4, bool allow_source_bind)
 {
 	uint32_t kill = SCMP_ACT_KILL_PROCESS;
 	int r;
@@ -166,6 +191,8 @@ int policy_seccomp_load(enum policy_proc proc, bool allow_ipv4)
 			r = add_socket_rules(ctx, AF_INET6);
 		if (r >= 0 && allow_ipv4)
 			r = add_socket_rules(ctx, AF_INET);
+		if (r >= 0 && allow_source_bind)
+			r = add_source_bind_rules(ctx);
 		/* journal records, one call per event-loop round: on the journal
 		 * socket only. Its msg_name is memory seccomp cannot read; on any
 		 * other datagram socket (the notify one) it could name another

@@ -156,6 +156,8 @@ static int config_finish(struct config_parser *p)
 		if (r < 0)
 			return r;
 	}
+	config_srcaddr_finish(p);
+	config_proxy_finish(p);
 
 	if (p->n_errors)
 		return 0;
@@ -164,6 +166,10 @@ static int config_finish(struct config_parser *p)
 		return r;
 
 	r = config_acl_build(&c->acl);
+	if (r == 0)
+		r = config_acl_build(&c->accept_proxy);
+	for (size_t i = 0; i < c->n_listens && r == 0; i++)
+		r = config_acl_build(&c->listens[i].proxy);
 	for (size_t i = 0; i < c->n_sites && r == 0; i++)
 		r = config_acl_build(&c->sites[i].acl);
 	if (r < 0)
@@ -301,6 +307,9 @@ void config_free(struct gh_config *c)
 	free(c->sites);
 	config_alpn_free(c->alpn, c->n_alpn);
 	config_acl_free(&c->acl);
+	config_acl_free(&c->accept_proxy);
+	for (size_t i = 0; c->listens && i < c->n_listens; i++)
+		config_acl_free(&c->listens[i].proxy);
 	free(c->listens);
 	routes_free(c->routes[GH_KIND_HTTP]);
 	if (c->routes[GH_KIND_TLS] != c->routes[GH_KIND_HTTP])	/* may share one */

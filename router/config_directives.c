@@ -92,7 +92,6 @@ static int config_do_listen(struct config_parser *p, const struct config_directi
 	int kind;
 
 	(void)d;
-	(void)n;
 	kind = config_kind(&arg[0]);
 	if (kind < 0) {
 		config_error(p, "bad listen kind '%s' (http or tls)", Q(q, &arg[0]));
@@ -117,7 +116,10 @@ static int config_do_listen(struct config_parser *p, const struct config_directi
 			return 0;
 		}
 	}
-	return config_add_listen(p, (enum gh_kind)kind, &a, p->line);
+	int r = config_add_listen(p, (enum gh_kind)kind, &a, p->line);
+	if (r == 0 && n > 2)	/* options: config_proxy.c */
+		r = config_listen_options(p, &p->c->listens[p->c->n_listens - 1], arg + 2, n - 2);
+	return r;
 }
 
 static int config_do_http_mode(struct config_parser *p, const struct config_directive *d,
@@ -524,7 +526,7 @@ const struct config_directive config_directives[] = {
 	{ "inspect-timeout", 1, 1, "inspect-timeout DURATION", config_do_inspect },
 	{ "connect-timeout", 1, 1, "connect-timeout DURATION", config_do_connect },
 	{ "idle-timeout", 1, 1, "idle-timeout DURATION", config_do_idle },
-	{ "listen", 2, 2, "listen http|tls ADDRESS:PORT", config_do_listen },
+	{ "listen", 2, SIZE_MAX, "listen http|tls ADDRESS:PORT [accept-proxy CIDR...]", config_do_listen },
 	{ "http-mode", 1, 1, "http-mode route|redirect-https", config_do_http_mode },
 	/* min 0: the handler reports it, and still opens a (nameless) site */
 	{ "site", 0, SIZE_MAX, "site NAME [NAME...]", config_do_site },
@@ -544,6 +546,19 @@ const struct config_directive config_directives[] = {
 	{ "metrics", 1, 1, "metrics ADDRESS:PORT", config_do_metrics },
 	{ "allow", 1, SIZE_MAX, "allow CIDR|all [CIDR...]", config_do_acl },
 	{ "deny", 1, SIZE_MAX, "deny CIDR|all [CIDR...]", config_do_acl },
+	/* before any site: global; in a site: the site's (config_srcaddr.c) */
+	{ "source-prefix", 1, 1, "source-prefix IPV6-PREFIX/96|off", config_do_source_prefix },
+	/* global and per site (config_limits.c) */
+	{ "source-rate", 1, 1, "source-rate N/DURATION", config_do_source },
+	/* global only (config_limits.c) */
+	{ "source-inspecting", 1, 1, "source-inspecting N", config_do_source },
+	{ "source-prefix-v6", 1, 1, "source-prefix-v6 LENGTH", config_do_source },
+	{ "source-table", 1, 1, "source-table N", config_do_source },
+	/* global and per site (config_limits.c) */
+	{ "source-connections", 1, 1, "source-connections N", config_do_source },
+	/* before any site; every listen (config_proxy.c) */
+	{ "accept-proxy", 1, SIZE_MAX, "accept-proxy CIDR [CIDR...]", config_do_accept_proxy },
+	{ "direct-clients", 1, 1, "direct-clients serve|refuse", config_do_direct_clients },
 };
 
 const size_t config_n_directives = sizeof(config_directives) / sizeof(config_directives[0]);

@@ -17,6 +17,7 @@
 #include "router/gh_limits.h"
 #include "router/prefixset.h"
 #include "router/routes.h"
+#include "router/srclimit.h"
 
 struct config_image_ref {
 	const void *base;
@@ -98,6 +99,30 @@ static void *ci_unconst(const void *p)
 	return (void *)(uintptr_t)p;
 }
 
+/* on 0 or 1; off (unset or `off`) with no prefix bits left over */
+static bool ci_prefix_ok(const struct ci_prefix *p)
+{
+	static const uint8_t zero[sizeof(p->prefix)];
+
+	return p->on == 1 || (p->on == 0 && !memcmp(p->prefix, zero, sizeof(zero)));
+}
+
+static struct gh_source_prefix ci_prefix_get(const struct ci_prefix *p)
+{
+	struct gh_source_prefix sp = { .on = p->on == 1, .line = p->line };
+
+	memcpy(sp.prefix, p->prefix, sizeof(sp.prefix));
+	return sp;
+}
+
+/* `source-rate N/DURATION` as parsed, or none (both 0) */
+static bool ci_rate_ok(uint32_t rate, uint32_t window_ms)
+{
+	if (rate == 0)
+		return window_ms == 0;
+	return rate <= CONFIG_SOURCE_RATE_MAX && window_ms >= 1 && window_ms <= CONFIG_MAX_DURATION_MS;
+}
+
 static int ci_header_ok(struct ci_reader *rd)
 {
 	struct ci_header *h = &rd->h;
@@ -108,14 +133,14 @@ static int ci_header_ok(struct ci_reader *rd)
 	if (memcmp(h->magic, CONFIG_IMAGE_MAGIC, CONFIG_IMAGE_MAGIC_LEN) != 0)
 		return ci_bad(rd, "not a gatehouse config image (bad magic)");
 	if (h->version != CI_VERSION || h->endian != CI_ENDIAN || h->sizeof_header != sizeof(*h) ||
-	    h->sizeof_addr != sizeof(struct gh_addr) || h->sizeof_listen != sizeof(struct gh_listen) ||
+	    h->sizeof_addr != sizeof(struct gh_addr) || h->sizeof_listen != sizeof(struct ci_listen) ||
 	    h->sizeof_entry != sizeof(struct prefixset_entry) || h->sizeof_slot != sizeof(struct routes_slot))
 		return ci_bad(rd, "image version %u from another build (this one reads version %u)",
 			      h->version, CI_VERSION);
 	if (h->size != rd->len)
 		return ci_bad(rd, "truncated or padded: the header says %llu bytes, the image has %zu",
 			      (unsigned long long)h->size, rd->len);
-	if (ci_range_ok(rd, &h->listens, sizeof(struct gh_listen), "listens") ||
+	if (ci_range_ok(rd, &h->listens, sizeof(struct ci_listen), "listens") ||
 	    ci_range_ok(rd, &h->sites, sizeof(struct ci_site), "sites") ||
 	    ci_range_ok(rd, &h->addrs, sizeof(struct gh_addr), "servers") ||
 	    ci_range_ok(rd, &h->names, sizeof(struct ci_name), "names") ||
@@ -137,11 +162,22 @@ static int ci_header_ok(struct ci_reader *rd)
 				      h->default_site[k], (unsigned long long)h->sites.count);
 	if (!ci_addr_ok(&h->metrics, true))
 		return ci_bad(rd, "bad metrics address");
+	if (!ci_prefix_ok(&h->source_prefix))
+		return ci_bad(rd, "global source-prefix is corrupt");
+	/* the ranges config_limits.c accepts */
+	if (!ci_rate_ok(h->src_rate, h->src_window_ms) || h->src_inspecting > GH_MAX_INSPECTING ||
+	    h->src_v6_prefix > 128 || h->src_connections > CONFIG_SOURCE_CONNECTIONS_MAX ||
+	    (h->src_slots && (h->src_slots < GH_MAX_INSPECTING || h->src_slots > SRCLIMIT_MAX_SLOTS)))
+		return ci_bad(rd, "a per-source limit out of range (source-rate, source-inspecting, "
+			      "source-prefix-v6, source-table or source-connections)");
+	if (h->refuse_direct > 1 || h->proxy_listen_lists > 1)
+		return ci_bad(rd, "direct-clients or the listens' accept-proxy flag is corrupt");
 	return 0;
 }
 
+/* allow_only: an accept-proxy list (its rules trust, they never deny) */
 static int ci_acl(struct ci_reader *rd, uint32_t first, uint32_t n, uint32_t line, struct gh_acl *acl,
-		  const char *where)
+		  bool allow_only, const char *where)
 {
 	const struct prefixset_entry *e = (const void *)(rd->b + rd->h.entries.off);
 	int r;
@@ -152,8 +188,9 @@ static int ci_acl(struct ci_reader *rd, uint32_t first, uint32_t n, uint32_t lin
 	if (n == 0)
 		return 0;
 	for (uint32_t i = 0; i < n; i++)
-		if (e[first + i].value != GH_ACL_DENY && e[first + i].value != GH_ACL_ALLOW)
-			return ci_bad(rd, "%s: access rule %u is neither allow nor deny", where, i);
+		if ((e[first + i].value != GH_ACL_DENY || allow_only) && e[first + i].value != GH_ACL_ALLOW)
+			return ci_bad(rd, "%s: access rule %u is neither allow nor deny%s", where, i,
+				      allow_only ? " (accept-proxy: allow only)" : "");
 	acl->rules = malloc(n * sizeof(*acl->rules));
 	if (!acl->rules)
 		return -ENOMEM;
@@ -249,8 +286,48 @@ static int ci_sites(struct ci_reader *rd, struct gh_config *c)
 		s->max_connections = x->max_connections;
 		s->line = x->line;
 		if ((r = ci_alpn(rd, x->alpn, x->n_alpn, &s->alpn, &s->n_alpn, where)) < 0 ||
-		    (r = ci_acl(rd, x->acl, x->n_acl, x->acl_line, &s->acl, where)) < 0)
+		    (r = ci_acl(rd, x->acl, x->n_acl, x->acl_line, &s->acl, false, where)) < 0)
 			return r;
+		if (!ci_prefix_ok(&x->source_prefix) || !ci_rate_ok(x->src_rate, x->src_window_ms) ||
+		    x->src_connections > CONFIG_SOURCE_CONNECTIONS_MAX)
+			return ci_bad(rd, "%s: source-prefix, source-rate or source-connections corrupt", where);
+		s->source_prefix = ci_prefix_get(&x->source_prefix);
+		s->src_connections = x->src_connections;
+		s->line_src_connections = x->line_src_connections;
+		s->src_rate = x->src_rate;
+		s->src_window_ms = x->src_window_ms;
+		s->line_src_rate = x->line_src_rate;
+	}
+	return 0;
+}
+
+/* listens with their own accept-proxy lists; proxy_listen_lists from them */
+static int ci_listens(struct ci_reader *rd, struct gh_config *c)
+{
+	const struct ci_listen *ls = (const void *)(rd->b + rd->h.listens.off);
+	char where[48];
+	int r;
+
+	if (rd->h.listens.count == 0)
+		return 0;
+	c->listens = calloc(rd->h.listens.count, sizeof(*c->listens));
+	if (!c->listens)
+		return -ENOMEM;
+	/* all of them, so config_image_free frees what a failed listen took */
+	c->n_listens = rd->h.listens.count;
+	for (uint64_t i = 0; i < rd->h.listens.count; i++) {
+		struct gh_listen *l = &c->listens[i];
+
+		if (ls[i].kind >= GH_KIND_COUNT || !ci_addr_ok(&ls[i].addr, false))
+			return ci_bad(rd, "listen %llu: bad kind or address", (unsigned long long)i);
+		l->kind = (enum gh_kind)ls[i].kind;
+		l->addr = ls[i].addr;
+		l->line = ls[i].line;
+		snprintf(where, sizeof(where), "listen %llu accept-proxy", (unsigned long long)i);
+		r = ci_acl(rd, ls[i].proxy, ls[i].n_proxy, ls[i].proxy_line, &l->proxy, true, where);
+		if (r < 0)
+			return r;
+		c->proxy_listen_lists |= l->proxy.n_rules > 0;
 	}
 	return 0;
 }
@@ -331,23 +408,26 @@ int config_image_open(const void *image, size_t len, config_image_release_fn rel
 		r = -ENOMEM;
 		goto fail;
 	}
-	if (h->listens.count) {
-		const struct gh_listen *ls = (const void *)(rd.b + h->listens.off);
-
-		c->listens = malloc(h->listens.count * sizeof(*c->listens));
-		if (!c->listens) {
-			r = -ENOMEM;
-			goto fail;
-		}
-		for (uint64_t i = 0; i < h->listens.count; i++) {
-			if ((unsigned)ls[i].kind >= GH_KIND_COUNT || !ci_addr_ok(&ls[i].addr, false)) {
-				r = ci_bad(&rd, "listen %llu: bad kind or address", (unsigned long long)i);
-				goto fail;
-			}
-			c->listens[c->n_listens++] = ls[i];
-		}
+	c->source_prefix = ci_prefix_get(&h->source_prefix);
+	c->src = (struct gh_source_limits){
+		.rate = h->src_rate, .window_ms = h->src_window_ms, .inspecting = h->src_inspecting,
+		.v6_prefix = h->src_v6_prefix, .slots = h->src_slots, .connections = h->src_connections,
+		.line_rate = h->src_line_rate, .line_inspecting = h->src_line_inspecting,
+		.line_prefix = h->src_line_prefix, .line_table = h->src_line_table,
+		.line_connections = h->src_line_connections,
+	};
+	c->refuse_direct = h->refuse_direct == 1;
+	if ((r = ci_listens(&rd, c)) < 0 ||
+	    (r = ci_acl(&rd, h->accept_proxy, h->n_accept_proxy, h->accept_proxy_line, &c->accept_proxy, true,
+			"global accept-proxy")) < 0)
+		goto fail;
+	/* what config_proxy_finish() derived and checked, still true */
+	if (c->proxy_listen_lists != (h->proxy_listen_lists == 1) ||
+	    (c->refuse_direct && !c->accept_proxy.n_rules && !c->proxy_listen_lists)) {
+		r = ci_bad(&rd, "accept-proxy lists and direct-clients disagree");
+		goto fail;
 	}
-	if ((r = ci_acl(&rd, h->acl, h->n_acl, h->acl_line, &c->acl, "global")) < 0 ||
+	if ((r = ci_acl(&rd, h->acl, h->n_acl, h->acl_line, &c->acl, false, "global")) < 0 ||
 	    (r = ci_alpn(&rd, h->alpn, h->n_alpn, &c->alpn, &c->n_alpn, "global")) < 0 ||
 	    (r = ci_sites(&rd, c)) < 0)
 		goto fail;
@@ -384,6 +464,9 @@ void config_image_free(struct gh_config *c)
 	free(c->sites);
 	free(c->alpn);
 	config_acl_free(&c->acl);
+	config_acl_free(&c->accept_proxy);
+	for (size_t i = 0; c->listens && i < c->n_listens; i++)
+		config_acl_free(&c->listens[i].proxy);
 	free(c->listens);
 	routes_free(c->routes[GH_KIND_HTTP]);
 	if (c->routes[GH_KIND_TLS] != c->routes[GH_KIND_HTTP])

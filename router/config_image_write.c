@@ -12,12 +12,15 @@
 /* Where each array goes, from c's counts; h->size the total, 0 if too big. */
 static void ci_layout(const struct gh_config *c, struct ci_header *h, struct routes_flat fl[GH_KIND_COUNT + 1])
 {
-	uint64_t addrs = 0, names = 0, strings = 0, entries = c->acl.n_rules, alpns = c->n_alpn;
+	uint64_t addrs = 0, names = 0, strings = 0, alpns = c->n_alpn;
+	uint64_t entries = c->acl.n_rules + c->accept_proxy.n_rules;
 	uint64_t at = sizeof(*h), end = at;
 	bool big = false;
 
 	for (size_t g = 0; g < c->n_alpn; g++)
 		addrs += c->alpn[g].n_servers;
+	for (size_t l = 0; l < c->n_listens; l++)
+		entries += c->listens[l].proxy.n_rules;
 	for (size_t i = 0; i < c->n_sites; i++) {
 		const struct gh_site *s = &c->sites[i];
 
@@ -43,7 +46,7 @@ static void ci_layout(const struct gh_config *c, struct ci_header *h, struct rou
 			end = at + (uint64_t)(n) * (elem); \
 		at += ((uint64_t)(n) * (elem) + CI_ALIGN - 1) & ~(uint64_t)(CI_ALIGN - 1); \
 	} while (0)
-	CI_PLACE(h->listens, c->n_listens, sizeof(struct gh_listen));
+	CI_PLACE(h->listens, c->n_listens, sizeof(struct ci_listen));
 	CI_PLACE(h->sites, c->n_sites, sizeof(struct ci_site));
 	CI_PLACE(h->addrs, addrs, sizeof(struct gh_addr));
 	CI_PLACE(h->names, names, sizeof(struct ci_name));
@@ -127,6 +130,14 @@ static uint32_t ci_put_alpn(struct ci_alpn *alpns, uint32_t *at, struct gh_addr 
 	return first;
 }
 
+static struct ci_prefix ci_prefix(const struct gh_source_prefix *sp)
+{
+	struct ci_prefix p = { .on = sp->on, .line = sp->line };
+
+	memcpy(p.prefix, sp->prefix, sizeof(p.prefix));
+	return p;
+}
+
 static uint32_t ci_put_rules(struct prefixset_entry *entries, uint32_t *at, const struct gh_acl *acl)
 {
 	uint32_t first = *at;
@@ -160,7 +171,7 @@ int config_image_write(const struct gh_config *c, void *buf, size_t size)
 	h.endian = CI_ENDIAN;
 	h.sizeof_header = sizeof(h);
 	h.sizeof_addr = sizeof(struct gh_addr);
-	h.sizeof_listen = sizeof(struct gh_listen);
+	h.sizeof_listen = sizeof(struct ci_listen);
 	h.sizeof_entry = sizeof(struct prefixset_entry);
 	h.sizeof_slot = sizeof(struct routes_slot);
 	h.inspect_timeout_ms = c->inspect_timeout_ms;
@@ -181,8 +192,34 @@ int config_image_write(const struct gh_config *c, void *buf, size_t size)
 	h.acl = ci_put_rules(entries, &entry_at, &c->acl);
 	h.n_alpn = (uint32_t)c->n_alpn;
 	h.alpn = ci_put_alpn(alpns, &alpn_at, addrs, &addr_at, c->alpn, c->n_alpn);
-	if (c->n_listens)
-		memcpy(b + h.listens.off, c->listens, c->n_listens * sizeof(*c->listens));
+	h.source_prefix = ci_prefix(&c->source_prefix);
+	h.src_rate = c->src.rate;
+	h.src_window_ms = c->src.window_ms;
+	h.src_inspecting = c->src.inspecting;
+	h.src_v6_prefix = c->src.v6_prefix;
+	h.src_slots = c->src.slots;
+	h.src_connections = c->src.connections;
+	h.src_line_rate = c->src.line_rate;
+	h.src_line_inspecting = c->src.line_inspecting;
+	h.src_line_prefix = c->src.line_prefix;
+	h.src_line_table = c->src.line_table;
+	h.src_line_connections = c->src.line_connections;
+	h.n_accept_proxy = (uint32_t)c->accept_proxy.n_rules;
+	h.accept_proxy_line = c->accept_proxy.line;
+	h.accept_proxy = ci_put_rules(entries, &entry_at, &c->accept_proxy);
+	h.refuse_direct = c->refuse_direct;
+	h.proxy_listen_lists = c->proxy_listen_lists;
+	for (size_t l = 0; l < c->n_listens; l++) {
+		struct ci_listen *cl = (struct ci_listen *)(void *)(b + h.listens.off) + l;
+		const struct gh_listen *gl = &c->listens[l];
+
+		cl->addr = gl->addr;
+		cl->kind = gl->kind;
+		cl->line = gl->line;
+		cl->n_proxy = (uint32_t)gl->proxy.n_rules;
+		cl->proxy_line = gl->proxy.line;
+		cl->proxy = ci_put_rules(entries, &entry_at, &gl->proxy);
+	}
 
 	for (size_t i = 0; i < c->n_sites; i++) {
 		const struct gh_site *s = &c->sites[i];
@@ -204,6 +241,12 @@ int config_image_write(const struct gh_config *c, void *buf, size_t size)
 		cs->proxy_protocol = s->proxy_protocol;
 		cs->max_connections = s->max_connections;
 		cs->line = s->line;
+		cs->source_prefix = ci_prefix(&s->source_prefix);
+		cs->src_connections = s->src_connections;
+		cs->line_src_connections = s->line_src_connections;
+		cs->src_rate = s->src_rate;
+		cs->src_window_ms = s->src_window_ms;
+		cs->line_src_rate = s->line_src_rate;
 	}
 	for (int k = 0; k <= GH_KIND_COUNT; k++) {
 		const struct ci_routes *cr = k < GH_KIND_COUNT ? &h.routes[k] : &h.by_name;

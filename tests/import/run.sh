@@ -180,6 +180,21 @@ has_err bad-expression '^tests/import/bad-expression\.cfg:12: cannot translate: 
 has_err bad-expression '^tests/import/bad-expression\.cfg:21: cannot translate: .*send-proxy'
 checks_ok bad-expression
 
+# accept-proxy on one bind of two: that listen alone
+has_line bad-expression '^listen +tls +0\.0\.0\.0:443 +accept-proxy 0\.0\.0\.0/0 ::/0 +# .*:15 bind :443 accept-proxy'
+has_line bad-expression '^listen +http +0\.0\.0\.0:80 +# '
+has_err bad-expression '^tests/import/bad-expression\.cfg:15: note: .*accept-proxy 0\.0\.0\.0/0 ::/0 trusts every peer'
+
+# --- behind a balancer: accept-proxy on every bind
+haproxy_valid proxy
+convert proxy
+rc_is proxy 0
+checks_ok proxy
+same_routes proxy
+has_line proxy '^listen +http +0\.0\.0\.0:80 +accept-proxy 0\.0\.0\.0/0 ::/0 +# '
+has_line proxy '^listen +tls +0\.0\.0\.0:443 +accept-proxy 0\.0\.0\.0/0 ::/0 +# '
+has_err proxy '^tests/import/proxy\.cfg:11: note: .*accept-proxy 0\.0\.0\.0/0 ::/0 trusts every peer'
+
 # a file that isn't there, and the usage
 if "$GH" import-haproxy "$TMP/none.cfg" >/dev/null 2>"$TMP/none.err"; then bad "missing file: exit 0"; else
 	ok "missing file: exit 1"; fi

@@ -22,6 +22,7 @@ int main(void)
 	srunner_add_suite(sr, make_proxy_parse_suite());
 	srunner_add_suite(sr, make_prefixset_suite());
 	srunner_add_suite(sr, make_srclimit_suite());
+	srunner_add_suite(sr, make_srcconn_suite());
 	srunner_add_suite(sr, make_decide_suite());
 	srunner_add_suite(sr, make_quic_suite());
 	srunner_add_suite(sr, make_metrics_suite());

@@ -20,6 +20,7 @@ Suite *make_ratelimit_suite(void);
 Suite *make_proxy_parse_suite(void);
 Suite *make_prefixset_suite(void);
 Suite *make_srclimit_suite(void);
+Suite *make_srcconn_suite(void);
 Suite *make_decide_suite(void);
 Suite *make_quic_suite(void);
 Suite *make_metrics_suite(void);
