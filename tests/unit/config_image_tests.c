@@ -17,6 +17,8 @@
 #include "common/config_load.h"
 #include "router/config.h"
 #include "router/config_image.h"
+#include "router/config_image_format.h"
+#include "router/config_parser.h"
 #include "router/prefixset.h"
 #include "router/routes.h"
 #include "suites.h"
@@ -28,7 +30,7 @@ static const char rich[] =
 	"idle-timeout 40s\n"
 	"http-mode redirect-https\n"
 	"listen http [::1]:8080\n"
-	"listen tls [::1]:8443\n"
+	"listen tls [::1]:8443 accept-proxy 192.0.2.50/32 2001:db8:50::/48\n"
 	"listen tls 127.0.0.1:8444\n"
 	"forwarders 3\n"
 	"max-head-size 8k\n"
@@ -39,19 +41,31 @@ static const char rich[] =
 	"metrics [::1]:9469\n"
 	"tls-alpn acme-tls/1 [::1]:9443\n"
 	"deny 198.51.100.0/24 2001:db8:bad::/48\n"
+	"source-prefix 2001:db8:ff::/96\n"
+	"source-rate 100/1s\n"
+	"source-inspecting 64\n"
+	"source-prefix-v6 56\n"
+	"source-table 32768\n"
+	"source-connections 50\n"
+	"accept-proxy 10.0.0.0/8 2001:db8:1b::/48\n"
+	"direct-clients refuse\n"
 	"site a.example www.a.example *.a.example\n"
 	"    http [2001:db8::a]:80\n"
 	"    tls [2001:db8::a]:443 [2001:db8::a2]:443\n"
 	"    proxy-protocol v2\n"
 	"    site-max-connections 7\n"
+	"    source-connections 5\n"
+	"    source-rate 10/2s\n"
 	"site b.example\n"
 	"    tls 192.0.2.7:443\n"
+	"    source-prefix off\n"
 	"    tls-alpn h2 [2001:db8::b2]:443\n"
 	"    allow 192.0.2.0/24\n"
 	"    deny all\n"
 	"site c.example *.deep.c.example\n"
 	"    http [2001:db8::c]:80\n"
 	"    proxy-protocol v1\n"
+	"    source-prefix 2001:db8:ee::/96\n"
 	"default http c.example\n"
 	"default tls a.example\n";
 
@@ -125,6 +139,62 @@ static void same_acl(const struct gh_acl *x, const struct gh_acl *y)
 	ck_assert_int_eq(config_acl_allows(x, AF_INET6, v6), config_acl_allows(y, AF_INET6, v6));
 }
 
+/* A site's or the global source-prefix, and the source a backend
+ * connection of each kind of client takes from it. */
+static void same_prefix(const struct gh_config *x, const struct gh_config *y, uint32_t site,
+			const struct gh_source_prefix *px, const struct gh_source_prefix *py)
+{
+	static const uint8_t v4[4] = { 203, 0, 113, 5 }, v6[16] = { 0x20, 0x01, 0x0d, 0xb8, 9 };
+	struct sockaddr_in6 ax, ay;
+
+	ck_assert_int_eq(px->on, py->on);
+	ck_assert_uint_eq(px->line, py->line);
+	ck_assert_mem_eq(px->prefix, py->prefix, sizeof(px->prefix));
+	if (site == GH_NO_SITE)
+		return;
+	memset(&ax, 0, sizeof(ax));
+	memset(&ay, 0, sizeof(ay));
+	ck_assert_int_eq(config_source_addr(x, site, AF_INET, v4, &ax), config_source_addr(y, site, AF_INET, v4, &ay));
+	ck_assert_mem_eq(&ax, &ay, sizeof(ax));
+	ck_assert_int_eq(config_source_addr(x, site, AF_INET6, v6, &ax), false);
+	ck_assert_int_eq(config_source_addr(y, site, AF_INET6, v6, &ay), false);
+}
+
+/* Which peers each daemon takes for a balancer on each listen (and off
+ * any listen), and whether it refuses the rest there. */
+static void same_proxy(const struct gh_config *x, const struct gh_config *y)
+{
+	static const uint8_t v4[][4] = { { 10, 1, 2, 3 }, { 192, 0, 2, 50 }, { 192, 0, 2, 51 } };
+	static const uint8_t v6[][16] = { { 0x20, 0x01, 0x0d, 0xb8, 0, 0x1b, 1 }, { 0x20, 0x01, 0x0d, 0xb8, 0, 0x50, 2 },
+					  { 0x20, 0x01, 0x0d, 0xb8, 0, 0x51 } };
+
+	ck_assert_int_eq(x->refuse_direct, y->refuse_direct);
+	ck_assert_int_eq(x->proxy_listen_lists, y->proxy_listen_lists);
+	same_acl(&x->accept_proxy, &y->accept_proxy);
+	ck_assert_uint_eq(x->n_listens, y->n_listens);
+	for (size_t l = 0; l <= x->n_listens; l++) {
+		const struct gh_listen *lx = l < x->n_listens ? &x->listens[l] : NULL;
+		const struct gh_listen *ly = l < y->n_listens ? &y->listens[l] : NULL;
+
+		if (lx) {
+			ck_assert_int_eq(lx->kind, ly->kind);
+			ck_assert_mem_eq(&lx->addr, &ly->addr, sizeof(lx->addr));
+			ck_assert_uint_eq(lx->line, ly->line);
+			same_acl(&lx->proxy, &ly->proxy);
+			/* each daemon finds the same listen from the address reached */
+			ck_assert_ptr_eq(config_listen_at(y, (const struct sockaddr *)&lx->addr.ss), ly);
+		}
+		ck_assert_int_eq(config_proxy_any(x, lx), config_proxy_any(y, ly));
+		ck_assert_int_eq(config_proxy_refuses(x, lx), config_proxy_refuses(y, ly));
+		for (size_t i = 0; i < 3; i++) {
+			ck_assert_int_eq(config_proxy_trusted(x, lx, AF_INET, v4[i]),
+					 config_proxy_trusted(y, ly, AF_INET, v4[i]));
+			ck_assert_int_eq(config_proxy_trusted(x, lx, AF_INET6, v6[i]),
+					 config_proxy_trusted(y, ly, AF_INET6, v6[i]));
+		}
+	}
+}
+
 static void same_alpn(const struct gh_alpn_route *x, size_t nx, const struct gh_alpn_route *y, size_t ny)
 {
 	ck_assert_uint_eq(nx, ny);
@@ -165,8 +235,15 @@ START_TEST(test_round_trip)
 	for (int k = 0; k < GH_KIND_COUNT; k++)
 		ck_assert_uint_eq(m->default_site[k], c->default_site[k]);
 	ck_assert_uint_eq(m->n_listens, 3);
-	ck_assert_mem_eq(m->listens, c->listens, 3 * sizeof(*c->listens));
+	same_proxy(c, m);
 	same_acl(&m->acl, &c->acl);
+	same_prefix(c, m, GH_NO_SITE, &c->source_prefix, &m->source_prefix);
+	ck_assert_mem_eq(&m->src, &c->src, sizeof(m->src));
+	ck_assert_int_eq(config_source_limits_on(m), config_source_limits_on(c));
+	ck_assert_uint_eq(config_source_slots(m), config_source_slots(c));
+	ck_assert_uint_eq(config_source_v6_prefix(m), config_source_v6_prefix(c));
+	ck_assert_int_eq(config_source_connections_on(m), config_source_connections_on(c));
+	ck_assert_int_eq(config_site_rates_on(m), config_site_rates_on(c));
 	same_alpn(m->alpn, m->n_alpn, c->alpn, c->n_alpn);
 	ck_assert_uint_eq(m->n_sites, c->n_sites);
 	for (size_t i = 0; i < c->n_sites; i++) {
@@ -186,7 +263,36 @@ START_TEST(test_round_trip)
 		ck_assert_uint_eq(y->line, x->line);
 		same_alpn(y->alpn, y->n_alpn, x->alpn, x->n_alpn);
 		same_acl(&y->acl, &x->acl);
+		same_prefix(c, m, (uint32_t)i, &x->source_prefix, &y->source_prefix);
+		ck_assert_uint_eq(y->src_connections, x->src_connections);
+		ck_assert_uint_eq(y->line_src_connections, x->line_src_connections);
+		ck_assert_uint_eq(y->src_rate, x->src_rate);
+		ck_assert_uint_eq(y->src_window_ms, x->src_window_ms);
+		ck_assert_uint_eq(y->line_src_rate, x->line_src_rate);
 	}
+	/* the config has each of them set, so none compares 0 with 0 */
+	ck_assert_int_eq(m->refuse_direct, true);
+	ck_assert_int_eq(m->proxy_listen_lists, true);
+	ck_assert_uint_eq(m->accept_proxy.n_rules, 2);
+	ck_assert_uint_eq(m->listens[1].proxy.n_rules, 2);
+	ck_assert_uint_eq(m->listens[0].proxy.n_rules, 0);
+	ck_assert_int_eq(m->source_prefix.on, true);
+	ck_assert_uint_eq(m->src.rate, 100);
+	ck_assert_uint_eq(m->src.window_ms, 1000);
+	ck_assert_uint_eq(m->src.inspecting, 64);
+	ck_assert_uint_eq(m->src.v6_prefix, 56);
+	ck_assert_uint_eq(m->src.slots, 32768);
+	ck_assert_uint_eq(m->src.connections, 50);
+	ck_assert_uint_ne(m->src.line_rate * m->src.line_inspecting * m->src.line_prefix * m->src.line_table *
+				  m->src.line_connections, 0);
+	ck_assert_int_eq(m->sites[0].source_prefix.on, true);		/* the global one */
+	ck_assert_int_eq(m->sites[1].source_prefix.on, false);		/* off */
+	ck_assert_uint_ne(m->sites[1].source_prefix.line, 0);
+	ck_assert_int_eq(m->sites[2].source_prefix.prefix[5], 0xee);	/* its own */
+	ck_assert_uint_eq(m->sites[0].src_connections, 5);
+	ck_assert_uint_eq(m->sites[0].src_rate, 10);
+	ck_assert_uint_eq(m->sites[0].src_window_ms, 2000);
+	ck_assert_uint_eq(m->sites[1].src_rate, 0);
 	ck_assert_uint_eq(m->sites[0].max_connections, 7);
 	ck_assert_uint_eq(m->sites[1].n_alpn, 2);	/* its own h2, the global acme-tls/1 */
 	ck_assert_uint_eq(m->sites[1].servers[GH_KIND_TLS][0].ss.ss_family, AF_INET);
@@ -440,6 +546,91 @@ START_TEST(test_named_errors)
 }
 END_TEST
 
+/* The per-source, source-prefix and accept-proxy values out of what the
+ * parser accepts, each refused by name: a daemon never runs with a limit,
+ * a prefix or a balancer list the launcher could not have parsed. */
+START_TEST(test_new_fields_checked)
+{
+	struct gh_config *c = parse_rich();
+	char why[256];
+	size_t size;
+	uint8_t *img = image_of(c, &size), *copy = aligned_alloc(8, (size + 7) & ~(size_t)7);
+	const struct ci_header *h0 = (const void *)img;
+	struct ci_header *h = (void *)copy;
+	struct ci_site *sites = (void *)(copy + h0->sites.off);
+	struct prefixset_entry *entries = (void *)(copy + h0->entries.off);
+	static const struct {
+		const char *what, *why;
+	} cases[] = {
+		{ "source-table below the inspecting cap", "per-source limit" },
+		{ "source-rate without its window", "per-source limit" },
+		{ "source-prefix-v6 past 128", "per-source limit" },
+		{ "source-connections past its cap", "per-source limit" },
+		{ "direct-clients not 0 or 1", "direct-clients" },
+		{ "a listen's list but no flag", "disagree" },
+		{ "direct-clients refuse with no list", "disagree" },
+		{ "a global accept-proxy rule that denies", "allow only" },
+		{ "a listen's accept-proxy rule that denies", "allow only" },
+		{ "global source-prefix on = 2", "global source-prefix" },
+		{ "a site's source-prefix off with bits left", "source-prefix" },
+		{ "a site's source-rate window past a day", "source-rate" },
+		{ "a site's source-connections past its cap", "source-connections" },
+	};
+
+	ck_assert_ptr_nonnull(copy);
+	for (size_t i = 0; i < sizeof(cases) / sizeof(*cases); i++) {
+		struct gh_config *m = (void *)1;
+		const struct ci_listen *ls = (const void *)(copy + h0->listens.off);
+
+		memcpy(copy, img, size);
+		switch (i) {
+		case 0: h->src_slots = GH_MAX_INSPECTING - 1; break;
+		case 1: h->src_window_ms = 0; break;
+		case 2: h->src_v6_prefix = 129; break;
+		case 3: h->src_connections = CONFIG_SOURCE_CONNECTIONS_MAX + 1; break;
+		case 4: h->refuse_direct = 2; break;
+		case 5: h->proxy_listen_lists = 0; break;
+		case 6: {
+			/* no list anywhere: every listen's and the global one gone */
+			struct ci_listen *w = (void *)(copy + h0->listens.off);
+
+			for (uint64_t l = 0; l < h0->listens.count; l++)
+				w[l].n_proxy = 0;
+			h->n_accept_proxy = 0;
+			h->proxy_listen_lists = 0;
+			break;
+		}
+		case 7: entries[h0->accept_proxy].value = GH_ACL_DENY; break;
+		case 8: entries[ls[1].proxy + 1].value = GH_ACL_DENY; break;
+		case 9: h->source_prefix.on = 2; break;
+		case 10: sites[1].source_prefix.prefix[3] = 1; break;
+		case 11: sites[0].src_window_ms = CONFIG_MAX_DURATION_MS + 1; break;
+		case 12: sites[0].src_connections = CONFIG_SOURCE_CONNECTIONS_MAX + 1; break;
+		}
+		ck_assert_int_eq(config_image_open(copy, size, NULL, &m, why, sizeof(why)), -EINVAL);
+		ck_assert_ptr_null(m);
+		ck_assert_msg(strstr(why, cases[i].why), "%s: '%s'", cases[i].what, why);
+	}
+	/* case 6 with direct-clients serve is a valid image: what refused it
+	 * was refuse with no balancer to trust */
+	memcpy(copy, img, size);
+	struct ci_listen *w = (void *)(copy + h0->listens.off);
+	struct gh_config *m = NULL;
+
+	for (uint64_t l = 0; l < h0->listens.count; l++)
+		w[l].n_proxy = 0;
+	h->n_accept_proxy = 0;
+	h->proxy_listen_lists = 0;
+	h->refuse_direct = 0;
+	ck_assert_int_eq(config_image_open(copy, size, NULL, &m, why, sizeof(why)), 0);
+	ck_assert(!config_proxy_any(m, &m->listens[1]));
+	config_free(m);
+	config_free(c);
+	free(img);
+	free(copy);
+}
+END_TEST
+
 static int load(const char *path, char *msg, size_t size, struct gh_config **out)
 {
 	FILE *f = fmemopen(msg, size, "w");
@@ -537,6 +728,7 @@ Suite *make_config_image_suite(void)
 	tcase_add_test(tc, test_corrupt_bytes);
 	tcase_add_test(tc, test_empty_config);
 	tcase_add_test(tc, test_named_errors);
+	tcase_add_test(tc, test_new_fields_checked);
 	tcase_add_test(tc, test_memfd_sealed);
 	suite_add_tcase(s, tc);
 	return s;
