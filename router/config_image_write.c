@@ -39,8 +39,11 @@ static void ci_layout(const struct gh_config *c, struct ci_header *h, struct rou
 	if (c->chroot_dir)
 		strings += strlen(c->chroot_dir) + 1;
 
+	/* an empty array at the header's end, inside the image: placed
+	 * after an unaligned last array (strings) its aligned offset could
+	 * pass the image's end, which the reader refuses */
 #define CI_PLACE(r, n, elem) do { \
-		(r).off = at; (r).count = (n); \
+		(r).off = (n) ? at : sizeof(*h); (r).count = (n); \
 		big |= (n) >= CI_NONE; \
 		if ((n) && at + (uint64_t)(n) * (elem) > end) \
 			end = at + (uint64_t)(n) * (elem); \

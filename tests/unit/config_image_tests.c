@@ -524,6 +524,20 @@ START_TEST(test_empty_config)
 	free(big);
 	config_free(c);
 	free(img);
+
+	/* no sites but a string (user, chroot): the strings end the image
+	 * unaligned, and the empty arrays after them still lie inside it */
+	static const char *const alone[] = { "user x-\n", "chroot /v]\n", "user gh\nchroot /var/empty\n" };
+	for (size_t i = 0; i < sizeof(alone) / sizeof(*alone); i++) {
+		ck_assert_int_eq(config_parse("alone.conf", alone[i], strlen(alone[i]), no_errors, NULL, &c), 0);
+		img = image_of(c, &size);
+		ck_assert_msg(config_image_open(img, size, NULL, &m, why, sizeof(why)) == 0, "%s: %s", alone[i], why);
+		ck_assert_str_eq(m->user ? m->user : "", c->user ? c->user : "");
+		ck_assert_str_eq(m->chroot_dir ? m->chroot_dir : "", c->chroot_dir ? c->chroot_dir : "");
+		config_free(m);
+		config_free(c);
+		free(img);
+	}
 }
 END_TEST
 
