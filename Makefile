@@ -155,7 +155,7 @@ $(BUILD)/tests/%: tests/helpers/%.c $(BUILD)/libcommon.a $(BUILD)/librouter.a
 	$(LINK) $(CFLAGS) $^ $(LIBS_SSL) $(LIBS_SYSTEMD)
 
 # fuzz targets may also drive the listener's pure decision code
-FUZZ_LISTENER_SRC := listener/decide.c common/reply.c
+FUZZ_LISTENER_SRC := listener/decide.c common/reply.c common/handoff.c common/handoff_quic.c
 $(BUILD)/tests/replay_%: tests/fuzz/fuzz_%.c tests/fuzz/replay.c $(call obj,$(FUZZ_LISTENER_SRC) $(IMPORT_SRC)) $(BUILD)/librouter.a
 	@mkdir -p $(dir $@)
 	$(LINK) $(CFLAGS) $^ $(LIBS_CRYPTO)

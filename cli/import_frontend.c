@@ -98,34 +98,6 @@ void hx_bind(struct hx *x, struct hx_proxy *p, const struct hx_line *l)
 	free(list);
 }
 
-/* The fetch of a name-routing rule, for a frontend of the given mode. */
-static bool hx_fetch_ok(const char *f, size_t n, bool tcp)
-{
-	if (tcp)
-		return (n == 11 && !strncmp(f, "req_ssl_sni", n)) ||
-		       (n == 11 && !strncmp(f, "req.ssl_sni", n));
-	/* req.hdr(host), hdr(host), req.fhdr(Host,1)... */
-	if (n > 4 && !strncmp(f, "req.", 4)) {
-		f += 4;
-		n -= 4;
-	}
-	if (n > 4 && !strncmp(f, "hdr(", 4)) {
-		f += 4;
-		n -= 4;
-	} else if (n > 5 && !strncmp(f, "fhdr(", 5)) {
-		f += 5;
-		n -= 5;
-	} else {
-		return false;
-	}
-	if (n < 5 || f[n - 1] != ')' || strncasecmp(f, "host", 4) != 0)
-		return false;
-	if (n == 5)
-		return true;
-	/* an occurrence: gatehouse refuses two different Hosts with 400 */
-	return f[4] == ',' && strspn(f + 5, "-0123456789") == n - 6;
-}
-
 void hx_use_backend(struct hx *x, struct hx_proxy *p, const struct hx_line *l)
 {
 	const char *e, *open, *close = NULL;
@@ -139,9 +111,23 @@ void hx_use_backend(struct hx *x, struct hx_proxy *p, const struct hx_line *l)
 	}
 	e = l->argv[1];
 	if (l->argc > 2) {
-		hx_say(x, l->no, HX_ESSENTIAL,
-		       "'%s': routing by ACL condition: gatehouse routes by the name itself (write each name as a site)",
-		       l->text);
+		if (strcmp(l->argv[2], "if") || l->argc == 3 || strchr(e, '%')) {
+			hx_say(x, l->no, HX_ESSENTIAL,
+			       "'%s': only 'use_backend NAME if CONDITION' naming hosts is translated (gatehouse routes by the name itself)",
+			       l->text);
+			return;
+		}
+		if (p->default_by_rule) {
+			hx_say(x, l->no, HX_NOTE,
+			       "'%s': after an unconditional use_backend at line %u, this rule never applies",
+			       l->text, p->default_line);
+			return;
+		}
+		if (hx_cond_hosts(x, p, l, 3, &r)) {
+			r.backend = hx_strdup(e);
+			p->rules = hx_grow(p->rules, p->n_rules + 1, sizeof(*p->rules));
+			p->rules[p->n_rules++] = r;
+		}
 		return;
 	}
 	open = strstr(e, "%[");

@@ -298,6 +298,8 @@ static void hx_proxy_line(struct hx *x, struct hx_proxy *p, bool dflt, const str
 			hx_say(x, l->no, HX_MINOR, "'%s': gatehouse balances by round robin", l->text);
 	} else if (!strcmp(kw, "bind") && p->fe && !dflt) {
 		hx_bind(x, p, l);
+	} else if (!strcmp(kw, "acl") && p->fe && !dflt) {
+		hx_acl(x, p, l);
 	} else if (!strcmp(kw, "use_backend") && p->fe && !dflt) {
 		hx_use_backend(x, p, l);
 	} else if (!strcmp(kw, "default_backend") && fe) {

@@ -10,6 +10,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
@@ -22,6 +23,7 @@
 #include "forwarder/intake.h"
 #include "forwarder/queue.h"
 #include "forwarder/srccount.h"
+#include "forwarder/quic_relay.h"
 #include "forwarder/state.h"
 #include "router/proxy_header.h"
 #include "router/proxy_parse.h"
@@ -219,7 +221,8 @@ void intake_ready(struct forwarder *f)
 			return;
 		}
 		unsigned want = room < HANDOFF_BATCH ? room : HANDOFF_BATCH;
-		int n = handoff_recv(f->channel, in, want);
+		int n = f->quic.n_socks ? handoff_recv_any(f->channel, in, f->quic.chan_bufs, want)
+					: handoff_recv(f->channel, in, want);
 		if (n < 0) {
 			if (n == -EAGAIN)
 				return;
@@ -232,8 +235,12 @@ void intake_ready(struct forwarder *f)
 			return;
 		}
 		f->received += (uint32_t)n;
-		for (int i = 0; i < n; i++)
-			take(f, &in[i]);
+		for (int i = 0; i < n; i++) {
+			if (in[i].quic && in[i].error == HANDOFF_OK)
+				fquic_message(f, f->quic.chan_bufs[i], in[i].quic_len);
+			else
+				take(f, &in[i]);
+		}
 		if (n < (int)want)
 			return;
 	}
@@ -251,14 +258,73 @@ uint64_t intake_deadline(const struct forwarder *f)
 	return ratelimit_deadline(&f->refusals);
 }
 
+static bool has_quic_servers(const struct gh_config *cfg)
+{
+	for (size_t i = 0; i < cfg->n_sites; i++)
+		if (cfg->sites[i].n_servers[GH_KIND_QUIC])
+			return true;
+	return false;
+}
+
+/* Started by systemd for one channel: the QUIC sockets to reply on come
+ * from the listener, first on the channel (common/handoff.h), when the
+ * config has quic servers. Moved to a fresh contiguous range (the
+ * seccomp filter names them as one), each vetted. A listener that sends
+ * none within LOAD_WAIT_MS leaves this forwarder without QUIC. */
+#define QUIC_SOCKETS_WAIT_MS 5000
+#define QUIC_SOCKETS_FD_BASE 100
+static int quic_sockets_from_listener(struct forwarder *f)
+{
+	int fds[GH_MAX_LISTENS], r = 0;
+
+	if (!has_quic_servers(f->cfg))
+		return 0;
+	int n = handoff_quic_sockets_recv(f->channel, QUIC_SOCKETS_WAIT_MS, fds, GH_MAX_LISTENS);
+	if (n < 0) {
+		log_msg(LOG_WARNING, "no QUIC sockets from the listener (%s): QUIC flows will be refused",
+			strerror(-n));
+		return 0;
+	}
+	for (int i = 0; i < n; i++) {
+		int moved = fcntl(fds[i], F_DUPFD_CLOEXEC, QUIC_SOCKETS_FD_BASE);
+		close(fds[i]);
+		if (r == 0 && moved < 0)
+			r = log_errno(-errno, "moving a QUIC socket");
+		else if (r == 0)
+			r = fquic_add_socket(f, moved, false);
+		if (r < 0 && moved >= 0)
+			close(moved);
+	}
+	if (r == 0 && f->quic.n_socks)
+		r = fquic_setup(f);
+	return r;
+}
+
 int intake_setup(struct forwarder *f)
 {
 	ratelimit_init(&f->refusals, 1000, INTAKE_REFUSALS_PER_SEC);
-	int n = sd_listen_fds(1);
-	if (n != 1) {
-		log_msg(LOG_ERR, "expected exactly one channel fd from the listener, got %d", n);
-		return -EINVAL;
+	/* fd 3 is the channel (systemd names it "connection", `gatehouse
+	 * run` "forward"); `gatehouse run` adds its QUIC sockets, "quic" */
+	char **names = NULL;
+	int n = sd_listen_fds_with_names(1, &names);
+	int r = 0;
+	bool from_launcher = names && n >= 1 && !strcmp(names[0], "forward");
+	if (n < 1)
+		r = log_errno(-EINVAL, "expected a channel fd from the listener, got %d fds", n);
+	for (int i = 1; i < n && r == 0; i++) {
+		if (!names || strcmp(names[i], "quic"))
+			r = log_errno(-EINVAL, "unexpected fd %d named '%s'", SD_LISTEN_FDS_START + i,
+				      names ? names[i] : "?");
+		else
+			r = fquic_add_socket(f, SD_LISTEN_FDS_START + i, true);
 	}
+	for (int i = 0; names && i < n; i++)
+		free(names[i]);
+	free(names);
+	if (r < 0)
+		return r;
+	if ((r = fquic_setup(f)) < 0)
+		return r;
 	f->channel = SD_LISTEN_FDS_START;
 	if (sd_is_socket(f->channel, AF_UNIX, SOCK_SEQPACKET, 0) <= 0) {
 		log_msg(LOG_ERR, "fd 3 is not a connected SOCK_SEQPACKET channel");
@@ -267,6 +333,8 @@ int intake_setup(struct forwarder *f)
 	f->channel_open = true;
 	f->load = load_publish_src(f->channel, f->max_conns, config_source_connections_on(f->cfg));
 	f->src_counts = load_src_mine(f->load);
+	if (!from_launcher && (r = quic_sockets_from_listener(f)) < 0)
+		return r;
 	struct epoll_event ev = { .events = EPOLLIN, .data.u64 = FTAG_CHANNEL };
 	if (epoll_ctl(f->epfd, EPOLL_CTL_ADD, f->channel, &ev) < 0) {
 		int e = errno;

@@ -65,6 +65,9 @@ static uint64_t next_deadline(struct forwarder *f)
 		if (q < d)
 			d = q;
 	}
+	uint64_t qd = fquic_deadline(f);
+	if (qd < d)
+		d = qd;
 	if (!dlist_empty(&f->relaying)) {
 		uint64_t r = dlist_entry(f->relaying.next, struct fconn, link)->deadline_ms;
 		if (r < d)
@@ -90,6 +93,10 @@ static void event(struct forwarder *f, const struct epoll_event *ev)
 	uint64_t tag = ev->data.u64;
 	if (tag == FTAG_CHANNEL) {
 		intake_ready(f);
+		return;
+	}
+	if (tag & FTAG_QUIC) {
+		fquic_event(f, tag, ev->events);
 		return;
 	}
 	bool from_client = !(tag & FTAG_SERVER);
@@ -165,12 +172,14 @@ static int setup(void *ctx, const struct gh_config *cfg)
 
 static int sandbox(void *ctx, const struct gh_config *cfg)
 {
-	(void)ctx;
+	const struct forwarder *f = ctx;
 	struct policy_opts po = {
 		.user = cfg->user,
 		.chroot_dir = cfg->chroot_dir,
 		.allow_ipv4 = config_has_ipv4_server(cfg),
 		.allow_source_bind = config_uses_source_prefix(cfg),
+		.quic_fds = f->quic.socks,
+		.n_quic_fds = f->quic.n_socks,
 	};
 	return policy_enter(POLICY_FORWARDER, &po);
 }
@@ -190,11 +199,12 @@ static void after_round(void *ctx, uint64_t now)
 	queue_run(f, now);
 	reap(f);
 	conn_recycle(&f->conns);	/* the batch is over: no event names them now */
+	fquic_after_round(f, now);
 	intake_after_round(f, now);
 	if (f->load) {
 		/* once per round: the listener reads these as it dispatches */
 		atomic_store_explicit(&f->load->taken, f->received, memory_order_release);
-		atomic_store_explicit(&f->load->relays, f->conns.n - f->n_queued, memory_order_relaxed);
+		atomic_store_explicit(&f->load->relays, f->conns.n - f->n_queued + f->quic.n, memory_order_relaxed);
 	}
 }
 
@@ -207,8 +217,9 @@ static void status(void *ctx, char *buf, size_t size)
 {
 	const struct forwarder *f = ctx;
 
-	snprintf(buf, size, "relaying %u, total %llu, connect failures %llu%s", f->conns.n,
-		 (unsigned long long)f->total, (unsigned long long)f->failed,
+	snprintf(buf, size, "relaying %u, total %llu, connect failures %llu, quic flows %u (total %llu)%s", f->conns.n,
+		 (unsigned long long)f->total, (unsigned long long)f->failed, f->quic.n,
+		 (unsigned long long)f->quic.total,
 		 f->channel_open ? "" : ", draining");
 }
 
@@ -219,7 +230,7 @@ static bool before_wait(void *ctx, bool stop, uint64_t now)
 	const struct forwarder *f = ctx;
 
 	(void)now;
-	return stop || (!f->channel_open && !f->conns.n);
+	return stop || (!f->channel_open && !f->conns.n && !f->quic.n);
 }
 
 static int teardown(void *ctx, bool stopped)
@@ -234,6 +245,7 @@ static int teardown(void *ctx, bool stopped)
 	reap(f);
 	conn_recycle(&f->conns);
 	conn_teardown(&f->conns);
+	fquic_teardown(f);
 	dial_free(f);
 	srcaddr_free(f);
 	queue_free(f);

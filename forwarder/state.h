@@ -21,6 +21,7 @@
 #include "common/ratelimit.h"
 #include "forwarder/conn.h"
 #include "forwarder/pump.h"
+#include "forwarder/quic_relay.h"
 
 /* Per-server failure memory: a failed server is avoided for a while. */
 struct fserver_state {
@@ -58,4 +59,5 @@ struct forwarder {
 	/* the one copy buffer every relay direction and every drain of a
 	 * client's unread bytes use; holds nothing between calls */
 	struct pump_buf *buf;
+	struct fquic quic;		/* QUIC flows (quic_relay.h) */
 };

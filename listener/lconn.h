@@ -18,6 +18,7 @@ enum lobj_type {
 	LOBJ_LISTEN,
 	LOBJ_CHANNEL,
 	LOBJ_CONN,
+	LOBJ_QUIC,	/* a QUIC UDP socket (quic_rx.h) */
 };
 
 /* A client being inspected: ~64 bytes. The bytes themselves stay in the

@@ -32,6 +32,10 @@ struct policy_opts {
 	bool allow_source_bind;		/* forwarder: `source-prefix` (IPV6_FREEBIND + bind) */
 	bool die_with_parent;		/* listener under `gatehouse run`: SIGTERM when
 					 * the launcher dies, so no orphan holds the ports */
+	/* the shared QUIC UDP sockets: the listener reads them (recvmmsg on
+	 * these fds only); the forwarder sends on them and may not read them */
+	const int *quic_fds;
+	unsigned n_quic_fds;
 };
 
 /* Returns 0, or a negative errno after logging what failed. Never returns
@@ -42,6 +46,11 @@ int policy_enter(enum policy_proc proc, const struct policy_opts *o);
 int policy_seccomp_load(enum policy_proc proc, bool allow_ipv4);
 /* The same with the forwarder's source-address rows (allow_source_bind). */
 int policy_seccomp_load_bind(enum policy_proc proc, bool allow_ipv4, bool allow_source_bind);
+/* The same with QUIC sockets (policy_opts.quic_fds). */
+int policy_seccomp_load_quic(enum policy_proc proc, bool allow_ipv4, const int *quic_fds, unsigned n_quic_fds);
+/* Both: every option of the forwarder's filter. */
+int policy_seccomp_load_full(enum policy_proc proc, bool allow_ipv4, bool allow_source_bind, const int *quic_fds,
+			     unsigned n_quic_fds);
 
 /* True in builds where seccomp is skipped (ASan/LSan need ptrace and more). */
 bool policy_seccomp_disabled(void);

@@ -88,7 +88,7 @@ static bool config_site_routed(const struct gh_site *s, enum gh_kind k)
 /* Checks that need the whole file, then the route tables. */
 static int config_finish(struct config_parser *p)
 {
-	static const char *const default_addr[GH_KIND_COUNT] = {
+	static const char *const default_addr[GH_KIND_TCP_COUNT] = {
 		[GH_KIND_HTTP] = "[::]:80",
 		[GH_KIND_TLS] = "[::]:443",
 	};
@@ -101,8 +101,9 @@ static int config_finish(struct config_parser *p)
 		const struct gh_site *s = &c->sites[i];
 
 		/* a nameless site has had its error already */
-		if (s->n_names > 0 && s->n_servers[GH_KIND_HTTP] + s->n_servers[GH_KIND_TLS] + s->n_alpn == 0)
-			config_error_at(p, s->line, "site '%s' has no servers (add 'http' or 'tls' lines)",
+		if (s->n_names > 0 && s->n_servers[GH_KIND_HTTP] + s->n_servers[GH_KIND_TLS] +
+		    s->n_servers[GH_KIND_QUIC] + s->n_alpn == 0)
+			config_error_at(p, s->line, "site '%s' has no servers (add 'http', 'tls' or 'quic' lines)",
 					s->name);
 	}
 
@@ -130,8 +131,8 @@ static int config_finish(struct config_parser *p)
 
 	/* no listen line for a kind: the well-known port on every address,
 	 * dual stack (what `gatehouse run` binds; under systemd the socket
-	 * units decide) */
-	for (int k = 0; k < GH_KIND_COUNT; k++) {
+	 * units decide). QUIC is opt-in: no `listen quic`, no UDP socket. */
+	for (int k = 0; k < GH_KIND_TCP_COUNT; k++) {
 		struct gh_addr a;
 		bool have = false;
 
@@ -180,8 +181,9 @@ static int config_finish(struct config_parser *p)
 	 * file order, to its index) is the route table of a kind that every
 	 * site is served on: the same keys added in the same order, so the
 	 * same slots and the same probes. Such kinds share it instead of
-	 * building their own (100 000 sites on both kinds: two tables of
-	 * 200 000 names fewer to build, hold and map).
+	 * building their own (100 000 sites on every kind: a table of
+	 * 200 000 names per kind fewer to build, hold and map). Sharing is by
+	 * pointer (config_routes_free, the compiled config's writer).
 	 */
 	bool every[GH_KIND_COUNT];
 	for (int k = 0; k < GH_KIND_COUNT; k++) {
@@ -190,17 +192,16 @@ static int config_finish(struct config_parser *p)
 			every[k] = config_site_routed(&c->sites[i], (enum gh_kind)k);
 	}
 	c->site_by_name = routes_new();
+	/* every kind served on every site shares the one table */
+	struct routes *all = NULL;
 	for (int k = 0; k < GH_KIND_COUNT; k++) {
-		if (every[k] && p->names) {
-			c->routes[k] = p->names;
+		if (every[k] && !all) {
+			all = p->names;
 			p->names = NULL;
-		} else if (every[k]) {
-			c->routes[k] = c->routes[GH_KIND_HTTP];
-		} else {
-			c->routes[k] = routes_new();
 		}
+		c->routes[k] = every[k] ? all : routes_new();
 	}
-	if (!c->site_by_name || !c->routes[GH_KIND_HTTP] || !c->routes[GH_KIND_TLS])
+	if (!c->site_by_name || !c->routes[GH_KIND_HTTP] || !c->routes[GH_KIND_TLS] || !c->routes[GH_KIND_QUIC])
 		return -ENOMEM;
 	for (size_t i = 0; i < c->n_sites; i++) {
 		const struct gh_site *s = &c->sites[i];
@@ -244,6 +245,7 @@ int config_parse(const char *filename, const char *text, size_t len,
 	p.c->inspect_timeout_ms = 5000;
 	p.c->connect_timeout_ms = 5000;
 	p.c->idle_timeout_ms = 50000;
+	p.c->quic_idle_timeout_ms = 30000;	/* QUIC's usual max_idle_timeout */
 	p.c->http_mode = GH_HTTP_ROUTE;
 	p.c->max_head = HTTP_HEAD_DEFAULT_CAP;
 	for (int k = 0; k < GH_KIND_COUNT; k++)
@@ -311,13 +313,23 @@ void config_free(struct gh_config *c)
 	for (size_t i = 0; c->listens && i < c->n_listens; i++)
 		config_acl_free(&c->listens[i].proxy);
 	free(c->listens);
-	routes_free(c->routes[GH_KIND_HTTP]);
-	if (c->routes[GH_KIND_TLS] != c->routes[GH_KIND_HTTP])	/* may share one */
-		routes_free(c->routes[GH_KIND_TLS]);
+	config_routes_free(c);
 	routes_free(c->site_by_name);
 	free(c->user);
 	free(c->chroot_dir);
 	free(c);
+}
+
+void config_routes_free(struct gh_config *c)
+{
+	for (int k = 0; k < GH_KIND_COUNT; k++) {
+		bool seen = false;
+
+		for (int j = 0; j < k; j++)
+			seen |= c->routes[j] == c->routes[k];
+		if (!seen)
+			routes_free(c->routes[k]);
+	}
 }
 
 uint32_t config_route(const struct gh_config *c, enum gh_kind kind, const char *name, size_t len)

@@ -51,8 +51,11 @@ struct gh_source_limits {
 enum gh_kind {
 	GH_KIND_HTTP = 0,
 	GH_KIND_TLS = 1,
-	GH_KIND_COUNT = 2,
+	GH_KIND_QUIC = 2,	/* UDP: QUIC routed by the SNI of its Initial packets */
+	GH_KIND_COUNT = 3,
 };
+/* the kinds carried over TCP (a client fd per hand-off) */
+#define GH_KIND_TCP_COUNT 2
 
 enum gh_http_mode {
 	GH_HTTP_ROUTE = 0,
@@ -123,6 +126,8 @@ struct gh_config {
 	uint32_t inspect_timeout_ms;	/* default 5s */
 	uint32_t connect_timeout_ms;	/* default 5s */
 	uint32_t idle_timeout_ms;	/* default 50s */
+	uint32_t quic_idle_timeout_ms;	/* `quic-idle-timeout`: a QUIC flow with no
+					 * datagram either way ends; default 30s */
 	enum gh_http_mode http_mode;	/* default route */
 
 	struct gh_listen *listens;

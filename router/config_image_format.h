@@ -17,7 +17,7 @@
 #include "router/prefixset.h"
 #include "router/routes.h"
 
-#define CI_VERSION 2u
+#define CI_VERSION 3u
 #define CI_ENDIAN 0x01020304u
 #define CI_NONE UINT32_MAX
 #define CI_ALIGN 8u
@@ -33,8 +33,8 @@
  * machine).
  */
 #if defined(__x86_64__)
-_Static_assert(sizeof(struct gh_config) == 480, "gh_config changed: carry the new field in the config image");
-_Static_assert(sizeof(struct gh_site) == 160, "gh_site changed: carry the new field in the config image");
+_Static_assert(sizeof(struct gh_config) == 504, "gh_config changed: carry the new field in the config image");
+_Static_assert(sizeof(struct gh_site) == 176, "gh_site changed: carry the new field in the config image");
 _Static_assert(sizeof(struct gh_listen) == 248, "gh_listen changed: carry the new field in the config image");
 _Static_assert(sizeof(struct gh_alpn_route) == 288, "gh_alpn_route changed: carry the new field in the config image");
 _Static_assert(sizeof(struct gh_acl) == 32, "gh_acl changed: carry the new field in the config image");
@@ -101,7 +101,7 @@ struct ci_header {
 	/* a reader built with other struct layouts refuses the image */
 	uint32_t sizeof_header, sizeof_addr, sizeof_listen, sizeof_entry, sizeof_slot, pad0;
 
-	uint32_t inspect_timeout_ms, connect_timeout_ms, idle_timeout_ms, http_mode;
+	uint32_t inspect_timeout_ms, connect_timeout_ms, idle_timeout_ms, quic_idle_timeout_ms, http_mode;
 	uint32_t default_site[GH_KIND_COUNT];
 	uint32_t forwarders, max_connections, queue_timeout_ms;
 	uint32_t acl, n_acl, acl_line;			/* in entries */

@@ -154,7 +154,8 @@ static int ci_header_ok(struct ci_reader *rd)
 	if (h->http_mode > GH_HTTP_REDIRECT_HTTPS || h->forwarders > CONFIG_MAX_FORWARDERS ||
 	    h->max_head < CONFIG_MIN_HEAD || h->max_head > CONFIG_MAX_HEAD ||
 	    h->inspect_timeout_ms > CONFIG_MAX_DURATION_MS || h->connect_timeout_ms > CONFIG_MAX_DURATION_MS ||
-	    h->idle_timeout_ms > CONFIG_MAX_DURATION_MS || h->queue_timeout_ms > CONFIG_MAX_DURATION_MS)
+	    h->idle_timeout_ms > CONFIG_MAX_DURATION_MS || h->quic_idle_timeout_ms > CONFIG_MAX_DURATION_MS ||
+	    h->queue_timeout_ms > CONFIG_MAX_DURATION_MS)
 		return ci_bad(rd, "a setting out of range (http-mode, forwarders, max-head-size or a timeout)");
 	for (int k = 0; k < GH_KIND_COUNT; k++)
 		if (h->default_site[k] != GH_NO_SITE && h->default_site[k] >= h->sites.count)
@@ -324,6 +325,9 @@ static int ci_listens(struct ci_reader *rd, struct gh_config *c)
 		l->addr = ls[i].addr;
 		l->line = ls[i].line;
 		snprintf(where, sizeof(where), "listen %llu accept-proxy", (unsigned long long)i);
+		/* config_listen_options refuses it: QUIC has no PROXY header */
+		if (l->kind == GH_KIND_QUIC && ls[i].n_proxy)
+			return ci_bad(rd, "listen %llu: quic with an accept-proxy list", (unsigned long long)i);
 		r = ci_acl(rd, ls[i].proxy, ls[i].n_proxy, ls[i].proxy_line, &l->proxy, true, where);
 		if (r < 0)
 			return r;
@@ -389,6 +393,7 @@ int config_image_open(const void *image, size_t len, config_image_release_fn rel
 	c->inspect_timeout_ms = h->inspect_timeout_ms;
 	c->connect_timeout_ms = h->connect_timeout_ms;
 	c->idle_timeout_ms = h->idle_timeout_ms;
+	c->quic_idle_timeout_ms = h->quic_idle_timeout_ms;
 	c->http_mode = (enum gh_http_mode)h->http_mode;
 	for (int k = 0; k < GH_KIND_COUNT; k++)
 		c->default_site[k] = h->default_site[k];
@@ -431,9 +436,22 @@ int config_image_open(const void *image, size_t len, config_image_release_fn rel
 	    (r = ci_alpn(&rd, h->alpn, h->n_alpn, &c->alpn, &c->n_alpn, "global")) < 0 ||
 	    (r = ci_sites(&rd, c)) < 0)
 		goto fail;
+	/* config_finish refuses a default site without servers of its kind */
+	for (int k = 0; k < GH_KIND_COUNT; k++)
+		if (c->default_site[k] != GH_NO_SITE && c->sites[c->default_site[k]].n_servers[k] == 0) {
+			r = ci_bad(&rd, "default %s: site %u has no %s servers", gh_kind_str((enum gh_kind)k),
+				   c->default_site[k], gh_kind_str((enum gh_kind)k));
+			goto fail;
+		}
 	for (int k = 0; k < GH_KIND_COUNT; k++) {
-		if (k == GH_KIND_TLS && !memcmp(&h->routes[k], &h->routes[GH_KIND_HTTP], sizeof(h->routes[k]))) {
-			c->routes[k] = c->routes[GH_KIND_HTTP];	/* one table for both */
+		int same = -1;
+
+		/* kinds that shared one table share it again (config_routes_free) */
+		for (int j = 0; j < k && same < 0; j++)
+			if (!memcmp(&h->routes[k], &h->routes[j], sizeof(h->routes[k])))
+				same = j;
+		if (same >= 0) {
+			c->routes[k] = c->routes[same];
 			continue;
 		}
 		if ((r = ci_routes(&rd, &h->routes[k], &c->routes[k], gh_kind_str((enum gh_kind)k))) < 0)
@@ -468,9 +486,7 @@ void config_image_free(struct gh_config *c)
 	for (size_t i = 0; c->listens && i < c->n_listens; i++)
 		config_acl_free(&c->listens[i].proxy);
 	free(c->listens);
-	routes_free(c->routes[GH_KIND_HTTP]);
-	if (c->routes[GH_KIND_TLS] != c->routes[GH_KIND_HTTP])
-		routes_free(c->routes[GH_KIND_TLS]);
+	config_routes_free(c);
 	routes_free(c->site_by_name);
 	free(c->user);
 	free(c->chroot_dir);

@@ -62,8 +62,12 @@ static void ci_layout(const struct gh_config *c, struct ci_header *h, struct rou
 
 		memset(&fl[k], 0, sizeof(fl[k]));
 		/* kinds sharing one table (config.c) share its arrays here too */
-		if (k == GH_KIND_TLS && r && r == c->routes[GH_KIND_HTTP]) {
-			*cr = h->routes[GH_KIND_HTTP];
+		int same = -1;
+		for (int j = 0; j < k && k < GH_KIND_COUNT && r; j++)
+			if (c->routes[j] == r && same < 0)
+				same = j;
+		if (same >= 0) {
+			*cr = h->routes[same];
 			continue;
 		}
 		if (r)
@@ -180,6 +184,7 @@ int config_image_write(const struct gh_config *c, void *buf, size_t size)
 	h.inspect_timeout_ms = c->inspect_timeout_ms;
 	h.connect_timeout_ms = c->connect_timeout_ms;
 	h.idle_timeout_ms = c->idle_timeout_ms;
+	h.quic_idle_timeout_ms = c->quic_idle_timeout_ms;
 	h.http_mode = c->http_mode;
 	for (int k = 0; k < GH_KIND_COUNT; k++)
 		h.default_site[k] = c->default_site[k];

@@ -59,6 +59,11 @@ int config_listen_options(struct config_parser *p, struct gh_listen *l, const st
 		config_error(p, "'listen ... accept-proxy' needs at least one CIDR");
 		return 0;
 	}
+	if (l->kind == GH_KIND_QUIC) {
+		/* a PROXY header is a TCP stream's first bytes: QUIC has none */
+		config_error(p, "'listen quic' takes no accept-proxy (PROXY headers are for TCP)");
+		return 0;
+	}
 	return add_balancers(p, &l->proxy, "accept-proxy", arg + 1, n - 1);
 }
 

@@ -112,8 +112,9 @@ void config_srcaddr_finish(struct config_parser *p)
 		if (!s->source_prefix.on || !s->name)
 			continue;
 		/* an IPv4 socket cannot take an IPv6 source: refuse rather than
-		 * let some of a site's clients lose what the line promises */
-		for (int k = 0; k < GH_KIND_COUNT && !v4; k++)
+		 * let some of a site's clients lose what the line promises (TCP only:
+		 * QUIC flows keep the host's source) */
+		for (int k = 0; k < GH_KIND_TCP_COUNT && !v4; k++)
 			if ((v4 = first_v4(s->servers[k], s->n_servers[k])))
 				what = gh_kind_str((enum gh_kind)k);
 		for (size_t r = 0; r < s->n_alpn && !v4; r++)

@@ -160,11 +160,25 @@ has_err bad-hostname '^tests/import/bad-hostname\.cfg:17: cannot translate: .*we
 checks_ok bad-hostname
 has_line bad-hostname '^site good\.example\.net$'
 
+# --- routing by ACL: named (several lines add up), anonymous, ||/or, SNI and Host
+haproxy_valid acl
+convert acl
+rc_is acl 0
+checks_ok acl
+same_routes acl
+has_line acl '^site store\.example\.net$'
+has_err acl '^tests/import/acl\.cfg:28: note: .blog\.example\.net. already reaches backend .blog-tls.'
+
+haproxy_valid bad-acl
 convert bad-acl
 rc_is bad-acl 1
-has_err bad-acl '^tests/import/bad-acl\.cfg:13: cannot translate: .use_backend blog if is_blog.'
+has_err bad-acl '^tests/import/bad-acl\.cfg:16: cannot translate: .use_backend blog if from_lan.: acl .from_lan. \(line 14\) names no hosts'
+has_err bad-acl '^tests/import/bad-acl\.cfg:17: cannot translate: .*a negated condition'
+has_err bad-acl "^tests/import/bad-acl\\.cfg:18: cannot translate: .*joined by 'and'"
+has_err bad-acl '^tests/import/bad-acl\.cfg:19: cannot translate: .*-m str'
 checks_ok bad-acl
 has_line bad-acl '^site www\.example\.net$'
+has_line bad-acl '^site blog\.example\.net$'
 
 convert bad-http
 rc_is bad-http 1

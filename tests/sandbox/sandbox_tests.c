@@ -556,6 +556,120 @@ START_TEST(forwarder_sendmmsg_journal_only)
 }
 END_TEST
 
+
+/* --- QUIC: the shared UDP sockets. The listener reads them (recvmmsg on
+ * those fds only); the forwarder sends on them and may not read them, and
+ * gets UDP sockets of its own only when it holds one. --- */
+static int quic_fd = -1, other_udp = -1;
+
+static int under_quic(enum policy_proc proc, action_fn fn)
+{
+	pid_t pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		if (policy_seccomp_load_quic(proc, false, &quic_fd, 1) < 0)
+			_exit(99);
+		_exit(fn() == 0 ? 0 : 1);
+	}
+	int st;
+	ck_assert_int_eq(waitpid(pid, &st, 0), pid);
+	return st;
+}
+
+static void quic_expect(enum policy_proc proc, action_fn fn, bool killed, const char *what)
+{
+	int st = under_quic(proc, fn);
+	if (killed)
+		ck_assert_msg(WIFSIGNALED(st) && WTERMSIG(st) == SIGSYS, "%s: not killed by SIGSYS (status %#x)",
+			      what, st);
+	else
+		ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0, "%s: failed under the policy (status %#x)",
+			      what, st);
+}
+
+static int quic_recvfrom(void)
+{
+	syscall(SYS_recvfrom, quic_fd, P(scratch_buf), sizeof(scratch_buf), MSG_DONTWAIT, 0L, 0L);
+	return 0;
+}
+
+static int quic_recvmmsg(void)
+{
+	struct mmsghdr mm = { .msg_hdr = one_msg };
+	syscall(SYS_recvmmsg, quic_fd, P(&mm), 1L, (long)MSG_DONTWAIT, 0L);
+	return 0;
+}
+
+static int other_recvmmsg(void)
+{
+	struct mmsghdr mm = { .msg_hdr = one_msg };
+	syscall(SYS_recvmmsg, other_udp, P(&mm), 1L, (long)MSG_DONTWAIT, 0L);
+	return 0;
+}
+
+static int other_recvfrom(void)
+{
+	syscall(SYS_recvfrom, other_udp, P(scratch_buf), sizeof(scratch_buf), MSG_DONTWAIT, 0L, 0L);
+	return 0;
+}
+
+static int quic_splice(void)
+{
+	syscall(SYS_splice, quic_fd, 0L, fds2[1], 0L, 1L, 0L);
+	return 0;
+}
+
+static int udp_socket(void)
+{
+	long fd = syscall(SYS_socket, AF_INET6, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	return fd >= 0 ? 0 : 1;
+}
+
+static int quic_sendmmsg(void)
+{
+	/* a reply to a client: to an address, from one (the kernel may
+	 * refuse the source; the filter must not) */
+	struct sockaddr_in6 to = { .sin6_family = AF_INET6, .sin6_port = htons(9), .sin6_addr = IN6ADDR_LOOPBACK_INIT };
+	struct msghdr mh = one_msg;
+	mh.msg_name = &to;
+	mh.msg_namelen = sizeof(to);
+	struct mmsghdr mm = { .msg_hdr = mh };
+	syscall(SYS_sendmmsg, quic_fd, P(&mm), 1L, (long)MSG_DONTWAIT);
+	return 0;
+}
+
+START_TEST(quic_socket_rows)
+{
+	struct sockaddr_in6 any = { .sin6_family = AF_INET6, .sin6_addr = IN6ADDR_LOOPBACK_INIT };
+	quic_fd = socket(AF_INET6, SOCK_DGRAM | SOCK_NONBLOCK, 0);
+	other_udp = socket(AF_INET6, SOCK_DGRAM | SOCK_NONBLOCK, 0);
+	ck_assert_int_eq(bind(quic_fd, (struct sockaddr *)&any, sizeof(any)), 0);
+	ck_assert_int_eq(bind(other_udp, (struct sockaddr *)&any, sizeof(any)), 0);
+	ck_assert_int_eq(pipe(fds2), 0);
+
+	/* the forwarder never reads the shared socket, by any call */
+	quic_expect(POLICY_FORWARDER, quic_recvfrom, true, "forwarder: recvfrom on the QUIC socket");
+	quic_expect(POLICY_FORWARDER, quic_recvmmsg, true, "forwarder: recvmmsg on the QUIC socket");
+	quic_expect(POLICY_FORWARDER, quic_splice, true, "forwarder: splice from the QUIC socket");
+	/* ... but reads its own sockets, makes UDP ones and replies */
+	quic_expect(POLICY_FORWARDER, other_recvmmsg, false, "forwarder: recvmmsg on a flow's socket");
+	quic_expect(POLICY_FORWARDER, other_recvfrom, false, "forwarder: recvfrom on a flow's socket");
+	quic_expect(POLICY_FORWARDER, udp_socket, false, "forwarder with QUIC: socket(AF_INET6, SOCK_DGRAM)");
+	quic_expect(POLICY_FORWARDER, quic_sendmmsg, false, "forwarder: sendmmsg on the QUIC socket");
+	/* without a QUIC socket, no UDP socket at all */
+	expect_sigsys(POLICY_FORWARDER, false, udp_socket, "forwarder without QUIC: socket(AF_INET6, SOCK_DGRAM)");
+
+	/* the listener reads the QUIC socket and nothing else with recvmmsg */
+	quic_expect(POLICY_LISTENER, quic_recvmmsg, false, "listener: recvmmsg on the QUIC socket");
+	quic_expect(POLICY_LISTENER, other_recvmmsg, true, "listener: recvmmsg on another socket");
+	quic_expect(POLICY_LISTENER, udp_socket, true, "listener with QUIC: socket(AF_INET6, SOCK_DGRAM)");
+	close(quic_fd);
+	close(other_udp);
+	close(fds2[0]);
+	close(fds2[1]);
+}
+END_TEST
+
 /* --- the forwarder's load page, as the listener maps it --- */
 START_TEST(load_page_read_only_for_the_listener)
 {
@@ -725,6 +839,7 @@ int main(void)
 	tcase_add_test(tc, common_calls_live);
 	tcase_add_test(tc, load_page_read_only_for_the_listener);
 	tcase_add_test(tc, forwarder_sendmmsg_journal_only);
+	tcase_add_test(tc, quic_socket_rows);
 	tcase_add_test(tc, listener_loop_works);
 	tcase_add_test(tc, forwarder_loop_works);
 	tcase_add_loop_test(tc, metrics_forbidden_calls, 0, N_METRICS_FORBIDDEN);

@@ -159,7 +159,7 @@ START_TEST(test_design_routing)
 {
 	struct gh_config *c = load(design_example);
 
-	for (int k = 0; k < GH_KIND_COUNT; k++) {
+	for (int k = 0; k < GH_KIND_TCP_COUNT; k++) {
 		ck_assert_uint_eq(route(c, k, "test1.example.net"), 0);
 		ck_assert_uint_eq(route(c, k, "test2.example.net"), 1);
 		ck_assert_uint_eq(route(c, k, "www.test2.example.net"), 1);
@@ -432,6 +432,51 @@ END_TEST
 #define SITE_A "site a.example\n  http [2001:db8::1]:80\n"	/* 2 lines */
 
 /* Each case holds exactly one error, on the line given. */
+
+/* QUIC: opt-in listen, per-site servers, its own default and idle timeout */
+START_TEST(test_quic)
+{
+	struct gh_config *c = load("listen tls [::]:443\n"
+				   "listen quic [::]:443\n"
+				   "quic-idle-timeout 10s\n"
+				   "site a.example *.a.example\n"
+				   "    tls [::1]:8443\n"
+				   "    quic [::1]:9443 [::1]:9444\n"
+				   "site b.example\n"
+				   "    quic [2001:db8::b]:443\n"
+				   "site c.example\n"
+				   "    tls [::1]:7443\n"
+				   "default quic b.example\n");
+
+	/* the same address as tls: one is TCP, the other UDP */
+	ck_assert_uint_eq(c->n_listens, 3);
+	ck_assert_int_eq(c->listens[1].kind, GH_KIND_QUIC);
+	ck_assert_str_eq(c->listens[1].addr.text, "[::]:443");
+	ck_assert_uint_eq(c->quic_idle_timeout_ms, 10000);
+	ck_assert_uint_eq(c->sites[0].n_servers[GH_KIND_QUIC], 2);
+	ck_assert_str_eq(c->sites[0].servers[GH_KIND_QUIC][1].text, "[::1]:9444");
+	ck_assert_uint_eq(route(c, GH_KIND_QUIC, "a.example"), 0);
+	ck_assert_uint_eq(route(c, GH_KIND_QUIC, "x.a.example"), 0);
+	ck_assert_uint_eq(route(c, GH_KIND_QUIC, "b.example"), 1);
+	/* a site without quic servers is not reached over QUIC: the default */
+	ck_assert_uint_eq(route(c, GH_KIND_QUIC, "c.example"), 1);
+	ck_assert_uint_eq(route(c, GH_KIND_QUIC, "nosuch.example"), 1);
+	/* a quic-only site is no TLS route, and tls has no default */
+	ck_assert_uint_eq(route(c, GH_KIND_TLS, "b.example"), GH_NO_SITE);
+	ck_assert_str_eq(gh_kind_str(GH_KIND_QUIC), "quic");
+	config_free(c);
+
+	/* no listen quic: no UDP socket, and the QUIC defaults */
+	c = load("site a.example\n    quic [::1]:9443\n");
+	ck_assert_uint_eq(c->n_listens, 2);
+	for (size_t i = 0; i < c->n_listens; i++)
+		ck_assert_int_ne(c->listens[i].kind, GH_KIND_QUIC);
+	ck_assert_uint_eq(c->quic_idle_timeout_ms, 30000);
+	ck_assert_uint_eq(c->default_site[GH_KIND_QUIC], GH_NO_SITE);
+	config_free(c);
+}
+END_TEST
+
 static const struct bad_case {
 	const char *text;
 	unsigned line;
@@ -448,6 +493,14 @@ static const struct bad_case {
 	{ SITE_A "  tls\n", 3, "'tls': missing argument" },
 	/* durations */
 	{ "inspect-timeout 5\n", 1, "duration needs a unit (ms, s, m, h)" },
+	/* quic */
+	{ "listen quic [::]:443\nlisten quic [::]:443\n", 2, "already used by 'listen quic' at line 1" },
+	{ "quic-idle-timeout 5\n", 1, "duration needs a unit" },
+	{ "quic-idle-timeout 5s\nquic-idle-timeout 6s\n", 2, "'quic-idle-timeout' already set at line 1" },
+	{ "quic [::1]:443\n", 1, "'quic' outside any site" },
+	{ SITE_A "  quic [::]:443\n", 3, "bad address" },
+	{ SITE_A "default quic a.example\n", 3, "'default quic': site 'a.example' has no quic servers" },
+	{ "listen udp [::]:443\n", 1, "bad listen kind 'udp' (http, tls or quic)" },
 	{ "connect-timeout 0s\n", 1, "must be more than 0" },
 	{ "connect-timeout 0ms\n", 1, "bad duration '0ms'" },
 	{ "idle-timeout 25h\n", 1, "must be at most 24h" },
@@ -1512,6 +1565,7 @@ Suite *make_config_suite(void)
 	tcase_add_test(tc, test_names);
 	tcase_add_test(tc, test_comments);
 	tcase_add_test(tc, test_acl);
+	tcase_add_test(tc, test_quic);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("bad");

@@ -499,7 +499,7 @@ START_TEST(test_proxy_header)
 	memcpy(local, sig, 12);
 	local[12] = 0x20, local[13] = 0, local[14] = 0, local[15] = 0;	/* LOCAL, no addresses */
 
-	for (unsigned kind = 0; kind < GH_KIND_COUNT; kind++) {
+	for (unsigned kind = 0; kind < GH_KIND_TCP_COUNT; kind++) {
 		/* v1 from a trusted peer: the header's source is the client */
 		ask_behind(cfg, kind, "10.9.9.9", (const uint8_t *)v1, strlen(v1), "shut.example", false, 0, &d,
 			   &hl, &client);
@@ -564,7 +564,7 @@ START_TEST(test_proxy_timeout)
 
 	sin6_of("10.9.9.9", &bal);
 	sin6_of("192.0.2.9", &direct);
-	for (unsigned kind = 0; kind < GH_KIND_COUNT; kind++) {
+	for (unsigned kind = 0; kind < GH_KIND_TCP_COUNT; kind++) {
 		/* nothing at all, then every part of a header */
 		for (size_t cut = 0; cut < strlen(v1); cut++) {
 			decide_client_timeout(cfg, NULL, kind, &bal, (const uint8_t *)v1, cut, cut > 0, &d, ans, sizeof(ans),
@@ -613,7 +613,7 @@ START_TEST(test_direct_refused)
 	struct decision d;
 	size_t hl;
 
-	for (unsigned kind = 0; kind < GH_KIND_COUNT; kind++) {
+	for (unsigned kind = 0; kind < GH_KIND_TCP_COUNT; kind++) {
 		ask_behind(cfg, kind, "10.9.9.9", (const uint8_t *)v1, strlen(v1), "a.example", false, 0, &d, &hl,
 			   &client);
 		want_handoff(cfg, &d, "a.example", "a balancer's client");
@@ -657,7 +657,7 @@ START_TEST(test_proxy_per_listen)
 
 	sin6_of("10.9.9.9", &bal);
 	sin6_of("192.0.2.9", &direct);
-	for (unsigned kind = 0; kind < GH_KIND_COUNT; kind++) {
+	for (unsigned kind = 0; kind < GH_KIND_TCP_COUNT; kind++) {
 		const struct gh_listen *inner = &cfg->listens[kind], *outer = &cfg->listens[2 + kind];
 
 		memcpy(w, v1, strlen(v1));
@@ -693,7 +693,7 @@ START_TEST(test_access_lists)
 	struct gh_config *cfg = parse(acl_conf);
 	struct decision d;
 
-	for (unsigned kind = 0; kind < GH_KIND_COUNT; kind++) {
+	for (unsigned kind = 0; kind < GH_KIND_TCP_COUNT; kind++) {
 		/* the global list first, whatever site is asked for */
 		ask(cfg, kind, "open.example", "203.0.113.9", &d);
 		want_denied(kind, &d, "global v4");
