@@ -28,10 +28,12 @@ static const char rich[] =
 	"inspect-timeout 3s\n"
 	"connect-timeout 2s\n"
 	"idle-timeout 40s\n"
+	"quic-idle-timeout 20s\n"
 	"http-mode redirect-https\n"
 	"listen http [::1]:8080\n"
 	"listen tls [::1]:8443 accept-proxy 192.0.2.50/32 2001:db8:50::/48\n"
 	"listen tls 127.0.0.1:8444\n"
+	"listen quic [::1]:8453\n"
 	"forwarders 3\n"
 	"max-head-size 8k\n"
 	"max-connections 5000\n"
@@ -52,12 +54,14 @@ static const char rich[] =
 	"site a.example www.a.example *.a.example\n"
 	"    http [2001:db8::a]:80\n"
 	"    tls [2001:db8::a]:443 [2001:db8::a2]:443\n"
+	"    quic [2001:db8::a]:443 [2001:db8::a3]:443\n"
 	"    proxy-protocol v2\n"
 	"    site-max-connections 7\n"
 	"    source-connections 5\n"
 	"    source-rate 10/2s\n"
 	"site b.example\n"
 	"    tls 192.0.2.7:443\n"
+	"    quic 192.0.2.7:443\n"
 	"    source-prefix off\n"
 	"    tls-alpn h2 [2001:db8::b2]:443\n"
 	"    allow 192.0.2.0/24\n"
@@ -67,7 +71,8 @@ static const char rich[] =
 	"    proxy-protocol v1\n"
 	"    source-prefix 2001:db8:ee::/96\n"
 	"default http c.example\n"
-	"default tls a.example\n";
+	"default tls a.example\n"
+	"default quic b.example\n";
 
 static void no_errors(void *userdata, const char *message)
 {
@@ -224,6 +229,7 @@ START_TEST(test_round_trip)
 	ck_assert_uint_eq(m->inspect_timeout_ms, c->inspect_timeout_ms);
 	ck_assert_uint_eq(m->connect_timeout_ms, c->connect_timeout_ms);
 	ck_assert_uint_eq(m->idle_timeout_ms, c->idle_timeout_ms);
+	ck_assert_uint_eq(m->quic_idle_timeout_ms, 20000);
 	ck_assert_int_eq(m->http_mode, GH_HTTP_REDIRECT_HTTPS);
 	ck_assert_uint_eq(m->forwarders, 3);
 	ck_assert_uint_eq(m->max_head, 8192);
@@ -234,7 +240,7 @@ START_TEST(test_round_trip)
 	ck_assert_mem_eq(&m->metrics, &c->metrics, sizeof(m->metrics));
 	for (int k = 0; k < GH_KIND_COUNT; k++)
 		ck_assert_uint_eq(m->default_site[k], c->default_site[k]);
-	ck_assert_uint_eq(m->n_listens, 3);
+	ck_assert_uint_eq(m->n_listens, 4);
 	same_proxy(c, m);
 	same_acl(&m->acl, &c->acl);
 	same_prefix(c, m, GH_NO_SITE, &c->source_prefix, &m->source_prefix);
@@ -296,6 +302,19 @@ START_TEST(test_round_trip)
 	ck_assert_uint_eq(m->sites[0].max_connections, 7);
 	ck_assert_uint_eq(m->sites[1].n_alpn, 2);	/* its own h2, the global acme-tls/1 */
 	ck_assert_uint_eq(m->sites[1].servers[GH_KIND_TLS][0].ss.ss_family, AF_INET);
+	/* QUIC: its listen, servers, default and route table of its own */
+	ck_assert_int_eq(m->listens[3].kind, GH_KIND_QUIC);
+	ck_assert_uint_eq(m->default_site[GH_KIND_QUIC], 1);
+	ck_assert_uint_eq(m->default_site[GH_KIND_TLS], 0);
+	ck_assert_uint_eq(m->sites[0].n_servers[GH_KIND_QUIC], 2);
+	ck_assert_str_eq(m->sites[0].servers[GH_KIND_QUIC][1].text, "[2001:db8::a3]:443");
+	ck_assert_uint_eq(m->sites[2].n_servers[GH_KIND_QUIC], 0);
+	ck_assert_uint_eq(config_route(m, GH_KIND_QUIC, "x.a.example", 11), 0);
+	ck_assert_uint_eq(config_route(m, GH_KIND_QUIC, "b.example", 9), 1);
+	/* not in the table: the default quic site takes it */
+	uint32_t none;
+	ck_assert_int_lt(routes_lookup(m->routes[GH_KIND_QUIC], "c.example", 9, &none), 0);
+	ck_assert_uint_eq(config_route(m, GH_KIND_QUIC, "c.example", 9), 1);
 	same_routes(c, m);
 	config_free(m);
 	config_free(c);
@@ -330,6 +349,53 @@ START_TEST(test_round_trip_one_kind_shared)
 	ck_assert_uint_eq(config_route(m, GH_KIND_HTTP, "t3.example", 10), GH_NO_SITE);
 	ck_assert_uint_eq(config_route(m, GH_KIND_HTTP, "t2.example", 10), GH_NO_SITE);
 	ck_assert_uint_eq(config_route(m, GH_KIND_TLS, "y.t1.example", 12), 0);
+	same_routes(c, m);
+	config_free(m);
+	config_free(c);
+	free(img);
+}
+END_TEST
+
+/* Every site on TLS and QUIC, not every one on HTTP: TLS and QUIC share
+ * the parser's table of all names (QUIC not HTTP's, which lacks some of
+ * them), HTTP has its own; the image shares the same way, and each table
+ * is freed once. */
+START_TEST(test_round_trip_two_kinds_shared)
+{
+	static const char text[] =
+		"site s1.example *.s1.example\n http [2001:db8::1]:80\n tls [2001:db8::1]:443\n quic [2001:db8::1]:443\n"
+		"site s2.example\n tls [2001:db8::2]:443\n quic [2001:db8::2]:443\n"
+		"site s3.example\n tls-alpn acme-tls/1 [2001:db8::3]:443\n quic [2001:db8::3]:443\n";
+	static const struct {
+		const char *name;
+		uint32_t site[GH_KIND_COUNT];
+	} want[] = {
+		{ "s1.example", { 0, 0, 0 } },
+		{ "x.s1.example", { 0, 0, 0 } },
+		{ "s2.example", { GH_NO_SITE, 1, 1 } },
+		{ "s3.example", { GH_NO_SITE, 2, 2 } },
+		{ "s4.example", { GH_NO_SITE, GH_NO_SITE, GH_NO_SITE } },
+	};
+	struct gh_config *c = NULL, *m = NULL;
+	char why[256];
+	size_t size;
+
+	ck_assert_int_eq(config_parse("kinds.conf", text, sizeof(text) - 1, no_errors, NULL, &c), 0);
+	ck_assert_ptr_eq(c->routes[GH_KIND_TLS], c->routes[GH_KIND_QUIC]);
+	ck_assert_ptr_ne(c->routes[GH_KIND_HTTP], c->routes[GH_KIND_QUIC]);
+	void *img = image_of(c, &size);
+	ck_assert_int_eq(config_image_open(img, size, NULL, &m, why, sizeof(why)), 0);
+	ck_assert_ptr_eq(m->routes[GH_KIND_TLS], m->routes[GH_KIND_QUIC]);
+	ck_assert_ptr_ne(m->routes[GH_KIND_HTTP], m->routes[GH_KIND_QUIC]);
+	for (size_t i = 0; i < sizeof(want) / sizeof(*want); i++)
+		for (int k = 0; k < GH_KIND_COUNT; k++) {
+			size_t len = strlen(want[i].name);
+
+			ck_assert_msg(config_route(c, (enum gh_kind)k, want[i].name, len) == want[i].site[k],
+				      "%s on %s", want[i].name, gh_kind_str((enum gh_kind)k));
+			ck_assert_msg(config_route(m, (enum gh_kind)k, want[i].name, len) == want[i].site[k],
+				      "%s on %s, from the image", want[i].name, gh_kind_str((enum gh_kind)k));
+		}
 	same_routes(c, m);
 	config_free(m);
 	config_free(c);
@@ -589,6 +655,9 @@ START_TEST(test_new_fields_checked)
 		{ "a site's source-prefix off with bits left", "source-prefix" },
 		{ "a site's source-rate window past a day", "source-rate" },
 		{ "a site's source-connections past its cap", "source-connections" },
+		{ "quic-idle-timeout past a day", "a timeout" },
+		{ "a quic listen with an accept-proxy list", "quic with an accept-proxy list" },
+		{ "default quic on a site without quic servers", "default quic: site 2 has no quic servers" },
 	};
 
 	ck_assert_ptr_nonnull(copy);
@@ -620,6 +689,16 @@ START_TEST(test_new_fields_checked)
 		case 10: sites[1].source_prefix.prefix[3] = 1; break;
 		case 11: sites[0].src_window_ms = CONFIG_MAX_DURATION_MS + 1; break;
 		case 12: sites[0].src_connections = CONFIG_SOURCE_CONNECTIONS_MAX + 1; break;
+		case 13: h->quic_idle_timeout_ms = CONFIG_MAX_DURATION_MS + 1; break;
+		case 14: {
+			struct ci_listen *w = (void *)(copy + h0->listens.off);
+
+			ck_assert_uint_eq(w[3].kind, GH_KIND_QUIC);
+			w[3].proxy = w[1].proxy;
+			w[3].n_proxy = w[1].n_proxy;
+			break;
+		}
+		case 15: h->default_site[GH_KIND_QUIC] = 2; break;
 		}
 		ck_assert_int_eq(config_image_open(copy, size, NULL, &m, why, sizeof(why)), -EINVAL);
 		ck_assert_ptr_null(m);
@@ -737,6 +816,7 @@ Suite *make_config_image_suite(void)
 	tcase_set_timeout(tc, 120);	/* every byte, three ways, under ASan too */
 	tcase_add_test(tc, test_round_trip);
 	tcase_add_test(tc, test_round_trip_one_kind_shared);
+	tcase_add_test(tc, test_round_trip_two_kinds_shared);
 	tcase_add_test(tc, test_round_trip_many);
 	tcase_add_test(tc, test_truncated_refused);
 	tcase_add_test(tc, test_corrupt_bytes);
