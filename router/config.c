@@ -183,7 +183,7 @@ static int config_finish(struct config_parser *p)
 	 * same slots and the same probes. Such kinds share it instead of
 	 * building their own (100 000 sites on every kind: a table of
 	 * 200 000 names per kind fewer to build, hold and map). Sharing is by
-	 * pointer (config_routes_free, the compiled config's writer).
+	 * pointer (routes_free_each, the compiled config's writer).
 	 */
 	bool every[GH_KIND_COUNT];
 	for (int k = 0; k < GH_KIND_COUNT; k++) {
@@ -313,23 +313,11 @@ void config_free(struct gh_config *c)
 	for (size_t i = 0; c->listens && i < c->n_listens; i++)
 		config_acl_free(&c->listens[i].proxy);
 	free(c->listens);
-	config_routes_free(c);
+	routes_free_each(c->routes, GH_KIND_COUNT);	/* kinds may share one */
 	routes_free(c->site_by_name);
 	free(c->user);
 	free(c->chroot_dir);
 	free(c);
-}
-
-void config_routes_free(struct gh_config *c)
-{
-	for (int k = 0; k < GH_KIND_COUNT; k++) {
-		bool seen = false;
-
-		for (int j = 0; j < k; j++)
-			seen |= c->routes[j] == c->routes[k];
-		if (!seen)
-			routes_free(c->routes[k]);
-	}
 }
 
 uint32_t config_route(const struct gh_config *c, enum gh_kind kind, const char *name, size_t len)

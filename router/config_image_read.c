@@ -446,7 +446,7 @@ int config_image_open(const void *image, size_t len, config_image_release_fn rel
 	for (int k = 0; k < GH_KIND_COUNT; k++) {
 		int same = -1;
 
-		/* kinds that shared one table share it again (config_routes_free) */
+		/* kinds that shared one table share it again (routes_free_each) */
 		for (int j = 0; j < k && same < 0; j++)
 			if (!memcmp(&h->routes[k], &h->routes[j], sizeof(h->routes[k])))
 				same = j;
@@ -486,7 +486,7 @@ void config_image_free(struct gh_config *c)
 	for (size_t i = 0; c->listens && i < c->n_listens; i++)
 		config_acl_free(&c->listens[i].proxy);
 	free(c->listens);
-	config_routes_free(c);
+	routes_free_each(c->routes, GH_KIND_COUNT);
 	routes_free(c->site_by_name);
 	free(c->user);
 	free(c->chroot_dir);

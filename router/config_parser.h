@@ -139,6 +139,3 @@ void config_proxy_finish(struct config_parser *p);
 /* a listen line's words after its address: `accept-proxy CIDR...` */
 int config_listen_options(struct config_parser *p, struct gh_listen *l, const struct config_tok *arg,
 			  size_t n);
-
-/* config.c: each of c->routes once (kinds may share one table) */
-void config_routes_free(struct gh_config *c);

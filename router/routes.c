@@ -151,6 +151,18 @@ void routes_free(struct routes *r)
 	free(r);
 }
 
+void routes_free_each(struct routes *const *r, size_t n)
+{
+	for (size_t k = 0; k < n; k++) {
+		bool seen = false;
+
+		for (size_t j = 0; j < k; j++)
+			seen |= r[j] == r[k];
+		if (!seen)
+			routes_free(r[k]);
+	}
+}
+
 int routes_add(struct routes *r, const char *name, uint32_t site, uint32_t *existing)
 {
 	struct routes_table *t = &r->exact;

@@ -45,6 +45,9 @@ struct routes_flat {
 
 struct routes *routes_new(void);
 void routes_free(struct routes *r);
+/* each table of r[0..n) once: several may be the same (a config's kinds
+ * sharing one) */
+void routes_free_each(struct routes *const *r, size_t n);
 
 /* name is normalised, NUL-terminated; "*.suffix" adds a wildcard.
  * Returns 0, -EEXIST if the name (or wildcard) is there already (*existing
