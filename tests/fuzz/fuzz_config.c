@@ -18,6 +18,7 @@
 #include <string.h>
 #include "router/config.h"
 #include "router/config_image.h"
+#include "router/routes.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -69,9 +70,10 @@ static void check_route(const struct gh_config *c, enum gh_kind k, const char *n
 
 static void check_config(const struct gh_config *c)
 {
-	bool have[GH_KIND_COUNT] = { false, false };
+	bool have[GH_KIND_COUNT] = { false };
 
-	assert(c->inspect_timeout_ms > 0 && c->connect_timeout_ms > 0 && c->idle_timeout_ms > 0);
+	assert(c->inspect_timeout_ms > 0 && c->connect_timeout_ms > 0 && c->idle_timeout_ms > 0 &&
+	       c->quic_idle_timeout_ms > 0);
 	assert(c->queue_timeout_ms > 0 && c->queue_timeout_ms <= 24u * 3600u * 1000u);
 	assert(c->max_connections <= 10000000);
 	assert(c->max_head >= 1024 && c->max_head <= 65536);
@@ -95,7 +97,8 @@ static void check_config(const struct gh_config *c)
 		const struct gh_site *s = &c->sites[i];
 
 		assert(s->n_names >= 1 && s->name == s->names[0]);
-		assert(s->n_servers[GH_KIND_HTTP] + s->n_servers[GH_KIND_TLS] + s->n_alpn >= 1);
+		assert(s->n_servers[GH_KIND_HTTP] + s->n_servers[GH_KIND_TLS] + s->n_servers[GH_KIND_QUIC] +
+		       s->n_alpn >= 1);
 		check_alpn(s);
 		assert(s->proxy_protocol >= 0 && s->proxy_protocol <= 2);
 		assert(s->max_connections <= 10000000);
@@ -151,8 +154,19 @@ static void check_image(const struct gh_config *c)
 	assert(m->accept_proxy.n_rules == c->accept_proxy.n_rules && m->acl.n_rules == c->acl.n_rules);
 	assert(memcmp(&m->src, &c->src, sizeof(m->src)) == 0);
 	assert(m->source_prefix.on == c->source_prefix.on);
+	assert(m->quic_idle_timeout_ms == c->quic_idle_timeout_ms);
+	for (int k = 0; k < GH_KIND_COUNT; k++) {
+		assert(m->default_site[k] == c->default_site[k]);
+		/* kinds sharing a table share it in the image too; two empty
+		 * tables may become one there (the same empty arrays) */
+		for (int j = 0; j < k; j++)
+			if ((m->routes[j] == m->routes[k]) != (c->routes[j] == c->routes[k]))
+				assert(m->routes[j] == m->routes[k] && routes_count(c->routes[j]) == 0 &&
+				       routes_count(c->routes[k]) == 0);
+	}
 	for (size_t i = 0; i < c->n_listens; i++)
-		assert(m->listens[i].proxy.n_rules == c->listens[i].proxy.n_rules);
+		assert(m->listens[i].proxy.n_rules == c->listens[i].proxy.n_rules &&
+		       m->listens[i].kind == c->listens[i].kind);
 	for (size_t i = 0; i < c->n_sites; i++) {
 		const struct gh_site *x = &c->sites[i], *y = &m->sites[i];
 
@@ -160,6 +174,8 @@ static void check_image(const struct gh_config *c)
 		       memcmp(y->source_prefix.prefix, x->source_prefix.prefix, sizeof(x->source_prefix.prefix)) == 0);
 		assert(y->src_rate == x->src_rate && y->src_window_ms == x->src_window_ms &&
 		       y->src_connections == x->src_connections && y->acl.n_rules == x->acl.n_rules);
+		for (int k = 0; k < GH_KIND_COUNT; k++)
+			assert(y->n_servers[k] == x->n_servers[k]);
 	}
 	config_free(m);
 	free(buf);
