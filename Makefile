@@ -279,6 +279,13 @@ bench-edge: $(EDGE_BENCH)
 		$(BUILD)/bench/srclimit 1000000 $$m 2>&1 | awk -v m=$$m \
 		'/Collected/ { printf "mode=%s instructions_per_admit_and_release=%.1f\n", m, $$4 / 1000000 }'; done
 
+# `make bench-sites`: 100 000 sites (issue #13.5): check time and peak RSS,
+# `gatehouse run` ready time and each daemon's private memory
+# (bench/many_sites.py; writes bench/results-sites.json)
+.PHONY: bench-sites
+bench-sites: all
+	python3 bench/many_sites.py --build $(BUILD) --rounds 3 --json bench/results-sites.json
+
 # A/B of builds on the L4 hello row: make bench-ab REVS="HEAD~3 ."
 # (AB_ROW=bulk: the bulk row, CPU per GB)
 REVS ?= HEAD .

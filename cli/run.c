@@ -19,6 +19,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <malloc.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
@@ -64,7 +65,8 @@ struct child {
 
 struct launcher {
 	const char *config_path;
-	int config_fd;		/* sealed memfd: the last config that loaded */
+	int config_fd;		/* sealed memfd: the last config that loaded (its text) */
+	int image_fd;		/* sealed memfd: the same, compiled (config_load_image) */
 	char listener_bin[PATH_MAX];
 	char forwarder_bin[PATH_MAX];
 	char metrics_bin[PATH_MAX];
@@ -177,13 +179,13 @@ static pid_t spawn(struct launcher *L, const char *bin, const int *fds, unsigned
 	if (pid != 0)
 		return pid;
 	/* child: move the fds out of the way first, then into 3..; the
-	 * config snapshot goes right after the LISTEN_FDS range */
+	 * compiled config goes right after the LISTEN_FDS range */
 	int tmp[GH_MAX_PASSED_FDS + 1];
 	/* above the target range 3..3+n, and low: RLIMIT_NOFILE may be small */
 	int floor_fd = 4 + (int)n;
 	for (unsigned i = 0; i < n; i++)
 		tmp[i] = fcntl(fds[i], F_DUPFD_CLOEXEC, floor_fd);
-	tmp[n] = fcntl(L->config_fd, F_DUPFD_CLOEXEC, floor_fd);
+	tmp[n] = fcntl(L->image_fd, F_DUPFD_CLOEXEC, floor_fd);
 	for (unsigned i = 0; i <= n; i++) {
 		if (tmp[i] < 0 || dup2(tmp[i], 3 + (int)i) < 0)
 			_exit(127);
@@ -442,6 +444,11 @@ int cmd_run(const char *config_path, unsigned forwarders)
 	log_setup("gatehouse");
 	if (config_load_snapshot(config_path, stderr, &cfg, &L.config_fd) < 0)
 		return 1;
+	/* parsed once, here: the daemons map this instead of parsing again */
+	if ((r = config_load_image(cfg, &L.image_fd)) < 0) {
+		fprintf(stderr, "gatehouse: %s: compiling the config: %s\n", config_path, strerror(-r));
+		return 1;
+	}
 	find_bin("gatehouse-listener", L.listener_bin, sizeof(L.listener_bin));
 	find_bin("gatehouse-forwarder", L.forwarder_bin, sizeof(L.forwarder_bin));
 	find_bin("gatehouse-metrics", L.metrics_bin, sizeof(L.metrics_bin));
@@ -495,6 +502,9 @@ int cmd_run(const char *config_path, unsigned forwarders)
 	capacity_describe(cfg, L.n_forwarders, nofile, cap, sizeof(cap));
 	say("%s", cap);
 	config_free(cfg);
+	/* the parse was the launcher's biggest allocation and is gone for
+	 * good: give its pages back rather than keep them for nothing */
+	malloc_trim(0);
 	char nf[16];
 	snprintf(nf, sizeof(nf), "%u", L.n_forwarders);
 	setenv("GATEHOUSE_FORWARDERS", nf, 1);
@@ -542,13 +552,24 @@ int cmd_run(const char *config_path, unsigned forwarders)
 			if (si.ssi_signo == SIGHUP && !stopping) {
 				struct gh_config *n = NULL;
 				int fd = -1;
+				int image = -1;
 				if (config_load_snapshot(config_path, stderr, &n, &fd) < 0) {
 					say("reload: %s has errors, keeping the running configuration", config_path);
 					continue;
 				}
+				r = config_load_image(n, &image);
 				config_free(n);
+				malloc_trim(0);
+				if (r < 0) {
+					say("reload: compiling %s: %s; keeping the running configuration", config_path,
+					    strerror(-r));
+					close(fd);
+					continue;
+				}
 				close(L.config_fd);
+				close(L.image_fd);
 				L.config_fd = fd;
+				L.image_fd = image;
 				say("reload: starting a new generation with %s", config_path);
 				pid_t old = L.listener_pid;
 				L.listener_pid = 0;

@@ -1,11 +1,16 @@
 /* SPDX-License-Identifier: MIT */
 #include <errno.h>
 #include <fcntl.h>
+#include <stdint.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <stdlib.h>
 #include <string.h>
 #include "common/config_load.h"
+#include "router/config_image.h"
+
+#define CONFIG_IMAGE_SEALS (F_SEAL_WRITE | F_SEAL_SHRINK | F_SEAL_GROW)
 
 static void config_load_print(void *userdata, const char *message)
 {
@@ -63,19 +68,83 @@ static int config_load_read(FILE *f, char **buf, size_t *len)
 	return 0;
 }
 
+static void config_load_unmap(const void *base, size_t len)
+{
+	munmap((void *)(uintptr_t)base, len);
+}
+
+/* fd holds a config image: map it, if it is sealed. */
+static int config_load_mapped(int fd, const char *path, FILE *errf, struct gh_config **out)
+{
+	char why[256];
+	struct stat st;
+	int seals = fcntl(fd, F_GET_SEALS), r;
+	void *p;
+
+	if (seals < 0 || (seals & CONFIG_IMAGE_SEALS) != CONFIG_IMAGE_SEALS) {
+		if (errf)
+			fprintf(errf, "%s: a config image is read only from a memfd sealed against "
+				"writes, shrinking and growing; refused\n", path);
+		return -EPERM;
+	}
+	if (fstat(fd, &st) < 0) {
+		r = -errno;
+		if (errf)
+			fprintf(errf, "%s: config image: %s\n", path, strerror(-r));
+		return r;
+	}
+	if (st.st_size <= 0 || (uint64_t)st.st_size > SIZE_MAX) {
+		if (errf)
+			fprintf(errf, "%s: config image refused: empty or too big\n", path);
+		return -EINVAL;
+	}
+	p = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_SHARED, fd, 0);
+	if (p == MAP_FAILED) {
+		r = -errno;
+		if (errf)
+			fprintf(errf, "%s: mapping the config image: %s\n", path, strerror(-r));
+		return r;
+	}
+	r = config_image_open(p, (size_t)st.st_size, config_load_unmap, out, why, sizeof(why));
+	if (r < 0) {
+		munmap(p, (size_t)st.st_size);
+		if (errf)
+			fprintf(errf, "%s: config image refused: %s\n", path,
+				r == -EINVAL ? why : strerror(-r));
+	}
+	return r;
+}
+
 int config_load_snapshot(const char *path, FILE *errf, struct gh_config **out, int *snapshot)
 {
+	char magic[CONFIG_IMAGE_MAGIC_LEN];
 	char *buf = NULL;
 	size_t len = 0;
 	FILE *f;
-	int r;
+	int in, r;
 
 	*out = NULL;
-	f = fopen(path, "re");
-	if (!f) {
+	in = open(path, O_RDONLY | O_CLOEXEC);
+	if (in < 0 || !(f = fdopen(in, "r"))) {
 		r = -errno;
+		if (in >= 0)
+			close(in);
 		if (errf)
 			fprintf(errf, "%s: %s\n", path, strerror(-r));
+		return r;
+	}
+	/* a compiled image, not text (pread leaves the offset alone, and a
+	 * pipe just fails it) */
+	if (pread(in, magic, sizeof(magic), 0) == (ssize_t)sizeof(magic) &&
+	    memcmp(magic, CONFIG_IMAGE_MAGIC, sizeof(magic)) == 0) {
+		if (snapshot) {
+			if (errf)
+				fprintf(errf, "%s: a compiled config image, not a config file\n", path);
+			r = -EINVAL;
+		} else {
+			r = config_load_mapped(in, path, errf, out);
+		}
+		fclose(f);
 		return r;
 	}
 	errno = 0;
@@ -116,4 +185,37 @@ int config_load_snapshot(const char *path, FILE *errf, struct gh_config **out, i
 int config_load_file(const char *path, FILE *errf, struct gh_config **out)
 {
 	return config_load_snapshot(path, errf, out, NULL);
+}
+
+int config_load_image(const struct gh_config *cfg, int *image)
+{
+	size_t size = config_image_size(cfg);
+	void *p = MAP_FAILED;
+	int fd, r;
+
+	if (size == 0)
+		return -E2BIG;
+	fd = memfd_create("gatehouse.conf.image", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+	if (fd < 0)
+		return -errno;
+	if (ftruncate(fd, (off_t)size) < 0)
+		goto fail;
+	p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	if (p == MAP_FAILED)
+		goto fail;
+	r = config_image_write(cfg, p, size);
+	/* F_SEAL_WRITE needs every writable shared mapping gone first */
+	munmap(p, size);
+	if (r < 0) {
+		close(fd);
+		return r;
+	}
+	if (fcntl(fd, F_ADD_SEALS, CONFIG_IMAGE_SEALS | F_SEAL_SEAL) < 0)
+		goto fail;
+	*image = fd;
+	return 0;
+fail:
+	r = -errno;
+	close(fd);
+	return r;
 }

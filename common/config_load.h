@@ -11,7 +11,11 @@
  * wrong path (a log, /dev/zero) can make us read. */
 #define CONFIG_LOAD_MAX (16u * 1024u * 1024u)
 
-/* Read path and parse it. Every error goes to errf (NULL: nowhere), one line
+/* Read path and parse it. A path naming a compiled config image
+ * (router/config_image.h: `gatehouse run` hands its daemons one as
+ * /dev/fd/N) is mapped read-only instead of parsed, and only from a memfd
+ * sealed against writes, shrinking and growing: every offset in it is
+ * checked once, which holds only because nobody can change it afterwards. Every error goes to errf (NULL: nowhere), one line
  * each ("FILE:LINE: message", or "PATH: reason" when the file can't be read).
  * Returns 0 and *out, or a negative errno: -ENOENT and friends from the
  * file system, -EFBIG, -EINVAL for a config with errors, -ENOMEM. */
@@ -22,3 +26,10 @@ int config_load_file(const char *path, FILE *errf, struct gh_config **out);
  * its daemons from that, so a file broken after a good load never reaches a
  * restarted daemon. */
 int config_load_snapshot(const char *path, FILE *errf, struct gh_config **out, int *snapshot);
+
+/* cfg compiled once (router/config_image.h) into a memfd sealed with
+ * F_SEAL_WRITE|F_SEAL_SHRINK|F_SEAL_GROW|F_SEAL_SEAL before any other
+ * process can see it, so a daemon mapping it reads bytes nobody can change
+ * (F_SEAL_WRITE also refuses hole punching). Returns 0 and *image
+ * (O_CLOEXEC), or -errno. */
+int config_load_image(const struct gh_config *cfg, int *image);

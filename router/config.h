@@ -167,6 +167,10 @@ struct gh_config {
 	/* a listen has its own accept-proxy list: the daemons must find the
 	 * listen of each connection (config_listen_at) */
 	bool proxy_listen_lists;
+
+	/* set when read from a compiled image (router/config_image.h): names,
+	 * servers and route tables point into it; config_free gives it back */
+	struct config_image_ref *image;
 };
 
 /* Receives one complete message "FILE:LINE: text" (no newline). */
@@ -229,9 +233,11 @@ bool config_site_rates_on(const struct gh_config *c);
 /* The listen a connection is on, from the address it reached (its
  * socket's getsockname(), or the listening socket's): the listen of
  * exactly that address, else the wildcard one of its port ([::] takes
- * every family, 0.0.0.0 IPv4), as the kernel picks; NULL if none. The
- * kind is not looked at (addresses are unique across kinds), so a
- * forwarder finds its listen without the listener's word. */
+ * every family, 0.0.0.0 IPv4), as the kernel picks; NULL if none. For
+ * TCP connections: quic listens are passed over (UDP, they may share a
+ * tls listen's address); the TCP kinds are not looked at (their
+ * addresses are unique), so a forwarder finds its listen without the
+ * listener's word. */
 const struct gh_listen *config_listen_at(const struct gh_config *c, const struct sockaddr *local);
 
 /* Is a peer at addr (as config_acl_allows), connected to listen `on`

@@ -18,9 +18,8 @@
  * once, so a full table (every slot a live source) cannot happen */
 #define SOURCE_TABLE_MIN GH_MAX_INSPECTING
 #define SOURCE_TABLE_DEFAULT 65536u
-#define SOURCE_RATE_MAX 1000000u
-/* counters are 32-bit; far above any relay cap */
-#define SOURCE_CONNECTIONS_MAX 1000000u
+#define SOURCE_RATE_MAX CONFIG_SOURCE_RATE_MAX
+#define SOURCE_CONNECTIONS_MAX CONFIG_SOURCE_CONNECTIONS_MAX
 
 bool config_source_limits_on(const struct gh_config *c)
 {

@@ -26,6 +26,11 @@
 /* prefixes in one allow/deny list: lookups cost the same at any size
  * (router/prefixset.h); this bounds the build's memory (~17 B a prefix) */
 #define CONFIG_MAX_ACL_RULES 1000000u
+/* `source-rate N/...` and `source-connections N` at most (config_limits.c;
+ * the compiled config's reader checks the same, config_image_read.c).
+ * Connection counters are 32-bit; this is far above any relay cap. */
+#define CONFIG_SOURCE_RATE_MAX 1000000u
+#define CONFIG_SOURCE_CONNECTIONS_MAX 1000000u
 /* longest word quoted back in a message; the rest becomes "..." */
 #define CONFIG_QUOTE_MAX 80u
 
@@ -111,16 +116,18 @@ void config_srcaddr_finish(struct config_parser *p);
 int config_do_acl(struct config_parser *p, const struct config_directive *d,
 		  const struct config_tok *arg, size_t n);
 /* errors for sites with different lists sharing a server of kind k */
-/* source-rate, source-inspecting, source-prefix-v6, source-table,
- * source-connections (config_limits.c) */
-int config_do_source(struct config_parser *p, const struct config_directive *d,
-		     const struct config_tok *arg, size_t n);
 int config_check_shared(struct config_parser *p, enum gh_kind k);
 int config_acl_build(struct gh_acl *acl);	/* 0 or -errno */
 struct prefix;
 /* append one rule; 0, 1 after reporting the list full, or -ENOMEM */
 int config_acl_add(struct config_parser *p, struct gh_acl *acl, const struct prefix *px,
 		   uint32_t verdict);
+void config_acl_free(struct gh_acl *acl);
+
+/* config_limits.c: source-rate, source-inspecting, source-prefix-v6,
+ * source-table, source-connections */
+int config_do_source(struct config_parser *p, const struct config_directive *d,
+		     const struct config_tok *arg, size_t n);
 
 /* config_proxy.c */
 int config_do_accept_proxy(struct config_parser *p, const struct config_directive *d,
@@ -132,4 +139,3 @@ void config_proxy_finish(struct config_parser *p);
 /* a listen line's words after its address: `accept-proxy CIDR...` */
 int config_listen_options(struct config_parser *p, struct gh_listen *l, const struct config_tok *arg,
 			  size_t n);
-void config_acl_free(struct gh_acl *acl);

@@ -143,6 +143,8 @@ const struct gh_listen *config_listen_at(const struct gh_config *c, const struct
 	for (size_t i = 0; i < c->n_listens; i++) {
 		const struct gh_listen *l = &c->listens[i];
 
+		if (l->kind == GH_KIND_QUIC)
+			continue;	/* UDP: may share a tls listen's address */
 		local_of((const struct sockaddr *)&l->addr.ss, &lfamily, &la, &lport);
 		if (lport != port)
 			continue;

@@ -4,15 +4,21 @@
  * writes it), but `gatehouse check` must never crash on a bad one, and a
  * config that loads must hold what the listener and forwarder rely on.
  * Also runs the input through config_parse_addr() and
- * config_parse_duration() on their own.
+ * config_parse_duration() on their own. A config that loads also compiles
+ * into an image (router/config_image.h, what `gatehouse run` hands every
+ * daemon) that opens as the same config: the reader's checks refuse
+ * nothing the parser accepts.
  */
 #include <assert.h>
 #include <errno.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include "router/config.h"
+#include "router/config_image.h"
+#include "router/routes.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -64,9 +70,10 @@ static void check_route(const struct gh_config *c, enum gh_kind k, const char *n
 
 static void check_config(const struct gh_config *c)
 {
-	bool have[GH_KIND_COUNT] = { false, false };
+	bool have[GH_KIND_COUNT] = { false };
 
-	assert(c->inspect_timeout_ms > 0 && c->connect_timeout_ms > 0 && c->idle_timeout_ms > 0);
+	assert(c->inspect_timeout_ms > 0 && c->connect_timeout_ms > 0 && c->idle_timeout_ms > 0 &&
+	       c->quic_idle_timeout_ms > 0);
 	assert(c->queue_timeout_ms > 0 && c->queue_timeout_ms <= 24u * 3600u * 1000u);
 	assert(c->max_connections <= 10000000);
 	assert(c->max_head >= 1024 && c->max_head <= 65536);
@@ -90,7 +97,8 @@ static void check_config(const struct gh_config *c)
 		const struct gh_site *s = &c->sites[i];
 
 		assert(s->n_names >= 1 && s->name == s->names[0]);
-		assert(s->n_servers[GH_KIND_HTTP] + s->n_servers[GH_KIND_TLS] + s->n_alpn >= 1);
+		assert(s->n_servers[GH_KIND_HTTP] + s->n_servers[GH_KIND_TLS] + s->n_servers[GH_KIND_QUIC] +
+		       s->n_alpn >= 1);
 		check_alpn(s);
 		assert(s->proxy_protocol >= 0 && s->proxy_protocol <= 2);
 		assert(s->max_connections <= 10000000);
@@ -119,6 +127,60 @@ static void check_config(const struct gh_config *c)
 	}
 }
 
+/* c through its image, and back: opens, holds the same as c */
+static void check_image(const struct gh_config *c)
+{
+	size_t size = config_image_size(c);
+	struct gh_config *m = NULL;
+	char why[256];
+	void *buf;
+
+	assert(size > 0);
+	buf = aligned_alloc(8, (size + 7) & ~(size_t)7);
+	if (!buf)
+		return;
+	assert(config_image_write(c, buf, size) == 0);
+	int r = config_image_open(buf, size, NULL, &m, why, sizeof(why));
+	if (r == -ENOMEM) {
+		free(buf);
+		return;
+	}
+	if (r != 0)
+		fprintf(stderr, "image refused: %s\n", why);
+	assert(r == 0);
+	check_config(m);
+	assert(m->n_sites == c->n_sites && m->n_listens == c->n_listens);
+	assert(m->refuse_direct == c->refuse_direct && m->proxy_listen_lists == c->proxy_listen_lists);
+	assert(m->accept_proxy.n_rules == c->accept_proxy.n_rules && m->acl.n_rules == c->acl.n_rules);
+	assert(memcmp(&m->src, &c->src, sizeof(m->src)) == 0);
+	assert(m->source_prefix.on == c->source_prefix.on);
+	assert(m->quic_idle_timeout_ms == c->quic_idle_timeout_ms);
+	for (int k = 0; k < GH_KIND_COUNT; k++) {
+		assert(m->default_site[k] == c->default_site[k]);
+		/* kinds sharing a table share it in the image too; two empty
+		 * tables may become one there (the same empty arrays) */
+		for (int j = 0; j < k; j++)
+			if ((m->routes[j] == m->routes[k]) != (c->routes[j] == c->routes[k]))
+				assert(m->routes[j] == m->routes[k] && routes_count(c->routes[j]) == 0 &&
+				       routes_count(c->routes[k]) == 0);
+	}
+	for (size_t i = 0; i < c->n_listens; i++)
+		assert(m->listens[i].proxy.n_rules == c->listens[i].proxy.n_rules &&
+		       m->listens[i].kind == c->listens[i].kind);
+	for (size_t i = 0; i < c->n_sites; i++) {
+		const struct gh_site *x = &c->sites[i], *y = &m->sites[i];
+
+		assert(y->source_prefix.on == x->source_prefix.on &&
+		       memcmp(y->source_prefix.prefix, x->source_prefix.prefix, sizeof(x->source_prefix.prefix)) == 0);
+		assert(y->src_rate == x->src_rate && y->src_window_ms == x->src_window_ms &&
+		       y->src_connections == x->src_connections && y->acl.n_rules == x->acl.n_rules);
+		for (int k = 0; k < GH_KIND_COUNT; k++)
+			assert(y->n_servers[k] == x->n_servers[k]);
+	}
+	config_free(m);
+	free(buf);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct gh_config *c = NULL;
@@ -132,6 +194,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (r == 0) {
 		assert(n_errors == 0 && c);
 		check_config(c);
+		check_image(c);
 	} else {
 		assert(!c);
 		if (r == -EINVAL)

@@ -163,7 +163,8 @@ for _suite in ("tests_robust",    # hostile clients, broken backends, dying proc
                "tests_srcaddr",   # source-prefix: a backend in a namespace sees the client
                "tests_limits",    # per-source rate and inspection caps
                "tests_proxy",     # accept-proxy: PROXY headers from a front balancer
-               "tests_quic"):     # QUIC passthrough by SNI with ngtcp2 (issue #14)
+               "tests_quic",      # QUIC passthrough by SNI with ngtcp2 (issue #14)
+               "tests_sites"):    # many sites: the compiled config every daemon maps
     try:
         importlib.import_module(_suite)
     except ModuleNotFoundError as e:

@@ -1482,6 +1482,18 @@ START_TEST(test_listen_accept_proxy)
 	ck_assert_ptr_eq(at(c, "::ffff:203.0.113.1", 80), &c->listens[1]);
 	config_free(c);
 
+	/* a quic listen on a tls listen's address (UDP beside TCP), listed
+	 * first: a TCP connection there is still on the tls listen, with its
+	 * balancers */
+	ck_assert_int_eq(parse("listen quic 10.0.0.5:443\nlisten quic [::]:443\n"
+			       "listen tls 10.0.0.5:443 accept-proxy 10.1.0.0/16\nlisten tls [::]:443 accept-proxy ::1\n"
+			       "site a.example\n  tls [::1]:443\n  quic [::1]:443\n", &e, &c), 0);
+	ck_assert_ptr_eq(at(c, "10.0.0.5", 443), &c->listens[2]);
+	ck_assert_ptr_eq(at(c, "2001:db8::1", 443), &c->listens[3]);
+	ck_assert(trusted_on(c, at(c, "10.0.0.5", 443), "10.1.2.3"));
+	ck_assert(trusted_on(c, at(c, "203.0.113.1", 443), "::1"));
+	config_free(c);
+
 	ck_assert_int_eq(parse("listen tls [::]:443 proxy 10.0.0.0/8\n", &e, &c), -EINVAL);
 	ck_assert_msg(e.n == 1 && strstr(e.msg[0], "test.conf:1: unknown listen option 'proxy'"), "%s",
 		      e.n ? e.msg[0] : "");

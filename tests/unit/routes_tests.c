@@ -158,6 +158,7 @@ END_TEST
 
 struct probe_avg {
 	double hit, miss, wild;
+	size_t hits, misses, wilds;	/* the totals */
 };
 
 /*
@@ -201,7 +202,7 @@ static struct probe_avg probe_run(unsigned n)
 	ck_assert_uint_eq(bad, 0);
 	routes_free(r);
 	routes_free(w);
-	return (struct probe_avg){ (double)hit / n, (double)miss / n, (double)wild / n };
+	return (struct probe_avg){ (double)hit / n, (double)miss / n, (double)wild / n, hit, miss, wild };
 }
 
 /*
@@ -222,6 +223,194 @@ START_TEST(test_probe_cost)
 	ck_assert_double_lt(small.wild, 2.0);
 	ck_assert_double_lt(big.wild, 2.0);
 	ck_assert_double_ge(big.hit, 1.0);
+}
+END_TEST
+
+/*
+ * The exact slot counts of probe_run, counted with the table as it was
+ * before its flat layout (slots with offsets, for the config image): the
+ * layout changed, the slots a connection's lookup examines must not.
+ */
+START_TEST(test_probe_counts_unchanged)
+{
+	struct probe_avg small = probe_run(100), big = probe_run(100000);
+
+	ck_assert_uint_eq(small.hits, 133);
+	ck_assert_uint_eq(small.misses, 190);
+	ck_assert_uint_eq(small.wilds, 128);
+	ck_assert_uint_eq(big.hits, 131186);
+	ck_assert_uint_eq(big.misses, 180577);
+	ck_assert_uint_eq(big.wilds, 130680);
+}
+END_TEST
+
+/* Aligned private copies of a table's flat form, as an image holds it. */
+struct flat_copy {
+	struct routes_flat f;
+	struct routes_slot *exact, *wild;
+	char *strings;
+};
+
+static void flat_copy(const struct routes *r, struct flat_copy *c)
+{
+	routes_flat(r, &c->f);
+	c->exact = calloc(c->f.exact.size + 1, sizeof(struct routes_slot));
+	c->wild = calloc(c->f.wild.size + 1, sizeof(struct routes_slot));
+	c->strings = calloc(c->f.strings_len + 1, 1);
+	ck_assert(c->exact && c->wild && c->strings);
+	memcpy(c->exact, c->f.exact.slots, c->f.exact.size * sizeof(struct routes_slot));
+	memcpy(c->wild, c->f.wild.slots, c->f.wild.size * sizeof(struct routes_slot));
+	memcpy(c->strings, c->f.strings, c->f.strings_len);
+	c->f.exact.slots = c->exact;
+	c->f.wild.slots = c->wild;
+	c->f.strings = c->strings;
+}
+
+static void flat_free(struct flat_copy *c)
+{
+	free(c->exact);
+	free(c->wild);
+	free(c->strings);
+}
+
+/*
+ * A view over a byte copy of the table (the table itself freed) answers
+ * every lookup as the table did, with the same number of probes: exact
+ * hits, wildcard hits at several depths, misses.
+ */
+START_TEST(test_view_same_answers_same_probes)
+{
+	const unsigned n = 20000;
+	struct routes *r = routes_new(), *v = NULL;
+	struct flat_copy fc;
+	const char *why = "unset";
+	unsigned bad = 0, looked = 0;
+	static uint32_t want[4 * 20000];
+	static size_t want_probes[4 * 20000];
+	static int want_r[4 * 20000];
+	char name[80];
+
+	for (unsigned i = 0; i < n; i++) {
+		snprintf(name, sizeof(name), i % 3 ? "s%u.example.net" : "*.w%u.example.net", i);
+		bad += routes_add(r, name, i, NULL) != 0;
+	}
+	ck_assert_uint_eq(bad, 0);
+	for (int pass = 0; pass < 2; pass++) {
+		const struct routes *t = pass ? v : r;
+
+		looked = 0;
+		for (unsigned i = 0; i < n; i++)
+			for (unsigned k = 0; k < 4; k++, looked++) {
+				uint32_t site = UINT32_MAX;
+				size_t probes = 0;
+				int ret;
+
+				if (k == 0)
+					snprintf(name, sizeof(name), "s%u.example.net", i);
+				else if (k == 1)
+					snprintf(name, sizeof(name), "a.b.w%u.example.net", i);
+				else if (k == 2)
+					snprintf(name, sizeof(name), "w%u.example.net", i);
+				else
+					snprintf(name, sizeof(name), "m%u.example.org", i);
+				ret = routes_lookup_probes(t, name, strlen(name), &site, &probes);
+				if (!pass) {
+					want_r[looked] = ret;
+					want[looked] = site;
+					want_probes[looked] = probes;
+				} else {
+					bad += ret != want_r[looked] || site != want[looked] ||
+					       probes != want_probes[looked];
+				}
+			}
+		if (!pass) {
+			flat_copy(r, &fc);
+			routes_free(r);
+			ck_assert_int_eq(routes_view(&fc.f, n, &v, &why), 0);
+			ck_assert_ptr_null(why);
+			ck_assert_uint_eq(routes_count(v), n);
+		}
+	}
+	ck_assert_uint_eq(bad, 0);
+	/* a view is read-only */
+	ck_assert_int_eq(routes_add(v, "new.example", 1, NULL), -EROFS);
+	routes_free(v);
+	flat_free(&fc);
+}
+END_TEST
+
+/* One corruption of a 3-name table's copy; routes_view must refuse it
+ * with a reason containing want. */
+static void view_refuses(void (*corrupt)(struct flat_copy *), uint32_t n_sites, const char *want)
+{
+	struct routes *r = routes_new(), *v = (void *)1;
+	struct flat_copy fc;
+	const char *why = NULL;
+
+	ck_assert_int_eq(routes_add(r, "a.example", 0, NULL), 0);
+	ck_assert_int_eq(routes_add(r, "b.example", 1, NULL), 0);
+	ck_assert_int_eq(routes_add(r, "*.c.example", 2, NULL), 0);
+	flat_copy(r, &fc);
+	routes_free(r);
+	corrupt(&fc);
+	ck_assert_int_eq(routes_view(&fc.f, n_sites, &v, &why), -EINVAL);
+	ck_assert_ptr_null(v);
+	ck_assert_ptr_nonnull(why);
+	ck_assert_msg(strstr(why, want), "reason '%s', want '%s'", why, want);
+	flat_free(&fc);
+}
+
+static struct routes_slot *first_used(struct flat_copy *c)
+{
+	for (size_t i = 0; i < c->f.exact.size; i++)
+		if (c->exact[i].len)
+			return &c->exact[i];
+	return NULL;
+}
+
+static void bad_offset(struct flat_copy *c) { first_used(c)->name = (uint32_t)c->f.strings_len; }
+static void bad_len(struct flat_copy *c) { first_used(c)->len = (uint32_t)c->f.strings_len; }
+static void bad_nul(struct flat_copy *c) { c->strings[first_used(c)->name + first_used(c)->len] = 'x'; }
+static void bad_hash(struct flat_copy *c) { first_used(c)->hash ^= 1; }
+static void bad_count(struct flat_copy *c) { c->f.exact.count++; }
+static void bad_max_len(struct flat_copy *c) { c->f.wild.max_len--; }
+static void bad_size(struct flat_copy *c) { c->f.exact.size = 12; }
+static void bad_arena_end(struct flat_copy *c) { c->strings[c->f.strings_len - 1] = 'x'; }
+static void bad_dirty_empty(struct flat_copy *c)
+{
+	for (size_t i = 0; i < c->f.exact.size; i++)
+		if (!c->exact[i].len) {
+			c->exact[i].site = 9;
+			return;
+		}
+}
+
+/* Every slot full: a miss would probe forever. */
+static void bad_full(struct flat_copy *c)
+{
+	struct routes_slot s = *first_used(c);
+
+	c->f.exact.size = 1;
+	c->f.exact.count = 1;
+	c->exact[0] = s;
+}
+
+static void no_change(struct flat_copy *c) { (void)c; }
+
+START_TEST(test_view_refuses_corrupt)
+{
+	view_refuses(bad_offset, 3, "outside the string arena");
+	view_refuses(bad_len, 3, "outside the string arena");
+	view_refuses(bad_nul, 3, "not NUL-terminated");
+	view_refuses(bad_hash, 3, "hash");
+	view_refuses(bad_count, 3, "count");
+	view_refuses(bad_max_len, 3, "longest name");
+	view_refuses(bad_size, 3, "power of two");
+	view_refuses(bad_arena_end, 3, "arena not NUL-terminated");
+	view_refuses(bad_dirty_empty, 3, "empty slot");
+	view_refuses(bad_full, 3, "full");
+	/* a site index the config does not have */
+	view_refuses(no_change, 2, "site index");
 }
 END_TEST
 
@@ -272,6 +461,7 @@ Suite *make_routes_suite(void)
 	tcase_add_test(tc, test_wildcard_longest_wins);
 	tcase_add_test(tc, test_eexist);
 	tcase_add_test(tc, test_many_labels);
+	tcase_add_test(tc, test_view_refuses_corrupt);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("scale");
@@ -279,6 +469,8 @@ Suite *make_routes_suite(void)
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, test_probe_cost);
 	tcase_add_test(tc, test_many_sites);
+	tcase_add_test(tc, test_probe_counts_unchanged);
+	tcase_add_test(tc, test_view_same_answers_same_probes);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -10,6 +10,7 @@ int main(void)
 	srunner_add_suite(sr, make_http_head_suite());
 	srunner_add_suite(sr, make_routes_suite());
 	srunner_add_suite(sr, make_config_suite());
+	srunner_add_suite(sr, make_config_image_suite());
 	srunner_add_suite(sr, make_handoff_suite());
 	srunner_add_suite(sr, make_proxy_header_suite());
 	srunner_add_suite(sr, make_listener_suite());

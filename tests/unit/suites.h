@@ -8,6 +8,7 @@ Suite *make_tls_hello_suite(void);
 Suite *make_http_head_suite(void);
 Suite *make_routes_suite(void);
 Suite *make_config_suite(void);
+Suite *make_config_image_suite(void);
 Suite *make_handoff_suite(void);
 Suite *make_proxy_header_suite(void);
 Suite *make_listener_suite(void);
