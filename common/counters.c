@@ -11,6 +11,7 @@
 #include "common/notify.h"
 
 const uint64_t ctr_inspect_bounds_us[CTR_INSPECT_SLOTS - 1] = { CTR_INSPECT_BOUNDS_US };
+const uint64_t ctr_connect_bounds_us[CTR_CONNECT_SLOTS - 1] = { CTR_CONNECT_BOUNDS_US };
 const char *const ctr_result_names[CTR_RESULTS] = { CTR_RESULT_NAMES };
 const char *const ctr_answer_names[CTR_ANSWERS] = { CTR_ANSWER_NAMES };
 
@@ -18,10 +19,35 @@ const char *const ctr_answer_names[CTR_ANSWERS] = { CTR_ANSWER_NAMES };
 static struct gh_counters ctr_none;
 struct gh_counters *gh_ctr = &ctr_none;
 
-size_t counters_size(uint32_t n_sites)
+size_t counters_size(uint32_t n_sites, uint32_t n_servers)
 {
-	size_t sz = sizeof(struct gh_counters) + (size_t)n_sites * sizeof(struct ctr_site);
+	size_t sz = sizeof(struct gh_counters) + (size_t)n_sites * sizeof(struct ctr_site) +
+		    (size_t)n_servers * sizeof(uint64_t);
 	return (sz + 4095) & ~(size_t)4095;
+}
+
+uint32_t counters_server_slots(const struct gh_config *c,
+			       void (*fn)(void *arg, uint32_t slot, uint32_t site, unsigned kind, const struct gh_addr *a),
+			       void *arg)
+{
+	uint32_t slot = 0;
+
+	for (unsigned k = 0; k < GH_KIND_TCP_COUNT; k++) {
+		for (size_t s = 0; s < c->n_sites; s++) {
+			const struct gh_site *site = &c->sites[s];
+			unsigned routes = k == GH_KIND_TLS ? (unsigned)site->n_alpn : 0;
+
+			for (unsigned r = 0; r <= routes; r++) {
+				size_t n;
+				const struct gh_addr *a = config_servers(c, (uint32_t)s, k, r, &n);
+
+				for (size_t i = 0; i < n; i++, slot++)
+					if (fn)
+						fn(arg, slot, (uint32_t)s, k, &a[i]);
+			}
+		}
+	}
+	return slot;
 }
 
 unsigned counters_index(const char *const *names, unsigned n, const char *result)
@@ -32,9 +58,9 @@ unsigned counters_index(const char *const *names, unsigned n, const char *result
 	return n - 1;
 }
 
-int counters_page(enum ctr_role role, uint32_t n_sites, struct gh_counters **out)
+int counters_page(enum ctr_role role, uint32_t n_sites, uint32_t n_servers, struct gh_counters **out)
 {
-	size_t size = counters_size(n_sites);
+	size_t size = counters_size(n_sites, n_servers);
 	const char *step = "memfd_create";
 	void *p = MAP_FAILED;
 	int fd = memfd_create("gatehouse-counters", MFD_CLOEXEC | MFD_ALLOW_SEALING);
@@ -58,6 +84,7 @@ int counters_page(enum ctr_role role, uint32_t n_sites, struct gh_counters **out
 	c->version = CTR_VERSION;
 	c->role = role;
 	c->n_sites = n_sites;
+	c->n_servers = n_servers;
 	c->start_time = (uint64_t)time(NULL);
 	*out = c;
 	return fd;
@@ -71,10 +98,10 @@ fail:;
 	return r;
 }
 
-void counters_setup(enum ctr_role role, uint32_t n_sites, int config_fd)
+void counters_setup(enum ctr_role role, uint32_t n_sites, uint32_t n_servers, int config_fd)
 {
 	struct gh_counters *c = NULL;
-	int fd = counters_page(role, n_sites, &c);
+	int fd = counters_page(role, n_sites, n_servers, &c);
 	const char *offer;
 
 	if (fd >= 0) {
@@ -91,9 +118,10 @@ void counters_setup(enum ctr_role role, uint32_t n_sites, int config_fd)
 	if (config_fd >= 0)
 		close(config_fd);
 	/* counting goes on in private memory */
-	c = calloc(1, counters_size(n_sites));
+	c = calloc(1, counters_size(n_sites, n_servers));
 	if (c) {
 		c->n_sites = n_sites;
+		c->n_servers = n_servers;
 		gh_ctr = c;
 	}
 }

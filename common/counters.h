@@ -23,7 +23,7 @@
 #include "router/config.h"
 
 #define CTR_MAGIC 0x52544347u	/* "GCTR" */
-#define CTR_VERSION 2u	/* 2: denied, rate_limited, bad_proxy answers */
+#define CTR_VERSION 3u	/* 2: denied, rate_limited, bad_proxy answers; 3: connect times, queues, servers */
 
 enum ctr_role {
 	CTR_LISTENER = 1,
@@ -48,10 +48,18 @@ enum ctr_role {
 #define CTR_INSPECT_BOUNDS_US 100, 500, 1000, 5000, 10000, 50000, 100000, 500000, 1000000, 5000000
 #define CTR_INSPECT_SLOTS 11u
 
+/* Connect time (connect() to the server's answer, one server) buckets,
+ * upper bounds in microseconds; the last slot is +Inf. */
+#define CTR_CONNECT_BOUNDS_US 250, 500, 1000, 2500, 5000, 10000, 25000, 50000, 100000, 250000, 1000000, 5000000
+#define CTR_CONNECT_SLOTS 13u
+
 struct ctr_site {
 	_Atomic uint64_t conns[GH_KIND_COUNT][CTR_RESULTS];	/* ended connections */
 	_Atomic uint64_t bytes_in;	/* client -> server */
 	_Atomic uint64_t bytes_out;	/* server -> client */
+	_Atomic uint64_t queued;	/* clients waiting for one of its slots now */
+	_Atomic uint64_t queue_waits;	/* clients that waited and got a slot */
+	_Atomic uint64_t queue_wait_ms;	/* ... and how long they waited, in all */
 };
 
 struct gh_counters {
@@ -67,23 +75,45 @@ struct gh_counters {
 	_Atomic uint64_t answers[CTR_ANSWERS];	/* listener: answered or refused itself */
 	_Atomic uint64_t inspect[CTR_INSPECT_SLOTS];	/* listener: clients by inspection time */
 	_Atomic uint64_t inspect_sum_us;	/* ... and the sum of those times */
+	_Atomic uint64_t connect[CTR_CONNECT_SLOTS];	/* forwarder: servers' connects by time */
+	_Atomic uint64_t connect_sum_us;	/* ... and the sum of those times */
+	uint32_t n_servers;		/* forwarder: per-server counts after sites[] */
+	uint32_t pad;
 	struct ctr_site sites[];
+	/* then _Atomic uint64_t server_fails[n_servers]: connects that failed
+	 * (refused, reset or timed out), per server in counters_server_slots'
+	 * order */
 };
 
-/* Bytes of a page for n_sites, rounded up to whole pages. */
-size_t counters_size(uint32_t n_sites);
+/* Bytes of a page for n_sites and n_servers, rounded up to whole pages. */
+size_t counters_size(uint32_t n_sites, uint32_t n_servers);
+
+/* The per-server counts of a page: n_servers of them after sites[]. */
+static inline _Atomic uint64_t *counters_servers(const struct gh_counters *c)
+{
+	return (_Atomic uint64_t *)(uintptr_t)&c->sites[c->n_sites];
+}
+
+/* The per-server slots of a config, in the forwarder's own order (the
+ * TCP kinds, each site, its own servers, then for tls its tls-alpn
+ * routes' in route order): calls fn for each (slot, site, kind, server
+ * address) when fn is not NULL; returns how many there are. */
+uint32_t counters_server_slots(const struct gh_config *c,
+			       void (*fn)(void *arg, uint32_t slot, uint32_t site, unsigned kind, const struct gh_addr *a),
+			       void *arg);
 
 /* This process's counters: never NULL (a zero page with no sites before
  * counters_setup, so code counting in unit tests needs no set-up). */
 extern struct gh_counters *gh_ctr;
 
-/* Before the sandbox: make this process's page for n_sites and, when
+/* Before the sandbox: make this process's page for n_sites (and, for a
+ * forwarder, n_servers per-server counts) and, when
  * GATEHOUSE_METRICS is set (by `gatehouse run` with `metrics`), send it
  * with the notify message "GATEHOUSE_COUNTERS=1"; under systemd, offer it
  * (with config_fd, a forwarder's config snapshot, or -1) on the exporter's
  * socket (counters_offer_path). config_fd is closed. Failure is logged and
  * leaves counting to private memory: metrics are never worth a daemon. */
-void counters_setup(enum ctr_role role, uint32_t n_sites, int config_fd);
+void counters_setup(enum ctr_role role, uint32_t n_sites, uint32_t n_servers, int config_fd);
 
 /* Under systemd: the exporter's socket for this daemon's role, from
  * GATEHOUSE_COUNTERS_SOCKET (set by its unit), when that socket exists
@@ -99,7 +129,7 @@ int counters_offer(const char *path, enum ctr_role role, int page_fd, int config
 
 /* The page alone: created, mapped into *out, sealed, filled; returns its
  * fd (the caller's) or -errno. counters_setup's first half. */
-int counters_page(enum ctr_role role, uint32_t n_sites, struct gh_counters **out);
+int counters_page(enum ctr_role role, uint32_t n_sites, uint32_t n_servers, struct gh_counters **out);
 
 /* Index of result in names[] (n entries, the last one "other"). */
 unsigned counters_index(const char *const *names, unsigned n, const char *result);
@@ -115,6 +145,7 @@ static inline void ctr_sub(_Atomic uint64_t *c, uint64_t v)
 }
 
 extern const uint64_t ctr_inspect_bounds_us[CTR_INSPECT_SLOTS - 1];
+extern const uint64_t ctr_connect_bounds_us[CTR_CONNECT_SLOTS - 1];
 extern const char *const ctr_result_names[CTR_RESULTS];
 extern const char *const ctr_answer_names[CTR_ANSWERS];
 
@@ -124,6 +155,41 @@ static inline void counters_conn_new(void)
 {
 	ctr_add(&gh_ctr->open, 1);
 	ctr_add(&gh_ctr->taken, 1);
+}
+
+/* Forwarder: a server answered a connect after us microseconds. */
+static inline void counters_connected(uint64_t us)
+{
+	unsigned b = 0;
+
+	while (b < CTR_CONNECT_SLOTS - 1 && us > ctr_connect_bounds_us[b])
+		b++;
+	ctr_add(&gh_ctr->connect[b], 1);
+	ctr_add(&gh_ctr->connect_sum_us, us);
+}
+
+/* Forwarder: a connect to server slot failed. */
+static inline void counters_server_failed(uint32_t slot)
+{
+	if (slot < gh_ctr->n_servers)
+		ctr_add(&counters_servers(gh_ctr)[slot], 1);
+}
+
+/* Forwarder: a client of site starts waiting for a slot (+1), or stops
+ * (-1; waited_ms >= 0 when it got the slot after that long). */
+static inline void counters_queue(uint32_t site, int delta, int64_t waited_ms)
+{
+	if (site >= gh_ctr->n_sites)
+		return;
+	struct ctr_site *s = &gh_ctr->sites[site];
+	if (delta > 0)
+		ctr_add(&s->queued, 1);
+	else
+		ctr_sub(&s->queued, 1);
+	if (waited_ms >= 0) {
+		ctr_add(&s->queue_waits, 1);
+		ctr_add(&s->queue_wait_ms, (uint64_t)waited_ms);
+	}
 }
 
 static inline void counters_conn_end(uint32_t site, unsigned kind, const char *result, uint64_t in, uint64_t out)

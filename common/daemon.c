@@ -156,7 +156,8 @@ int daemon_main(const struct daemon_def *d, int argc, char **argv)
 	if (r < 0)
 		return 1;
 	if (d->counters)
-		counters_setup(d->counters, (uint32_t)cfg->n_sites, snapshot);
+		counters_setup(d->counters, (uint32_t)cfg->n_sites,
+			       d->counters == CTR_FORWARDER ? counters_server_slots(cfg, NULL, NULL) : 0, snapshot);
 	else if (snapshot >= 0)
 		close(snapshot);
 	int epfd = d->setup(d->ctx, cfg);

@@ -61,6 +61,7 @@ struct fconn {
 	uint8_t client_family;
 	uint16_t client_port;
 	uint8_t client_addr[16];
+	uint32_t dial_us;	/* low 32 bits of the clock at the last connect(): its time */
 };
 
 /* Every connection of the process, by life stage. */

@@ -15,6 +15,7 @@
 #include "common/log.h"
 #include "common/reply.h"
 #include "forwarder/conn.h"
+#include "common/counters.h"
 #include "forwarder/dial.h"
 #include "forwarder/relay.h"
 #include "forwarder/srcaddr.h"
@@ -107,8 +108,10 @@ static bool early_worth(struct fserver_state *st)
 static void server_failed(struct forwarder *f, struct fconn *c, int err)
 {
 	char addr[64];
+	struct fserver_state *st = &states_of(f, c)[c->server];
 	snprintf(addr, sizeof(addr), "%s", server_addr(f, c)->text);
-	states_of(f, c)[c->server].avoid_until_ms = clock_now_ms() + AVOID_MS;
+	st->avoid_until_ms = clock_now_ms() + AVOID_MS;
+	counters_server_failed(st->ctr_slot);
 	log_msg(LOG_WARNING, "connect to %s (site %s) failed: %s", addr,
 		f->cfg->sites[c->site].name, err ? strerror(err) : "timed out");
 	if (c->sfd >= 0) {
@@ -147,6 +150,8 @@ static int send_proxy_header(struct forwarder *f, struct fconn *c)
 static void connected(struct forwarder *f, struct fconn *c, uint32_t events, bool up_drained)
 {
 	dlist_remove(&c->link);
+	/* modulo 2^32 µs: a connect longer than 71 minutes is not one */
+	counters_connected((uint32_t)clock_now_us() - c->dial_us);
 	if (c->proxy_version) {
 		int r = send_proxy_header(f, c);
 		if (r < 0) {
@@ -182,6 +187,7 @@ static void try_next(struct forwarder *f, struct fconn *c)
 		dial_give_up(f, c, "connect_failed");
 		return;
 	}
+	c->dial_us = (uint32_t)clock_now_us();
 	int r = connect(fd, (const struct sockaddr *)&a->ss, a->len);
 	if (r < 0 && errno != EINPROGRESS) {
 		server_failed(f, c, errno);
@@ -252,6 +258,26 @@ void dial_expire(struct forwarder *f, uint64_t now)
 	}
 }
 
+struct slot_walk {
+	struct forwarder *f;
+	uint32_t first, site;	/* the first slot of (site, kind) */
+	unsigned kind;
+};
+
+/* The slots of a site and kind run in its states' order: own, routes'. */
+static void set_slot(void *arg, uint32_t slot, uint32_t site, unsigned kind, const struct gh_addr *a)
+{
+	struct slot_walk *w = arg;
+
+	(void)a;
+	if (site != w->site || kind != w->kind) {
+		w->first = slot;
+		w->site = site;
+		w->kind = kind;
+	}
+	w->f->srv[kind][site][slot - w->first].ctr_slot = slot;
+}
+
 int dial_setup(struct forwarder *f)
 {
 	/* once: a system call per site and kind cost 0.2 s at 100 000 sites */
@@ -273,6 +299,9 @@ int dial_setup(struct forwarder *f)
 			f->rr[k][s] = ns ? pid % (uint32_t)ns : 0;
 		}
 	}
+	/* each server state knows its slot in the per-server counts */
+	struct slot_walk w = { .f = f, .site = UINT32_MAX };
+	counters_server_slots(f->cfg, set_slot, &w);
 	return 0;
 }
 

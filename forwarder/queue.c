@@ -14,6 +14,7 @@
  */
 #include <stdlib.h>
 #include "common/clock.h"
+#include "common/counters.h"
 #include "common/fdbudget.h"
 #include "forwarder/conn.h"
 #include "forwarder/dial.h"
@@ -72,6 +73,7 @@ void queue_admit(struct forwarder *f, struct fconn *c)
 	dlist_append(&f->queued, &c->link);
 	f->site_queued[c->site]++;
 	f->n_queued++;
+	counters_queue(c->site, 1, -1);
 }
 
 unsigned queue_room(unsigned relays, unsigned queued, unsigned max_conns, unsigned fd_budget)
@@ -96,18 +98,21 @@ unsigned queue_intake_room(const struct forwarder *f)
 }
 
 /* Out of the queue's counts (admitted, timed out, or ended). */
-static void unqueue(struct forwarder *f, struct fconn *c)
+static void unqueue(struct forwarder *f, struct fconn *c, bool got_slot)
 {
 	if (!c->queued)
 		return;
 	c->queued = false;
 	f->site_queued[c->site]--;
 	f->n_queued--;
+	/* it queued at deadline - queue_timeout */
+	uint64_t since = c->deadline_ms - f->cfg->queue_timeout_ms, now = clock_now_ms();
+	counters_queue(c->site, -1, got_slot ? (int64_t)(now > since ? now - since : 0) : -1);
 }
 
 void queue_release(struct forwarder *f, struct fconn *c)
 {
-	unqueue(f, c);
+	unqueue(f, c, false);
 	if (c->counted) {
 		c->counted = false;
 		f->site_relays[c->site]--;
@@ -122,7 +127,7 @@ void queue_run(struct forwarder *f, uint64_t now)
 		if (c->deadline_ms > now)
 			break;
 		/* uncounted before it ends, so the relay count below stays right */
-		unqueue(f, c);
+		unqueue(f, c, false);
 		dial_give_up(f, c, "queue_timeout");
 	}
 	if (!f->slot_freed)
@@ -138,7 +143,7 @@ void queue_run(struct forwarder *f, uint64_t now)
 		if (f->conns.n - f->n_queued >= f->max_conns)
 			break;	/* at the relay cap: the next relay to end frees one */
 		dlist_remove(&c->link);
-		unqueue(f, c);
+		unqueue(f, c, true);
 		admit(f, c);
 	}
 }

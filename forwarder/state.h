@@ -27,6 +27,7 @@
 struct fserver_state {
 	uint64_t avoid_until_ms;
 	uint8_t early_skip;	/* connects left before the next early send (dial.c) */
+	uint32_t ctr_slot;	/* its per-server counts (counters_server_slots), in what was padding */
 };
 
 struct forwarder {

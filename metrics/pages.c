@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -42,7 +43,35 @@ static void drop_gen(struct mgen *g)
 {
 	config_free(g->cfg);
 	free(g->site_slot);
+	free(g->srv_site);
+	free(g->srv_kind);
+	free(g->srv_addr);
 	memset(g, 0, sizeof(*g));
+}
+
+static void label_slot(void *arg, uint32_t slot, uint32_t site, unsigned kind, const struct gh_addr *a)
+{
+	struct mgen *g = arg;
+
+	g->srv_site[slot] = site;
+	g->srv_kind[slot] = (uint8_t)kind;
+	g->srv_addr[slot] = a;
+}
+
+/* The labels of g's per-server slots; false when out of memory (then the
+ * generation has none: its pages' per-server counts are not shown). */
+static bool label_servers(struct mgen *g)
+{
+	uint32_t n = counters_server_slots(g->cfg, NULL, NULL);
+
+	g->srv_site = calloc(n ? n : 1, sizeof(*g->srv_site));
+	g->srv_kind = calloc(n ? n : 1, sizeof(*g->srv_kind));
+	g->srv_addr = calloc(n ? n : 1, sizeof(*g->srv_addr));
+	if (!g->srv_site || !g->srv_kind || !g->srv_addr)
+		return false;
+	counters_server_slots(g->cfg, label_slot, g);
+	g->n_servers = n;
+	return true;
 }
 
 /* Generations no page uses, but the newest, are forgotten. */
@@ -123,6 +152,8 @@ static bool add_parsed(struct pages *ps, uint32_t gen, uint32_t why, const char 
 		if (ok) {
 			*g = (struct mgen){ .gen = gen, .cfg = cfg, .site_slot = slots,
 					    .text_hash = text_hash(buf, len), .text_len = len };
+			if (!label_servers(g))
+				log_msg(LOG_WARNING, "generation %u: no memory for per-server labels", gen);
 			ps->n_gens++;
 			ps->newest_gen = gen;
 			ps->generations++;
@@ -202,9 +233,20 @@ static void add_page(struct pages *ps, const struct ctr_msg *m, int fd)
 		n = (uint32_t)room;
 	if (n > (g ? g->cfg->n_sites : 0))
 		n = g ? (uint32_t)g->cfg->n_sites : 0;
+	/* the per-server counts follow the page's own n_sites sites: only when
+	 * that is the config's count do their slots mean what ours do */
+	uint32_t ns = 0;
+	if (g && m->role == CTR_FORWARDER && n == g->cfg->n_sites) {
+		size_t left = (size_t)size - sizeof(*c) - (size_t)n * sizeof(struct ctr_site);
+		ns = *(const volatile uint32_t *)&c->n_servers;
+		if (ns > g->n_servers)
+			ns = g->n_servers;
+		if (ns > left / sizeof(uint64_t))
+			ns = (uint32_t)(left / sizeof(uint64_t));
+	}
 	ps->pages[ps->n_pages++] = (struct mpage){ .pid = m->pid, .gen = m->gen, .role = m->role,
 						   .index = m->index, .c = c, .size = (size_t)size,
-						   .n_sites = n, .g = g };
+						   .n_sites = n, .n_servers = ns, .g = g };
 }
 
 static uint64_t rd(const _Atomic uint64_t *v)
@@ -212,8 +254,33 @@ static uint64_t rd(const _Atomic uint64_t *v)
 	return atomic_load_explicit(v, memory_order_relaxed);
 }
 
-/* One page's figures added to sites[] (parallel to ps->sites) and *t. */
-static void add_figures(const struct mpage *pg, struct msite *sites, struct mtotals *t)
+static void add_server(struct mtotals *t, unsigned site, unsigned kind, const char *addr, uint64_t fails)
+{
+	for (unsigned i = 0; i < t->n_servers; i++) {
+		struct mserver *v = &t->servers[i];
+		if (v->site == site && v->kind == kind && !strcmp(v->addr, addr)) {
+			v->fails += fails;
+			return;
+		}
+	}
+	if (t->n_servers == t->servers_cap) {
+		unsigned cap = t->servers_cap ? t->servers_cap * 2 : 16;
+		struct mserver *n = realloc(t->servers, cap * sizeof(*n));
+		if (!n)
+			return;	/* a series less, never a wrong one */
+		t->servers = n;
+		t->servers_cap = cap;
+	}
+	struct mserver *v = &t->servers[t->n_servers++];
+	v->site = site;
+	v->kind = kind;
+	snprintf(v->addr, sizeof(v->addr), "%s", addr);
+	v->fails = fails;
+}
+
+/* One page's figures added to sites[] (parallel to ps->sites) and *t;
+ * live: the page's daemon runs (gauges count only then). */
+static void add_figures(const struct mpage *pg, struct msite *sites, struct mtotals *t, bool live)
 {
 	const struct gh_counters *c = pg->c;
 	if (pg->role == CTR_LISTENER) {
@@ -227,6 +294,9 @@ static void add_figures(const struct mpage *pg, struct msite *sites, struct mtot
 		return;
 	}
 	t->taken += rd(&c->taken);
+	for (unsigned b = 0; b < CTR_CONNECT_SLOTS; b++)
+		t->connect[b] += rd(&c->connect[b]);
+	t->connect_sum_us += rd(&c->connect_sum_us);
 	for (uint32_t i = 0; i < pg->n_sites; i++) {
 		struct msite *s = &sites[pg->g->site_slot[i]];
 		const struct ctr_site *cs = &c->sites[i];
@@ -235,6 +305,17 @@ static void add_figures(const struct mpage *pg, struct msite *sites, struct mtot
 				s->conns[k][r] += rd(&cs->conns[k][r]);
 		s->bytes_in += rd(&cs->bytes_in);
 		s->bytes_out += rd(&cs->bytes_out);
+		if (live)
+			s->queued += rd(&cs->queued);
+		s->queue_waits += rd(&cs->queue_waits);
+		s->queue_wait_ms += rd(&cs->queue_wait_ms);
+	}
+	const _Atomic uint64_t *fails = counters_servers(c);
+	for (uint32_t j = 0; j < pg->n_servers; j++) {
+		uint64_t v = rd(&fails[j]);
+		if (v)
+			add_server(t, pg->g->site_slot[pg->g->srv_site[j]], pg->g->srv_kind[j], pg->g->srv_addr[j]->text,
+				   v);
 	}
 }
 
@@ -245,7 +326,7 @@ static void gone(struct pages *ps, int32_t pid)
 		if (pg->pid != pid)
 			continue;
 		/* its last figures stay in the sums: counters never go back */
-		add_figures(pg, ps->sites, &ps->gone);
+		add_figures(pg, ps->sites, &ps->gone, false);
 		munmap((void *)(uintptr_t)pg->c, pg->size);
 		*pg = ps->pages[--ps->n_pages];
 		break;
@@ -272,8 +353,15 @@ void pages_sum(const struct pages *ps, struct msite *out, struct mtotals *t)
 	for (unsigned i = 0; i < ps->n_sites; i++)
 		out[i] = ps->sites[i];
 	*t = ps->gone;
+	/* the carried-over servers, copied: the live ones are added to the copy */
+	t->servers = NULL;
+	t->n_servers = t->servers_cap = 0;
+	if (ps->gone.n_servers && (t->servers = malloc(ps->gone.n_servers * sizeof(*t->servers)))) {
+		memcpy(t->servers, ps->gone.servers, ps->gone.n_servers * sizeof(*t->servers));
+		t->n_servers = t->servers_cap = ps->gone.n_servers;
+	}
 	for (unsigned i = 0; i < ps->n_pages; i++)
-		add_figures(&ps->pages[i], out, t);
+		add_figures(&ps->pages[i], out, t, true);
 }
 
 void pages_free(struct pages *ps)
@@ -285,5 +373,6 @@ void pages_free(struct pages *ps)
 	for (unsigned i = 0; i < ps->n_sites; i++)
 		free(ps->sites[i].name);
 	free(ps->sites);
+	free(ps->gone.servers);
 	memset(ps, 0, sizeof(*ps));
 }

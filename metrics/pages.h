@@ -22,6 +22,10 @@ struct mgen {
 	uint64_t text_hash;	/* of the snapshot's text, and its length: */
 	size_t text_len;	/* under systemd a daemon's config joins a generation by them */
 	uint32_t next_index;	/* under systemd: the next forwarder's place in it */
+	uint32_t n_servers;	/* per-server slots of cfg (counters_server_slots) */
+	uint32_t *srv_site;	/* slot -> site index in cfg */
+	uint8_t *srv_kind;	/* slot -> kind */
+	const struct gh_addr **srv_addr;	/* slot -> its address in cfg */
 };
 
 struct mpage {
@@ -30,6 +34,7 @@ struct mpage {
 	const struct gh_counters *c;	/* PROT_READ mapping */
 	size_t size;
 	uint32_t n_sites;	/* min(page's, config's) */
+	uint32_t n_servers;	/* min(page's, config's, what fits) */
 	struct mgen *g;
 };
 
@@ -38,11 +43,25 @@ struct mpage {
 struct msite {
 	char *name;
 	uint64_t conns[GH_KIND_COUNT][CTR_RESULTS], bytes_in, bytes_out;
+	uint64_t queued;	/* a gauge: live daemons only */
+	uint64_t queue_waits, queue_wait_ms;
+};
+
+/* A server's failed connects, by site name, kind and address: only
+ * servers that ever failed have one (label sets bounded by the config). */
+struct mserver {
+	unsigned site;		/* index in pages.sites */
+	unsigned kind;
+	char addr[sizeof(((struct gh_addr *)0)->text)];
+	uint64_t fails;
 };
 
 struct mtotals {
 	uint64_t accepted, handed_off, taken, answers[CTR_ANSWERS];
 	uint64_t inspect[CTR_INSPECT_SLOTS], inspect_sum_us;
+	uint64_t connect[CTR_CONNECT_SLOTS], connect_sum_us;
+	struct mserver *servers;	/* in a sum: a copy the caller frees */
+	unsigned n_servers, servers_cap;
 };
 
 struct pages {
@@ -69,7 +88,8 @@ void pages_apply(struct pages *ps, const struct ctr_msg *m, int fd);
 uint32_t pages_config_gen(struct pages *ps, int fd);
 
 /* Sum everything into out_sites (n_sites entries, parallel to ps->sites)
- * and *out: what a scrape shows. */
+ * and *out: what a scrape shows. out->servers is the caller's to free
+ * (NULL if a copy could not be made: then no per-server series). */
 void pages_sum(const struct pages *ps, struct msite *out_sites, struct mtotals *out);
 
 void pages_free(struct pages *ps);

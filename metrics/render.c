@@ -131,6 +131,41 @@ void render_metrics(const struct pages *ps, uint64_t start_time, struct mbuf *b)
 	}
 	mbuf_printf(b, "gatehouse_inspection_seconds_sum %.6f\n", (double)t.inspect_sum_us / 1e6);
 	mbuf_printf(b, "gatehouse_inspection_seconds_count %llu\n", (unsigned long long)cum);
+	family(b, "gatehouse_connect_seconds", "histogram",
+	       "Time from a forwarder's connect() to the server's answer, connects that succeeded, in seconds.");
+	cum = 0;
+	for (unsigned i = 0; i < CTR_CONNECT_SLOTS; i++) {
+		cum += t.connect[i];
+		if (i + 1 < CTR_CONNECT_SLOTS)
+			mbuf_printf(b, "gatehouse_connect_seconds_bucket{le=\"%g\"} %llu\n",
+				    (double)ctr_connect_bounds_us[i] / 1e6, (unsigned long long)cum);
+		else
+			mbuf_printf(b, "gatehouse_connect_seconds_bucket{le=\"+Inf\"} %llu\n", (unsigned long long)cum);
+	}
+	mbuf_printf(b, "gatehouse_connect_seconds_sum %.6f\n", (double)t.connect_sum_us / 1e6);
+	mbuf_printf(b, "gatehouse_connect_seconds_count %llu\n", (unsigned long long)cum);
+	family(b, "gatehouse_server_connect_failures_total", "counter",
+	       "Connects to a server that failed (refused, reset or timed out), by site, kind and server; only servers that ever failed.");
+	for (unsigned i = 0; t.servers && i < t.n_servers; i++) {
+		const struct mserver *v = &t.servers[i];
+		char a[256];
+		mbuf_printf(b, "gatehouse_server_connect_failures_total{site=\"%s\",kind=\"%s\",server=\"%s\"} %llu\n",
+			    esc(sites[v->site].name, e, sizeof(e)), gh_kind_str((enum gh_kind)v->kind),
+			    esc(v->addr, a, sizeof(a)), (unsigned long long)v->fails);
+	}
+	family(b, "gatehouse_queued", "gauge", "Clients waiting for one of a site's slots (site-max-connections) now, by site.");
+	for (unsigned i = 0; i < ps->n_sites; i++)
+		mbuf_printf(b, "gatehouse_queued{site=\"%s\"} %llu\n", esc(sites[i].name, e, sizeof(e)),
+			    (unsigned long long)sites[i].queued);
+	family(b, "gatehouse_queue_waits_total", "counter", "Clients that waited for a site's slot and got one, by site.");
+	for (unsigned i = 0; i < ps->n_sites; i++)
+		mbuf_printf(b, "gatehouse_queue_waits_total{site=\"%s\"} %llu\n", esc(sites[i].name, e, sizeof(e)),
+			    (unsigned long long)sites[i].queue_waits);
+	family(b, "gatehouse_queue_wait_seconds_total", "counter",
+	       "How long those clients waited, in all, by site (÷ gatehouse_queue_waits_total: the mean wait).");
+	for (unsigned i = 0; i < ps->n_sites; i++)
+		mbuf_printf(b, "gatehouse_queue_wait_seconds_total{site=\"%s\"} %.3f\n", esc(sites[i].name, e, sizeof(e)),
+			    (double)sites[i].queue_wait_ms / 1e3);
 	family(b, "gatehouse_generation", "gauge", "The newest generation (a reload or a listener restart starts one).");
 	mbuf_printf(b, "gatehouse_generation %u\n", ps->newest_gen);
 	family(b, "gatehouse_generations_total", "counter", "Generations started since the exporter started.");
@@ -150,4 +185,5 @@ void render_metrics(const struct pages *ps, uint64_t start_time, struct mbuf *b)
 	family(b, "process_start_time_seconds", "gauge", "Start time of the exporter, seconds since the epoch.");
 	mbuf_printf(b, "process_start_time_seconds %llu\n", (unsigned long long)start_time);
 	free(sites);
+	free(t.servers);
 }

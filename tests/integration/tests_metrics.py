@@ -9,6 +9,7 @@ import re
 import shutil
 import signal
 import subprocess
+import time
 
 import gh
 from gh import test, check, check_eq, wait_for, free_port, http_get, tls_get, connect, recv_all
@@ -195,6 +196,57 @@ def test_rejection_reasons(t):
     check_eq(val(m, "gatehouse_rejections_total", reason="denied"), 1, "denied")
     check_eq(val(m, "gatehouse_rejections_total", reason="rate_limited"), 1, "rate_limited")
     check_eq(val(m, "gatehouse_rejections_total", reason="other"), 0, "other")
+
+
+@test()
+def test_forwarder_figures(t):
+    """The forwarder's own figures (issue #16 item 1): a connect-time
+    histogram counting the connects that succeeded, per-server connect
+    failures (as many as the journal's 'connect to ... failed' records,
+    labelled by site, kind and server), and a site's queue: its waiting
+    clients as a gauge while one waits, then one wait counted with its
+    time once the client got its slot."""
+    from gh import recv_exact
+    dead = free_port()
+    eb = t.backend("mf-echo", "echo")
+    g, hp, tp, mp, _ = _setup(t, forwarders=1, extra=[
+        "site c.example", "    http [::1]:%d" % dead,
+        "site q.example", "    http " + eb.addr, "    site-max-connections 1"])
+    for i in range(3):
+        check_eq(http_get(hp, "a.example", "/c%d" % i)[0], 200, "a.example")
+    for i in range(2):
+        check_eq(http_get(hp, "c.example")[0], 503, "c.example, its one server refusing")
+    g.wait_log(r" c\.example .* connect_failed$", count=2)
+    fails = len(re.findall(r"connect to \[::1\]:%d \(site c\.example\) failed" % dead, g.log()))
+    check_eq(fails, 2, "journal records of the failed connects")
+    m = scrape(mp)
+    check_eq(val(m, "gatehouse_server_connect_failures_total", site="c.example", kind="http",
+                 server="[::1]:%d" % dead), 2, "per-server failures")
+    check_eq([k for k in m if k[0] == "gatehouse_server_connect_failures_total" and ("site", "a.example") in k[1]], [],
+             "no series for a server that never failed")
+    check_eq(val(m, "gatehouse_connect_seconds_count"), 3, "connects that succeeded")
+    check_eq(val(m, "gatehouse_connect_seconds_bucket", le="+Inf"), 3, "the +Inf bucket")
+
+    # q.example holds one relay; a second client waits for the slot
+    req = b"GET /q HTTP/1.1\r\nHost: q.example\r\n\r\n"
+    first = connect(hp)
+    t.defer(first.close)
+    first.sendall(req)
+    check_eq(recv_exact(first, len(req)), req, "echo through the one slot")
+    second = connect(hp)
+    t.defer(second.close)
+    t0 = time.monotonic()
+    second.sendall(req)
+    wait_for(lambda: val(scrape(mp), "gatehouse_queued", site="q.example") == 1, 5, "the second client queued")
+    check_eq(val(scrape(mp), "gatehouse_queue_waits_total", site="q.example"), 0, "no wait ended yet")
+    first.close()
+    check_eq(recv_exact(second, len(req), 5), req, "echo for the second once the first ended")
+    waited = time.monotonic() - t0
+    m = scrape(mp)
+    check_eq(val(m, "gatehouse_queued", site="q.example"), 0, "nobody waiting")
+    check_eq(val(m, "gatehouse_queue_waits_total", site="q.example"), 1, "one wait ended with a slot")
+    w = val(m, "gatehouse_queue_wait_seconds_total", site="q.example")
+    check(0 <= w <= waited + 0.01, "its time: %.3f s of at most %.3f s" % (w, waited))
 
 
 @test()

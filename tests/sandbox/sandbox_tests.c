@@ -764,7 +764,7 @@ static int exporter_loop(void)
 	memcpy(&fd, CMSG_DATA(CMSG_FIRSTHDR(&mh)), sizeof(int));
 	off_t size = lseek(fd, 0, SEEK_END);
 	int seals = fcntl(fd, F_GET_SEALS);
-	if (size != (off_t)counters_size(2) || !(seals & F_SEAL_FUTURE_WRITE))
+	if (size != (off_t)counters_size(2, 0) || !(seals & F_SEAL_FUTURE_WRITE))
 		return 2;
 	const struct gh_counters *c = mmap(NULL, (size_t)size, PROT_READ, MAP_SHARED, fd, 0);
 	if (c == MAP_FAILED || atomic_load(&c->sites[1].bytes_in) != 1234)
@@ -783,7 +783,7 @@ static int exporter_loop(void)
 
 START_TEST(exporter_loop_works)
 {
-	page_fd = counters_page(CTR_FORWARDER, 2, &page_mine);
+	page_fd = counters_page(CTR_FORWARDER, 2, 0, &page_mine);
 	ck_assert_int_ge(page_fd, 0);
 	atomic_store(&page_mine->sites[1].bytes_in, 1234);
 	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_SEQPACKET, 0, ctl), 0);

@@ -61,7 +61,7 @@ START_TEST(test_page_bounded_by_config)
 {
 	struct pages ps = { 0 };
 	struct gh_counters *c;
-	int fd = counters_page(CTR_FORWARDER, 2, &c);
+	int fd = counters_page(CTR_FORWARDER, 2, 0, &c);
 	ck_assert_int_ge(fd, 0);
 	ctr_add(&c->sites[1].conns[GH_KIND_HTTP][0], 5);
 	ctr_add(&c->sites[1].bytes_in, 77);
@@ -74,7 +74,7 @@ START_TEST(test_page_bounded_by_config)
 	ck_assert(rendered(&ps, "gatehouse_bytes_total{site=\"b.example\",direction=\"in\"} 77\n"));
 	ck_assert(rendered(&ps, "gatehouse_relays{generation=\"1\",forwarder=\"0\"} 0\n"));
 	pages_free(&ps);
-	munmap(c, counters_size(2));
+	munmap(c, counters_size(2, 0));
 }
 END_TEST
 
@@ -85,15 +85,15 @@ START_TEST(test_unsealed_page_refused)
 	struct pages ps = { 0 };
 	config_msg(&ps, 1, conf1);
 	int fd = memfd_create("plain", MFD_CLOEXEC);
-	ck_assert_int_eq(ftruncate(fd, (off_t)counters_size(2)), 0);
+	ck_assert_int_eq(ftruncate(fd, (off_t)counters_size(2, 0)), 0);
 	page_msg(&ps, 1, 100, CTR_FORWARDER, fd);
 	ck_assert_uint_eq(ps.n_pages, 0);
 	struct gh_counters *c;
-	fd = counters_page(CTR_FORWARDER, 2, &c);
+	fd = counters_page(CTR_FORWARDER, 2, 0, &c);
 	page_msg(&ps, 7, 101, CTR_FORWARDER, fd);
 	ck_assert_uint_eq(ps.n_pages, 0);
 	pages_free(&ps);
-	munmap(c, counters_size(2));
+	munmap(c, counters_size(2, 0));
 }
 END_TEST
 
@@ -103,7 +103,7 @@ START_TEST(test_role_from_launcher)
 {
 	struct pages ps = { 0 };
 	struct gh_counters *c;
-	int fd = counters_page(CTR_FORWARDER, 2, &c);
+	int fd = counters_page(CTR_FORWARDER, 2, 0, &c);
 	ctr_add(&c->sites[0].conns[GH_KIND_HTTP][0], 9);
 	ctr_add(&c->handed_off, 3);
 	config_msg(&ps, 1, conf1);
@@ -111,7 +111,7 @@ START_TEST(test_role_from_launcher)
 	ck_assert(rendered(&ps, "gatehouse_connections_total{site=\"a.example\",kind=\"http\",result=\"ok\"} 0\n"));
 	ck_assert(rendered(&ps, "gatehouse_handoffs_total 3\n"));
 	pages_free(&ps);
-	munmap(c, counters_size(2));
+	munmap(c, counters_size(2, 0));
 }
 END_TEST
 
@@ -121,7 +121,7 @@ START_TEST(test_carried_over)
 {
 	struct pages ps = { 0 };
 	struct gh_counters *c;
-	int fd = counters_page(CTR_FORWARDER, 2, &c);
+	int fd = counters_page(CTR_FORWARDER, 2, 0, &c);
 	config_msg(&ps, 1, conf1);
 	page_msg(&ps, 1, 100, CTR_FORWARDER, fd);
 	ctr_add(&c->sites[0].conns[GH_KIND_TLS][counters_index(ctr_result_names, CTR_RESULTS, "connect_failed")], 4);
@@ -134,7 +134,7 @@ START_TEST(test_carried_over)
 	ck_assert(rendered(&ps, "gatehouse_connections_total{site=\"c.example\",kind=\"http\",result=\"ok\"} 0\n"));
 	ck_assert(rendered(&ps, "gatehouse_generation 2\n"));
 	pages_free(&ps);
-	munmap(c, counters_size(2));
+	munmap(c, counters_size(2, 0));
 }
 END_TEST
 
@@ -222,17 +222,17 @@ START_TEST(test_systemd_forwarder_pages)
 	struct sd_exporter x;
 	struct gh_counters *c1, *c2, *c3;
 	sd_start(&x);
-	int k1 = counters_offer(x.fpath, CTR_FORWARDER, counters_page(CTR_FORWARDER, 2, &c1), snapshot(conf1));
+	int k1 = counters_offer(x.fpath, CTR_FORWARDER, counters_page(CTR_FORWARDER, 2, 0, &c1), snapshot(conf1));
 	ck_assert_int_ge(k1, 0);
 	sd_until_pages(&x, 1);
 	ctr_add(&c1->sites[1].conns[GH_KIND_TLS][0], 3);
 	ctr_add(&c1->sites[1].bytes_out, 500);
 	ck_assert(rendered(&x.ps, "gatehouse_connections_total{site=\"b.example\",kind=\"tls\",result=\"ok\"} 3\n"));
 	ck_assert(rendered(&x.ps, "gatehouse_relays{generation=\"1\",forwarder=\"0\"} 0\n"));
-	int k2 = counters_offer(x.fpath, CTR_FORWARDER, counters_page(CTR_FORWARDER, 2, &c2), snapshot(conf1));
+	int k2 = counters_offer(x.fpath, CTR_FORWARDER, counters_page(CTR_FORWARDER, 2, 0, &c2), snapshot(conf1));
 	sd_until_pages(&x, 2);
 	ck_assert(rendered(&x.ps, "gatehouse_relays{generation=\"1\",forwarder=\"1\"} 0\n"));
-	int k3 = counters_offer(x.fpath, CTR_FORWARDER, counters_page(CTR_FORWARDER, 1, &c3), snapshot(conf2));
+	int k3 = counters_offer(x.fpath, CTR_FORWARDER, counters_page(CTR_FORWARDER, 1, 0, &c3), snapshot(conf2));
 	sd_until_pages(&x, 3);
 	ck_assert(rendered(&x.ps, "gatehouse_relays{generation=\"2\",forwarder=\"0\"} 0\n"));
 	ck_assert(rendered(&x.ps, "gatehouse_reloads_total 1\n"));
@@ -245,9 +245,9 @@ START_TEST(test_systemd_forwarder_pages)
 	close(k3);
 	sd_until_pages(&x, 0);
 	sd_stop(&x);
-	munmap(c1, counters_size(2));
-	munmap(c2, counters_size(2));
-	munmap(c3, counters_size(1));
+	munmap(c1, counters_size(2, 0));
+	munmap(c2, counters_size(2, 0));
+	munmap(c3, counters_size(1, 0));
 }
 END_TEST
 
@@ -259,9 +259,9 @@ START_TEST(test_systemd_role_from_socket)
 	struct sd_exporter x;
 	struct gh_counters *c1, *c2, *cf;
 	sd_start(&x);
-	int kf = counters_offer(x.fpath, CTR_FORWARDER, counters_page(CTR_FORWARDER, 2, &cf), snapshot(conf1));
+	int kf = counters_offer(x.fpath, CTR_FORWARDER, counters_page(CTR_FORWARDER, 2, 0, &cf), snapshot(conf1));
 	sd_until_pages(&x, 1);
-	int k1 = counters_offer(x.lpath, CTR_FORWARDER, counters_page(CTR_FORWARDER, 2, &c1), -1);
+	int k1 = counters_offer(x.lpath, CTR_FORWARDER, counters_page(CTR_FORWARDER, 2, 0, &c1), -1);
 	ck_assert_int_ge(k1, 0);
 	ctr_add(&c1->sites[0].conns[GH_KIND_HTTP][0], 9);
 	ctr_add(&c1->accepted, 4);
@@ -269,7 +269,7 @@ START_TEST(test_systemd_role_from_socket)
 	ck_assert(rendered(&x.ps, "gatehouse_connections_total{site=\"a.example\",kind=\"http\",result=\"ok\"} 0\n"));
 	ck_assert(rendered(&x.ps, "gatehouse_accepted_total 4\n"));
 	ck_assert(!rendered(&x.ps, "forwarder=\"1\""));
-	int k2 = counters_offer(x.lpath, CTR_LISTENER, counters_page(CTR_LISTENER, 2, &c2), snapshot(conf2));
+	int k2 = counters_offer(x.lpath, CTR_LISTENER, counters_page(CTR_LISTENER, 2, 0, &c2), snapshot(conf2));
 	ck_assert_int_ge(k2, 0);
 	close(k2);	/* its hang-up comes after the message: both are seen */
 	for (int i = 0; i < 4; i++) {
@@ -284,9 +284,9 @@ START_TEST(test_systemd_role_from_socket)
 	close(kf);
 	sd_until_pages(&x, 0);
 	sd_stop(&x);
-	munmap(c1, counters_size(2));
-	munmap(c2, counters_size(2));
-	munmap(cf, counters_size(2));
+	munmap(c1, counters_size(2, 0));
+	munmap(c2, counters_size(2, 0));
+	munmap(cf, counters_size(2, 0));
 }
 END_TEST
 
@@ -297,7 +297,7 @@ START_TEST(test_systemd_offer_one_way)
 	struct sd_exporter x;
 	struct gh_counters *c;
 	sd_start(&x);
-	int k = counters_offer(x.lpath, CTR_LISTENER, counters_page(CTR_LISTENER, 0, &c), -1);
+	int k = counters_offer(x.lpath, CTR_LISTENER, counters_page(CTR_LISTENER, 0, 0, &c), -1);
 	ck_assert_int_ge(k, 0);
 	sd_until_pages(&x, 1);
 	int theirs = -1;
@@ -311,7 +311,7 @@ START_TEST(test_systemd_offer_one_way)
 	close(k);
 	sd_until_pages(&x, 0);
 	sd_stop(&x);
-	munmap(c, counters_size(0));
+	munmap(c, counters_size(0, 0));
 }
 END_TEST
 
