@@ -47,6 +47,7 @@
 #include "common/config_load.h"
 #include "common/counters.h"
 #include "common/daemon.h"
+#include "common/health.h"
 #include "common/log.h"
 #include "router/gh_limits.h"
 
@@ -59,6 +60,7 @@ struct child {
 	bool is_listener;
 	bool ready;
 	unsigned index;		/* forwarder's place in its generation */
+	bool is_health;		/* its generation's gatehouse-health */
 	bool page_sent;		/* its counters page went to the exporter (once only) */
 };
 
@@ -68,6 +70,11 @@ struct launcher {
 	char listener_bin[PATH_MAX];
 	char forwarder_bin[PATH_MAX];
 	char metrics_bin[PATH_MAX];
+	char health_bin[PATH_MAX];
+	bool has_checks;	/* the loaded config has `check` lines: a checker per generation */
+	int health_fd;		/* the newest generation's health page (-1: none) */
+	pid_t health_pid;	/* the newest generation's checker, until it hands its page over */
+	bool stopping;
 	struct runm metrics;	/* the exporter, with `metrics` */
 	unsigned gen_why;	/* why the next generation starts (enum ctr_gen_why) */
 	unsigned n_forwarders;
@@ -169,28 +176,38 @@ static struct child *child_slot(struct launcher *L)
 	return NULL;
 }
 
-/* fork + exec bin with fds[] as 3.. and LISTEN_FDNAMES=names */
-static pid_t spawn(struct launcher *L, const char *bin, const int *fds, unsigned n, const char *names)
+/* fork + exec bin with fds[] as 3.. and LISTEN_FDNAMES=names; the
+ * config snapshot after them, and then health_fd (if >= 0) as
+ * GATEHOUSE_HEALTH_FD */
+static pid_t spawn(struct launcher *L, const char *bin, const int *fds, unsigned n, const char *names, int health_fd)
 {
 	pid_t pid = fork();
 	if (pid != 0)
 		return pid;
 	/* child: move the fds out of the way first, then into 3..; the
 	 * config snapshot goes right after the LISTEN_FDS range */
-	int tmp[GH_MAX_PASSED_FDS + 1];
-	/* above the target range 3..3+n, and low: RLIMIT_NOFILE may be small */
-	int floor_fd = 4 + (int)n;
+	int tmp[GH_MAX_PASSED_FDS + 2];
+	unsigned extra = health_fd >= 0 ? 1 : 0;
+	/* above the target range 3..3+n(+1), and low: RLIMIT_NOFILE may be small */
+	int floor_fd = 4 + (int)(n + extra);
 	for (unsigned i = 0; i < n; i++)
 		tmp[i] = fcntl(fds[i], F_DUPFD_CLOEXEC, floor_fd);
 	tmp[n] = fcntl(L->config_fd, F_DUPFD_CLOEXEC, floor_fd);
-	for (unsigned i = 0; i <= n; i++) {
+	if (extra)
+		tmp[n + 1] = fcntl(health_fd, F_DUPFD_CLOEXEC, floor_fd);
+	for (unsigned i = 0; i <= n + extra; i++) {
 		if (tmp[i] < 0 || dup2(tmp[i], 3 + (int)i) < 0)
 			_exit(127);
 	}
 	/* nothing else we hold or inherited reaches a sandbox (a root-only
 	 * file our caller's shell left open, our notify socket, the tmp[]
 	 * copies): only stdio, the LISTEN_FDS range and the config */
-	close_from(4 + (int)n);
+	close_from(4 + (int)(n + extra));
+	if (extra) {
+		char hfd[16];
+		snprintf(hfd, sizeof(hfd), "%u", 4 + n);
+		setenv(HEALTH_FD_ENV, hfd, 1);
+	}
 	char conf[32];
 	snprintf(conf, sizeof(conf), "/dev/fd/%u", 3 + n);
 	char nfds[16], pidbuf[16];
@@ -211,6 +228,56 @@ static pid_t spawn(struct launcher *L, const char *bin, const int *fds, unsigned
 	_exit(127);
 }
 
+static void on_notify(struct launcher *L);
+
+/* How long a generation's start waits for its checker's page. */
+#define HEALTH_WAIT_MS 2000
+
+/* The generation's checker (with `check` lines), and its page before any
+ * forwarder starts: they map it as they start. Without a page in time the
+ * forwarders run without one, and every server counts as up. */
+static void start_health(struct launcher *L)
+{
+	if (L->health_fd >= 0)
+		close(L->health_fd);	/* the older generation's forwarders have theirs */
+	L->health_fd = -1;
+	L->health_pid = 0;
+	if (!L->has_checks)
+		return;
+	struct child *c = child_slot(L);
+	pid_t pid = c ? spawn(L, L->health_bin, NULL, 0, "", -1) : -1;
+	if (pid < 0) {
+		say("health checker: cannot start (%s); servers count as up", c ? strerror(errno) : "too many children");
+		return;
+	}
+	*c = (struct child){ .pid = pid, .gen = L->gen, .is_health = true };
+	L->health_pid = pid;
+	uint64_t until = clock_now_ms() + HEALTH_WAIT_MS;
+	for (uint64_t now = clock_now_ms(); L->health_fd < 0 && now < until; now = clock_now_ms()) {
+		struct pollfd p = { .fd = L->notify_fd, .events = POLLIN };
+		if (poll(&p, 1, (int)(until - now)) > 0)
+			on_notify(L);
+	}
+	if (L->health_fd < 0)
+		say("health checker %d sent no page within %d ms: generation %u dials every server", (int)pid,
+		    HEALTH_WAIT_MS, L->gen);
+}
+
+/* A checker whose generation has no listener or forwarder left is done. */
+static void retire_health(struct launcher *L)
+{
+	for (unsigned i = 0; i < MAX_CHILDREN; i++) {
+		const struct child *h = &L->children[i];
+		if (!h->pid || !h->is_health || h->gen == L->gen)
+			continue;
+		bool used = false;
+		for (unsigned j = 0; j < MAX_CHILDREN && !used; j++)
+			used = L->children[j].pid && !L->children[j].is_health && L->children[j].gen == h->gen;
+		if (!used)
+			kill(h->pid, SIGTERM);
+	}
+}
+
 static int start_generation(struct launcher *L)
 {
 	int chan[MAX_FORWARDERS][2];
@@ -219,6 +286,7 @@ static int start_generation(struct launcher *L)
 
 	L->gen++;
 	runm_config(&L->metrics, L->gen, L->config_fd, L->gen_why);
+	start_health(L);
 	for (; made < L->n_forwarders; made++) {
 		if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, chan[made]) < 0) {
 			r = -errno;
@@ -231,7 +299,7 @@ static int start_generation(struct launcher *L)
 			r = -EAGAIN;
 			goto out;
 		}
-		pid_t pid = spawn(L, L->forwarder_bin, &chan[i][1], 1, "forward");
+		pid_t pid = spawn(L, L->forwarder_bin, &chan[i][1], 1, "forward", L->health_fd);
 		if (pid < 0) {
 			r = -errno;
 			goto out;
@@ -255,7 +323,7 @@ static int start_generation(struct launcher *L)
 		r = -EAGAIN;
 		goto out;
 	}
-	pid_t pid = spawn(L, L->listener_bin, fds, n, names);
+	pid_t pid = spawn(L, L->listener_bin, fds, n, names, -1);
 	if (pid < 0) {
 		r = -errno;
 		goto out;
@@ -297,6 +365,13 @@ static void on_notify(struct launcher *L)
 		}
 		struct ucred uc;
 		memcpy(&uc, CMSG_DATA(cm), sizeof(uc));
+		if (fd >= 0 && uc.pid == L->health_pid && L->health_fd < 0 && !strcmp(buf, HEALTH_NOTIFY)) {
+			/* the checker's page (common/health.h), for this
+			 * generation's forwarders and the exporter */
+			L->health_fd = fd;
+			runm_health(&L->metrics, L->gen, fd);
+			continue;
+		}
 		if (fd >= 0) {
 			/* a daemon's counters page (counters.h), for the exporter;
 			 * one per daemon: a compromised listener's later fds are not */
@@ -349,11 +424,17 @@ static void reap(struct launcher *L, bool *need_new_gen)
 			bool clean = WIFEXITED(status) && WEXITSTATUS(status) == 0;
 			if (!clean) {
 				if (WIFSIGNALED(status))
-					say("%s %d killed by signal %d", c->is_listener ? "listener" : c->gen ? "forwarder" : "metrics exporter",
+					say("%s %d killed by signal %d", c->is_listener ? "listener" : c->is_health ? "health checker" : c->gen ? "forwarder" : "metrics exporter",
 					    (int)pid, WTERMSIG(status));
 				else
-					say("%s %d exited with status %d", c->is_listener ? "listener" : c->gen ? "forwarder" : "metrics exporter",
+					say("%s %d exited with status %d", c->is_listener ? "listener" : c->is_health ? "health checker" : c->gen ? "forwarder" : "metrics exporter",
 					    (int)pid, WEXITSTATUS(status));
+			}
+			if (c->is_health && c->gen == L->gen && !L->stopping && L->listener_pid) {
+				/* its forwarders would count every server up from
+				 * now on: a new generation brings a new checker */
+				say("health checker %d of generation %u is gone: starting a new generation", (int)pid, c->gen);
+				kill(L->listener_pid, SIGTERM);
 			}
 			if (c->is_listener && pid == L->listener_pid) {
 				L->listener_pid = 0;
@@ -362,6 +443,7 @@ static void reap(struct launcher *L, bool *need_new_gen)
 			}
 			c->pid = 0;
 		}
+		retire_health(L);
 	}
 }
 
@@ -406,7 +488,7 @@ static void start_exporter(struct launcher *L)
 		return;
 	}
 	int fds[2] = { L->metrics.listen_fd, L->metrics.ctl_child };
-	pid_t pid = spawn(L, L->metrics_bin, fds, 2, "metrics:control");
+	pid_t pid = spawn(L, L->metrics_bin, fds, 2, "metrics:control", -1);
 	if (pid > 0)
 		*c = (struct child){ .pid = pid };	/* generation 0: not waited for */
 	runm_spawned(&L->metrics, pid > 0 ? pid : 0);
@@ -422,7 +504,8 @@ static unsigned live_children(struct launcher *L)
 
 int cmd_run(const char *config_path, unsigned forwarders)
 {
-	struct launcher L = { .config_path = config_path, .notify_fd = -1, .restart_at_ms = UINT64_MAX };
+	struct launcher L = { .config_path = config_path, .notify_fd = -1, .restart_at_ms = UINT64_MAX,
+			      .health_fd = -1 };
 	struct gh_config *cfg = NULL;
 	int r;
 
@@ -432,6 +515,8 @@ int cmd_run(const char *config_path, unsigned forwarders)
 	find_bin("gatehouse-listener", L.listener_bin, sizeof(L.listener_bin));
 	find_bin("gatehouse-forwarder", L.forwarder_bin, sizeof(L.forwarder_bin));
 	find_bin("gatehouse-metrics", L.metrics_bin, sizeof(L.metrics_bin));
+	find_bin("gatehouse-health", L.health_bin, sizeof(L.health_bin));
+	L.has_checks = cfg->n_checks > 0;
 	runm_init(&L.metrics);
 	/* the limits of router/gh_limits.h, which size the tables here and
 	 * in the daemons: refuse what does not fit rather than start part */
@@ -532,6 +617,7 @@ int cmd_run(const char *config_path, unsigned forwarders)
 					say("reload: %s has errors, keeping the running configuration", config_path);
 					continue;
 				}
+				L.has_checks = n->n_checks > 0;
 				config_free(n);
 				close(L.config_fd);
 				L.config_fd = fd;
@@ -541,7 +627,7 @@ int cmd_run(const char *config_path, unsigned forwarders)
 				if (revive_listens(&L) < 0) {
 					gave_up = true;
 					kill_all(&L, SIGTERM);
-					stopping = true;
+					stopping = L.stopping = true;
 					stop_deadline = clock_now_ms() + 5000;
 					continue;
 				}
@@ -554,7 +640,7 @@ int cmd_run(const char *config_path, unsigned forwarders)
 			}
 			if (!stopping) {
 				say("stopping");
-				stopping = true;
+				stopping = L.stopping = true;
 				stop_deadline = clock_now_ms() + 5000;
 				kill_all(&L, SIGTERM);
 			}
@@ -579,7 +665,7 @@ int cmd_run(const char *config_path, unsigned forwarders)
 				say("listener keeps dying before it is ready; giving up");
 				gave_up = true;
 				kill_all(&L, SIGTERM);
-				stopping = true;
+				stopping = L.stopping = true;
 				stop_deadline = clock_now_ms() + 5000;
 				continue;
 			}
@@ -594,7 +680,7 @@ int cmd_run(const char *config_path, unsigned forwarders)
 			if (revive_listens(&L) < 0) {
 				gave_up = true;
 				kill_all(&L, SIGTERM);
-				stopping = true;
+				stopping = L.stopping = true;
 				stop_deadline = clock_now_ms() + 5000;
 				continue;
 			}

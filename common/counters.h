@@ -149,6 +149,7 @@ enum ctr_msg_type {
 	CTR_MSG_CONFIG = 1,
 	CTR_MSG_PAGE = 2,
 	CTR_MSG_GONE = 3,
+	CTR_MSG_HEALTH = 4,	/* a generation's health page (common/health.h), fd */
 };
 
 struct ctr_msg {

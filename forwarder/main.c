@@ -24,6 +24,7 @@
 #include "common/log.h"
 #include "forwarder/conn.h"
 #include "forwarder/dial.h"
+#include "forwarder/health.h"
 #include "forwarder/intake.h"
 #include "forwarder/pipes.h"
 #include "forwarder/queue.h"
@@ -147,6 +148,7 @@ static int setup(void *ctx, const struct gh_config *cfg)
 		return -ENOMEM;
 	if (queue_setup(f, nf) < 0 || intake_setup(f) < 0 || dial_setup(f) < 0)
 		return -EINVAL;
+	fhealth_setup(f);
 	pipes_init(fdbudget_pipes(nofile));
 	return f->epfd;
 }
@@ -222,6 +224,7 @@ static int teardown(void *ctx, bool stopped)
 	conn_recycle(&f->conns);
 	conn_teardown(&f->conns);
 	dial_free(f);
+	fhealth_free(f);
 	queue_free(f);
 	intake_close(f);
 	close(f->epfd);

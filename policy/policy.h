@@ -23,12 +23,13 @@ enum policy_proc {
 	POLICY_LISTENER,
 	POLICY_FORWARDER,
 	POLICY_METRICS,		/* gatehouse-metrics, the exporter */
+	POLICY_HEALTH,		/* gatehouse-health, the health checker */
 };
 
 struct policy_opts {
 	const char *chroot_dir;		/* NULL: /var/lib/gatehouse */
 	const char *user;		/* NULL: "gatehouse", else "nobody" */
-	bool allow_ipv4;		/* forwarder: some backend is IPv4 */
+	bool allow_ipv4;		/* forwarder, health: some backend is IPv4 */
 	bool die_with_parent;		/* listener under `gatehouse run`: SIGTERM when
 					 * the launcher dies, so no orphan holds the ports */
 };

@@ -105,6 +105,15 @@ static const struct row metrics_rows[] = {
 	ROW(pread64, "read a config snapshot (a sealed memfd) by its fd"),
 };
 
+/* The health checker: dial the config's servers, send a check, read the
+ * start of the answer. socket() as the forwarder's (TCP, IPv6 and IPv4
+ * when a checked server needs it); no accept, bind, listen, open, no
+ * fd-passing receive: it talks only to the servers it dials. */
+static const struct row health_rows[] = {
+	ROW(connect, "dial a configured server (addresses from our own config)"),
+	ROW(getsockopt, "SO_ERROR after connect"),
+};
+
 bool policy_seccomp_disabled(void)
 {
 #if defined(GATEHOUSE_NO_SECCOMP)
@@ -160,8 +169,11 @@ int policy_seccomp_load(enum policy_proc proc, bool allow_ipv4)
 	r = add_rows(ctx, common_rows, sizeof(common_rows) / sizeof(common_rows[0]));
 	if (r >= 0 && proc == POLICY_LISTENER)
 		r = add_rows(ctx, listener_rows, sizeof(listener_rows) / sizeof(listener_rows[0]));
-	if (r >= 0 && proc == POLICY_FORWARDER) {
-		r = add_rows(ctx, forwarder_rows, sizeof(forwarder_rows) / sizeof(forwarder_rows[0]));
+	if (r >= 0 && (proc == POLICY_FORWARDER || proc == POLICY_HEALTH)) {
+		if (proc == POLICY_FORWARDER)
+			r = add_rows(ctx, forwarder_rows, sizeof(forwarder_rows) / sizeof(forwarder_rows[0]));
+		else
+			r = add_rows(ctx, health_rows, sizeof(health_rows) / sizeof(health_rows[0]));
 		if (r >= 0)
 			r = add_socket_rules(ctx, AF_INET6);
 		if (r >= 0 && allow_ipv4)
