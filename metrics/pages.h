@@ -11,6 +11,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include "common/counters.h"
+#include "common/health.h"
 
 #define PAGES_MAX 512u		/* live daemons: as many as the launcher has children */
 #define GENS_MAX 32u		/* generations with a live daemon or the newest */
@@ -19,6 +20,7 @@ struct mgen {
 	uint32_t gen;
 	struct gh_config *cfg;
 	uint32_t *site_slot;	/* site index -> index in pages.sites */
+	struct health_view hv;	/* its checker's page, read-only (none: hv.page NULL) */
 };
 
 struct mpage {

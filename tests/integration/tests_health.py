@@ -1,0 +1,247 @@
+# SPDX-License-Identifier: MIT
+"""Issue #16, item 3: active health checks under `gatehouse run`. One
+checker (gatehouse-health) per generation checks each server once per
+interval and publishes the states in a sealed page every forwarder maps
+read-only: a dead server is marked down within fall x interval and no
+client is sent to it, it comes back after `rise` good checks, a site whose
+servers are all down is answered at once (503 / close) without a connect,
+and the checks' own connections do not grow with the forwarders."""
+import json
+import re
+import socket
+import subprocess
+import threading
+import time
+
+import gh
+from gh import test, check, check_eq, wait_for, free_port, http_get, connect, recv_all
+
+
+class StatusBackend:
+    """An HTTP server answering every request with `status`; keeps each
+    request head it read and counts its accepts."""
+
+    def __init__(self, status=200, name="sb"):
+        self.status, self.name = status, name
+        self.heads, self.accepts = [], 0
+        self.lock = threading.Lock()
+        self.sock = socket.socket(socket.AF_INET6, socket.SOCK_STREAM)
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.sock.bind(("::1", 0))
+        self.sock.listen(256)
+        self.port = self.sock.getsockname()[1]
+        self.addr = "[::1]:%d" % self.port
+        self.stop = False
+        threading.Thread(target=self._loop, daemon=True).start()
+
+    def _loop(self):
+        while not self.stop:
+            try:
+                c, _ = self.sock.accept()
+            except OSError:
+                return
+            with self.lock:
+                self.accepts += 1
+            threading.Thread(target=self._serve, args=(c,), daemon=True).start()
+
+    def _serve(self, c):
+        c.settimeout(5)
+        buf = b""
+        try:
+            while b"\r\n\r\n" not in buf:
+                d = c.recv(4096)
+                if not d:
+                    break
+                buf += d
+            with self.lock:
+                self.heads.append(buf)
+            if buf:
+                body = b"%s\n" % self.name.encode()
+                c.sendall(b"HTTP/1.1 %d X\r\nContent-Length: %d\r\nConnection: close\r\n\r\n%s"
+                          % (self.status, len(body), body))
+        except OSError:
+            pass
+        finally:
+            c.close()
+
+    def close(self):
+        self.stop = True
+        try:
+            self.sock.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+        self.sock.close()
+
+
+def _checker_pids(g):
+    return gh.daemon_pids(g, "gatehouse-heal")
+
+
+def _down(g, addr):
+    return r"gatehouse-health\[\d+\]: %s \w+ \S+ server_down: " % re.escape(addr)
+
+
+def _up(g, addr):
+    return r"gatehouse-health\[\d+\]: %s \w+ \S+ server_up: " % re.escape(addr)
+
+
+@test()
+def test_health_down_and_back(t):
+    """A server killed is marked down within fall x interval, then no client
+    goes to it (every answer from the other, no connect to it in any
+    forwarder's log); started again, it is up after `rise` good checks and
+    gets clients again."""
+    a = t.backend("hc-a", "http")
+    b = t.backend("hc-b", "http")
+    hp = free_port()
+    conf = ["listen http [::1]:%d" % hp, "check inter 300ms rise 3 fall 2",
+            "site hc.example", "    http %s %s" % (a.addr, b.addr), ""]
+    g = t.gatehouse("\n".join(conf), forwarders=2)
+    check_eq(len(_checker_pids(g)), 1, "one checker")
+    wait_for(lambda: b.accepted >= 2, 5, "b checked twice")
+    port_b = b.port
+    b.close()
+    t0 = time.monotonic()
+    g.wait_log(_down(g, b.addr), timeout=5)
+    took = time.monotonic() - t0
+    # fall x inter = 0.6 s; the check that found it dead may start up to an
+    # interval late, and a loaded machine gets half a second on top
+    check(took <= 2 * 0.3 + 0.3 + 0.5, "marked down after %.2fs, over fall x inter (+ one interval, + 0.5s)" % took)
+    for i in range(12):
+        st, _, body, _ = http_get(hp, "hc.example", "/d%d" % i)
+        check_eq((st, body), (200, b"hc-a /d%d\n" % i), "client %d while b is down" % i)
+    check(("connect to %s" % b.addr) not in g.log(), "a forwarder dialled the down server")
+    b2 = t.backend("hc-b2", "http", port=port_b)
+    g.wait_log(_up(g, b2.addr), timeout=5)
+    check(b2.accepted >= 3, "up after %d checks, rise is 3" % b2.accepted)
+    check(re.search(_up(g, b2.addr) + r"3 good checks in a row", g.log()) is not None, "the up record's reason")
+    seen = set()
+    for i in range(12):
+        st, _, body, _ = http_get(hp, "hc.example", "/u%d" % i)
+        check_eq(st, 200, "client %d after b came back" % i)
+        seen.add(body.split(b" ")[0])
+    check_eq(seen, {b"hc-a", b"hc-b2"}, "both servers get clients again")
+
+
+@test()
+def test_health_all_down_http_answers_503_at_once(t):
+    """Every server down (its checks answer 500, the check wants 200): an
+    HTTP client gets gatehouse's own 503, and the server never sees the
+    client's request: the forwarder did not even connect."""
+    sb = StatusBackend(500, "sick")
+    t.defer(sb.close)
+    hp = free_port()
+    conf = ["listen http [::1]:%d" % hp, "connect-timeout 30s",
+            "site sick.example", "    http " + sb.addr, "    check inter 200ms fall 1 http-status 200 http-path /hc", ""]
+    g = t.gatehouse("\n".join(conf), forwarders=2)
+    g.wait_log(_down(g, sb.addr) + r"unexpected HTTP status")
+    for i in range(4):
+        st, _, body, _ = http_get(hp, "sick.example", "/client%d" % i)
+        check_eq(st, 503, "client %d" % i)
+        check(b"sick" not in body, "the answer came from the server: %r" % body)
+    with sb.lock:
+        heads = list(sb.heads)
+    check(heads and all(h.startswith(b"GET /hc HTTP/1.1\r\nHost: sick.example\r\n") for h in heads),
+          "only the checker's requests reached the server: %r" % heads[:3])
+    check(not any(b"/client" in h for h in heads), "a client's request reached the down server")
+    g.wait_log(r"gatehouse-forwarder\[\d+\]: \S+ http \S+ -> sick.example - in=0 out=0 ms=\d+ connect_failed$",
+               count=4)
+
+
+@test()
+def test_health_all_down_tls_closes_at_once(t):
+    """`check tls-hello` on a server that does not speak TLS: it is down,
+    and a TLS client (SNI u.example, another name of the site) is closed
+    without its ClientHello ever reaching the server; the checker's own
+    ClientHellos (SNI t.example, the site's first name) did."""
+    rb = t.backend("not-tls", "record")
+    tp = free_port()
+    conf = ["listen tls [::1]:%d" % tp, "connect-timeout 30s",
+            "site t.example u.example", "    tls " + rb.addr, "    check inter 200ms fall 1 tls-hello", ""]
+    g = t.gatehouse("\n".join(conf), forwarders=2)
+    g.wait_log(_down(g, rb.addr) + r"not a TLS ServerHello")
+    for i in range(3):
+        s = connect(tp)
+        s.sendall(gh.client_hello("u.example"))
+        data, _ = recv_all(s, timeout=10)
+        s.close()
+        check_eq(data, b"", "client %d: closed without an answer" % i)
+    g.wait_log(r"gatehouse-forwarder\[\d+\]: \S+ tls u.example -> t.example - in=0 out=0 ms=\d+ connect_failed$",
+               count=3)
+    with rb.lock:
+        seen = [bytes(c.data) for c in rb.conns]
+    check(any(b"t.example" in d for d in seen), "the checker's ClientHello reached the server")
+    check(not any(b"u.example" in d for d in seen), "a client's ClientHello reached the down server")
+
+
+@test()
+def test_health_tls_hello_up(t):
+    """`check tls-hello` (fall 1) on a real TLS server and on one that does
+    not speak TLS, side by side: the second goes down, the first stays up
+    round after round (its ServerHello counts), and clients are relayed."""
+    tb = t.backend("real-tls", "http", tls=True)
+    rb = t.backend("plain", "record")
+    tp = free_port()
+    conf = ["listen tls [::1]:%d" % tp, "check inter 200ms fall 1 tls-hello",
+            "site tls.example", "    tls " + tb.addr,
+            "site plain.example", "    tls " + rb.addr, ""]
+    g = t.gatehouse("\n".join(conf), forwarders=1)
+    g.wait_log(_down(g, rb.addr) + r"not a TLS ServerHello")
+    n = rb.accepted
+    wait_for(lambda: rb.accepted >= n + 3, 5, "three more rounds of checks")
+    check(re.search(_down(g, tb.addr), g.log()) is None,
+          "a TLS server's ServerHello counted as a failure:\n" + g.log()[-800:])
+    check_eq(gh.tls_get(tp, "tls.example")[1], b"real-tls /\n", "relayed")
+
+
+@test()
+def test_health_checks_do_not_grow_with_forwarders(t):
+    """4 forwarders, 2 servers, inter 200ms: over 10 intervals each server
+    sees about 10 checks (one checker), not 40 (one per forwarder)."""
+    a, b = StatusBackend(200, "sa"), StatusBackend(200, "sb")
+    t.defer(a.close)
+    t.defer(b.close)
+    hp = free_port()
+    conf = ["listen http [::1]:%d" % hp, "check inter 200ms", "site n.example", "    http %s %s" % (a.addr, b.addr), ""]
+    g = t.gatehouse("\n".join(conf), forwarders=4)
+    check_eq(len(gh.daemon_pids(g, "gatehouse-forw")), 4, "forwarders")
+    wait_for(lambda: a.accepts >= 1 and b.accepts >= 1, 5, "first checks")
+    n0 = (a.accepts, b.accepts)
+    t0 = time.monotonic()
+    time.sleep(2.0)	# the span the checks are counted over, not a synchronisation
+    n1 = (a.accepts, b.accepts)
+    span = time.monotonic() - t0
+    rounds = span / 0.2
+    for name, d in (("a", n1[0] - n0[0]), ("b", n1[1] - n0[1])):
+        check(rounds - 4 <= d <= rounds + 2, "server %s: %d checks in %.1f intervals (4 forwarders)" % (name, d, rounds))
+
+
+@test()
+def test_health_in_metrics_and_status(t):
+    """gatehouse_server_up{site,kind,server} is 1 for a live server and 0
+    for a dead one, and `gatehouse status` (text and --json) shows both."""
+    a = t.backend("hm-a", "http")
+    hp, mp = free_port(), free_port()
+    dead = "[::1]:%d" % gh.dead_port()
+    conf = ["listen http [::1]:%d" % hp, "metrics [::1]:%d" % mp, "check inter 200ms fall 1",
+            "site hm.example", "    http %s %s" % (a.addr, dead), ""]
+    g = t.gatehouse("\n".join(conf), forwarders=2)
+    g.wait_log(_down(g, dead))
+    wait_for(lambda: a.accepted >= 1, 5, "a checked")
+    import tests_metrics
+    m = wait_for(lambda: (lambda m: m if ("gatehouse_server_up", frozenset(
+        {("site", "hm.example"), ("kind", "http"), ("server", a.addr)})) in m else None)(tests_metrics.scrape(mp)),
+        5, "a series for the live server")
+    check_eq(tests_metrics.val(m, "gatehouse_server_up", site="hm.example", server=a.addr), 1, "live server")
+    check_eq(tests_metrics.val(m, "gatehouse_server_up", site="hm.example", server=dead), 0, "dead server")
+    p = subprocess.run([gh.GATEHOUSE, "status", "-c", g.conf, "--json", "--interval", "0"],
+                       capture_output=True, timeout=20)
+    check_eq(p.returncode, 0, "status --json: %s" % p.stderr.decode())
+    servers = {(s["site"], s["server"]): s["up"] for s in json.loads(p.stdout)["servers"]}
+    check_eq(servers, {("hm.example", a.addr): True, ("hm.example", dead): False}, "status --json servers")
+    p = subprocess.run([gh.GATEHOUSE, "status", "-c", g.conf, "--interval", "0"], capture_output=True, timeout=20)
+    out = p.stdout.decode()
+    check(re.search(r"^hm\.example +http +%s +down$" % re.escape(dead), out, re.M) is not None,
+          "status text shows the dead server down:\n" + out)
+    check(re.search(r"^hm\.example +http +%s +up$" % re.escape(a.addr), out, re.M) is not None,
+          "status text shows the live server up:\n" + out)
