@@ -22,3 +22,4 @@ Suite *make_srclimit_suite(void);
 Suite *make_decide_suite(void);
 Suite *make_quic_suite(void);
 Suite *make_metrics_suite(void);
+Suite *make_health_suite(void);
