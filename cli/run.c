@@ -92,82 +92,6 @@ struct launcher {
 	uint64_t restart_at_ms;		/* pending restart (UINT64_MAX: none) */
 };
 
-static void say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static void say(const char *fmt, ...)
-{
-	char line[512];
-	va_list ap;
-	va_start(ap, fmt);
-	int n = vsnprintf(line, sizeof(line) - 1, fmt, ap);
-	va_end(ap);
-	if (n < 0)
-		return;
-	if ((size_t)n > sizeof(line) - 2)
-		n = sizeof(line) - 2;
-	line[n++] = '\n';
-	char out[600];
-	int m = snprintf(out, sizeof(out), "gatehouse[%d]: %.*s", (int)getpid(), n, line);
-	if (m > 0)
-		(void)!write(STDERR_FILENO, out, (size_t)(m < (int)sizeof(out) ? m : (int)sizeof(out) - 1));
-}
-
-/*
- * A listener can stop a listening socket for every holder (shutdown with
- * SHUT_RD, which its filter now refuses; a kernel or a future bug may find
- * another way). Before each generation, look at our copies: one that no
- * longer listens is made to listen again (it stays bound: listen() on it
- * needs no privilege), else replaced by a fresh socket on the same address
- * (root, or an unprivileged port). If neither works, say which socket and
- * why, and the launcher stops with a failure: never a silent loop of
- * listeners that die on a dead socket.
- */
-static int revive_listens(struct launcher *L)
-{
-	for (unsigned i = 0; i < L->n_listen; i++) {
-		const struct gh_listen *ls = &L->listens[i];
-		int fd = L->listen_fds[i], r;
-
-		if (listening(fd))
-			continue;
-		if (listen(fd, 4096) == 0 && listening(fd)) {
-			say("listen %s %s had stopped listening; listening on it again",
-			    gh_kind_str(ls->kind), ls->addr.text);
-			continue;
-		}
-		close(fd);
-		L->listen_fds[i] = -1;
-		if ((r = bind_listen(ls, &L->listen_fds[i])) < 0) {
-			log_errno(r, "listen %s %s stopped listening and cannot be bound again; stopping",
-				  gh_kind_str(ls->kind), ls->addr.text);
-			return r;
-		}
-		say("listen %s %s had stopped listening; bound a fresh socket", gh_kind_str(ls->kind), ls->addr.text);
-	}
-	return 0;
-}
-
-static int setup_notify(struct launcher *L)
-{
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-	if (fd < 0)
-		return -errno;
-	/* abstract name: nothing on disk to clean up */
-	snprintf(L->notify_path, sizeof(L->notify_path), "@gatehouse-run-%d-%ld", (int)getpid(), (long)time(NULL));
-	memcpy(sa.sun_path, L->notify_path, strlen(L->notify_path));
-	sa.sun_path[0] = '\0';
-	socklen_t len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + strlen(L->notify_path));
-	int one = 1;
-	if (bind(fd, (struct sockaddr *)&sa, len) < 0 ||
-	    setsockopt(fd, SOL_SOCKET, SO_PASSCRED, &one, sizeof(one)) < 0) {
-		int r = -errno;
-		close(fd);
-		return r;
-	}
-	L->notify_fd = fd;
-	return 0;
-}
-
 static struct child *child_slot(struct launcher *L)
 {
 	for (unsigned i = 0; i < MAX_CHILDREN; i++)
@@ -457,24 +381,6 @@ static void kill_all(struct launcher *L, int sig)
 				kill(L->children[i].pid, sig);
 }
 
-/* Say once what the daemons' sandbox will and will not do here; they are
- * told (GATEHOUSE_SANDBOX_NOTED) not to repeat it. */
-static void explain_sandbox(const struct gh_config *cfg)
-{
-	const char *user = cfg->user ? cfg->user : "gatehouse";
-	const char *dir = cfg->chroot_dir ? cfg->chroot_dir : "/var/lib/gatehouse";
-	if (geteuid() != 0) {
-		say("running as uid %d: no chroot and no user switch (needs root); "
-		    "each daemon still loads its seccomp filter and no_new_privs", (int)geteuid());
-	} else if (!getpwnam(user) && !cfg->user) {
-		say("no 'gatehouse' system user (useradd --system gatehouse): the daemons "
-		    "will run as 'nobody', chrooted to %s", dir);
-	} else {
-		say("daemons will run as user '%s', chrooted to %s", user, dir);
-	}
-	setenv("GATEHOUSE_SANDBOX_NOTED", "1", 1);
-}
-
 /* gatehouse-metrics, with the metrics socket and a fresh control channel;
  * started again (a second after it died) with every live page */
 static void start_exporter(struct launcher *L)
@@ -569,7 +475,7 @@ int cmd_run(const char *config_path, unsigned forwarders)
 	char nf[16];
 	snprintf(nf, sizeof(nf), "%u", L.n_forwarders);
 	setenv("GATEHOUSE_FORWARDERS", nf, 1);
-	if ((r = setup_notify(&L)) < 0) {
+	if ((r = setup_notify(&L.notify_fd, L.notify_path, sizeof(L.notify_path))) < 0) {
 		log_errno(r, "notify socket");
 		return 1;
 	}
@@ -624,7 +530,7 @@ int cmd_run(const char *config_path, unsigned forwarders)
 				say("reload: starting a new generation with %s", config_path);
 				pid_t old = L.listener_pid;
 				L.listener_pid = 0;
-				if (revive_listens(&L) < 0) {
+				if (revive_listens(L.listens, L.listen_fds, L.n_listen) < 0) {
 					gave_up = true;
 					kill_all(&L, SIGTERM);
 					stopping = L.stopping = true;
@@ -677,7 +583,7 @@ int cmd_run(const char *config_path, unsigned forwarders)
 		}
 		if (L.restart_at_ms != UINT64_MAX && clock_now_ms() >= L.restart_at_ms) {
 			L.restart_at_ms = UINT64_MAX;
-			if (revive_listens(&L) < 0) {
+			if (revive_listens(L.listens, L.listen_fds, L.n_listen) < 0) {
 				gave_up = true;
 				kill_all(&L, SIGTERM);
 				stopping = L.stopping = true;

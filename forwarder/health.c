@@ -12,8 +12,13 @@ void fhealth_setup(struct forwarder *f)
 	char *end;
 
 	memset(&f->health, 0, sizeof(f->health));
-	if (!env)
+	if (!env) {
+		/* under systemd today: no page is passed (README, "Health checks") */
+		if (f->cfg->n_checks)
+			log_msg(LOG_WARNING, "the config has 'check' lines but no health page was passed "
+				"(gatehouse run passes one): every server counts as up");
 		return;
+	}
 	long fd = strtol(env, &end, 10);
 	unsetenv(HEALTH_FD_ENV);
 	if (*end || fd < 3 || fd > 1024) {
