@@ -306,14 +306,15 @@ install: all
 	install -m 0644 units/gatehouse.tmpfiles "$(DESTDIR)$(TMPFILESDIR)/gatehouse.conf"
 	install -d "$(DESTDIR)$(MANDIR)/man5" "$(DESTDIR)$(MANDIR)/man8"
 	install -m 0644 man/gatehouse.conf.5 "$(DESTDIR)$(MANDIR)/man5/"
-	install -m 0644 man/gatehouse.8 man/gatehouse-listener.8 man/gatehouse-forwarder.8 "$(DESTDIR)$(MANDIR)/man8/"
+	install -m 0644 man/gatehouse.8 man/gatehouse-listener.8 man/gatehouse-forwarder.8 man/gatehouse-health.8 "$(DESTDIR)$(MANDIR)/man8/"
 
 uninstall:
 	rm -f "$(DESTDIR)$(SBINDIR)/gatehouse" \
 	  "$(DESTDIR)$(PKGLIBEXECDIR)/gatehouse-listener" "$(DESTDIR)$(PKGLIBEXECDIR)/gatehouse-forwarder" \
 	  "$(DESTDIR)$(PKGLIBEXECDIR)/gatehouse-metrics" "$(DESTDIR)$(PKGLIBEXECDIR)/gatehouse-health" \
 	  "$(DESTDIR)$(MANDIR)/man5/gatehouse.conf.5" "$(DESTDIR)$(MANDIR)/man8/gatehouse.8" \
-	  "$(DESTDIR)$(MANDIR)/man8/gatehouse-listener.8" "$(DESTDIR)$(MANDIR)/man8/gatehouse-forwarder.8"
+	  "$(DESTDIR)$(MANDIR)/man8/gatehouse-listener.8" "$(DESTDIR)$(MANDIR)/man8/gatehouse-forwarder.8" \
+	  "$(DESTDIR)$(MANDIR)/man8/gatehouse-health.8"
 
 clean:
 	rm -rf build build-asan build-fuzz build-vg
