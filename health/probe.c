@@ -29,10 +29,11 @@ static void say_change(struct checker *k, uint32_t i, enum tally_change ch)
 	char reason[160], msg[512];
 
 	if (ch == TALLY_DOWN)
-		snprintf(reason, sizeof(reason), "%s%s%s (%u failed checks in a row)", tg->last_why,
-			 tg->last_errno ? ": " : "", tg->last_errno ? strerror(tg->last_errno) : "", t->opts.fall);
+		snprintf(reason, sizeof(reason), "%s%s%s (%u failed check%s in a row)", tg->last_why,
+			 tg->last_errno ? ": " : "", tg->last_errno ? strerror(tg->last_errno) : "", t->opts.fall,
+			 t->opts.fall == 1 ? "" : "s");
 	else
-		snprintf(reason, sizeof(reason), "%u good checks in a row", t->opts.rise);
+		snprintf(reason, sizeof(reason), "%u good check%s in a row", t->opts.rise, t->opts.rise == 1 ? "" : "s");
 	snprintf(msg, sizeof(msg), "%s %s %s %s: %s", t->addr.text, gh_kind_str(t->kind), site, result, reason);
 	struct log_field fl[] = {
 		{ "GATEHOUSE_SERVER", t->addr.text },

@@ -245,3 +245,44 @@ def test_health_in_metrics_and_status(t):
           "status text shows the dead server down:\n" + out)
     check(re.search(r"^hm\.example +http +%s +up$" % re.escape(a.addr), out, re.M) is not None,
           "status text shows the live server up:\n" + out)
+
+
+@test()
+def test_health_reload_and_checker_loss(t):
+    """A reload with another server list brings a checker of its own (the
+    old one leaves with the old generation's last forwarder) whose states
+    are the new list's; a checker killed is replaced by a new generation,
+    and its forwarders skip the dead server again."""
+    import os
+    import signal
+    a = t.backend("hr-a", "http")
+    hp = free_port()
+    dead1, dead2 = "[::1]:%d" % gh.dead_port(), "[::1]:%d" % gh.dead_port()
+    conf = lambda dead: "\n".join(["listen http [::1]:%d" % hp, "check inter 200ms fall 1",
+                                   "site hr.example", "    http %s %s" % (dead, a.addr), ""])
+    g = t.gatehouse(conf(dead1), forwarders=2)
+    g.wait_log(_down(g, dead1))
+    old = _checker_pids(g)
+    check_eq(len(old), 1, "one checker")
+    # the dead server moves to the first place: slot 0 is now another server
+    with open(g.conf, "w") as f:
+        f.write(conf(dead2))
+    os.kill(g.proc.pid, signal.SIGHUP)
+    g.wait_log(_down(g, dead2))
+    wait_for(lambda: (lambda p: p if len(p) == 1 and p != old else None)(_checker_pids(g)), 10,
+             "the old checker gone, one new one")
+    for i in range(8):
+        st, _, body, _ = http_get(hp, "hr.example", "/r%d" % i)
+        check_eq((st, body), (200, b"hr-a /r%d\n" % i), "client %d after the reload" % i)
+    check(("connect to %s" % dead2) not in g.log(), "a forwarder dialled the down server after the reload")
+    # the checker lost: a new generation, a new checker, the same verdict
+    cur = _checker_pids(g)
+    downs = len(re.findall(_down(g, dead2), g.log()))
+    os.kill(cur[0], signal.SIGKILL)
+    g.wait_log(r"health checker %d of generation \d+ is gone: starting a new generation" % cur[0])
+    g.wait_log(_down(g, dead2), count=downs + 1)
+    wait_for(lambda: (lambda p: p if len(p) == 1 and p != cur else None)(_checker_pids(g)), 10, "one new checker")
+    for i in range(8):
+        st, _, body, _ = http_get(hp, "hr.example", "/k%d" % i)
+        check_eq((st, body), (200, b"hr-a /k%d\n" % i), "client %d after the checker was replaced" % i)
+    check(("connect to %s" % dead2) not in g.log(), "a forwarder dialled the down server")
