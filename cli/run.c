@@ -74,6 +74,7 @@ struct launcher {
 	bool has_checks;	/* the loaded config has `check` lines: a checker per generation */
 	int health_fd;		/* the newest generation's health page (-1: none) */
 	pid_t health_pid;	/* the newest generation's checker, until it hands its page over */
+	uint64_t health_renewed_ms;	/* when a lost checker last brought a new generation */
 	bool stopping;
 	struct runm metrics;	/* the exporter, with `metrics` */
 	unsigned gen_why;	/* why the next generation starts (enum ctr_gen_why) */
@@ -156,6 +157,8 @@ static void on_notify(struct launcher *L);
 
 /* How long a generation's start waits for its checker's page. */
 #define HEALTH_WAIT_MS 2000
+/* A lost checker brings a new generation at most this often. */
+#define HEALTH_RENEW_MS 10000
 
 /* The generation's checker (with `check` lines), and its page before any
  * forwarder starts: they map it as they start. Without a page in time the
@@ -356,9 +359,18 @@ static void reap(struct launcher *L, bool *need_new_gen)
 			}
 			if (c->is_health && c->gen == L->gen && !L->stopping && L->listener_pid) {
 				/* its forwarders would count every server up from
-				 * now on: a new generation brings a new checker */
-				say("health checker %d of generation %u is gone: starting a new generation", (int)pid, c->gen);
-				kill(L->listener_pid, SIGTERM);
+				 * now on: a new generation brings a new checker;
+				 * but not in a loop, for a checker that keeps dying */
+				uint64_t now = clock_now_ms();
+				if (L->health_renewed_ms && now - L->health_renewed_ms < HEALTH_RENEW_MS) {
+					say("health checker %d of generation %u is gone again: every server counts as up "
+					    "until the next reload", (int)pid, c->gen);
+				} else {
+					say("health checker %d of generation %u is gone: starting a new generation",
+					    (int)pid, c->gen);
+					L->health_renewed_ms = now;
+					kill(L->listener_pid, SIGTERM);
+				}
 			}
 			if (c->is_listener && pid == L->listener_pid) {
 				L->listener_pid = 0;

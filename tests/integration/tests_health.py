@@ -286,3 +286,11 @@ def test_health_reload_and_checker_loss(t):
         st, _, body, _ = http_get(hp, "hr.example", "/k%d" % i)
         check_eq((st, body), (200, b"hr-a /k%d\n" % i), "client %d after the checker was replaced" % i)
     check(("connect to %s" % dead2) not in g.log(), "a forwarder dialled the down server")
+    # lost again within 10s: no loop of generations; servers count as up
+    # (the dead one is dialled again, and failover still serves the client)
+    again = _checker_pids(g)
+    gens = g.log().count("starting a new listener generation")
+    os.kill(again[0], signal.SIGKILL)
+    g.wait_log(r"health checker %d of generation \d+ is gone again: every server counts as up" % again[0])
+    check_eq(g.log().count("starting a new listener generation"), gens, "no new generation")
+    check_eq(_checker_pids(g), [], "no checker")
