@@ -132,6 +132,8 @@ static pid_t spawn(struct launcher *L, const char *bin, const int *fds, unsigned
 		char hfd[16];
 		snprintf(hfd, sizeof(hfd), "%u", 4 + n);
 		setenv(HEALTH_FD_ENV, hfd, 1);
+	} else {
+		setenv(HEALTH_FD_ENV, "none", 1);	/* not a systemd checker's either */
 	}
 	char conf[32];
 	snprintf(conf, sizeof(conf), "/dev/fd/%u", 3 + n);

@@ -2,7 +2,10 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <string.h>
+#include <poll.h>
 #include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <unistd.h>
 #include "common/health.h"
 
@@ -70,4 +73,49 @@ enum health_state health_state_of(const struct health_view *v, uint32_t check, u
 bool health_down(const struct health_view *v, uint32_t check, uint64_t now_ms)
 {
 	return health_state_of(v, check, now_ms) == HEALTH_DOWN;
+}
+
+int health_fetch(const char *path, int timeout_ms)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	int r;
+
+	if (strlen(path) >= sizeof(sa.sun_path))
+		return -ENAMETOOLONG;
+	strcpy(sa.sun_path, path);
+	int s = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+	if (s < 0)
+		return -errno;
+	if (connect(s, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+		r = -errno;
+		close(s);
+		return r;
+	}
+	struct pollfd p = { .fd = s, .events = POLLIN };
+	r = poll(&p, 1, timeout_ms);
+	if (r <= 0) {
+		r = r < 0 ? -errno : -ETIMEDOUT;
+		close(s);
+		return r;
+	}
+	char hello[16];
+	union {
+		char buf[CMSG_SPACE(sizeof(int))];
+		struct cmsghdr align;
+	} cm;
+	struct iovec iov = { hello, sizeof(hello) };
+	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cm.buf, .msg_controllen = sizeof(cm.buf) };
+	ssize_t n = recvmsg(s, &mh, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
+	r = n < 0 ? -errno : -EPROTO;
+	close(s);
+	int fd = -1;
+	struct cmsghdr *c = n > 0 ? CMSG_FIRSTHDR(&mh) : NULL;
+	if (c && c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS && c->cmsg_len == CMSG_LEN(sizeof(int)))
+		memcpy(&fd, CMSG_DATA(c), sizeof(int));
+	if (fd >= 0 && n == (ssize_t)sizeof(HEALTH_HELLO) && !memcmp(hello, HEALTH_HELLO, sizeof(HEALTH_HELLO)) &&
+	    !(mh.msg_flags & (MSG_TRUNC | MSG_CTRUNC)))
+		return fd;
+	if (fd >= 0)
+		close(fd);
+	return r;
 }

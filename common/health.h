@@ -70,6 +70,16 @@ bool health_down(const struct health_view *v, uint32_t check, uint64_t now_ms);
 /* The state to show (metrics, status): HEALTH_UNKNOWN for a stale page. */
 enum health_state health_state_of(const struct health_view *v, uint32_t check, uint64_t now_ms);
 
+/* Under systemd: the checker hands its page out on this socket
+ * (gatehouse-health.socket), one message per connection: HEALTH_HELLO
+ * and the fd (SCM_RIGHTS), then it closes. */
+#define HEALTH_SOCKET "/run/gatehouse/health.sock"
+#define HEALTH_HELLO "GHHLTH1"
+
+/* Connect to path and take the page's fd within timeout_ms: the fd, or
+ * -errno (-ENOENT, -ECONNREFUSED: no checker there; -ETIMEDOUT). */
+int health_fetch(const char *path, int timeout_ms);
+
 /* The env var `gatehouse run` names a forwarder's page fd in. */
 #define HEALTH_FD_ENV "GATEHOUSE_HEALTH_FD"
 /* What the health daemon says with its page fd on the notify socket. */

@@ -40,5 +40,6 @@ struct checker {
 	struct target *t;	/* cfg->n_checks */
 	struct gh_health_page *page;	/* our writable mapping (NULL: publishing failed) */
 	int page_fd;		/* kept to hand to those who ask (-1 once given away) */
+	int serve_fd;		/* under systemd: the socket forwarders ask on (-1: none) */
 	uint64_t checks, failures;	/* checks done, failed */
 };

@@ -32,6 +32,8 @@ struct policy_opts {
 	bool allow_ipv4;		/* forwarder, health: some backend is IPv4 */
 	bool die_with_parent;		/* listener under `gatehouse run`: SIGTERM when
 					 * the launcher dies, so no orphan holds the ports */
+	int serve_fd;			/* health under systemd: the listening socket it
+					 * hands its page out on (0 or less: none) */
 };
 
 /* Returns 0, or a negative errno after logging what failed. Never returns
@@ -40,6 +42,9 @@ int policy_enter(enum policy_proc proc, const struct policy_opts *o);
 
 /* Only the seccomp step (used by the sandbox test suite). */
 int policy_seccomp_load(enum policy_proc proc, bool allow_ipv4);
+/* The same for the health checker, which may also hand its page out on
+ * the listening socket serve_fd (> 0; else not). */
+int policy_seccomp_load_health(bool allow_ipv4, int serve_fd);
 
 /* True in builds where seccomp is skipped (ASan/LSan need ptrace and more). */
 bool policy_seccomp_disabled(void);

@@ -153,7 +153,19 @@ static int add_socket_rules(scmp_filter_ctx ctx, int family)
 				SCMP_A2(SCMP_CMP_EQ, 0));
 }
 
+static int seccomp_load_rows(enum policy_proc proc, bool allow_ipv4, int serve_fd);
+
 int policy_seccomp_load(enum policy_proc proc, bool allow_ipv4)
+{
+	return seccomp_load_rows(proc, allow_ipv4, -1);
+}
+
+int policy_seccomp_load_health(bool allow_ipv4, int serve_fd)
+{
+	return seccomp_load_rows(POLICY_HEALTH, allow_ipv4, serve_fd);
+}
+
+static int seccomp_load_rows(enum policy_proc proc, bool allow_ipv4, int serve_fd)
 {
 	uint32_t kill = SCMP_ACT_KILL_PROCESS;
 	int r;
@@ -186,6 +198,18 @@ int policy_seccomp_load(enum policy_proc proc, bool allow_ipv4)
 			r = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(sendmmsg), 1,
 					     SCMP_A0(SCMP_CMP_EQ, (scmp_datum_t)log_journal_fd()));
 	}
+	/* the health checker under systemd: take a forwarder's connection on
+	 * its one listening socket, send the page (SCM_RIGHTS) on it. The
+	 * fd of that sendmsg is not fixed (each connection's own), so its
+	 * flags are: a msg_name on a connected socket is refused (EISCONN)
+	 * or ignored, but on the journal socket it could name another
+	 * abstract socket of the host's namespace, as README says. */
+	if (r >= 0 && proc == POLICY_HEALTH && serve_fd > 0)
+		r = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(accept4), 2, SCMP_A0(SCMP_CMP_EQ, (scmp_datum_t)serve_fd),
+				     SCMP_A3(SCMP_CMP_EQ, SOCK_NONBLOCK | SOCK_CLOEXEC));
+	if (r >= 0 && proc == POLICY_HEALTH && serve_fd > 0)
+		r = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(sendmsg), 1,
+				     SCMP_A2(SCMP_CMP_EQ, MSG_DONTWAIT | MSG_NOSIGNAL));
 	if (r >= 0 && proc == POLICY_METRICS)
 		r = add_rows(ctx, metrics_rows, sizeof(metrics_rows) / sizeof(metrics_rows[0]));
 	if (r >= 0)

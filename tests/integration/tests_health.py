@@ -294,3 +294,60 @@ def test_health_reload_and_checker_loss(t):
     g.wait_log(r"health checker %d of generation \d+ is gone again: every server counts as up" % again[0])
     check_eq(g.log().count("starting a new listener generation"), gens, "no new generation")
     check_eq(_checker_pids(g), [], "no checker")
+
+
+def _lone_checker(t, conf_lines, name="chk"):
+    """gatehouse-health as systemd runs it: its config and one listening
+    SOCK_SEQPACKET socket (gatehouse-health.socket) it hands its page out
+    on. Returns (socket path, log())."""
+    import os
+    path = os.path.join(t.tmp, name + ".sock")
+    ls = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    ls.bind(path)
+    ls.listen(16)
+    conf = os.path.join(t.tmp, name + ".conf")
+    with open(conf, "w") as f:
+        f.write("\n".join(conf_lines + [""]))
+    try:
+        proc, log = gh.lone_daemon(t, name, gh.FORWARDER.replace("gatehouse-forwarder", "gatehouse-health"),
+                                   conf, [ls.fileno()], what="gatehouse-health")
+    finally:
+        ls.close()
+
+    def stop():
+        proc.terminate()
+        proc.wait(10)
+    t.defer(stop)
+    return path, log
+
+
+@test()
+def test_health_page_over_the_socket(t):
+    """Under systemd: forwarders ask gatehouse-health's socket for the page
+    before their sandbox. A forwarder with the same config skips the down
+    server; one whose config lists the servers otherwise refuses the page
+    (it was made for another list) and counts every server up."""
+    import os
+    from tests_hostile import _listening, _pair, _handoff
+    a = t.backend("hs-a", "record")
+    dead = "[::1]:%d" % gh.dead_port()
+    site = ["site hs.example", "    http %s %s" % (dead, a.addr), "    check inter 200ms fall 1"]
+    path, clog = _lone_checker(t, site)
+    wait_for(lambda: re.search(_down(None, dead), clog()), 5, "the checker marks %s down" % dead)
+    os.environ["GATEHOUSE_HEALTH_SOCKET"] = path
+    t.defer(os.environ.pop, "GATEHOUSE_HEALTH_SOCKET", None)
+    proc, ours, flog = gh.lone_forwarder(t, ["listen http [::1]:%d" % free_port()] + site)
+    lsock = _listening()
+    t.defer(lsock.close)
+    for i in range(6):
+        c, srv = _pair(t, lsock)
+        c.sendall(b"GET /s%d HTTP/1.1\r\nHost: hs.example\r\n\r\n" % i)
+        _handoff(ours, c, srv, b"hs.example")
+        check_eq(gh.recv_line(c), b"hs-a\n", "client %d reached the live server" % i)
+    check(("connect to %s" % dead) not in flog(), "the forwarder dialled the down server:\n" + flog())
+    check("no health page" not in flog(), "the forwarder got no page:\n" + flog())
+    # the servers in another order: another list, another key
+    other = ["site hs.example", "    http %s %s" % (a.addr, dead), "    check inter 200ms fall 1"]
+    proc2, ours2, flog2 = gh.lone_forwarder(t, ["listen http [::1]:%d" % free_port()] + other, name="fwd2")
+    check(re.search(r"no health page came from .*: Stale file handle", flog2()) is not None,
+          "a page for another server list was not refused:\n" + flog2())

@@ -721,6 +721,76 @@ START_TEST(health_check_works)
 }
 END_TEST
 
+/* Under systemd the checker hands its page out on its one listening
+ * socket: accept4 there only (non-blocking, close-on-exec), sendmsg with
+ * exactly MSG_DONTWAIT|MSG_NOSIGNAL; without that socket, neither. */
+static int serve_l, serve_page;
+static int serve_one(void)
+{
+	int c = accept4(serve_l, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+	if (c < 0)
+		return 1;
+	union { char b[CMSG_SPACE(sizeof(int))]; struct cmsghdr a; } cmb;
+	memset(&cmb, 0, sizeof(cmb));
+	struct iovec iov = { .iov_base = (void *)"GHHLTH1", .iov_len = 8 };
+	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cmb.b, .msg_controllen = sizeof(cmb.b) };
+	struct cmsghdr *cm = CMSG_FIRSTHDR(&mh);
+	cm->cmsg_level = SOL_SOCKET;
+	cm->cmsg_type = SCM_RIGHTS;
+	cm->cmsg_len = CMSG_LEN(sizeof(int));
+	memcpy(CMSG_DATA(cm), &serve_page, sizeof(int));
+	return sendmsg(c, &mh, MSG_DONTWAIT | MSG_NOSIGNAL) == 8 ? 0 : 2;
+}
+
+static int serve_status(bool serving, int (*fn)(void))
+{
+	pid_t pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		if (policy_seccomp_load_health(false, serving ? serve_l : -1) < 0)
+			_exit(99);
+		_exit(fn() == 0 ? 0 : 1);
+	}
+	int st;
+	ck_assert_int_eq(waitpid(pid, &st, 0), pid);
+	return st;
+}
+
+static int accept_elsewhere(void) { accept4(serve_l + 100, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC); return 0; }
+static int sendmsg_other_flags(void) { sendmsg(serve_l, &one_msg, 0); return 0; }
+
+START_TEST(health_serves_its_page_only)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "/tmp/gh-sandbox-health-%d.sock", (int)getpid());
+	unlink(sa.sun_path);
+	serve_l = socket(AF_UNIX, SOCK_SEQPACKET, 0);
+	ck_assert_int_eq(bind(serve_l, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	ck_assert_int_eq(listen(serve_l, 4), 0);
+	serve_page = memfd_create("page", 0);
+	int c = socket(AF_UNIX, SOCK_SEQPACKET, 0);
+	ck_assert_int_eq(connect(c, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	int st = serve_status(true, serve_one);
+	ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0, "serving the page failed (status %#x)", st);
+	char got[16];
+	union { char b[CMSG_SPACE(sizeof(int))]; struct cmsghdr a; } cmb;
+	struct iovec iov = { .iov_base = got, .iov_len = sizeof(got) };
+	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cmb.b, .msg_controllen = sizeof(cmb.b) };
+	ck_assert_int_eq(recvmsg(c, &mh, 0), 8);
+	ck_assert_ptr_nonnull(CMSG_FIRSTHDR(&mh));
+	st = serve_status(false, serve_one);
+	ck_assert_msg(WIFSIGNALED(st) && WTERMSIG(st) == SIGSYS, "accept4 without a socket to serve (status %#x)", st);
+	st = serve_status(true, accept_elsewhere);
+	ck_assert_msg(WIFSIGNALED(st) && WTERMSIG(st) == SIGSYS, "accept4 on another fd (status %#x)", st);
+	st = serve_status(true, sendmsg_other_flags);
+	ck_assert_msg(WIFSIGNALED(st) && WTERMSIG(st) == SIGSYS, "sendmsg with other flags (status %#x)", st);
+	close(c);
+	close(serve_l);
+	close(serve_page);
+	unlink(sa.sun_path);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("sandbox");
@@ -737,6 +807,7 @@ int main(void)
 	tcase_add_test(tc, exporter_loop_works);
 	tcase_add_loop_test(tc, health_forbidden_calls, 0, N_HEALTH_FORBIDDEN);
 	tcase_add_test(tc, health_check_works);
+	tcase_add_test(tc, health_serves_its_page_only);
 	suite_add_tcase(s, tc);
 	SRunner *sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);
