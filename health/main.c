@@ -17,6 +17,7 @@
  * sandbox, and gets the fd on that connection.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -51,6 +52,11 @@ static int serve_socket(void)
 		log_msg(LOG_ERR, "expected one listening SOCK_SEQPACKET socket (gatehouse-health.socket), got %d fds", n);
 		return -EINVAL;
 	}
+	/* systemd hands it over blocking: one accept too many would stop
+	 * every check */
+	int fl = fcntl(SD_LISTEN_FDS_START, F_GETFL);
+	if (fl < 0 || fcntl(SD_LISTEN_FDS_START, F_SETFL, fl | O_NONBLOCK) < 0)
+		return log_errno(-errno, "health socket: O_NONBLOCK");
 	return SD_LISTEN_FDS_START;
 }
 

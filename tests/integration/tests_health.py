@@ -346,6 +346,9 @@ def test_health_page_over_the_socket(t):
         check_eq(gh.recv_line(c), b"hs-a\n", "client %d reached the live server" % i)
     check(("connect to %s" % dead) not in flog(), "the forwarder dialled the down server:\n" + flog())
     check("no health page" not in flog(), "the forwarder got no page:\n" + flog())
+    # handing pages out does not stop the checks: the server comes back
+    back = t.backend("hs-back", "record", port=int(dead.rsplit(":", 1)[1]))
+    wait_for(lambda: re.search(_up(None, back.addr), clog()), 5, "the checker marks %s up again" % back.addr)
     # the servers in another order: another list, another key
     other = ["site hs.example", "    http %s %s" % (a.addr, dead), "    check inter 200ms fall 1"]
     proc2, ours2, flog2 = gh.lone_forwarder(t, ["listen http [::1]:%d" % free_port()] + other, name="fwd2")

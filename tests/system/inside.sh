@@ -298,6 +298,48 @@ info "journal: $(journalctl -q --no-pager -u gatehouse-listener.service --since 
 cp "$W/good.conf" "$CONF"
 end
 
+begin 10 "health checks under systemd: one sandboxed checker, a dead server down in the journal and skipped"
+cp "$CONF" "$W/pre-health.conf"
+sed -i "s|^    http \[$SRV\]:8081\$|    http [$SRV]:8081 [$SRV]:8099\n    check inter 300ms rise 2 fall 2|" "$CONF"
+grep -q '^    check inter 300ms' "$CONF" || no "could not add the check line: $(cat "$CONF" | tr '\n' '|')"
+systemctl daemon-reload || no "systemctl daemon-reload failed"
+hdropin=/run/systemd/generator/gatehouse-health.service.d/50-servers.conf
+grep -qx "IPAddressAllow=$SRV" "$hdropin" 2>/dev/null ||
+	no "generator wrote no IPAddressAllow=$SRV for the checker ($hdropin: $(cat "$hdropin" 2>&1 | tr '\n' ' '))"
+st=$(systemctl is-enabled gatehouse-health.socket 2>&1)
+[ "$st" = enabled ] || no "gatehouse-health.socket is '$st', expected enabled (Also= of the http and tls sockets)"
+old=$(lpid)
+msg=$(systemctl reload gatehouse-listener.service 2>&1) || no "systemctl reload failed: $msg"
+wait_for 50 eval 'listener_up && [ "$(lpid)" != "$old" ]' || no "no new listener after the reload"
+# the new forwarders start on the listener's channels and ask for the page
+down() { journalctl -q --no-pager -u gatehouse-health.service -o cat GATEHOUSE_RESULT=server_down "GATEHOUSE_SERVER=[$SRV]:8099"; }
+wait_for 100 eval '[ -n "$(down)" ]' ||
+	no "no server_down record for [$SRV]:8099: $(journalctl -q --no-pager -u gatehouse-health.service -o cat | tail -n 5 | tr '\n' '|')"
+info "journal: $(down | head -n 1)"
+hpid=$(systemctl show -P MainPID gatehouse-health.service)
+if [ "$hpid" != 0 ] && [ -r /proc/$hpid/status ]; then
+	grep -q '^Seccomp:[[:space:]]*2' /proc/$hpid/status || no "gatehouse-health has no seccomp filter"
+	grep -q '^NoNewPrivs:[[:space:]]*1' /proc/$hpid/status || no "gatehouse-health lacks NoNewPrivs"
+	grep -q '^CapEff:[[:space:]]*0*$' /proc/$hpid/status || no "gatehouse-health has capabilities"
+	[ "$(awk '/^Uid:/ {print $2}' /proc/$hpid/status)" != 0 ] || no "gatehouse-health runs as root"
+else
+	no "gatehouse-health.service has no main process"
+fi
+[ "$(pgrep -fc '^/opt/gatehouse/libexec/gatehouse/gatehouse-health')" = 1 ] || no "not exactly one checker: $(pgrep -fa gatehouse-health | tr '\n' '|')"
+since=$(date '+%Y-%m-%d %H:%M:%S')
+sleep 1	# the journal's --since has a one-second grain
+bad=0
+for i in $(seq 1 20); do
+	body=$(http_get other.test 'http://[::1]/' 2>&1)
+	[ "$body" = "http-backend other.test" ] || bad=$((bad + 1))
+done
+[ $bad = 0 ] || no "$bad of 20 requests to other.test not answered by its live server"
+dialled=$(journalctl -q --no-pager --since "$since" -o cat | grep -F "connect to [$SRV]:8099")
+[ -z "$dialled" ] || no "a forwarder dialled the down server: $(echo "$dialled" | head -n 2 | tr '\n' '|')"
+miss=$(journalctl -q --no-pager -b -o cat | grep -E "no health page")
+[ -z "$miss" ] || no "a forwarder got no page: $(echo "$miss" | head -n 2 | tr '\n' '|')"
+end
+
 begin 8 "no gatehouse unit crashed (SIGSYS, core dump, failure exit) during the run"
 # every end of a gatehouse process, as systemd saw it; the only tolerated
 # failure is check 5's SIGKILL of the listener
