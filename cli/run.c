@@ -162,6 +162,24 @@ static void on_notify(struct launcher *L);
 /* A lost checker brings a new generation at most this often. */
 #define HEALTH_RENEW_MS 10000
 
+/* An older generation's checker is done once the newest has its own (its
+ * draining forwarders take no new client; the few queued ones find its
+ * page stale and dial as before checks), or its last daemon is gone:
+ * checks stay one per server and interval across reloads. */
+static void retire_health(struct launcher *L)
+{
+	for (unsigned i = 0; i < MAX_CHILDREN; i++) {
+		const struct child *h = &L->children[i];
+		if (!h->pid || !h->is_health || h->gen == L->gen)
+			continue;
+		bool used = false;
+		for (unsigned j = 0; j < MAX_CHILDREN && !used; j++)
+			used = L->children[j].pid && !L->children[j].is_health && L->children[j].gen == h->gen;
+		if (!used || L->health_fd >= 0)
+			kill(h->pid, SIGTERM);
+	}
+}
+
 /* The generation's checker (with `check` lines), and its page before any
  * forwarder starts: they map it as they start. Without a page in time the
  * forwarders run without one, and every server counts as up. */
@@ -190,21 +208,7 @@ static void start_health(struct launcher *L)
 	if (L->health_fd < 0)
 		say("health checker %d sent no page within %d ms: generation %u dials every server", (int)pid,
 		    HEALTH_WAIT_MS, L->gen);
-}
-
-/* A checker whose generation has no listener or forwarder left is done. */
-static void retire_health(struct launcher *L)
-{
-	for (unsigned i = 0; i < MAX_CHILDREN; i++) {
-		const struct child *h = &L->children[i];
-		if (!h->pid || !h->is_health || h->gen == L->gen)
-			continue;
-		bool used = false;
-		for (unsigned j = 0; j < MAX_CHILDREN && !used; j++)
-			used = L->children[j].pid && !L->children[j].is_health && L->children[j].gen == h->gen;
-		if (!used)
-			kill(h->pid, SIGTERM);
-	}
+	retire_health(L);
 }
 
 static int start_generation(struct launcher *L)

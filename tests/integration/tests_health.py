@@ -249,21 +249,29 @@ def test_health_in_metrics_and_status(t):
 
 @test()
 def test_health_reload_and_checker_loss(t):
-    """A reload with another server list brings a checker of its own (the
-    old one leaves with the old generation's last forwarder) whose states
-    are the new list's; a checker killed is replaced by a new generation,
-    and its forwarders skip the dead server again."""
+    """A reload with another server list brings a checker of its own whose
+    states are the new list's, and the old checker stops even while an old
+    forwarder still drains a relay (checks stay one per server); a checker
+    killed is replaced by a new generation, and its forwarders skip the
+    dead server again."""
     import os
     import signal
     a = t.backend("hr-a", "http")
+    hold = t.backend("hr-hold", "record")
     hp = free_port()
     dead1, dead2 = "[::1]:%d" % gh.dead_port(), "[::1]:%d" % gh.dead_port()
     conf = lambda dead: "\n".join(["listen http [::1]:%d" % hp, "check inter 200ms fall 1",
-                                   "site hr.example", "    http %s %s" % (dead, a.addr), ""])
+                                   "site hr.example", "    http %s %s" % (dead, a.addr),
+                                   "site hold.example", "    http " + hold.addr, ""])
     g = t.gatehouse(conf(dead1), forwarders=2)
     g.wait_log(_down(g, dead1))
     old = _checker_pids(g)
     check_eq(len(old), 1, "one checker")
+    held = connect(hp)
+    t.defer(held.close)
+    held.sendall(b"GET / HTTP/1.1\r\nHost: hold.example\r\n\r\n")
+    check_eq(gh.recv_line(held), b"hr-hold\n", "a relay held open across the reload")
+    old_fwds = gh.daemon_pids(g, "gatehouse-forw")
     # the dead server moves to the first place: slot 0 is now another server
     with open(g.conf, "w") as f:
         f.write(conf(dead2))
@@ -271,6 +279,9 @@ def test_health_reload_and_checker_loss(t):
     g.wait_log(_down(g, dead2))
     wait_for(lambda: (lambda p: p if len(p) == 1 and p != old else None)(_checker_pids(g)), 10,
              "the old checker gone, one new one")
+    check(any(gh.pid_alive(p) for p in old_fwds), "no old forwarder left draining: the point of the check is lost")
+    held.sendall(b"more")
+    wait_for(lambda: any(b"more" in bytes(c.data) for c in hold.conns), 5, "the old relay still flows")
     for i in range(8):
         st, _, body, _ = http_get(hp, "hr.example", "/r%d" % i)
         check_eq((st, body), (200, b"hr-a /r%d\n" % i), "client %d after the reload" % i)
