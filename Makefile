@@ -158,7 +158,7 @@ $(BUILD)/tests/%: tests/helpers/%.c $(BUILD)/libcommon.a $(BUILD)/librouter.a
 	$(LINK) $(CFLAGS) $^ $(LIBS_SSL) $(LIBS_SYSTEMD)
 
 # fuzz targets may also drive the listener's pure decision code
-FUZZ_LISTENER_SRC := listener/decide.c common/reply.c
+FUZZ_LISTENER_SRC := listener/decide.c common/reply.c common/handoff.c common/handoff_quic.c
 $(BUILD)/tests/replay_%: tests/fuzz/fuzz_%.c tests/fuzz/replay.c $(call obj,$(FUZZ_LISTENER_SRC) $(IMPORT_SRC)) $(BUILD)/librouter.a
 	@mkdir -p $(dir $@)
 	$(LINK) $(CFLAGS) $^ $(LIBS_CRYPTO)
@@ -200,8 +200,8 @@ check-layout:
 	python3 scripts/layering.py --quiet
 
 check-man:
-	@set -e; for m in man/*.5 man/*.8; do o=$$(groff -man -ww -z $$m 2>&1); \
-		[ -z "$$o" ] || { echo "$$m: $$o"; exit 1; }; done; echo "man: 4 passed, 0 failed"
+	@set -e; n=0; for m in man/*.5 man/*.8; do o=$$(groff -man -ww -z $$m 2>&1); \
+		[ -z "$$o" ] || { echo "$$m: $$o"; exit 1; }; n=$$((n + 1)); done; echo "man: $$n passed, 0 failed"
 
 DEBDIR ?= build-deb-out
 deb:
@@ -306,7 +306,7 @@ install: all
 	install -m 0644 units/gatehouse.tmpfiles "$(DESTDIR)$(TMPFILESDIR)/gatehouse.conf"
 	install -d "$(DESTDIR)$(MANDIR)/man5" "$(DESTDIR)$(MANDIR)/man8"
 	install -m 0644 man/gatehouse.conf.5 "$(DESTDIR)$(MANDIR)/man5/"
-	install -m 0644 man/gatehouse.8 man/gatehouse-listener.8 man/gatehouse-forwarder.8 man/gatehouse-health.8 "$(DESTDIR)$(MANDIR)/man8/"
+	install -m 0644 man/gatehouse.8 man/gatehouse-listener.8 man/gatehouse-forwarder.8 man/gatehouse-metrics.8 man/gatehouse-health.8 "$(DESTDIR)$(MANDIR)/man8/"
 
 uninstall:
 	rm -f "$(DESTDIR)$(SBINDIR)/gatehouse" \
@@ -314,7 +314,7 @@ uninstall:
 	  "$(DESTDIR)$(PKGLIBEXECDIR)/gatehouse-metrics" "$(DESTDIR)$(PKGLIBEXECDIR)/gatehouse-health" \
 	  "$(DESTDIR)$(MANDIR)/man5/gatehouse.conf.5" "$(DESTDIR)$(MANDIR)/man8/gatehouse.8" \
 	  "$(DESTDIR)$(MANDIR)/man8/gatehouse-listener.8" "$(DESTDIR)$(MANDIR)/man8/gatehouse-forwarder.8" \
-	  "$(DESTDIR)$(MANDIR)/man8/gatehouse-health.8"
+	  "$(DESTDIR)$(MANDIR)/man8/gatehouse-metrics.8" "$(DESTDIR)$(MANDIR)/man8/gatehouse-health.8"
 
 clean:
 	rm -rf build build-asan build-fuzz build-vg

@@ -30,6 +30,24 @@ static void print_alpn_routes(const struct gh_config *c)
 				print_alpn(c->sites[s].name, &c->sites[s].alpn[i]);
 }
 
+/* QUIC only when the file mentions it, so older files read as before */
+static void print_quic(const char *path, const struct gh_config *c, size_t n_servers)
+{
+	size_t listens = 0;
+
+	for (size_t i = 0; i < c->n_listens; i++)
+		listens += c->listens[i].kind == GH_KIND_QUIC;
+	if (!listens && !n_servers)
+		return;
+	printf("quic: %zu server%s, %zu listen address%s, default %s, flow idle timeout %ums\n", n_servers,
+	       plural(n_servers), listens, listens == 1 ? "" : "es",
+	       c->default_site[GH_KIND_QUIC] == GH_NO_SITE ? "reject" : c->sites[c->default_site[GH_KIND_QUIC]].name,
+	       c->quic_idle_timeout_ms);
+	if (!listens)
+		fprintf(stderr, "%s: note: quic servers but no 'listen quic' line: no site is reached over QUIC\n",
+			path);
+}
+
 int cmd_check(const char *path)
 {
 	size_t names = 0, servers[GH_KIND_COUNT] = { 0 };
@@ -55,6 +73,7 @@ int cmd_check(const char *path)
 	if (c->n_checks)	/* what gatehouse-health will check (README "Health checks") */
 		printf("  health checks: %zu server%s, checked once per interval by gatehouse-health\n", c->n_checks,
 		       plural(c->n_checks));
+	print_quic(path, c, servers[GH_KIND_QUIC]);
 	/* what the daemons hold under this process's fd limit (they raise
 	 * soft to hard; `gatehouse run` as root raises it for max-connections) */
 	unsigned nf = daemon_forwarders(c);

@@ -11,6 +11,7 @@
 enum {
 	BO_OK,			/* nothing to say */
 	BO_V6ONLY,
+	BO_ACCEPT_PROXY,	/* written as gatehouse's accept-proxy (import_write.c) */
 	BO_TLS,			/* TLS termination */
 	BO_ESSENTIAL,
 	BO_MINOR,
@@ -25,7 +26,7 @@ static const struct hx_opt hx_bind_opts[] = {
 	{ "expose-fd", 1, BO_OK }, { "severity-output", 1, BO_OK },
 	{ "maxconn", 1, BO_MINOR }, { "mss", 1, BO_MINOR }, { "tcp-ut", 1, BO_MINOR },
 	{ "interface", 1, BO_ESSENTIAL }, { "namespace", 1, BO_ESSENTIAL },
-	{ "transparent", 0, BO_ESSENTIAL }, { "accept-proxy", 0, BO_ESSENTIAL },
+	{ "transparent", 0, BO_ESSENTIAL }, { "accept-proxy", 0, BO_ACCEPT_PROXY },
 	{ "accept-netscaler-cip", 1, BO_ESSENTIAL }, { "proto", 1, BO_ESSENTIAL },
 	{ "ssl", 0, BO_TLS }, { "crt", 1, BO_TLS }, { "crt-list", 1, BO_TLS },
 	{ "ca-file", 1, BO_TLS }, { "crl-file", 1, BO_TLS }, { "verify", 1, BO_TLS },
@@ -41,7 +42,7 @@ static const struct hx_opt hx_bind_opts[] = {
 
 void hx_bind(struct hx *x, struct hx_proxy *p, const struct hx_line *l)
 {
-	bool v6only = false, tls = false;
+	bool v6only = false, tls = false, accept_proxy = false;
 	char *list, *save = NULL;
 
 	if (l->argc < 2) {
@@ -57,6 +58,8 @@ void hx_bind(struct hx *x, struct hx_proxy *p, const struct hx_line *l)
 		}
 		if (o->what == BO_V6ONLY)
 			v6only = true;
+		else if (o->what == BO_ACCEPT_PROXY)
+			accept_proxy = true;
 		else if (o->what == BO_TLS)
 			tls = true;
 		else if (o->what == BO_ESSENTIAL)
@@ -77,7 +80,7 @@ void hx_bind(struct hx *x, struct hx_proxy *p, const struct hx_line *l)
 	}
 	list = hx_strdup(l->argv[1]);
 	for (char *a = strtok_r(list, ",", &save); a; a = strtok_r(NULL, ",", &save)) {
-		struct hx_bind b = { .v6only = v6only, .line = l->no };
+		struct hx_bind b = { .v6only = v6only, .accept_proxy = accept_proxy, .line = l->no };
 		const char *why;
 		bool odd;
 
@@ -95,34 +98,6 @@ void hx_bind(struct hx *x, struct hx_proxy *p, const struct hx_line *l)
 	free(list);
 }
 
-/* The fetch of a name-routing rule, for a frontend of the given mode. */
-static bool hx_fetch_ok(const char *f, size_t n, bool tcp)
-{
-	if (tcp)
-		return (n == 11 && !strncmp(f, "req_ssl_sni", n)) ||
-		       (n == 11 && !strncmp(f, "req.ssl_sni", n));
-	/* req.hdr(host), hdr(host), req.fhdr(Host,1)... */
-	if (n > 4 && !strncmp(f, "req.", 4)) {
-		f += 4;
-		n -= 4;
-	}
-	if (n > 4 && !strncmp(f, "hdr(", 4)) {
-		f += 4;
-		n -= 4;
-	} else if (n > 5 && !strncmp(f, "fhdr(", 5)) {
-		f += 5;
-		n -= 5;
-	} else {
-		return false;
-	}
-	if (n < 5 || f[n - 1] != ')' || strncasecmp(f, "host", 4) != 0)
-		return false;
-	if (n == 5)
-		return true;
-	/* an occurrence: gatehouse refuses two different Hosts with 400 */
-	return f[4] == ',' && strspn(f + 5, "-0123456789") == n - 6;
-}
-
 void hx_use_backend(struct hx *x, struct hx_proxy *p, const struct hx_line *l)
 {
 	const char *e, *open, *close = NULL;
@@ -136,9 +111,23 @@ void hx_use_backend(struct hx *x, struct hx_proxy *p, const struct hx_line *l)
 	}
 	e = l->argv[1];
 	if (l->argc > 2) {
-		hx_say(x, l->no, HX_ESSENTIAL,
-		       "'%s': routing by ACL condition: gatehouse routes by the name itself (write each name as a site)",
-		       l->text);
+		if (strcmp(l->argv[2], "if") || l->argc == 3 || strchr(e, '%')) {
+			hx_say(x, l->no, HX_ESSENTIAL,
+			       "'%s': only 'use_backend NAME if CONDITION' naming hosts is translated (gatehouse routes by the name itself)",
+			       l->text);
+			return;
+		}
+		if (p->default_by_rule) {
+			hx_say(x, l->no, HX_NOTE,
+			       "'%s': after an unconditional use_backend at line %u, this rule never applies",
+			       l->text, p->default_line);
+			return;
+		}
+		if (hx_cond_hosts(x, p, l, 3, &r)) {
+			r.backend = hx_strdup(e);
+			p->rules = hx_grow(p->rules, p->n_rules + 1, sizeof(*p->rules));
+			p->rules[p->n_rules++] = r;
+		}
 		return;
 	}
 	open = strstr(e, "%[");

@@ -45,8 +45,19 @@ void hx_proxy_free(struct hx_proxy *p)
 	for (size_t i = 0; i < p->n_rules; i++) {
 		free(p->rules[i].prefix);
 		free(p->rules[i].suffix);
+		free(p->rules[i].backend);
+		for (size_t h = 0; h < p->rules[i].n_hosts; h++)
+			free(p->rules[i].hosts[h]);
+		free(p->rules[i].hosts);
 	}
 	free(p->rules);
+	for (size_t i = 0; i < p->n_acls; i++) {
+		free(p->acls[i].name);
+		for (size_t h = 0; h < p->acls[i].n_hosts; h++)
+			free(p->acls[i].hosts[h]);
+		free(p->acls[i].hosts);
+	}
+	free(p->acls);
 	free(p->binds);
 	for (size_t i = 0; i < p->n_servers; i++)
 		free(p->servers[i].name);
@@ -77,7 +88,7 @@ void hx_free(struct hx *x)
 	free(x->px);
 	hx_proxy_free(&x->defaults);
 	free(x->sites);
-	for (int k = 0; k < GH_KIND_COUNT; k++)
+	for (int k = 0; k < GH_KIND_TCP_COUNT; k++)
 		free(x->kinds[k].fe);
 }
 

@@ -56,15 +56,31 @@ struct hx_server {
 struct hx_bind {
 	struct hx_addr a;
 	bool v6only;
+	bool accept_proxy;	/* `accept-proxy`: every peer sends a PROXY header */
 	unsigned line;
 	char text[HX_TEXT_MAX + 4];
 };
 
-/* use_backend PREFIX%[fetch,converters]SUFFIX */
+/* use_backend PREFIX%[fetch,converters]SUFFIX, or (backend set)
+ * use_backend BACKEND if COND, COND naming the hosts[] that go there */
 struct hx_rule {
 	char *prefix, *suffix;
 	bool lower;		/* `lower` converter: capitals in a backend name are unreachable */
 	unsigned line;
+	char *backend;		/* an ACL rule: prefix and suffix NULL */
+	char **hosts;
+	size_t n_hosts;
+};
+
+/* `acl NAME FETCH [-i] [-m str] VALUE...` naming hosts; every line of a
+ * name adds to it (HAProxy ORs them). why: NULL, or why it is not a list
+ * of names gatehouse can route by. */
+struct hx_acl {
+	char *name;
+	char **hosts;
+	size_t n_hosts;
+	const char *why;
+	unsigned line;		/* its first line */
 };
 
 struct hx_proxy {
@@ -81,6 +97,8 @@ struct hx_proxy {
 	size_t n_binds;
 	struct hx_rule *rules;
 	size_t n_rules;
+	struct hx_acl *acls;
+	size_t n_acls;
 	char *default_backend;		/* default_backend, or an unconditional use_backend */
 	unsigned default_line;
 	bool default_by_rule;		/* it came from `use_backend NAME` */
@@ -97,8 +115,8 @@ struct hx_proxy {
 struct hx_site {
 	char name[HOSTNAME_MAX + 1];
 	bool synthetic;		/* "<backend>.invalid": reached only as a default */
-	struct hx_proxy *be[GH_KIND_COUNT];
-	bool has[GH_KIND_COUNT];	/* servers of that kind were written */
+	struct hx_proxy *be[GH_KIND_TCP_COUNT];
+	bool has[GH_KIND_TCP_COUNT];	/* servers of that kind were written */
 };
 
 /* The frontends of one kind, merged: gatehouse has one route table each. */
@@ -123,7 +141,7 @@ struct hx {
 	unsigned global_line;
 	struct hx_site *sites;
 	size_t n_sites;
-	struct hx_kind kinds[GH_KIND_COUNT];
+	struct hx_kind kinds[GH_KIND_TCP_COUNT];
 };
 
 /* "FILE:LINE: cannot translate: ..." or "FILE:LINE: note: ..." on x->err;

@@ -250,7 +250,7 @@ static const struct {
 	{ "server-template", HX_ESSENTIAL, "templates need name resolution: list each server's address" },
 	{ "use-server", HX_ESSENTIAL, "server selection rules have no counterpart" },
 	{ "dispatch", HX_ESSENTIAL, "write the address as a server" },
-	{ "source", HX_ESSENTIAL, "gatehouse does not choose the source address" },
+	{ "source", HX_ESSENTIAL, "no source address of your choosing (backends can see IPv4 clients through an IPv6 /96: source-prefix, gatehouse.conf(5))" },
 	{ "transparent", HX_ESSENTIAL, "no transparent proxying" },
 	{ "http-send-name-header", HX_ESSENTIAL, "gatehouse never changes requests" },
 	{ "reqadd", HX_ESSENTIAL, "gatehouse never changes requests" },
@@ -299,6 +299,8 @@ static void hx_proxy_line(struct hx *x, struct hx_proxy *p, bool dflt, const str
 			hx_say(x, l->no, HX_MINOR, "'%s': gatehouse balances by round robin", l->text);
 	} else if (!strcmp(kw, "bind") && p->fe && !dflt) {
 		hx_bind(x, p, l);
+	} else if (!strcmp(kw, "acl") && p->fe && !dflt) {
+		hx_acl(x, p, l);
 	} else if (!strcmp(kw, "use_backend") && p->fe && !dflt) {
 		hx_use_backend(x, p, l);
 	} else if (!strcmp(kw, "default_backend") && fe) {

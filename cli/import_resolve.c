@@ -11,20 +11,26 @@
 #include <string.h>
 #include "cli/import_resolve.h"
 
+static bool hx_str_eq(const char *a, const char *b)
+{
+	return (!a && !b) || (a && b && !strcmp(a, b));
+}
+
 static bool hx_rules_equal(const struct hx_proxy *a, const struct hx_proxy *b)
 {
 	if (a->n_rules != b->n_rules)
 		return false;
-	for (size_t i = 0; i < a->n_rules; i++)
-		if (strcmp(a->rules[i].prefix, b->rules[i].prefix) ||
-		    strcmp(a->rules[i].suffix, b->rules[i].suffix))
-			return false;
-	return true;
-}
+	for (size_t i = 0; i < a->n_rules; i++) {
+		const struct hx_rule *ra = &a->rules[i], *rb = &b->rules[i];
 
-static bool hx_str_eq(const char *a, const char *b)
-{
-	return (!a && !b) || (a && b && !strcmp(a, b));
+		if (!hx_str_eq(ra->prefix, rb->prefix) || !hx_str_eq(ra->suffix, rb->suffix) ||
+		    !hx_str_eq(ra->backend, rb->backend) || ra->n_hosts != rb->n_hosts)
+			return false;
+		for (size_t h = 0; h < ra->n_hosts; h++)
+			if (strcmp(ra->hosts[h], rb->hosts[h]))
+				return false;
+	}
+	return true;
 }
 
 
@@ -87,6 +93,8 @@ static struct hx_site *hx_site_get(struct hx *x, const char *name, bool syntheti
 static bool hx_rule_host(struct hx *x, const struct hx_rule *r, const struct hx_proxy *b,
 			 char *host, size_t size)
 {
+	if (r->backend)
+		return false;	/* an ACL rule: hx_acl_sites */
 	size_t pl = strlen(r->prefix), sl = strlen(r->suffix), nl = strlen(b->name);
 	char lower[HOSTNAME_MAX + 1], norm[HOSTNAME_MAX + 1];
 	enum hostname_status hs;
@@ -126,8 +134,67 @@ static bool hx_rule_host(struct hx *x, const struct hx_rule *r, const struct hx_
 	return true;
 }
 
+/* Does a name rule before rule `upto` send host to a backend that exists?
+ * Then HAProxy took that one (the first rule that matches wins). */
+static bool hx_earlier_name_rule(const struct hx *x, const struct hx_proxy *fe, size_t upto, const char *host,
+				 bool tcp)
+{
+	for (size_t i = 0; i < upto; i++) {
+		const struct hx_rule *r = &fe->rules[i];
+		char name[2 * HOSTNAME_MAX + 8];
+		const struct hx_proxy *b;
+
+		if (r->backend)
+			continue;
+		snprintf(name, sizeof(name), "%s%s%s", r->prefix, host, r->suffix);
+		b = hx_find(x, name, true);
+		if (b && !b->disabled && b->tcp == tcp)
+			return true;
+	}
+	return false;
+}
+
+/* use_backend BACKEND if COND: each host it names becomes a site with
+ * that backend, unless an earlier rule took the host. */
+static void hx_acl_sites(struct hx *x, enum gh_kind k)
+{
+	const struct hx_proxy *fe = x->kinds[k].fe[0];
+
+	for (size_t i = 0; i < fe->n_rules; i++) {
+		const struct hx_rule *r = &fe->rules[i];
+		struct hx_proxy *b;
+
+		if (!r->backend)
+			continue;
+		b = hx_find(x, r->backend, true);
+		if (!b || b->disabled || b->tcp != (k == GH_KIND_TLS)) {
+			hx_say(x, r->line, HX_ESSENTIAL, !b ? "no backend named '%s'" : b->disabled ?
+			       "backend '%s' is disabled" : "backend '%s' is not of its frontend's mode",
+			       r->backend);
+			continue;
+		}
+		for (size_t h = 0; h < r->n_hosts; h++) {
+			struct hx_site *s;
+
+			if (hx_earlier_name_rule(x, fe, i, r->hosts[h], k == GH_KIND_TLS))
+				continue;
+			s = hx_site_get(x, r->hosts[h], false);
+			if (s->be[k]) {
+				hx_say(x, r->line, HX_NOTE, "'%s' already reaches backend '%s'; this rule's '%s' never applies",
+				       r->hosts[h], s->be[k]->name, r->backend);
+				continue;
+			}
+			s->be[k] = b;
+			b->used = true;
+		}
+	}
+}
+
 static void hx_sites(struct hx *x)
 {
+	for (int k = 0; k < GH_KIND_TCP_COUNT; k++)
+		if (x->kinds[k].n_fe)
+			hx_acl_sites(x, (enum gh_kind)k);
 	for (size_t i = 0; i < x->n_px; i++) {
 		struct hx_proxy *b = x->px[i];
 		enum gh_kind k = b->tcp ? GH_KIND_TLS : GH_KIND_HTTP;
@@ -154,7 +221,7 @@ static void hx_sites(struct hx *x)
 		}
 	}
 
-	for (int k = 0; k < GH_KIND_COUNT; k++) {
+	for (int k = 0; k < GH_KIND_TCP_COUNT; k++) {
 		struct hx_kind *kd = &x->kinds[k];
 		const char *name;
 		struct hx_proxy *b;

@@ -52,7 +52,7 @@ static void hx_write_timeouts(struct hx *x, FILE *o)
 {
 	struct hx_pick inspect = { 0 }, connect = { 0 }, idle = { 0 }, queue = { 0 };
 
-	for (int k = 0; k < GH_KIND_COUNT; k++) {
+	for (int k = 0; k < GH_KIND_TCP_COUNT; k++) {
 		for (size_t i = 0; i < x->kinds[k].n_fe; i++) {
 			const struct hx_proxy *p = x->kinds[k].fe[i];
 
@@ -94,7 +94,7 @@ static void hx_write_listens(struct hx *x, FILE *o)
 	size_t n = 0;
 	bool any = false;
 
-	for (int k = 0; k < GH_KIND_COUNT; k++) {
+	for (int k = 0; k < GH_KIND_TCP_COUNT; k++) {
 		for (size_t i = 0; i < x->kinds[k].n_fe; i++) {
 			const struct hx_proxy *p = x->kinds[k].fe[i];
 
@@ -128,9 +128,16 @@ static void hx_write_listens(struct hx *x, FILE *o)
 			fprintf(o, "# where `gatehouse run` listens; under systemd the gatehouse-http.socket\n"
 				   "# and gatehouse-tls.socket units decide (ports 80 and 443, all addresses)\n");
 		any = true;
-		fprintf(o, "listen %-4s %-18s # %s:%u %s%s\n", gh_kind_str(k), all[i].text, x->file,
-			b->line, b->text,
+		/* `accept-proxy` on a bind: HAProxy takes a PROXY header from
+		 * every peer there; so does this listen, for the operator to
+		 * narrow to the balancers */
+		fprintf(o, "listen %-4s %-18s%s # %s:%u %s%s\n", gh_kind_str(k), all[i].text,
+			b->accept_proxy ? " accept-proxy 0.0.0.0/0 ::/0" : "", x->file, b->line, b->text,
 			b->a.any && b->a.family == AF_INET ? " (IPv4 only, as in HAProxy)" : "");
+		if (b->accept_proxy)
+			hx_say(x, b->line, HX_NOTE,
+			       "'%s': accept-proxy 0.0.0.0/0 ::/0 trusts every peer's PROXY header, as HAProxy did: narrow it to the balancers' addresses",
+			       b->text);
 		if (b->v6only && b->a.any && b->a.family == AF_INET6)
 			hx_say(x, b->line, HX_NOTE, "'%s': gatehouse's [::]:%u is dual stack: IPv4 clients too",
 			       b->text, b->a.port);
@@ -139,9 +146,9 @@ static void hx_write_listens(struct hx *x, FILE *o)
 			       "'%s': under systemd, set this port in gatehouse-%s.socket (systemctl edit gatehouse-%s.socket)",
 			       b->text, gh_kind_str(k), gh_kind_str(k));
 	}
-	free(all);
 	if (any)
 		fputc('\n', o);
+	free(all);
 }
 
 /* maxconn over a site's servers: their sum, the first line giving one,
@@ -272,7 +279,7 @@ static void hx_write_cap(struct hx *x, FILE *m, const struct hx_site *s, const s
 	 * the backend each get it whole here */
 	size_t sharing = 0;
 	for (size_t i = 0; i < x->n_sites; i++)
-		for (int k = 0; k < GH_KIND_COUNT; k++)
+		for (int k = 0; k < GH_KIND_TCP_COUNT; k++)
 			if (x->sites[i].be[k] == cap->be && (k == 0 || x->sites[i].be[0] != cap->be))
 				sharing++;
 	if (sharing > 1)
@@ -296,7 +303,7 @@ static void hx_write_sites(struct hx *x, FILE *o)
 
 		if (!m)
 			hx_oom();
-		for (int k = 0; k < GH_KIND_COUNT; k++) {
+		for (int k = 0; k < GH_KIND_TCP_COUNT; k++) {
 			bool again = k > 0 && s->be[k] == s->be[0];
 			size_t w = hx_write_servers(x, m, s, (enum gh_kind)k, &proxy, &proxy_line, again ? NULL : &cap);
 
@@ -323,13 +330,13 @@ static void hx_write_sites(struct hx *x, FILE *o)
 
 static void hx_write_defaults(struct hx *x, FILE *o)
 {
-	static const char *const none[GH_KIND_COUNT] = {
+	static const char *const none[GH_KIND_TCP_COUNT] = {
 		"no default_backend: HAProxy answered 503, gatehouse answers 421",
 		"no default_backend: HAProxy closed the connection, gatehouse sends an unrecognized_name alert",
 	};
 	bool redirect = x->kinds[GH_KIND_HTTP].n_fe && x->kinds[GH_KIND_HTTP].fe[0]->redirect_line;
 
-	for (int k = 0; k < GH_KIND_COUNT; k++) {
+	for (int k = 0; k < GH_KIND_TCP_COUNT; k++) {
 		const struct hx_kind *kd = &x->kinds[k];
 		const char *ks = gh_kind_str((enum gh_kind)k);
 		const struct hx_site *ds = hx_default_site(x, (enum gh_kind)k);

@@ -226,13 +226,25 @@ static int start_generation(struct launcher *L)
 			goto out;
 		}
 	}
+	/* each forwarder: its channel, then a copy of every QUIC socket, on
+	 * which it only sends (replies to clients); in the listener's order */
+	int ffds[1 + GH_MAX_LISTENS];
+	char fnames[8 + GH_MAX_LISTENS * 5] = "forward";
+	unsigned nf = 1;
+	for (unsigned i = 0; i < L->n_listen; i++) {
+		if (L->listens[i].kind != GH_KIND_QUIC)
+			continue;
+		ffds[nf++] = L->listen_fds[i];
+		strcat(fnames, ":quic");
+	}
 	for (unsigned i = 0; i < L->n_forwarders; i++) {
 		struct child *c = child_slot(L);
 		if (!c) {
 			r = -EAGAIN;
 			goto out;
 		}
-		pid_t pid = spawn(L, L->forwarder_bin, &chan[i][1], 1, "forward", L->health_fd);
+		ffds[0] = chan[i][1];
+		pid_t pid = spawn(L, L->forwarder_bin, ffds, nf, fnames, L->health_fd);
 		if (pid < 0) {
 			r = -errno;
 			goto out;
@@ -244,7 +256,7 @@ static int start_generation(struct launcher *L)
 	unsigned n = 0;
 	for (unsigned i = 0; i < L->n_listen; i++) {
 		fds[n++] = L->listen_fds[i];
-		strcat(names, L->listens[i].kind == GH_KIND_TLS ? "tls:" : "http:");
+		strcat(names, L->listens[i].kind == GH_KIND_TLS ? "tls:" : L->listens[i].kind == GH_KIND_QUIC ? "quic:" : "http:");
 	}
 	for (unsigned i = 0; i < L->n_forwarders; i++) {
 		fds[n++] = chan[i][0];
@@ -461,7 +473,8 @@ int cmd_run(const char *config_path, unsigned forwarders)
 		L.n_forwarders = MAX_FORWARDERS;
 	}
 	for (size_t i = 0; i < cfg->n_listens; i++) {
-		r = bind_listen(&cfg->listens[i], &L.listen_fds[L.n_listen]);
+		r = cfg->listens[i].kind == GH_KIND_QUIC ? bind_quic(&cfg->listens[i], &L.listen_fds[L.n_listen])
+							  : bind_listen(&cfg->listens[i], &L.listen_fds[L.n_listen]);
 		if (r < 0) {
 			fprintf(stderr, "gatehouse: listen %s %s: %s\n", gh_kind_str(cfg->listens[i].kind),
 				cfg->listens[i].addr.text, strerror(-r));

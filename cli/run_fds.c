@@ -64,6 +64,38 @@ int bind_listen(const struct gh_listen *ls, int *out)
 	return 0;
 }
 
+int bind_quic(const struct gh_listen *ls, int *out)
+{
+	const struct sockaddr_storage *ss = &ls->addr.ss;
+	int fd = socket(ss->ss_family, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	int one = 1, zero = 0, r;
+
+	if (fd < 0)
+		return -errno;
+	if (ss->ss_family == AF_INET6) {
+		const struct sockaddr_in6 *s6 = (const struct sockaddr_in6 *)ss;
+		int v6only = IN6_IS_ADDR_UNSPECIFIED(&s6->sin6_addr) ? 0 : 1;
+		r = setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, v6only ? &one : &zero, sizeof(int));
+		/* the address each client sent to: replies must come from it
+		 * (IPv4 clients' arrives v4-mapped) */
+		if (r == 0)
+			r = setsockopt(fd, IPPROTO_IPV6, IPV6_RECVPKTINFO, &one, sizeof(one));
+	} else {
+		r = setsockopt(fd, IPPROTO_IP, IP_PKTINFO, &one, sizeof(one));
+	}
+	/* room for bursts of Initials while the listener is busy */
+	int rcv = 4 << 20;
+	if (r == 0)
+		setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcv, sizeof(rcv));
+	if (r < 0 || bind(fd, (const struct sockaddr *)ss, ls->addr.len) < 0) {
+		r = -errno;
+		close(fd);
+		return r;
+	}
+	*out = fd;
+	return 0;
+}
+
 bool listening(int fd)
 {
 	int on = 0;
@@ -158,7 +190,8 @@ int revive_listens(const struct gh_listen *listens, int *fds, unsigned n)
 		const struct gh_listen *ls = &listens[i];
 		int fd = fds[i], r;
 
-		if (listening(fd))
+		/* a UDP socket has no listening state to lose */
+		if (ls->kind == GH_KIND_QUIC || listening(fd))
 			continue;
 		if (listen(fd, 4096) == 0 && listening(fd)) {
 			say("listen %s %s had stopped listening; listening on it again",

@@ -71,18 +71,25 @@ fail:;
 	return r;
 }
 
-void counters_setup(enum ctr_role role, uint32_t n_sites)
+void counters_setup(enum ctr_role role, uint32_t n_sites, int config_fd)
 {
 	struct gh_counters *c = NULL;
 	int fd = counters_page(role, n_sites, &c);
+	const char *offer;
 
 	if (fd >= 0) {
 		gh_ctr = c;
 		if (getenv("GATEHOUSE_METRICS"))
 			notify_send_fd("GATEHOUSE_COUNTERS=1", fd);
+		else if ((offer = counters_offer_path()))
+			(void)counters_offer(offer, role, fd, config_fd);
 		close(fd);
+		if (config_fd >= 0)
+			close(config_fd);
 		return;
 	}
+	if (config_fd >= 0)
+		close(config_fd);
 	/* counting goes on in private memory */
 	c = calloc(1, counters_size(n_sites));
 	if (c) {

@@ -23,7 +23,7 @@
 #include "router/config.h"
 
 #define CTR_MAGIC 0x52544347u	/* "GCTR" */
-#define CTR_VERSION 1u
+#define CTR_VERSION 2u	/* 2: denied, rate_limited, bad_proxy answers */
 
 enum ctr_role {
 	CTR_LISTENER = 1,
@@ -39,8 +39,9 @@ enum ctr_role {
 /* What the listener answered itself (its rejection records), "redirect"
  * included; unlisted results count as "other". */
 #define CTR_ANSWER_NAMES "no_route", "bad_hello", "bad_request", "too_big", "timeout", \
-			 "client_closed", "client_error", "overload", "internal", "redirect", "other"
-#define CTR_ANSWERS 11u
+			 "client_closed", "client_error", "overload", "internal", "redirect", \
+			 "denied", "rate_limited", "bad_proxy", "other"
+#define CTR_ANSWERS 14u
 
 /* Inspection time (accept to decision) buckets, upper bounds in
  * microseconds; the last slot is +Inf. The exporter makes them cumulative. */
@@ -78,9 +79,23 @@ extern struct gh_counters *gh_ctr;
 
 /* Before the sandbox: make this process's page for n_sites and, when
  * GATEHOUSE_METRICS is set (by `gatehouse run` with `metrics`), send it
- * with the notify message "GATEHOUSE_COUNTERS=1". Failure is logged and
+ * with the notify message "GATEHOUSE_COUNTERS=1"; under systemd, offer it
+ * (with config_fd, a forwarder's config snapshot, or -1) on the exporter's
+ * socket (counters_offer_path). config_fd is closed. Failure is logged and
  * leaves counting to private memory: metrics are never worth a daemon. */
-void counters_setup(enum ctr_role role, uint32_t n_sites);
+void counters_setup(enum ctr_role role, uint32_t n_sites, int config_fd);
+
+/* Under systemd: the exporter's socket for this daemon's role, from
+ * GATEHOUSE_COUNTERS_SOCKET (set by its unit), when that socket exists
+ * (gatehouse-metrics.socket is enabled) and `gatehouse run` is not the
+ * launcher; else NULL. */
+const char *counters_offer_path(void);
+
+/* Connect to path, send the page fd (and config_fd if >= 0) in one
+ * CTR_MSG_PAGE message, shut the connection for reading and keep it: it is
+ * never used again, and its end (ours) tells the exporter that our figures
+ * are final. Nothing is waited for. Returns the kept fd or -errno. */
+int counters_offer(const char *path, enum ctr_role role, int page_fd, int config_fd);
 
 /* The page alone: created, mapped into *out, sealed, filled; returns its
  * fd (the caller's) or -errno. counters_setup's first half. */

@@ -146,10 +146,19 @@ int daemon_main(const struct daemon_def *d, int argc, char **argv)
 		return r > 0 ? 0 : 2;
 	log_setup(d->name);
 	notify_setup();
-	if (config_load_file(config_path, stderr, &cfg) < 0)
+	/* under systemd a forwarder's page goes to the exporter with the
+	 * exact config text it counts by (its site names) */
+	int snapshot = -1;
+	if (d->counters == CTR_FORWARDER && counters_offer_path())
+		r = config_load_snapshot(config_path, stderr, &cfg, &snapshot);
+	else
+		r = config_load_file(config_path, stderr, &cfg);
+	if (r < 0)
 		return 1;
 	if (d->counters)
-		counters_setup(d->counters, (uint32_t)cfg->n_sites);
+		counters_setup(d->counters, (uint32_t)cfg->n_sites, snapshot);
+	else if (snapshot >= 0)
+		close(snapshot);
 	int epfd = d->setup(d->ctx, cfg);
 	sigset_t waitmask;
 	/* before the sandbox, which allows no sigaction or sigprocmask */

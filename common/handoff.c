@@ -8,6 +8,7 @@
 #include "common/handoff.h"
 #include "router/config.h"
 #include "router/proxy_header.h"
+#include "router/proxy_parse.h"
 
 int handoff_pack(struct handoff_msg *msg, unsigned kind, const struct sockaddr_storage *client,
 		 const char *site, const char *name, uint64_t accepted_usec, uint32_t one_request)
@@ -95,7 +96,7 @@ bool handoff_one_request_ok(unsigned kind, uint32_t one_request)
 	return one_request == 0 || (kind == GH_KIND_HTTP && one_request <= GH_MAX_ONE_REQUEST);
 }
 
-static void close_all_fds(struct msghdr *mh)
+void handoff_close_fds(struct msghdr *mh)
 {
 	for (struct cmsghdr *c = CMSG_FIRSTHDR(mh); c; c = CMSG_NXTHDR(mh, c)) {
 		if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS)
@@ -121,9 +122,8 @@ static bool name_ok(const char *s, bool allow_empty)
 	return true;
 }
 
-static enum handoff_error validate(struct mmsghdr *mm, struct handoff_in *in)
+enum handoff_error handoff_validate(struct msghdr *mh, size_t len, struct handoff_in *in)
 {
-	struct msghdr *mh = &mm->msg_hdr;
 	struct cmsghdr *c = CMSG_FIRSTHDR(mh);
 	const struct handoff_msg *m = &in->msg;
 
@@ -135,13 +135,14 @@ static enum handoff_error validate(struct mmsghdr *mm, struct handoff_in *in)
 	    c->cmsg_len != CMSG_LEN(sizeof(int)) || CMSG_NXTHDR(mh, c))
 		return HANDOFF_E_FDS;
 	memcpy(&in->fd, CMSG_DATA(c), sizeof(int));
-	if (mm->msg_len != sizeof(struct handoff_msg))
+	if (len != sizeof(struct handoff_msg))
 		return HANDOFF_E_SIZE;
 	if (m->magic != HANDOFF_MAGIC)
 		return HANDOFF_E_MAGIC;
 	if (m->version != HANDOFF_VERSION || m->size != sizeof(struct handoff_msg))
 		return HANDOFF_E_VERSION;
-	if (m->kind >= GH_KIND_COUNT)
+	/* a client fd is TCP: QUIC flows travel as handoff_quic messages */
+	if (m->kind >= GH_KIND_TCP_COUNT)
 		return HANDOFF_E_KIND;
 	if ((m->client_family != AF_INET && m->client_family != AF_INET6) ||
 	    !name_ok(m->site, false) || !name_ok(m->name, true))
@@ -150,8 +151,11 @@ static enum handoff_error validate(struct mmsghdr *mm, struct handoff_in *in)
 		return HANDOFF_E_ONE_REQUEST;
 	/* whether the site has that route is the forwarder's check (intake.c) */
 	if ((m->alpn_route && m->kind != GH_KIND_TLS) ||
-	    (m->reserved[0] | m->reserved[1] | m->reserved[2]))
+	    m->reserved)
 		return HANDOFF_E_ALPN_ROUTE;
+	/* whether the peer may send one is the forwarder's check (intake.c) */
+	if (m->proxy_len > PROXY_PARSE_MAX)
+		return HANDOFF_E_PROXY_LEN;
 	if (handoff_check_tcp(in->fd) < 0)
 		return HANDOFF_E_NOT_TCP;
 	return HANDOFF_OK;
@@ -192,12 +196,13 @@ int handoff_recv(int channel, struct handoff_in *in, unsigned max)
 		 * this call is dropped, and its fds must not stay open here. */
 		if (mm[i].msg_len == 0 && !CMSG_FIRSTHDR(&mm[i].msg_hdr)) {
 			for (int j = i + 1; j < r; j++)
-				close_all_fds(&mm[j].msg_hdr);
+				handoff_close_fds(&mm[j].msg_hdr);
 			return i;
 		}
-		in[i].error = validate(&mm[i], &in[i]);
+		in[i].quic = false;
+		in[i].error = handoff_validate(&mm[i].msg_hdr, mm[i].msg_len, &in[i]);
 		if (in[i].error != HANDOFF_OK) {
-			close_all_fds(&mm[i].msg_hdr);
+			handoff_close_fds(&mm[i].msg_hdr);
 			in[i].fd = -1;
 		}
 	}
@@ -219,6 +224,8 @@ const char *handoff_error_str(enum handoff_error e)
 	case HANDOFF_E_NOT_TCP: return "fd is not a connected TCP socket";
 	case HANDOFF_E_ONE_REQUEST: return "one-request limit on a non-HTTP kind or above the bound";
 	case HANDOFF_E_ALPN_ROUTE: return "ALPN route on a non-TLS kind, or reserved bytes set";
+	case HANDOFF_E_PROXY_LEN: return "PROXY header length over its maximum";
+	case HANDOFF_E_QUIC: return "malformed QUIC message";
 	}
 	return "?";
 }

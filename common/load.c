@@ -4,15 +4,23 @@
 #include <poll.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/random.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include "common/load.h"
 #include "common/log.h"
 
-#define LOAD_PAGE 4096
+#define LOAD_SRC_SIZE (LOAD_PAGE + sizeof(struct gh_load_src))
 
 struct gh_load *load_publish(int channel, uint32_t max_relays)
 {
+	return load_publish_src(channel, max_relays, false);
+}
+
+struct gh_load *load_publish_src(int channel, uint32_t max_relays, bool src_counts)
+{
+	size_t size = src_counts ? LOAD_SRC_SIZE : LOAD_PAGE;
 	int fd = memfd_create("gatehouse-load", MFD_CLOEXEC | MFD_ALLOW_SEALING);
 	if (fd < 0) {
 		log_msg(LOG_WARNING, "load page: memfd_create: %s", strerror(errno));
@@ -20,10 +28,10 @@ struct gh_load *load_publish(int channel, uint32_t max_relays)
 	}
 	struct gh_load *ld = NULL;
 	const char *step = "ftruncate";
-	if (ftruncate(fd, LOAD_PAGE) < 0)
+	if (ftruncate(fd, (off_t)size) < 0)
 		goto fail;
 	step = "mmap";
-	void *p = mmap(NULL, LOAD_PAGE, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	void *p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
 	if (p == MAP_FAILED)
 		goto fail;
 	ld = p;
@@ -35,6 +43,10 @@ struct gh_load *load_publish(int channel, uint32_t max_relays)
 	step = "seal";
 	if (fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_FUTURE_WRITE | F_SEAL_SEAL) < 0)
 		goto fail;
+	step = "getrandom";
+	if (src_counts && getrandom(ld->src_key, sizeof(ld->src_key), 0) != (ssize_t)sizeof(ld->src_key))
+		goto fail;
+	ld->src_offset = src_counts ? LOAD_PAGE : 0;
 	ld->magic = LOAD_MAGIC;
 	ld->max_relays = max_relays;
 
@@ -59,7 +71,7 @@ struct gh_load *load_publish(int channel, uint32_t max_relays)
 fail:
 	log_msg(LOG_WARNING, "load page: %s: %s (the listener will balance without it)", step, strerror(errno));
 	if (ld)
-		munmap(ld, LOAD_PAGE);
+		munmap(ld, size);
 	close(fd);
 	/* the bare hello tells the listener to stop waiting for a page */
 	(void)send(channel, LOAD_HELLO, sizeof(LOAD_HELLO), MSG_DONTWAIT | MSG_NOSIGNAL);
@@ -68,6 +80,13 @@ fail:
 
 const struct gh_load *load_receive(int channel, int timeout_ms)
 {
+	return load_receive_src(channel, timeout_ms, NULL);
+}
+
+const struct gh_load *load_receive_src(int channel, int timeout_ms, const struct gh_load_src **src)
+{
+	if (src)
+		*src = NULL;
 	struct pollfd pfd = { .fd = channel, .events = POLLIN };
 	if (poll(&pfd, 1, timeout_ms) <= 0 || !(pfd.revents & POLLIN))
 		return NULL;
@@ -88,15 +107,24 @@ const struct gh_load *load_receive(int channel, int timeout_ms)
 	if (fd < 0)
 		return NULL;
 	const struct gh_load *ld = NULL;
+	struct stat st;
+	/* sealed against shrinking (else a read past a cut would be SIGBUS),
+	 * and one of the two sizes a page comes in */
 	if (n == (ssize_t)sizeof(LOAD_HELLO) && !memcmp(hello, LOAD_HELLO, sizeof(LOAD_HELLO)) &&
 	    !(mh.msg_flags & (MSG_TRUNC | MSG_CTRUNC)) &&
-	    (fcntl(fd, F_GET_SEALS) & F_SEAL_SHRINK)) {
-		void *p = mmap(NULL, LOAD_PAGE, PROT_READ, MAP_SHARED, fd, 0);
+	    (fcntl(fd, F_GET_SEALS) & F_SEAL_SHRINK) && fstat(fd, &st) == 0 &&
+	    (st.st_size == LOAD_PAGE || st.st_size == (off_t)LOAD_SRC_SIZE)) {
+		size_t size = (size_t)st.st_size;
+		void *p = mmap(NULL, size, PROT_READ, MAP_SHARED, fd, 0);
 		if (p != MAP_FAILED) {
 			ld = p;
-			if (ld->magic != LOAD_MAGIC) {
-				munmap(p, LOAD_PAGE);
+			/* counts are read only where the page's size holds them */
+			if (ld->magic != LOAD_MAGIC || (ld->src_offset && (ld->src_offset != LOAD_PAGE ||
+									    size != LOAD_SRC_SIZE))) {
+				munmap(p, size);
 				ld = NULL;
+			} else if (src && size == LOAD_SRC_SIZE) {
+				*src = (const struct gh_load_src *)((const char *)p + LOAD_PAGE);
 			}
 		}
 	}

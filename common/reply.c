@@ -21,6 +21,7 @@ const char *reply_http_reason(int status)
 	case 408: return "Request Timeout";
 	case 414: return "URI Too Long";
 	case 421: return "Misdirected Request";
+	case 429: return "Too Many Requests";
 	case 431: return "Request Header Fields Too Large";
 	case 501: return "Not Implemented";
 	case 502: return "Bad Gateway";
@@ -67,6 +68,28 @@ size_t reply_http_redirect(const uint8_t *method, size_t method_len, const char 
 			 "Connection: close\r\n"
 			 "\r\n",
 			 *status, reply_http_reason(*status), host, (int)path_len, (const char *)path);
+	if (n < 0 || (size_t)n >= size)
+		return 0;
+	return (size_t)n;
+}
+
+size_t reply_http_429(uint32_t retry_after_s, const char *detail, char *out, size_t size)
+{
+	char body[160];
+	int bl = snprintf(body, sizeof(body), "429 Too Many Requests: %s\n", detail);
+
+	if (bl < 0)
+		return 0;
+	if ((size_t)bl >= sizeof(body))
+		bl = sizeof(body) - 1;
+	int n = snprintf(out, size,
+			 "HTTP/1.1 429 Too Many Requests\r\n"
+			 "Retry-After: %u\r\n"
+			 "Content-Type: text/plain\r\n"
+			 "Content-Length: %d\r\n"
+			 "Connection: close\r\n"
+			 "\r\n%.*s",
+			 retry_after_s ? retry_after_s : 1, bl, bl, body);
 	if (n < 0 || (size_t)n >= size)
 		return 0;
 	return (size_t)n;

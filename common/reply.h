@@ -20,6 +20,11 @@ size_t reply_http_redirect(const uint8_t *method, size_t method_len, const char 
 
 const char *reply_http_reason(int status);
 
+/* 429 Too Many Requests with Retry-After: retry_after_s (0 is sent as 1,
+ * RFC 9110 §10.2.3 delay-seconds) and detail in the body; per-source
+ * limits. Returns the length, or 0 if it does not fit. */
+size_t reply_http_429(uint32_t retry_after_s, const char *detail, char *out, size_t size);
+
 /* Fatal alert record: unrecognized_name (112), RFC 6066 §3. */
 extern const uint8_t reply_tls_unrecognized_name[7];
 /* Fatal alert record: access_denied (49), RFC 8446 §6.2: the client's

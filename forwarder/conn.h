@@ -46,6 +46,7 @@ struct fconn {
 	bool sout;		/* server fd is registered with EPOLLOUT */
 	bool counted;		/* holds one of its site's slots (queue.c) */
 	bool queued;		/* counted among its site's waiting clients (queue.c) */
+	bool src_counted;	/* in the per-source counts (srccount.c) */
 	uint8_t alpn_route;	/* 0, or the site's tls-alpn route (handoff.h) */
 	uint16_t server;	/* index in the servers of its kind or route */
 	uint32_t site;

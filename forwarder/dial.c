@@ -17,6 +17,7 @@
 #include "forwarder/conn.h"
 #include "forwarder/dial.h"
 #include "forwarder/relay.h"
+#include "forwarder/srcaddr.h"
 #include "forwarder/state.h"
 #include "router/proxy_header.h"
 
@@ -183,6 +184,12 @@ static void try_next(struct forwarder *f, struct fconn *c)
 		return;
 	}
 	c->sfd = fd;
+	/* source-prefix: from the client's own address; failing that, no
+	 * other server would do better */
+	if (a->ss.ss_family == AF_INET6 && srcaddr_bind(f, c, fd) < 0) {
+		dial_give_up(f, c, "connect_failed");
+		return;
+	}
 	int r = connect(fd, (const struct sockaddr *)&a->ss, a->len);
 	if (r < 0 && errno != EINPROGRESS) {
 		server_failed(f, c, errno);

@@ -29,16 +29,27 @@
 #include "forwarder/pipes.h"
 #include "forwarder/queue.h"
 #include "forwarder/relay.h"
+#include "forwarder/srcaddr.h"
+#include "forwarder/srccount.h"
 #include "forwarder/state.h"
 #include "policy/policy.h"
 
+/* Every server a client can be sent to: the sites' own and their tls-alpn
+ * routes' (global routes are copied into the sites). */
 static bool config_has_ipv4_server(const struct gh_config *cfg)
 {
-	for (size_t s = 0; s < cfg->n_sites; s++)
+	for (size_t s = 0; s < cfg->n_sites; s++) {
+		const struct gh_site *st = &cfg->sites[s];
+
 		for (int k = 0; k < GH_KIND_COUNT; k++)
-			for (size_t i = 0; i < cfg->sites[s].n_servers[k]; i++)
-				if (cfg->sites[s].servers[k][i].ss.ss_family == AF_INET)
+			for (size_t i = 0; i < st->n_servers[k]; i++)
+				if (st->servers[k][i].ss.ss_family == AF_INET)
 					return true;
+		for (size_t r = 0; r < st->n_alpn; r++)
+			for (size_t i = 0; i < st->alpn[r].n_servers; i++)
+				if (st->alpn[r].servers[i].ss.ss_family == AF_INET)
+					return true;
+	}
 	return false;
 }
 
@@ -55,6 +66,9 @@ static uint64_t next_deadline(struct forwarder *f)
 		if (q < d)
 			d = q;
 	}
+	uint64_t qd = fquic_deadline(f);
+	if (qd < d)
+		d = qd;
 	if (!dlist_empty(&f->relaying)) {
 		uint64_t r = dlist_entry(f->relaying.next, struct fconn, link)->deadline_ms;
 		if (r < d)
@@ -71,6 +85,7 @@ static void reap(struct forwarder *f)
 	while ((c = conn_next_ended(&f->conns))) {
 		queue_release(f, c);
 		relay_release(c);
+		srccount_end(f, c);
 	}
 }
 
@@ -79,6 +94,10 @@ static void event(struct forwarder *f, const struct epoll_event *ev)
 	uint64_t tag = ev->data.u64;
 	if (tag == FTAG_CHANNEL) {
 		intake_ready(f);
+		return;
+	}
+	if (tag & FTAG_QUIC) {
+		fquic_event(f, tag, ev->events);
 		return;
 	}
 	bool from_client = !(tag & FTAG_SERVER);
@@ -146,7 +165,7 @@ static int setup(void *ctx, const struct gh_config *cfg)
 	f->epfd = epoll_create1(EPOLL_CLOEXEC);
 	if (!f->buf || f->epfd < 0)
 		return -ENOMEM;
-	if (queue_setup(f, nf) < 0 || intake_setup(f) < 0 || dial_setup(f) < 0)
+	if (queue_setup(f, nf) < 0 || intake_setup(f) < 0 || dial_setup(f) < 0 || srcaddr_setup(f) < 0)
 		return -EINVAL;
 	fhealth_setup(f);
 	pipes_init(fdbudget_pipes(nofile));
@@ -155,11 +174,14 @@ static int setup(void *ctx, const struct gh_config *cfg)
 
 static int sandbox(void *ctx, const struct gh_config *cfg)
 {
-	(void)ctx;
+	const struct forwarder *f = ctx;
 	struct policy_opts po = {
 		.user = cfg->user,
 		.chroot_dir = cfg->chroot_dir,
 		.allow_ipv4 = config_has_ipv4_server(cfg),
+		.allow_source_bind = config_uses_source_prefix(cfg),
+		.quic_fds = f->quic.socks,
+		.n_quic_fds = f->quic.n_socks,
 	};
 	return policy_enter(POLICY_FORWARDER, &po);
 }
@@ -179,11 +201,12 @@ static void after_round(void *ctx, uint64_t now)
 	queue_run(f, now);
 	reap(f);
 	conn_recycle(&f->conns);	/* the batch is over: no event names them now */
+	fquic_after_round(f, now);
 	intake_after_round(f, now);
 	if (f->load) {
 		/* once per round: the listener reads these as it dispatches */
-		atomic_store_explicit(&f->load->taken, f->received, memory_order_relaxed);
-		atomic_store_explicit(&f->load->relays, f->conns.n - f->n_queued, memory_order_relaxed);
+		atomic_store_explicit(&f->load->taken, f->received, memory_order_release);
+		atomic_store_explicit(&f->load->relays, f->conns.n - f->n_queued + f->quic.n, memory_order_relaxed);
 	}
 }
 
@@ -196,8 +219,9 @@ static void status(void *ctx, char *buf, size_t size)
 {
 	const struct forwarder *f = ctx;
 
-	snprintf(buf, size, "relaying %u, total %llu, connect failures %llu%s", f->conns.n,
-		 (unsigned long long)f->total, (unsigned long long)f->failed,
+	snprintf(buf, size, "relaying %u, total %llu, connect failures %llu, quic flows %u (total %llu)%s", f->conns.n,
+		 (unsigned long long)f->total, (unsigned long long)f->failed, f->quic.n,
+		 (unsigned long long)f->quic.total,
 		 f->channel_open ? "" : ", draining");
 }
 
@@ -208,7 +232,7 @@ static bool before_wait(void *ctx, bool stop, uint64_t now)
 	const struct forwarder *f = ctx;
 
 	(void)now;
-	return stop || (!f->channel_open && !f->conns.n);
+	return stop || (!f->channel_open && !f->conns.n && !f->quic.n);
 }
 
 static int teardown(void *ctx, bool stopped)
@@ -223,8 +247,10 @@ static int teardown(void *ctx, bool stopped)
 	reap(f);
 	conn_recycle(&f->conns);
 	conn_teardown(&f->conns);
+	fquic_teardown(f);
 	dial_free(f);
 	fhealth_free(f);
+	srcaddr_free(f);
 	queue_free(f);
 	intake_close(f);
 	close(f->epfd);

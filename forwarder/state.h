@@ -22,6 +22,7 @@
 #include "common/ratelimit.h"
 #include "forwarder/conn.h"
 #include "forwarder/pump.h"
+#include "forwarder/quic_relay.h"
 
 /* Per-server failure memory: a failed server is avoided for a while. */
 struct fserver_state {
@@ -48,6 +49,7 @@ struct forwarder {
 	/* dial.c: round-robin position and failure memory per site and kind */
 	uint32_t *rr[GH_KIND_COUNT];
 	struct fserver_state **srv[GH_KIND_COUNT];
+	bool *src_unrouted;	/* per site: its source-prefix has no local route (srcaddr.c) */
 	uint64_t total, failed;
 	/* per site (queue.c): relays held, this forwarder's share of
 	 * site-max-connections (0: none), clients waiting for a slot */
@@ -56,7 +58,9 @@ struct forwarder {
 	bool slot_freed;		/* a relay with a slot was released this round */
 	struct gh_load *load;		/* published to the listener, or NULL */
 	struct health_view health;	/* gatehouse-health's page, read-only (health.c) */
+	struct gh_load_src *src_counts;	/* its per-source counts (srccount.h), or NULL */
 	/* the one copy buffer every relay direction and every drain of a
 	 * client's unread bytes use; holds nothing between calls */
 	struct pump_buf *buf;
+	struct fquic quic;		/* QUIC flows (quic_relay.h) */
 };

@@ -13,6 +13,8 @@
 #include <unistd.h>
 #include "common/clock.h"
 #include "common/log.h"
+#include "common/reply.h"
+#include "router/srclimit.h"
 #include "listener/listener.h"
 
 /* A bounded batch per wake-up, so one busy port cannot starve the rest. */
@@ -69,6 +71,33 @@ void llisten_init(struct llisten *ls, int fd, unsigned kind)
 	snprintf(ls->name, sizeof(ls->name), "%s %s (fd %d)", gh_kind_str((enum gh_kind)kind), addr, fd);
 }
 
+/* The listen line a client reached, by the address it reached (what the
+ * forwarder looks up too: both agree whoever bound the socket), when a
+ * listen has its own accept-proxy list; else none is needed. */
+static uint16_t listen_reached(const struct gh_config *cfg, int fd)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof(ss);
+
+	if (!cfg->proxy_listen_lists || getsockname(fd, (struct sockaddr *)&ss, &len) < 0)
+		return LCONN_NO_LISTEN;
+	const struct gh_listen *on = config_listen_at(cfg, (const struct sockaddr *)&ss);
+	return on ? (uint16_t)(on - cfg->listens) : LCONN_NO_LISTEN;	/* < GH_MAX_LISTENS */
+}
+
+/* Is peer a trusted balancer of the listen it reached? Its connections
+ * carry other clients: the per-source table at accept leaves it alone, and
+ * the client its header names is judged once the header is read. */
+static bool from_balancer(const struct gh_config *cfg, uint16_t listen, const struct sockaddr_in6 *peer)
+{
+	const struct gh_listen *on = listen < cfg->n_listens ? &cfg->listens[listen] : NULL;
+	const uint8_t *addr;
+	int family;
+
+	return config_proxy_any(cfg, on) && lconn_peer_addr(peer, &family, &addr) &&
+	       config_proxy_trusted(cfg, on, family, addr);
+}
+
 bool accept_wanted(const struct listener *l, uint64_t now_ms)
 {
 	return lconn_accept_wanted(&l->conns, l->disp.backed_up, l->draining || l->disp.lost, now_ms);
@@ -101,6 +130,29 @@ static int accept_failed(struct listener *l, struct llisten *ls, int err)
 	ls->dead = true;
 	ls->enabled = false;
 	return -err;
+}
+
+/* A source over its limits, before any inspection: 429 with Retry-After
+ * on http, a close with nothing written on tls (no hello read yet to
+ * answer with an alert), one rate-limited `rate_limited` record. */
+static void refuse_source(struct listener *l, int fd, unsigned kind, const struct sockaddr_in6 *peer,
+			  int st, uint32_t retry_after_s)
+{
+	struct lconn c = { .type = LOBJ_CONN, .kind = (uint8_t)kind, .fd = fd, .peer = *peer,
+			   .accepted_usec = clock_realtime_us() };
+	const char *why = st == SRCLIMIT_OVER_RATE ? "too many new connections from this source"
+			  : st == SRCLIMIT_OVER_CONCURRENT ? "too many connections under inspection from this source"
+							   : "source table full";
+	size_t len = 0;
+	int status = 0;
+
+	if (kind == GH_KIND_HTTP) {
+		len = reply_http_429(retry_after_s, why, l->insp.answer, sizeof(l->insp.answer));
+		status = 429;
+	}
+	lconn_reject_log(&l->conns, &c, "rate_limited", "", why, status);
+	reply_final(fd, l->insp.answer, len, l->insp.buf, sizeof(l->insp.buf));
+	close(fd);
 }
 
 int accept_ready(struct listener *l, struct llisten *ls, uint32_t events)
@@ -138,12 +190,26 @@ int accept_ready(struct listener *l, struct llisten *ls, uint32_t events)
 			}
 			return 0;
 		}
+		uint16_t listen = listen_reached(l->cfg, fd);
+		bool balancer = l->conns.src && from_balancer(l->cfg, listen, &peer);
+		/* per source, before the client takes an inspection slot */
+		uint32_t retry_after_s;
+		int st = balancer ? SRCLIMIT_OK : lconn_admit(&l->conns, &peer, clock_now_ms(), &retry_after_s);
+		if (st != SRCLIMIT_OK) {
+			refuse_source(l, fd, ls->kind, &peer, st, retry_after_s);
+			continue;
+		}
 		struct lconn *c = lconn_new(&l->conns, fd, ls->kind, &peer, clock_realtime_us(),
 					    clock_now_ms() + l->cfg->inspect_timeout_ms);
 		if (!c) {
+			if (!balancer)
+				lconn_unadmit(&l->conns, &peer);
 			close(fd);
 			return 0;
 		}
+		c->counted = l->conns.src != NULL && !balancer;
+		c->via_balancer = balancer;
+		c->listen = listen;
 		/* With TCP_DEFER_ACCEPT the first bytes are usually here
 		 * already: look before registering, and most clients never
 		 * enter the epoll set. Registering after an incomplete peek

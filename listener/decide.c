@@ -5,6 +5,7 @@
 #include "listener/decide.h"
 #include "router/acme_challenge.h"
 #include "router/http_head.h"
+#include "router/proxy_parse.h"
 #include "common/reply.h"
 #include "router/tls_hello.h"
 
@@ -218,6 +219,13 @@ static void deny(unsigned kind, struct decision *d, const struct out *o, const c
 	http_answer(d, o, 403, why, "denied");
 }
 
+/* Only a hand-off or an answer with words in it is refused: waiting stays
+ * waiting, and a quiet close stays one. */
+static bool speaks(const struct decision *d)
+{
+	return d->action == DECIDE_HANDOFF || (d->action == DECIDE_ANSWER && d->answer_len > 0);
+}
+
 void decide_access(const struct gh_config *cfg, unsigned kind, const struct sockaddr *peer,
 		   struct decision *d, char *answer, size_t answer_size)
 {
@@ -225,8 +233,7 @@ void decide_access(const struct gh_config *cfg, unsigned kind, const struct sock
 	const uint8_t *addr;
 	int family;
 
-	/* only a hand-off or an answer with words in it: a quiet close stays one */
-	if (d->action != DECIDE_HANDOFF && !(d->action == DECIDE_ANSWER && d->answer_len > 0))
+	if (!speaks(d))
 		return;
 	if (!peer_addr(peer, &family, &addr)) {
 		deny(kind, d, &o, "client address of unknown family");
@@ -238,4 +245,94 @@ void decide_access(const struct gh_config *cfg, unsigned kind, const struct sock
 	}
 	if (d->action == DECIDE_HANDOFF && !config_acl_allows(&cfg->sites[d->site].acl, family, addr))
 		deny(kind, d, &o, "client address not allowed for this site");
+}
+
+/* the header's source as the listener keeps peers: IPv4 v4-mapped */
+static void endpoint_to_sin6(const struct proxy_endpoint *ep, struct sockaddr_in6 *out)
+{
+	memset(out, 0, sizeof(*out));
+	out->sin6_family = AF_INET6;
+	out->sin6_port = htons(ep->port);
+	if (ep->family == AF_INET) {
+		out->sin6_addr.s6_addr[10] = 0xff;
+		out->sin6_addr.s6_addr[11] = 0xff;
+		memcpy(&out->sin6_addr.s6_addr[12], ep->addr, 4);
+	} else {
+		memcpy(&out->sin6_addr, ep->addr, 16);
+	}
+}
+
+bool decide_proxy(const struct gh_config *cfg, const struct gh_listen *on, const struct sockaddr_in6 *peer,
+		  const uint8_t *buf, size_t len, bool closed, struct decision *d, size_t *header_len,
+		  struct sockaddr_in6 *client)
+{
+	const uint8_t *addr;
+	int family;
+	struct proxy_parse_result r;
+
+	reset(d);
+	*header_len = 0;
+	*client = *peer;
+	if (!peer_addr((const struct sockaddr *)peer, &family, &addr) ||
+	    !config_proxy_trusted(cfg, on, family, addr))
+		return true;
+	switch (proxy_parse(buf, len, &r)) {
+	case PROXY_PARSE_DONE:
+		*header_len = r.header_len;
+		if (r.kind == PROXY_KIND_PROXIED)
+			endpoint_to_sin6(&r.src, client);
+		return true;
+	case PROXY_PARSE_INVALID:
+		set(d, DECIDE_ANSWER, "bad_proxy", 0);
+		d->detail = r.error;
+		return false;
+	case PROXY_PARSE_NEED_MORE:
+		break;
+	}
+	if (closed && len == 0) {
+		d->action = DECIDE_DROP;	/* a balancer's TCP check: connect, close */
+	} else if (closed) {
+		set(d, DECIDE_ANSWER, "bad_proxy", 0);
+		d->detail = "closed inside the PROXY header";
+	}
+	return false;
+}
+
+void decide_client(const struct gh_config *cfg, const struct gh_listen *on, unsigned kind,
+		   const struct sockaddr_in6 *peer, const uint8_t *buf, size_t len, bool closed,
+		   struct decision *d, char *answer, size_t answer_size, size_t *header_len,
+		   struct sockaddr_in6 *client)
+{
+	const struct out o = { answer, answer_size };
+
+	if (!decide_proxy(cfg, on, peer, buf, len, closed, d, header_len, client))
+		return;
+	decide_bytes(cfg, kind, buf + *header_len, len - *header_len, closed, d, answer, answer_size);
+	/* no header: not a balancer (a balancer's header is never empty).
+	 * Refused like a denied client, once its request or hello is whole,
+	 * so the answer is drained past and reaches it. */
+	if (*header_len == 0 && config_proxy_refuses(cfg, on) && speaks(d)) {
+		deny(kind, d, &o, "not an accept-proxy balancer (direct-clients refuse)");
+		return;
+	}
+	decide_access(cfg, kind, (const struct sockaddr *)client, d, answer, answer_size);
+}
+
+void decide_client_timeout(const struct gh_config *cfg, const struct gh_listen *on, unsigned kind,
+			   const struct sockaddr_in6 *peer, const uint8_t *buf, size_t len, bool got_bytes,
+			   struct decision *d, char *answer, size_t answer_size, struct sockaddr_in6 *client)
+{
+	size_t header_len;
+
+	if (decide_proxy(cfg, on, peer, buf, len, false, d, &header_len, client)) {
+		/* after a whole header, the client behind it is who timed out:
+		 * a 408 only if it sent bytes of its own (a pre-connect that
+		 * the balancer opened with a header gets a quiet close) */
+		decide_timeout(kind, header_len ? len > header_len : got_bytes, d, answer, answer_size);
+		return;
+	}
+	if (d->action == DECIDE_WAIT) {
+		set(d, DECIDE_ANSWER, "bad_proxy", 0);
+		d->detail = len ? "PROXY header not received in time" : "no PROXY header in time";
+	}
 }

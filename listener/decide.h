@@ -15,6 +15,7 @@
 #include "router/hostname.h"
 
 struct sockaddr;
+struct sockaddr_in6;
 
 enum decide_action {
 	DECIDE_WAIT,		/* need more bytes */
@@ -69,3 +70,40 @@ void decide_timeout(unsigned kind, bool got_bytes, struct decision *d, char *ans
  * that send nothing (waiting, a quiet close) are left as they are. */
 void decide_access(const struct gh_config *cfg, unsigned kind, const struct sockaddr *peer,
 		   struct decision *d, char *answer, size_t answer_size);
+
+/* A PROXY header in front of the stream, for a peer the config trusts on
+ * listen `on` (`accept-proxy`, global or the listen's own; on may be NULL:
+ * the global list alone); any other peer's bytes are never parsed as one.
+ * Returns true when the client's own bytes start at buf + *header_len
+ * (0 for an untrusted peer) and *client is the client: the header's source,
+ * as an AF_INET6 (IPv4 v4-mapped) address, or the peer itself (untrusted,
+ * or a v2 LOCAL / UNKNOWN header: the balancer's own health check).
+ * Returns false with d decided: wait for more, drop (closed before a
+ * byte), or a quiet close logged "bad_proxy" (an invalid header, or one
+ * cut short by a close). */
+bool decide_proxy(const struct gh_config *cfg, const struct gh_listen *on, const struct sockaddr_in6 *peer,
+		  const uint8_t *buf, size_t len, bool closed, struct decision *d, size_t *header_len,
+		  struct sockaddr_in6 *client);
+
+/* decide_proxy(), then decide_bytes() on what follows the header, then
+ * decide_access() for the client: the listener's whole word on the bytes
+ * so far. Under `direct-clients refuse`, on a listen with balancers, a
+ * peer that is not one is answered "denied" where it would have been
+ * handed off or answered.
+ * *client and *header_len as decide_proxy() (set on a hand-off and on an
+ * answer; the peer and 0 otherwise). */
+void decide_client(const struct gh_config *cfg, const struct gh_listen *on, unsigned kind,
+		   const struct sockaddr_in6 *peer, const uint8_t *buf, size_t len, bool closed,
+		   struct decision *d, char *answer, size_t answer_size, size_t *header_len,
+		   struct sockaddr_in6 *client);
+
+/* The inspect deadline passed for a client from peer whose stream starts
+ * with buf[0..len) (peeked then: at least PROXY_PARSE_MAX + 1 bytes when
+ * listen `on` has balancers, else any or none); got_bytes: it sent
+ * something. A balancer whose header is not whole (nothing at all, or part
+ * of one) is closed quietly, "bad_proxy"; after a whole header, or from
+ * any other peer, decide_timeout() for the client, who got bytes only if
+ * something follows the header. *client as decide_proxy(). */
+void decide_client_timeout(const struct gh_config *cfg, const struct gh_listen *on, unsigned kind,
+			   const struct sockaddr_in6 *peer, const uint8_t *buf, size_t len, bool got_bytes,
+			   struct decision *d, char *answer, size_t answer_size, struct sockaddr_in6 *client);

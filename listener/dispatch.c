@@ -98,6 +98,8 @@ static void channel_dead(struct dispatch *d, struct lchannel *ch, const char *wh
 	if (ch->dead)
 		return;
 	ch->dead = true;
+	if (d->src)
+		srcconn_channel_gone(d->src, (unsigned)(ch - d->channels));
 	epoll_ctl(d->epfd, EPOLL_CTL_DEL, ch->fd, NULL);
 	close(ch->fd);
 	ch->fd = -1;
@@ -111,10 +113,12 @@ static void channel_dead(struct dispatch *d, struct lchannel *ch, const char *wh
 }
 
 void dispatch_queue(struct dispatch *d, struct lconns *t, struct lconn *c, const char *site, const char *name,
-		    uint32_t one_request, unsigned alpn_route)
+		    uint32_t one_request, unsigned alpn_route, unsigned proxy_len)
 {
 	if (d->pending_len == d->pending_cap) {
 		/* cannot happen: accepting pauses long before the ring fills */
+		if (d->src)
+			srcconn_drop(d->src, &c->ticket);
 		lconn_reject_log(t, c, "overload", name, NULL, 0);
 		lconn_free(t, c);
 		return;
@@ -124,11 +128,15 @@ void dispatch_queue(struct dispatch *d, struct lconns *t, struct lconn *c, const
 	memset(&ss, 0, sizeof(ss));
 	memcpy(&ss, &c->peer, sizeof(c->peer));
 	if (handoff_pack(&p->msg, c->kind, &ss, site, name, c->accepted_usec, one_request) < 0) {
+		if (d->src)
+			srcconn_drop(d->src, &c->ticket);
 		lconn_reject_log(t, c, "internal", name, NULL, 0);
 		lconn_free(t, c);
 		return;
 	}
 	p->msg.alpn_route = (uint8_t)alpn_route;	/* < 256: config_parser.h */
+	p->ticket = c->ticket;
+	p->msg.proxy_len = (uint16_t)proxy_len;		/* <= PROXY_PARSE_MAX */
 	/* The fd now belongs to the ring: out of the epoll set and the
 	 * deadline queue, but still counted as inspecting until sent. */
 	if (c->in_epoll)
@@ -167,8 +175,12 @@ void dispatch_flush(struct dispatch *d, struct lconns *t)
 		}
 		if (r > (int)n)
 			r = (int)n;	/* cannot happen; keeps the loop below in bounds */
-		for (int i = 0; i < r; i++)
+		for (int i = 0; i < r; i++) {
 			close(fds[i]);
+			if (d->src)
+				srcconn_sent(d->src, (unsigned)(ch - d->channels),
+					     &d->pending[(d->pending_head + (unsigned)i) % d->pending_cap].ticket);
+		}
 		if (ch->load && !load_in_flight(ch->load, ch->sent)) {
 			/* the stall clock runs from the oldest waiting hand-off */
 			ch->seen_taken = ch->sent;
@@ -207,8 +219,12 @@ void dispatch_channel_event(struct dispatch *d, struct lconns *t, struct lchanne
 
 void dispatch_close(struct dispatch *d)
 {
-	for (unsigned i = 0; i < d->pending_len; i++)
-		close(d->pending[(d->pending_head + i) % d->pending_cap].fd);
+	for (unsigned i = 0; i < d->pending_len; i++) {
+		struct lpending *p = &d->pending[(d->pending_head + i) % d->pending_cap];
+		close(p->fd);
+		if (d->src)
+			srcconn_drop(d->src, &p->ticket);
+	}
 	d->pending_len = 0;
 	free(d->pending);
 	d->pending = NULL;

@@ -40,10 +40,12 @@ struct lchannel {
 struct lpending {
 	struct handoff_msg msg;
 	int fd;
+	struct srcconn_ticket ticket;	/* counted from decision until taken */
 };
 
 struct dispatch {
 	int epfd;		/* the channels are in it */
+	struct srcconn *src;	/* source-connections counts, or NULL (tests) */
 	struct lchannel channels[GH_MAX_FORWARDERS];
 	unsigned n_channels;
 	bool all_loads;		/* every forwarder sent its load page */
@@ -66,9 +68,9 @@ int dispatch_init(struct dispatch *d, int epfd, unsigned pending_cap);
 /* A decided client for site: into the ring, sent when a batch fills or at
  * the end of the round (dispatch_flush). c is gone after the call.
  * one_request: 0, a tunnel; else the bytes of the client's the forwarder
- * carries to the backend (handoff.h). alpn_route: handoff.h. */
+ * carries to the backend (handoff.h). alpn_route, proxy_len: handoff.h. */
 void dispatch_queue(struct dispatch *d, struct lconns *t, struct lconn *c, const char *site, const char *name,
-		    uint32_t one_request, unsigned alpn_route);
+		    uint32_t one_request, unsigned alpn_route, unsigned proxy_len);
 
 /* Send what the ring holds, as far as the channels take it. */
 void dispatch_flush(struct dispatch *d, struct lconns *t);

@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: MIT */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <sys/socket.h>
 #include <unistd.h>
 #include "common/clock.h"
@@ -9,6 +11,7 @@
 #include "common/log.h"
 #include "router/config.h"
 #include "router/hostname.h"
+#include "router/srclimit.h"
 #include "listener/lconn.h"
 
 void lconns_init(struct lconns *t, unsigned max_inspecting)
@@ -19,6 +22,106 @@ void lconns_init(struct lconns *t, unsigned max_inspecting)
 	t->accept_resume_ms = UINT64_MAX;
 	ratelimit_init(&t->rejects, 1000, LCONN_LOG_PER_SEC);
 	ratelimit_init(&t->accept_errors, 1000, LCONN_LOG_PER_SEC);
+}
+
+int lconn_limits_init(struct lconns *t, const struct gh_config *cfg)
+{
+	uint8_t key[SIPHASH_KEY_LEN];
+	const struct srclimit_config sc = {
+		.v4_prefix = 32,
+		.v6_prefix = config_source_v6_prefix(cfg),
+		.max_concurrent = cfg->src.inspecting,
+		.rate = cfg->src.rate,
+		.window_ms = cfg->src.window_ms,
+	};
+
+	/* the sites' rates: a table of their own, rates only */
+	const struct srclimit_config ssc = { .v4_prefix = 32, .v6_prefix = sc.v6_prefix };
+
+	if (!config_source_limits_on(cfg) && !config_site_rates_on(cfg))
+		return 0;
+	if (getrandom(key, sizeof(key), 0) != (ssize_t)sizeof(key)) {
+		int err = errno ? errno : EIO;
+		log_msg(LOG_ERR, "getrandom for the per-source table key: %s", strerror(err));
+		return -err;
+	}
+	bool ok = (!config_source_limits_on(cfg) || (t->src = srclimit_new(config_source_slots(cfg), &sc, key))) &&
+		  (!config_site_rates_on(cfg) || (t->site_src = srclimit_new(config_source_slots(cfg), &ssc, key)));
+	explicit_bzero(key, sizeof(key));
+	if (!ok) {
+		int err = errno;
+		log_msg(LOG_ERR, "per-source table of %u slots: %s", config_source_slots(cfg), strerror(err));
+		lconn_limits_free(t);
+		return -err;
+	}
+	if (t->src)
+		log_msg(LOG_INFO, "per-source limits: %u slots, %zu bytes", config_source_slots(cfg),
+			srclimit_memory(t->src));
+	if (t->site_src)
+		log_msg(LOG_INFO, "per-site source rates: %u slots, %zu bytes", config_source_slots(cfg),
+			srclimit_memory(t->site_src));
+	return 0;
+}
+
+void lconn_limits_free(struct lconns *t)
+{
+	srclimit_free(t->src);
+	t->src = NULL;
+	srclimit_free(t->site_src);
+	t->site_src = NULL;
+}
+
+/* The source's address bytes; false for a family never accepted. */
+bool lconn_peer_addr(const struct sockaddr_in6 *peer, int *family, const uint8_t **addr)
+{
+	if (peer->sin6_family == AF_INET) {
+		*family = AF_INET;
+		*addr = (const uint8_t *)&((const struct sockaddr_in *)(const void *)peer)->sin_addr;
+		return true;
+	}
+	if (peer->sin6_family == AF_INET6) {
+		*family = AF_INET6;	/* srclimit groups ::ffff:a.b.c.d as IPv4 */
+		*addr = peer->sin6_addr.s6_addr;
+		return true;
+	}
+	return false;
+}
+
+int lconn_admit(struct lconns *t, const struct sockaddr_in6 *peer, uint64_t now_ms,
+		uint32_t *retry_after_s)
+{
+	const uint8_t *addr;
+	int family;
+
+	*retry_after_s = 0;
+	if (!t->src)
+		return SRCLIMIT_OK;
+	if (!lconn_peer_addr(peer, &family, &addr))
+		return SRCLIMIT_FULL;
+	return (int)srclimit_admit(t->src, family, addr, now_ms, retry_after_s);
+}
+
+int lconn_site_rate(struct lconns *t, const struct sockaddr_in6 *peer, uint32_t site, uint32_t rate,
+		    uint32_t window_ms, uint64_t now_ms, uint32_t *retry_after_s)
+{
+	const uint8_t *addr;
+	int family;
+
+	*retry_after_s = 0;
+	if (!t->site_src || !rate)
+		return SRCLIMIT_OK;
+	if (!lconn_peer_addr(peer, &family, &addr))
+		return SRCLIMIT_FULL;
+	return (int)srclimit_take(t->site_src, family, addr, site, rate, window_ms, now_ms, retry_after_s);
+}
+
+void lconn_unadmit(struct lconns *t, const struct sockaddr_in6 *peer)
+{
+	const uint8_t *addr;
+	int family;
+
+	if (t->src && lconn_peer_addr(peer, &family, &addr))
+		srclimit_release(t->src, family, addr);
 }
 
 static void report(struct ratelimit *r, uint64_t now_ms, const char *what)
@@ -62,6 +165,7 @@ struct lconn *lconn_new(struct lconns *t, int fd, unsigned kind, const struct so
 	c->kind = (uint8_t)kind;
 	c->fd = fd;
 	c->peer = *peer;
+	c->listen = LCONN_NO_LISTEN;	/* accept.c names it */
 	c->accepted_usec = accepted_usec;
 	c->deadline_ms = deadline_ms;
 	dlist_append(&t->inspecting, &c->link);
@@ -77,6 +181,8 @@ void lconn_free(struct lconns *t, struct lconn *c)
 	if (!c)
 		return;
 	dlist_remove(&c->link);
+	if (c->counted)
+		lconn_unadmit(t, &c->peer);
 	if (c->fd >= 0)
 		close(c->fd);	/* also drops it from the epoll set */
 	t->n_inspecting--;
@@ -86,7 +192,10 @@ void lconn_free(struct lconns *t, struct lconn *c)
 
 int lconn_detach(struct lconns *t, struct lconn *c)
 {
-	(void)t;	/* still counted: n_inspecting bounds the ring too */
+	/* still counted in n_inspecting (it bounds the ring too), but no
+	 * longer under inspection: its source's slot is free again */
+	if (c->counted)
+		lconn_unadmit(t, &c->peer);
 	counters_inspected(c->accepted_usec, clock_realtime_us());
 	int fd = c->fd;
 	dlist_remove(&c->link);

@@ -11,12 +11,14 @@
 #include <netinet/in.h>
 #include "common/dlist.h"
 #include "common/ratelimit.h"
+#include "listener/srcconn.h"
 
 /* What an epoll event's data.ptr points at: each object starts with it. */
 enum lobj_type {
 	LOBJ_LISTEN,
 	LOBJ_CHANNEL,
 	LOBJ_CONN,
+	LOBJ_QUIC,	/* a QUIC UDP socket (quic_rx.h) */
 };
 
 /* A client being inspected: ~64 bytes. The bytes themselves stay in the
@@ -26,12 +28,24 @@ struct lconn {
 	uint8_t kind;
 	bool got_bytes;		/* any byte seen: a timeout then earns a 408 */
 	bool in_epoll;		/* registered only if the first peek was not enough */
+	bool counted;		/* admitted by the per-source table: released when it goes */
+	/* from a trusted balancer of its listen: not counted at accept (one
+	 * balancer carries many clients); its PROXY source is, once decided */
+	bool via_balancer;
+	/* index in cfg->listens of the listen it came in on (its own
+	 * accept-proxy list), or LCONN_NO_LISTEN; in what was padding */
+	uint16_t listen;
 	int fd;
 	uint64_t deadline_ms;
 	uint64_t accepted_usec;
 	struct dlist link;	/* in the inspect deadline queue */
 	struct sockaddr_in6 peer;	/* IPv4 peers arrive v4-mapped or as sockaddr_in */
+	struct srcconn_ticket ticket;	/* source-connections: set when decided for a hand-off */
 };
+#define LCONN_NO_LISTEN UINT16_MAX
+
+/* A peer as (family, address bytes), IPv4 for v4-mapped; false if neither. */
+bool lconn_peer_addr(const struct sockaddr_in6 *peer, int *family, const uint8_t **addr);
 
 /* Records a second per log (rejections, accept errors); the rest are
  * counted and the count logged once its window is over, so a flood of junk
@@ -52,9 +66,31 @@ struct lconns {
 	struct lstats stats;
 	struct ratelimit rejects;	/* lconn_reject_log */
 	struct ratelimit accept_errors;	/* lconn_accept_log_take */
+	struct srclimit *src;		/* per-source limits at accept; NULL: none configured */
+	struct srclimit *site_src;	/* sites' `source-rate`; NULL: no site has one */
 };
 
 void lconns_init(struct lconns *t, unsigned max_inspecting);
+
+struct gh_config;
+/* The per-source table (`source-*` lines), if configured: fixed size, its
+ * SipHash key from getrandom(); call before the sandbox (the listener's
+ * filter has no getrandom). 0, or -errno. */
+int lconn_limits_init(struct lconns *t, const struct gh_config *cfg);
+void lconn_limits_free(struct lconns *t);
+
+/* May this new client be taken? 0 (SRCLIMIT_OK: counted, the lconn that
+ * holds it gets counted = true) or the srclimit_status that refuses it;
+ * *retry_after_s set for a rate refusal. Always 0 with no table. */
+int lconn_admit(struct lconns *t, const struct sockaddr_in6 *peer, uint64_t now_ms,
+		uint32_t *retry_after_s);
+/* A client of site routed: a token from its source's bucket for the
+ * site (rate per window_ms)? SRCLIMIT_OK, or SRCLIMIT_OVER_RATE with
+ * *retry_after_s. Always OK with no site table or rate 0. */
+int lconn_site_rate(struct lconns *t, const struct sockaddr_in6 *peer, uint32_t site, uint32_t rate,
+		    uint32_t window_ms, uint64_t now_ms, uint32_t *retry_after_s);
+/* Give back an admission whose client never got an lconn. */
+void lconn_unadmit(struct lconns *t, const struct sockaddr_in6 *peer);
 
 /* A new client, counted and queued by deadline; NULL when out of memory
  * (the caller closes fd). */

@@ -17,6 +17,7 @@
 #include "listener/dispatch.h"
 #include "listener/inspect.h"
 #include "listener/lconn.h"
+#include "listener/quic_rx.h"
 
 struct listener {
 	const struct gh_config *cfg;
@@ -26,6 +27,8 @@ struct listener {
 	struct lconns conns;		/* the clients being inspected */
 	struct dispatch disp;		/* channels and the hand-off ring */
 	struct inspector insp;		/* holds the peek buffer */
+	struct srcconn srcc;		/* source-connections counts */
+	struct lquic quic;		/* QUIC sockets and flows (quic_rx.h) */
 	bool draining;			/* stop accepting, exit when nothing waits */
 	const char *drain_reason;	/* why we drain if not asked to */
 	uint64_t drain_deadline_ms;

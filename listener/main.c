@@ -44,6 +44,9 @@ static uint64_t next_deadline(struct listener *l)
 		d = l->drain_deadline_ms;
 	/* a held-back log count is reported when its window ends, not
 	 * only when the next record comes */
+	uint64_t q = lquic_deadline(&l->quic);
+	if (q < d)
+		d = q;
 	uint64_t logs = lconn_log_deadline(&l->conns);
 	if (logs < d)
 		d = logs;
@@ -110,6 +113,14 @@ static int add_channel(struct listener *l, int fd)
 	return add_fd(l, fd, ch, EPOLLIN | EPOLLRDHUP);
 }
 
+static bool has_quic_servers(const struct gh_config *cfg)
+{
+	for (size_t i = 0; i < cfg->n_sites; i++)
+		if (cfg->sites[i].n_servers[GH_KIND_QUIC])
+			return true;
+	return false;
+}
+
 static int setup_fds(struct listener *l, const char *connect_path, unsigned n_connect)
 {
 	char **names = NULL;
@@ -133,6 +144,13 @@ static int setup_fds(struct listener *l, const char *connect_path, unsigned n_co
 			llisten_init(ls, fd, !strcmp(name, "tls") ? GH_KIND_TLS : GH_KIND_HTTP);
 			if ((r = add_fd(l, fd, ls, EPOLLIN)) < 0)
 				return r;
+		} else if (!strcmp(name, "quic")) {
+			if (lquic_add_socket(&l->quic, fd) < 0) {
+				log_msg(LOG_ERR, "fd %d (%s) is not a UDP socket", fd, name);
+				return -EINVAL;
+			}
+			if ((r = add_fd(l, fd, &l->quic.socks[l->quic.n_socks - 1], EPOLLIN)) < 0)
+				return r;
 		} else if (!strcmp(name, "forward")) {
 			if (sd_is_socket(fd, AF_UNIX, SOCK_SEQPACKET, 0) <= 0 || l->disp.n_channels >= GH_MAX_FORWARDERS) {
 				log_msg(LOG_ERR, "fd %d (%s) is not a SOCK_SEQPACKET channel", fd, name);
@@ -155,9 +173,18 @@ static int setup_fds(struct listener *l, const char *connect_path, unsigned n_co
 		}
 		if ((r = add_channel(l, fd)) < 0)
 			return r;
+		/* a forwarder systemd starts for this channel has no copy of
+		 * the QUIC sockets to reply on: it gets ours (handoff.h) */
+		if (has_quic_servers(l->cfg)) {
+			int qfds[GH_MAX_LISTENS];
+			for (unsigned k = 0; k < l->quic.n_socks; k++)
+				qfds[k] = l->quic.socks[k].fd;
+			if ((r = handoff_quic_sockets_send(fd, qfds, l->quic.n_socks)) < 0)
+				log_msg(LOG_WARNING, "channel %u: passing the QUIC sockets: %s", i, strerror(-r));
+		}
 	}
-	if (l->n_listens == 0) {
-		log_msg(LOG_ERR, "no listening sockets passed (LISTEN_FDNAMES http, tls)");
+	if (l->n_listens == 0 && l->quic.n_socks == 0) {
+		log_msg(LOG_ERR, "no listening sockets passed (LISTEN_FDNAMES http, tls, quic)");
 		return -EINVAL;
 	}
 	if (l->disp.n_channels == 0) {
@@ -197,12 +224,22 @@ static int setup(void *ctx, const struct gh_config *cfg)
 	l->cfg = cfg;
 	l->epfd = epoll_create1(EPOLL_CLOEXEC);
 	lconns_init(&l->conns, GH_MAX_INSPECTING);
+	if (lconn_limits_init(&l->conns, cfg) < 0)
+		return -EINVAL;
 	l->insp.cfg = cfg;
 	l->insp.conns = &l->conns;
 	l->insp.disp = &l->disp;
-	if (l->epfd < 0 || dispatch_init(&l->disp, l->epfd, 256) < 0 ||
-	    setup_fds(l, lopts.connect_path, lopts.n_connect) < 0)
+	int r = srcconn_init(&l->srcc, cfg);
+	if (r < 0) {
+		log_msg(LOG_ERR, "source-connections counts: %s", strerror(-r));
 		return -EINVAL;
+	}
+	l->insp.src = &l->srcc;
+	if (l->epfd < 0 || dispatch_init(&l->disp, l->epfd, 256) < 0 ||
+	    setup_fds(l, lopts.connect_path, lopts.n_connect) < 0 ||
+	    lquic_setup(&l->quic, cfg, &l->disp, &l->conns) < 0)
+		return -EINVAL;
+	l->disp.src = &l->srcc;
 
 	/* each forwarder's load page comes first on its channel; mapped
 	 * before the sandbox, which allows neither recvmsg nor new mappings
@@ -212,8 +249,16 @@ static int setup(void *ctx, const struct gh_config *cfg)
 	for (unsigned i = 0; i < n_channels; i++) {
 		uint64_t now = clock_now_ms();
 		struct lchannel *ch = &l->disp.channels[i];
-		ch->load = load_receive(ch->fd, now < load_deadline ? (int)(load_deadline - now) : 0);
+		const struct gh_load_src *cnt;
+		ch->load = load_receive_src(ch->fd, now < load_deadline ? (int)(load_deadline - now) : 0, &cnt);
 		n_loads += ch->load != NULL;
+		/* relays end in forwarders: one we cannot count would lift
+		 * source-connections for every client sent to it */
+		if ((r = srcconn_add_channel(&l->srcc, ch->load, cnt)) < 0) {
+			log_msg(LOG_ERR, "source-connections: forwarder %u sent no per-source counts (%s): refusing to run",
+				i + 1, strerror(-r));
+			return -EINVAL;
+		}
 	}
 	l->disp.all_loads = n_loads == n_channels;
 	if (!l->disp.all_loads)
@@ -226,11 +271,16 @@ static int sandbox(void *ctx, const struct gh_config *cfg)
 {
 	const struct listener *l = ctx;
 	struct policy_opts po = { .user = cfg->user, .chroot_dir = cfg->chroot_dir, .die_with_parent = true };
+	int quic_fds[GH_MAX_LISTENS];
+	for (unsigned i = 0; i < l->quic.n_socks; i++)
+		quic_fds[i] = l->quic.socks[i].fd;
+	po.quic_fds = quic_fds;
+	po.n_quic_fds = l->quic.n_socks;
 	int r = policy_enter(POLICY_LISTENER, &po);
 
 	if (r == 0)
-		log_msg(LOG_INFO, "listening on %u sockets, %u forwarder channels", l->n_listens,
-			l->disp.n_channels);
+		log_msg(LOG_INFO, "listening on %u sockets, %u QUIC sockets, %u forwarder channels", l->n_listens,
+			l->quic.n_socks, l->disp.n_channels);
 	return r;
 }
 
@@ -244,6 +294,9 @@ static void event(void *ctx, const struct epoll_event *ev)
 			l->exit_status = 1;
 			start_drain(l, clock_now_ms(), "a listening socket broke");
 		}
+	} else if (type == LOBJ_QUIC) {
+		if (!l->draining)
+			lquic_ready(&l->quic, ev->data.ptr);
 	} else if (type == LOBJ_CHANNEL) {
 		dispatch_channel_event(&l->disp, &l->conns, ev->data.ptr, ev->events);
 	} else {
@@ -257,6 +310,7 @@ static void after_round(void *ctx, uint64_t now)
 
 	expire(l, now);
 	dispatch_flush(&l->disp, &l->conns);
+	lquic_after_round(&l->quic, now);
 	lconn_log_flush(&l->conns, now);
 }
 
@@ -269,9 +323,12 @@ static void status(void *ctx, char *buf, size_t size)
 {
 	const struct listener *l = ctx;
 
-	snprintf(buf, size, "inspecting %u, accepted %llu, handed off %llu, rejected %llu",
+	snprintf(buf, size, "inspecting %u, accepted %llu, handed off %llu, rejected %llu; quic flows %u (pending %u), "
+		 "datagrams %llu, dropped %llu",
 		 l->conns.n_inspecting, (unsigned long long)l->conns.stats.accepted,
-		 (unsigned long long)l->conns.stats.handed_off, (unsigned long long)l->conns.stats.rejected);
+		 (unsigned long long)l->conns.stats.handed_off, (unsigned long long)l->conns.stats.rejected,
+		 l->quic.t.n, l->quic.t.n_pending, (unsigned long long)l->quic.stats.datagrams,
+		 (unsigned long long)l->quic.stats.dropped);
 }
 
 /* A stop request or a lost channel drains: no more accepting, and exit
@@ -305,6 +362,9 @@ static int teardown(void *ctx, bool stopped)
 	while ((c = lconn_first(&l->conns)))
 		lconn_free(&l->conns, c);
 	dispatch_close(&l->disp);
+	lconn_limits_free(&l->conns);
+	srcconn_free(&l->srcc);
+	lquic_teardown(&l->quic);
 	close(l->epfd);
 	if (l->exit_status)
 		return l->exit_status;

@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * gatehouse-metrics -c FILE: serves the daemons' counters in the
- * Prometheus text format on the socket it is given ("metrics"), and takes
- * the counters pages from its launcher over "control" (common/counters.h).
+ * Prometheus text format on the listening stream socket it is given, and
+ * takes the counters pages from its launcher over "control"
+ * (common/counters.h) under `gatehouse run`, or under systemd from the
+ * daemons themselves on its two page sockets (metrics/peers.h).
  * It reads HTTP request heads from scrapers and nothing else; it opens no
  * file and dials nothing (its filter: POLICY_METRICS), and the pages it
  * maps are sealed against any writable mapping.
@@ -21,6 +23,7 @@
 #include "common/daemon.h"
 #include "common/log.h"
 #include "metrics/pages.h"
+#include "metrics/peers.h"
 #include "metrics/render.h"
 #include "policy/policy.h"
 
@@ -43,6 +46,7 @@ struct exporter {
 	bool control_open;
 	uint64_t start_time;
 	struct pages pages;
+	struct peers peers;	/* under systemd */
 	struct mclient clients[MAX_CLIENTS];
 };
 
@@ -185,23 +189,32 @@ static int setup(void *ctx, const struct gh_config *cfg)
 	(void)cfg;
 	x->listen_fd = x->control_fd = -1;
 	x->start_time = (uint64_t)time(NULL);
+	peers_init(&x->peers);
 	for (int i = 0; i < MAX_CLIENTS; i++)
 		x->clients[i].fd = -1;
 	for (int i = 0; i < n; i++) {
 		int fd = SD_LISTEN_FDS_START + i;
 		const char *name = names ? names[i] : "";
+		/* gatehouse-metrics.socket names both its sockets "metrics": the
+		 * stream one is the scrapers', the packet one the listeners' */
 		if (!strcmp(name, "metrics") && sd_is_socket(fd, AF_UNSPEC, SOCK_STREAM, 1) > 0)
 			x->listen_fd = fd;
 		else if (!strcmp(name, "control") && sd_is_socket(fd, AF_UNIX, SOCK_SEQPACKET, 0) > 0)
 			x->control_fd = fd;
+		else if (!strcmp(name, "metrics") && sd_is_socket(fd, AF_UNIX, SOCK_SEQPACKET, 1) > 0)
+			x->peers.sock[0] = fd;
+		else if (!strcmp(name, "forwarders") && sd_is_socket(fd, AF_UNIX, SOCK_SEQPACKET, 1) > 0)
+			x->peers.sock[1] = fd;
 		else
 			log_msg(LOG_ERR, "unexpected fd %d named '%s'", fd, name);
 		free(names ? names[i] : NULL);
 	}
 	free(names);
-	if (x->listen_fd < 0 || x->control_fd < 0) {
-		log_msg(LOG_ERR, "needs a listening socket named 'metrics' and a channel named 'control' "
-			"(LISTEN_FDNAMES; `gatehouse run` with a `metrics` line passes both)");
+	bool systemd = x->peers.sock[0] >= 0 && x->peers.sock[1] >= 0;
+	if (x->listen_fd < 0 || (x->control_fd < 0) == !systemd) {
+		log_msg(LOG_ERR, "needs a listening socket named 'metrics' and either a channel named 'control' "
+			"(`gatehouse run` with a `metrics` line passes both) or the page sockets named 'metrics' "
+			"and 'forwarders' (gatehouse-metrics.socket, gatehouse-metrics-forwarders.socket)");
 		return -EINVAL;
 	}
 	fcntl(x->listen_fd, F_SETFL, fcntl(x->listen_fd, F_GETFL) | O_NONBLOCK);
@@ -210,7 +223,8 @@ static int setup(void *ctx, const struct gh_config *cfg)
 	struct epoll_event el = { .events = EPOLLIN, .data.u64 = TAG_LISTEN };
 	struct epoll_event ec = { .events = EPOLLIN, .data.u64 = TAG_CONTROL };
 	if (x->epfd < 0 || epoll_ctl(x->epfd, EPOLL_CTL_ADD, x->listen_fd, &el) < 0 ||
-	    epoll_ctl(x->epfd, EPOLL_CTL_ADD, x->control_fd, &ec) < 0) {
+	    (x->control_fd >= 0 && epoll_ctl(x->epfd, EPOLL_CTL_ADD, x->control_fd, &ec) < 0) ||
+	    peers_watch(&x->peers, x->epfd) < 0) {
 		log_errno(-errno, "epoll");
 		return -EINVAL;
 	}
@@ -232,6 +246,8 @@ static void event(void *ctx, const struct epoll_event *ev)
 		accept_clients(x);
 	else if (ev->data.u64 == TAG_CONTROL)
 		control_event(x);
+	else if (ev->data.u64 < PEERS_TAG_CONN + PEERS_MAX)
+		peers_event(&x->peers, x->epfd, &x->pages, ev->data.u64, ev->events);
 	else
 		client_event(x, ev->data.ptr, ev->events);
 }
@@ -261,6 +277,8 @@ static void status(void *ctx, char *buf, size_t size)
 	const struct exporter *x = ctx;
 
 	snprintf(buf, size, "%u counters pages, generation %u", x->pages.n_pages, x->pages.newest_gen);
+	if (x->control_fd < 0)
+		snprintf(buf + strlen(buf), size - strlen(buf), ", %u daemons connected", peers_count(&x->peers));
 }
 
 static bool before_wait(void *ctx, bool stop, uint64_t now)
@@ -268,7 +286,8 @@ static bool before_wait(void *ctx, bool stop, uint64_t now)
 	const struct exporter *x = ctx;
 
 	(void)now;
-	return stop || !x->control_open;
+	/* under `gatehouse run` it lives as long as its launcher */
+	return stop || (x->control_fd >= 0 && !x->control_open);
 }
 
 static int teardown(void *ctx, bool stopped)
@@ -279,6 +298,7 @@ static int teardown(void *ctx, bool stopped)
 	for (int i = 0; i < MAX_CLIENTS; i++)
 		if (x->clients[i].fd >= 0)
 			client_close(x, &x->clients[i]);
+	peers_free(&x->peers);
 	pages_free(&x->pages);
 	close(x->epfd);
 	return 0;

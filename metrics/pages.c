@@ -71,18 +71,19 @@ static void no_errors(void *ud, const char *msg)
 	log_msg(LOG_WARNING, "config snapshot: %s", msg);
 }
 
-static void add_config(struct pages *ps, uint32_t gen, uint32_t why, int fd)
+/* A snapshot's text (NULL: out of memory); *len its length. */
+static char *read_text(int fd, size_t *len)
 {
-	size_t cap = 65536, len = 0;
+	size_t cap = 65536;
 	char *buf = malloc(cap);
-	struct gh_config *cfg = NULL;
 
+	*len = 0;
 	while (buf) {
-		ssize_t n = pread(fd, buf + len, cap - len, (off_t)len);
+		ssize_t n = pread(fd, buf + *len, cap - *len, (off_t)*len);
 		if (n <= 0)
 			break;
-		len += (size_t)n;
-		if (len == cap) {
+		*len += (size_t)n;
+		if (*len == cap) {
 			char *nb = cap < CONFIG_MAX ? realloc(buf, cap * 2) : NULL;
 			if (!nb)
 				break;
@@ -90,7 +91,26 @@ static void add_config(struct pages *ps, uint32_t gen, uint32_t why, int fd)
 			cap *= 2;
 		}
 	}
-	if (buf && config_parse("(snapshot)", buf, len, no_errors, NULL, &cfg) == 0) {
+	return buf;
+}
+
+/* FNV-1a: telling configs apart, not a defence (forwarders send them) */
+static uint64_t text_hash(const char *p, size_t len)
+{
+	uint64_t h = 0xcbf29ce484222325ull;
+	for (size_t i = 0; i < len; i++)
+		h = (h ^ (unsigned char)p[i]) * 0x100000001b3ull;
+	return h;
+}
+
+/* Parse a generation's config and add it; false if it does not parse or
+ * there is no room. */
+static bool add_parsed(struct pages *ps, uint32_t gen, uint32_t why, const char *buf, size_t len)
+{
+	struct gh_config *cfg = NULL;
+	bool added = false;
+
+	if (config_parse("(snapshot)", buf, len, no_errors, NULL, &cfg) == 0) {
 		prune_gens(ps);
 		struct mgen *g = ps->n_gens < GENS_MAX ? &ps->gens[ps->n_gens] : NULL;
 		uint32_t *slots = calloc(cfg->n_sites ? cfg->n_sites : 1, sizeof(*slots));
@@ -102,7 +122,8 @@ static void add_config(struct pages *ps, uint32_t gen, uint32_t why, int fd)
 				slots[i] = (uint32_t)s;
 		}
 		if (ok) {
-			*g = (struct mgen){ .gen = gen, .cfg = cfg, .site_slot = slots };
+			*g = (struct mgen){ .gen = gen, .cfg = cfg, .site_slot = slots,
+					    .text_hash = text_hash(buf, len), .text_len = len };
 			ps->n_gens++;
 			ps->newest_gen = gen;
 			ps->generations++;
@@ -110,16 +131,47 @@ static void add_config(struct pages *ps, uint32_t gen, uint32_t why, int fd)
 			ps->restarts += why == CTR_GEN_RESTART;
 			cfg = NULL;
 			slots = NULL;
-		} else {
-			log_msg(LOG_WARNING, "generation %u: no room for its config", gen);
+			added = true;
 		}
 		free(slots);
-	} else {
-		log_msg(LOG_WARNING, "generation %u: config snapshot unreadable", gen);
 	}
 	config_free(cfg);
+	return added;
+}
+
+static void add_config(struct pages *ps, uint32_t gen, uint32_t why, int fd)
+{
+	size_t len;
+	char *buf = read_text(fd, &len);
+
+	if (!buf || !add_parsed(ps, gen, why, buf, len))
+		log_msg(LOG_WARNING, "generation %u: config snapshot unreadable, or no room for it", gen);
 	free(buf);
 	close(fd);
+}
+
+uint32_t pages_config_gen(struct pages *ps, int fd)
+{
+	size_t len;
+	char *buf = read_text(fd, &len);
+	uint32_t gen = 0;
+
+	close(fd);
+	if (!buf)
+		return 0;
+	uint64_t h = text_hash(buf, len);
+	for (unsigned i = 0; i < ps->n_gens && !gen; i++)
+		if (ps->gens[i].text_hash == h && ps->gens[i].text_len == len)
+			gen = ps->gens[i].gen;
+	if (!gen) {
+		gen = ps->newest_gen + 1;
+		if (!add_parsed(ps, gen, ps->generations ? CTR_GEN_RELOAD : CTR_GEN_FIRST, buf, len)) {
+			log_msg(LOG_WARNING, "a forwarder's config snapshot: unreadable, or no room for it");
+			gen = 0;
+		}
+	}
+	free(buf);
+	return gen;
 }
 
 static void add_page(struct pages *ps, const struct ctr_msg *m, int fd)
@@ -130,7 +182,8 @@ static void add_page(struct pages *ps, const struct ctr_msg *m, int fd)
 	const int need = F_SEAL_SHRINK | F_SEAL_FUTURE_WRITE;
 
 	/* a page that could shrink under us would SIGBUS our reads */
-	if (!g || ps->n_pages == PAGES_MAX || size < (off_t)sizeof(struct gh_counters) || size > (64 << 20) ||
+	if ((!g && m->role != CTR_LISTENER) || ps->n_pages == PAGES_MAX || size < (off_t)sizeof(struct gh_counters) ||
+	    size > (64 << 20) ||
 	    seals < 0 || (seals & need) != need || (m->role != CTR_LISTENER && m->role != CTR_FORWARDER)) {
 		log_msg(LOG_WARNING, "counters page of pid %d refused", (int)m->pid);
 		close(fd);
@@ -148,8 +201,8 @@ static void add_page(struct pages *ps, const struct ctr_msg *m, int fd)
 	uint32_t n = *(const volatile uint32_t *)&c->n_sites;
 	if (n > room)
 		n = (uint32_t)room;
-	if (n > g->cfg->n_sites)
-		n = (uint32_t)g->cfg->n_sites;
+	if (n > (g ? g->cfg->n_sites : 0))
+		n = g ? (uint32_t)g->cfg->n_sites : 0;
 	ps->pages[ps->n_pages++] = (struct mpage){ .pid = m->pid, .gen = m->gen, .role = m->role,
 						   .index = m->index, .c = c, .size = (size_t)size,
 						   .n_sites = n, .g = g };

@@ -21,6 +21,9 @@ struct mgen {
 	struct gh_config *cfg;
 	uint32_t *site_slot;	/* site index -> index in pages.sites */
 	struct health_view hv;	/* its checker's page, read-only (none: hv.page NULL) */
+	uint64_t text_hash;	/* of the snapshot's text, and its length: */
+	size_t text_len;	/* under systemd a daemon's config joins a generation by them */
+	uint32_t next_index;	/* under systemd: the next forwarder's place in it */
 };
 
 struct mpage {
@@ -57,8 +60,15 @@ struct pages {
 	struct mtotals gone;	/* from daemons gone */
 };
 
-/* Apply one control message (fd: its SCM_RIGHTS fd or -1, taken over). */
+/* Apply one control message (fd: its SCM_RIGHTS fd or -1, taken over).
+ * A listener's page needs no generation (it counts nothing by site). */
 void pages_apply(struct pages *ps, const struct ctr_msg *m, int fd);
+
+/* Under systemd, where no launcher numbers generations: the generation
+ * whose config text is the same as the snapshot in fd (taken over), else a
+ * new one (the first, then each a reload brought). 0: unreadable, or no
+ * room. */
+uint32_t pages_config_gen(struct pages *ps, int fd);
 
 /* Sum everything into out_sites (n_sites entries, parallel to ps->sites)
  * and *out: what a scrape shows. */

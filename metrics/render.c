@@ -87,7 +87,7 @@ static void render_health(const struct pages *ps, struct mbuf *b)
 	for (size_t s = 0; s < g->cfg->n_sites; s++) {
 		const struct gh_site *site = &g->cfg->sites[s];
 		esc(site->name, e, sizeof(e));
-		for (unsigned k = 0; k < GH_KIND_COUNT; k++) {
+		for (unsigned k = 0; k < GH_KIND_TCP_COUNT; k++) {	/* quic servers are not checked */
 			size_t n = 0;
 			const struct gh_addr *all[GH_MAX_SERVERS * 2];
 			for (size_t i = 0; i < site->n_servers[k] && n < GH_MAX_SERVERS * 2; i++)

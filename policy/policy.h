@@ -30,10 +30,15 @@ struct policy_opts {
 	const char *chroot_dir;		/* NULL: /var/lib/gatehouse */
 	const char *user;		/* NULL: "gatehouse", else "nobody" */
 	bool allow_ipv4;		/* forwarder, health: some backend is IPv4 */
+	bool allow_source_bind;		/* forwarder: `source-prefix` (IPV6_FREEBIND + bind) */
 	bool die_with_parent;		/* listener under `gatehouse run`: SIGTERM when
 					 * the launcher dies, so no orphan holds the ports */
 	int serve_fd;			/* health under systemd: the listening socket it
 					 * hands its page out on (0 or less: none) */
+	/* the shared QUIC UDP sockets: the listener reads them (recvmmsg on
+	 * these fds only); the forwarder sends on them and may not read them */
+	const int *quic_fds;
+	unsigned n_quic_fds;
 };
 
 /* Returns 0, or a negative errno after logging what failed. Never returns
@@ -45,6 +50,13 @@ int policy_seccomp_load(enum policy_proc proc, bool allow_ipv4);
 /* The same for the health checker, which may also hand its page out on
  * the listening socket serve_fd (> 0; else not). */
 int policy_seccomp_load_health(bool allow_ipv4, int serve_fd);
+/* The same with the forwarder's source-address rows (allow_source_bind). */
+int policy_seccomp_load_bind(enum policy_proc proc, bool allow_ipv4, bool allow_source_bind);
+/* The same with QUIC sockets (policy_opts.quic_fds). */
+int policy_seccomp_load_quic(enum policy_proc proc, bool allow_ipv4, const int *quic_fds, unsigned n_quic_fds);
+/* Both: every option of the forwarder's filter. */
+int policy_seccomp_load_full(enum policy_proc proc, bool allow_ipv4, bool allow_source_bind, const int *quic_fds,
+			     unsigned n_quic_fds);
 
 /* True in builds where seccomp is skipped (ASan/LSan need ptrace and more). */
 bool policy_seccomp_disabled(void);

@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
 #include "common/log.h"
@@ -75,6 +76,7 @@ static const struct row listener_rows[] = {
 	 * is an empty one of its own when root (sandbox.c) or under systemd
 	 * (PrivateNetwork=) */
 	ROW(sendmmsg, "hand-off: several clients per call over the channel; journal records"),
+	ROW(getsockname, "the address a client reached: the listen whose own accept-proxy list applies"),
 };
 
 /* The forwarder: receive fds, dial servers, relay. socket() is allowed
@@ -133,42 +135,115 @@ bool policy_seccomp_disabled(void)
 #endif
 }
 
-static int add_rows(scmp_filter_ctx ctx, const struct row *rows, size_t n)
+/* Calls that read from the fd in their first argument. In a forwarder
+ * holding QUIC sockets they are allowed on every fd but those (which it
+ * only sends on): [lo, hi] is their range, contiguous as passed. */
+static bool reads_fd(int nr)
+{
+	return nr == SCMP_SYS(recvfrom) || nr == SCMP_SYS(recvmmsg) || nr == SCMP_SYS(splice);
+}
+
+static int add_rows_but(scmp_filter_ctx ctx, const struct row *rows, size_t n, int lo, int hi)
 {
 	for (size_t i = 0; i < n; i++) {
-		int r = seccomp_rule_add_array(ctx, SCMP_ACT_ALLOW, rows[i].nr, rows[i].n_args, rows[i].args);
+		int r;
+		if (lo >= 0 && reads_fd(rows[i].nr) && rows[i].n_args == 0) {
+			r = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, rows[i].nr, 1,
+					     SCMP_A0(SCMP_CMP_LT, (scmp_datum_t)lo));
+			if (r >= 0)
+				r = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, rows[i].nr, 1,
+						     SCMP_A0(SCMP_CMP_GT, (scmp_datum_t)hi));
+		} else {
+			r = seccomp_rule_add_array(ctx, SCMP_ACT_ALLOW, rows[i].nr, rows[i].n_args, rows[i].args);
+		}
 		if (r < 0)
 			return r;
 	}
 	return 0;
 }
 
-static int add_socket_rules(scmp_filter_ctx ctx, int family)
+static int add_rows(scmp_filter_ctx ctx, const struct row *rows, size_t n)
 {
-	/* socket(family, SOCK_STREAM [| SOCK_NONBLOCK | SOCK_CLOEXEC], 0) */
+	return add_rows_but(ctx, rows, n, -1, -1);
+}
+
+static int add_socket_rules(scmp_filter_ctx ctx, int family, int type)
+{
+	/* socket(family, type [| SOCK_NONBLOCK | SOCK_CLOEXEC], 0) */
 	const uint64_t type_mask = 0xffffffffu & ~(uint64_t)(SOCK_NONBLOCK | SOCK_CLOEXEC);
 	return seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(socket), 3,
 				SCMP_A0(SCMP_CMP_EQ, (uint64_t)family),
-				SCMP_A1(SCMP_CMP_MASKED_EQ, type_mask, SOCK_STREAM),
+				SCMP_A1(SCMP_CMP_MASKED_EQ, type_mask, (uint64_t)type),
 				SCMP_A2(SCMP_CMP_EQ, 0));
 }
 
-static int seccomp_load_rows(enum policy_proc proc, bool allow_ipv4, int serve_fd);
+static int seccomp_load_rows(enum policy_proc proc, bool allow_ipv4, bool allow_source_bind, const int *quic_fds,
+			     unsigned n_quic_fds, int serve_fd);
 
+/* `source-prefix` (forwarder/srcaddr.c): a backend socket bound to the
+ * client's address. seccomp sees registers, not the sockaddr, nor which
+ * fd the forwarder made: it checks that the length is an IPv6 socket
+ * address's, the size bind() on an AF_INET6 socket takes, and that the
+ * option is IPV6_FREEBIND with an int. What is left open is said in
+ * README ("Client addresses"); the unit adds SocketBindDeny=any, so
+ * under systemd the port too can only be 0 (the kernel's pick). */
+static int add_source_bind_rules(scmp_filter_ctx ctx)
+{
+	int r = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(setsockopt), 3,
+				 SCMP_A1(SCMP_CMP_EQ, IPPROTO_IPV6, 0), SCMP_A2(SCMP_CMP_EQ, IPV6_FREEBIND, 0),
+				 SCMP_A4(SCMP_CMP_EQ, sizeof(int), 0));
+	if (r >= 0)
+		r = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(bind), 1,
+				     SCMP_A2(SCMP_CMP_EQ, sizeof(struct sockaddr_in6), 0));
+	return r;
+}
 int policy_seccomp_load(enum policy_proc proc, bool allow_ipv4)
 {
-	return seccomp_load_rows(proc, allow_ipv4, -1);
+	return policy_seccomp_load_full(proc, allow_ipv4, false, NULL, 0);
 }
 
+int policy_seccomp_load_bind(enum policy_proc proc, bool allow_ipv4, bool allow_source_bind)
+{
+	return policy_seccomp_load_full(proc, allow_ipv4, allow_source_bind, NULL, 0);
+}
+
+int policy_seccomp_load_quic(enum policy_proc proc, bool allow_ipv4, const int *quic_fds, unsigned n_quic_fds)
+{
+	return policy_seccomp_load_full(proc, allow_ipv4, false, quic_fds, n_quic_fds);
+}
+
+int policy_seccomp_load_full(enum policy_proc proc, bool allow_ipv4, bool allow_source_bind, const int *quic_fds,
+			     unsigned n_quic_fds)
+{
+	return seccomp_load_rows(proc, allow_ipv4, allow_source_bind, quic_fds, n_quic_fds, -1);
+}
+
+/* the checker has no source bind and no QUIC socket: it dials TCP only */
 int policy_seccomp_load_health(bool allow_ipv4, int serve_fd)
 {
-	return seccomp_load_rows(POLICY_HEALTH, allow_ipv4, serve_fd);
+	return seccomp_load_rows(POLICY_HEALTH, allow_ipv4, false, NULL, 0, serve_fd);
 }
 
-static int seccomp_load_rows(enum policy_proc proc, bool allow_ipv4, int serve_fd)
+static int seccomp_load_rows(enum policy_proc proc, bool allow_ipv4, bool allow_source_bind, const int *quic_fds,
+			     unsigned n_quic_fds, int serve_fd)
 {
 	uint32_t kill = SCMP_ACT_KILL_PROCESS;
-	int r;
+	int r, lo = -1, hi = -1;
+
+	for (unsigned i = 0; i < n_quic_fds; i++) {
+		if (lo < 0 || quic_fds[i] < lo)
+			lo = quic_fds[i];
+		if (quic_fds[i] > hi)
+			hi = quic_fds[i];
+	}
+	/* the forwarder's range must hold its QUIC sockets only */
+	if (proc == POLICY_FORWARDER && n_quic_fds && (unsigned)(hi - lo + 1) != n_quic_fds) {
+		log_msg(LOG_ERR, "seccomp: the QUIC sockets are not contiguous fds (%d..%d for %u)", lo, hi,
+			n_quic_fds);
+		return -EINVAL;
+	}
+	if (proc != POLICY_FORWARDER)
+		lo = hi = -1;
 
 	/* KILL_PROCESS needs API level 3; a unit whose SystemCallFilter=
 	 * leaves out seccomp() drops us to level 1 (see TESTING.md). We are
@@ -178,23 +253,41 @@ static int seccomp_load_rows(enum policy_proc proc, bool allow_ipv4, int serve_f
 	scmp_filter_ctx ctx = seccomp_init(kill);
 	if (!ctx)
 		return -ENOMEM;
-	r = add_rows(ctx, common_rows, sizeof(common_rows) / sizeof(common_rows[0]));
+	r = add_rows_but(ctx, common_rows, sizeof(common_rows) / sizeof(common_rows[0]), lo, hi);
 	if (r >= 0 && proc == POLICY_LISTENER)
 		r = add_rows(ctx, listener_rows, sizeof(listener_rows) / sizeof(listener_rows[0]));
+	/* the listener reads every datagram of its QUIC sockets, with the
+	 * address each was sent to: recvmmsg on those fds only */
+	for (unsigned i = 0; r >= 0 && proc == POLICY_LISTENER && i < n_quic_fds; i++)
+		r = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(recvmmsg), 1,
+				     SCMP_A0(SCMP_CMP_EQ, (scmp_datum_t)quic_fds[i]));
 	if (r >= 0 && (proc == POLICY_FORWARDER || proc == POLICY_HEALTH)) {
 		if (proc == POLICY_FORWARDER)
-			r = add_rows(ctx, forwarder_rows, sizeof(forwarder_rows) / sizeof(forwarder_rows[0]));
+			r = add_rows_but(ctx, forwarder_rows, sizeof(forwarder_rows) / sizeof(forwarder_rows[0]), lo, hi);
 		else
 			r = add_rows(ctx, health_rows, sizeof(health_rows) / sizeof(health_rows[0]));
 		if (r >= 0)
-			r = add_socket_rules(ctx, AF_INET6);
+			r = add_socket_rules(ctx, AF_INET6, SOCK_STREAM);
 		if (r >= 0 && allow_ipv4)
-			r = add_socket_rules(ctx, AF_INET);
+			r = add_socket_rules(ctx, AF_INET, SOCK_STREAM);
+		if (r >= 0 && allow_source_bind)
+			r = add_source_bind_rules(ctx);
+		/* QUIC: a connected UDP socket per flow to a configured server,
+		 * and sendmmsg on any fd: batches to those sockets (connected,
+		 * like TCP, so no address is needed; seccomp cannot read
+		 * msg_name, but connect() is open to this process anyway) and
+		 * replies on the QUIC sockets, from the client's address */
+		if (r >= 0 && n_quic_fds)
+			r = add_socket_rules(ctx, AF_INET6, SOCK_DGRAM);
+		if (r >= 0 && n_quic_fds && allow_ipv4)
+			r = add_socket_rules(ctx, AF_INET, SOCK_DGRAM);
+		if (r >= 0 && n_quic_fds)
+			r = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(sendmmsg), 0);
 		/* journal records, one call per event-loop round: on the journal
 		 * socket only. Its msg_name is memory seccomp cannot read; on any
 		 * other datagram socket (the notify one) it could name another
 		 * abstract socket. No journal socket, no sendmmsg. */
-		if (r >= 0 && log_journal_fd() >= 0)
+		if (r >= 0 && !n_quic_fds && log_journal_fd() >= 0)
 			r = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(sendmmsg), 1,
 					     SCMP_A0(SCMP_CMP_EQ, (scmp_datum_t)log_journal_fd()));
 	}

@@ -80,7 +80,7 @@ static int config_line(struct config_parser *p, const char *s, size_t len)
 /* Checks that need the whole file, then the route tables. */
 static int config_finish(struct config_parser *p)
 {
-	static const char *const default_addr[GH_KIND_COUNT] = {
+	static const char *const default_addr[GH_KIND_TCP_COUNT] = {
 		[GH_KIND_HTTP] = "[::]:80",
 		[GH_KIND_TLS] = "[::]:443",
 	};
@@ -93,8 +93,9 @@ static int config_finish(struct config_parser *p)
 		const struct gh_site *s = &c->sites[i];
 
 		/* a nameless site has had its error already */
-		if (s->n_names > 0 && s->n_servers[GH_KIND_HTTP] + s->n_servers[GH_KIND_TLS] + s->n_alpn == 0)
-			config_error_at(p, s->line, "site '%s' has no servers (add 'http' or 'tls' lines)",
+		if (s->n_names > 0 && s->n_servers[GH_KIND_HTTP] + s->n_servers[GH_KIND_TLS] +
+		    s->n_servers[GH_KIND_QUIC] + s->n_alpn == 0)
+			config_error_at(p, s->line, "site '%s' has no servers (add 'http', 'tls' or 'quic' lines)",
 					s->name);
 	}
 
@@ -122,8 +123,8 @@ static int config_finish(struct config_parser *p)
 
 	/* no listen line for a kind: the well-known port on every address,
 	 * dual stack (what `gatehouse run` binds; under systemd the socket
-	 * units decide) */
-	for (int k = 0; k < GH_KIND_COUNT; k++) {
+	 * units decide). QUIC is opt-in: no `listen quic`, no UDP socket. */
+	for (int k = 0; k < GH_KIND_TCP_COUNT; k++) {
 		struct gh_addr a;
 		bool have = false;
 
@@ -142,6 +143,8 @@ static int config_finish(struct config_parser *p)
 		if (r < 0)
 			return r;
 	}
+	config_srcaddr_finish(p);
+	config_proxy_finish(p);
 
 	if (p->n_errors)
 		return 0;
@@ -153,6 +156,10 @@ static int config_finish(struct config_parser *p)
 		return r;
 
 	r = config_acl_build(&c->acl);
+	if (r == 0)
+		r = config_acl_build(&c->accept_proxy);
+	for (size_t i = 0; i < c->n_listens && r == 0; i++)
+		r = config_acl_build(&c->listens[i].proxy);
 	for (size_t i = 0; i < c->n_sites && r == 0; i++)
 		r = config_acl_build(&c->sites[i].acl);
 	if (r < 0)
@@ -161,7 +168,7 @@ static int config_finish(struct config_parser *p)
 	c->site_by_name = routes_new();
 	for (int k = 0; k < GH_KIND_COUNT; k++)
 		c->routes[k] = routes_new();
-	if (!c->site_by_name || !c->routes[GH_KIND_HTTP] || !c->routes[GH_KIND_TLS])
+	if (!c->site_by_name || !c->routes[GH_KIND_HTTP] || !c->routes[GH_KIND_TLS] || !c->routes[GH_KIND_QUIC])
 		return -ENOMEM;
 	for (size_t i = 0; i < c->n_sites; i++) {
 		const struct gh_site *s = &c->sites[i];
@@ -206,6 +213,7 @@ int config_parse(const char *filename, const char *text, size_t len,
 	p.c->inspect_timeout_ms = 5000;
 	p.c->connect_timeout_ms = 5000;
 	p.c->idle_timeout_ms = 50000;
+	p.c->quic_idle_timeout_ms = 30000;	/* QUIC's usual max_idle_timeout */
 	p.c->http_mode = GH_HTTP_ROUTE;
 	p.c->max_head = HTTP_HEAD_DEFAULT_CAP;
 	for (int k = 0; k < GH_KIND_COUNT; k++)
@@ -266,6 +274,9 @@ void config_free(struct gh_config *c)
 	free(c->sites);
 	config_alpn_free(c->alpn, c->n_alpn);
 	config_acl_free(&c->acl);
+	config_acl_free(&c->accept_proxy);
+	for (size_t i = 0; c->listens && i < c->n_listens; i++)
+		config_acl_free(&c->listens[i].proxy);
 	free(c->listens);
 	for (int k = 0; k < GH_KIND_COUNT; k++)
 		routes_free(c->routes[k]);

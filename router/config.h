@@ -30,11 +30,32 @@ struct gh_acl {
 	struct prefixset *set;		/* built by config_parse; NULL if no rules */
 };
 
+/* Per-source limits (`source-*` lines, router/config_limits.c), decided in
+ * the listener at accept with one router/srclimit.h table. Off (no table)
+ * unless source-rate or source-inspecting is set. */
+struct gh_source_limits {
+	uint32_t rate;			/* `source-rate N/DURATION`: N; 0 = no rate limit */
+	uint32_t window_ms;		/* ... DURATION */
+	uint32_t inspecting;		/* `source-inspecting K`; 0 = no cap */
+	unsigned v6_prefix;		/* `source-prefix-v6 LEN`; default 64 */
+	uint32_t slots;			/* `source-table N`; default 65536 */
+	/* `source-connections N` before any site: connections one source
+	 * holds at once through every forwarder (relays and hand-offs not yet
+	 * taken); 0 = no cap. Counted apart from the table above
+	 * (router/srcbucket.h, listener/srcconn.h). */
+	uint32_t connections;
+	/* first line of each, 0 = not set */
+	unsigned line_rate, line_inspecting, line_prefix, line_table, line_connections;
+};
+
 enum gh_kind {
 	GH_KIND_HTTP = 0,
 	GH_KIND_TLS = 1,
-	GH_KIND_COUNT = 2,
+	GH_KIND_QUIC = 2,	/* UDP: QUIC routed by the SNI of its Initial packets */
+	GH_KIND_COUNT = 3,
 };
+/* the kinds carried over TCP (a client fd per hand-off) */
+#define GH_KIND_TCP_COUNT 2
 
 enum gh_http_mode {
 	GH_HTTP_ROUTE = 0,
@@ -89,6 +110,15 @@ struct gh_check_rule {
 
 #define GH_NO_CHECK UINT32_MAX
 
+/* `source-prefix PREFIX/96|off` (router/config_srcaddr.c): the IPv6 /96
+ * that IPv4 clients' addresses are embedded in (RFC 6052) to make the
+ * source address of their backend connections */
+struct gh_source_prefix {
+	uint8_t prefix[12];		/* the /96's first 96 bits */
+	bool on;
+	unsigned line;			/* its line; 0: none here (a site inherits the global one) */
+};
+
 struct gh_site {
 	char *name;			/* the first name on its `site` line */
 	char **names;			/* every name, normalised ("*.x" kept) */
@@ -107,6 +137,13 @@ struct gh_site {
 	 * out as the forwarder's dial state: a kind's own servers, then for
 	 * TLS the tls-alpn routes' in order; NULL: none checked */
 	uint32_t *check_of[GH_KIND_COUNT];
+	struct gh_source_prefix source_prefix;	/* its own, else the global one once parsed */
+	uint32_t src_connections;	/* `source-connections N` inside the site: per source, to it; 0 = no cap */
+	unsigned line_src_connections;
+	/* `source-rate N/DURATION` inside the site: new connections per
+	 * source to it (decided once routed); src_rate 0 = none */
+	uint32_t src_rate, src_window_ms;
+	unsigned line_src_rate;
 	unsigned line;
 };
 
@@ -114,12 +151,17 @@ struct gh_listen {
 	enum gh_kind kind;
 	struct gh_addr addr;
 	unsigned line;
+	/* `listen ... accept-proxy CIDR...`: this listen's own balancers, on
+	 * top of the global list (all rules GH_ACL_ALLOW); no rules: none */
+	struct gh_acl proxy;
 };
 
 struct gh_config {
 	uint32_t inspect_timeout_ms;	/* default 5s */
 	uint32_t connect_timeout_ms;	/* default 5s */
 	uint32_t idle_timeout_ms;	/* default 50s */
+	uint32_t quic_idle_timeout_ms;	/* `quic-idle-timeout`: a QUIC flow with no
+					 * datagram either way ends; default 30s */
 	enum gh_http_mode http_mode;	/* default route */
 
 	struct gh_listen *listens;
@@ -156,6 +198,17 @@ struct gh_config {
 	struct gh_check_target *checks;
 	size_t n_checks;
 	uint64_t checks_id;
+	struct gh_source_prefix source_prefix;	/* `source-prefix` before any site */
+	struct gh_source_limits src;	/* `source-*`: global per-source limits */
+	/* `accept-proxy CIDR...`: peers that must send a PROXY header, on
+	 * every listen (all rules GH_ACL_ALLOW); no rules: none */
+	struct gh_acl accept_proxy;
+	/* `direct-clients refuse`: a peer not in accept_proxy is answered as
+	 * a denied client (listener) and its hand-off refused (forwarder) */
+	bool refuse_direct;
+	/* a listen has its own accept-proxy list: the daemons must find the
+	 * listen of each connection (config_listen_at) */
+	bool proxy_listen_lists;
 };
 
 /* Receives one complete message "FILE:LINE: text" (no newline). */
@@ -205,6 +258,46 @@ uint32_t config_check_max_inter(const struct gh_config *c);
 /* An access list's verdict for a client address (family AF_INET: 4 bytes,
  * AF_INET6: 16, IPv4-mapped matched as IPv4): true to let it in. */
 bool config_acl_allows(const struct gh_acl *acl, int family, const uint8_t *addr);
+
+/* The source address a backend connection of site's client takes: the
+ * site's source-prefix with the client's IPv4 address (family AF_INET, 4
+ * bytes) as its last 32 bits, port 0. False, *out untouched, when the site
+ * has none or the client is IPv6: it keeps the host's normal source. */
+bool config_source_addr(const struct gh_config *c, uint32_t site, int family,
+			const uint8_t *addr, struct sockaddr_in6 *out);
+/* Does any site take source addresses from a source-prefix? */
+bool config_uses_source_prefix(const struct gh_config *c);
+/* Are per-source limits on (a table to build)? */
+bool config_source_limits_on(const struct gh_config *c);
+/* The table's slots and the IPv6 grouping, defaults applied. */
+uint32_t config_source_slots(const struct gh_config *c);
+unsigned config_source_v6_prefix(const struct gh_config *c);
+/* Is `source-connections` set, globally or for any site? */
+bool config_source_connections_on(const struct gh_config *c);
+/* Does any site have its own `source-rate`? */
+bool config_site_rates_on(const struct gh_config *c);
+/* The listen a connection is on, from the address it reached (its
+ * socket's getsockname(), or the listening socket's): the listen of
+ * exactly that address, else the wildcard one of its port ([::] takes
+ * every family, 0.0.0.0 IPv4), as the kernel picks; NULL if none. The
+ * kind is not looked at (addresses are unique across kinds), so a
+ * forwarder finds its listen without the listener's word. */
+const struct gh_listen *config_listen_at(const struct gh_config *c, const struct sockaddr *local);
+
+/* Is a peer at addr (as config_acl_allows), connected to listen `on`
+ * (NULL: none known), a trusted balancer whose connections start with a
+ * PROXY header: in the global `accept-proxy` list or the listen's own? */
+bool config_proxy_trusted(const struct gh_config *c, const struct gh_listen *on, int family,
+			  const uint8_t *addr);
+
+/* Does listen `on` (NULL: none known) have balancers at all (the global
+ * list or its own)? Only then is a PROXY header looked for, and only then
+ * does `direct-clients refuse` refuse the other peers. */
+bool config_proxy_any(const struct gh_config *c, const struct gh_listen *on);
+
+/* Is a peer that is not a trusted balancer of `on` refused there
+ * (`direct-clients refuse`, and the listen has balancers)? */
+bool config_proxy_refuses(const struct gh_config *c, const struct gh_listen *on);
 
 const char *gh_kind_str(enum gh_kind k);
 const char *gh_http_mode_str(enum gh_http_mode m);

@@ -30,6 +30,23 @@ static int acl_push(struct gh_acl *acl, const struct prefix *px, uint32_t verdic
 	return 0;
 }
 
+int config_acl_add(struct config_parser *p, struct gh_acl *acl, const struct prefix *px,
+		   uint32_t verdict)
+{
+	if (acl->n_rules + 1 > CONFIG_MAX_ACL_RULES) {
+		config_error(p, "too many %s prefixes in one list (at most %u)",
+			     acl == &p->c->accept_proxy ? "accept-proxy" : "allow/deny",
+			     CONFIG_MAX_ACL_RULES);
+		return 1;
+	}
+	int r = acl_push(acl, px, verdict);
+	if (r < 0)
+		return r;
+	if (!acl->line)
+		acl->line = p->line;
+	return 0;
+}
+
 int config_do_acl(struct config_parser *p, const struct config_directive *d,
 		  const struct config_tok *arg, size_t n)
 {
@@ -50,18 +67,11 @@ int config_do_acl(struct config_parser *p, const struct config_directive *d,
 			config_error(p, "bad prefix '%s' for '%s': %s", Q(q, &arg[i]), d->name, why);
 			continue;
 		}
-		if (acl->n_rules + k > CONFIG_MAX_ACL_RULES) {
-			config_error(p, "too many allow/deny prefixes in one list (at most %u)",
-				     CONFIG_MAX_ACL_RULES);
-			return 0;
-		}
 		for (size_t j = 0; j < k; j++) {
-			r = acl_push(acl, &px[j], verdict);
-			if (r < 0)
-				return r;
+			r = config_acl_add(p, acl, &px[j], verdict);
+			if (r)
+				return r < 0 ? r : 0;
 		}
-		if (!acl->line)
-			acl->line = p->line;
 	}
 	return 0;
 }

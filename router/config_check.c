@@ -266,9 +266,11 @@ static uint64_t checks_hash(const struct gh_config *c)
 	return h ? h : 1;
 }
 
+/* quic servers are not checked (a TCP connect says nothing of a UDP
+ * service): `check ADDR` must name one of the site's TCP servers */
 static bool site_has(const struct gh_site *s, const struct gh_addr *a)
 {
-	for (int k = 0; k < GH_KIND_COUNT; k++)
+	for (int k = 0; k < GH_KIND_TCP_COUNT; k++)
 		for (size_t i = 0; i < s->n_servers[k]; i++)
 			if (!strcmp(s->servers[k][i].text, a->text))
 				return true;
@@ -294,7 +296,8 @@ int config_check_finish(struct config_parser *p)
 		return 0;
 	for (size_t s = 0; s < c->n_sites; s++) {
 		struct gh_site *site = &c->sites[s];
-		for (int k = 0; k < GH_KIND_COUNT; k++) {
+		/* TCP kinds only: a quic server keeps check_of NULL (never down) */
+		for (int k = 0; k < GH_KIND_TCP_COUNT; k++) {
 			size_t all = site->n_servers[k];
 			for (size_t r = 0; k == GH_KIND_TLS && r < site->n_alpn; r++)
 				all += site->alpn[r].n_servers;

@@ -65,6 +65,14 @@ static int config_do_idle(struct config_parser *p, const struct config_directive
 	return 0;
 }
 
+static int config_do_quic_idle(struct config_parser *p, const struct config_directive *d,
+			       const struct config_tok *arg, size_t n)
+{
+	(void)n;
+	config_timeout(p, d, arg, &p->c->quic_idle_timeout_ms, &p->seen_quic_idle);
+	return 0;
+}
+
 int config_add_listen(struct config_parser *p, enum gh_kind kind, const struct gh_addr *a,
 		      unsigned line)
 {
@@ -92,10 +100,9 @@ static int config_do_listen(struct config_parser *p, const struct config_directi
 	int kind;
 
 	(void)d;
-	(void)n;
 	kind = config_kind(&arg[0]);
 	if (kind < 0) {
-		config_error(p, "bad listen kind '%s' (http or tls)", Q(q, &arg[0]));
+		config_error(p, "bad listen kind '%s' (http, tls or quic)", Q(q, &arg[0]));
 		return 0;
 	}
 	why = config_addr(arg[1].s, arg[1].len, ADDR_STAR, &a);
@@ -107,17 +114,22 @@ static int config_do_listen(struct config_parser *p, const struct config_directi
 		config_error(p, "too many listen lines (at most %u)", CONFIG_MAX_LISTENS);
 		return 0;
 	}
-	/* one socket per address, whatever its kind: the second bind would fail */
+	/* one socket per address and protocol: the second bind would fail
+	 * (quic is UDP, so `listen tls [::]:443` and `listen quic [::]:443` share) */
 	for (size_t i = 0; i < p->c->n_listens; i++) {
 		const struct gh_listen *l = &p->c->listens[i];
 
-		if (strcmp(l->addr.text, a.text) == 0) {
+		if (strcmp(l->addr.text, a.text) == 0 &&
+		    (l->kind == GH_KIND_QUIC) == (kind == GH_KIND_QUIC)) {
 			config_error(p, "listen address %s already used by 'listen %s' at line %u",
 				     a.text, gh_kind_str(l->kind), l->line);
 			return 0;
 		}
 	}
-	return config_add_listen(p, (enum gh_kind)kind, &a, p->line);
+	int r = config_add_listen(p, (enum gh_kind)kind, &a, p->line);
+	if (r == 0 && n > 2)	/* options: config_proxy.c */
+		r = config_listen_options(p, &p->c->listens[p->c->n_listens - 1], arg + 2, n - 2);
+	return r;
 }
 
 static int config_do_http_mode(struct config_parser *p, const struct config_directive *d,
@@ -255,7 +267,7 @@ static const char *site_label(const struct gh_site *s)
 static int config_do_server(struct config_parser *p, const struct config_directive *d,
 			    const struct config_tok *arg, size_t n)
 {
-	enum gh_kind kind = strcmp(d->name, "tls") == 0 ? GH_KIND_TLS : GH_KIND_HTTP;
+	enum gh_kind kind = (enum gh_kind)config_kind(&(struct config_tok){ d->name, strlen(d->name) });
 	uint32_t idx = config_current(p, d);
 	struct gh_addr *list;
 	struct gh_site *s;
@@ -341,7 +353,7 @@ static int config_do_default(struct config_parser *p, const struct config_direct
 	(void)n;
 	kind = config_kind(&arg[0]);
 	if (kind < 0) {
-		config_error(p, "bad default kind '%s' (http or tls)", Q(q, &arg[0]));
+		config_error(p, "bad default kind '%s' (http, tls or quic)", Q(q, &arg[0]));
 		return 0;
 	}
 	if (p->default_line[kind]) {
@@ -524,16 +536,18 @@ const struct config_directive config_directives[] = {
 	{ "inspect-timeout", 1, 1, "inspect-timeout DURATION", config_do_inspect },
 	{ "connect-timeout", 1, 1, "connect-timeout DURATION", config_do_connect },
 	{ "idle-timeout", 1, 1, "idle-timeout DURATION", config_do_idle },
-	{ "listen", 2, 2, "listen http|tls ADDRESS:PORT", config_do_listen },
+	{ "quic-idle-timeout", 1, 1, "quic-idle-timeout DURATION", config_do_quic_idle },
+	{ "listen", 2, SIZE_MAX, "listen http|tls|quic ADDRESS:PORT [accept-proxy CIDR...]", config_do_listen },
 	{ "http-mode", 1, 1, "http-mode route|redirect-https", config_do_http_mode },
 	/* min 0: the handler reports it, and still opens a (nameless) site */
 	{ "site", 0, SIZE_MAX, "site NAME [NAME...]", config_do_site },
 	{ "http", 1, SIZE_MAX, "http ADDRESS:PORT [ADDRESS:PORT...]", config_do_server },
 	{ "tls", 1, SIZE_MAX, "tls ADDRESS:PORT [ADDRESS:PORT...]", config_do_server },
+	{ "quic", 1, SIZE_MAX, "quic ADDRESS:PORT [ADDRESS:PORT...]", config_do_server },
 	/* before any site: global; in a site: the site's (config_alpn.c) */
 	{ "tls-alpn", 2, SIZE_MAX, "tls-alpn PROTOCOL ADDRESS:PORT [ADDRESS:PORT...]", config_do_tls_alpn },
 	{ "proxy-protocol", 1, 1, "proxy-protocol v1|v2|off", config_do_proxy },
-	{ "default", 2, 2, "default http|tls reject|SITE", config_do_default },
+	{ "default", 2, 2, "default http|tls|quic reject|SITE", config_do_default },
 	{ "forwarders", 1, 1, "forwarders N", config_do_forwarders },
 	{ "max-head-size", 1, 1, "max-head-size SIZE", config_do_max_head },
 	{ "user", 1, 1, "user NAME", config_do_user },
@@ -546,6 +560,19 @@ const struct config_directive config_directives[] = {
 	  "[http-path PATH] [tls-hello] [ADDRESS:PORT...]", config_do_check },
 	{ "allow", 1, SIZE_MAX, "allow CIDR|all [CIDR...]", config_do_acl },
 	{ "deny", 1, SIZE_MAX, "deny CIDR|all [CIDR...]", config_do_acl },
+	/* before any site: global; in a site: the site's (config_srcaddr.c) */
+	{ "source-prefix", 1, 1, "source-prefix IPV6-PREFIX/96|off", config_do_source_prefix },
+	/* global and per site (config_limits.c) */
+	{ "source-rate", 1, 1, "source-rate N/DURATION", config_do_source },
+	/* global only (config_limits.c) */
+	{ "source-inspecting", 1, 1, "source-inspecting N", config_do_source },
+	{ "source-prefix-v6", 1, 1, "source-prefix-v6 LENGTH", config_do_source },
+	{ "source-table", 1, 1, "source-table N", config_do_source },
+	/* global and per site (config_limits.c) */
+	{ "source-connections", 1, 1, "source-connections N", config_do_source },
+	/* before any site; every listen (config_proxy.c) */
+	{ "accept-proxy", 1, SIZE_MAX, "accept-proxy CIDR [CIDR...]", config_do_accept_proxy },
+	{ "direct-clients", 1, 1, "direct-clients serve|refuse", config_do_direct_clients },
 };
 
 const size_t config_n_directives = sizeof(config_directives) / sizeof(config_directives[0]);

@@ -53,7 +53,7 @@ struct config_parser {
 	/* line of a single-valued directive's first use, 0 = not seen */
 	unsigned seen_inspect, seen_connect, seen_idle, seen_mode;
 	unsigned seen_forwarders, seen_head, seen_user, seen_chroot, seen_maxconn, seen_queue;
-	unsigned seen_metrics;
+	unsigned seen_metrics, seen_direct, seen_quic_idle;
 	unsigned default_line[GH_KIND_COUNT];
 	char *default_name[GH_KIND_COUNT];	/* NULL: reject */
 
@@ -108,10 +108,35 @@ int config_do_check(struct config_parser *p, const struct config_directive *d,
 int config_check_finish(struct config_parser *p);
 void config_check_free(struct gh_config *c);
 
+/* config_srcaddr.c */
+int config_do_source_prefix(struct config_parser *p, const struct config_directive *d,
+			    const struct config_tok *arg, size_t n);
+/* sites inherit the global line; IPv4 servers under a prefix are errors */
+void config_srcaddr_finish(struct config_parser *p);
+
 /* config_acl.c */
 int config_do_acl(struct config_parser *p, const struct config_directive *d,
 		  const struct config_tok *arg, size_t n);
 /* errors for sites with different lists sharing a server of kind k */
+/* source-rate, source-inspecting, source-prefix-v6, source-table,
+ * source-connections (config_limits.c) */
+int config_do_source(struct config_parser *p, const struct config_directive *d,
+		     const struct config_tok *arg, size_t n);
 int config_check_shared(struct config_parser *p, enum gh_kind k);
 int config_acl_build(struct gh_acl *acl);	/* 0 or -errno */
+struct prefix;
+/* append one rule; 0, 1 after reporting the list full, or -ENOMEM */
+int config_acl_add(struct config_parser *p, struct gh_acl *acl, const struct prefix *px,
+		   uint32_t verdict);
+
+/* config_proxy.c */
+int config_do_accept_proxy(struct config_parser *p, const struct config_directive *d,
+			   const struct config_tok *arg, size_t n);
+int config_do_direct_clients(struct config_parser *p, const struct config_directive *d,
+			     const struct config_tok *arg, size_t n);
+/* whole-file checks of the two (errors through config_error_at) */
+void config_proxy_finish(struct config_parser *p);
+/* a listen line's words after its address: `accept-proxy CIDR...` */
+int config_listen_options(struct config_parser *p, struct gh_listen *l, const struct config_tok *arg,
+			  size_t n);
 void config_acl_free(struct gh_acl *acl);

@@ -11,7 +11,7 @@
 
 const char *gh_kind_str(enum gh_kind k)
 {
-	return k == GH_KIND_TLS ? "tls" : "http";
+	return k == GH_KIND_TLS ? "tls" : k == GH_KIND_QUIC ? "quic" : "http";
 }
 
 const char *gh_http_mode_str(enum gh_http_mode m)
@@ -229,5 +229,7 @@ int config_kind(const struct config_tok *t)
 		return GH_KIND_HTTP;
 	if (tok_is(t, "tls"))
 		return GH_KIND_TLS;
+	if (tok_is(t, "quic"))
+		return GH_KIND_QUIC;
 	return -1;
 }

@@ -415,44 +415,73 @@ void prefixset_free(struct prefixset *s)
 
 /* ---- lookup -------------------------------------------------------------- */
 
-uint32_t prefixset_lookup(const struct prefixset *s, int family, const uint8_t *addr)
+/* The range an address falls in, and how many ranges the binary search
+ * compared (*probes): one function for the lookup and for the probe count,
+ * so the count is of the code that runs (inlined; the count is dropped in
+ * prefixset_lookup). SIZE_MAX for a family with no ranges. */
+static inline size_t find_range(const struct prefixset *s, int *family, const uint8_t *addr, unsigned *probes)
 {
 	size_t lo, hi, b;
+	unsigned n = 0;
 
-	if (family == AF_INET6 && memcmp(addr, mapped_prefix, 12) == 0) {
-		family = AF_INET;
+	if (*family == AF_INET6 && memcmp(addr, mapped_prefix, 12) == 0) {
+		*family = AF_INET;
 		addr += 12;
 	}
 	/* the last range starting at or before the key, searched between the
 	 * step's bounds (see struct step) */
-	if (family == AF_INET) {
+	if (*family == AF_INET) {
 		uint32_t k = be32(addr);
 		b = s->step4.bits ? k >> (32 - s->step4.bits) : 0;
 		lo = s->step4.first[b];
 		hi = s->step4.first[b + 1] + (size_t)1;
 		while (hi - lo > 1) {
 			size_t mid = lo + (hi - lo) / 2;
+			n++;
 			if (s->v4_start[mid] <= k)
 				lo = mid;
 			else
 				hi = mid;
 		}
-		return s->v4_value[lo];
+		*probes = n;
+		return lo;
 	}
-	if (family != AF_INET6)
-		return PREFIXSET_NONE;
+	if (*family != AF_INET6) {
+		*probes = 0;
+		return SIZE_MAX;
+	}
 	struct u128 k = key_of(AF_INET6, addr);
 	b = s->step6.bits ? k.hi >> (64 - s->step6.bits) : 0;
 	lo = s->step6.first[b];
 	hi = s->step6.first[b + 1] + (size_t)1;
 	while (hi - lo > 1) {
 		size_t mid = lo + (hi - lo) / 2;
+		n++;
 		if (u128_cmp(s->v6[mid].start, k) <= 0)
 			lo = mid;
 		else
 			hi = mid;
 	}
-	return s->v6[lo].value;
+	*probes = n;
+	return lo;
+}
+
+uint32_t prefixset_lookup(const struct prefixset *s, int family, const uint8_t *addr)
+{
+	unsigned probes;
+	size_t i = find_range(s, &family, addr, &probes);
+
+	if (i == SIZE_MAX)
+		return PREFIXSET_NONE;
+	return family == AF_INET ? s->v4_value[i] : s->v6[i].value;
+}
+
+unsigned prefixset_probes(const struct prefixset *s, int family, const uint8_t *addr)
+{
+	unsigned probes;
+
+	(void)find_range(s, &family, addr, &probes);
+	return probes;
 }
 
 size_t prefixset_ranges(const struct prefixset *s)

@@ -74,6 +74,10 @@ void prefixset_free(struct prefixset *set);
  * bytes, IPv4-mapped looked up as IPv4), or PREFIXSET_NONE. */
 uint32_t prefixset_lookup(const struct prefixset *set, int family, const uint8_t *addr);
 
+/* How many ranges a lookup of this address compares in its binary search
+ * (after the index step): the cost per lookup, counted rather than timed. */
+unsigned prefixset_probes(const struct prefixset *set, int family, const uint8_t *addr);
+
 /* Ranges stored (both families), and bytes they take. */
 size_t prefixset_ranges(const struct prefixset *set);
 size_t prefixset_memory(const struct prefixset *set);

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <openssl/core_names.h>
+#include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/params.h>
 #include "router/quic_crypto.h"
@@ -58,6 +59,10 @@ struct quic_crypto *quic_crypto_new(void)
 
 	if (!c)
 		return NULL;
+	/* no cleanup at exit: it takes locks (futex), and a sandboxed daemon's
+	 * filter refuses them; the process is ending anyway. Only the first
+	 * initialisation's flags count, so this comes before any other use. */
+	OPENSSL_init_crypto(OPENSSL_INIT_NO_ATEXIT, NULL);
 	c->hmac = EVP_MAC_fetch(NULL, "HMAC", NULL);
 	c->ecb = EVP_CIPHER_fetch(NULL, "AES-128-ECB", NULL);
 	c->gcm = EVP_CIPHER_fetch(NULL, "AES-128-GCM", NULL);

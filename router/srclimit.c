@@ -7,7 +7,10 @@
 #include "router/srclimit.h"
 
 #define NIL UINT32_MAX
-#define KEY_LEN 17			/* family byte, then the masked address */
+/* the masked address (16 bytes), then 4 bytes: the family in the top
+ * bit, the site of srclimit_take() (or 0) below; 20 bytes keep a slot at
+ * 56 */
+#define KEY_LEN 20
 
 struct src {
 	uint8_t key[KEY_LEN];
@@ -53,6 +56,11 @@ struct srclimit *srclimit_new(size_t slots, const struct srclimit_config *cfg, c
 		errno = ENOMEM;
 		return NULL;
 	}
+	/* touched now: the memory is taken at start, not as sources come
+	 * (calloc may hand out pages the kernel has not backed yet);
+	 * explicit_bzero, since a compiler may drop a memset after calloc */
+	explicit_bzero(t->src, slots * sizeof(*t->src));
+	explicit_bzero(t->index, buckets * sizeof(*t->index));
 	t->cfg = *cfg;
 	memcpy(t->key, key, SIPHASH_KEY_LEN);
 	t->slots = slots;
@@ -70,22 +78,32 @@ void srclimit_free(struct srclimit *t)
 	free(t);
 }
 
-/* The source an address belongs to: family, then the address cut to the
- * group's prefix (IPv4-mapped taken as IPv4). */
-static void source_key(const struct srclimit *t, int family, const uint8_t *addr, uint8_t key[KEY_LEN])
+void srclimit_group(unsigned v4_prefix, unsigned v6_prefix, int family, const uint8_t *addr,
+		   uint8_t key[SRCLIMIT_GROUP_LEN])
 {
 	unsigned len;
 
-	memset(key, 0, KEY_LEN);
+	memset(key, 0, SRCLIMIT_GROUP_LEN);
 	if (family == AF_INET6 && memcmp(addr, mapped_prefix, 12) == 0) {
 		family = AF_INET;
 		addr += 12;
 	}
 	key[0] = family == AF_INET ? 4 : 6;
-	len = family == AF_INET ? t->cfg.v4_prefix : t->cfg.v6_prefix;
+	len = family == AF_INET ? v4_prefix : v6_prefix;
 	memcpy(key + 1, addr, len / 8);
 	if (len % 8)
 		key[1 + len / 8] = (uint8_t)(addr[len / 8] & (0xff00 >> (len % 8)));
+}
+
+static void source_key(const struct srclimit *t, int family, const uint8_t *addr, uint32_t tag,
+		       uint8_t key[KEY_LEN])
+{
+	uint8_t g[SRCLIMIT_GROUP_LEN];
+
+	srclimit_group(t->cfg.v4_prefix, t->cfg.v6_prefix, family, addr, g);
+	memcpy(key, g + 1, 16);
+	uint32_t w = (tag & 0x7fffffffu) | (g[0] == 6 ? 0x80000000u : 0);
+	memcpy(key + 16, &w, sizeof(w));
 }
 
 /* The index position holding entry e (it is there: it was inserted). */
@@ -173,45 +191,61 @@ static uint32_t take_slot(struct srclimit *t)
 	return e;
 }
 
-static uint64_t bucket_full(const struct srclimit *t)
+/* a token bucket's parameters: the table's, or a site's (srclimit_take) */
+struct rate {
+	uint32_t n, window_ms;
+};
+
+static uint64_t bucket_full(struct rate r)
 {
-	return (uint64_t)t->cfg.rate * t->cfg.window_ms;
+	return (uint64_t)r.n * r.window_ms;
 }
 
-static void refill(const struct srclimit *t, struct src *s, uint64_t now_ms)
+static void refill(struct rate r, struct src *s, uint64_t now_ms)
 {
 	if (now_ms <= s->refill_ms)
 		return;		/* a clock that stands still (or steps back) adds nothing */
 	uint64_t dt = now_ms - s->refill_ms;
-	if (dt > t->cfg.window_ms)
-		dt = t->cfg.window_ms;	/* a whole window refills everything */
-	s->credit += dt * t->cfg.rate;
-	if (s->credit > bucket_full(t))
-		s->credit = bucket_full(t);
+	if (dt > r.window_ms)
+		dt = r.window_ms;	/* a whole window refills everything */
+	s->credit += dt * r.n;
+	if (s->credit > bucket_full(r))
+		s->credit = bucket_full(r);
 	s->refill_ms = now_ms;
 }
 
-enum srclimit_status srclimit_admit(struct srclimit *t, int family, const uint8_t *addr, uint64_t now_ms,
-				    uint32_t *retry_after_s)
+/* Take a token from s's bucket, or say when the next one comes. */
+static bool take_token(struct rate r, struct src *s, uint64_t now_ms, uint32_t *retry_after_s)
 {
-	uint8_t key[KEY_LEN];
+	refill(r, s, now_ms);
+	if (s->credit < r.window_ms) {
+		uint64_t ms = (r.window_ms - s->credit + r.n - 1) / r.n;
+		*retry_after_s = (uint32_t)((ms + 999) / 1000);
+		return false;
+	}
+	s->credit -= r.window_ms;
+	return true;
+}
+
+/* The entry of key, made (with a full bucket) if new and seen now: to
+ * the end of the idle list if idle. NIL when the table is full of live
+ * sources. */
+static uint32_t entry(struct srclimit *t, const uint8_t key[KEY_LEN], struct rate r, uint64_t now_ms)
+{
 	size_t slot = 0;
-	uint32_t e;
+	uint64_t h = siphash24(t->key, key, KEY_LEN);
+	uint32_t e = find(t, key, h, &slot);
 	struct src *s;
 
-	*retry_after_s = 0;
-	source_key(t, family, addr, key);
-	uint64_t h = siphash24(t->key, key, KEY_LEN);
-	e = find(t, key, h, &slot);
 	if (e == NIL) {
 		e = take_slot(t);
 		if (e == NIL)
-			return SRCLIMIT_FULL;
+			return NIL;
 		s = &t->src[e];
 		memcpy(s->key, key, KEY_LEN);
 		s->hash = h;
 		s->live = 0;
-		s->credit = bucket_full(t);
+		s->credit = bucket_full(r);
 		s->refill_ms = now_ms;
 		/* an eviction may have moved the probe run: look again for
 		 * the empty bucket (the key is still absent) */
@@ -224,20 +258,44 @@ enum srclimit_status srclimit_admit(struct srclimit *t, int family, const uint8_
 		idle_unlink(t, e);
 		idle_append(t, e);
 	}
+	return e;
+}
+
+enum srclimit_status srclimit_admit(struct srclimit *t, int family, const uint8_t *addr, uint64_t now_ms,
+				    uint32_t *retry_after_s)
+{
+	uint8_t key[KEY_LEN];
+	const struct rate r = { t->cfg.rate, t->cfg.window_ms };
+
+	*retry_after_s = 0;
+	source_key(t, family, addr, 0, key);
+	uint32_t e = entry(t, key, r, now_ms);
+	if (e == NIL)
+		return SRCLIMIT_FULL;
+	struct src *s = &t->src[e];
 	if (t->cfg.max_concurrent && s->live >= t->cfg.max_concurrent)
 		return SRCLIMIT_OVER_CONCURRENT;
-	if (t->cfg.rate) {
-		refill(t, s, now_ms);
-		if (s->credit < t->cfg.window_ms) {
-			uint64_t ms = (t->cfg.window_ms - s->credit + t->cfg.rate - 1) / t->cfg.rate;
-			*retry_after_s = (uint32_t)((ms + 999) / 1000);
-			return SRCLIMIT_OVER_RATE;
-		}
-		s->credit -= t->cfg.window_ms;
-	}
+	if (t->cfg.rate && !take_token(r, s, now_ms, retry_after_s))
+		return SRCLIMIT_OVER_RATE;
 	if (s->live++ == 0)
 		idle_unlink(t, e);
 	return SRCLIMIT_OK;
+}
+
+enum srclimit_status srclimit_take(struct srclimit *t, int family, const uint8_t *addr, uint32_t site,
+				   uint32_t rate, uint32_t window_ms, uint64_t now_ms, uint32_t *retry_after_s)
+{
+	uint8_t key[KEY_LEN];
+	const struct rate r = { rate, window_ms };
+
+	*retry_after_s = 0;
+	if (rate == 0 || window_ms == 0)
+		return SRCLIMIT_OK;
+	source_key(t, family, addr, site, key);
+	uint32_t e = entry(t, key, r, now_ms);
+	if (e == NIL)
+		return SRCLIMIT_FULL;	/* only with live sources from srclimit_admit */
+	return take_token(r, &t->src[e], now_ms, retry_after_s) ? SRCLIMIT_OK : SRCLIMIT_OVER_RATE;
 }
 
 long srclimit_slot(const struct srclimit *t, int family, const uint8_t *addr)
@@ -245,7 +303,7 @@ long srclimit_slot(const struct srclimit *t, int family, const uint8_t *addr)
 	uint8_t key[KEY_LEN];
 	size_t slot;
 
-	source_key(t, family, addr, key);
+	source_key(t, family, addr, 0, key);
 	uint32_t e = find(t, key, siphash24(t->key, key, KEY_LEN), &slot);
 	return e == NIL ? -1 : (long)e;
 }
@@ -278,7 +336,7 @@ size_t srclimit_memory(const struct srclimit *t)
 size_t srclimit_bucket(const struct srclimit *t, int family, const uint8_t *addr)
 {
 	uint8_t key[KEY_LEN];
-	source_key(t, family, addr, key);
+	source_key(t, family, addr, 0, key);
 	return siphash24(t->key, key, KEY_LEN) & t->mask;
 }
 

@@ -17,8 +17,8 @@
  *
  * Memory: `slots` entries of 56 bytes (x86-64) and an index of 4-byte
  * buckets, the power of two at or above 2 x slots (64 bytes a slot when
- * slots is a power of two: 65 536 slots take 4 MiB), allocated once by
- * srclimit_new (srclimit_memory() says how much); admit and release never
+ * slots is a power of two: 65 536 slots take 4 MiB), allocated and touched
+ * once by srclimit_new (srclimit_memory() says how much); admit and release never
  * allocate. The index is open addressing with linear probing, hashed with
  * SipHash-2-4 under a key the caller draws at random, so a client cannot
  * choose addresses that collide.
@@ -35,7 +35,11 @@
  * at once (every live slot holds at least one), and FULL never comes before
  * the global connection cap does.
  *
- * Not thread-safe; one table per process (the listener).
+ * srclimit_take() uses a table for rates alone, keyed by source and a
+ * site: the sites' own `source-rate` lines (every entry idle, so the least
+ * recently seen is evicted when the table is full).
+ *
+ * Not thread-safe; the listener holds one table of each kind.
  */
 #include <stdbool.h>
 #include <stddef.h>
@@ -43,6 +47,9 @@
 #include "router/siphash.h"
 
 #define SRCLIMIT_MAX_SLOTS (1u << 24)
+/* a source as bytes: a family byte (4 or 6), then the address cut to the
+ * group's prefix (host bits zero) */
+#define SRCLIMIT_GROUP_LEN 17u
 
 struct srclimit_config {
 	unsigned v4_prefix;		/* 1..32 */
@@ -71,6 +78,15 @@ void srclimit_free(struct srclimit *t);
 enum srclimit_status srclimit_admit(struct srclimit *t, int family, const uint8_t *addr, uint64_t now_ms,
 				    uint32_t *retry_after_s);
 
+/* A site's rate, in a table of its own (one table for every site): take a
+ * token from the bucket of (the source of addr, site), `rate` new
+ * connections per window_ms, full when first seen. OK, OVER_RATE (with
+ * *retry_after_s), or FULL only in a table srclimit_admit() also holds
+ * live sources in. Nothing to release: entries stay idle, so the least
+ * recently seen is evicted when the table is full. rate 0: always OK. */
+enum srclimit_status srclimit_take(struct srclimit *t, int family, const uint8_t *addr, uint32_t site,
+				   uint32_t rate, uint32_t window_ms, uint64_t now_ms, uint32_t *retry_after_s);
+
 /* A connection admitted with SRCLIMIT_OK ended. -1 if the source holds no
  * counted connection (a caller bug; nothing changes). */
 int srclimit_release(struct srclimit *t, int family, const uint8_t *addr);
@@ -83,7 +99,14 @@ int srclimit_release(struct srclimit *t, int family, const uint8_t *addr);
 long srclimit_slot(const struct srclimit *t, int family, const uint8_t *addr);
 int srclimit_release_slot(struct srclimit *t, uint32_t slot);
 
-/* Sources the table holds, and its fixed size in bytes. */
+/* The source addr belongs to, as SRCLIMIT_GROUP_LEN bytes (family
+ * AF_INET: 4 bytes, AF_INET6: 16, IPv4-mapped taken as IPv4). Shared with
+ * router/srcbucket.h, so both group sources alike. */
+void srclimit_group(unsigned v4_prefix, unsigned v6_prefix, int family, const uint8_t *addr,
+		   uint8_t key[SRCLIMIT_GROUP_LEN]);
+
+/* Sources the table holds, and its fixed size in bytes (all of it touched
+ * by srclimit_new: resident from the start). */
 size_t srclimit_used(const struct srclimit *t);
 size_t srclimit_memory(const struct srclimit *t);
 

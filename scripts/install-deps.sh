@@ -5,7 +5,7 @@
 set -euo pipefail
 need=(make gcc pkg-config libsystemd-dev libssl-dev libseccomp-dev check
       clang libclang-rt-14-dev systemd systemd-container curl openssl iproute2 python3 groff-base
-      debhelper dpkg-dev fakeroot rsync valgrind prometheus)
+      debhelper dpkg-dev fakeroot rsync valgrind prometheus ngtcp2-client ngtcp2-server chromium)
 [ $# -eq 0 ] || need=("$@")
 missing=()
 for p in "${need[@]}"; do

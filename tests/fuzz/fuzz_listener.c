@@ -16,7 +16,17 @@
  *  - the name is NUL-terminated, normalised and at most 253 bytes;
  *  - after the allow/deny lists (decide_access, the peer picked by byte 0),
  *    a hand-off is to a client both the global and its site's list allow,
- *    and a refused one is answered "denied" (403, or the access_denied alert).
+ *    and a refused one is answered "denied" (403, or the access_denied alert);
+ *  - with byte 0's bit 4 the peer is an accept-proxy balancer: a hand-off
+ *    follows a PROXY header proxy_parse() takes as whole at exactly the
+ *    length the hand-off would name, the bytes after it decide as they
+ *    would alone, the header's source meets the lists, and decide_client()
+ *    decides all that in one call; at the timeout, a header not yet whole
+ *    is a quiet bad_proxy, and a whole one alone a quiet close;
+ *  - without bit 4, decide_client() for the (direct) peer decides as the
+ *    steps do, and with bit 5 (a config with `direct-clients refuse`) it
+ *    never hands off and every answer it would have given is "denied"
+ *    (that config names its balancers in each listen's own list).
  */
 #include <arpa/inet.h>
 #include <stdint.h>
@@ -27,8 +37,9 @@
 #include "router/acme_challenge.h"
 #include "router/hostname.h"
 #include "router/http_head.h"
+#include "router/proxy_parse.h"
 
-static struct gh_config *cfgs[2];
+static struct gh_config *cfgs[3];
 /* the answer buffers decide_*() write into: theirs is the only memory an
  * answer may be in, apart from the static TLS alert */
 static char ans[DECIDE_ANSWER_MAX], ans2[DECIDE_ANSWER_MAX];
@@ -44,6 +55,7 @@ static void setup(void)
 {
 	static const char route[] =
 		"max-head-size 2k\n"
+		"accept-proxy 10.0.0.0/8\n"
 		"deny 203.0.113.0/24 2001:db8:bad::/48\n"
 		"site a.example www.a.example *.w.example\n  http [::1]:80\n  tls [::1]:443\n"
 		"site b.example\n  tls [2001:db8::1]:443\n"
@@ -51,12 +63,22 @@ static void setup(void)
 		"default tls b.example\n";
 	static const char redirect[] =
 		"http-mode redirect-https\n"
+		"accept-proxy 10.0.0.0/8\n"
 		"site a.example\n  http [::1]:80\n  tls [::1]:443\n"
 		"default http a.example\n";
+	/* the balancers as each listen's own list */
+	static const char refuse[] =
+		"listen http [::]:80 accept-proxy 10.0.0.0/8\n"
+		"listen tls [::]:443 accept-proxy 10.0.0.0/8\n"
+		"direct-clients refuse\n"
+		"site a.example www.a.example\n  http [::1]:80\n  tls [::1]:443\n"
+		"site b.example\n  tls [2001:db8::1]:443\n"
+		"default tls b.example\n";
 	if (cfgs[0])
 		return;
 	if (config_parse("route", route, sizeof(route) - 1, no_errors, NULL, &cfgs[0]) < 0 ||
-	    config_parse("redirect", redirect, sizeof(redirect) - 1, no_errors, NULL, &cfgs[1]) < 0)
+	    config_parse("redirect", redirect, sizeof(redirect) - 1, no_errors, NULL, &cfgs[1]) < 0 ||
+	    config_parse("refuse", refuse, sizeof(refuse) - 1, no_errors, NULL, &cfgs[2]) < 0)
 		abort();
 }
 
@@ -144,6 +166,109 @@ static void check_access(const struct gh_config *cfg, unsigned kind, const struc
 		abort();
 }
 
+/* the listen of kind a client of cfg comes in on */
+static const struct gh_listen *on_of(const struct gh_config *cfg, unsigned kind)
+{
+	for (size_t i = 0; i < cfg->n_listens; i++)
+		if (cfg->listens[i].kind == (enum gh_kind)kind)
+			return &cfg->listens[i];
+	abort();
+}
+
+static const struct sockaddr_in6 *balancer(void)
+{
+	static struct sockaddr_in6 bal = { .sin6_family = AF_INET6 };
+
+	inet_pton(AF_INET6, "::ffff:10.0.0.1", &bal.sin6_addr);
+	return &bal;
+}
+
+/* The inspect deadline, for the balancer (bit 4) or a direct peer. */
+static void timed_out(const struct gh_config *cfg, unsigned kind, const uint8_t *seen, size_t len,
+		      const struct sockaddr_storage *peer, bool behind)
+{
+	struct sockaddr_in6 client;
+	struct proxy_parse_result r;
+	struct decision d, alone;
+
+	decide_client_timeout(cfg, on_of(cfg, kind), kind, behind ? balancer() : (const struct sockaddr_in6 *)peer, seen, len,
+			      len > 0, &d, ans, sizeof(ans), &client);
+	check(cfg, kind, &d, seen, len, ans);
+	if (d.action != DECIDE_ANSWER)
+		abort();	/* a timeout always ends the client */
+	if (!behind) {
+		decide_timeout(kind, len > 0, &alone, ans2, sizeof(ans2));
+		if (!same(&d, &alone))
+			abort();	/* a direct client times out as before */
+		return;
+	}
+	if (proxy_parse(seen, len, &r) != PROXY_PARSE_DONE) {
+		if (strcmp(d.result, "bad_proxy") || d.answer_len)
+			abort();	/* a header not whole in time: a quiet close */
+	} else if (r.header_len == len && d.answer_len) {
+		abort();	/* nothing after the header: nothing to answer */
+	}
+}
+
+/* A direct peer: decide_client() is decide_bytes() then decide_access(),
+ * and under direct-clients refuse the same with every word a "denied". */
+static void direct(const struct gh_config *cfg, unsigned kind, const uint8_t *seen, size_t len, bool closed,
+		   const struct sockaddr_storage *peer, const struct decision *steps)
+{
+	struct sockaddr_in6 client;
+	struct decision one;
+	size_t hl;
+
+	decide_client(cfg, on_of(cfg, kind), kind, (const struct sockaddr_in6 *)peer, seen, len, closed, &one, ans2, sizeof(ans2),
+		      &hl, &client);
+	check(cfg, kind, &one, seen, len, ans2);
+	if (hl)
+		abort();	/* a direct peer's bytes are never a PROXY header */
+	if (!config_proxy_refuses(cfg, on_of(cfg, kind))) {
+		if (!same(&one, steps))
+			abort();
+		return;
+	}
+	if (one.action == DECIDE_HANDOFF)
+		abort();
+	bool spoke = steps->action == DECIDE_HANDOFF || (steps->action == DECIDE_ANSWER && steps->answer_len);
+	if (spoke ? strcmp(one.result, "denied") != 0 : !same(&one, steps))
+		abort();
+}
+
+/* The peer is a trusted balancer: decide as decide_client() does, step by
+ * step with the invariants between, then check decide_client() agrees. */
+static void behind_balancer(const struct gh_config *cfg, unsigned kind, const uint8_t *seen, size_t len,
+			    bool closed, struct decision *d)
+{
+	const struct sockaddr_in6 *bal = balancer();
+	struct sockaddr_in6 client, client2;
+	struct proxy_parse_result r;
+	struct decision one;
+	size_t hl, hl2;
+
+	if (decide_proxy(cfg, on_of(cfg, kind), bal, seen, len, closed, d, &hl, &client)) {
+		if (hl == 0 || hl > len || proxy_parse(seen, hl, &r) != PROXY_PARSE_DONE || r.header_len != hl)
+			abort();	/* past a header that is not one whole header */
+		decide_bytes(cfg, kind, seen + hl, len - hl, closed, d, ans, sizeof(ans));
+		check(cfg, kind, d, seen + hl, len - hl, ans);
+		struct sockaddr_storage ss;
+		memset(&ss, 0, sizeof(ss));
+		memcpy(&ss, &client, sizeof(client));
+		decide_access(cfg, kind, (const struct sockaddr *)&ss, d, ans, sizeof(ans));
+		check_access(cfg, kind, &ss, d);
+	} else {
+		if (d->action == DECIDE_HANDOFF || (d->action == DECIDE_ANSWER && d->answer_len))
+			abort();	/* no header yet: nothing but a wait or a close */
+		if (proxy_parse(seen, len, &r) == PROXY_PARSE_DONE)
+			abort();
+	}
+	decide_client(cfg, on_of(cfg, kind), kind, bal, seen, len, closed, &one, ans2, sizeof(ans2), &hl2, &client2);
+	if (one.action != d->action || one.site != d->site || strcmp(one.name, d->name) ||
+	    one.answer_len != d->answer_len)
+		abort();	/* decide_client() is these steps */
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -151,7 +276,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		return 0;
 	setup();
 	unsigned kind = data[0] & 1;
-	const struct gh_config *cfg = cfgs[(data[0] >> 1) & 1];
+	const struct gh_config *cfg = cfgs[data[0] & 0x20 ? 2 : (data[0] >> 1) & 1];
 	uint8_t *seen = malloc(size);
 	size_t len = 0, i = 1;
 	struct decision d, whole;
@@ -160,11 +285,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		return 0;
 	while (i < size) {
 		uint8_t op = data[i++];
+		struct sockaddr_storage ss;
+		peer_of((data[0] >> 2) & 3, &ss);
 		if (op >= 0xf0 && op < 0xf8) {
-			decide_timeout(kind, len > 0, &d, ans, sizeof(ans));
-			check(cfg, kind, &d, seen, len, ans);
-			if (d.action != DECIDE_ANSWER)
-				abort();	/* a timeout always ends the client */
+			timed_out(cfg, kind, seen, len, &ss, data[0] & 0x10);
 			break;
 		}
 		bool closed = op >= 0xf8;
@@ -181,10 +305,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		decide_bytes(cfg, kind, seen, len, closed, &whole, ans2, sizeof(ans2));
 		if (!same(&d, &whole))
 			abort();	/* deterministic */
-		struct sockaddr_storage ss;
-		peer_of((data[0] >> 2) & 3, &ss);
-		decide_access(cfg, kind, (const struct sockaddr *)&ss, &d, ans, sizeof(ans));
-		check_access(cfg, kind, &ss, &d);
+		if (data[0] & 0x10) {
+			behind_balancer(cfg, kind, seen, len, closed, &d);
+		} else {
+			decide_access(cfg, kind, (const struct sockaddr *)&ss, &d, ans, sizeof(ans));
+			check_access(cfg, kind, &ss, &d);
+			direct(cfg, kind, seen, len, closed, &ss, &d);
+		}
 		if (d.action != DECIDE_WAIT)
 			break;
 		if (closed)

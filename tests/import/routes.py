@@ -48,6 +48,11 @@ def haproxy(path):
                 if w[0] == "mode":
                     mode_default = w[1]
     facts, suffix, default = set(), {}, {}
+    # (kind, host) -> backend, from `use_backend B if COND` rules in file
+    # order, the first rule that names a host winning; a name rule before
+    # them takes the hosts whose NAME+suffix backend exists
+    routed = {}
+    backends = {s["name"] for s in sections if s["type"] == "backend"}
     redirect = False
     for s in sections:
         if s["type"] != "frontend":
@@ -57,19 +62,71 @@ def haproxy(path):
             if w[0] == "mode":
                 mode = w[1]
         kind = "http" if mode == "http" else "tls"
+        acls = {}
+
+        def hosts_of(words):
+            fetch, vals = words[0], [v for v in words[1:] if v not in ("-i", "--")]
+            if not re.fullmatch(r"req_ssl_sni|req\.ssl_sni|(req\.)?hdr\(host\)", fetch, re.I):
+                return None
+            return [v.lower() for v in vals]
+
         for w in s["lines"]:
             if w[:3] == ["http-request", "redirect", "scheme"] and w[3] == "https":
                 redirect = True
+            if w[0] == "acl":
+                hs = hosts_of(w[2:])
+                acls[w[1]] = None if hs is None or acls.get(w[1], []) is None else acls.get(w[1], []) + hs
             m = re.fullmatch(r"%\[(req\.hdr\(host\)|req_ssl_sni)[^\]]*\](.*)", w[1], re.I) \
                 if w[0] == "use_backend" and len(w) == 2 else None
             if m:
                 suffix[kind] = m.group(2)
+            if w[0] == "use_backend" and len(w) > 3 and w[2] == "if":
+                hosts, terms, i = [], [], 3
+                while i < len(w):
+                    if w[i] in ("||", "or"):
+                        i += 1
+                    elif w[i] == "{":
+                        end = w.index("}", i)
+                        terms.append(hosts_of(w[i + 1:end]))
+                        i = end + 1
+                    else:
+                        terms.append(acls.get(w[i]) if not w[i].startswith("!") else None)
+                        i += 1
+                if any(t is None for t in terms):
+                    continue
+                for h in (h for t in terms for h in t):
+                    if kind in suffix and h + suffix[kind] in backends:
+                        continue
+                    routed.setdefault((kind, h), w[1])
             if w[0] == "default_backend":
                 default[kind] = w[1]
         facts.add("default %s %s" % (kind, "reject"))
-    if "http" in suffix or redirect:
+    if "http" in suffix or any(k == "http" for k, _ in routed) or redirect:
         facts.add("http-mode " + ("redirect-https" if redirect else "route"))
 
+    def servers_of(s):
+        # default-server options apply to every server line after them
+        servers, dflt = [], []
+        for w in s["lines"]:
+            if w[0] == "default-server":
+                dflt = w[1:]
+            elif w[0] == "server":
+                servers.append(w + dflt)
+        return servers
+
+    def add_site(site, kind, s):
+        servers = servers_of(s)
+        ordered = [w for w in servers if "backup" not in w] + [w for w in servers if "backup" in w]
+        for n, w in enumerate(ordered, 1):
+            facts.add(f"{site} {kind} {n} {canon(w[2])}")
+        proxies = {("v2" if "send-proxy-v2" in w else "v1" if "send-proxy" in w else "") for w in servers}
+        if len(proxies) == 1 and "" not in proxies:
+            facts.add(f"proxy {site} {proxies.pop()}")
+
+    first_site = {}
+    for (kind, host), b in routed.items():
+        first_site.setdefault(b, host)
+        add_site(host, kind, next(s for s in sections if s["type"] == "backend" and s["name"] == b))
     for s in sections:
         if s["type"] != "backend":
             continue
@@ -77,25 +134,14 @@ def haproxy(path):
             if not s["name"].endswith(suf):
                 continue
             site = s["name"][: -len(suf)].lower()
-            # default-server options apply to every server line after them
-            servers, dflt = [], []
-            for w in s["lines"]:
-                if w[0] == "default-server":
-                    dflt = w[1:]
-                elif w[0] == "server":
-                    servers.append(w + dflt)
-            ordered = [w for w in servers if "backup" not in w] + \
-                      [w for w in servers if "backup" in w]
-            for n, w in enumerate(ordered, 1):
-                facts.add(f"{site} {kind} {n} {canon(w[2])}")
-            proxies = {("v2" if "send-proxy-v2" in w else "v1" if "send-proxy" in w else "")
-                       for w in servers}
-            if len(proxies) == 1 and "" not in proxies:
-                facts.add(f"proxy {site} {proxies.pop()}")
-            for k, b in default.items():
-                if b == s["name"]:
-                    facts.discard(f"default {k} reject")
-                    facts.add(f"default {k} {site}")
+            if (kind, site) in routed:
+                continue
+            first_site.setdefault(s["name"], site)
+            add_site(site, kind, s)
+    for k, b in default.items():
+        if b in first_site:
+            facts.discard(f"default {k} reject")
+            facts.add(f"default {k} {first_site[b]}")
     return facts
 
 

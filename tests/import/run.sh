@@ -168,11 +168,25 @@ has_err bad-hostname '^tests/import/bad-hostname\.cfg:17: cannot translate: .*we
 checks_ok bad-hostname
 has_line bad-hostname '^site good\.example\.net$'
 
+# --- routing by ACL: named (several lines add up), anonymous, ||/or, SNI and Host
+haproxy_valid acl
+convert acl
+rc_is acl 0
+checks_ok acl
+same_routes acl
+has_line acl '^site store\.example\.net$'
+has_err acl '^tests/import/acl\.cfg:28: note: .blog\.example\.net. already reaches backend .blog-tls.'
+
+haproxy_valid bad-acl
 convert bad-acl
 rc_is bad-acl 1
-has_err bad-acl '^tests/import/bad-acl\.cfg:13: cannot translate: .use_backend blog if is_blog.'
+has_err bad-acl '^tests/import/bad-acl\.cfg:16: cannot translate: .use_backend blog if from_lan.: acl .from_lan. \(line 14\) names no hosts'
+has_err bad-acl '^tests/import/bad-acl\.cfg:17: cannot translate: .*a negated condition'
+has_err bad-acl "^tests/import/bad-acl\\.cfg:18: cannot translate: .*joined by 'and'"
+has_err bad-acl '^tests/import/bad-acl\.cfg:19: cannot translate: .*-m str'
 checks_ok bad-acl
 has_line bad-acl '^site www\.example\.net$'
+has_line bad-acl '^site blog\.example\.net$'
 
 convert bad-http
 rc_is bad-http 1
@@ -187,6 +201,21 @@ rc_is bad-expression 1
 has_err bad-expression '^tests/import/bad-expression\.cfg:12: cannot translate: .*map\('
 has_err bad-expression '^tests/import/bad-expression\.cfg:21: cannot translate: .*send-proxy'
 checks_ok bad-expression
+
+# accept-proxy on one bind of two: that listen alone
+has_line bad-expression '^listen +tls +0\.0\.0\.0:443 +accept-proxy 0\.0\.0\.0/0 ::/0 +# .*:15 bind :443 accept-proxy'
+has_line bad-expression '^listen +http +0\.0\.0\.0:80 +# '
+has_err bad-expression '^tests/import/bad-expression\.cfg:15: note: .*accept-proxy 0\.0\.0\.0/0 ::/0 trusts every peer'
+
+# --- behind a balancer: accept-proxy on every bind
+haproxy_valid proxy
+convert proxy
+rc_is proxy 0
+checks_ok proxy
+same_routes proxy
+has_line proxy '^listen +http +0\.0\.0\.0:80 +accept-proxy 0\.0\.0\.0/0 ::/0 +# '
+has_line proxy '^listen +tls +0\.0\.0\.0:443 +accept-proxy 0\.0\.0\.0/0 ::/0 +# '
+has_err proxy '^tests/import/proxy\.cfg:11: note: .*accept-proxy 0\.0\.0\.0/0 ::/0 trusts every peer'
 
 # a file that isn't there, and the usage
 if "$GH" import-haproxy "$TMP/none.cfg" >/dev/null 2>"$TMP/none.err"; then bad "missing file: exit 0"; else

@@ -160,7 +160,11 @@ for _suite in ("tests_robust",    # hostile clients, broken backends, dying proc
                "tests_alpn",      # tls-alpn routes (issue #15.4)
                "tests_metrics",   # counters, the exporter, `gatehouse status`
                "tests_health",    # health checks: one checker, a page every forwarder reads
-               "tests_acl"):      # allow/deny lists with clients from several addresses
+               "tests_acl",       # allow/deny lists with clients from several addresses
+               "tests_srcaddr",   # source-prefix: a backend in a namespace sees the client
+               "tests_limits",    # per-source rate and inspection caps
+               "tests_proxy",     # accept-proxy: PROXY headers from a front balancer
+               "tests_quic"):     # QUIC passthrough by SNI with ngtcp2 (issue #14)
     try:
         importlib.import_module(_suite)
     except ModuleNotFoundError as e:

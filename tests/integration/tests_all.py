@@ -993,14 +993,14 @@ def test_listener_killed(t):
 
 # ====================================================================== 11 bogus hand-offs
 
-HANDOFF_FMT = "<IHHBBH16sB3xQ254s254sI"
+HANDOFF_FMT = "<IHHBBH16sBxHQ254s254sI"
 assert struct.calcsize(HANDOFF_FMT) == 552
 
 
-def handoff_msg(magic=0x47484f46, version=3, size=552, kind=0, family=10, port=4242,
+def handoff_msg(magic=0x47484f46, version=4, size=552, kind=0, family=10, port=4242,
                 addr=socket.inet_pton(socket.AF_INET6, "::1"), usec=0, site=b"h.example", name=b"h.example",
-                one_request=0, alpn_route=0):
-    return struct.pack(HANDOFF_FMT, magic, version, size, kind, family, port, addr, alpn_route, usec,
+                one_request=0, alpn_route=0, proxy_len=0):
+    return struct.pack(HANDOFF_FMT, magic, version, size, kind, family, port, addr, alpn_route, proxy_len, usec,
                        site.ljust(254, b"\0") if len(site) < 254 else site,
                        name.ljust(254, b"\0") if len(name) < 254 else name, one_request)
 
@@ -1045,7 +1045,8 @@ def test_bogus_handoffs(t):
     good = handoff_msg()
     cases = [
         ("wrong magic", handoff_msg(magic=0x46484f47), "tcp"),
-        ("wrong version", handoff_msg(version=4), "tcp"),
+        ("wrong version", handoff_msg(version=5), "tcp"),
+        ("version 3 (before proxy_len)", handoff_msg(version=3), "tcp"),
         ("version 1 (before one_request)", handoff_msg(version=1), "tcp"),
         ("wrong size field", handoff_msg(size=551), "tcp"),
         ("short message", good[:100], "tcp"),

@@ -167,3 +167,21 @@ def test_alpn_route_handoff_checked(t):
     c.sendall(b"browser\n")
     check_eq(recv_line(c), b"alpn-ho-site\n", "answer through route 0")
     check(proc.poll() is None, "forwarder alive")
+
+
+@test()
+def test_alpn_ipv4_route_server(t):
+    """A tls-alpn route to an IPv4 server, in a config whose other servers
+    are all IPv6: the forwarder's filter must allow socket(AF_INET) for it
+    (it was left out, and the first acme-tls/1 client killed the forwarder
+    with SIGSYS)."""
+    site = gh.Backend("alpn4-site", tls=True)
+    mgr = gh.Backend("alpn4-mgr", host="127.0.0.1", tls=True)
+    for b in (site, mgr):
+        t.defer(b.close)
+    port = free_port()
+    gh.Gatehouse(t, "listen tls [::1]:%d\nsite a.example\n    tls %s\n    tls-alpn acme-tls/1 %s\n"
+                 % (port, site.addr, mgr.addr))
+    cn, out = _s_client(port, "a.example", "acme-tls/1")
+    check_eq(cn, "alpn4-mgr", "acme-tls/1 to the IPv4 manager (%s)" % out[-300:])
+    check_eq(_browser(port, "a.example"), "alpn4-site", "a browser after it")

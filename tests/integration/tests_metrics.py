@@ -79,14 +79,14 @@ def log_records(g):
     return [(m.group(2), m.group(1), m.group(5), int(m.group(3)), int(m.group(4))) for m in rx.finditer(g.log())]
 
 
-def _setup(t, forwarders=2):
+def _setup(t, forwarders=2, extra=(), pre=()):
     ha = t.backend("ma-http", "http")
     hb = t.backend("mb-http", "http")
     tb = t.backend("mb-tls", "http", tls=True)
     hp, tp, mp = free_port(), free_port(), free_port()
-    conf = ["listen http [::1]:%d" % hp, "listen tls [::1]:%d" % tp, "metrics [::1]:%d" % mp,
+    conf = list(pre) + ["listen http [::1]:%d" % hp, "listen tls [::1]:%d" % tp, "metrics [::1]:%d" % mp,
             "site a.example", "    http " + ha.addr,
-            "site b.example", "    http " + hb.addr, "    tls " + tb.addr, ""]
+            "site b.example", "    http " + hb.addr, "    tls " + tb.addr] + list(extra) + [""]
     g = t.gatehouse("\n".join(conf), forwarders=forwarders)
     g.wait_log(r"serving metrics on http://\[::1\]:%d/metrics" % mp)
     # the exporter has every daemon's page once each forwarder has a series
@@ -180,6 +180,24 @@ def test_metrics_carry_over_reload(t):
 
 
 @test()
+def test_rejection_reasons(t):
+    """The listener's refusals by their own reason, as in the records:
+    an access list's `denied` and a per-source limit's `rate_limited`
+    (not folded into "other")."""
+    g, hp, tp, mp, _ = _setup(t, forwarders=1, pre=["source-rate 3/1m"],
+                              extra=["site c.example", "    http [::1]:%d" % free_port(), "    deny ::1/128"])
+    check_eq(http_get(hp, "a.example")[0], 200, "first")
+    check_eq(http_get(hp, "c.example")[0], 403, "denied by c.example's list")
+    check_eq(http_get(hp, "a.example")[0], 200, "third")
+    check_eq(http_get(hp, "a.example")[0], 429, "over source-rate 3/1m")
+    g.wait_log(r" rate_limited 429$")
+    m = scrape(mp)
+    check_eq(val(m, "gatehouse_rejections_total", reason="denied"), 1, "denied")
+    check_eq(val(m, "gatehouse_rejections_total", reason="rate_limited"), 1, "rate_limited")
+    check_eq(val(m, "gatehouse_rejections_total", reason="other"), 0, "other")
+
+
+@test()
 def test_metrics_http(t):
     """The exporter answers GET /metrics (and HEAD) and nothing else."""
     g, hp, tp, mp, _ = _setup(t, forwarders=1)
@@ -234,16 +252,13 @@ def test_status(t):
     check(b"metrics at" in p.stderr, "says where it looked: %r" % p.stderr)
 
 
-@test(timeout=90)
-def test_prometheus_scrapes(t):
-    """A real Prometheus server (Debian's) scrapes the exporter while
-    traffic flows; a PromQL query over its HTTP API returns the per-site
-    counts of the forwarders' records."""
+def _prometheus(t, mp):
+    """A real Prometheus server (Debian's) scraping the exporter on port mp
+    every second; returns query(q) -> the API's result list, or None."""
     if not shutil.which("prometheus"):
         raise gh.TestFailure("prometheus is not installed (apt-get install prometheus)")
     import urllib.parse
     import urllib.request
-    g, hp, tp, mp, _ = _setup(t)
     pp = free_port()
     cfg = os.path.join(t.tmp, "prometheus.yml")
     with open(cfg, "w") as f:
@@ -273,7 +288,21 @@ def test_prometheus_scrapes(t):
             return None
         if d.get("status") != "success":
             return None
-        return {s["metric"].get("site", ""): float(s["value"][1]) for s in d["data"]["result"]}
+        return d["data"]["result"]
+    return query
+
+
+def by_site(result):
+    return None if result is None else {s["metric"].get("site", ""): float(s["value"][1]) for s in result}
+
+
+@test(timeout=90)
+def test_prometheus_scrapes(t):
+    """A real Prometheus server (Debian's) scrapes the exporter while
+    traffic flows; a PromQL query over its HTTP API returns the per-site
+    counts of the forwarders' records."""
+    g, hp, tp, mp, _ = _setup(t)
+    query = _prometheus(t, mp)
     for i in range(4):
         check_eq(http_get(hp, "a.example", "/p%d" % i)[0], 200, "a.example")
     check_eq(http_get(hp, "b.example")[0], 200, "b.example")
@@ -281,10 +310,72 @@ def test_prometheus_scrapes(t):
     recs = log_records(g)
     want = {s: float(len([r for r in recs if r[0] == s and r[2] == "ok"])) for s in ("a.example", "b.example")}
     check_eq(want, {"a.example": 4.0, "b.example": 1.0}, "records")
-    wait_for(lambda: query('sum by (site) (gatehouse_connections_total{result="ok"})') == want, 30,
+    wait_for(lambda: by_site(query('sum by (site) (gatehouse_connections_total{result="ok"})')) == want, 30,
              "Prometheus to report the per-site counts %s" % want, interval=0.5)
-    got = query('up{job="gatehouse"}')
+    got = by_site(query('up{job="gatehouse"}'))
     check_eq(got, {"": 1.0}, "the scrape target is up")
+
+
+DASHBOARD = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "docs", "grafana", "gatehouse.json")
+# Grafana's own variables, as Grafana would expand them for a short range
+_GRAFANA_VARS = {"$__rate_interval": "1m", "$__range": "5m", "$site": ".*"}
+
+
+def dashboard_queries():
+    """Every PromQL expression of the example dashboard (panel targets and
+    the site variable's label_values), with Grafana's variables expanded;
+    checks the dashboard's own shape on the way."""
+    with open(DASHBOARD) as f:
+        d = json.load(f)
+    check_eq([v["name"] for v in d["templating"]["list"]], ["datasource", "site"], "dashboard variables")
+    out = []
+    for v in d["templating"]["list"]:
+        q = v.get("query")
+        if isinstance(q, dict):
+            m = re.fullmatch(r"label_values\((\w+), (\w+)\)", q["query"])
+            check(m is not None, "variable %s: %r" % (v["name"], q))
+            out.append(("variable " + v["name"], "count by (%s) (%s)" % (m.group(2), m.group(1))))
+    check(len(d["panels"]) >= 6, "the dashboard has its panels")
+    for p in d["panels"]:
+        check_eq(p["datasource"]["uid"], "${datasource}", "panel %r uses the datasource variable" % p["title"])
+        check(p["targets"], "panel %r has queries" % p["title"])
+        for tg in p["targets"]:
+            e = tg["expr"]
+            for k, v in _GRAFANA_VARS.items():
+                e = e.replace(k, v)
+            check("$" not in e, "panel %r: only known variables in %r" % (p["title"], tg["expr"]))
+            out.append((p["title"], e))
+    return out
+
+
+@test(timeout=90)
+def test_dashboard_queries(t):
+    """The example Grafana dashboard (docs/grafana/gatehouse.json) asks
+    for what the exporter serves: every gatehouse_* name in its queries is
+    a family of a real scrape, and Prometheus, scraping a running
+    instance, evaluates every query to a non-empty answer."""
+    qs = dashboard_queries()
+    # c.example's one server refuses: its clients end connect_failed
+    g, hp, tp, mp, _ = _setup(t, extra=["site c.example", "    http [::1]:%d" % free_port()])
+    query = _prometheus(t, mp)
+    for i in range(3):
+        check_eq(http_get(hp, "a.example", "/p%d" % i)[0], 200, "a.example")
+    check_eq(tls_get(tp, "b.example")[0], "mb-tls", "b.example over tls reaches its backend")
+    check_eq(http_get(hp, "nobody.example")[0], 421, "a rejection, for the reasons panel")
+    check_eq(http_get(hp, "c.example")[0], 503, "a failure, for the failures panel")
+    g.wait_log(r" -> \S+ \S+ in=\d+ out=\d+ ms=\d+ ok$", count=4)
+    g.wait_log(r" c\.example .* connect_failed$")
+    families = {re.sub(r"_(bucket|sum|count)$", "", n) for n, _ in scrape(mp)} | {n for n, _ in scrape(mp)}
+    for title, e in qs:
+        for name in re.findall(r"\bgatehouse_[a-z_]+", e):
+            check(name in families, "panel %r asks for %s, which the exporter does not serve" % (title, name))
+    # rate() needs two samples of the counters after the traffic; the
+    # per-site total is the readiness signal that Prometheus has them
+    wait_for(lambda: by_site(query('sum by (site) (gatehouse_connections_total{result="ok"})'))
+             == {"a.example": 3.0, "b.example": 1.0, "c.example": 0.0}, 30, "Prometheus to see the traffic",
+             interval=0.5)
+    for title, e in qs:
+        wait_for(lambda: query(e), 20, "Prometheus to answer %r of panel %r with a series" % (e, title), interval=0.5)
 
 
 @test()

@@ -23,6 +23,7 @@ NS=ghb				# the backends' network namespace
 SRV=fd00:ab::2			# the backends' address in it
 LIBEXEC=/usr/libexec/gatehouse
 SOCKETS="gatehouse-http.socket gatehouse-tls.socket gatehouse-forwarder.socket"
+METRICS_UNITS="gatehouse-metrics.socket gatehouse-metrics-forwarders.socket gatehouse-metrics.service"
 # where the package or its maintainer scripts put things (compared before
 # install and after purge; /usr/lib and /usr/share are too big to walk)
 WATCH="/etc /var/lib /run /usr/libexec /usr/sbin /usr/lib/systemd /usr/lib/sysusers.d
@@ -91,10 +92,11 @@ st=$(dpkg-query -W -f '${Status}' gatehouse 2>&1)
 grep -iE 'warning|error' "$W/dpkg-i.log" | head -n 3 | while read -r l; do info "dpkg -i said: $l"; done
 getent passwd gatehouse >/dev/null || no "no gatehouse user after install (sysusers)"
 getent group gatehouse >/dev/null || no "no gatehouse group after install (sysusers)"
+getent passwd gatehouse-forwarder >/dev/null || no "no gatehouse-forwarder user after install (sysusers)"
 [ -d /var/lib/gatehouse ] || no "no /var/lib/gatehouse after install (tmpfiles)"
 [ -f "$CONF" ] || no "no $CONF after install"
 grep -qx "$CONF" /var/lib/dpkg/info/gatehouse.conffiles 2>/dev/null || no "$CONF is not a conffile"
-for u in $SOCKETS gatehouse-listener.service gatehouse-forwarder@.service; do
+for u in $SOCKETS gatehouse.service gatehouse-listener.service gatehouse-forwarder@.service $METRICS_UNITS; do
 	# a template is not loaded by name: ask about an instance of it
 	f=$(systemctl show -P FragmentPath "${u/@./@0.}" 2>/dev/null)
 	case "$f" in
@@ -106,9 +108,11 @@ for u in $SOCKETS gatehouse-listener.service gatehouse-forwarder@.service; do
 		dpkg -S "$p" >/dev/null 2>&1 || case "$p" in /bin/* | /usr/bin/*) ;; *) no "$u runs $p, not from the package" ;; esac
 	done
 done
-for p in /usr/sbin/gatehouse $LIBEXEC/gatehouse-listener $LIBEXEC/gatehouse-forwarder; do
+for p in /usr/sbin/gatehouse $LIBEXEC/gatehouse-listener $LIBEXEC/gatehouse-forwarder $LIBEXEC/gatehouse-metrics; do
 	[ -x "$p" ] || no "$p missing or not executable"
 done
+[ -f /usr/share/man/man8/gatehouse-metrics.8.gz ] || no "no gatehouse-metrics(8) man page"
+
 ls /lib/systemd/system-generators/gatehouse-generator /usr/lib/systemd/system-generators/gatehouse-generator >/dev/null 2>&1 ||
 	no "no gatehouse-generator in the system generator directory"
 info "installed $(basename "$deb"): $(dpkg-query -W -f '${Version}' gatehouse), $(dpkg -L gatehouse | wc -l) paths"
@@ -130,6 +134,23 @@ st=$(systemctl is-active gatehouse-listener.service)
 [ "$st" = inactive ] || no "gatehouse-listener.service is '$st' after install, expected inactive"
 st=$(systemctl is-enabled gatehouse-listener.service 2>&1)
 case "$st" in static | disabled) ;; *) no "gatehouse-listener.service is '$st', expected static (started by its sockets only)" ;; esac
+# the admin's handle is enabled and active (it started only the sockets),
+# so `systemctl status|reload gatehouse` work on a fresh install
+st=$(systemctl is-active gatehouse.service)
+[ "$st" = active ] || no "gatehouse.service is '$st' after install, expected active"
+st=$(systemctl is-enabled gatehouse.service 2>&1)
+[ "$st" = enabled ] || no "gatehouse.service is '$st' after install, expected enabled"
+msg=$(systemctl reload gatehouse 2>&1) || no "systemctl reload gatehouse on a fresh install failed: $msg"
+st=$(systemctl is-active gatehouse-listener.service)
+[ "$st" = inactive ] || no "systemctl reload gatehouse started the listener ('$st'), expected inactive"
+# the exporter is opt-in: shipped, neither enabled nor listening
+for u in $METRICS_UNITS; do
+	st=$(systemctl is-enabled $u 2>&1)
+	case "$st" in disabled | static) ;; *) no "$u is '$st' after install, expected disabled (opt-in)" ;; esac
+	st=$(systemctl is-active $u 2>&1)
+	[ "$st" = inactive ] || no "$u is '$st' after install, expected inactive"
+done
+[ -z "$(ss -Hltn 'sport = :9469')" ] || no "something listens on port 9469 right after install"
 p=$(gh_procs)
 [ -z "$p" ] || no "gatehouse processes run right after install: pids $p"
 end
@@ -152,6 +173,7 @@ site other.test
 default http reject
 default tls  reject
 EOF
+cp "$CONF" "$W/test.conf"
 msg=$(gatehouse check -c "$CONF" 2>&1) || no "gatehouse check rejects the test config: $msg"
 systemctl daemon-reload || no "systemctl daemon-reload failed"
 dropin=/run/systemd/generator/gatehouse-forwarder@.service.d/50-servers.conf
@@ -194,6 +216,57 @@ wait_for 30 eval 'journalctl -q --no-pager GATEHOUSE_SITE=web.test GATEHOUSE_RES
 info "listener pid $lp ($exe, uid $uid), forwarders: $(fwd_units | tr '\n' ' ')"
 end
 
+# ----------------------------------------------------------- check 4b
+# The package's autopkgtest, run as the harness would: as root, on the
+# installed package, systemd running. It restores the config and the sockets.
+begin 4b "debian/tests/route (the autopkgtest): a backend on [::1], gatehouse.service, curl routes"
+if /srv/debtests/route >"$W/route.out" 2>"$W/route.err"; then
+	info "$(tail -n 1 "$W/route.out")"
+else
+	no "debian/tests/route exited $?: $(tail -n 5 "$W/route.err" | tr '\n' '|') $(tail -n 3 "$W/route.out" | tr '\n' '|')"
+fi
+grep -q '^PASS: .*via systemd' "$W/route.out" || no "debian/tests/route did not route through systemd: $(tr '\n' '|' <"$W/route.out")"
+cmp -s "$CONF" "$W/test.conf" || no "debian/tests/route did not restore $CONF"
+for s in gatehouse.service gatehouse-http.socket gatehouse-tls.socket; do
+	st=$(systemctl is-active $s)
+	[ "$st" = active ] || no "$s is '$st' after debian/tests/route, expected active again"
+done
+end
+
+# The same script without systemd's help: `gatehouse run` binds :80 itself,
+# so the packaged sockets step aside meanwhile.
+begin 4c "debian/tests/route with GATEHOUSE_ROUTE_VIA=run: gatehouse run routes"
+systemctl stop gatehouse.service || no "systemctl stop gatehouse failed"
+if GATEHOUSE_ROUTE_VIA=run /srv/debtests/route >"$W/route-run.out" 2>"$W/route-run.err"; then
+	info "$(tail -n 1 "$W/route-run.out")"
+else
+	no "GATEHOUSE_ROUTE_VIA=run debian/tests/route exited $?: $(tail -n 5 "$W/route-run.err" | tr '\n' '|') $(tail -n 3 "$W/route-run.out" | tr '\n' '|')"
+fi
+grep -q '^PASS: .*via run' "$W/route-run.out" || no "debian/tests/route did not route through gatehouse run: $(tr '\n' '|' <"$W/route-run.out")"
+wait_for 50 eval '[ -z "$(gh_procs)" ]' || no "gatehouse run left processes: $(gh_procs)"
+systemctl start gatehouse.service || no "could not start gatehouse.service again"
+end
+
+# The packaged exporter, opted into; left enabled so that the purge below
+# must take it away too
+begin 4d "gatehouse-metrics.socket from the package: the daemons hand their pages, a scrape and gatehouse status count the requests"
+msg=$(systemctl enable --now gatehouse-metrics.socket 2>&1) || no "systemctl enable --now gatehouse-metrics.socket failed: $msg"
+msg=$(systemctl restart gatehouse 2>&1) || no "systemctl restart gatehouse failed: $msg"
+for i in 1 2 3; do
+	body=$(http_get web.test http://127.0.0.1/ 2>&1)
+	[ "$body" = "http-backend web.test" ] || no "request $i through gatehouse gave '$body'"
+done
+ok='gatehouse_connections_total{site="web.test",kind="http",result="ok"} '
+metric() { curl -sg --max-time 5 'http://[::1]:9469/metrics' | grep -v '^#' | grep -m1 -F -- "$1" | sed 's/.* //'; }
+wait_for 50 eval '[ "$(metric "$ok")" = 3 ]' || no "the scrape says '$ok$(metric "$ok")', expected 3"
+out=$(gatehouse status --interval 0 2>&1) || no "gatehouse status exited $?: $out"
+grep -qE '^web\.test +3 +0 ' <<<"$out" || no "gatehouse status has no 'web.test 3 0' row: $(tr '\n' '|' <<<"$out")"
+ep=$(systemctl show -P MainPID gatehouse-metrics.service)
+sc=$(sed -n 's/^Seccomp:[[:space:]]*//p' "/proc/$ep/status" 2>/dev/null)
+[ "$sc" = 2 ] || no "the exporter (pid $ep) has Seccomp '$sc', expected 2"
+info "exporter pid $ep; $(systemctl show -P StatusText gatehouse-metrics.service)"
+end
+
 # ------------------------------------------------------------- check 5
 begin 5 "dpkg --purge gatehouse succeeds and dpkg forgets the package"
 dpkg -L gatehouse >"$W/files" 2>/dev/null
@@ -201,7 +274,9 @@ cp /var/lib/dpkg/info/gatehouse.conffiles "$W/conffiles" 2>/dev/null
 if ! dpkg --purge gatehouse >"$W/dpkg-purge.log" 2>&1; then
 	no "dpkg --purge gatehouse failed: $(tail -n 5 "$W/dpkg-purge.log" | tr '\n' '|')"
 fi
-grep -iE 'warning|error' "$W/dpkg-purge.log" | head -n 3 | while read -r l; do no "dpkg --purge said: $l"; done
+# (not `| while ... no`: a pipe's subshell would lose the failure)
+said=$(grep -iE 'warning|error' "$W/dpkg-purge.log" | head -n 3)
+[ -z "$said" ] || no "dpkg --purge said: $(tr '\n' '|' <<<"$said")"
 st=$(dpkg-query -W -f '${Status}' gatehouse 2>/dev/null)
 case "$st" in "" | "unknown ok not-installed" | "purge ok not-installed") ;; *) no "dpkg-query status after purge: '$st'" ;; esac
 l=$(dpkg -L gatehouse 2>/dev/null)

@@ -13,13 +13,13 @@
 # gh-packagetest.service. Per-check PASS/FAIL lines come from the
 # container's console; results and the container's journal stay in
 # $BUILD/package/results. Last line: "package: N passed, M failed"; exit 1
-# if M > 0. PACKAGE_TIMEOUT (default 90 s) bounds the container's life.
+# if M > 0. PACKAGE_TIMEOUT (default 120 s) bounds the container's life.
 # SKIPs (exit 0) only when systemd-nspawn is not installed.
 set -u
 cd "$(dirname "$0")/../.." || exit 1
 top=$PWD
 BUILD=${BUILD:-build}
-TIMEOUT=${PACKAGE_TIMEOUT:-90}
+TIMEOUT=${PACKAGE_TIMEOUT:-120}
 NSPAWN_LABEL=package
 . tests/lib/nspawn.sh
 
@@ -52,6 +52,7 @@ nspawn_boot "$TIMEOUT" gh-packagetest.service \
 	--overlay=/usr::/usr --overlay=/etc::/etc --overlay=/var::/var \
 	--bind-ro="$debs_in:/opt/debs" \
 	--bind-ro="$top/tests/package:/srv/pkgtest" \
+	--bind-ro="$top/debian/tests:/srv/debtests" \
 	--bind-ro="$top/tests/system/backend.py:/srv/backend.py" \
 	--bind-ro="$top/tests/package/units:/run/systemd/system" \
 	--bind-ro="$top/tests/lib:/srv/lib" \

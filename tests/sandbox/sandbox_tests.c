@@ -34,13 +34,16 @@
 
 typedef int (*action_fn)(void);
 
+/* the forwarder's `source-prefix` rows (bind, IPV6_FREEBIND) loaded too */
+static bool source_bind;
+
 /* Run fn in a child under the policy; return its wait status. */
 static int under_policy(enum policy_proc proc, bool v4, action_fn fn)
 {
 	pid_t pid = fork();
 	ck_assert_int_ge(pid, 0);
 	if (pid == 0) {
-		if (policy_seccomp_load(proc, v4) < 0)
+		if (policy_seccomp_load_bind(proc, v4, source_bind) < 0)
 			_exit(99);
 		_exit(fn() == 0 ? 0 : 1);
 	}
@@ -230,6 +233,93 @@ START_TEST(forwarder_forbidden)
 		return;
 	cur = &forbidden[_i];
 	expect_sigsys(POLICY_FORWARDER, false, do_raw, forbidden[_i].what);
+}
+END_TEST
+
+/* With `source-prefix`: every row above still forbidden but the one
+ * bind() of an IPv6 socket address's length, now allowed */
+START_TEST(forwarder_forbidden_with_source_bind)
+{
+	if (!forbidden[_i].forwarder || forbidden[_i].nr == SYS_bind)
+		return;
+	cur = &forbidden[_i];
+	source_bind = true;
+	expect_sigsys(POLICY_FORWARDER, false, do_raw, forbidden[_i].what);
+}
+END_TEST
+
+/* What the source-prefix rows still refuse: seccomp reads registers only,
+ * so bind() is told apart by its length (sizeof(struct sockaddr_in6),
+ * 28) and setsockopt() by level, option and length */
+static struct sockaddr_storage any_sa;
+static int one_int = 1;
+enum { ADDR_ANY_SA = -2000, ADDR_ONE };
+static const struct forbidden source_bind_forbidden[] = {
+	{ "bind, sockaddr_in length (16)", SYS_bind, { 0, ADDR_ANY_SA, sizeof(struct sockaddr_in) }, false, true },
+	{ "bind, sockaddr_un length (110)", SYS_bind, { 0, ADDR_ANY_SA, sizeof(struct sockaddr_un) }, false, true },
+	{ "bind, sockaddr_storage length (128)", SYS_bind, { 0, ADDR_ANY_SA, sizeof(struct sockaddr_storage) }, false, true },
+	{ "bind, length 27", SYS_bind, { 0, ADDR_ANY_SA, 27 }, false, true },
+	{ "bind, length 29", SYS_bind, { 0, ADDR_ANY_SA, 29 }, false, true },
+	{ "bind, length 28 + 2^32", SYS_bind, { 0, ADDR_ANY_SA, 28 + (1L << 32) }, false, true },
+	{ "listen", SYS_listen, { 0, 1 }, false, true },
+	{ "accept4", SYS_accept4, { 0, 0, 0, SOCK_NONBLOCK | SOCK_CLOEXEC }, false, true },
+	{ "setsockopt(IPV6_TRANSPARENT)", SYS_setsockopt, { 0, IPPROTO_IPV6, 75, ADDR_ONE, 4 }, false, true },
+	{ "setsockopt(IP_TRANSPARENT)", SYS_setsockopt, { 0, IPPROTO_IP, IP_TRANSPARENT, ADDR_ONE, 4 }, false, true },
+	{ "setsockopt(IP_FREEBIND)", SYS_setsockopt, { 0, IPPROTO_IP, IP_FREEBIND, ADDR_ONE, 4 }, false, true },
+	{ "setsockopt(IPV6_FREEBIND), length 1", SYS_setsockopt, { 0, IPPROTO_IPV6, IPV6_FREEBIND, ADDR_ONE, 1 }, false, true },
+	{ "setsockopt(IPV6_FREEBIND), level SOL_SOCKET", SYS_setsockopt, { 0, SOL_SOCKET, IPV6_FREEBIND, ADDR_ONE, 4 }, false, true },
+	{ "setsockopt(SO_REUSEADDR)", SYS_setsockopt, { 0, SOL_SOCKET, SO_REUSEADDR, ADDR_ONE, 4 }, false, true },
+	{ "setsockopt(SO_REUSEPORT)", SYS_setsockopt, { 0, SOL_SOCKET, SO_REUSEPORT, ADDR_ONE, 4 }, false, true },
+	{ "setsockopt(SO_BINDTODEVICE)", SYS_setsockopt, { 0, SOL_SOCKET, SO_BINDTODEVICE, ADDR_PATH, 4 }, false, true },
+	{ "setsockopt(IPV6_V6ONLY)", SYS_setsockopt, { 0, IPPROTO_IPV6, IPV6_V6ONLY, ADDR_ONE, 4 }, false, true },
+	{ "socket(AF_INET6, SOCK_DGRAM)", SYS_socket, { AF_INET6, SOCK_DGRAM, 0 }, false, true },
+};
+#define N_SOURCE_BIND_FORBIDDEN (int)(sizeof(source_bind_forbidden) / sizeof(source_bind_forbidden[0]))
+
+static int do_raw_sa(void)
+{
+	long a[6];
+	for (int i = 0; i < 6; i++)
+		a[i] = cur->a[i] == ADDR_ANY_SA ? P(&any_sa) : cur->a[i] == ADDR_ONE ? P(&one_int) : arg_value(cur->a[i]);
+	(void)syscall(cur->nr, a[0], a[1], a[2], a[3], a[4], a[5]);
+	return 0;
+}
+
+START_TEST(source_bind_still_forbidden)
+{
+	cur = &source_bind_forbidden[_i];
+	source_bind = true;
+	expect_sigsys(POLICY_FORWARDER, false, do_raw_sa, source_bind_forbidden[_i].what);
+}
+END_TEST
+
+/* What the forwarder does for a source-prefix client, by raw number: a
+ * fresh TCP socket, IPV6_FREEBIND, bind to an address no interface has
+ * (2001:db8:ff::c000:205, port 0) */
+static int do_source_bind(void)
+{
+	struct sockaddr_in6 a = { .sin6_family = AF_INET6 };
+	int fd = socket(AF_INET6, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	inet_pton(AF_INET6, "2001:db8:ff::192.0.2.5", &a.sin6_addr);
+	if (fd < 0)
+		return 1;
+	if (syscall(SYS_setsockopt, fd, IPPROTO_IPV6, IPV6_FREEBIND, &one_int, sizeof(one_int)) < 0)
+		return 2;
+	if (syscall(SYS_bind, fd, &a, sizeof(a)) < 0)
+		return 3;
+	close(fd);
+	return 0;
+}
+
+START_TEST(source_bind_only_when_configured)
+{
+	source_bind = true;
+	expect_ok(POLICY_FORWARDER, false, do_source_bind, "forwarder with source-prefix: IPV6_FREEBIND + bind");
+	source_bind = false;
+	expect_sigsys(POLICY_FORWARDER, false, do_source_bind, "forwarder without source-prefix: IPV6_FREEBIND");
+	source_bind = true;
+	expect_sigsys(POLICY_LISTENER, false, do_source_bind, "listener: never");
+	expect_sigsys(POLICY_METRICS, false, do_source_bind, "exporter: never");
 }
 END_TEST
 
@@ -463,6 +553,120 @@ START_TEST(forwarder_sendmmsg_journal_only)
 	close(j);
 	unlink(jpath);
 	rmdir(dir);
+}
+END_TEST
+
+
+/* --- QUIC: the shared UDP sockets. The listener reads them (recvmmsg on
+ * those fds only); the forwarder sends on them and may not read them, and
+ * gets UDP sockets of its own only when it holds one. --- */
+static int quic_fd = -1, other_udp = -1;
+
+static int under_quic(enum policy_proc proc, action_fn fn)
+{
+	pid_t pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		if (policy_seccomp_load_quic(proc, false, &quic_fd, 1) < 0)
+			_exit(99);
+		_exit(fn() == 0 ? 0 : 1);
+	}
+	int st;
+	ck_assert_int_eq(waitpid(pid, &st, 0), pid);
+	return st;
+}
+
+static void quic_expect(enum policy_proc proc, action_fn fn, bool killed, const char *what)
+{
+	int st = under_quic(proc, fn);
+	if (killed)
+		ck_assert_msg(WIFSIGNALED(st) && WTERMSIG(st) == SIGSYS, "%s: not killed by SIGSYS (status %#x)",
+			      what, st);
+	else
+		ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0, "%s: failed under the policy (status %#x)",
+			      what, st);
+}
+
+static int quic_recvfrom(void)
+{
+	syscall(SYS_recvfrom, quic_fd, P(scratch_buf), sizeof(scratch_buf), MSG_DONTWAIT, 0L, 0L);
+	return 0;
+}
+
+static int quic_recvmmsg(void)
+{
+	struct mmsghdr mm = { .msg_hdr = one_msg };
+	syscall(SYS_recvmmsg, quic_fd, P(&mm), 1L, (long)MSG_DONTWAIT, 0L);
+	return 0;
+}
+
+static int other_recvmmsg(void)
+{
+	struct mmsghdr mm = { .msg_hdr = one_msg };
+	syscall(SYS_recvmmsg, other_udp, P(&mm), 1L, (long)MSG_DONTWAIT, 0L);
+	return 0;
+}
+
+static int other_recvfrom(void)
+{
+	syscall(SYS_recvfrom, other_udp, P(scratch_buf), sizeof(scratch_buf), MSG_DONTWAIT, 0L, 0L);
+	return 0;
+}
+
+static int quic_splice(void)
+{
+	syscall(SYS_splice, quic_fd, 0L, fds2[1], 0L, 1L, 0L);
+	return 0;
+}
+
+static int udp_socket(void)
+{
+	long fd = syscall(SYS_socket, AF_INET6, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	return fd >= 0 ? 0 : 1;
+}
+
+static int quic_sendmmsg(void)
+{
+	/* a reply to a client: to an address, from one (the kernel may
+	 * refuse the source; the filter must not) */
+	struct sockaddr_in6 to = { .sin6_family = AF_INET6, .sin6_port = htons(9), .sin6_addr = IN6ADDR_LOOPBACK_INIT };
+	struct msghdr mh = one_msg;
+	mh.msg_name = &to;
+	mh.msg_namelen = sizeof(to);
+	struct mmsghdr mm = { .msg_hdr = mh };
+	syscall(SYS_sendmmsg, quic_fd, P(&mm), 1L, (long)MSG_DONTWAIT);
+	return 0;
+}
+
+START_TEST(quic_socket_rows)
+{
+	struct sockaddr_in6 any = { .sin6_family = AF_INET6, .sin6_addr = IN6ADDR_LOOPBACK_INIT };
+	quic_fd = socket(AF_INET6, SOCK_DGRAM | SOCK_NONBLOCK, 0);
+	other_udp = socket(AF_INET6, SOCK_DGRAM | SOCK_NONBLOCK, 0);
+	ck_assert_int_eq(bind(quic_fd, (struct sockaddr *)&any, sizeof(any)), 0);
+	ck_assert_int_eq(bind(other_udp, (struct sockaddr *)&any, sizeof(any)), 0);
+	ck_assert_int_eq(pipe(fds2), 0);
+
+	/* the forwarder never reads the shared socket, by any call */
+	quic_expect(POLICY_FORWARDER, quic_recvfrom, true, "forwarder: recvfrom on the QUIC socket");
+	quic_expect(POLICY_FORWARDER, quic_recvmmsg, true, "forwarder: recvmmsg on the QUIC socket");
+	quic_expect(POLICY_FORWARDER, quic_splice, true, "forwarder: splice from the QUIC socket");
+	/* ... but reads its own sockets, makes UDP ones and replies */
+	quic_expect(POLICY_FORWARDER, other_recvmmsg, false, "forwarder: recvmmsg on a flow's socket");
+	quic_expect(POLICY_FORWARDER, other_recvfrom, false, "forwarder: recvfrom on a flow's socket");
+	quic_expect(POLICY_FORWARDER, udp_socket, false, "forwarder with QUIC: socket(AF_INET6, SOCK_DGRAM)");
+	quic_expect(POLICY_FORWARDER, quic_sendmmsg, false, "forwarder: sendmmsg on the QUIC socket");
+	/* without a QUIC socket, no UDP socket at all */
+	expect_sigsys(POLICY_FORWARDER, false, udp_socket, "forwarder without QUIC: socket(AF_INET6, SOCK_DGRAM)");
+
+	/* the listener reads the QUIC socket and nothing else with recvmmsg */
+	quic_expect(POLICY_LISTENER, quic_recvmmsg, false, "listener: recvmmsg on the QUIC socket");
+	quic_expect(POLICY_LISTENER, other_recvmmsg, true, "listener: recvmmsg on another socket");
+	quic_expect(POLICY_LISTENER, udp_socket, true, "listener with QUIC: socket(AF_INET6, SOCK_DGRAM)");
+	close(quic_fd);
+	close(other_udp);
+	close(fds2[0]);
+	close(fds2[1]);
 }
 END_TEST
 
@@ -798,9 +1002,13 @@ int main(void)
 	tcase_add_loop_test(tc, listener_forbidden, 0, N_FORBIDDEN);
 	tcase_add_loop_test(tc, forwarder_forbidden, 0, N_FORBIDDEN);
 	tcase_add_test(tc, forwarder_ipv4_only_when_configured);
+	tcase_add_loop_test(tc, forwarder_forbidden_with_source_bind, 0, N_FORBIDDEN);
+	tcase_add_loop_test(tc, source_bind_still_forbidden, 0, N_SOURCE_BIND_FORBIDDEN);
+	tcase_add_test(tc, source_bind_only_when_configured);
 	tcase_add_test(tc, common_calls_live);
 	tcase_add_test(tc, load_page_read_only_for_the_listener);
 	tcase_add_test(tc, forwarder_sendmmsg_journal_only);
+	tcase_add_test(tc, quic_socket_rows);
 	tcase_add_test(tc, listener_loop_works);
 	tcase_add_test(tc, forwarder_loop_works);
 	tcase_add_loop_test(tc, metrics_forbidden_calls, 0, N_METRICS_FORBIDDEN);

@@ -60,6 +60,7 @@ http-mode route
 site web.test www.web.test
     http [$SRV]:8080
     tls  [$SRV]:8443
+    quic [$SRV]:8443
 
 site other.test
     http [$SRV]:8081
@@ -99,6 +100,11 @@ backend() {	# UNIT CMD...: a backend unit inside the namespace
 backend gh-backend-web /usr/bin/python3 -m http.server --bind $SRV --directory "$W/www1" 8080
 backend gh-backend-other /usr/bin/python3 -m http.server --bind $SRV --directory "$W/www2" 8081
 backend gh-backend-tls /usr/bin/python3 $T/backend.py "$W/cert.pem" "$W/key.pem" $SRV 8443 web.test
+# HTTP/3 (ngtcp2's example server, UDP 8443), when the host has it
+mkdir -p "$W/wwwq"
+echo "quic-backend web.test" >"$W/wwwq/index.html"
+[ -x /usr/sbin/gtlsserver ] &&
+	backend gh-backend-quic /usr/sbin/gtlsserver -q -d "$W/wwwq" $SRV 8443 "$W/key.pem" "$W/cert.pem"
 wait_for 50 curl -sfg -o /dev/null --max-time 1 "http://[$SRV]:8080/" || no "backend [$SRV]:8080 not answering"
 wait_for 50 curl -sfg -o /dev/null --max-time 1 "http://[$SRV]:8081/" || no "backend [$SRV]:8081 not answering"
 wait_for 50 curl -sfg -o /dev/null --max-time 1 --cacert "$W/cert.pem" --resolve "web.test:8443:[$SRV]" \
@@ -298,7 +304,30 @@ info "journal: $(journalctl -q --no-pager -u gatehouse-listener.service --since 
 cp "$W/good.conf" "$CONF"
 end
 
-begin 10 "health checks under systemd: one sandboxed checker, a dead server down in the journal and skipped"
+begin 10 "HTTP/3: gatehouse-quic.socket enabled (listener stopped, then started), gtlsclient gets the QUIC backend's page over UDP 127.0.0.1:443"
+if [ ! -x /usr/bin/gtlsclient ] || [ ! -x /usr/sbin/gtlsserver ]; then
+	no "ngtcp2-client/ngtcp2-server missing on the host (scripts/install-deps.sh)"
+else
+	# systemd refuses to start a socket whose service runs: the listener
+	# stops first (its TCP sockets stay with systemd, relays go on)
+	systemctl stop gatehouse-listener.service || no "systemctl stop gatehouse-listener.service failed"
+	msg=$(systemctl enable --now gatehouse-quic.socket 2>&1) ||
+		no "systemctl enable --now gatehouse-quic.socket failed: $msg; $(journalctl -q --no-pager -u gatehouse-quic.socket -o cat | tail -n 4 | tr '\n' '|')"
+	[ -n "$(ss -Hlun "sport = :443")" ] || no "nothing listens on UDP port 443"
+	systemctl start gatehouse-listener.service || no "systemctl start gatehouse-listener.service failed"
+	grep -q ' web.test' /etc/hosts || echo "127.0.0.1 web.test" >>/etc/hosts
+	mkdir -p "$W/dlq"
+	rm -f "$W/dlq/index.html"
+	out=$(timeout 20 /usr/bin/gtlsclient -q --exit-on-all-streams-close --timeout=5s --download="$W/dlq" \
+		web.test 443 https://web.test/index.html 2>&1)
+	body=$(cat "$W/dlq/index.html" 2>/dev/null)
+	[ "$body" = "quic-backend web.test" ] ||
+		no "gtlsclient got '$body' ($(echo "$out" | tail -n 2 | tr '\n' '|'); listener: $(journalctl -q --no-pager -u gatehouse-listener.service -o cat | tail -n 3 | tr '\n' '|'))"
+	# its record, from a forwarder, once the flow is idle (30 s): not waited for here
+fi
+end
+
+begin 15 "health checks under systemd: one sandboxed checker, a dead server down in the journal and skipped"
 cp "$CONF" "$W/pre-health.conf"
 sed -i "s|^    http \[$SRV\]:8081\$|    http [$SRV]:8081 [$SRV]:8099\n    check inter 300ms rise 2 fall 2|" "$CONF"
 grep -q '^    check inter 300ms' "$CONF" || no "could not add the check line: $(cat "$CONF" | tr '\n' '|')"
@@ -358,6 +387,176 @@ miss=$(journalctl -q --no-pager -b -o cat | grep -E 'sent no load figures|load p
 [ "$starts" -ge 2 ] || no "only $starts listener start(s) in the journal; the run restarts it several times"
 [ -z "$miss" ] || no "$(echo "$miss" | head -n 3 | tr '\n' '|')"
 info "$starts listener starts, none without load pages"
+end
+
+
+# ------------------------------------------------------------ check 10
+# gatehouse.service: the one name an admin uses, as for haproxy or nginx
+begin 10 "systemctl enable --now gatehouse: enabled, active, sockets listening, status shows it, a request routes"
+# from nothing running, as on a fresh install
+systemctl stop gatehouse-http.socket gatehouse-tls.socket gatehouse-forwarder.socket gatehouse-listener.service \
+	gatehouse-health.socket gatehouse-health.service
+wait_for 50 eval '[ -z "$(gh_procs)" ]' || no "gatehouse processes still run after stopping everything: $(gh_procs)"
+msg=$(systemctl enable --now gatehouse 2>&1) || no "systemctl enable --now gatehouse failed: $msg"
+st=$(systemctl is-enabled gatehouse 2>&1)
+[ "$st" = enabled ] || no "gatehouse.service is '$st' after enable, expected enabled"
+st=$(systemctl is-active gatehouse 2>&1)
+[ "$st" = active ] || no "gatehouse.service is '$st' after enable --now, expected active"
+for s in gatehouse-http.socket gatehouse-tls.socket gatehouse-forwarder.socket gatehouse-health.socket; do
+	st=$(systemctl is-active $s)
+	[ "$st" = active ] || no "$s is '$st' under gatehouse.service, expected active"
+done
+status=$(systemctl status --no-pager --lines=0 gatehouse 2>&1) || no "systemctl status gatehouse exited $?: $status"
+grep -q 'Active: active' <<<"$status" || no "systemctl status gatehouse does not say 'Active: active': $(head -n 4 <<<"$status" | tr '\n' '|')"
+body=$(http_get web.test http://127.0.0.1/ 2>&1)
+[ "$body" = "http-backend web.test" ] || no "under gatehouse.service curl gave '$body'"
+wait_for 50 listener_up || no "gatehouse-listener.service not active after a request under gatehouse.service"
+info "$(grep -m1 'Active:' <<<"$status" | sed 's/^ *//'); listener pid $(lpid)"
+end
+
+begin 11 "systemctl reload gatehouse: a new listener, the established relay keeps flowing"
+rm -f "$W/stop" "$W/progress"
+python3 $T/stream.py 127.0.0.1 443 web.test "$W/cert.pem" "$W/progress" "$W/stop" >"$W/stream11.out" 2>&1 &
+stream=$!
+progress() { cat "$W/progress" 2>/dev/null || echo 0; }
+wait_for 50 eval '[ "$(progress)" -ge 5 ]' || no "the long relay does not flow before the reload: $(cat "$W/stream11.out")"
+old=$(lpid)
+msg=$(systemctl reload gatehouse 2>&1) || no "systemctl reload gatehouse failed: $msg"
+wait_for 50 eval 'listener_up && [ "$(lpid)" != "$old" ]' || no "no new listener after systemctl reload gatehouse (pid still $(lpid))"
+p0=$(progress)
+wait_for 50 eval '[ "$(progress)" -ge $((p0 + 20)) ]' ||
+	no "the relay stopped after the reload: $p0 -> $(progress) round trips; $(cat "$W/stream11.out")"
+touch "$W/stop"
+wait $stream || no "the long relay broke across systemctl reload gatehouse: $(cat "$W/stream11.out")"
+st=$(systemctl is-active gatehouse)
+[ "$st" = active ] || no "gatehouse.service is '$st' after the reload"
+info "listener $old -> $(lpid); $(cat "$W/stream11.out")"
+end
+
+begin 12 "systemctl restart gatehouse: a new listener, sockets and service active, requests route, nothing failed"
+old=$(lpid)
+msg=$(systemctl restart gatehouse 2>&1) || no "systemctl restart gatehouse failed: $msg"
+wait_for 50 eval 'listener_up && [ "$(lpid)" != "$old" ]' || no "no new listener after systemctl restart gatehouse (pid still $(lpid))"
+for s in gatehouse.service gatehouse-http.socket gatehouse-tls.socket gatehouse-forwarder.socket; do
+	st=$(systemctl is-active $s)
+	[ "$st" = active ] || no "$s is '$st' after the restart, expected active"
+done
+body=$(http_get web.test http://127.0.0.1/ 2>&1)
+[ "$body" = "http-backend web.test" ] || no "after systemctl restart gatehouse curl gave '$body'"
+body=$(tls_get web.test 2>&1)
+[ "$body" = "tls-backend web.test" ] || no "after systemctl restart gatehouse https://web.test/ gave '$body'"
+failed=$(systemctl list-units --failed --plain --no-legend 'gatehouse*' | sed 's/ .*//')
+[ -z "$failed" ] || no "failed units after the restart: $(echo $failed)"
+info "listener $old -> $(lpid)"
+end
+
+begin 13 "systemctl stop gatehouse: listener, forwarders (an open relay too) and sockets stop; nothing listens"
+rm -f "$W/stop" "$W/progress"
+python3 $T/stream.py 127.0.0.1 443 web.test "$W/cert.pem" "$W/progress" "$W/stop" >"$W/stream13.out" 2>&1 &
+stream=$!
+wait_for 50 eval '[ "$(progress)" -ge 5 ]' || no "the long relay does not flow before the stop: $(cat "$W/stream13.out")"
+[ -n "$(fwd_units)" ] || no "no forwarder instance before the stop; nothing to test"
+msg=$(systemctl stop gatehouse 2>&1) || no "systemctl stop gatehouse failed: $msg"
+for s in gatehouse.service gatehouse-listener.service gatehouse-http.socket gatehouse-tls.socket gatehouse-forwarder.socket \
+	gatehouse-health.socket gatehouse-health.service; do
+	st=$(systemctl is-active $s)
+	[ "$st" = inactive ] || no "$s is '$st' after systemctl stop gatehouse, expected inactive"
+done
+wait_for 50 eval '[ -z "$(fwd_units)" ] && [ -z "$(gh_procs)" ]' ||
+	no "still running after the stop: units $(fwd_units | tr '\n' ' ') pids $(gh_procs)"
+for p in 80 443; do
+	[ -z "$(ss -Hltn "sport = :$p")" ] || no "TCP port $p still listens after systemctl stop gatehouse"
+done
+touch "$W/stop"
+wait $stream && no "the relay survived systemctl stop gatehouse: $(cat "$W/stream13.out")"
+failed=$(systemctl list-units --failed --plain --no-legend 'gatehouse*' | sed 's/ .*//')
+[ -z "$failed" ] || no "failed units after the stop: $(echo $failed)"
+end
+
+# ------------------------------------------------------------ check 14
+# Metrics under systemd: the daemons hand their pages to the exporter over
+# the sockets gatehouse-metrics' units own (common/counters_offer.c)
+scrape() { curl -sg --max-time 5 'http://[::1]:9469/metrics'; }
+metric() {	# LINE-PREFIX: the value of the first sample starting so, or -1
+	local v
+	v=$(scrape | grep -v '^#' | grep -m1 -F -- "$1" | sed 's/.* //')
+	echo "${v:--1}"
+}
+begin 14 "gatehouse-metrics.socket: daemons hand their pages, a scrape counts the requests, a reload carries them, gatehouse status, the exporter sandboxed"
+msg=$(systemctl enable --now gatehouse-metrics.socket 2>&1) || no "systemctl enable --now gatehouse-metrics.socket failed: $msg"
+for s in gatehouse-metrics.socket gatehouse-metrics-forwarders.socket; do
+	st=$(systemctl is-active $s)
+	[ "$st" = active ] || no "$s is '$st' after enable --now, expected active"
+done
+for f in "counters-listener.sock root:gatehouse 660" "counters-forwarder.sock root:gatehouse-forwarder 660"; do
+	set -- $f
+	got=$(stat -c '%U:%G %a' "/run/gatehouse/$1" 2>&1)
+	[ "$got" = "$2 $3" ] || no "/run/gatehouse/$1 is '$got', expected '$2 $3' (only that role's group may hand in a page)"
+done
+[ -n "$(ss -Hltn 'sport = :9469' | grep -F '[::1]')" ] || no "nothing listens on [::1]:9469"
+st=$(systemctl is-active gatehouse-metrics.service)
+[ "$st" = inactive ] || no "gatehouse-metrics.service is '$st' before anything connected, expected inactive"
+msg=$(systemctl start gatehouse 2>&1) || no "systemctl start gatehouse failed: $msg"
+req_loop 20 "$W/loop14"
+loop_report 20 "$W/loop14"
+code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 5 -H 'Host: nobody.test' http://127.0.0.1/)
+[ "$code" = 421 ] || no "an unknown Host got HTTP '$code', expected 421"
+body=$(tls_get web.test 2>&1)
+[ "$body" = "tls-backend web.test" ] || no "https://web.test/ gave '$body'"
+ok='gatehouse_connections_total{site="web.test",kind="http",result="ok"} '
+wait_for 50 eval '[ "$(metric "$ok")" = 20 ]' || no "the scrape says '$ok$(metric "$ok")', expected 20: $(scrape | grep -E '^gatehouse_(conn|relays|accepted)' | head -n 8 | tr '\n' '|') journal: $(journalctl -q --no-pager -b -o cat -u 'gatehouse*' | grep -iE 'counters|metrics|page' | tail -n 6 | tr '\n' '|')"
+tok='gatehouse_connections_total{site="web.test",kind="tls",result="ok"} '
+wait_for 50 eval '[ "$(metric "$tok")" = 1 ]' || no "web.test tls ok is $(metric "$tok"), expected 1"
+v=$(metric 'gatehouse_rejections_total{reason="no_route"} ')
+[ "$v" = 1 ] || no "gatehouse_rejections_total{reason=\"no_route\"} is $v, expected 1 (the listener's page)"
+v=$(metric 'gatehouse_accepted_total ')
+[ "$v" = 22 ] || no "gatehouse_accepted_total is $v, expected 22"
+relays=$(scrape | grep -c '^gatehouse_relays{')
+nf=$(fwd_pids | wc -l)
+[ "$relays" = "$nf" ] || no "$relays gatehouse_relays series for $nf running forwarders"
+if command -v promtool >/dev/null; then
+	scrape >"$W/scrape14"
+	promtool check metrics <"$W/scrape14" >"$W/promtool14" 2>&1 || no "promtool check metrics: $(head -n 3 "$W/promtool14" | tr '\n' '|')"
+fi
+
+# gatehouse status reads the same exporter, at its default address
+out=$($gatehouse status --interval 0 2>&1) || no "gatehouse status exited $?: $out"
+grep -q '^gatehouse: metrics at \[::1\]:9469' <<<"$out" || no "gatehouse status does not say where: $(head -n 1 <<<"$out")"
+grep -q '^listener: accepted 22, handed off 21, rejected 1' <<<"$out" || no "gatehouse status listener line: $(grep '^listener' <<<"$out")"
+grep -qE '^web\.test +21 +0 ' <<<"$out" ||
+	no "gatehouse status has no 'web.test 21 0' row: $(grep -E '^(SITE|web)' <<<"$out" | tr '\n' '|')"
+json=$($gatehouse status --interval 0 --json 2>&1)
+python3 -c 'import json, sys
+d = json.loads(sys.argv[1])
+s = {x["name"]: x for x in d["sites"]}
+assert s["web.test"]["connections"] == 21, s
+assert d["listener"]["rejections"]["no_route"] == 1, d["listener"]
+assert len(d["forwarders"]) >= 1, d' "$json" 2>"$W/json14" || no "gatehouse status --json: $(tail -n 1 "$W/json14") in $(head -c 300 <<<"$json")"
+
+# the exporter: its own filter, no privilege, not root; the unit's exposure
+ep=$(systemctl show -P MainPID gatehouse-metrics.service)
+[ "$ep" != 0 ] && vet exporter "$ep" || no "gatehouse-metrics.service has no main pid"
+sec=$(systemd-analyze security --no-pager gatehouse-metrics.service 2>&1 | sed -n 's/.*Overall exposure level for [^:]*: \([0-9.]*\).*/\1/p')
+python3 -c 'import sys; sys.exit(not (sys.argv[1] and float(sys.argv[1]) <= 1.0))' "$sec" || no "systemd-analyze security gatehouse-metrics.service: exposure '$sec', over 1.0"
+
+# a reload: new listener and forwarders hand in their pages, the old
+# forwarders' figures stay in the totals once they exit
+old_fwd=$(fwd_pids | tr '\n' ' ')
+old=$(lpid)
+msg=$(systemctl reload gatehouse 2>&1) || no "systemctl reload gatehouse failed: $msg"
+wait_for 50 eval 'listener_up && [ "$(lpid)" != "$old" ]' || no "no new listener after the reload"
+req_loop 5 "$W/loop14b"
+loop_report 5 "$W/loop14b"
+gone() { local p; for p in $old_fwd; do [ -d /proc/$p ] && return 1; done; return 0; }
+wait_for 50 gone || no "forwarders from before the reload still run"
+wait_for 50 eval '[ "$(metric "$ok")" = 25 ]' || no "after the reload '$ok$(metric "$ok")', expected 25 (20 carried over + 5)"
+v=$(metric 'gatehouse_listener_restarts_total ')
+[ "$v" -ge 1 ] 2>/dev/null || no "gatehouse_listener_restarts_total is $v after a reload, expected at least 1"
+bad=$(journalctl -q --no-pager -b -o cat | grep -E 'not offered to gatehouse-metrics|counters page of pid|sent no counters page')
+[ -z "$bad" ] || no "$(echo "$bad" | head -n 3 | tr '\n' '|')"
+bad=$(journalctl -q --no-pager -b -o cat _PID=1 | grep -E '^gatehouse-metrics[^ ]*: (Main process exited|Failed with result)' | grep -v 'status=0/SUCCESS')
+[ -z "$bad" ] || no "$(echo "$bad" | head -n 3 | tr '\n' '|')"
+info "exporter pid $ep, exposure $sec; $(systemctl show -P StatusText gatehouse-metrics.service)"
 end
 
 finish

@@ -7,12 +7,12 @@
 # gatehouse-systemtest.service. Needs root. Per-check PASS/FAIL lines come
 # from the container's console; results and the container's journal stay in
 # $BUILD/system/results. Last line: "system: N passed, M failed"; exit 1 if
-# M > 0. SYSTEM_TIMEOUT (default 120 s) bounds the container's life.
+# M > 0. SYSTEM_TIMEOUT (default 180 s) bounds the container's life.
 # SKIPs (exit 0) only when systemd-nspawn is not installed.
 set -u
 cd "$(dirname "$0")/../.." || exit 1
 BUILD=${BUILD:-build}
-TIMEOUT=${SYSTEM_TIMEOUT:-120}
+TIMEOUT=${SYSTEM_TIMEOUT:-180}
 NSPAWN_LABEL=system
 . tests/lib/nspawn.sh
 

@@ -159,7 +159,7 @@ START_TEST(test_design_routing)
 {
 	struct gh_config *c = load(design_example);
 
-	for (int k = 0; k < GH_KIND_COUNT; k++) {
+	for (int k = 0; k < GH_KIND_TCP_COUNT; k++) {
 		ck_assert_uint_eq(route(c, k, "test1.example.net"), 0);
 		ck_assert_uint_eq(route(c, k, "test2.example.net"), 1);
 		ck_assert_uint_eq(route(c, k, "www.test2.example.net"), 1);
@@ -432,6 +432,51 @@ END_TEST
 #define SITE_A "site a.example\n  http [2001:db8::1]:80\n"	/* 2 lines */
 
 /* Each case holds exactly one error, on the line given. */
+
+/* QUIC: opt-in listen, per-site servers, its own default and idle timeout */
+START_TEST(test_quic)
+{
+	struct gh_config *c = load("listen tls [::]:443\n"
+				   "listen quic [::]:443\n"
+				   "quic-idle-timeout 10s\n"
+				   "site a.example *.a.example\n"
+				   "    tls [::1]:8443\n"
+				   "    quic [::1]:9443 [::1]:9444\n"
+				   "site b.example\n"
+				   "    quic [2001:db8::b]:443\n"
+				   "site c.example\n"
+				   "    tls [::1]:7443\n"
+				   "default quic b.example\n");
+
+	/* the same address as tls: one is TCP, the other UDP */
+	ck_assert_uint_eq(c->n_listens, 3);
+	ck_assert_int_eq(c->listens[1].kind, GH_KIND_QUIC);
+	ck_assert_str_eq(c->listens[1].addr.text, "[::]:443");
+	ck_assert_uint_eq(c->quic_idle_timeout_ms, 10000);
+	ck_assert_uint_eq(c->sites[0].n_servers[GH_KIND_QUIC], 2);
+	ck_assert_str_eq(c->sites[0].servers[GH_KIND_QUIC][1].text, "[::1]:9444");
+	ck_assert_uint_eq(route(c, GH_KIND_QUIC, "a.example"), 0);
+	ck_assert_uint_eq(route(c, GH_KIND_QUIC, "x.a.example"), 0);
+	ck_assert_uint_eq(route(c, GH_KIND_QUIC, "b.example"), 1);
+	/* a site without quic servers is not reached over QUIC: the default */
+	ck_assert_uint_eq(route(c, GH_KIND_QUIC, "c.example"), 1);
+	ck_assert_uint_eq(route(c, GH_KIND_QUIC, "nosuch.example"), 1);
+	/* a quic-only site is no TLS route, and tls has no default */
+	ck_assert_uint_eq(route(c, GH_KIND_TLS, "b.example"), GH_NO_SITE);
+	ck_assert_str_eq(gh_kind_str(GH_KIND_QUIC), "quic");
+	config_free(c);
+
+	/* no listen quic: no UDP socket, and the QUIC defaults */
+	c = load("site a.example\n    quic [::1]:9443\n");
+	ck_assert_uint_eq(c->n_listens, 2);
+	for (size_t i = 0; i < c->n_listens; i++)
+		ck_assert_int_ne(c->listens[i].kind, GH_KIND_QUIC);
+	ck_assert_uint_eq(c->quic_idle_timeout_ms, 30000);
+	ck_assert_uint_eq(c->default_site[GH_KIND_QUIC], GH_NO_SITE);
+	config_free(c);
+}
+END_TEST
+
 static const struct bad_case {
 	const char *text;
 	unsigned line;
@@ -448,6 +493,14 @@ static const struct bad_case {
 	{ SITE_A "  tls\n", 3, "'tls': missing argument" },
 	/* durations */
 	{ "inspect-timeout 5\n", 1, "duration needs a unit (ms, s, m, h)" },
+	/* quic */
+	{ "listen quic [::]:443\nlisten quic [::]:443\n", 2, "already used by 'listen quic' at line 1" },
+	{ "quic-idle-timeout 5\n", 1, "duration needs a unit" },
+	{ "quic-idle-timeout 5s\nquic-idle-timeout 6s\n", 2, "'quic-idle-timeout' already set at line 1" },
+	{ "quic [::1]:443\n", 1, "'quic' outside any site" },
+	{ SITE_A "  quic [::]:443\n", 3, "bad address" },
+	{ SITE_A "default quic a.example\n", 3, "'default quic': site 'a.example' has no quic servers" },
+	{ "listen udp [::]:443\n", 1, "bad listen kind 'udp' (http, tls or quic)" },
 	{ "connect-timeout 0s\n", 1, "must be more than 0" },
 	{ "connect-timeout 0ms\n", 1, "bad duration '0ms'" },
 	{ "idle-timeout 25h\n", 1, "must be at most 24h" },
@@ -574,6 +627,29 @@ static const struct bad_case {
 	  "server (another Host inside the same TLS session)" },
 	{ "site a.example\n  http [::FFFF:192.0.2.1]:80\n  deny all\nsite b.example\n  http 192.0.2.1:80\n", 4,
 	  "site 'b.example' shares http server 192.0.2.1:80 with site 'a.example' (line 1)" },
+	/* per-source limits (global only) */
+	{ "source-rate 20\n", 1, "bad source-rate '20': expected N/DURATION with N from 1 to 1000000, e.g. 20/1s" },
+	{ "source-rate 0/1s\n", 1, "bad source-rate '0/1s'" },
+	{ "source-rate x/1s\n", 1, "bad source-rate 'x/1s'" },
+	{ "source-rate 5/1\n", 1, "bad duration in source-rate '5/1': duration needs a unit (ms, s, m, h)" },
+	{ "source-rate 5/2d\n", 1, "bad duration in source-rate '5/2d': unknown unit" },
+	{ "source-rate 5/1s\nsource-rate 6/1s\n", 2, "'source-rate' already set at line 1" },
+	{ SITE_A "source-inspecting 5\n", 3, "'source-inspecting' is global: put it before the first 'site'" },
+	{ SITE_A "source-table 20000\n", 3, "'source-table' is global: put it before the first 'site'" },
+	{ SITE_A "source-rate 5/1s\nsource-rate 6/1s\n", 4, "'source-rate' already set at line 3" },
+	{ SITE_A "source-rate 5\n", 3, "bad source-rate '5': expected N/DURATION" },
+	{ "source-inspecting 0\n", 1, "bad source-inspecting '0': a number from 1 to 16384" },
+	{ "source-inspecting 16385\n", 1, "bad source-inspecting '16385'" },
+	{ "source-prefix-v6 129\n", 1, "bad source-prefix-v6 '129': a number from 1 to 128" },
+	{ "source-prefix-v6 0\n", 1, "bad source-prefix-v6 '0'" },
+	{ "source-prefix-v6 48\nsource-prefix-v6 56\n", 2, "'source-prefix-v6' already set at line 1" },
+	{ "source-table 100\n", 1, "bad source-table '100': a number from 16384 to 16777216" },
+	{ "source-table 16777217\n", 1, "bad source-table '16777217'" },
+	{ "source-table\n", 1, "'source-table': missing argument (usage: source-table N)" },
+	{ "source-connections 0\n", 1, "bad source-connections '0': a number from 1 to 1000000" },
+	{ "source-connections 1000001\n", 1, "bad source-connections '1000001'" },
+	{ "source-connections 5\nsource-connections 6\n", 2, "'source-connections' already set at line 1" },
+	{ SITE_A "source-connections 5\nsource-connections 6\n", 4, "'source-connections' already set at line 3" },
 	/* bytes that have no place in a config */
 	{ SITE_A "listen http\r[::]:80\n", 3, "control character 0x0d" },
 	{ SITE_A "forwarders 4\x01\n", 3, "control character 0x01" },
@@ -1042,6 +1118,60 @@ START_TEST(test_tls_alpn_lengths)
 }
 END_TEST
 
+/* source-*: global; off unless a rate or an inspection cap is set;
+ * defaults /64 and 65 536 slots */
+START_TEST(test_source_limits)
+{
+	struct gh_config *c;
+	struct errs e;
+
+	ck_assert_int_eq(parse(SITE_A, &e, &c), 0);
+	ck_assert(!config_source_limits_on(c));
+	ck_assert_uint_eq(config_source_v6_prefix(c), 64);
+	ck_assert_uint_eq(config_source_slots(c), 65536);
+	config_free(c);
+	ck_assert_int_eq(parse("source-prefix-v6 48\nsource-table 20000\n" SITE_A, &e, &c), 0);
+	ck_assert(!config_source_limits_on(c));	/* grouping and size alone limit nothing */
+	ck_assert_uint_eq(config_source_v6_prefix(c), 48);
+	ck_assert_uint_eq(config_source_slots(c), 20000);
+	config_free(c);
+	ck_assert_int_eq(parse("source-rate 30/2m\n" SITE_A, &e, &c), 0);
+	ck_assert(config_source_limits_on(c));
+	ck_assert_uint_eq(c->src.rate, 30);
+	ck_assert_uint_eq(c->src.window_ms, 120000);
+	ck_assert_uint_eq(c->src.inspecting, 0);
+	config_free(c);
+	ck_assert_int_eq(parse("source-inspecting 8\n" SITE_A, &e, &c), 0);
+	ck_assert(config_source_limits_on(c));
+	ck_assert_uint_eq(c->src.inspecting, 8);
+	ck_assert(!config_source_connections_on(c));
+	config_free(c);
+	/* source-connections: global, per site, or both; no accept-time table */
+	ck_assert_int_eq(parse("source-connections 20\n" SITE_A, &e, &c), 0);
+	ck_assert(config_source_connections_on(c));
+	ck_assert(!config_source_limits_on(c));
+	ck_assert_uint_eq(c->src.connections, 20);
+	ck_assert_uint_eq(c->sites[0].src_connections, 0);
+	config_free(c);
+	ck_assert_int_eq(parse(SITE_A "source-connections 4\nsite b.example\n  http [::1]:80\n", &e, &c), 0);
+	ck_assert(config_source_connections_on(c));
+	ck_assert_uint_eq(c->src.connections, 0);
+	ck_assert_uint_eq(c->sites[0].src_connections, 4);
+	ck_assert_uint_eq(c->sites[1].src_connections, 0);
+	ck_assert(!config_site_rates_on(c));
+	config_free(c);
+	/* source-rate per site: no accept-time table, a site rate */
+	ck_assert_int_eq(parse(SITE_A "source-rate 4/10s\nsite b.example\n  http [::1]:80\n", &e, &c), 0);
+	ck_assert(!config_source_limits_on(c));
+	ck_assert(config_site_rates_on(c));
+	ck_assert_uint_eq(c->sites[0].src_rate, 4);
+	ck_assert_uint_eq(c->sites[0].src_window_ms, 10000);
+	ck_assert_uint_eq(c->sites[1].src_rate, 0);
+	ck_assert_uint_eq(c->src.rate, 0);
+	config_free(c);
+}
+END_TEST
+
 /* allow/deny: global before any site, per site after one; first match in
  * written order; no match allows; IPv4-mapped clients are IPv4 clients. */
 static bool allows(const struct gh_acl *acl, const char *addr)
@@ -1131,6 +1261,294 @@ START_TEST(test_acl_limit)
 }
 END_TEST
 
+/* source-prefix: global, per site, `off`; the address an IPv4 client's
+ * relay leaves from is the prefix with the client's address as its last
+ * 32 bits, v4-mapped clients too; IPv6 clients and sites without get none */
+static const char *src_of(const struct gh_config *c, const char *site, int family, const char *client)
+{
+	static char out[INET6_ADDRSTRLEN];
+	uint8_t a[16] = { 0 };
+	struct sockaddr_in6 sa;
+
+	ck_assert_int_eq(inet_pton(family, client, a), 1);
+	if (!config_source_addr(c, site_index(c, site), family, a, &sa))
+		return "-";
+	ck_assert_int_eq(sa.sin6_family, AF_INET6);
+	ck_assert_int_eq(sa.sin6_port, 0);
+	return inet_ntop(AF_INET6, &sa.sin6_addr, out, sizeof(out));
+}
+
+START_TEST(test_source_prefix)
+{
+	struct gh_config *c = load("source-prefix 2001:db8:ff::/96\n"
+				   "site a.example\n  http [2001:db8::1]:80\n"
+				   "site b.example\n  http [2001:db8::2]:80\n  source-prefix fd00:1:2:3:4:5::/96\n"
+				   "site c.example\n  http [2001:db8::3]:80\n  source-prefix off\n"
+				   "site d.example\n  http 192.0.2.4:80\n  source-prefix off\n");
+
+	ck_assert_str_eq(src_of(c, "a.example", AF_INET, "203.0.113.5"), "2001:db8:ff::cb00:7105");
+	ck_assert_str_eq(src_of(c, "a.example", AF_INET6, "::ffff:203.0.113.5"), "2001:db8:ff::cb00:7105");
+	ck_assert_str_eq(src_of(c, "a.example", AF_INET, "255.255.255.255"), "2001:db8:ff::ffff:ffff");
+	ck_assert_str_eq(src_of(c, "a.example", AF_INET6, "2001:db8:1::5"), "-");
+	ck_assert_str_eq(src_of(c, "b.example", AF_INET, "127.0.0.1"), "fd00:1:2:3:4:5:7f00:1");
+	ck_assert_str_eq(src_of(c, "c.example", AF_INET, "127.0.0.1"), "-");
+	ck_assert_str_eq(src_of(c, "d.example", AF_INET, "127.0.0.1"), "-");
+	ck_assert(config_uses_source_prefix(c));
+	ck_assert(!config_source_addr(c, 99, AF_INET, (const uint8_t *)"\x7f\0\0\1", NULL));
+	config_free(c);
+
+	c = load("site a.example\n  http 192.0.2.1:80\nsite b.example\n  http [2001:db8::1]:80\n");
+	ck_assert_str_eq(src_of(c, "b.example", AF_INET, "127.0.0.1"), "-");
+	ck_assert(!config_uses_source_prefix(c));
+	config_free(c);
+}
+END_TEST
+
+static const struct bad_case source_prefix_bad_cases[] = {
+	{ "source-prefix\n", 1, "'source-prefix': missing argument (usage: source-prefix IPV6-PREFIX/96|off)" },
+	{ "source-prefix 2001:db8:ff::\n", 1, "bad source-prefix '2001:db8:ff::': an IPv6 /96" },
+	{ "source-prefix 2001:db8:ff::/64\n", 1, "the length must be /96" },
+	{ "source-prefix 2001:db8:ff::/128\n", 1, "the length must be /96" },
+	{ "source-prefix 2001:db8:ff::/960\n", 1, "the length must be /96" },
+	{ "source-prefix 2001:db8:ff::/12345\n", 1, "an IPv6 /96 such as 2001:db8:ff::/96, or off" },
+	{ "source-prefix 192.0.2.0/24\n", 1, "it must be IPv6" },
+	{ "source-prefix nope/96\n", 1, "not an IPv6 address" },
+	{ "source-prefix 2001:db8:ff::1/96\n", 1, "bits set past /96" },
+	{ "source-prefix ::/96\n", 1, "::/96 holds the unspecified" },
+	{ "source-prefix ::ffff:0:0/96\n", 1, "IPv4-mapped" },
+	{ "source-prefix 64:ff9b::/96\n", 1, "NAT64's well-known prefix" },
+	{ "source-prefix ff02::/96\n", 1, "multicast" },
+	{ "source-prefix fe80::/96\n", 1, "link-local" },
+	{ "source-prefix off\nsource-prefix 2001:db8:ff::/96\n", 2, "'source-prefix' already set at line 1" },
+	{ SITE_A "  source-prefix off\n  source-prefix off\n", 4, "'source-prefix' already set at line 3" },
+	{ "source-prefix 2001:db8:ff::/96\nsite a.example\n  http 192.0.2.1:80\n", 1,
+	  "site 'a.example' takes its source addresses from this source-prefix, but its http server "
+	  "192.0.2.1:80 is IPv4 (use IPv6 servers, or 'source-prefix off' in the site)" },
+	{ "site a.example\n  tls [2001:db8::1]:443\n  tls-alpn acme-tls/1 192.0.2.1:443\n  source-prefix fd00::/96\n", 4,
+	  "its tls-alpn server 192.0.2.1:443 is IPv4" },
+	{ "tls-alpn acme-tls/1 192.0.2.1:443\nsite a.example\n  tls [2001:db8::1]:443\n  source-prefix fd00::/96\n", 4,
+	  "its global tls-alpn server 192.0.2.1:443 is IPv4" },
+};
+
+START_TEST(test_source_prefix_bad)
+{
+	const struct bad_case *t = &source_prefix_bad_cases[_i];
+	struct gh_config *c = (struct gh_config *)1;
+	char prefix[32];
+	struct errs e;
+
+	ck_assert_int_eq(parse(t->text, &e, &c), -EINVAL);
+	ck_assert_ptr_null(c);
+	ck_assert_msg(e.n == 1, "case %d: expected 1 error, got %u: %s", _i, e.n, e.n ? e.msg[0] : "");
+	snprintf(prefix, sizeof(prefix), "test.conf:%u: ", t->line);
+	ck_assert_msg(strncmp(e.msg[0], prefix, strlen(prefix)) == 0 && strstr(e.msg[0], t->msg),
+		      "case %d: expected line %u '%s' in: %s", _i, t->line, t->msg, e.msg[0]);
+}
+END_TEST
+
+/* accept-proxy: before any site, prefixes of both families; a peer in it
+ * is trusted to send a PROXY header, any other (and every peer without
+ * the directive) is a direct client. */
+static bool trusted(const struct gh_config *c, const char *addr)
+{
+	uint8_t a[16];
+	int fam = strchr(addr, ':') ? AF_INET6 : AF_INET;
+
+	ck_assert_int_eq(inet_pton(fam, addr, a), 1);
+	return config_proxy_trusted(c, NULL, fam, a);
+}
+
+START_TEST(test_accept_proxy)
+{
+	static const char text[] =
+		"accept-proxy 10.0.0.0/8 2001:db8::/32\n"
+		"accept-proxy 127.0.0.1\n"
+		"listen http [::]:80\n"
+		"site a.example\n"
+		"  http [::1]:80\n";
+	struct gh_config *c;
+	struct errs e;
+
+	ck_assert_int_eq(parse(text, &e, &c), 0);
+	ck_assert_uint_eq(c->accept_proxy.n_rules, 3);
+	ck_assert(trusted(c, "10.1.2.3"));
+	ck_assert(trusted(c, "::ffff:10.1.2.3"));
+	ck_assert(trusted(c, "127.0.0.1"));
+	ck_assert(trusted(c, "2001:db8:1::5"));
+	ck_assert(!trusted(c, "127.0.0.2"));
+	ck_assert(!trusted(c, "11.0.0.1"));
+	ck_assert(!trusted(c, "2001:db9::1"));
+	config_free(c);
+
+	ck_assert_int_eq(parse("listen http [::]:80\nsite a.example\n  http [::1]:80\n", &e, &c), 0);
+	ck_assert(!trusted(c, "127.0.0.1"));
+	config_free(c);
+}
+END_TEST
+
+START_TEST(test_accept_proxy_errors)
+{
+	struct gh_config *c;
+	struct errs e;
+
+	ck_assert_int_eq(parse("accept-proxy 10.0.0.0/33\n", &e, &c), -EINVAL);
+	ck_assert_msg(e.n == 1 && strstr(e.msg[0], "test.conf:1: bad prefix '10.0.0.0/33' for 'accept-proxy'"),
+		      "%s", e.n ? e.msg[0] : "");
+	ck_assert_int_eq(parse("accept-proxy\n", &e, &c), -EINVAL);
+	ck_assert_msg(e.n == 1 && strstr(e.msg[0], "test.conf:1:"), "%s", e.n ? e.msg[0] : "");
+	ck_assert_int_eq(parse("site a.example\n  http [::1]:80\n  accept-proxy 10.0.0.1\n", &e, &c),
+			 -EINVAL);
+	ck_assert_msg(e.n == 1 && strstr(e.msg[0], "test.conf:3: 'accept-proxy' applies to every listen"),
+		      "%s", e.n ? e.msg[0] : "");
+}
+END_TEST
+
+static const struct gh_listen *at(const struct gh_config *c, const char *addr, unsigned port)
+{
+	struct sockaddr_storage ss;
+
+	memset(&ss, 0, sizeof(ss));
+	if (strchr(addr, ':')) {
+		struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&ss;
+		s6->sin6_family = AF_INET6;
+		s6->sin6_port = htons((uint16_t)port);
+		ck_assert_int_eq(inet_pton(AF_INET6, addr, &s6->sin6_addr), 1);
+	} else {
+		struct sockaddr_in *s4 = (struct sockaddr_in *)&ss;
+		s4->sin_family = AF_INET;
+		s4->sin_port = htons((uint16_t)port);
+		ck_assert_int_eq(inet_pton(AF_INET, addr, &s4->sin_addr), 1);
+	}
+	return config_listen_at(c, (const struct sockaddr *)&ss);
+}
+
+static bool trusted_on(const struct gh_config *c, const struct gh_listen *on, const char *addr)
+{
+	uint8_t a[16];
+	int fam = strchr(addr, ':') ? AF_INET6 : AF_INET;
+
+	ck_assert_int_eq(inet_pton(fam, addr, a), 1);
+	return config_proxy_trusted(c, on, fam, a);
+}
+
+/* `listen KIND ADDRESS accept-proxy CIDR...`: that listen's own balancers,
+ * on top of the global list; a connection's listen is found from the
+ * address it reached, exact first, then the wildcard of its port. */
+START_TEST(test_listen_accept_proxy)
+{
+	static const char text[] =
+		"accept-proxy 192.0.2.1\n"
+		"listen tls 10.0.0.5:443 accept-proxy 10.1.0.0/16 2001:db8:ba1::/48\n"
+		"listen tls [::]:443\n"
+		"listen http 0.0.0.0:80\n"
+		"listen http [::1]:8080 accept-proxy ::1\n"
+		"site a.example\n"
+		"  http [::1]:80\n";
+	const struct gh_listen *bal, *pub, *h80, *h8080;
+	struct gh_config *c;
+	struct errs e;
+
+	ck_assert_int_eq(parse(text, &e, &c), 0);
+	ck_assert_uint_eq(c->n_listens, 4);
+	bal = &c->listens[0], pub = &c->listens[1], h80 = &c->listens[2], h8080 = &c->listens[3];
+	ck_assert_uint_eq(bal->proxy.n_rules, 2);
+	ck_assert_uint_eq(pub->proxy.n_rules, 0);
+	/* where a connection came in */
+	ck_assert_ptr_eq(at(c, "10.0.0.5", 443), bal);
+	ck_assert_ptr_eq(at(c, "::ffff:10.0.0.5", 443), bal);
+	ck_assert_ptr_eq(at(c, "10.0.0.6", 443), pub);
+	ck_assert_ptr_eq(at(c, "2001:db8::1", 443), pub);
+	ck_assert_ptr_eq(at(c, "203.0.113.1", 80), h80);
+	ck_assert_ptr_eq(at(c, "::ffff:203.0.113.1", 80), h80);
+	ck_assert_ptr_null(at(c, "2001:db8::1", 80));	/* 0.0.0.0 is IPv4 only */
+	ck_assert_ptr_eq(at(c, "::1", 8080), h8080);
+	ck_assert_ptr_null(at(c, "::2", 8080));
+	ck_assert_ptr_null(at(c, "10.0.0.5", 444));
+	/* the listen's own list and the global one, nothing else */
+	ck_assert(trusted_on(c, bal, "10.1.2.3"));
+	ck_assert(trusted_on(c, bal, "2001:db8:ba1::7"));
+	ck_assert(trusted_on(c, bal, "192.0.2.1"));
+	ck_assert(!trusted_on(c, pub, "10.1.2.3"));
+	ck_assert(trusted_on(c, pub, "192.0.2.1"));
+	ck_assert(!trusted_on(c, NULL, "10.1.2.3"));
+	ck_assert(trusted_on(c, h8080, "::1"));
+	ck_assert(!trusted_on(c, h80, "::1"));
+	config_free(c);
+
+	/* [::] takes IPv4 too unless 0.0.0.0 has the port */
+	ck_assert_int_eq(parse("listen tls [::]:443\nlisten http [::]:80 accept-proxy ::1\nsite a.example\n  http [::1]:80\n",
+			       &e, &c), 0);
+	ck_assert_ptr_eq(at(c, "203.0.113.1", 443), &c->listens[0]);
+	ck_assert_ptr_eq(at(c, "::ffff:203.0.113.1", 80), &c->listens[1]);
+	config_free(c);
+
+	ck_assert_int_eq(parse("listen tls [::]:443 proxy 10.0.0.0/8\n", &e, &c), -EINVAL);
+	ck_assert_msg(e.n == 1 && strstr(e.msg[0], "test.conf:1: unknown listen option 'proxy'"), "%s",
+		      e.n ? e.msg[0] : "");
+	ck_assert_int_eq(parse("listen tls [::]:443 accept-proxy\n", &e, &c), -EINVAL);
+	ck_assert_msg(e.n == 1 && strstr(e.msg[0], "test.conf:1: 'listen ... accept-proxy' needs at least one CIDR"),
+		      "%s", e.n ? e.msg[0] : "");
+	ck_assert_int_eq(parse("\nlisten tls [::]:443 accept-proxy 10.0.0.0/40\n", &e, &c), -EINVAL);
+	ck_assert_msg(e.n == 1 && strstr(e.msg[0], "test.conf:2: bad prefix '10.0.0.0/40' for 'accept-proxy'"),
+		      "%s", e.n ? e.msg[0] : "");
+}
+END_TEST
+
+/* direct-clients serve|refuse: serve by default; refuse needs balancers
+ * to be named, or it would refuse every client. */
+START_TEST(test_direct_clients)
+{
+	static const char site[] = "site a.example\n  http [::1]:80\n";
+	struct gh_config *c;
+	struct errs e;
+	char text[256];
+
+	ck_assert_int_eq(parse(site, &e, &c), 0);
+	ck_assert(!c->refuse_direct);
+	config_free(c);
+	snprintf(text, sizeof(text), "accept-proxy 10.0.0.0/8\ndirect-clients refuse\n%s", site);
+	ck_assert_int_eq(parse(text, &e, &c), 0);
+	ck_assert(c->refuse_direct);
+	config_free(c);
+	/* the order of the two lines does not matter */
+	snprintf(text, sizeof(text), "direct-clients refuse\naccept-proxy 10.0.0.0/8\n%s", site);
+	ck_assert_int_eq(parse(text, &e, &c), 0);
+	ck_assert(c->refuse_direct);
+	config_free(c);
+	snprintf(text, sizeof(text), "accept-proxy 10.0.0.0/8\ndirect-clients serve\n%s", site);
+	ck_assert_int_eq(parse(text, &e, &c), 0);
+	ck_assert(!c->refuse_direct);
+	config_free(c);
+
+	/* refuse acts on the listens that have balancers, and only them */
+	snprintf(text, sizeof(text),
+		 "direct-clients refuse\nlisten tls [::]:443\nlisten tls 10.0.0.5:8443 accept-proxy 10.1.0.0/16\n%s",
+		 site);
+	ck_assert_int_eq(parse(text, &e, &c), 0);
+	ck_assert(!config_proxy_refuses(c, &c->listens[0]));
+	ck_assert(config_proxy_refuses(c, &c->listens[1]));
+	ck_assert(!config_proxy_refuses(c, NULL));
+	config_free(c);
+
+	snprintf(text, sizeof(text), "direct-clients refuse\n%s", site);
+	ck_assert_int_eq(parse(text, &e, &c), -EINVAL);
+	ck_assert_msg(e.n == 1 && strstr(e.msg[0], "test.conf:1: 'direct-clients refuse' without 'accept-proxy'"),
+		      "%s", e.n ? e.msg[0] : "");
+	snprintf(text, sizeof(text), "accept-proxy 10.0.0.0/8\ndirect-clients maybe\n%s", site);
+	ck_assert_int_eq(parse(text, &e, &c), -EINVAL);
+	ck_assert_msg(e.n == 1 && strstr(e.msg[0], "test.conf:2: bad direct-clients 'maybe' (serve or refuse)"),
+		      "%s", e.n ? e.msg[0] : "");
+	snprintf(text, sizeof(text), "accept-proxy 10.0.0.0/8\ndirect-clients refuse\ndirect-clients serve\n%s", site);
+	ck_assert_int_eq(parse(text, &e, &c), -EINVAL);
+	ck_assert_msg(e.n == 1 && strstr(e.msg[0], "test.conf:3: 'direct-clients' already set at line 2"),
+		      "%s", e.n ? e.msg[0] : "");
+	snprintf(text, sizeof(text), "accept-proxy 10.0.0.0/8\n%s  direct-clients refuse\n", site);
+	ck_assert_int_eq(parse(text, &e, &c), -EINVAL);
+	ck_assert_msg(e.n == 1 && strstr(e.msg[0], "test.conf:4: 'direct-clients' applies to every listen"),
+		      "%s", e.n ? e.msg[0] : "");
+}
+END_TEST
+
 Suite *make_config_suite(void)
 {
 	Suite *s = suite_create("config");
@@ -1147,6 +1565,7 @@ Suite *make_config_suite(void)
 	tcase_add_test(tc, test_names);
 	tcase_add_test(tc, test_comments);
 	tcase_add_test(tc, test_acl);
+	tcase_add_test(tc, test_quic);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("bad");
@@ -1160,6 +1579,14 @@ Suite *make_config_suite(void)
 	tcase_add_test(tc, test_quoting);
 	tcase_add_test(tc, test_limits);
 	tcase_add_test(tc, test_acl_limit);
+	tcase_add_test(tc, test_source_prefix);
+	tcase_add_loop_test(tc, test_source_prefix_bad, 0,
+			    (int)(sizeof(source_prefix_bad_cases) / sizeof(source_prefix_bad_cases[0])));
+	tcase_add_test(tc, test_source_limits);
+	tcase_add_test(tc, test_accept_proxy);
+	tcase_add_test(tc, test_accept_proxy_errors);
+	tcase_add_test(tc, test_listen_accept_proxy);
+	tcase_add_test(tc, test_direct_clients);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("load");

@@ -432,12 +432,268 @@ static void want_handoff(const struct gh_config *cfg, const struct decision *d, 
 	ck_assert_str_eq(cfg->sites[d->site].name, site);
 }
 
+/* accept-proxy: a trusted peer's stream starts with a PROXY header, whose
+ * source is the client for the lists and the hand-off; the hello or head
+ * after it is what routes. Anyone else's PROXY line is plain data. */
+static const char proxy_conf[] =
+	"accept-proxy 10.0.0.0/8 2001:db8:ba1::/48\n"
+	"deny 203.0.113.0/24\n"
+	"site shut.example\n  http [::2]:80\n  tls [::2]:443\n"
+	"  allow 192.0.2.0/24 2001:db8:1::/48\n  deny all\n";
+
+static void sin6_of(const char *text, struct sockaddr_in6 *s6)
+{
+	char mapped[64];
+
+	memset(s6, 0, sizeof(*s6));
+	s6->sin6_family = AF_INET6;
+	snprintf(mapped, sizeof(mapped), strchr(text, ':') ? "%s" : "::ffff:%s", text);
+	ck_assert_int_eq(inet_pton(AF_INET6, mapped, &s6->sin6_addr), 1);
+}
+
+/* header + a request (http) or hello (tls) for host, from peer */
+static void ask_behind(const struct gh_config *cfg, unsigned kind, const char *peer, const uint8_t *hdr,
+		       size_t hlen, const char *host, bool closed, size_t cut, struct decision *d,
+		       size_t *header_len, struct sockaddr_in6 *client)
+{
+	uint8_t w[1024];
+	struct sockaddr_in6 p;
+	size_t n;
+
+	memcpy(w, hdr, hlen);
+	if (kind == GH_KIND_TLS)
+		n = hello((const uint8_t *)host, strlen(host), w + hlen, sizeof(w) - hlen);
+	else
+		n = (size_t)snprintf((char *)w + hlen, sizeof(w) - hlen, "GET / HTTP/1.1\r\nHost: %s\r\n\r\n", host);
+	sin6_of(peer, &p);
+	decide_client(cfg, NULL, kind, &p, w, cut ? cut : hlen + n, closed, d, ans, sizeof(ans), header_len, client);
+}
+
+static void want_client(const struct sockaddr_in6 *client, const char *addr, unsigned port)
+{
+	struct sockaddr_in6 want;
+
+	sin6_of(addr, &want);
+	ck_assert_mem_eq(&client->sin6_addr, &want.sin6_addr, 16);
+	ck_assert_uint_eq(ntohs(client->sin6_port), port);
+}
+
+START_TEST(test_proxy_header)
+{
+	static const char v1[] = "PROXY TCP4 192.0.2.5 10.0.0.2 5555 80\r\n";
+	static const char v1_denied[] = "PROXY TCP4 198.51.100.1 10.0.0.2 5555 80\r\n";
+	static const uint8_t sig[12] = "\r\n\r\n\0\r\nQUIT\n";
+	uint8_t v2[16 + 36], local[16];
+	struct gh_config *cfg = parse(proxy_conf);
+	struct sockaddr_in6 client;
+	struct decision d;
+	size_t hl;
+
+	memcpy(v2, sig, 12);
+	v2[12] = 0x21, v2[13] = 0x21, v2[14] = 0, v2[15] = 36;	/* PROXY, TCP over IPv6 */
+	sin6_of("2001:db8:1::7", &client);
+	memcpy(v2 + 16, &client.sin6_addr, 16);
+	sin6_of("2001:db8:ba1::2", &client);
+	memcpy(v2 + 32, &client.sin6_addr, 16);
+	v2[48] = 0x1f, v2[49] = 0x90, v2[50] = 0x01, v2[51] = 0xbb;	/* 8080 -> 443 */
+	memcpy(local, sig, 12);
+	local[12] = 0x20, local[13] = 0, local[14] = 0, local[15] = 0;	/* LOCAL, no addresses */
+
+	for (unsigned kind = 0; kind < GH_KIND_TCP_COUNT; kind++) {
+		/* v1 from a trusted peer: the header's source is the client */
+		ask_behind(cfg, kind, "10.9.9.9", (const uint8_t *)v1, strlen(v1), "shut.example", false, 0, &d,
+			   &hl, &client);
+		want_handoff(cfg, &d, "shut.example", "v1 from a balancer");
+		ck_assert_uint_eq(hl, strlen(v1));
+		want_client(&client, "::ffff:192.0.2.5", 5555);
+		/* ... and the lists judge it, not the balancer */
+		ask_behind(cfg, kind, "10.9.9.9", (const uint8_t *)v1_denied, strlen(v1_denied), "shut.example",
+			   false, 0, &d, &hl, &client);
+		want_denied(kind, &d, "v1 source not allowed on the site");
+		/* v2 over IPv6 from a trusted IPv6 peer */
+		ask_behind(cfg, kind, "2001:db8:ba1::9", v2, sizeof(v2), "shut.example", false, 0, &d, &hl,
+			   &client);
+		want_handoff(cfg, &d, "shut.example", "v2 from a balancer");
+		ck_assert_uint_eq(hl, sizeof(v2));
+		want_client(&client, "2001:db8:1::7", 8080);
+		/* every prefix of a header waits; cut short by a close: bad_proxy */
+		for (size_t cut = 1; cut < sizeof(v2); cut++) {
+			ask_behind(cfg, kind, "10.9.9.9", v2, sizeof(v2), "shut.example", false, cut, &d, &hl,
+				   &client);
+			ck_assert_msg(d.action == DECIDE_WAIT, "prefix %zu: action %d", cut, d.action);
+			ask_behind(cfg, kind, "10.9.9.9", v2, sizeof(v2), "shut.example", true, cut, &d, &hl,
+				   &client);
+			ck_assert_msg(d.action == DECIDE_ANSWER && strcmp(d.result, "bad_proxy") == 0 &&
+				      d.answer_len == 0, "closed at %zu: action %d", cut, d.action);
+		}
+		/* v2 LOCAL (a health check): the balancer is the client */
+		ask_behind(cfg, kind, "10.9.9.9", local, sizeof(local), "shut.example", false, 0, &d, &hl,
+			   &client);
+		ck_assert_uint_eq(hl, sizeof(local));
+		want_client(&client, "::ffff:10.9.9.9", 0);
+		want_denied(kind, &d, "LOCAL: the balancer itself, not on the site's list");
+		/* no header from a trusted peer: garbage, a quiet close */
+		ask_behind(cfg, kind, "10.9.9.9", (const uint8_t *)"", 0, "shut.example", false, 0, &d, &hl,
+			   &client);
+		ck_assert_msg(d.action == DECIDE_ANSWER && strcmp(d.result, "bad_proxy") == 0 &&
+			      d.answer_len == 0 && d.detail, "garbage from a balancer: action %d", d.action);
+		/* an untrusted peer's PROXY line is its data: never its address */
+		ask_behind(cfg, kind, "192.0.2.9", (const uint8_t *)v1, strlen(v1), "shut.example", false, 0, &d,
+			   &hl, &client);
+		ck_assert_uint_eq(hl, 0);
+		want_client(&client, "::ffff:192.0.2.9", 0);
+		ck_assert_int_eq(d.action, DECIDE_ANSWER);
+		ck_assert_str_eq(d.result, kind == GH_KIND_HTTP ? "bad_request" : "bad_hello");
+		if (kind == GH_KIND_HTTP)
+			ck_assert_int_eq(d.status, 400);
+	}
+	config_free(cfg);
+}
+END_TEST
+
+/* The inspect deadline for a balancer's connection: no header, or part of
+ * one, is a quiet bad_proxy; after a whole header the client behind it
+ * timed out, and only bytes of its own earn it a 408. */
+START_TEST(test_proxy_timeout)
+{
+	static const char v1[] = "PROXY TCP4 192.0.2.5 10.0.0.2 5555 80\r\n";
+	struct gh_config *cfg = parse(proxy_conf);
+	struct sockaddr_in6 bal, direct, client;
+	uint8_t w[256];
+	struct decision d;
+
+	sin6_of("10.9.9.9", &bal);
+	sin6_of("192.0.2.9", &direct);
+	for (unsigned kind = 0; kind < GH_KIND_TCP_COUNT; kind++) {
+		/* nothing at all, then every part of a header */
+		for (size_t cut = 0; cut < strlen(v1); cut++) {
+			decide_client_timeout(cfg, NULL, kind, &bal, (const uint8_t *)v1, cut, cut > 0, &d, ans, sizeof(ans),
+					      &client);
+			ck_assert_msg(d.action == DECIDE_ANSWER && strcmp(d.result, "bad_proxy") == 0 &&
+				      d.answer_len == 0, "cut %zu: action %d %s", cut, d.action, d.result);
+			ck_assert_str_eq(d.detail, cut ? "PROXY header not received in time" : "no PROXY header in time");
+			want_client(&client, "::ffff:10.9.9.9", 0);
+		}
+		/* a whole header and nothing after it: a quiet close, the client's */
+		decide_client_timeout(cfg, NULL, kind, &bal, (const uint8_t *)v1, strlen(v1), true, &d, ans, sizeof(ans),
+				      &client);
+		ck_assert_msg(d.action == DECIDE_ANSWER && strcmp(d.result, "timeout") == 0 && d.answer_len == 0,
+			      "header alone: %s %zu", d.result, d.answer_len);
+		want_client(&client, "::ffff:192.0.2.5", 5555);
+		/* ... and after part of a request head: 408 on http */
+		int n = snprintf((char *)w, sizeof(w), "%sGET / HTTP/1.1\r\nHo", v1);
+		decide_client_timeout(cfg, NULL, kind, &bal, w, (size_t)n, true, &d, ans, sizeof(ans), &client);
+		ck_assert_str_eq(d.result, "timeout");
+		ck_assert_int_eq(d.status, kind == GH_KIND_HTTP ? 408 : 0);
+		want_client(&client, "::ffff:192.0.2.5", 5555);
+		/* a direct client: its own bytes decide, no PROXY parsing */
+		decide_client_timeout(cfg, NULL, kind, &direct, (const uint8_t *)v1, 5, true, &d, ans, sizeof(ans), &client);
+		ck_assert_str_eq(d.result, "timeout");
+		ck_assert_int_eq(d.status, kind == GH_KIND_HTTP ? 408 : 0);
+		want_client(&client, "::ffff:192.0.2.9", 0);
+		decide_client_timeout(cfg, NULL, kind, &direct, w, 0, false, &d, ans, sizeof(ans), &client);
+		ck_assert(strcmp(d.result, "timeout") == 0 && d.answer_len == 0);
+	}
+	config_free(cfg);
+}
+END_TEST
+
+/* direct-clients refuse: a peer that is not a balancer is denied where it
+ * would have been served, once its request or hello is whole; a balancer's
+ * client is served. */
+START_TEST(test_direct_refused)
+{
+	static const char conf[] =
+		"accept-proxy 10.0.0.0/8\n"
+		"direct-clients refuse\n"
+		"site a.example\n  http [::2]:80\n  tls [::2]:443\n";
+	static const char v1[] = "PROXY TCP4 192.0.2.5 10.0.0.2 5555 80\r\n";
+	struct gh_config *cfg = parse(conf);
+	struct sockaddr_in6 client, direct;
+	struct decision d;
+	size_t hl;
+
+	for (unsigned kind = 0; kind < GH_KIND_TCP_COUNT; kind++) {
+		ask_behind(cfg, kind, "10.9.9.9", (const uint8_t *)v1, strlen(v1), "a.example", false, 0, &d, &hl,
+			   &client);
+		want_handoff(cfg, &d, "a.example", "a balancer's client");
+		ask_behind(cfg, kind, "192.0.2.9", (const uint8_t *)"", 0, "a.example", false, 0, &d, &hl, &client);
+		want_denied(kind, &d, "a direct client");
+		ck_assert_str_eq(d.detail, "not an accept-proxy balancer (direct-clients refuse)");
+		want_client(&client, "::ffff:192.0.2.9", 0);
+		/* ... an unknown name too (it would have had an answer) */
+		ask_behind(cfg, kind, "2001:db8::9", (const uint8_t *)"", 0, "b.example", false, 0, &d, &hl, &client);
+		want_denied(kind, &d, "a direct client, unknown name");
+		/* not before its request or hello is whole, so the answer is
+		 * drained past; a close before a byte stays a quiet drop */
+		ask_behind(cfg, kind, "192.0.2.9", (const uint8_t *)"", 0, "a.example", false, 8, &d, &hl, &client);
+		ck_assert_int_eq(d.action, DECIDE_WAIT);
+		sin6_of("192.0.2.9", &direct);
+		decide_client(cfg, NULL, kind, &direct, (const uint8_t *)"", 0, true, &d, ans, sizeof(ans), &hl, &client);
+		ck_assert_int_eq(d.action, DECIDE_DROP);
+	}
+	config_free(cfg);
+}
+END_TEST
+
+/* A listen's own accept-proxy list: its balancers' headers are parsed on
+ * it and nowhere else; direct-clients refuse refuses only where a listen
+ * has balancers. */
+START_TEST(test_proxy_per_listen)
+{
+	static const char conf[] =
+		"listen http 10.0.0.5:80 accept-proxy 10.0.0.0/8\n"
+		"listen tls 10.0.0.5:443 accept-proxy 10.0.0.0/8\n"
+		"listen http 203.0.113.1:80\n"
+		"listen tls 203.0.113.1:443\n"
+		"direct-clients refuse\n"
+		"site a.example\n  http [::2]:80\n  tls [::2]:443\n";
+	static const char v1[] = "PROXY TCP4 192.0.2.5 10.0.0.5 5555 80\r\n";
+	struct gh_config *cfg = parse(conf);
+	struct sockaddr_in6 bal, direct, client;
+	uint8_t w[1024];
+	struct decision d;
+	size_t hl, n;
+
+	sin6_of("10.9.9.9", &bal);
+	sin6_of("192.0.2.9", &direct);
+	for (unsigned kind = 0; kind < GH_KIND_TCP_COUNT; kind++) {
+		const struct gh_listen *inner = &cfg->listens[kind], *outer = &cfg->listens[2 + kind];
+
+		memcpy(w, v1, strlen(v1));
+		if (kind == GH_KIND_TLS)
+			n = strlen(v1) + hello((const uint8_t *)"a.example", 9, w + strlen(v1), sizeof(w) - strlen(v1));
+		else
+			n = strlen(v1) + (size_t)snprintf((char *)w + strlen(v1), sizeof(w) - strlen(v1),
+							  "GET / HTTP/1.1\r\nHost: a.example\r\n\r\n");
+		/* on the balancers' listen: the header's source is the client */
+		decide_client(cfg, inner, kind, &bal, w, n, false, &d, ans, sizeof(ans), &hl, &client);
+		want_handoff(cfg, &d, "a.example", "a balancer on its listen");
+		ck_assert_uint_eq(hl, strlen(v1));
+		want_client(&client, "::ffff:192.0.2.5", 5555);
+		/* the same peer on the public listen is a direct client: its
+		 * PROXY line is data, and nothing is refused there */
+		decide_client(cfg, outer, kind, &bal, w, n, false, &d, ans, sizeof(ans), &hl, &client);
+		ck_assert_uint_eq(hl, 0);
+		ck_assert_str_eq(d.result, kind == GH_KIND_HTTP ? "bad_request" : "bad_hello");
+		decide_client(cfg, outer, kind, &bal, w + strlen(v1), n - strlen(v1), false, &d, ans, sizeof(ans),
+			      &hl, &client);
+		want_handoff(cfg, &d, "a.example", "a direct client on the public listen");
+		/* ... and a direct client on the balancers' listen is refused */
+		decide_client(cfg, inner, kind, &direct, w + strlen(v1), n - strlen(v1), false, &d, ans, sizeof(ans),
+			      &hl, &client);
+		want_denied(kind, &d, "a direct client on the balancers' listen");
+	}
+	config_free(cfg);
+}
+END_TEST
+
 START_TEST(test_access_lists)
 {
 	struct gh_config *cfg = parse(acl_conf);
 	struct decision d;
 
-	for (unsigned kind = 0; kind < GH_KIND_COUNT; kind++) {
+	for (unsigned kind = 0; kind < GH_KIND_TCP_COUNT; kind++) {
 		/* the global list first, whatever site is asked for */
 		ask(cfg, kind, "open.example", "203.0.113.9", &d);
 		want_denied(kind, &d, "global v4");
@@ -522,6 +778,10 @@ Suite *make_decide_suite(void)
 	tcase_add_test(tc, test_tls_need_edge);
 	tcase_add_test(tc, test_tls_alpn_route);
 	tcase_add_test(tc, test_access_lists);
+	tcase_add_test(tc, test_proxy_header);
+	tcase_add_test(tc, test_proxy_timeout);
+	tcase_add_test(tc, test_direct_refused);
+	tcase_add_test(tc, test_proxy_per_listen);
 	tcase_add_test(tc, test_access_quiet_and_none);
 	suite_add_tcase(s, tc);
 	return s;

@@ -10,6 +10,7 @@
 #include "suites.h"
 #include "router/config.h"
 #include "common/handoff.h"
+#include "router/proxy_parse.h"
 #include "tests/unit/sockets.h"
 
 static void channel(int sv[2])
@@ -138,6 +139,8 @@ static const struct bad_case {
 	{ "alpn_route on an HTTP hand-off", FD_TCP, 12, 0, HANDOFF_E_ALPN_ROUTE },
 	{ "reserved byte set", FD_TCP, 13, 0, HANDOFF_E_ALPN_ROUTE },
 	{ "version 2 (no alpn_route field)", FD_TCP, 14, 0, HANDOFF_E_VERSION },
+	{ "version 3 (no proxy_len field)", FD_TCP, 15, 0, HANDOFF_E_VERSION },
+	{ "PROXY header longer than any", FD_TCP, 16, 0, HANDOFF_E_PROXY_LEN },
 	{ "pipe fd", FD_PIPE, 0, 0, HANDOFF_E_NOT_TCP },
 	{ "directory fd", FD_DIR, 0, 0, HANDOFF_E_NOT_TCP },
 	{ "listening TCP socket", FD_LISTEN, 0, 0, HANDOFF_E_NOT_TCP },
@@ -167,8 +170,10 @@ START_TEST(bad_messages_refused)
 	case 10: m.kind = GH_KIND_HTTP; m.one_request = GH_MAX_ONE_REQUEST + 1; break;
 	case 11: m.kind = GH_KIND_HTTP; m.one_request = UINT32_MAX; break;
 	case 12: m.kind = GH_KIND_HTTP; m.alpn_route = 1; break;
-	case 13: m.reserved[2] = 1; break;
+	case 13: m.reserved = 1; break;
 	case 14: m.version = 2; break;
+	case 15: m.version = 3; break;
+	case 16: m.proxy_len = PROXY_PARSE_MAX + 1; break;
 	}
 	memset(buf, 0, sizeof(buf));
 	memcpy(buf, &m, sizeof(m));

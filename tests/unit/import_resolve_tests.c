@@ -175,7 +175,7 @@ START_TEST(test_default_sites)
 	hx_resolve(&m.x);
 
 	ck_assert_uint_eq(m.x.n_sites, 2);
-	for (int k = 0; k < GH_KIND_COUNT; k++) {
+	for (int k = 0; k < GH_KIND_TCP_COUNT; k++) {
 		const struct hx_site *s = hx_default_site(&m.x, (enum gh_kind)k);
 
 		ck_assert_ptr_nonnull(s);

@@ -14,6 +14,7 @@
 #include "suites.h"
 #include "common/handoff.h"
 #include "common/load.h"
+#include "router/srclimit.h"
 #include "listener/accept.h"
 #include "listener/dispatch.h"
 #include "listener/lconn.h"
@@ -218,6 +219,80 @@ START_TEST(table_counts)
 }
 END_TEST
 
+/* Per-source admission at accept: a rate per source (other sources keep
+ * theirs), a cap on one source's clients under inspection released when
+ * a client is freed or detached to the hand-off ring, IPv6 by /64. */
+static struct sockaddr_in6 src6(const char *a)
+{
+	struct sockaddr_in6 p = { .sin6_family = AF_INET6 };
+	ck_assert_int_eq(inet_pton(AF_INET6, a, &p.sin6_addr), 1);
+	return p;
+}
+
+START_TEST(source_admission)
+{
+	static const char text[] = "source-rate 3/1m\nsource-inspecting 2\nsite a.example\n  tls [::1]:443\n";
+	struct gh_config *cfg;
+	struct lconns t;
+	uint32_t retry;
+
+	ck_assert_int_eq(config_parse("t.conf", text, sizeof(text) - 1, NULL, NULL, &cfg), 0);
+	lconns_init(&t, 10);
+	ck_assert_int_eq(lconn_limits_init(&t, cfg), 0);
+	ck_assert_ptr_nonnull(t.src);
+	struct sockaddr_in6 a = src6("2001:db8:1:2::7"), a2 = src6("2001:db8:1:2::8"), b = src6("::ffff:192.0.2.9");
+	int sv[2];
+	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+
+	ck_assert_int_eq(lconn_admit(&t, &a, 0, &retry), SRCLIMIT_OK);
+	struct lconn *c1 = lconn_new(&t, sv[0], GH_KIND_TLS, &a, 0, 1000);
+	c1->counted = true;
+	ck_assert_int_eq(lconn_admit(&t, &a2, 0, &retry), SRCLIMIT_OK);	/* same /64 */
+	struct lconn *c2 = lconn_new(&t, -1, GH_KIND_TLS, &a2, 0, 1000);
+	c2->counted = true;
+	/* two of the /64 under inspection: a third waits for one to go */
+	ck_assert_int_eq(lconn_admit(&t, &a, 0, &retry), SRCLIMIT_OVER_CONCURRENT);
+	ck_assert_int_eq(lconn_admit(&t, &b, 0, &retry), SRCLIMIT_OK);	/* another source */
+	lconn_unadmit(&t, &b);
+	int fd = lconn_detach(&t, c1);	/* handed off: no longer inspected */
+	ck_assert_int_eq(fd, sv[0]);
+	ck_assert_int_eq(lconn_admit(&t, &a, 0, &retry), SRCLIMIT_OK);	/* 3rd token */
+	lconn_unadmit(&t, &a);
+	lconn_free(&t, c2);
+	/* three new connections a minute: the 4th is refused, 20 s to wait */
+	ck_assert_int_eq(lconn_admit(&t, &a, 0, &retry), SRCLIMIT_OVER_RATE);
+	ck_assert_uint_eq(retry, 20);
+	ck_assert_int_eq(lconn_admit(&t, &b, 0, &retry), SRCLIMIT_OK);
+	lconn_unadmit(&t, &b);
+	ck_assert_int_eq(lconn_admit(&t, &a, 20000, &retry), SRCLIMIT_OK);	/* a token back */
+	lconn_unadmit(&t, &a);
+	lconn_sent(&t, 1);
+	lconn_limits_free(&t);
+	config_free(cfg);
+	close(sv[0]);
+	close(sv[1]);
+}
+END_TEST
+
+/* No source-* line: no table, every client admitted. */
+START_TEST(source_admission_off)
+{
+	static const char text[] = "site a.example\n  tls [::1]:443\n";
+	struct gh_config *cfg;
+	struct lconns t;
+	uint32_t retry;
+	struct sockaddr_in6 a = src6("2001:db8::1");
+
+	ck_assert_int_eq(config_parse("t.conf", text, sizeof(text) - 1, NULL, NULL, &cfg), 0);
+	lconns_init(&t, 10);
+	ck_assert_int_eq(lconn_limits_init(&t, cfg), 0);
+	ck_assert_ptr_null(t.src);
+	for (int i = 0; i < 100; i++)
+		ck_assert_int_eq(lconn_admit(&t, &a, 0, &retry), SRCLIMIT_OK);
+	config_free(cfg);
+}
+END_TEST
+
 /* With no channel to take them, decided clients back the ring up and the
  * gate closes; a live channel takes them (over a real socketpair) and it
  * opens again. */
@@ -238,7 +313,7 @@ START_TEST(ring_backs_up_gate)
 	d.channels[0].blocked = true;	/* full: waiting for EPOLLOUT */
 
 	/* the hand-off carries a TCP socket in real life; any fd will do here */
-	dispatch_queue(&d, &t, new_conn(&t, &p1), "site.example", "www.site.example", 0, 0);
+	dispatch_queue(&d, &t, new_conn(&t, &p1), "site.example", "www.site.example", 0, 0, 0);
 	ck_assert_uint_eq(d.pending_len, 1);
 	ck_assert(lconn_accept_wanted(&t, d.backed_up, false, 0));	/* less than a batch: no flush yet */
 	dispatch_flush(&d, &t);
@@ -321,6 +396,8 @@ Suite *make_listener_suite(void)
 	tcase_add_test(tc, ring_backs_up_gate);
 	tcase_add_test(tc, accept_errors_classified);
 	tcase_add_test(tc, log_limit_window);
+	tcase_add_test(tc, source_admission);
+	tcase_add_test(tc, source_admission_off);
 	suite_add_tcase(s, tc);
 	return s;
 }

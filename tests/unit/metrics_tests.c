@@ -5,12 +5,19 @@
  * pages not sealed are refused, and a daemon's figures outlive it.
  */
 #include <check.h>
+#include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <unistd.h>
 #include "common/counters.h"
 #include "metrics/pages.h"
+#include "metrics/peers.h"
 #include "metrics/render.h"
 #include "tests/unit/suites.h"
 
@@ -140,6 +147,190 @@ START_TEST(test_unknown_result_is_other)
 }
 END_TEST
 
+/*
+ * Under systemd the daemons bring their pages themselves
+ * (common/counters_offer.c -> metrics/peers.c), over real sockets here:
+ * the exporter's two listening page sockets in a scratch directory.
+ */
+struct sd_exporter {
+	char dir[64], lpath[96], fpath[96];
+	int epfd;
+	struct peers pr;
+	struct pages ps;
+};
+
+static int listen_at(const char *path)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	/* blocking, as systemd passes them */
+	int fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+	ck_assert_int_ge(fd, 0);
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path);
+	ck_assert_int_eq(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	ck_assert_int_eq(listen(fd, 16), 0);
+	return fd;
+}
+
+static void sd_start(struct sd_exporter *x)
+{
+	memset(x, 0, sizeof(*x));
+	snprintf(x->dir, sizeof(x->dir), "/tmp/gh-peers.XXXXXX");
+	ck_assert_ptr_nonnull(mkdtemp(x->dir));
+	snprintf(x->lpath, sizeof(x->lpath), "%s/l.sock", x->dir);
+	snprintf(x->fpath, sizeof(x->fpath), "%s/f.sock", x->dir);
+	peers_init(&x->pr);
+	x->pr.sock[0] = listen_at(x->lpath);
+	x->pr.sock[1] = listen_at(x->fpath);
+	x->epfd = epoll_create1(EPOLL_CLOEXEC);
+	ck_assert_int_ge(x->epfd, 0);
+	ck_assert_int_eq(peers_watch(&x->pr, x->epfd), 0);
+}
+
+/* The exporter's loop, until the pages it holds number n (epoll is the
+ * readiness signal; a second without an event fails the test). */
+static void sd_until_pages(struct sd_exporter *x, unsigned n)
+{
+	for (int rounds = 0; x->ps.n_pages != n && rounds < 50; rounds++) {
+		struct epoll_event evs[8];
+		int k = epoll_wait(x->epfd, evs, 8, 1000);
+		ck_assert_int_gt(k, 0);
+		for (int i = 0; i < k; i++)
+			peers_event(&x->pr, x->epfd, &x->ps, evs[i].data.u64, evs[i].events);
+	}
+	ck_assert_uint_eq(x->ps.n_pages, n);
+}
+
+static void sd_stop(struct sd_exporter *x)
+{
+	close(x->pr.sock[0]);
+	close(x->pr.sock[1]);
+	x->pr.sock[0] = x->pr.sock[1] = -1;
+	peers_free(&x->pr);
+	pages_free(&x->ps);
+	close(x->epfd);
+	unlink(x->lpath);
+	unlink(x->fpath);
+	rmdir(x->dir);
+}
+
+/* A forwarder offers its page with its config: the exporter names its
+ * sites from that config, numbers the generations by config text (the
+ * same text joins, a new one is a reload), and keeps a forwarder's
+ * figures once its connection ends (the daemon exited). */
+START_TEST(test_systemd_forwarder_pages)
+{
+	struct sd_exporter x;
+	struct gh_counters *c1, *c2, *c3;
+	sd_start(&x);
+	int k1 = counters_offer(x.fpath, CTR_FORWARDER, counters_page(CTR_FORWARDER, 2, &c1), snapshot(conf1));
+	ck_assert_int_ge(k1, 0);
+	sd_until_pages(&x, 1);
+	ctr_add(&c1->sites[1].conns[GH_KIND_TLS][0], 3);
+	ctr_add(&c1->sites[1].bytes_out, 500);
+	ck_assert(rendered(&x.ps, "gatehouse_connections_total{site=\"b.example\",kind=\"tls\",result=\"ok\"} 3\n"));
+	ck_assert(rendered(&x.ps, "gatehouse_relays{generation=\"1\",forwarder=\"0\"} 0\n"));
+	int k2 = counters_offer(x.fpath, CTR_FORWARDER, counters_page(CTR_FORWARDER, 2, &c2), snapshot(conf1));
+	sd_until_pages(&x, 2);
+	ck_assert(rendered(&x.ps, "gatehouse_relays{generation=\"1\",forwarder=\"1\"} 0\n"));
+	int k3 = counters_offer(x.fpath, CTR_FORWARDER, counters_page(CTR_FORWARDER, 1, &c3), snapshot(conf2));
+	sd_until_pages(&x, 3);
+	ck_assert(rendered(&x.ps, "gatehouse_relays{generation=\"2\",forwarder=\"0\"} 0\n"));
+	ck_assert(rendered(&x.ps, "gatehouse_reloads_total 1\n"));
+	ck_assert(rendered(&x.ps, "gatehouse_connections_total{site=\"c.example\",kind=\"http\",result=\"ok\"} 0\n"));
+	close(k1);	/* the first forwarder exits */
+	sd_until_pages(&x, 2);
+	ck_assert(rendered(&x.ps, "gatehouse_connections_total{site=\"b.example\",kind=\"tls\",result=\"ok\"} 3\n"));
+	ck_assert(rendered(&x.ps, "gatehouse_bytes_total{site=\"b.example\",direction=\"out\"} 500\n"));
+	close(k2);
+	close(k3);
+	sd_until_pages(&x, 0);
+	sd_stop(&x);
+	munmap(c1, counters_size(2));
+	munmap(c2, counters_size(2));
+	munmap(c3, counters_size(1));
+}
+END_TEST
+
+/* The role is the socket's: a page on the listeners' socket that says
+ * "forwarder" counts as a listener's (its site figures add nothing), and
+ * one that brings a config there is refused. */
+START_TEST(test_systemd_role_from_socket)
+{
+	struct sd_exporter x;
+	struct gh_counters *c1, *c2, *cf;
+	sd_start(&x);
+	int kf = counters_offer(x.fpath, CTR_FORWARDER, counters_page(CTR_FORWARDER, 2, &cf), snapshot(conf1));
+	sd_until_pages(&x, 1);
+	int k1 = counters_offer(x.lpath, CTR_FORWARDER, counters_page(CTR_FORWARDER, 2, &c1), -1);
+	ck_assert_int_ge(k1, 0);
+	ctr_add(&c1->sites[0].conns[GH_KIND_HTTP][0], 9);
+	ctr_add(&c1->accepted, 4);
+	sd_until_pages(&x, 2);
+	ck_assert(rendered(&x.ps, "gatehouse_connections_total{site=\"a.example\",kind=\"http\",result=\"ok\"} 0\n"));
+	ck_assert(rendered(&x.ps, "gatehouse_accepted_total 4\n"));
+	ck_assert(!rendered(&x.ps, "forwarder=\"1\""));
+	int k2 = counters_offer(x.lpath, CTR_LISTENER, counters_page(CTR_LISTENER, 2, &c2), snapshot(conf2));
+	ck_assert_int_ge(k2, 0);
+	close(k2);	/* its hang-up comes after the message: both are seen */
+	for (int i = 0; i < 4; i++) {
+		struct epoll_event evs[8];
+		int k = epoll_wait(x.epfd, evs, 8, 200);
+		for (int j = 0; j < k; j++)
+			peers_event(&x.pr, x.epfd, &x.ps, evs[j].data.u64, evs[j].events);
+	}
+	ck_assert_uint_eq(x.ps.n_pages, 2);
+	ck_assert(!rendered(&x.ps, "c.example"));
+	close(k1);
+	close(kf);
+	sd_until_pages(&x, 0);
+	sd_stop(&x);
+	munmap(c1, counters_size(2));
+	munmap(c2, counters_size(2));
+	munmap(cf, counters_size(2));
+}
+END_TEST
+
+/* The daemon's end of the connection is shut for reading: the exporter
+ * cannot even queue a byte for it. */
+START_TEST(test_systemd_offer_one_way)
+{
+	struct sd_exporter x;
+	struct gh_counters *c;
+	sd_start(&x);
+	int k = counters_offer(x.lpath, CTR_LISTENER, counters_page(CTR_LISTENER, 0, &c), -1);
+	ck_assert_int_ge(k, 0);
+	sd_until_pages(&x, 1);
+	int theirs = -1;
+	for (unsigned i = 0; i < PEERS_MAX; i++)
+		if (x.pr.p[i].fd >= 0)
+			theirs = x.pr.p[i].fd;
+	ck_assert_int_ge(theirs, 0);
+	errno = 0;
+	ck_assert_int_eq(send(theirs, "x", 1, MSG_DONTWAIT | MSG_NOSIGNAL), -1);
+	ck_assert_int_eq(errno, EPIPE);
+	close(k);
+	sd_until_pages(&x, 0);
+	sd_stop(&x);
+	munmap(c, counters_size(0));
+}
+END_TEST
+
+/* No socket at GATEHOUSE_COUNTERS_SOCKET (metrics off), or `gatehouse run`
+ * as the launcher: nothing is offered. */
+START_TEST(test_systemd_offer_path)
+{
+	unsetenv("GATEHOUSE_METRICS");
+	setenv("GATEHOUSE_COUNTERS_SOCKET", "/nonexistent/gatehouse-counters.sock", 1);
+	ck_assert_ptr_null(counters_offer_path());
+	setenv("GATEHOUSE_COUNTERS_SOCKET", "/", 1);
+	ck_assert_str_eq(counters_offer_path(), "/");
+	setenv("GATEHOUSE_METRICS", "1", 1);
+	ck_assert_ptr_null(counters_offer_path());
+	unsetenv("GATEHOUSE_METRICS");
+	unsetenv("GATEHOUSE_COUNTERS_SOCKET");
+}
+END_TEST
+
 Suite *make_metrics_suite(void)
 {
 	Suite *s = suite_create("metrics");
@@ -149,6 +340,12 @@ Suite *make_metrics_suite(void)
 	tcase_add_test(tc, test_role_from_launcher);
 	tcase_add_test(tc, test_carried_over);
 	tcase_add_test(tc, test_unknown_result_is_other);
+	suite_add_tcase(s, tc);
+	tc = tcase_create("systemd");
+	tcase_add_test(tc, test_systemd_forwarder_pages);
+	tcase_add_test(tc, test_systemd_role_from_socket);
+	tcase_add_test(tc, test_systemd_offer_one_way);
+	tcase_add_test(tc, test_systemd_offer_path);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -4,6 +4,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <stdlib.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
 #include "suites.h"
@@ -465,6 +466,78 @@ START_TEST(random_agrees_with_references)
 }
 END_TEST
 
+/* ---- cost per lookup, counted ------------------------------------------ */
+
+/* n random prefixes of one family (IPv4 /20../32, IPv6 /16../64: few
+ * cover one another, so the set keeps about 2n ranges) */
+static struct prefixset *random_set(size_t n, int family)
+{
+	struct prefixset_entry *e = calloc(n, sizeof(*e));
+	ck_assert_ptr_nonnull(e);
+	for (size_t i = 0; i < n; i++) {
+		struct prefix *p = &e[i].prefix;
+		p->family = family;
+		p->len = family == AF_INET ? 20 + (unsigned)(rnd() % 13) : 16 + (unsigned)(rnd() % 49);
+		for (unsigned b = 0; b < 16; b += 8) {
+			uint64_t r = rnd();
+			memcpy(p->addr + b, &r, 8);
+		}
+		unsigned bytes = family == AF_INET ? 4 : 16;
+		memset(p->addr + bytes, 0, 16 - bytes);
+		for (unsigned b = p->len; b < 8 * bytes; b++)
+			p->addr[b / 8] &= (uint8_t)~(0x80 >> (b % 8));
+		e[i].value = (uint32_t)(i & 1);
+	}
+	struct prefixset *set = prefixset_build(e, n, PREFIXSET_FIRST_MATCH);
+	ck_assert_ptr_nonnull(set);
+	free(e);
+	return set;
+}
+
+/* Ranges compared per lookup over NLOOKUP random addresses: the total and
+ * the most for one. */
+static void probes_of(const struct prefixset *set, int family, uint64_t *total, unsigned *most)
+{
+	uint8_t a[16];
+	*total = 0;
+	*most = 0;
+	for (unsigned i = 0; i < NLOOKUP; i++) {
+		for (unsigned b = 0; b < 16; b += 8) {
+			uint64_t r = rnd();
+			memcpy(a + b, &r, 8);
+		}
+		unsigned p = prefixset_probes(set, family, a);
+		*total += p;
+		if (p > *most)
+			*most = p;
+	}
+}
+
+/* Issue #15: a lookup costs the same with 100 000 prefixes as with 10.
+ * Counted, not timed: the binary search after the index step compares
+ * about as many ranges with 100 000 prefixes (~200 000 ranges, log2 18)
+ * as with 10, on average within one, and never more than a handful. */
+START_TEST(cost_flat_with_size)
+{
+	int family = _i == 0 ? AF_INET : AF_INET6;
+	uint64_t t10, t100k;
+	unsigned m10, m100k;
+
+	rng_state = 0x2545f4914f6cdd1du + (uint64_t)_i;
+	struct prefixset *small = random_set(10, family), *big = random_set(NPREFIX, family);
+	probes_of(small, family, &t10, &m10);
+	probes_of(big, family, &t100k, &m100k);
+	printf("prefixset %s: ranges compared per lookup, mean %.2f (most %u) with 10 prefixes, "
+	       "%.2f (most %u) with %u (%zu ranges)\n", family == AF_INET ? "IPv4" : "IPv6",
+	       (double)t10 / NLOOKUP, m10, (double)t100k / NLOOKUP, m100k, NPREFIX, prefixset_ranges(big));
+	ck_assert_uint_ge(prefixset_ranges(big), 100000);
+	ck_assert_uint_le(t100k, t10 + NLOOKUP);	/* mean within one probe */
+	ck_assert_uint_le(m100k, 8);			/* a plain binary search: 17 or 18 */
+	prefixset_free(small);
+	prefixset_free(big);
+}
+END_TEST
+
 Suite *make_prefixset_suite(void)
 {
 	Suite *s = suite_create("prefixset");
@@ -483,6 +556,7 @@ Suite *make_prefixset_suite(void)
 	TCase *big = tcase_create("random");
 	tcase_set_timeout(big, 120);
 	tcase_add_loop_test(big, random_agrees_with_references, 0, 2);
+	tcase_add_loop_test(big, cost_flat_with_size, 0, 2);
 	suite_add_tcase(s, big);
 	return s;
 }

@@ -456,6 +456,58 @@ START_TEST(random_operations_keep_the_books)
 }
 END_TEST
 
+static enum srclimit_status take_at(struct srclimit *t, const char *a, uint32_t site, uint32_t rate,
+				    uint32_t window_ms, uint64_t now, uint32_t *retry)
+{
+	uint8_t b[16];
+	uint32_t r;
+	ck_assert_int_eq(inet_pton(fam(a), a, b), 1);
+	return srclimit_take(t, fam(a), b, site, rate, window_ms, now, retry ? retry : &r);
+}
+
+/* A site's rate (srclimit_take): one bucket per source and site, each
+ * site's own rate; the same source at another site, and another source
+ * at the same site, keep theirs; nothing is held, so a table full of
+ * sources evicts the least recently seen (whose bucket is then full
+ * again) and memory stays what srclimit_new took. */
+START_TEST(site_rates)
+{
+	struct srclimit *t = table(4, cfg(0, 0, 0));
+	size_t mem = srclimit_memory(t);
+	uint32_t retry;
+
+	for (int i = 0; i < 2; i++)
+		ck_assert_int_eq(take_at(t, "192.0.2.1", 3, 2, 60000, 1000, NULL), SRCLIMIT_OK);
+	ck_assert_int_eq(take_at(t, "192.0.2.1", 3, 2, 60000, 1000, &retry), SRCLIMIT_OVER_RATE);
+	ck_assert_uint_eq(retry, 30);	/* one token each 30 s */
+	ck_assert_int_eq(take_at(t, "::ffff:192.0.2.1", 3, 2, 60000, 1000, NULL), SRCLIMIT_OVER_RATE);
+	/* another site of the same source: its own bucket, its own rate */
+	for (int i = 0; i < 5; i++)
+		ck_assert_int_eq(take_at(t, "192.0.2.1", 4, 5, 1000, 1000, NULL), SRCLIMIT_OK);
+	ck_assert_int_eq(take_at(t, "192.0.2.1", 4, 5, 1000, 1000, &retry), SRCLIMIT_OVER_RATE);
+	ck_assert_uint_eq(retry, 1);
+	/* another source at site 3 */
+	ck_assert_int_eq(take_at(t, "192.0.2.2", 3, 2, 60000, 1000, NULL), SRCLIMIT_OK);
+	/* a /64 is one source */
+	ck_assert_int_eq(take_at(t, "2001:db8::1", 3, 1, 60000, 1000, NULL), SRCLIMIT_OK);
+	ck_assert_int_eq(take_at(t, "2001:db8::2", 3, 1, 60000, 1000, NULL), SRCLIMIT_OVER_RATE);
+	/* 30 s later site 3 has one token for 192.0.2.1 again */
+	ck_assert_int_eq(take_at(t, "192.0.2.1", 3, 2, 60000, 31000, NULL), SRCLIMIT_OK);
+	ck_assert_int_eq(take_at(t, "192.0.2.1", 3, 2, 60000, 31000, NULL), SRCLIMIT_OVER_RATE);
+	ck_assert_uint_eq(srclimit_used(t), 4);
+	/* a fifth (source, site): the least recently seen, 192.0.2.1 at
+	 * site 4, is evicted and comes back with a full bucket */
+	ck_assert_int_eq(take_at(t, "192.0.2.3", 3, 2, 60000, 31000, NULL), SRCLIMIT_OK);
+	ck_assert_uint_eq(srclimit_used(t), 4);
+	for (int i = 0; i < 5; i++)
+		ck_assert_int_eq(take_at(t, "192.0.2.1", 4, 5, 1000, 31000, NULL), SRCLIMIT_OK);
+	/* rate 0: no limit, nothing stored */
+	ck_assert_int_eq(take_at(t, "192.0.2.9", 7, 0, 0, 31000, NULL), SRCLIMIT_OK);
+	ck_assert_uint_eq(srclimit_memory(t), mem);
+	srclimit_free(t);
+}
+END_TEST
+
 Suite *make_srclimit_suite(void)
 {
 	Suite *s = suite_create("srclimit");
@@ -472,6 +524,7 @@ Suite *make_srclimit_suite(void)
 	tcase_add_test(tc, keyed_buckets);
 	tcase_add_test(tc, release_by_slot);
 	tcase_add_test(tc, random_operations_keep_the_books);
+	tcase_add_test(tc, site_rates);
 	suite_add_tcase(s, tc);
 	return s;
 }
