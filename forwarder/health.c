@@ -5,6 +5,7 @@
 #include <time.h>
 #include <unistd.h>
 #include "common/clock.h"
+#include "common/counters.h"
 #include "common/log.h"
 #include "forwarder/health.h"
 #include "forwarder/state.h"
@@ -30,6 +31,8 @@ static int fetch(struct forwarder *f)
 		if (fd < 0)
 			return fd;
 		r = health_view_open(&f->health, fd, f->cfg);
+		if (r == 0)	/* the exporter's copy, if it gets our counters */
+			counters_offer_health(fd);
 		close(fd);
 		if (r != -ESTALE || clock_now_ms() + FETCH_RETRY_MS >= until)
 			return r;

@@ -262,8 +262,12 @@ static void add_health(struct pages *ps, const struct ctr_msg *m, int fd)
 	int r = -ENOENT;
 
 	if (g) {
-		health_view_close(&g->hv);
-		r = health_view_open(&g->hv, fd, g->cfg);
+		struct health_view hv;
+		/* a refused page leaves the one the generation has */
+		if ((r = health_view_open(&hv, fd, g->cfg)) == 0) {
+			health_view_close(&g->hv);
+			g->hv = hv;
+		}
 	}
 	if (r < 0)
 		log_msg(LOG_WARNING, "health page of generation %u refused: %s", m->gen, strerror(-r));

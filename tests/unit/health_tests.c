@@ -134,6 +134,21 @@ START_TEST(checks_id_follows_the_server_list)
 }
 END_TEST
 
+/* quic servers are not checked: a TCP connect says nothing of a UDP
+ * service, so they get no target and `check ADDR` cannot name one */
+START_TEST(quic_servers_not_checked)
+{
+	struct gh_config *c = load("check\nsite a\n tls [::1]:443\n quic [::1]:8443\n");
+
+	ck_assert_uint_eq(c->n_checks, 1);
+	ck_assert_uint_eq(c->checks[0].kind, GH_KIND_TLS);
+	ck_assert_ptr_null(c->sites[0].check_of[GH_KIND_QUIC]);
+	ck_assert_uint_eq(config_server_check(c, 0, GH_KIND_QUIC, 0, 0), GH_NO_CHECK);
+	config_free(c);
+	refused("site a\n tls [::1]:443\n quic [::1]:8443\n check [::1]:8443\n", "not a server of site 'a'");
+}
+END_TEST
+
 START_TEST(check_errors)
 {
 	refused("site a\n http [::1]:80\n check [::1]:81\n", "not a server of site 'a'");
@@ -302,6 +317,7 @@ Suite *make_health_suite(void)
 	tcase_add_test(tc, same_server_same_check_is_one_target);
 	tcase_add_test(tc, checks_id_follows_the_server_list);
 	tcase_add_test(tc, check_errors);
+	tcase_add_test(tc, quic_servers_not_checked);
 	tcase_add_test(tc, tally_rise_and_fall);
 	tcase_add_test(tc, verdicts);
 	tcase_add_test(tc, hello_reads_back);
