@@ -104,14 +104,17 @@ void counters_setup(enum ctr_role role, uint32_t n_sites, int config_fd)
 {
 	struct gh_counters *c = NULL;
 	int fd = counters_page(role, n_sites, &c);
-	const char *offer;
+	const char *offer = NULL;
 
 	if (fd >= 0) {
 		gh_ctr = c;
 		if (getenv("GATEHOUSE_METRICS")) {
 			notify_send_fd("GATEHOUSE_COUNTERS=1", fd);
-		} else if ((offer = counters_offer_path())) {
-			/* sent once the daemon's set-up is done (counters_offer_pending) */
+		} else if ((offer = counters_offer_path()) && role == CTR_LISTENER) {
+			(void)counters_offer(offer, role, fd, config_fd);
+		} else if (offer) {
+			/* a forwarder's once its set-up has fetched the health
+			 * page (counters_offer_pending) */
 			pend.path = offer;
 			pend.role = role;
 			pend.page = fd;

@@ -81,7 +81,8 @@ extern struct gh_counters *gh_ctr;
  * GATEHOUSE_METRICS is set (by `gatehouse run` with `metrics`), send it
  * with the notify message "GATEHOUSE_COUNTERS=1"; under systemd, offer it
  * (with config_fd, a forwarder's config snapshot, or -1) on the exporter's
- * socket (counters_offer_path) once counters_offer_pending is called.
+ * socket (counters_offer_path): a listener's at once, a forwarder's once
+ * counters_offer_pending is called.
  * config_fd is closed. Failure is logged and leaves counting to private
  * memory: metrics are never worth a daemon. */
 void counters_setup(enum ctr_role role, uint32_t n_sites, int config_fd);
