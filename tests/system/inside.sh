@@ -482,7 +482,7 @@ metric() {	# LINE-PREFIX: the value of the first sample starting so, or -1
 	v=$(scrape | grep -v '^#' | grep -m1 -F -- "$1" | sed 's/.* //')
 	echo "${v:--1}"
 }
-begin 14 "gatehouse-metrics.socket: daemons hand their pages, a scrape counts the requests, a reload carries them, gatehouse status, the exporter sandboxed"
+begin 14 "gatehouse-metrics.socket: daemons hand their pages, a scrape counts the requests and server health, a reload carries them, gatehouse status, the exporter sandboxed"
 msg=$(systemctl enable --now gatehouse-metrics.socket 2>&1) || no "systemctl enable --now gatehouse-metrics.socket failed: $msg"
 for s in gatehouse-metrics.socket gatehouse-metrics-forwarders.socket; do
 	st=$(systemctl is-active $s)
@@ -517,6 +517,18 @@ nf=$(fwd_pids | wc -l)
 if command -v promtool >/dev/null; then
 	scrape >"$W/scrape14"
 	promtool check metrics <"$W/scrape14" >"$W/promtool14" 2>&1 || no "promtool check metrics: $(head -n 3 "$W/promtool14" | tr '\n' '|')"
+fi
+
+# server health: the forwarders bring the checker's page with their own
+# (check 15 left other.test's [$SRV]:8099 checked, and nothing listens there)
+if grep -q '^    check inter' "$CONF"; then
+	sup() { metric "gatehouse_server_up{site=\"other.test\",kind=\"http\",server=\"[$SRV]:$1\"} "; }
+	wait_for 50 eval '[ "$(sup 8099)" = 0 ]' ||
+		no "the scrape says [$SRV]:8099 is '$(sup 8099)', expected 0 (down): $(scrape | grep -E '^gatehouse_server_up' | tr '\n' '|') journal: $(journalctl -q --no-pager -b -o cat | grep -iE 'health page' | tail -n 3 | tr '\n' '|')"
+	[ "$(sup 8081)" = 1 ] || no "the scrape says [$SRV]:8081 is '$(sup 8081)', expected 1 (up)"
+	info "$(scrape | grep -E '^gatehouse_server_up' | tr '\n' ' ')"
+else
+	no "no check line in the config (check 15 did not add it): gatehouse_server_up not tested"
 fi
 
 # gatehouse status reads the same exporter, at its default address
