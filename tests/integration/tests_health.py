@@ -365,3 +365,61 @@ def test_health_page_over_the_socket(t):
     proc2, ours2, flog2 = gh.lone_forwarder(t, ["listen http [::1]:%d" % free_port()] + other, name="fwd2")
     check(re.search(r"no health page came from .*: Stale file handle", flog2()) is not None,
           "a page for another server list was not refused:\n" + flog2())
+
+
+@test()
+def test_health_in_metrics_under_systemd(t):
+    """Under systemd there is no launcher to hand the exporter the
+    checker's page: a forwarder brings the one it took with its counters
+    page (GATEHOUSE_COUNTERS_SOCKET, as gatehouse-metrics' units set it),
+    and a scrape says which server is down."""
+    import os
+    import tests_metrics
+    a = t.backend("hm-a", "record")
+    dead = "[::1]:%d" % gh.dead_port()
+    site = ["site hm.example", "    http %s %s" % (dead, a.addr), "    check inter 200ms fall 1"]
+    path, clog = _lone_checker(t, site)
+    wait_for(lambda: re.search(_down(None, dead), clog()), 5, "the checker marks %s down" % dead)
+    # the exporter with gatehouse-metrics.socket's and -forwarders.socket's sockets
+    mport = free_port()
+    scr = socket.socket(socket.AF_INET6, socket.SOCK_STREAM)
+    scr.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    scr.bind(("::1", mport))
+    scr.listen(16)
+    socks, paths = [scr], []
+    for role in ("l", "f"):
+        p = os.path.join(t.tmp, "counters-%s.sock" % role)
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        s.bind(p)
+        s.listen(16)
+        socks.append(s)
+        paths.append(p)
+    conf = os.path.join(t.tmp, "exp.conf")
+    with open(conf, "w") as f:
+        f.write("\n".join(site + [""]))
+    try:
+        exp, elog = gh.lone_daemon(t, "exp", gh.FORWARDER.replace("gatehouse-forwarder", "gatehouse-metrics"), conf,
+                                   [s.fileno() for s in socks], names=["metrics", "metrics", "forwarders"],
+                                   what="gatehouse-metrics")
+    finally:
+        for s in socks:
+            s.close()
+
+    def stop():
+        exp.terminate()
+        exp.wait(10)
+    t.defer(stop)
+    os.environ["GATEHOUSE_HEALTH_SOCKET"] = path
+    t.defer(os.environ.pop, "GATEHOUSE_HEALTH_SOCKET", None)
+    os.environ["GATEHOUSE_COUNTERS_SOCKET"] = paths[1]
+    t.defer(os.environ.pop, "GATEHOUSE_COUNTERS_SOCKET", None)
+    proc, ours, flog = gh.lone_forwarder(t, ["listen http [::1]:%d" % free_port()] + site)
+
+    def up(addr):
+        return tests_metrics.val(tests_metrics.scrape(mport), "gatehouse_server_up", site="hm.example", server=addr)
+    wait_for(lambda: ("gatehouse_server_up", frozenset([("site", "hm.example"), ("kind", "http"), ("server", dead)]))
+             in tests_metrics.scrape(mport), 5, "a gatehouse_server_up series for %s; forwarder: %s exporter: %s"
+             % (dead, flog(), elog()))
+    check_eq(up(dead), 0, "the dead server")
+    check_eq(up(a.addr), 1, "the live server")
+    check("refused" not in elog(), "the exporter refused a page:\n" + elog())
