@@ -106,6 +106,13 @@ int config_alpn_finish(struct gh_config *c);
 void config_alpn_free(struct gh_alpn_route *routes, size_t n);
 extern const size_t config_n_directives;
 
+/* config_check.c */
+int config_do_check(struct config_parser *p, const struct config_directive *d,
+		    const struct config_tok *arg, size_t n);
+/* the rules resolved into cfg->checks and each site's check_of */
+int config_check_finish(struct config_parser *p);
+void config_check_free(struct gh_config *c);
+
 /* config_srcaddr.c */
 int config_do_source_prefix(struct config_parser *p, const struct config_directive *d,
 			    const struct config_tok *arg, size_t n);
