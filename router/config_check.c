@@ -17,16 +17,12 @@
 #include "router/config_parser.h"
 #include "router/siphash.h"
 
-#define CHECK_MIN_INTER_MS 100u
-#define CHECK_MAX_INTER_MS 3600000u
-#define CHECK_MAX_COUNT 100u
-
-static bool path_ok(const struct config_tok *t, size_t max)
+bool config_check_path_ok(const char *s, size_t len, size_t max)
 {
-	if (t->len == 0 || t->len >= max || t->s[0] != '/')
+	if (len == 0 || len >= max || s[0] != '/')
 		return false;
-	for (size_t i = 0; i < t->len; i++)
-		if ((unsigned char)t->s[i] <= 0x20 || (unsigned char)t->s[i] >= 0x7f)
+	for (size_t i = 0; i < len; i++)
+		if ((unsigned char)s[i] <= 0x20 || (unsigned char)s[i] >= 0x7f)
 			return false;
 	return true;
 }
@@ -61,14 +57,14 @@ static bool check_option(struct config_parser *p, struct gh_check_rule *r, const
 		const char *why = config_duration(v->s, v->len, &ms);
 		if (why)
 			config_error(p, "'check': bad duration '%s' for 'inter': %s", Q(q, v), why);
-		else if (ms < CHECK_MIN_INTER_MS || ms > CHECK_MAX_INTER_MS)
+		else if (ms < CONFIG_CHECK_MIN_INTER_MS || ms > CONFIG_CHECK_MAX_INTER_MS)
 			config_error(p, "'check': 'inter' must be 100ms to 1h, not '%s'", Q(q, v));
 		else
 			r->opts.inter_ms = ms;
 	} else if (tok_is(w, "rise") || tok_is(w, "fall")) {
-		if (!config_uint(v->s, v->len, CHECK_MAX_COUNT, &u) || u == 0 || u > CHECK_MAX_COUNT)
+		if (!config_uint(v->s, v->len, CONFIG_CHECK_MAX_COUNT, &u) || u == 0 || u > CONFIG_CHECK_MAX_COUNT)
 			config_error(p, "'check': '%s' takes 1 to %u, not '%s'", tok_is(w, "rise") ? "rise" : "fall",
-				     CHECK_MAX_COUNT, Q(q, v));
+				     CONFIG_CHECK_MAX_COUNT, Q(q, v));
 		else if (tok_is(w, "rise"))
 			r->opts.rise = (uint8_t)u;
 		else
@@ -79,7 +75,7 @@ static bool check_option(struct config_parser *p, struct gh_check_rule *r, const
 		else
 			r->opts.http_status = (uint16_t)u;
 	} else {
-		if (!path_ok(v, sizeof(r->opts.http_path)))
+		if (!config_check_path_ok(v->s, v->len, sizeof(r->opts.http_path)))
 			config_error(p, "'check': 'http-path' must start with '/', hold visible ASCII only "
 				     "and be under %zu bytes, not '%s'", sizeof(r->opts.http_path), Q(q, v));
 		else {
@@ -245,7 +241,7 @@ static void hash_add(uint8_t **buf, size_t *len, size_t *cap, const void *p, siz
 
 /* What the checks are, hashed: the page a health daemon writes carries
  * it, and a reader with another list (another config) ignores the page. */
-static uint64_t checks_hash(const struct gh_config *c)
+uint64_t config_checks_hash(const struct gh_config *c)
 {
 	static const uint8_t key[SIPHASH_KEY_LEN] = "gatehouse-health";
 	uint8_t *buf = NULL;
@@ -316,7 +312,7 @@ int config_check_finish(struct config_parser *p)
 						return -ENOMEM;
 		}
 	}
-	c->checks_id = checks_hash(c);
+	c->checks_id = config_checks_hash(c);
 	return 0;
 }
 
