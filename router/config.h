@@ -192,7 +192,9 @@ struct gh_config {
 	struct gh_acl acl;		/* `allow`/`deny` before any site: every client */
 	/* `check` lines, and the servers they make a health daemon check:
 	 * checks_id hashes the list, so that a health page written for
-	 * another server list is never read as this one's */
+	 * another server list is never read as this one's. check_rules are
+	 * parse-time only (config_check_finish): a config read from the
+	 * compiled image has none, only checks and the sites' check_of */
 	struct gh_check_rule *check_rules;
 	size_t n_check_rules;
 	struct gh_check_target *checks;
