@@ -71,6 +71,7 @@ POLICY_OBJ := $(call obj,$(wildcard policy/*.c))
 LISTENER_OBJ := $(call obj,$(wildcard listener/*.c))
 FORWARDER_OBJ := $(call obj,$(wildcard forwarder/*.c))
 METRICS_OBJ := $(call obj,$(wildcard metrics/*.c))
+HEALTH_OBJ := $(call obj,$(wildcard health/*.c))
 CLI_OBJ := $(call obj,$(filter-out cli/generator.c,$(wildcard cli/*.c)))
 UNIT_OBJ := $(call obj,$(wildcard tests/unit/*.c))
 # import-haproxy's passes, for the unit tests and the fuzz target
@@ -81,7 +82,7 @@ FUZZ_TARGETS := $(patsubst tests/fuzz/fuzz_%.c,%,$(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_REPLAY := $(patsubst %,$(BUILD)/tests/replay_%,$(FUZZ_TARGETS))
 
 BINS := $(BUILD)/gatehouse $(BUILD)/gatehouse-listener $(BUILD)/gatehouse-forwarder $(BUILD)/gatehouse-generator \
-	$(BUILD)/gatehouse-metrics
+	$(BUILD)/gatehouse-metrics $(BUILD)/gatehouse-health
 UNIT_IN := $(wildcard units/*.in)
 # units as installed, and a copy pointing at this build tree for `verify`
 UNITS := $(patsubst units/%.in,$(BUILD)/units/%,$(UNIT_IN))
@@ -137,6 +138,8 @@ $(BUILD)/gatehouse-forwarder: $(FORWARDER_OBJ) $(BUILD)/libcommon.a $(BUILD)/lib
 	$(LINK) $^ $(LIBS_SYSTEMD) $(LIBS_SECCOMP) $(LIBS_CRYPTO)
 $(BUILD)/gatehouse-metrics: $(METRICS_OBJ) $(BUILD)/libcommon.a $(BUILD)/libpolicy.a $(BUILD)/librouter.a
 	$(LINK) $^ $(LIBS_SYSTEMD) $(LIBS_SECCOMP) $(LIBS_CRYPTO)
+$(BUILD)/gatehouse-health: $(HEALTH_OBJ) $(BUILD)/libcommon.a $(BUILD)/libpolicy.a $(BUILD)/librouter.a
+	$(LINK) $^ $(LIBS_SYSTEMD) $(LIBS_SECCOMP) $(LIBS_CRYPTO)
 
 # the listener's modules but its main(), for tests/unit/listener_tests.c
 LISTENER_LIB_OBJ := $(filter-out $(BUILD)/listener/main.o,$(LISTENER_OBJ))
@@ -144,7 +147,7 @@ LISTENER_LIB_OBJ := $(filter-out $(BUILD)/listener/main.o,$(LISTENER_OBJ))
 $(BUILD)/libforwarder.a: $(filter-out $(BUILD)/forwarder/main.o,$(FORWARDER_OBJ))
 	$(Q)rm -f $@ && $(AR) rcs $@ $^
 
-$(BUILD)/tests/unit-tests: $(UNIT_OBJ) $(LISTENER_LIB_OBJ) $(filter-out $(BUILD)/metrics/main.o,$(METRICS_OBJ)) $(call obj,$(IMPORT_SRC)) $(BUILD)/libforwarder.a $(BUILD)/libcommon.a $(BUILD)/libpolicy.a $(BUILD)/librouter.a
+$(BUILD)/tests/unit-tests: $(UNIT_OBJ) $(LISTENER_LIB_OBJ) $(filter-out $(BUILD)/metrics/main.o,$(METRICS_OBJ)) $(filter-out $(BUILD)/health/main.o,$(HEALTH_OBJ)) $(call obj,$(IMPORT_SRC)) $(BUILD)/libforwarder.a $(BUILD)/libcommon.a $(BUILD)/libpolicy.a $(BUILD)/librouter.a
 	$(LINK) $^ $(LIBS_CHECK) $(LIBS_SSL) $(LIBS_SYSTEMD) $(LIBS_SECCOMP)
 
 $(BUILD)/tests/sandbox-tests: $(call obj,$(wildcard tests/sandbox/*.c)) $(BUILD)/libpolicy.a $(BUILD)/libcommon.a $(BUILD)/librouter.a
@@ -295,12 +298,12 @@ bench-ab:
 	python3 bench/ab.py --row $(AB_ROW) $(REVS)
 
 lint:
-	clang-tidy --quiet $(wildcard router/*.c common/*.c listener/*.c forwarder/*.c metrics/*.c policy/*.c cli/*.c) -- $(CFLAGS)
+	clang-tidy --quiet $(wildcard router/*.c common/*.c listener/*.c forwarder/*.c metrics/*.c health/*.c policy/*.c cli/*.c) -- $(CFLAGS)
 
 install: all
 	install -d "$(DESTDIR)$(SBINDIR)" "$(DESTDIR)$(PKGLIBEXECDIR)"
 	install -m 0755 $(BUILD)/gatehouse "$(DESTDIR)$(SBINDIR)/gatehouse"
-	install -m 0755 $(BUILD)/gatehouse-listener $(BUILD)/gatehouse-forwarder $(BUILD)/gatehouse-metrics \
+	install -m 0755 $(BUILD)/gatehouse-listener $(BUILD)/gatehouse-forwarder $(BUILD)/gatehouse-metrics $(BUILD)/gatehouse-health \
 		"$(DESTDIR)$(PKGLIBEXECDIR)/"
 	install -d "$(DESTDIR)$(SYSTEMDUNITDIR)" "$(DESTDIR)$(SYSTEMDGENERATORDIR)" \
 		"$(DESTDIR)$(SYSUSERSDIR)" "$(DESTDIR)$(TMPFILESDIR)"
@@ -310,15 +313,15 @@ install: all
 	install -m 0644 units/gatehouse.tmpfiles "$(DESTDIR)$(TMPFILESDIR)/gatehouse.conf"
 	install -d "$(DESTDIR)$(MANDIR)/man5" "$(DESTDIR)$(MANDIR)/man8"
 	install -m 0644 man/gatehouse.conf.5 "$(DESTDIR)$(MANDIR)/man5/"
-	install -m 0644 man/gatehouse.8 man/gatehouse-listener.8 man/gatehouse-forwarder.8 man/gatehouse-metrics.8 "$(DESTDIR)$(MANDIR)/man8/"
+	install -m 0644 man/gatehouse.8 man/gatehouse-listener.8 man/gatehouse-forwarder.8 man/gatehouse-metrics.8 man/gatehouse-health.8 "$(DESTDIR)$(MANDIR)/man8/"
 
 uninstall:
 	rm -f "$(DESTDIR)$(SBINDIR)/gatehouse" \
 	  "$(DESTDIR)$(PKGLIBEXECDIR)/gatehouse-listener" "$(DESTDIR)$(PKGLIBEXECDIR)/gatehouse-forwarder" \
-	  "$(DESTDIR)$(PKGLIBEXECDIR)/gatehouse-metrics" \
+	  "$(DESTDIR)$(PKGLIBEXECDIR)/gatehouse-metrics" "$(DESTDIR)$(PKGLIBEXECDIR)/gatehouse-health" \
 	  "$(DESTDIR)$(MANDIR)/man5/gatehouse.conf.5" "$(DESTDIR)$(MANDIR)/man8/gatehouse.8" \
 	  "$(DESTDIR)$(MANDIR)/man8/gatehouse-listener.8" "$(DESTDIR)$(MANDIR)/man8/gatehouse-forwarder.8" \
-	  "$(DESTDIR)$(MANDIR)/man8/gatehouse-metrics.8"
+	  "$(DESTDIR)$(MANDIR)/man8/gatehouse-metrics.8" "$(DESTDIR)$(MANDIR)/man8/gatehouse-health.8"
 
 clean:
 	rm -rf build build-asan build-fuzz build-vg

@@ -70,6 +70,9 @@ int cmd_check(const char *path)
 	       plural(servers[GH_KIND_HTTP] + servers[GH_KIND_TLS]),
 	       servers[GH_KIND_HTTP], servers[GH_KIND_TLS], gh_http_mode_str(c->http_mode));
 	print_alpn_routes(c);
+	if (c->n_checks)	/* what gatehouse-health will check (README "Health checks") */
+		printf("  health checks: %zu server%s, checked once per interval by gatehouse-health\n", c->n_checks,
+		       plural(c->n_checks));
 	print_quic(path, c, servers[GH_KIND_QUIC]);
 	/* what the daemons hold under this process's fd limit (they raise
 	 * soft to hard; `gatehouse run` as root raises it for max-connections) */

@@ -38,6 +38,12 @@ struct hx_srvopts {
 	unsigned proxy_line;	/* where that was said; 0 = nowhere */
 	bool backup, disabled;
 	unsigned maxconn;	/* 0: none (HAProxy: no limit) */
+	/* `check` and its `inter rise fall` (0: HAProxy's defaults, which
+	 * are gatehouse's: 2s, 2, 3) */
+	bool check;
+	unsigned check_line;
+	uint64_t inter_ms;
+	unsigned rise, fall;
 };
 
 struct hx_server {

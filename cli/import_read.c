@@ -178,7 +178,8 @@ static void hx_option(struct hx *x, const struct hx_line *l)
 			return;
 		case OP_HEALTH:
 			hx_say(x, l->no, HX_MINOR,
-			       "'%s': no health checks: gatehouse tries the next server when a connect fails",
+			       "'%s': not translated: gatehouse's health checks are `check` lines (a connect; "
+			       "`http-status`, `tls-hello` by hand)",
 			       l->text);
 			return;
 		case OP_CONN:
@@ -236,8 +237,8 @@ static const struct {
 	{ "persist", HX_MINOR, "no server persistence" },
 	{ "force-persist", HX_MINOR, "no server persistence" },
 	{ "ignore-persist", HX_MINOR, "no server persistence" },
-	{ "http-check", HX_MINOR, "no health checks: gatehouse tries the next server when a connect fails" },
-	{ "tcp-check", HX_MINOR, "no health checks: gatehouse tries the next server when a connect fails" },
+	{ "http-check", HX_MINOR, "not translated: gatehouse's health checks are `check` lines (a connect; `http-status`, `tls-hello` by hand)" },
+	{ "tcp-check", HX_MINOR, "not translated: gatehouse's health checks are `check` lines (a connect; `http-status`, `tls-hello` by hand)" },
 	{ "external-check", HX_MINOR, "no health checks" },
 	{ "email-alert", HX_MINOR, "no e-mail alerts: see the journal" },
 	{ "compression", HX_MINOR, "no compression: responses pass as the server sends them" },

@@ -2,7 +2,8 @@
 /*
  * The reader's servers (import_read.h): `server` and `default-server`
  * lines, their options sorted into what gatehouse keeps (address, PROXY
- * header, backup, disabled, maxconn) and what it reports.
+ * header, backup, disabled, maxconn, check inter rise fall) and what it
+ * reports.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -24,13 +25,18 @@ enum {
 	SO_NOBACKUP,
 	SO_DISABLED,
 	SO_ENABLED,
+	SO_CHECK,
+	SO_NOCHECK,
+	SO_INTER,
+	SO_RISE,
+	SO_FALL,
 };
 
 static const struct hx_opt hx_server_opts[] = {
-	{ "check", 0, SO_HEALTH }, { "no-check", 0, SO_SILENT }, { "check-ssl", 0, SO_HEALTH },
+	{ "check", 0, SO_CHECK }, { "no-check", 0, SO_NOCHECK }, { "check-ssl", 0, SO_HEALTH },
 	{ "check-send-proxy", 0, SO_HEALTH }, { "agent-check", 0, SO_HEALTH },
-	{ "no-agent-check", 0, SO_SILENT }, { "inter", 1, SO_HEALTH }, { "fastinter", 1, SO_HEALTH },
-	{ "downinter", 1, SO_HEALTH }, { "rise", 1, SO_HEALTH }, { "fall", 1, SO_HEALTH },
+	{ "no-agent-check", 0, SO_SILENT }, { "inter", 1, SO_INTER }, { "fastinter", 1, SO_HEALTH },
+	{ "downinter", 1, SO_HEALTH }, { "rise", 1, SO_RISE }, { "fall", 1, SO_FALL },
 	{ "port", 1, SO_HEALTH }, { "addr", 1, SO_HEALTH }, { "agent-port", 1, SO_HEALTH },
 	{ "agent-inter", 1, SO_HEALTH }, { "agent-addr", 1, SO_HEALTH },
 	{ "agent-send", 1, SO_HEALTH }, { "observe", 1, SO_HEALTH }, { "on-error", 1, SO_HEALTH },
@@ -113,6 +119,44 @@ bool hx_server_options(struct hx *x, const struct hx_line *l, size_t from,
 		case SO_NOBACKUP: o->backup = false; break;
 		case SO_DISABLED: o->disabled = true; break;
 		case SO_ENABLED: o->disabled = false; break;
+		case SO_CHECK:
+			o->check = true;
+			o->check_line = l->no;
+			break;
+		case SO_NOCHECK:
+			o->check = false;
+			break;
+		case SO_INTER: {
+			/* gatehouse's `check inter` takes 100ms to 1h */
+			uint64_t ms = 0;
+			const char *v = i + 1 < l->argc ? l->argv[i + 1] : "";
+			if (!hx_duration(v, &ms) || ms == 0) {
+				hx_say(x, l->no, HX_MINOR, "'%s': inter '%s' left out (not a duration)", l->text, v);
+				break;
+			}
+			if (ms < 100 || ms > 3600000) {
+				hx_say(x, l->no, HX_NOTE, "'%s': inter '%s' made %s (gatehouse checks every 100ms to 1h)",
+				       l->text, v, ms < 100 ? "100ms" : "1h");
+				ms = ms < 100 ? 100 : 3600000;
+			}
+			o->inter_ms = ms;
+			break;
+		}
+		case SO_RISE:
+		case SO_FALL: {
+			char *end = NULL;
+			unsigned long v = i + 1 < l->argc ? strtoul(l->argv[i + 1], &end, 10) : 0;
+			if (!end || *end || v == 0 || v > 100) {
+				hx_say(x, l->no, HX_MINOR, "'%s': %s '%s' left out (gatehouse takes 1 to 100)", l->text,
+				       op->name, i + 1 < l->argc ? l->argv[i + 1] : "");
+				break;
+			}
+			if (op->what == SO_RISE)
+				o->rise = (unsigned)v;
+			else
+				o->fall = (unsigned)v;
+			break;
+		}
 		case SO_MAXCONN: {
 			/* summed over a site's servers into site-max-connections */
 			char *end = NULL;
@@ -136,7 +180,8 @@ bool hx_server_options(struct hx *x, const struct hx_line *l, size_t from,
 	}
 	if (health[0])
 		hx_say(x, l->no, HX_MINOR,
-		       "'%s': health checks (%s): gatehouse has none; it tries the next server when a connect fails",
+		       "'%s': %s: not translated; gatehouse checks with `check inter rise fall` (a connect, or "
+		       "`http-status` / `tls-hello` written by hand)",
 		       l->text, health);
 	if (load[0])
 		hx_say(x, l->no, HX_MINOR, "'%s': %s: gatehouse's round robin has no weights or server queues",

@@ -160,6 +160,26 @@ struct hx_cap {
 	const struct hx_proxy *be;	/* a backend that gave a maxconn */
 };
 
+/* A server's `check` (HAProxy's check inter rise fall), as a check line
+ * of its own: only the options it set, gatehouse's defaults being
+ * HAProxy's. */
+static void hx_write_check(struct hx *x, FILE *o, const struct hx_server *sv, const char *addr)
+{
+	char line[160] = "check", d[32];
+	size_t n = strlen(line);
+
+	if (!sv->o.check)
+		return;
+	if (sv->o.inter_ms)
+		n += (size_t)snprintf(line + n, sizeof(line) - n, " inter %s", hx_fmt_ms(sv->o.inter_ms, d, sizeof(d)));
+	if (sv->o.rise)
+		n += (size_t)snprintf(line + n, sizeof(line) - n, " rise %u", sv->o.rise);
+	if (sv->o.fall)
+		n += (size_t)snprintf(line + n, sizeof(line) - n, " fall %u", sv->o.fall);
+	snprintf(line + n, sizeof(line) - n, " %s", addr);
+	fprintf(o, "    %-35s # %s:%u check\n", line, x->file, sv->o.check_line ? sv->o.check_line : sv->line);
+}
+
 /* The servers of site s for kind k as gatehouse lines; returns how many,
  * and the PROXY version they agree on in *proxy (-1: they disagree). */
 static size_t hx_write_servers(struct hx *x, FILE *o, const struct hx_site *s, enum gh_kind k,
@@ -212,6 +232,7 @@ static size_t hx_write_servers(struct hx *x, FILE *o, const struct hx_site *s, e
 			fprintf(o, "    %-4s %-30s # %s:%u server %s (backend %s)%s%s\n", gh_kind_str(k), t,
 				x->file, sv->line, sv->name, b->name, sv->o.backup ? ", backup" : "",
 				sv->a.port ? "" : ", port from the bind");
+			hx_write_check(x, o, sv, t);
 			if (!cap)
 				;	/* the same backend as the other kind: counted there */
 			else if (sv->o.maxconn) {

@@ -48,6 +48,7 @@
 #include "common/config_load.h"
 #include "common/counters.h"
 #include "common/daemon.h"
+#include "common/health.h"
 #include "common/log.h"
 #include "router/gh_limits.h"
 
@@ -60,6 +61,7 @@ struct child {
 	bool is_listener;
 	bool ready;
 	unsigned index;		/* forwarder's place in its generation */
+	bool is_health;		/* its generation's gatehouse-health */
 	bool page_sent;		/* its counters page went to the exporter (once only) */
 };
 
@@ -70,6 +72,12 @@ struct launcher {
 	char listener_bin[PATH_MAX];
 	char forwarder_bin[PATH_MAX];
 	char metrics_bin[PATH_MAX];
+	char health_bin[PATH_MAX];
+	bool has_checks;	/* the loaded config has `check` lines: a checker per generation */
+	int health_fd;		/* the newest generation's health page (-1: none) */
+	pid_t health_pid;	/* the newest generation's checker, until it hands its page over */
+	uint64_t health_renewed_ms;	/* when a lost checker last brought a new generation */
+	bool stopping;
 	struct runm metrics;	/* the exporter, with `metrics` */
 	unsigned gen_why;	/* why the next generation starts (enum ctr_gen_why) */
 	unsigned n_forwarders;
@@ -87,83 +95,6 @@ struct launcher {
 	uint64_t restart_at_ms;		/* pending restart (UINT64_MAX: none) */
 };
 
-static void say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static void say(const char *fmt, ...)
-{
-	char line[512];
-	va_list ap;
-	va_start(ap, fmt);
-	int n = vsnprintf(line, sizeof(line) - 1, fmt, ap);
-	va_end(ap);
-	if (n < 0)
-		return;
-	if ((size_t)n > sizeof(line) - 2)
-		n = sizeof(line) - 2;
-	line[n++] = '\n';
-	char out[600];
-	int m = snprintf(out, sizeof(out), "gatehouse[%d]: %.*s", (int)getpid(), n, line);
-	if (m > 0)
-		(void)!write(STDERR_FILENO, out, (size_t)(m < (int)sizeof(out) ? m : (int)sizeof(out) - 1));
-}
-
-/*
- * A listener can stop a listening socket for every holder (shutdown with
- * SHUT_RD, which its filter now refuses; a kernel or a future bug may find
- * another way). Before each generation, look at our copies: one that no
- * longer listens is made to listen again (it stays bound: listen() on it
- * needs no privilege), else replaced by a fresh socket on the same address
- * (root, or an unprivileged port). If neither works, say which socket and
- * why, and the launcher stops with a failure: never a silent loop of
- * listeners that die on a dead socket.
- */
-static int revive_listens(struct launcher *L)
-{
-	for (unsigned i = 0; i < L->n_listen; i++) {
-		const struct gh_listen *ls = &L->listens[i];
-		int fd = L->listen_fds[i], r;
-
-		/* a UDP socket has no listening state to lose */
-		if (ls->kind == GH_KIND_QUIC || listening(fd))
-			continue;
-		if (listen(fd, 4096) == 0 && listening(fd)) {
-			say("listen %s %s had stopped listening; listening on it again",
-			    gh_kind_str(ls->kind), ls->addr.text);
-			continue;
-		}
-		close(fd);
-		L->listen_fds[i] = -1;
-		if ((r = bind_listen(ls, &L->listen_fds[i])) < 0) {
-			log_errno(r, "listen %s %s stopped listening and cannot be bound again; stopping",
-				  gh_kind_str(ls->kind), ls->addr.text);
-			return r;
-		}
-		say("listen %s %s had stopped listening; bound a fresh socket", gh_kind_str(ls->kind), ls->addr.text);
-	}
-	return 0;
-}
-
-static int setup_notify(struct launcher *L)
-{
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-	if (fd < 0)
-		return -errno;
-	/* abstract name: nothing on disk to clean up */
-	snprintf(L->notify_path, sizeof(L->notify_path), "@gatehouse-run-%d-%ld", (int)getpid(), (long)time(NULL));
-	memcpy(sa.sun_path, L->notify_path, strlen(L->notify_path));
-	sa.sun_path[0] = '\0';
-	socklen_t len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + strlen(L->notify_path));
-	int one = 1;
-	if (bind(fd, (struct sockaddr *)&sa, len) < 0 ||
-	    setsockopt(fd, SOL_SOCKET, SO_PASSCRED, &one, sizeof(one)) < 0) {
-		int r = -errno;
-		close(fd);
-		return r;
-	}
-	L->notify_fd = fd;
-	return 0;
-}
-
 static struct child *child_slot(struct launcher *L)
 {
 	for (unsigned i = 0; i < MAX_CHILDREN; i++)
@@ -172,28 +103,40 @@ static struct child *child_slot(struct launcher *L)
 	return NULL;
 }
 
-/* fork + exec bin with fds[] as 3.. and LISTEN_FDNAMES=names */
-static pid_t spawn(struct launcher *L, const char *bin, const int *fds, unsigned n, const char *names)
+/* fork + exec bin with fds[] as 3.. and LISTEN_FDNAMES=names; the
+ * compiled config after them, and then health_fd (if >= 0) as
+ * GATEHOUSE_HEALTH_FD */
+static pid_t spawn(struct launcher *L, const char *bin, const int *fds, unsigned n, const char *names, int health_fd)
 {
 	pid_t pid = fork();
 	if (pid != 0)
 		return pid;
 	/* child: move the fds out of the way first, then into 3..; the
 	 * compiled config goes right after the LISTEN_FDS range */
-	int tmp[GH_MAX_PASSED_FDS + 1];
-	/* above the target range 3..3+n, and low: RLIMIT_NOFILE may be small */
-	int floor_fd = 4 + (int)n;
+	int tmp[GH_MAX_PASSED_FDS + 2];
+	unsigned extra = health_fd >= 0 ? 1 : 0;
+	/* above the target range 3..3+n(+1), and low: RLIMIT_NOFILE may be small */
+	int floor_fd = 4 + (int)(n + extra);
 	for (unsigned i = 0; i < n; i++)
 		tmp[i] = fcntl(fds[i], F_DUPFD_CLOEXEC, floor_fd);
 	tmp[n] = fcntl(L->image_fd, F_DUPFD_CLOEXEC, floor_fd);
-	for (unsigned i = 0; i <= n; i++) {
+	if (extra)
+		tmp[n + 1] = fcntl(health_fd, F_DUPFD_CLOEXEC, floor_fd);
+	for (unsigned i = 0; i <= n + extra; i++) {
 		if (tmp[i] < 0 || dup2(tmp[i], 3 + (int)i) < 0)
 			_exit(127);
 	}
 	/* nothing else we hold or inherited reaches a sandbox (a root-only
 	 * file our caller's shell left open, our notify socket, the tmp[]
 	 * copies): only stdio, the LISTEN_FDS range and the config */
-	close_from(4 + (int)n);
+	close_from(4 + (int)(n + extra));
+	if (extra) {
+		char hfd[16];
+		snprintf(hfd, sizeof(hfd), "%u", 4 + n);
+		setenv(HEALTH_FD_ENV, hfd, 1);
+	} else {
+		setenv(HEALTH_FD_ENV, "none", 1);	/* not a systemd checker's either */
+	}
 	char conf[32];
 	snprintf(conf, sizeof(conf), "/dev/fd/%u", 3 + n);
 	char nfds[16], pidbuf[16];
@@ -214,6 +157,62 @@ static pid_t spawn(struct launcher *L, const char *bin, const int *fds, unsigned
 	_exit(127);
 }
 
+static void on_notify(struct launcher *L);
+
+/* How long a generation's start waits for its checker's page. */
+#define HEALTH_WAIT_MS 2000
+/* A lost checker brings a new generation at most this often. */
+#define HEALTH_RENEW_MS 10000
+
+/* An older generation's checker is done once the newest has its own (its
+ * draining forwarders take no new client; the few queued ones find its
+ * page stale and dial as before checks), or its last daemon is gone:
+ * checks stay one per server and interval across reloads. */
+static void retire_health(struct launcher *L)
+{
+	for (unsigned i = 0; i < MAX_CHILDREN; i++) {
+		const struct child *h = &L->children[i];
+		if (!h->pid || !h->is_health || h->gen == L->gen)
+			continue;
+		bool used = false;
+		for (unsigned j = 0; j < MAX_CHILDREN && !used; j++)
+			used = L->children[j].pid && !L->children[j].is_health && L->children[j].gen == h->gen;
+		if (!used || L->health_fd >= 0)
+			kill(h->pid, SIGTERM);
+	}
+}
+
+/* The generation's checker (with `check` lines), and its page before any
+ * forwarder starts: they map it as they start. Without a page in time the
+ * forwarders run without one, and every server counts as up. */
+static void start_health(struct launcher *L)
+{
+	if (L->health_fd >= 0)
+		close(L->health_fd);	/* the older generation's forwarders have theirs */
+	L->health_fd = -1;
+	L->health_pid = 0;
+	if (!L->has_checks)
+		return;
+	struct child *c = child_slot(L);
+	pid_t pid = c ? spawn(L, L->health_bin, NULL, 0, "", -1) : -1;
+	if (pid < 0) {
+		say("health checker: cannot start (%s); servers count as up", c ? strerror(errno) : "too many children");
+		return;
+	}
+	*c = (struct child){ .pid = pid, .gen = L->gen, .is_health = true };
+	L->health_pid = pid;
+	uint64_t until = clock_now_ms() + HEALTH_WAIT_MS;
+	for (uint64_t now = clock_now_ms(); L->health_fd < 0 && now < until; now = clock_now_ms()) {
+		struct pollfd p = { .fd = L->notify_fd, .events = POLLIN };
+		if (poll(&p, 1, (int)(until - now)) > 0)
+			on_notify(L);
+	}
+	if (L->health_fd < 0)
+		say("health checker %d sent no page within %d ms: generation %u dials every server", (int)pid,
+		    HEALTH_WAIT_MS, L->gen);
+	retire_health(L);
+}
+
 static int start_generation(struct launcher *L)
 {
 	int chan[MAX_FORWARDERS][2];
@@ -222,6 +221,7 @@ static int start_generation(struct launcher *L)
 
 	L->gen++;
 	runm_config(&L->metrics, L->gen, L->config_fd, L->gen_why);
+	start_health(L);
 	for (; made < L->n_forwarders; made++) {
 		if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, chan[made]) < 0) {
 			r = -errno;
@@ -246,7 +246,7 @@ static int start_generation(struct launcher *L)
 			goto out;
 		}
 		ffds[0] = chan[i][1];
-		pid_t pid = spawn(L, L->forwarder_bin, ffds, nf, fnames);
+		pid_t pid = spawn(L, L->forwarder_bin, ffds, nf, fnames, L->health_fd);
 		if (pid < 0) {
 			r = -errno;
 			goto out;
@@ -270,7 +270,7 @@ static int start_generation(struct launcher *L)
 		r = -EAGAIN;
 		goto out;
 	}
-	pid_t pid = spawn(L, L->listener_bin, fds, n, names);
+	pid_t pid = spawn(L, L->listener_bin, fds, n, names, -1);
 	if (pid < 0) {
 		r = -errno;
 		goto out;
@@ -312,6 +312,13 @@ static void on_notify(struct launcher *L)
 		}
 		struct ucred uc;
 		memcpy(&uc, CMSG_DATA(cm), sizeof(uc));
+		if (fd >= 0 && uc.pid == L->health_pid && L->health_fd < 0 && !strcmp(buf, HEALTH_NOTIFY)) {
+			/* the checker's page (common/health.h), for this
+			 * generation's forwarders and the exporter */
+			L->health_fd = fd;
+			runm_health(&L->metrics, L->gen, fd);
+			continue;
+		}
 		if (fd >= 0) {
 			/* a daemon's counters page (counters.h), for the exporter;
 			 * one per daemon: a compromised listener's later fds are not */
@@ -364,11 +371,26 @@ static void reap(struct launcher *L, bool *need_new_gen)
 			bool clean = WIFEXITED(status) && WEXITSTATUS(status) == 0;
 			if (!clean) {
 				if (WIFSIGNALED(status))
-					say("%s %d killed by signal %d", c->is_listener ? "listener" : c->gen ? "forwarder" : "metrics exporter",
+					say("%s %d killed by signal %d", c->is_listener ? "listener" : c->is_health ? "health checker" : c->gen ? "forwarder" : "metrics exporter",
 					    (int)pid, WTERMSIG(status));
 				else
-					say("%s %d exited with status %d", c->is_listener ? "listener" : c->gen ? "forwarder" : "metrics exporter",
+					say("%s %d exited with status %d", c->is_listener ? "listener" : c->is_health ? "health checker" : c->gen ? "forwarder" : "metrics exporter",
 					    (int)pid, WEXITSTATUS(status));
+			}
+			if (c->is_health && c->gen == L->gen && !L->stopping && L->listener_pid) {
+				/* its forwarders would count every server up from
+				 * now on: a new generation brings a new checker;
+				 * but not in a loop, for a checker that keeps dying */
+				uint64_t now = clock_now_ms();
+				if (L->health_renewed_ms && now - L->health_renewed_ms < HEALTH_RENEW_MS) {
+					say("health checker %d of generation %u is gone again: every server counts as up "
+					    "until the next reload", (int)pid, c->gen);
+				} else {
+					say("health checker %d of generation %u is gone: starting a new generation",
+					    (int)pid, c->gen);
+					L->health_renewed_ms = now;
+					kill(L->listener_pid, SIGTERM);
+				}
 			}
 			if (c->is_listener && pid == L->listener_pid) {
 				L->listener_pid = 0;
@@ -377,6 +399,7 @@ static void reap(struct launcher *L, bool *need_new_gen)
 			}
 			c->pid = 0;
 		}
+		retire_health(L);
 	}
 }
 
@@ -388,24 +411,6 @@ static void kill_all(struct launcher *L, int sig)
 		for (unsigned i = 0; i < MAX_CHILDREN; i++)
 			if (L->children[i].pid && L->children[i].is_listener == (pass == 0))
 				kill(L->children[i].pid, sig);
-}
-
-/* Say once what the daemons' sandbox will and will not do here; they are
- * told (GATEHOUSE_SANDBOX_NOTED) not to repeat it. */
-static void explain_sandbox(const struct gh_config *cfg)
-{
-	const char *user = cfg->user ? cfg->user : "gatehouse";
-	const char *dir = cfg->chroot_dir ? cfg->chroot_dir : "/var/lib/gatehouse";
-	if (geteuid() != 0) {
-		say("running as uid %d: no chroot and no user switch (needs root); "
-		    "each daemon still loads its seccomp filter and no_new_privs", (int)geteuid());
-	} else if (!getpwnam(user) && !cfg->user) {
-		say("no 'gatehouse' system user (useradd --system gatehouse): the daemons "
-		    "will run as 'nobody', chrooted to %s", dir);
-	} else {
-		say("daemons will run as user '%s', chrooted to %s", user, dir);
-	}
-	setenv("GATEHOUSE_SANDBOX_NOTED", "1", 1);
 }
 
 /* gatehouse-metrics, with the metrics socket and a fresh control channel;
@@ -421,7 +426,7 @@ static void start_exporter(struct launcher *L)
 		return;
 	}
 	int fds[2] = { L->metrics.listen_fd, L->metrics.ctl_child };
-	pid_t pid = spawn(L, L->metrics_bin, fds, 2, "metrics:control");
+	pid_t pid = spawn(L, L->metrics_bin, fds, 2, "metrics:control", -1);
 	if (pid > 0)
 		*c = (struct child){ .pid = pid };	/* generation 0: not waited for */
 	runm_spawned(&L->metrics, pid > 0 ? pid : 0);
@@ -437,7 +442,8 @@ static unsigned live_children(struct launcher *L)
 
 int cmd_run(const char *config_path, unsigned forwarders)
 {
-	struct launcher L = { .config_path = config_path, .notify_fd = -1, .restart_at_ms = UINT64_MAX };
+	struct launcher L = { .config_path = config_path, .notify_fd = -1, .restart_at_ms = UINT64_MAX,
+			      .health_fd = -1 };
 	struct gh_config *cfg = NULL;
 	int r;
 
@@ -452,6 +458,8 @@ int cmd_run(const char *config_path, unsigned forwarders)
 	find_bin("gatehouse-listener", L.listener_bin, sizeof(L.listener_bin));
 	find_bin("gatehouse-forwarder", L.forwarder_bin, sizeof(L.forwarder_bin));
 	find_bin("gatehouse-metrics", L.metrics_bin, sizeof(L.metrics_bin));
+	find_bin("gatehouse-health", L.health_bin, sizeof(L.health_bin));
+	L.has_checks = cfg->n_checks > 0;
 	runm_init(&L.metrics);
 	/* the limits of router/gh_limits.h, which size the tables here and
 	 * in the daemons: refuse what does not fit rather than start part */
@@ -508,7 +516,7 @@ int cmd_run(const char *config_path, unsigned forwarders)
 	char nf[16];
 	snprintf(nf, sizeof(nf), "%u", L.n_forwarders);
 	setenv("GATEHOUSE_FORWARDERS", nf, 1);
-	if ((r = setup_notify(&L)) < 0) {
+	if ((r = setup_notify(&L.notify_fd, L.notify_path, sizeof(L.notify_path))) < 0) {
 		log_errno(r, "notify socket");
 		return 1;
 	}
@@ -557,6 +565,7 @@ int cmd_run(const char *config_path, unsigned forwarders)
 					say("reload: %s has errors, keeping the running configuration", config_path);
 					continue;
 				}
+				L.has_checks = n->n_checks > 0;
 				r = config_load_image(n, &image);
 				config_free(n);
 				malloc_trim(0);
@@ -573,10 +582,10 @@ int cmd_run(const char *config_path, unsigned forwarders)
 				say("reload: starting a new generation with %s", config_path);
 				pid_t old = L.listener_pid;
 				L.listener_pid = 0;
-				if (revive_listens(&L) < 0) {
+				if (revive_listens(L.listens, L.listen_fds, L.n_listen) < 0) {
 					gave_up = true;
 					kill_all(&L, SIGTERM);
-					stopping = true;
+					stopping = L.stopping = true;
 					stop_deadline = clock_now_ms() + 5000;
 					continue;
 				}
@@ -589,7 +598,7 @@ int cmd_run(const char *config_path, unsigned forwarders)
 			}
 			if (!stopping) {
 				say("stopping");
-				stopping = true;
+				stopping = L.stopping = true;
 				stop_deadline = clock_now_ms() + 5000;
 				kill_all(&L, SIGTERM);
 			}
@@ -614,7 +623,7 @@ int cmd_run(const char *config_path, unsigned forwarders)
 				say("listener keeps dying before it is ready; giving up");
 				gave_up = true;
 				kill_all(&L, SIGTERM);
-				stopping = true;
+				stopping = L.stopping = true;
 				stop_deadline = clock_now_ms() + 5000;
 				continue;
 			}
@@ -626,10 +635,10 @@ int cmd_run(const char *config_path, unsigned forwarders)
 		}
 		if (L.restart_at_ms != UINT64_MAX && clock_now_ms() >= L.restart_at_ms) {
 			L.restart_at_ms = UINT64_MAX;
-			if (revive_listens(&L) < 0) {
+			if (revive_listens(L.listens, L.listen_fds, L.n_listen) < 0) {
 				gave_up = true;
 				kill_all(&L, SIGTERM);
-				stopping = true;
+				stopping = L.stopping = true;
 				stop_deadline = clock_now_ms() + 5000;
 				continue;
 			}

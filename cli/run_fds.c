@@ -9,6 +9,12 @@
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <unistd.h>
+#include <pwd.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <time.h>
+#include <sys/un.h>
+#include "common/log.h"
 #include "cli/run_fds.h"
 
 /* The daemons live beside this binary (build tree) or in the libexec dir. */
@@ -108,3 +114,99 @@ void close_from(int first)
 	for (long fd = first; fd < max; fd++)
 		close((int)fd);
 }
+
+void say(const char *fmt, ...)
+{
+	char line[512];
+	va_list ap;
+	va_start(ap, fmt);
+	int n = vsnprintf(line, sizeof(line) - 1, fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		return;
+	if ((size_t)n > sizeof(line) - 2)
+		n = sizeof(line) - 2;
+	line[n++] = '\n';
+	char out[600];
+	int m = snprintf(out, sizeof(out), "gatehouse[%d]: %.*s", (int)getpid(), n, line);
+	if (m > 0)
+		(void)!write(STDERR_FILENO, out, (size_t)(m < (int)sizeof(out) ? m : (int)sizeof(out) - 1));
+}
+
+int setup_notify(int *out, char *path, size_t size)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (fd < 0)
+		return -errno;
+	/* abstract name: nothing on disk to clean up */
+	snprintf(path, size, "@gatehouse-run-%d-%ld", (int)getpid(), (long)time(NULL));
+	memcpy(sa.sun_path, path, strlen(path));
+	sa.sun_path[0] = '\0';
+	socklen_t len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + strlen(path));
+	int one = 1;
+	if (bind(fd, (struct sockaddr *)&sa, len) < 0 ||
+	    setsockopt(fd, SOL_SOCKET, SO_PASSCRED, &one, sizeof(one)) < 0) {
+		int r = -errno;
+		close(fd);
+		return r;
+	}
+	*out = fd;
+	return 0;
+}
+
+/* Say once what the daemons' sandbox will and will not do here; they are
+ * told (GATEHOUSE_SANDBOX_NOTED) not to repeat it. */
+void explain_sandbox(const struct gh_config *cfg)
+{
+	const char *user = cfg->user ? cfg->user : "gatehouse";
+	const char *dir = cfg->chroot_dir ? cfg->chroot_dir : "/var/lib/gatehouse";
+	if (geteuid() != 0) {
+		say("running as uid %d: no chroot and no user switch (needs root); "
+		    "each daemon still loads its seccomp filter and no_new_privs", (int)geteuid());
+	} else if (!getpwnam(user) && !cfg->user) {
+		say("no 'gatehouse' system user (useradd --system gatehouse): the daemons "
+		    "will run as 'nobody', chrooted to %s", dir);
+	} else {
+		say("daemons will run as user '%s', chrooted to %s", user, dir);
+	}
+	setenv("GATEHOUSE_SANDBOX_NOTED", "1", 1);
+}
+
+
+/*
+ * A listener can stop a listening socket for every holder (shutdown with
+ * SHUT_RD, which its filter now refuses; a kernel or a future bug may find
+ * another way). Before each generation, look at our copies: one that no
+ * longer listens is made to listen again (it stays bound: listen() on it
+ * needs no privilege), else replaced by a fresh socket on the same address
+ * (root, or an unprivileged port). If neither works, say which socket and
+ * why, and the launcher stops with a failure: never a silent loop of
+ * listeners that die on a dead socket.
+ */
+int revive_listens(const struct gh_listen *listens, int *fds, unsigned n)
+{
+	for (unsigned i = 0; i < n; i++) {
+		const struct gh_listen *ls = &listens[i];
+		int fd = fds[i], r;
+
+		/* a UDP socket has no listening state to lose */
+		if (ls->kind == GH_KIND_QUIC || listening(fd))
+			continue;
+		if (listen(fd, 4096) == 0 && listening(fd)) {
+			say("listen %s %s had stopped listening; listening on it again",
+			    gh_kind_str(ls->kind), ls->addr.text);
+			continue;
+		}
+		close(fd);
+		fds[i] = -1;
+		if ((r = bind_listen(ls, &fds[i])) < 0) {
+			log_errno(r, "listen %s %s stopped listening and cannot be bound again; stopping",
+				  gh_kind_str(ls->kind), ls->addr.text);
+			return r;
+		}
+		say("listen %s %s had stopped listening; bound a fresh socket", gh_kind_str(ls->kind), ls->addr.text);
+	}
+	return 0;
+}
+

@@ -18,3 +18,12 @@ int bind_quic(const struct gh_listen *ls, int *out);
 bool listening(int fd);
 /* Close every fd >= first (in a child before exec). */
 void close_from(int first);
+/* A line on stderr as "gatehouse[PID]: ...", for the launcher's own news. */
+void say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* The launcher's notify socket: an abstract name in path; 0 and *out, or -errno. */
+int setup_notify(int *out, char *path, size_t size);
+/* Say once what the daemons' sandbox will and will not do here. */
+void explain_sandbox(const struct gh_config *cfg);
+/* Listening sockets that stopped listening (a listener's shutdown) made
+ * to listen again, or bound afresh; 0, or -errno after saying which. */
+int revive_listens(const struct gh_listen *listens, int *fds, unsigned n);

@@ -102,8 +102,13 @@ void runm_spawned(struct runm *m, pid_t pid)
 		close(m->ctl_child);
 	m->ctl_child = -1;
 	/* the configs oldest first: the exporter's newest generation is the last */
-	for (unsigned i = 0; i < m->n_gens; i++)
+	for (unsigned i = 0; i < m->n_gens; i++) {
 		send_config(m, m->gens[i].gen, m->gens[i].fd, CTR_GEN_FIRST);
+		if (m->gens[i].health_fd >= 0) {
+			struct ctr_msg msg = { .type = CTR_MSG_HEALTH, .gen = m->gens[i].gen };
+			send_msg(m, &msg, m->gens[i].health_fd);
+		}
+	}
 	for (unsigned i = 0; i < m->n_pages; i++)
 		send_page(m, &m->pages[i]);
 }
@@ -120,6 +125,8 @@ static void prune_gens(struct runm *m)
 			continue;
 		}
 		close(m->gens[i].fd);
+		if (m->gens[i].health_fd >= 0)
+			close(m->gens[i].health_fd);
 		memmove(&m->gens[i], &m->gens[i + 1], (m->n_gens - i - 1) * sizeof(m->gens[0]));
 		m->n_gens--;
 	}
@@ -132,6 +139,8 @@ void runm_config(struct runm *m, unsigned gen, int config_fd, unsigned why)
 	prune_gens(m);
 	if (m->n_gens == RUNM_GENS) {	/* the oldest goes: its pages are read without names */
 		close(m->gens[0].fd);
+		if (m->gens[0].health_fd >= 0)
+			close(m->gens[0].health_fd);
 		memmove(&m->gens[0], &m->gens[1], (RUNM_GENS - 1) * sizeof(m->gens[0]));
 		m->n_gens--;
 	}
@@ -141,8 +150,25 @@ void runm_config(struct runm *m, unsigned gen, int config_fd, unsigned why)
 		return;
 	}
 	m->gens[m->n_gens].gen = gen;
+	m->gens[m->n_gens].health_fd = -1;
 	m->gens[m->n_gens++].fd = fd;
 	send_config(m, gen, fd, why);
+}
+
+void runm_health(struct runm *m, unsigned gen, int fd)
+{
+	for (unsigned i = 0; m->listen_fd >= 0 && i < m->n_gens; i++) {
+		if (m->gens[i].gen != gen || m->gens[i].health_fd >= 0)
+			continue;
+		m->gens[i].health_fd = fcntl(fd, F_DUPFD_CLOEXEC, 3);
+		if (m->gens[i].health_fd < 0) {
+			log_errno(-errno, "metrics: keeping generation %u's health page", gen);
+			return;
+		}
+		struct ctr_msg msg = { .type = CTR_MSG_HEALTH, .gen = gen };
+		send_msg(m, &msg, m->gens[i].health_fd);
+		return;
+	}
 }
 
 void runm_page(struct runm *m, unsigned gen, pid_t pid, bool listener, unsigned index, int fd)

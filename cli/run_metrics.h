@@ -37,6 +37,7 @@ struct runm {
 	struct {
 		unsigned gen;
 		int fd;
+		int health_fd;	/* its health page, -1: none */
 	} gens[RUNM_GENS];
 	unsigned n_gens;
 };
@@ -53,6 +54,8 @@ void runm_spawned(struct runm *m, pid_t pid);
 /* Generation gen runs with the config in config_fd (a sealed memfd; dup'd),
  * started for why (enum ctr_gen_why). */
 void runm_config(struct runm *m, unsigned gen, int config_fd, unsigned why);
+/* Generation gen's health page (fd: the caller's; dup'd). */
+void runm_health(struct runm *m, unsigned gen, int fd);
 /* A daemon's page (fd: ours to keep or close). */
 void runm_page(struct runm *m, unsigned gen, pid_t pid, bool listener, unsigned index, int fd);
 /* A child exited: the exporter (then true: start another when

@@ -53,6 +53,21 @@ static size_t site_rows(const struct scrape *a, const struct scrape *b, double s
 	return n;
 }
 
+/* gatehouse_server_up: each checked server, as the health checker found it */
+static void print_servers_text(const struct scrape *b)
+{
+	bool any = false;
+	for (size_t i = 0; i < b->n; i++) {
+		const struct sample *s = &b->s[i];
+		if (strcmp(s->name, "gatehouse_server_up"))
+			continue;
+		if (!any)
+			printf("%-32s %-5s %-46s %s\n", "SITE", "KIND", "SERVER", "HEALTH");
+		any = true;
+		printf("%-32s %-5s %-46s %s\n", s->site, s->kind, s->server, s->value > 0 ? "up" : "down");
+	}
+}
+
 static void print_text(const char *addr, const struct scrape *b, const struct site_row *rows, size_t n, double secs)
 {
 	double gen = scrape_sum(b, "gatehouse_generation", NULL, NULL, NULL, NULL, NULL);
@@ -83,6 +98,7 @@ static void print_text(const char *addr, const struct scrape *b, const struct si
 			printf(" %12.0f %12.0f", rows[i].in_rate, rows[i].out_rate);
 		printf("\n");
 	}
+	print_servers_text(b);
 }
 
 static void json_str(const char *s)
@@ -134,6 +150,21 @@ static void print_json(const char *addr, const struct scrape *b, const struct si
 		       r->in, r->out);
 		printf(",\"connections_per_second\":%.3f,\"bytes_in_per_second\":%.1f,\"bytes_out_per_second\":%.1f}",
 		       r->conns_rate, r->in_rate, r->out_rate);
+	}
+	printf("],\"servers\":[");
+	first = true;
+	for (size_t i = 0; i < b->n; i++) {
+		const struct sample *s = &b->s[i];
+		if (strcmp(s->name, "gatehouse_server_up"))
+			continue;
+		printf("%s{\"site\":", first ? "" : ",");
+		json_str(s->site);
+		printf(",\"kind\":");
+		json_str(s->kind);
+		printf(",\"server\":");
+		json_str(s->server);
+		printf(",\"up\":%s}", s->value > 0 ? "true" : "false");
+		first = false;
 	}
 	printf("]}\n");
 }

@@ -22,6 +22,7 @@ static int label(struct sample *s, const char *k, size_t kl, const char *v, size
 		{ "result", s->result, sizeof(s->result) },	{ "direction", s->direction, sizeof(s->direction) },
 		{ "reason", s->reason, sizeof(s->reason) },	{ "generation", s->generation, sizeof(s->generation) },
 		{ "forwarder", s->forwarder, sizeof(s->forwarder) },
+		{ "server", s->server, sizeof(s->server) },
 	};
 	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
 		if (strlen(t[i].k) == kl && !memcmp(t[i].k, k, kl)) {

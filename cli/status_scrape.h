@@ -11,6 +11,7 @@
 struct sample {
 	char name[64];
 	char site[256], kind[8], result[32], direction[8], reason[32], generation[12], forwarder[12];
+	char server[64];
 	double value;
 };
 

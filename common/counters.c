@@ -98,18 +98,56 @@ fail:;
 	return r;
 }
 
+/* the offer counters_setup prepares, sent by counters_offer_pending */
+static struct {
+	const char *path;
+	enum ctr_role role;
+	int page, config, health;
+} pend = { NULL, CTR_LISTENER, -1, -1, -1 };
+
+void counters_offer_health(int health_fd)
+{
+	if (pend.page < 0 || pend.health >= 0 || health_fd < 0)
+		return;
+	pend.health = fcntl(health_fd, F_DUPFD_CLOEXEC, 3);
+	if (pend.health < 0)
+		log_errno(-errno, "counters: keeping the health page for the exporter");
+}
+
+void counters_offer_pending(void)
+{
+	if (pend.page < 0)
+		return;
+	(void)counters_offer_fds(pend.path, pend.role, pend.page, pend.config, pend.health);
+	close(pend.page);
+	if (pend.config >= 0)
+		close(pend.config);
+	if (pend.health >= 0)
+		close(pend.health);
+	pend.page = pend.config = pend.health = -1;
+}
+
 void counters_setup(enum ctr_role role, uint32_t n_sites, uint32_t n_servers, int config_fd)
 {
 	struct gh_counters *c = NULL;
 	int fd = counters_page(role, n_sites, n_servers, &c);
-	const char *offer;
+	const char *offer = NULL;
 
 	if (fd >= 0) {
 		gh_ctr = c;
-		if (getenv("GATEHOUSE_METRICS"))
+		if (getenv("GATEHOUSE_METRICS")) {
 			notify_send_fd("GATEHOUSE_COUNTERS=1", fd);
-		else if ((offer = counters_offer_path()))
+		} else if ((offer = counters_offer_path()) && role == CTR_LISTENER) {
 			(void)counters_offer(offer, role, fd, config_fd);
+		} else if (offer) {
+			/* a forwarder's once its set-up has fetched the health
+			 * page (counters_offer_pending) */
+			pend.path = offer;
+			pend.role = role;
+			pend.page = fd;
+			pend.config = config_fd;
+			return;
+		}
 		close(fd);
 		if (config_fd >= 0)
 			close(config_fd);

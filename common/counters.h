@@ -111,9 +111,20 @@ extern struct gh_counters *gh_ctr;
  * GATEHOUSE_METRICS is set (by `gatehouse run` with `metrics`), send it
  * with the notify message "GATEHOUSE_COUNTERS=1"; under systemd, offer it
  * (with config_fd, a forwarder's config snapshot, or -1) on the exporter's
- * socket (counters_offer_path). config_fd is closed. Failure is logged and
- * leaves counting to private memory: metrics are never worth a daemon. */
+ * socket (counters_offer_path): a listener's at once, a forwarder's once
+ * counters_offer_pending is called.
+ * config_fd is closed. Failure is logged and leaves counting to private
+ * memory: metrics are never worth a daemon. */
 void counters_setup(enum ctr_role role, uint32_t n_sites, uint32_t n_servers, int config_fd);
+
+/* Under systemd, between counters_setup and counters_offer_pending: a
+ * forwarder's gatehouse-health page (fd dup'd) goes with its offer, so
+ * the exporter shows server health as the forwarders see it. No offer
+ * prepared: nothing done. */
+void counters_offer_health(int health_fd);
+/* Send the offer counters_setup prepared, if any (still before the
+ * sandbox: after the daemon's own set-up, which fetches the health page). */
+void counters_offer_pending(void);
 
 /* Under systemd: the exporter's socket for this daemon's role, from
  * GATEHOUSE_COUNTERS_SOCKET (set by its unit), when that socket exists
@@ -126,6 +137,9 @@ const char *counters_offer_path(void);
  * never used again, and its end (ours) tells the exporter that our figures
  * are final. Nothing is waited for. Returns the kept fd or -errno. */
 int counters_offer(const char *path, enum ctr_role role, int page_fd, int config_fd);
+/* The same with a forwarder's health page too (health_fd >= 0; needs
+ * config_fd, which names the generation the page is keyed by). */
+int counters_offer_fds(const char *path, enum ctr_role role, int page_fd, int config_fd, int health_fd);
 
 /* The page alone: created, mapped into *out, sealed, filled; returns its
  * fd (the caller's) or -errno. counters_setup's first half. */
@@ -230,6 +244,7 @@ enum ctr_msg_type {
 	CTR_MSG_CONFIG = 1,
 	CTR_MSG_PAGE = 2,
 	CTR_MSG_GONE = 3,
+	CTR_MSG_HEALTH = 4,	/* a generation's health page (common/health.h), fd */
 };
 
 struct ctr_msg {

@@ -30,10 +30,16 @@ const char *counters_offer_path(void)
 
 int counters_offer(const char *path, enum ctr_role role, int page_fd, int config_fd)
 {
+	return counters_offer_fds(path, role, page_fd, config_fd, -1);
+}
+
+int counters_offer_fds(const char *path, enum ctr_role role, int page_fd, int config_fd, int health_fd)
+{
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	struct ctr_msg m = { .type = CTR_MSG_PAGE, .pid = (int32_t)getpid(), .role = role };
-	int fds[2] = { page_fd, config_fd };
-	size_t nfd = config_fd >= 0 ? 2 : 1;
+	/* page, config, health page: in that order, none after a missing one */
+	int fds[3] = { page_fd, config_fd, health_fd };
+	size_t nfd = config_fd < 0 ? 1 : health_fd < 0 ? 2 : 3;
 	union {
 		char buf[CMSG_SPACE(sizeof(fds))];
 		struct cmsghdr align;

@@ -161,6 +161,8 @@ int daemon_main(const struct daemon_def *d, int argc, char **argv)
 	else if (snapshot >= 0)
 		close(snapshot);
 	int epfd = d->setup(d->ctx, cfg);
+	/* after set-up: a forwarder's health page goes with its counters */
+	counters_offer_pending();
 	sigset_t waitmask;
 	/* before the sandbox, which allows no sigaction or sigprocmask */
 	daemon_signals(&daemon_stop, &waitmask);

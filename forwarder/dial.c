@@ -51,21 +51,29 @@ static const struct gh_addr *server_addr(struct forwarder *f, struct fconn *c)
 	return &servers_of(f, c, &n)[c->server];
 }
 
-int dial_pick(const struct fserver_state *st, size_t n, uint32_t *rr, unsigned tries, uint64_t now)
+int dial_pick(const struct fserver_state *st, size_t n, uint32_t *rr, unsigned tries, uint64_t now,
+	      const struct health_view *hv)
 {
 	if (!n || tries >= n || tries >= 32)
 		return -1;
+	size_t up = 0, first_up = n;
 	for (size_t i = 0; i < n; i++) {
 		size_t idx = (*rr + i) % n;
+		if (health_down(hv, st[idx].check, now))
+			continue;	/* down for every forwarder: not tried at all */
+		if (!up++)
+			first_up = idx;
 		if (st[idx].avoid_until_ms <= now) {
 			*rr = (uint32_t)((idx + 1) % n);
 			return (int)idx;
 		}
 	}
-	/* all avoided: try in turn anyway, a server may be back */
-	size_t idx = *rr % n;
-	*rr = (uint32_t)((idx + 1) % n);
-	return (int)idx;
+	/* all avoided: try in turn anyway, a server may be back; all down:
+	 * nothing to try (the client is answered at once) */
+	if (!up || tries >= up)
+		return -1;
+	*rr = (uint32_t)((first_up + 1) % n);
+	return (int)first_up;
 }
 
 /* Next server to try for c. */
@@ -75,7 +83,7 @@ static int pick(struct forwarder *f, struct fconn *c)
 
 	servers_of(f, c, &n);
 	/* a route shares its site's round-robin cursor: dial_pick keeps it in range */
-	return dial_pick(states_of(f, c), n, &f->rr[c->kind][c->site], c->tries, clock_now_ms());
+	return dial_pick(states_of(f, c), n, &f->rr[c->kind][c->site], c->tries, clock_now_ms(), &f->health);
 }
 
 void dial_give_up(struct forwarder *f, struct fconn *c, const char *result)
@@ -295,6 +303,10 @@ int dial_setup(struct forwarder *f)
 			f->srv[k][s] = calloc(all ? all : 1, sizeof(struct fserver_state));
 			if (!f->srv[k][s])
 				return -ENOMEM;
+			/* the health page's slot of each (config_server_check's layout is this one) */
+			for (size_t i = 0; i < all; i++)
+				f->srv[k][s][i].check = f->cfg->sites[s].check_of[k] ? f->cfg->sites[s].check_of[k][i]
+										       : GH_NO_CHECK;
 			/* start each forwarder at a different server */
 			f->rr[k][s] = ns ? pid % (uint32_t)ns : 0;
 		}

@@ -17,9 +17,12 @@ void dial_expire(struct forwarder *f, uint64_t now);
 
 /* The decision, pure (tests/unit/forwarder_tests.c): which of n servers to
  * try next for a client that tried `tries` already: round robin from *rr,
+ * never one the health checker has down (hv: NULL or no page, none is),
  * skipping those avoided until after now unless all are. Advances *rr.
- * -1 when every server (at most 32) has been tried. */
-int dial_pick(const struct fserver_state *st, size_t n, uint32_t *rr, unsigned tries, uint64_t now);
+ * -1 when every server (at most 32) has been tried, or every one is down. */
+struct health_view;
+int dial_pick(const struct fserver_state *st, size_t n, uint32_t *rr, unsigned tries, uint64_t now,
+	      const struct health_view *hv);
 
 /* Round-robin positions and failure memory for every site and kind;
  * -ENOMEM on failure. dial_free undoes it (also after a partial setup). */

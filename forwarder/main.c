@@ -24,6 +24,7 @@
 #include "common/log.h"
 #include "forwarder/conn.h"
 #include "forwarder/dial.h"
+#include "forwarder/health.h"
 #include "forwarder/intake.h"
 #include "forwarder/pipes.h"
 #include "forwarder/queue.h"
@@ -166,6 +167,7 @@ static int setup(void *ctx, const struct gh_config *cfg)
 		return -ENOMEM;
 	if (queue_setup(f, nf) < 0 || intake_setup(f) < 0 || dial_setup(f) < 0 || srcaddr_setup(f) < 0)
 		return -EINVAL;
+	fhealth_setup(f);
 	pipes_init(fdbudget_pipes(nofile));
 	return f->epfd;
 }
@@ -247,6 +249,7 @@ static int teardown(void *ctx, bool stopped)
 	conn_teardown(&f->conns);
 	fquic_teardown(f);
 	dial_free(f);
+	fhealth_free(f);
 	srcaddr_free(f);
 	queue_free(f);
 	intake_close(f);

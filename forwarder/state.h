@@ -17,6 +17,7 @@
 #include <stdint.h>
 #include "router/config.h"
 #include "common/dlist.h"
+#include "common/health.h"
 #include "common/load.h"
 #include "common/ratelimit.h"
 #include "forwarder/conn.h"
@@ -28,6 +29,7 @@ struct fserver_state {
 	uint64_t avoid_until_ms;
 	uint8_t early_skip;	/* connects left before the next early send (dial.c) */
 	uint32_t ctr_slot;	/* its per-server counts (counters_server_slots), in what was padding */
+	uint32_t check;		/* its slot in the health page, GH_NO_CHECK: unchecked */
 };
 
 struct forwarder {
@@ -56,6 +58,7 @@ struct forwarder {
 	struct dlist queued;		/* waiting clients, by arrival (= deadline) */
 	bool slot_freed;		/* a relay with a slot was released this round */
 	struct gh_load *load;		/* published to the listener, or NULL */
+	struct health_view health;	/* gatehouse-health's page, read-only (health.c) */
 	struct gh_load_src *src_counts;	/* its per-source counts (srccount.h), or NULL */
 	/* the one copy buffer every relay direction and every drain of a
 	 * client's unread bytes use; holds nothing between calls */

@@ -41,6 +41,7 @@ static int site_slot(struct pages *ps, const char *name)
 
 static void drop_gen(struct mgen *g)
 {
+	health_view_close(&g->hv);
 	config_free(g->cfg);
 	free(g->site_slot);
 	free(g->srv_site);
@@ -334,9 +335,31 @@ static void gone(struct pages *ps, int32_t pid)
 	prune_gens(ps);
 }
 
+/* A generation's health page: mapped read-only if it is sealed and made
+ * for that generation's config (common/health.h). */
+static void add_health(struct pages *ps, const struct ctr_msg *m, int fd)
+{
+	struct mgen *g = find_gen(ps, m->gen);
+	int r = -ENOENT;
+
+	if (g) {
+		struct health_view hv;
+		/* a refused page leaves the one the generation has */
+		if ((r = health_view_open(&hv, fd, g->cfg)) == 0) {
+			health_view_close(&g->hv);
+			g->hv = hv;
+		}
+	}
+	if (r < 0)
+		log_msg(LOG_WARNING, "health page of generation %u refused: %s", m->gen, strerror(-r));
+	close(fd);
+}
+
 void pages_apply(struct pages *ps, const struct ctr_msg *m, int fd)
 {
-	if (m->type == CTR_MSG_CONFIG && fd >= 0)
+	if (m->type == CTR_MSG_HEALTH && fd >= 0)
+		add_health(ps, m, fd);
+	else if (m->type == CTR_MSG_CONFIG && fd >= 0)
 		add_config(ps, m->gen, m->index, fd);
 	else if (m->type == CTR_MSG_PAGE && fd >= 0)
 		add_page(ps, m, fd);

@@ -11,6 +11,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include "common/counters.h"
+#include "common/health.h"
 
 #define PAGES_MAX 512u		/* live daemons: as many as the launcher has children */
 #define GENS_MAX 32u		/* generations with a live daemon or the newest */
@@ -19,6 +20,7 @@ struct mgen {
 	uint32_t gen;
 	struct gh_config *cfg;
 	uint32_t *site_slot;	/* site index -> index in pages.sites */
+	struct health_view hv;	/* its checker's page, read-only (none: hv.page NULL) */
 	uint64_t text_hash;	/* of the snapshot's text, and its length: */
 	size_t text_len;	/* under systemd a daemon's config joins a generation by them */
 	uint32_t next_index;	/* under systemd: the next forwarder's place in it */

@@ -56,14 +56,15 @@ static void accept_peers(struct peers *pr, int epfd, unsigned which)
 	}
 }
 
-/* The one message: the page (and a forwarder's config). Anything else, or
+/* The one message: the page (and a forwarder's config, and perhaps the
+ * health page it took from gatehouse-health). Anything else, or
  * a second message, is not read: the connection is then only watched for
  * its end (events 0: EPOLLHUP and EPOLLERR come regardless). */
 static void take_page(struct peers *pr, int epfd, struct pages *ps, unsigned slot)
 {
 	struct peer *p = &pr->p[slot];
 	struct ctr_msg m;
-	int fds[2] = { -1, -1 };
+	int fds[3] = { -1, -1, -1 };
 	union {
 		char buf[CMSG_SPACE(sizeof(fds))];
 		struct cmsghdr align;
@@ -81,11 +82,11 @@ static void take_page(struct peers *pr, int epfd, struct pages *ps, unsigned slo
 	struct epoll_event ev = { .events = 0, .data.u64 = PEERS_TAG_CONN + slot };
 	epoll_ctl(epfd, EPOLL_CTL_MOD, p->fd, &ev);
 	bool ok = n == (ssize_t)sizeof(m) && !(mh.msg_flags & MSG_CTRUNC) && m.type == CTR_MSG_PAGE && fds[0] >= 0 &&
-		  (p->role == CTR_LISTENER) == (fds[1] < 0);
+		  (p->role == CTR_LISTENER) == (fds[1] < 0) && (p->role == CTR_FORWARDER || fds[2] < 0);
 	if (!ok) {
 		log_msg(LOG_WARNING, "a %s sent no counters page the exporter takes",
 			p->role == CTR_LISTENER ? "listener" : "forwarder");
-		for (unsigned i = 0; i < 2; i++)
+		for (unsigned i = 0; i < 3; i++)
 			if (fds[i] >= 0)
 				close(fds[i]);
 		return;
@@ -104,6 +105,14 @@ static void take_page(struct peers *pr, int epfd, struct pages *ps, unsigned slo
 		ps->restarts += pr->listeners++ > 0;
 	}
 	pages_apply(ps, &page, fds[0]);
+	/* its generation's health page: mapped read-only if sealed and made
+	 * for that config (pages.c), the newest forwarder's replacing */
+	if (fds[2] >= 0 && page.gen) {
+		struct ctr_msg h = { .type = CTR_MSG_HEALTH, .gen = page.gen };
+		pages_apply(ps, &h, fds[2]);
+	} else if (fds[2] >= 0) {
+		close(fds[2]);
+	}
 }
 
 static void peer_end(struct peers *pr, struct pages *ps, unsigned slot)

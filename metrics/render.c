@@ -3,7 +3,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "common/clock.h"
 #include "metrics/render.h"
+#include "router/gh_limits.h"
 
 void mbuf_printf(struct mbuf *b, const char *fmt, ...)
 {
@@ -64,6 +66,47 @@ static void family(struct mbuf *b, const char *name, const char *type, const cha
 static const char *role_str(uint32_t role)
 {
 	return role == CTR_LISTENER ? "listener" : "forwarder";
+}
+
+/* Each checked server of the newest generation, as its checker last
+ * found it: 1 up (or not checked yet), 0 down. A tls-alpn route's server
+ * that is also one of the site's tls servers is one series. */
+static void render_health(const struct pages *ps, struct mbuf *b)
+{
+	const struct mgen *g = NULL;
+	char e[1024];
+
+	for (unsigned i = 0; i < ps->n_gens; i++)
+		if (ps->gens[i].gen == ps->newest_gen)
+			g = &ps->gens[i];
+	if (!g || !g->cfg->n_checks)
+		return;
+	family(b, "gatehouse_server_up", "gauge",
+	       "Health of each checked server (`check`): 1 up or not checked yet, 0 down.");
+	uint64_t now = clock_now_ms();
+	for (size_t s = 0; s < g->cfg->n_sites; s++) {
+		const struct gh_site *site = &g->cfg->sites[s];
+		esc(site->name, e, sizeof(e));
+		for (unsigned k = 0; k < GH_KIND_TCP_COUNT; k++) {	/* quic servers are not checked */
+			size_t n = 0;
+			const struct gh_addr *all[GH_MAX_SERVERS * 2];
+			for (size_t i = 0; i < site->n_servers[k] && n < GH_MAX_SERVERS * 2; i++)
+				all[n++] = &site->servers[k][i];
+			for (size_t r = 0; k == GH_KIND_TLS && r < site->n_alpn; r++)
+				for (size_t i = 0; i < site->alpn[r].n_servers && n < GH_MAX_SERVERS * 2; i++)
+					all[n++] = &site->alpn[r].servers[i];
+			for (size_t i = 0; site->check_of[k] && i < n; i++) {
+				bool dup = false;
+				for (size_t j = 0; j < i && !dup; j++)
+					dup = !strcmp(all[j]->text, all[i]->text) && site->check_of[k][j] != GH_NO_CHECK;
+				if (dup || site->check_of[k][i] == GH_NO_CHECK)
+					continue;
+				enum health_state st = health_state_of(&g->hv, site->check_of[k][i], now);
+				mbuf_printf(b, "gatehouse_server_up{site=\"%s\",kind=\"%s\",server=\"%s\"} %d\n", e,
+					    gh_kind_str((enum gh_kind)k), all[i]->text, st != HEALTH_DOWN);
+			}
+		}
+	}
 }
 
 void render_metrics(const struct pages *ps, uint64_t start_time, struct mbuf *b)
@@ -166,6 +209,7 @@ void render_metrics(const struct pages *ps, uint64_t start_time, struct mbuf *b)
 	for (unsigned i = 0; i < ps->n_sites; i++)
 		mbuf_printf(b, "gatehouse_queue_wait_seconds_total{site=\"%s\"} %.3f\n", esc(sites[i].name, e, sizeof(e)),
 			    (double)sites[i].queue_wait_ms / 1e3);
+	render_health(ps, b);
 	family(b, "gatehouse_generation", "gauge", "The newest generation (a reload or a listener restart starts one).");
 	mbuf_printf(b, "gatehouse_generation %u\n", ps->newest_gen);
 	family(b, "gatehouse_generations_total", "counter", "Generations started since the exporter started.");

@@ -23,15 +23,18 @@ enum policy_proc {
 	POLICY_LISTENER,
 	POLICY_FORWARDER,
 	POLICY_METRICS,		/* gatehouse-metrics, the exporter */
+	POLICY_HEALTH,		/* gatehouse-health, the health checker */
 };
 
 struct policy_opts {
 	const char *chroot_dir;		/* NULL: /var/lib/gatehouse */
 	const char *user;		/* NULL: "gatehouse", else "nobody" */
-	bool allow_ipv4;		/* forwarder: some backend is IPv4 */
+	bool allow_ipv4;		/* forwarder, health: some backend is IPv4 */
 	bool allow_source_bind;		/* forwarder: `source-prefix` (IPV6_FREEBIND + bind) */
 	bool die_with_parent;		/* listener under `gatehouse run`: SIGTERM when
 					 * the launcher dies, so no orphan holds the ports */
+	int serve_fd;			/* health under systemd: the listening socket it
+					 * hands its page out on (0 or less: none) */
 	/* the shared QUIC UDP sockets: the listener reads them (recvmmsg on
 	 * these fds only); the forwarder sends on them and may not read them */
 	const int *quic_fds;
@@ -44,6 +47,9 @@ int policy_enter(enum policy_proc proc, const struct policy_opts *o);
 
 /* Only the seccomp step (used by the sandbox test suite). */
 int policy_seccomp_load(enum policy_proc proc, bool allow_ipv4);
+/* The same for the health checker, which may also hand its page out on
+ * the listening socket serve_fd (> 0; else not). */
+int policy_seccomp_load_health(bool allow_ipv4, int serve_fd);
 /* The same with the forwarder's source-address rows (allow_source_bind). */
 int policy_seccomp_load_bind(enum policy_proc proc, bool allow_ipv4, bool allow_source_bind);
 /* The same with QUIC sockets (policy_opts.quic_fds). */

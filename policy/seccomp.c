@@ -107,6 +107,15 @@ static const struct row metrics_rows[] = {
 	ROW(pread64, "read a config snapshot (a sealed memfd) by its fd"),
 };
 
+/* The health checker: dial the config's servers, send a check, read the
+ * start of the answer. socket() as the forwarder's (TCP, IPv6 and IPv4
+ * when a checked server needs it); no accept, bind, listen, open, no
+ * fd-passing receive: it talks only to the servers it dials. */
+static const struct row health_rows[] = {
+	ROW(connect, "dial a configured server (addresses from our own config)"),
+	ROW(getsockopt, "SO_ERROR after connect"),
+};
+
 bool policy_seccomp_disabled(void)
 {
 #if defined(GATEHOUSE_NO_SECCOMP)
@@ -168,6 +177,9 @@ static int add_socket_rules(scmp_filter_ctx ctx, int family, int type)
 				SCMP_A2(SCMP_CMP_EQ, 0));
 }
 
+static int seccomp_load_rows(enum policy_proc proc, bool allow_ipv4, bool allow_source_bind, const int *quic_fds,
+			     unsigned n_quic_fds, int serve_fd);
+
 /* `source-prefix` (forwarder/srcaddr.c): a backend socket bound to the
  * client's address. seccomp sees registers, not the sockaddr, nor which
  * fd the forwarder made: it checks that the length is an IPv6 socket
@@ -185,7 +197,6 @@ static int add_source_bind_rules(scmp_filter_ctx ctx)
 				     SCMP_A2(SCMP_CMP_EQ, sizeof(struct sockaddr_in6), 0));
 	return r;
 }
-
 int policy_seccomp_load(enum policy_proc proc, bool allow_ipv4)
 {
 	return policy_seccomp_load_full(proc, allow_ipv4, false, NULL, 0);
@@ -203,6 +214,18 @@ int policy_seccomp_load_quic(enum policy_proc proc, bool allow_ipv4, const int *
 
 int policy_seccomp_load_full(enum policy_proc proc, bool allow_ipv4, bool allow_source_bind, const int *quic_fds,
 			     unsigned n_quic_fds)
+{
+	return seccomp_load_rows(proc, allow_ipv4, allow_source_bind, quic_fds, n_quic_fds, -1);
+}
+
+/* the checker has no source bind and no QUIC socket: it dials TCP only */
+int policy_seccomp_load_health(bool allow_ipv4, int serve_fd)
+{
+	return seccomp_load_rows(POLICY_HEALTH, allow_ipv4, false, NULL, 0, serve_fd);
+}
+
+static int seccomp_load_rows(enum policy_proc proc, bool allow_ipv4, bool allow_source_bind, const int *quic_fds,
+			     unsigned n_quic_fds, int serve_fd)
 {
 	uint32_t kill = SCMP_ACT_KILL_PROCESS;
 	int r, lo = -1, hi = -1;
@@ -238,8 +261,11 @@ int policy_seccomp_load_full(enum policy_proc proc, bool allow_ipv4, bool allow_
 	for (unsigned i = 0; r >= 0 && proc == POLICY_LISTENER && i < n_quic_fds; i++)
 		r = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(recvmmsg), 1,
 				     SCMP_A0(SCMP_CMP_EQ, (scmp_datum_t)quic_fds[i]));
-	if (r >= 0 && proc == POLICY_FORWARDER) {
-		r = add_rows_but(ctx, forwarder_rows, sizeof(forwarder_rows) / sizeof(forwarder_rows[0]), lo, hi);
+	if (r >= 0 && (proc == POLICY_FORWARDER || proc == POLICY_HEALTH)) {
+		if (proc == POLICY_FORWARDER)
+			r = add_rows_but(ctx, forwarder_rows, sizeof(forwarder_rows) / sizeof(forwarder_rows[0]), lo, hi);
+		else
+			r = add_rows(ctx, health_rows, sizeof(health_rows) / sizeof(health_rows[0]));
 		if (r >= 0)
 			r = add_socket_rules(ctx, AF_INET6, SOCK_STREAM);
 		if (r >= 0 && allow_ipv4)
@@ -265,6 +291,18 @@ int policy_seccomp_load_full(enum policy_proc proc, bool allow_ipv4, bool allow_
 			r = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(sendmmsg), 1,
 					     SCMP_A0(SCMP_CMP_EQ, (scmp_datum_t)log_journal_fd()));
 	}
+	/* the health checker under systemd: take a forwarder's connection on
+	 * its one listening socket, send the page (SCM_RIGHTS) on it. The
+	 * fd of that sendmsg is not fixed (each connection's own), so its
+	 * flags are: a msg_name on a connected socket is refused (EISCONN)
+	 * or ignored, but on the journal socket it could name another
+	 * abstract socket of the host's namespace, as README says. */
+	if (r >= 0 && proc == POLICY_HEALTH && serve_fd > 0)
+		r = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(accept4), 2, SCMP_A0(SCMP_CMP_EQ, (scmp_datum_t)serve_fd),
+				     SCMP_A3(SCMP_CMP_EQ, SOCK_NONBLOCK | SOCK_CLOEXEC));
+	if (r >= 0 && proc == POLICY_HEALTH && serve_fd > 0)
+		r = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(sendmsg), 1,
+				     SCMP_A2(SCMP_CMP_EQ, MSG_DONTWAIT | MSG_NOSIGNAL));
 	if (r >= 0 && proc == POLICY_METRICS)
 		r = add_rows(ctx, metrics_rows, sizeof(metrics_rows) / sizeof(metrics_rows[0]));
 	if (r >= 0)

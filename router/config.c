@@ -165,6 +165,9 @@ static int config_finish(struct config_parser *p)
 	r = config_alpn_finish(c);
 	if (r < 0)
 		return r;
+	r = config_check_finish(p);
+	if (r < 0 || p->n_errors)
+		return r;
 
 	r = config_acl_build(&c->acl);
 	if (r == 0)
@@ -306,6 +309,7 @@ void config_free(struct gh_config *c)
 		config_alpn_free(s->alpn, s->n_alpn);
 		config_acl_free(&s->acl);
 	}
+	config_check_free(c);
 	free(c->sites);
 	config_alpn_free(c->alpn, c->n_alpn);
 	config_acl_free(&c->acl);

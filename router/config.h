@@ -80,6 +80,36 @@ struct gh_alpn_route {
 	unsigned line;
 };
 
+/* `check` (router/config_check.c): an active health check's options */
+struct gh_check {
+	uint32_t inter_ms;		/* between checks; default 2s */
+	uint8_t rise, fall;		/* successes to come back, failures to go down (2, 3) */
+	bool tls_hello;			/* tls servers: a ClientHello must get a ServerHello */
+	uint16_t http_status;		/* http servers: `GET http_path` must answer this; 0: a connect */
+	char http_path[128];		/* default "/" */
+};
+
+/* One server a health daemon checks: an address, the kind of its lines and
+ * the options that apply; servers with the same three are checked once. */
+struct gh_check_target {
+	struct gh_addr addr;
+	enum gh_kind kind;
+	struct gh_check opts;
+	uint32_t site;			/* the first site it serves: Host and SNI of its check */
+};
+
+/* A `check` line as written (config_check.c resolves them at the end). */
+struct gh_check_rule {
+	struct gh_check opts;
+	bool off;
+	struct gh_addr *addrs;		/* only these servers of the site; none: all of them */
+	size_t n_addrs;
+	uint32_t site;			/* GH_NO_SITE: before any site, every site's default */
+	unsigned line;
+};
+
+#define GH_NO_CHECK UINT32_MAX
+
 /* `source-prefix PREFIX/96|off` (router/config_srcaddr.c): the IPv6 /96
  * that IPv4 clients' addresses are embedded in (RFC 6052) to make the
  * source address of their backend connections */
@@ -103,6 +133,10 @@ struct gh_site {
 	struct gh_alpn_route *alpn;
 	size_t n_alpn;
 	struct gh_acl acl;		/* `allow`/`deny` inside the site */
+	/* health check target (index in cfg->checks) of each server, laid
+	 * out as the forwarder's dial state: a kind's own servers, then for
+	 * TLS the tls-alpn routes' in order; NULL: none checked */
+	uint32_t *check_of[GH_KIND_COUNT];
 	struct gh_source_prefix source_prefix;	/* its own, else the global one once parsed */
 	uint32_t src_connections;	/* `source-connections N` inside the site: per source, to it; 0 = no cap */
 	unsigned line_src_connections;
@@ -156,6 +190,16 @@ struct gh_config {
 	 * text (gatehouse-metrics); metrics.len 0: off */
 	struct gh_addr metrics;
 	struct gh_acl acl;		/* `allow`/`deny` before any site: every client */
+	/* `check` lines, and the servers they make a health daemon check:
+	 * checks_id hashes the list, so that a health page written for
+	 * another server list is never read as this one's. check_rules are
+	 * parse-time only (config_check_finish): a config read from the
+	 * compiled image has none, only checks and the sites' check_of */
+	struct gh_check_rule *check_rules;
+	size_t n_check_rules;
+	struct gh_check_target *checks;
+	size_t n_checks;
+	uint64_t checks_id;
 	struct gh_source_prefix source_prefix;	/* `source-prefix` before any site */
 	struct gh_source_limits src;	/* `source-*`: global per-source limits */
 	/* `accept-proxy CIDR...`: peers that must send a PROXY header, on
@@ -209,6 +253,14 @@ bool config_alpn_route_ok(const struct gh_config *c, uint32_t site, unsigned kin
 /* The servers a client of site, kind and route (config_alpn_route_ok) goes to. */
 const struct gh_addr *config_servers(const struct gh_config *c, uint32_t site, unsigned kind,
 				     unsigned alpn_route, size_t *n);
+/* The health check target of server i of what config_servers gives for
+ * (site, kind, alpn_route); GH_NO_CHECK when it is not checked. */
+uint32_t config_server_check(const struct gh_config *c, uint32_t site, unsigned kind,
+			     unsigned alpn_route, size_t i);
+/* The longest interval of any check (0: none): a health page older than a
+ * few of these is a checker gone. */
+uint32_t config_check_max_inter(const struct gh_config *c);
+
 /* An access list's verdict for a client address (family AF_INET: 4 bytes,
  * AF_INET6: 16, IPv4-mapped matched as IPv4): true to let it in. */
 bool config_acl_allows(const struct gh_acl *acl, int family, const uint8_t *addr);

@@ -556,6 +556,8 @@ const struct config_directive config_directives[] = {
 	{ "site-max-connections", 1, 1, "site-max-connections N", config_do_site_max_connections },
 	{ "queue-timeout", 1, 1, "queue-timeout DURATION", config_do_queue },
 	{ "metrics", 1, 1, "metrics ADDRESS:PORT", config_do_metrics },
+	{ "check", 0, SIZE_MAX, "check [off] [inter DURATION] [rise N] [fall N] [http-status CODE] "
+	  "[http-path PATH] [tls-hello] [ADDRESS:PORT...]", config_do_check },
 	{ "allow", 1, SIZE_MAX, "allow CIDR|all [CIDR...]", config_do_acl },
 	{ "deny", 1, SIZE_MAX, "deny CIDR|all [CIDR...]", config_do_acl },
 	/* before any site: global; in a site: the site's (config_srcaddr.c) */

@@ -10,6 +10,11 @@
  * so a daemon points into the image instead of copying; what holds
  * pointers (sites, listens with their accept-proxy lists, tls-alpn routes)
  * is stored with indexes and rebuilt privately (a few dozen bytes a site).
+ * Health checks: the targets (struct gh_check_target, plain data) and each
+ * site's check_of maps (one uint32 array, a range per site and kind) are
+ * carried; the `check` lines themselves (check_rules) are not: they are
+ * resolved into those by config_check_finish at parse time and nothing
+ * reads them after, so an image-loaded config has none.
  */
 #include <stdint.h>
 #include "router/config.h"
@@ -17,7 +22,7 @@
 #include "router/prefixset.h"
 #include "router/routes.h"
 
-#define CI_VERSION 3u
+#define CI_VERSION 4u
 #define CI_ENDIAN 0x01020304u
 #define CI_NONE UINT32_MAX
 #define CI_ALIGN 8u
@@ -33,10 +38,12 @@
  * machine).
  */
 #if defined(__x86_64__)
-_Static_assert(sizeof(struct gh_config) == 504, "gh_config changed: carry the new field in the config image");
-_Static_assert(sizeof(struct gh_site) == 176, "gh_site changed: carry the new field in the config image");
+_Static_assert(sizeof(struct gh_config) == 544, "gh_config changed: carry the new field in the config image");
+_Static_assert(sizeof(struct gh_site) == 200, "gh_site changed: carry the new field in the config image");
 _Static_assert(sizeof(struct gh_listen) == 248, "gh_listen changed: carry the new field in the config image");
 _Static_assert(sizeof(struct gh_alpn_route) == 288, "gh_alpn_route changed: carry the new field in the config image");
+_Static_assert(sizeof(struct gh_check_target) == 352, "gh_check_target changed: carry the new field in the config image");
+_Static_assert(sizeof(struct gh_check) == 140, "gh_check changed: carry the new field in the config image");
 _Static_assert(sizeof(struct gh_acl) == 32, "gh_acl changed: carry the new field in the config image");
 _Static_assert(sizeof(struct gh_source_prefix) == 20, "gh_source_prefix changed: carry the new field in the config image");
 _Static_assert(sizeof(struct gh_source_limits) == 44, "gh_source_limits changed: carry the new field in the config image");
@@ -85,6 +92,9 @@ struct ci_site {
 	struct ci_prefix source_prefix;
 	uint32_t src_connections, line_src_connections;
 	uint32_t src_rate, src_window_ms, line_src_rate;
+	/* in check_of: CI_NONE for none (NULL), else n_check_of[k] entries,
+	 * the dial-state layout (config_server_check) */
+	uint32_t check_of[GH_KIND_COUNT], n_check_of[GH_KIND_COUNT];
 };
 
 struct ci_alpn {
@@ -99,7 +109,7 @@ struct ci_header {
 	uint32_t version, endian;
 	uint64_t size;
 	/* a reader built with other struct layouts refuses the image */
-	uint32_t sizeof_header, sizeof_addr, sizeof_listen, sizeof_entry, sizeof_slot, pad0;
+	uint32_t sizeof_header, sizeof_addr, sizeof_listen, sizeof_entry, sizeof_slot, sizeof_check;
 
 	uint32_t inspect_timeout_ms, connect_timeout_ms, idle_timeout_ms, quic_idle_timeout_ms, http_mode;
 	uint32_t default_site[GH_KIND_COUNT];
@@ -115,7 +125,11 @@ struct ci_header {
 	uint32_t src_line_rate, src_line_inspecting, src_line_prefix, src_line_table, src_line_connections;
 	uint32_t accept_proxy, n_accept_proxy, accept_proxy_line;	/* in entries (all allow) */
 	uint32_t refuse_direct, proxy_listen_lists;
+	/* config_check.c's hash of the checks list: a reader recomputes it */
+	uint64_t checks_id;
 
 	struct ci_range listens, sites, addrs, names, strings, entries, alpns;
+	struct ci_range checks;		/* struct gh_check_target */
+	struct ci_range check_of;	/* uint32_t: an index in checks or GH_NO_CHECK */
 	struct ci_routes routes[GH_KIND_COUNT], by_name;
 };

@@ -5,6 +5,7 @@
  * big arrays are then used in place (config_image.h).
  */
 #include <errno.h>
+#include <stddef.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -134,7 +135,8 @@ static int ci_header_ok(struct ci_reader *rd)
 		return ci_bad(rd, "not a gatehouse config image (bad magic)");
 	if (h->version != CI_VERSION || h->endian != CI_ENDIAN || h->sizeof_header != sizeof(*h) ||
 	    h->sizeof_addr != sizeof(struct gh_addr) || h->sizeof_listen != sizeof(struct ci_listen) ||
-	    h->sizeof_entry != sizeof(struct prefixset_entry) || h->sizeof_slot != sizeof(struct routes_slot))
+	    h->sizeof_entry != sizeof(struct prefixset_entry) || h->sizeof_slot != sizeof(struct routes_slot) ||
+	    h->sizeof_check != sizeof(struct gh_check_target))
 		return ci_bad(rd, "image version %u from another build (this one reads version %u)",
 			      h->version, CI_VERSION);
 	if (h->size != rd->len)
@@ -146,8 +148,13 @@ static int ci_header_ok(struct ci_reader *rd)
 	    ci_range_ok(rd, &h->names, sizeof(struct ci_name), "names") ||
 	    ci_range_ok(rd, &h->strings, 1, "strings") ||
 	    ci_range_ok(rd, &h->entries, sizeof(struct prefixset_entry), "access rules") ||
-	    ci_range_ok(rd, &h->alpns, sizeof(struct ci_alpn), "tls-alpn routes"))
+	    ci_range_ok(rd, &h->alpns, sizeof(struct ci_alpn), "tls-alpn routes") ||
+	    ci_range_ok(rd, &h->checks, sizeof(struct gh_check_target), "health checks") ||
+	    ci_range_ok(rd, &h->check_of, sizeof(uint32_t), "servers' health checks"))
 		return -EINVAL;
+	if (h->checks.count > GH_MAX_CHECKS)
+		return ci_bad(rd, "%llu servers to check, at most %u", (unsigned long long)h->checks.count,
+			      GH_MAX_CHECKS);
 	if (h->listens.count > CONFIG_MAX_LISTENS)
 		return ci_bad(rd, "%llu listens, at most %u", (unsigned long long)h->listens.count,
 			      CONFIG_MAX_LISTENS);
@@ -237,6 +244,96 @@ static int ci_alpn(struct ci_reader *rd, uint32_t first, uint32_t n, struct gh_a
 	return 0;
 }
 
+/* A check target as config_check.c makes it: a TCP kind, a site, the
+ * parser's ranges, and only the options that apply to its kind. */
+static bool ci_check_ok(const struct gh_check_target *t, uint64_t n_sites)
+{
+	const struct gh_check *o = &t->opts;
+	/* a bool read with another byte in it is undefined: look at the byte */
+	uint8_t tls_hello = ((const uint8_t *)t)[offsetof(struct gh_check_target, opts.tls_hello)];
+	unsigned kind = (unsigned)t->kind;
+	const char *end = memchr(o->http_path, '\0', sizeof(o->http_path));
+
+	if (kind >= GH_KIND_TCP_COUNT || t->site >= n_sites || !ci_addr_ok(&t->addr, false) || tls_hello > 1)
+		return false;
+	if (o->inter_ms < CONFIG_CHECK_MIN_INTER_MS || o->inter_ms > CONFIG_CHECK_MAX_INTER_MS ||
+	    o->rise < 1 || o->rise > CONFIG_CHECK_MAX_COUNT || o->fall < 1 || o->fall > CONFIG_CHECK_MAX_COUNT)
+		return false;
+	if (o->http_status && (o->http_status < 100 || o->http_status > 599 || kind != GH_KIND_HTTP))
+		return false;
+	if (tls_hello && kind != GH_KIND_TLS)
+		return false;
+	if (!end || !config_check_path_ok(o->http_path, (size_t)(end - o->http_path), sizeof(o->http_path)))
+		return false;
+	return o->http_status || !strcmp(o->http_path, "/");
+}
+
+static int ci_checks(struct ci_reader *rd, struct gh_config *c)
+{
+	const struct gh_check_target *t = (const void *)(rd->b + rd->h.checks.off);
+
+	for (uint64_t i = 0; i < rd->h.checks.count; i++)
+		if (!ci_check_ok(&t[i], rd->h.sites.count))
+			return ci_bad(rd, "health check %llu is corrupt (kind, site, address or options)",
+				      (unsigned long long)i);
+	c->checks = rd->h.checks.count ? ci_unconst(t) : NULL;
+	c->n_checks = rd->h.checks.count;
+	return 0;
+}
+
+/* Server o of site s's kind k in the dial-state layout (config.h). */
+static const struct gh_addr *ci_dial_server(const struct gh_site *s, int k, size_t o)
+{
+	if (o < s->n_servers[k])
+		return &s->servers[k][o];
+	o -= s->n_servers[k];
+	for (size_t r = 0; k == GH_KIND_TLS && r < s->n_alpn; r++) {
+		if (o < s->alpn[r].n_servers)
+			return &s->alpn[r].servers[o];
+		o -= s->alpn[r].n_servers;
+	}
+	return NULL;
+}
+
+/* A site's check_of maps: one entry per server the forwarder dials (it
+ * reads them all), each GH_NO_CHECK or a target of that kind and address;
+ * QUIC servers are never checked. c->checks already read. */
+static int ci_check_of(struct ci_reader *rd, const struct gh_config *c, const struct ci_site *x,
+		       struct gh_site *s, const char *where)
+{
+	const uint32_t *all = (const void *)(rd->b + rd->h.check_of.off);
+
+	for (int k = 0; k < GH_KIND_COUNT; k++) {
+		size_t want = s->n_servers[k];
+
+		for (size_t r = 0; k == GH_KIND_TLS && r < s->n_alpn; r++)
+			want += s->alpn[r].n_servers;
+		if (x->check_of[k] == CI_NONE) {
+			if (x->n_check_of[k])
+				return ci_bad(rd, "%s: %u %s health checks without an array", where,
+					      x->n_check_of[k], gh_kind_str((enum gh_kind)k));
+			continue;
+		}
+		if (k >= GH_KIND_TCP_COUNT || x->n_check_of[k] != want ||
+		    !ci_span_ok(x->check_of[k], x->n_check_of[k], rd->h.check_of.count))
+			return ci_bad(rd, "%s: %s health checks %u+%u: not its %zu servers inside the image", where,
+				      gh_kind_str((enum gh_kind)k), x->check_of[k], x->n_check_of[k], want);
+		const uint32_t *m = all + x->check_of[k];
+		for (size_t o = 0; o < want; o++) {
+			const struct gh_addr *a = ci_dial_server(s, k, o);
+
+			if (m[o] != GH_NO_CHECK &&
+			    (m[o] >= c->n_checks || (unsigned)c->checks[m[o]].kind != (unsigned)k ||
+			     strcmp(c->checks[m[o]].addr.text, a->text)))
+				return ci_bad(rd, "%s: %s server %zu: health check %u is not its own (of %zu)", where,
+					      gh_kind_str((enum gh_kind)k), o, m[o], c->n_checks);
+		}
+		/* non-NULL even when empty, as the parser leaves it */
+		s->check_of[k] = ci_unconst(m);
+	}
+	return 0;
+}
+
 static int ci_sites(struct ci_reader *rd, struct gh_config *c)
 {
 	const struct ci_site *cs = (const void *)(rd->b + rd->h.sites.off);
@@ -287,7 +384,8 @@ static int ci_sites(struct ci_reader *rd, struct gh_config *c)
 		s->max_connections = x->max_connections;
 		s->line = x->line;
 		if ((r = ci_alpn(rd, x->alpn, x->n_alpn, &s->alpn, &s->n_alpn, where)) < 0 ||
-		    (r = ci_acl(rd, x->acl, x->n_acl, x->acl_line, &s->acl, false, where)) < 0)
+		    (r = ci_acl(rd, x->acl, x->n_acl, x->acl_line, &s->acl, false, where)) < 0 ||
+		    (r = ci_check_of(rd, c, x, s, where)) < 0)
 			return r;
 		if (!ci_prefix_ok(&x->source_prefix) || !ci_rate_ok(x->src_rate, x->src_window_ms) ||
 		    x->src_connections > CONFIG_SOURCE_CONNECTIONS_MAX)
@@ -434,8 +532,19 @@ int config_image_open(const void *image, size_t len, config_image_release_fn rel
 	}
 	if ((r = ci_acl(&rd, h->acl, h->n_acl, h->acl_line, &c->acl, false, "global")) < 0 ||
 	    (r = ci_alpn(&rd, h->alpn, h->n_alpn, &c->alpn, &c->n_alpn, "global")) < 0 ||
-	    (r = ci_sites(&rd, c)) < 0)
+	    (r = ci_checks(&rd, c)) < 0 || (r = ci_sites(&rd, c)) < 0)
 		goto fail;
+	/* a checks_id that is not the list's would make every forwarder
+	 * ignore the health page (common/health.c): recomputed, not trusted.
+	 * 0 is what a config without `check` lines has. */
+	c->checks_id = h->checks_id;
+	if (c->n_checks || h->checks_id) {
+		if (h->checks_id != config_checks_hash(c)) {
+			r = ci_bad(&rd, "health checks: checks_id %#llx is not their list's",
+				   (unsigned long long)h->checks_id);
+			goto fail;
+		}
+	}
 	/* config_finish refuses a default site without servers of its kind */
 	for (int k = 0; k < GH_KIND_COUNT; k++)
 		if (c->default_site[k] != GH_NO_SITE && c->sites[c->default_site[k]].n_servers[k] == 0) {

@@ -9,11 +9,21 @@
 #include "router/config_image_format.h"
 #include "router/routes.h"
 
+/* Entries of a site's check_of[k]: the dial-state layout (config.h) */
+static uint64_t ci_check_len(const struct gh_site *s, int k)
+{
+	uint64_t n = s->n_servers[k];
+
+	for (size_t r = 0; k == GH_KIND_TLS && r < s->n_alpn; r++)
+		n += s->alpn[r].n_servers;
+	return n;
+}
+
 /* Where each array goes, from c's counts; h->size the total, 0 if too big. */
 static void ci_layout(const struct gh_config *c, struct ci_header *h, struct routes_flat fl[GH_KIND_COUNT + 1])
 {
 	uint64_t addrs = 0, names = 0, strings = 0, alpns = c->n_alpn;
-	uint64_t entries = c->acl.n_rules + c->accept_proxy.n_rules;
+	uint64_t entries = c->acl.n_rules + c->accept_proxy.n_rules, check_of = 0;
 	uint64_t at = sizeof(*h), end = at;
 	bool big = false;
 
@@ -33,6 +43,9 @@ static void ci_layout(const struct gh_config *c, struct ci_header *h, struct rou
 			addrs += s->alpn[r].n_servers;
 		alpns += s->n_alpn;
 		entries += s->acl.n_rules;
+		for (int k = 0; k < GH_KIND_COUNT; k++)
+			if (s->check_of[k])
+				check_of += ci_check_len(s, k);
 	}
 	if (c->user)
 		strings += strlen(c->user) + 1;
@@ -56,6 +69,8 @@ static void ci_layout(const struct gh_config *c, struct ci_header *h, struct rou
 	CI_PLACE(h->strings, strings, 1);
 	CI_PLACE(h->entries, entries, sizeof(struct prefixset_entry));
 	CI_PLACE(h->alpns, alpns, sizeof(struct ci_alpn));
+	CI_PLACE(h->checks, c->n_checks, sizeof(struct gh_check_target));
+	CI_PLACE(h->check_of, check_of, sizeof(uint32_t));
 	for (int k = 0; k <= GH_KIND_COUNT; k++) {
 		struct ci_routes *cr = k < GH_KIND_COUNT ? &h->routes[k] : &h->by_name;
 		const struct routes *r = k < GH_KIND_COUNT ? c->routes[k] : c->site_by_name;
@@ -160,7 +175,7 @@ int config_image_write(const struct gh_config *c, void *buf, size_t size)
 	struct ci_header h = { 0 };
 	struct routes_flat fl[GH_KIND_COUNT + 1];
 	uint8_t *b = buf;
-	uint32_t addr_at = 0, name_at = 0, str_at = 0, entry_at = 0, alpn_at = 0;
+	uint32_t addr_at = 0, name_at = 0, str_at = 0, entry_at = 0, alpn_at = 0, check_at = 0;
 
 	ci_layout(c, &h, fl);
 	if (h.size == 0 || h.size != size)
@@ -172,6 +187,7 @@ int config_image_write(const struct gh_config *c, void *buf, size_t size)
 	struct prefixset_entry *entries = (void *)(b + h.entries.off);
 	struct ci_alpn *alpns = (void *)(b + h.alpns.off);
 	struct ci_site *sites = (void *)(b + h.sites.off);
+	uint32_t *check_of = (void *)(b + h.check_of.off);
 
 	memcpy(h.magic, CONFIG_IMAGE_MAGIC, CONFIG_IMAGE_MAGIC_LEN);
 	h.version = CI_VERSION;
@@ -181,6 +197,7 @@ int config_image_write(const struct gh_config *c, void *buf, size_t size)
 	h.sizeof_listen = sizeof(struct ci_listen);
 	h.sizeof_entry = sizeof(struct prefixset_entry);
 	h.sizeof_slot = sizeof(struct routes_slot);
+	h.sizeof_check = sizeof(struct gh_check_target);
 	h.inspect_timeout_ms = c->inspect_timeout_ms;
 	h.connect_timeout_ms = c->connect_timeout_ms;
 	h.idle_timeout_ms = c->idle_timeout_ms;
@@ -217,6 +234,10 @@ int config_image_write(const struct gh_config *c, void *buf, size_t size)
 	h.accept_proxy = ci_put_rules(entries, &entry_at, &c->accept_proxy);
 	h.refuse_direct = c->refuse_direct;
 	h.proxy_listen_lists = c->proxy_listen_lists;
+	/* check_rules stay behind: parse-time only (config_image_format.h) */
+	h.checks_id = c->checks_id;
+	if (c->n_checks)
+		memcpy(b + h.checks.off, c->checks, c->n_checks * sizeof(*c->checks));
 	for (size_t l = 0; l < c->n_listens; l++) {
 		struct ci_listen *cl = (struct ci_listen *)(void *)(b + h.listens.off) + l;
 		const struct gh_listen *gl = &c->listens[l];
@@ -255,6 +276,15 @@ int config_image_write(const struct gh_config *c, void *buf, size_t size)
 		cs->src_rate = s->src_rate;
 		cs->src_window_ms = s->src_window_ms;
 		cs->line_src_rate = s->line_src_rate;
+		for (int k = 0; k < GH_KIND_COUNT; k++) {
+			uint64_t n = s->check_of[k] ? ci_check_len(s, k) : 0;
+
+			cs->check_of[k] = s->check_of[k] ? check_at : CI_NONE;
+			cs->n_check_of[k] = (uint32_t)n;
+			if (n)
+				memcpy(check_of + check_at, s->check_of[k], n * sizeof(uint32_t));
+			check_at += (uint32_t)n;
+		}
 	}
 	for (int k = 0; k <= GH_KIND_COUNT; k++) {
 		const struct ci_routes *cr = k < GH_KIND_COUNT ? &h.routes[k] : &h.by_name;

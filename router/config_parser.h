@@ -31,6 +31,11 @@
  * Connection counters are 32-bit; this is far above any relay cap. */
 #define CONFIG_SOURCE_RATE_MAX 1000000u
 #define CONFIG_SOURCE_CONNECTIONS_MAX 1000000u
+/* `check inter D`, `rise N`, `fall N` (config_check.c; the compiled
+ * config's reader checks the same) */
+#define CONFIG_CHECK_MIN_INTER_MS 100u
+#define CONFIG_CHECK_MAX_INTER_MS 3600000u
+#define CONFIG_CHECK_MAX_COUNT 100u
 /* longest word quoted back in a message; the rest becomes "..." */
 #define CONFIG_QUOTE_MAX 80u
 
@@ -105,6 +110,18 @@ int config_do_tls_alpn(struct config_parser *p, const struct config_directive *d
 int config_alpn_finish(struct gh_config *c);
 void config_alpn_free(struct gh_alpn_route *routes, size_t n);
 extern const size_t config_n_directives;
+
+/* config_check.c */
+int config_do_check(struct config_parser *p, const struct config_directive *d,
+		    const struct config_tok *arg, size_t n);
+/* the rules resolved into cfg->checks and each site's check_of */
+int config_check_finish(struct config_parser *p);
+void config_check_free(struct gh_config *c);
+/* An http-path as `check` accepts it: s[0..len), len under max. */
+bool config_check_path_ok(const char *s, size_t len, size_t max);
+/* What cfg->checks_id is for c's checks list (c->sites' names included):
+ * the compiled config's reader recomputes it rather than trust it. */
+uint64_t config_checks_hash(const struct gh_config *c);
 
 /* config_srcaddr.c */
 int config_do_source_prefix(struct config_parser *p, const struct config_directive *d,

@@ -17,6 +17,9 @@
 #define GH_MAX_PASSED_FDS (GH_MAX_LISTENS + GH_MAX_FORWARDERS)
 /* servers per site and kind */
 #define GH_MAX_SERVERS 256u
+/* servers a health daemon checks (distinct address, kind and options):
+ * its page holds one slot each */
+#define GH_MAX_CHECKS 4096u
 /* clients the listener inspects at once */
 #define GH_MAX_INSPECTING 16384u
 /* bytes a hand-off may carry as one request (handoff.h one_request): the

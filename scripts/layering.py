@@ -16,7 +16,7 @@ import os
 import re
 import sys
 
-FOLDERS = ["router", "common", "policy", "listener", "forwarder", "metrics", "cli"]
+FOLDERS = ["router", "common", "policy", "listener", "forwarder", "metrics", "health", "cli"]
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 DEF_RE = re.compile(r"^(?!static\b)(?!typedef\b)(?!struct\s+\w+\s*\{)[A-Za-z_][\w \t\*]*?\b([A-Za-z_]\w*)\s*\([^;]*$")
@@ -106,6 +106,12 @@ def include_problems():
                     bad.append("%s includes %s: router/ includes only router/" % (path, inc))
                 if {folder, top} == {"listener", "forwarder"}:
                     bad.append("%s includes %s: the daemons never include each other" % (path, inc))
+                # the health checker is a daemon of its own: it shares
+                # only router/, common/ and policy/ with the others
+                daemons = {"listener", "forwarder", "metrics", "health"}
+                if folder in daemons and top in daemons and top != folder and "health" in (folder, top):
+                    bad.append("%s includes %s: the health checker and the other daemons never include each other"
+                               % (path, inc))
     return bad
 
 

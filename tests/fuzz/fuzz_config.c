@@ -68,6 +68,34 @@ static void check_route(const struct gh_config *c, enum gh_kind k, const char *n
 		assert(served(&c->sites[site], k));
 }
 
+/* health checks: each server maps to no target or to one with its own
+ * address and kind, whose options are in range */
+static void check_health(const struct gh_config *c, uint32_t site)
+{
+	const struct gh_site *s = &c->sites[site];
+
+	assert(c->n_checks <= 4096);
+	for (int k = 0; k < GH_KIND_COUNT; k++) {
+		for (unsigned r = 0; r <= (k == GH_KIND_TLS ? s->n_alpn : 0); r++) {
+			size_t n;
+			const struct gh_addr *sv = config_servers(c, site, (unsigned)k, r, &n);
+			for (size_t i = 0; i < n; i++) {
+				uint32_t t = config_server_check(c, site, (unsigned)k, r, i);
+				if (t == GH_NO_CHECK)
+					continue;
+				assert(t < c->n_checks);
+				const struct gh_check_target *ct = &c->checks[t];
+				assert(!strcmp(ct->addr.text, sv[i].text) && ct->kind == (enum gh_kind)k);
+				assert(ct->opts.inter_ms >= 100 && ct->opts.inter_ms <= 3600000);
+				assert(ct->opts.rise >= 1 && ct->opts.rise <= 100 && ct->opts.fall >= 1 && ct->opts.fall <= 100);
+				assert(!ct->opts.http_status || (k == GH_KIND_HTTP && ct->opts.http_status >= 100));
+				assert(!ct->opts.tls_hello || (k == GH_KIND_TLS && r == 0));
+				assert(ct->opts.http_path[0] == '/' && ct->site < c->n_sites);
+			}
+		}
+	}
+}
+
 static void check_config(const struct gh_config *c)
 {
 	bool have[GH_KIND_COUNT] = { false };
@@ -100,6 +128,7 @@ static void check_config(const struct gh_config *c)
 		assert(s->n_servers[GH_KIND_HTTP] + s->n_servers[GH_KIND_TLS] + s->n_servers[GH_KIND_QUIC] +
 		       s->n_alpn >= 1);
 		check_alpn(s);
+		check_health(c, (uint32_t)i);
 		assert(s->proxy_protocol >= 0 && s->proxy_protocol <= 2);
 		assert(s->max_connections <= 10000000);
 		assert(config_site_index(c, s->name, strlen(s->name)) == i);

@@ -141,6 +141,14 @@ has_line features '^default +http +fallback '
 # server maxconn: summed into the site's cap; none when a server has no limit
 has_line features '^ +site-max-connections +64 .*features\.cfg:52 maxconn'
 has_line features '^queue-timeout +2s '
+# server check inter rise fall: a check line for that server (#16.3),
+# from a server line and from default-server
+has_line features '^ +check inter 2s rise 3 fall 2 \[2001:db8:10::1\]:443 +# tests/import/features\.cfg:41 check$'
+has_line features '^ +check inter 500ms \[2001:db8:20::25\]:443 +# tests/import/features\.cfg:46 check$'
+has_line features '^ +check inter 500ms 198\.51\.100\.7:443 '
+if grep -Eq '^ +check .*\[2001:db8:10::2\]:443' "$TMP/features.conf"; then
+	bad "features: a server without check got a check line"; else
+	ok "features: no check line for servers without check"; fi
 has_err features '^tests/import/features\.cfg:36: note: site .www\.example\.net.: other servers have maxconn, this one none'
 if grep -A8 '^site www\.example\.net' "$TMP/features.conf" | grep -q 'site-max-connections'; then
 	bad "features: www.example.net got a cap although its http servers have no limit"; else

@@ -159,6 +159,7 @@ for _suite in ("tests_robust",    # hostile clients, broken backends, dying proc
                "tests_load",      # TCP under load: no reset, every relay the fd limit allows
                "tests_alpn",      # tls-alpn routes (issue #15.4)
                "tests_metrics",   # counters, the exporter, `gatehouse status`
+               "tests_health",    # health checks: one checker, a page every forwarder reads
                "tests_acl",       # allow/deny lists with clients from several addresses
                "tests_srcaddr",   # source-prefix: a backend in a namespace sees the client
                "tests_limits",    # per-source rate and inspection caps

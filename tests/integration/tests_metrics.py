@@ -407,8 +407,10 @@ def test_dashboard_queries(t):
     a family of a real scrape, and Prometheus, scraping a running
     instance, evaluates every query to a non-empty answer."""
     qs = dashboard_queries()
-    # c.example's one server refuses: its clients end connect_failed
-    g, hp, tp, mp, _ = _setup(t, extra=["site c.example", "    http [::1]:%d" % free_port()])
+    # c.example's one server refuses: its clients end connect_failed, and
+    # its health check says it is down (the server health panel)
+    g, hp, tp, mp, _ = _setup(t, extra=["site c.example", "    http [::1]:%d" % free_port(),
+                                        "    check inter 200ms fall 1"])
     query = _prometheus(t, mp)
     for i in range(3):
         check_eq(http_get(hp, "a.example", "/p%d" % i)[0], 200, "a.example")

@@ -2,7 +2,8 @@
 """Issue #13.5, many sites: under `gatehouse run` every daemon maps the one
 compiled config the launcher sealed (read-only, never writable, the same
 inode for a whole generation, a new one after a reload) instead of parsing
-the file, and routes through it."""
+the file, and routes through it; with `check` lines the health checker
+maps it too (the checks and the servers' maps travel in it)."""
 import fcntl
 import os
 import signal
@@ -54,14 +55,17 @@ def test_run_daemons_map_the_sealed_image(t):
     h2 = t.backend("img2-http", "http")
     hp = free_port()
     base = ["listen http [::1]:%d" % hp, "listen tls [::1]:%d" % free_port(),
-            "site img1.example www.img1.example *.w.img1.example", "    http " + h1.addr]
+            "site img1.example www.img1.example *.w.img1.example", "    http " + h1.addr,
+            "    check inter 1s"]
     g = t.gatehouse("\n".join(base + [""]), forwarders=2)
     for name in ("img1.example", "www.img1.example", "a.w.img1.example"):
         st, _, body, _ = http_get(hp, name, "/x")
         check_eq((st, body), (200, b"img1-http /x\n"), "answer for " + name)
     check_eq(http_get(hp, "img2.example")[0], 421, "img2.example before it is configured")
-    pids = gh.daemon_pids(g, "gatehouse-list") + gh.daemon_pids(g, "gatehouse-forw")
-    check_eq(len(pids), 3, "listener and forwarders")
+    daemons = ("gatehouse-list", "gatehouse-forw", "gatehouse-heal")
+    wait_for(lambda: gh.daemon_pids(g, "gatehouse-heal"), 5, "the health checker")
+    pids = [p for d in daemons for p in gh.daemon_pids(g, d)]
+    check_eq(len(pids), 4, "listener, forwarders and health checker")
     first = {_image_of(p) for p in pids}
     check_eq(len(first), 1, "one image for the generation")
     ino, seals = first.pop()
@@ -74,8 +78,9 @@ def test_run_daemons_map_the_sealed_image(t):
     wait_for(lambda: http_get(hp, "img2.example")[0] == 200, 5, "img2.example after SIGHUP")
     wait_for(lambda: not any(p in pids for p in gh.daemon_pids(g, "gatehouse-")), 10,
              "the old generation to exit")
-    now = gh.daemon_pids(g, "gatehouse-list") + gh.daemon_pids(g, "gatehouse-forw")
-    check_eq(len(now), 3, "listener and forwarders after the reload")
+    wait_for(lambda: gh.daemon_pids(g, "gatehouse-heal"), 5, "the new health checker")
+    now = [p for d in daemons for p in gh.daemon_pids(g, d)]
+    check_eq(len(now), 4, "listener, forwarders and health checker after the reload")
     second = {_image_of(p) for p in now}
     check_eq(len(second), 1, "one image for the new generation")
     ino2, seals2 = second.pop()

@@ -826,6 +826,175 @@ START_TEST(exporter_loop_works)
 }
 END_TEST
 
+/* --- the health checker (POLICY_HEALTH): it dials the config's servers
+ * and reads the start of their answers; it cannot open a file, bind,
+ * listen, accept, take an fd from anyone, or write a page --- */
+static const struct forbidden health_forbidden[] = {
+	{ "open", SYS_open, { ADDR_PATH, O_RDONLY }, true, true },
+	{ "openat", SYS_openat, { AT_FDCWD, ADDR_PATH, O_RDONLY }, true, true },
+	{ "openat2", SYS_openat2, { AT_FDCWD, ADDR_PATH, ADDR_BUF, 24 }, true, true },
+	{ "creat", SYS_creat, { ADDR_PATH, 0600 }, true, true },
+	{ "newfstatat", SYS_newfstatat, { AT_FDCWD, ADDR_PATH, ADDR_BUF, 0 }, true, true },
+	{ "read", SYS_read, { 0, ADDR_BUF, 1 }, true, true },
+	{ "bind", SYS_bind, { 0, ADDR_SOMEWHERE, sizeof(somewhere) }, true, true },
+	{ "listen", SYS_listen, { 0, 1 }, true, true },
+	{ "accept", SYS_accept, { 0, 0, 0 }, true, true },
+	{ "accept4(SOCK_NONBLOCK|SOCK_CLOEXEC)", SYS_accept4, { 0, 0, 0, SOCK_NONBLOCK | SOCK_CLOEXEC }, true, true },
+	{ "socket(AF_UNIX)", SYS_socket, { AF_UNIX, SOCK_STREAM, 0 }, true, true },
+	{ "socket(AF_INET) without an IPv4 server", SYS_socket, { AF_INET, SOCK_STREAM, 0 }, true, true },
+	{ "socket(AF_INET6, SOCK_DGRAM)", SYS_socket, { AF_INET6, SOCK_DGRAM, 0 }, true, true },
+	{ "socket(AF_PACKET)", SYS_socket, { 17, SOCK_RAW, 0 }, true, true },
+	{ "socketpair", SYS_socketpair, { AF_UNIX, SOCK_STREAM, 0, ADDR_FDS }, true, true },
+	{ "sendto with an address", SYS_sendto, { 0, ADDR_BYTE, 1, 0, ADDR_SOMEWHERE, sizeof(somewhere) }, true, true },
+	{ "sendmsg", SYS_sendmsg, { 0, ADDR_MSG, 0 }, true, true },
+	{ "recvmsg", SYS_recvmsg, { 0, ADDR_MSG, 0 }, true, true },
+	{ "recvmmsg", SYS_recvmmsg, { 0, ADDR_BUF, 1, 0, 0 }, true, true },
+	{ "write(3)", SYS_write, { 3, ADDR_BYTE, 0 }, true, true },
+	{ "pwrite64", SYS_pwrite64, { 3, ADDR_BYTE, 1, 0 }, true, true },
+	{ "memfd_create", SYS_memfd_create, { ADDR_PATH, 0 }, true, true },
+	{ "ftruncate", SYS_ftruncate, { 3, 0 }, true, true },
+	{ "mprotect(PROT_READ|PROT_WRITE)", SYS_mprotect, { 0x10000, 4096, PROT_READ | PROT_WRITE }, true, true },
+	{ "fcntl(F_ADD_SEALS)", SYS_fcntl, { 3, F_ADD_SEALS, F_SEAL_WRITE }, true, true },
+	{ "pipe2", SYS_pipe2, { ADDR_FDS, O_CLOEXEC }, true, true },
+	{ "splice", SYS_splice, { 0, 0, 1, 0, 1, 0 }, true, true },
+	{ "execve", SYS_execve, { ADDR_PATH, ADDR_ARGV, 0 }, true, true },
+	{ "clone (fork)", SYS_clone, { SIGCHLD, 0, 0, 0, 0 }, true, true },
+	{ "ptrace", SYS_ptrace, { PTRACE_TRACEME, 0, 0, 0 }, true, true },
+	{ "kill", SYS_kill, { 1, 0 }, true, true },
+};
+#define N_HEALTH_FORBIDDEN (int)(sizeof(health_forbidden) / sizeof(health_forbidden[0]))
+
+START_TEST(health_forbidden_calls)
+{
+	cur = &health_forbidden[_i];
+	expect_sigsys(POLICY_HEALTH, false, do_raw, health_forbidden[_i].what);
+}
+END_TEST
+
+/* A check as gatehouse-health runs it, under its filter: a non-blocking
+ * IPv6 socket, connect, SO_ERROR once writable, a request, the start of
+ * the answer, close. */
+static struct sockaddr_in6 checked;
+static int health_check(void)
+{
+	int s = socket(AF_INET6, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (s < 0)
+		return 1;
+	if (connect(s, (struct sockaddr *)&checked, sizeof(checked)) < 0 && errno != EINPROGRESS)
+		return 2;
+	struct epoll_event ev = { .events = EPOLLOUT }, out;
+	if (epoll_ctl(ep, EPOLL_CTL_ADD, s, &ev) < 0 || epoll_pwait(ep, &out, 1, 5000, NULL) != 1)
+		return 3;
+	int err;
+	socklen_t el = sizeof(err);
+	if (getsockopt(s, SOL_SOCKET, SO_ERROR, &err, &el) < 0 || err)
+		return 4;
+	if (send(s, "GET / HTTP/1.1\r\n\r\n", 18, MSG_DONTWAIT | MSG_NOSIGNAL) != 18)
+		return 5;
+	ev.events = EPOLLIN;
+	char buf[16];
+	if (epoll_ctl(ep, EPOLL_CTL_MOD, s, &ev) < 0 || epoll_pwait(ep, &out, 1, 5000, NULL) != 1 ||
+	    recv(s, buf, sizeof(buf), MSG_DONTWAIT) != 4)
+		return 6;
+	close(s);
+	return 0;
+}
+
+START_TEST(health_check_works)
+{
+	socklen_t al = sizeof(checked);
+	int l = socket(AF_INET6, SOCK_STREAM, 0);
+	struct sockaddr_in6 a = { .sin6_family = AF_INET6, .sin6_addr = IN6ADDR_LOOPBACK_INIT };
+	ck_assert_int_eq(bind(l, (struct sockaddr *)&a, sizeof(a)), 0);
+	ck_assert_int_eq(listen(l, 8), 0);
+	ck_assert_int_eq(getsockname(l, (struct sockaddr *)&checked, &al), 0);
+	ep = epoll_create1(0);
+	pid_t pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {	/* the server: answers the checker's request */
+		int c = accept(l, NULL, NULL);
+		char req[64];
+		_exit(c >= 0 && read(c, req, sizeof(req)) > 0 && write(c, "HTTP", 4) == 4 ? 0 : 1);
+	}
+	expect_ok(POLICY_HEALTH, false, health_check, "health check");
+	int st;
+	ck_assert_int_eq(waitpid(pid, &st, 0), pid);
+	ck_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	close(l);
+	close(ep);
+}
+END_TEST
+
+/* Under systemd the checker hands its page out on its one listening
+ * socket: accept4 there only (non-blocking, close-on-exec), sendmsg with
+ * exactly MSG_DONTWAIT|MSG_NOSIGNAL; without that socket, neither. */
+static int serve_l, serve_page;
+static int serve_one(void)
+{
+	int c = accept4(serve_l, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+	if (c < 0)
+		return 1;
+	union { char b[CMSG_SPACE(sizeof(int))]; struct cmsghdr a; } cmb;
+	memset(&cmb, 0, sizeof(cmb));
+	struct iovec iov = { .iov_base = (void *)"GHHLTH1", .iov_len = 8 };
+	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cmb.b, .msg_controllen = sizeof(cmb.b) };
+	struct cmsghdr *cm = CMSG_FIRSTHDR(&mh);
+	cm->cmsg_level = SOL_SOCKET;
+	cm->cmsg_type = SCM_RIGHTS;
+	cm->cmsg_len = CMSG_LEN(sizeof(int));
+	memcpy(CMSG_DATA(cm), &serve_page, sizeof(int));
+	return sendmsg(c, &mh, MSG_DONTWAIT | MSG_NOSIGNAL) == 8 ? 0 : 2;
+}
+
+static int serve_status(bool serving, int (*fn)(void))
+{
+	pid_t pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		if (policy_seccomp_load_health(false, serving ? serve_l : -1) < 0)
+			_exit(99);
+		_exit(fn() == 0 ? 0 : 1);
+	}
+	int st;
+	ck_assert_int_eq(waitpid(pid, &st, 0), pid);
+	return st;
+}
+
+static int accept_elsewhere(void) { accept4(serve_l + 100, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC); return 0; }
+static int sendmsg_other_flags(void) { sendmsg(serve_l, &one_msg, 0); return 0; }
+
+START_TEST(health_serves_its_page_only)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "/tmp/gh-sandbox-health-%d.sock", (int)getpid());
+	unlink(sa.sun_path);
+	serve_l = socket(AF_UNIX, SOCK_SEQPACKET, 0);
+	ck_assert_int_eq(bind(serve_l, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	ck_assert_int_eq(listen(serve_l, 4), 0);
+	serve_page = memfd_create("page", 0);
+	int c = socket(AF_UNIX, SOCK_SEQPACKET, 0);
+	ck_assert_int_eq(connect(c, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	int st = serve_status(true, serve_one);
+	ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0, "serving the page failed (status %#x)", st);
+	char got[16];
+	union { char b[CMSG_SPACE(sizeof(int))]; struct cmsghdr a; } cmb;
+	struct iovec iov = { .iov_base = got, .iov_len = sizeof(got) };
+	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cmb.b, .msg_controllen = sizeof(cmb.b) };
+	ck_assert_int_eq(recvmsg(c, &mh, 0), 8);
+	ck_assert_ptr_nonnull(CMSG_FIRSTHDR(&mh));
+	st = serve_status(false, serve_one);
+	ck_assert_msg(WIFSIGNALED(st) && WTERMSIG(st) == SIGSYS, "accept4 without a socket to serve (status %#x)", st);
+	st = serve_status(true, accept_elsewhere);
+	ck_assert_msg(WIFSIGNALED(st) && WTERMSIG(st) == SIGSYS, "accept4 on another fd (status %#x)", st);
+	st = serve_status(true, sendmsg_other_flags);
+	ck_assert_msg(WIFSIGNALED(st) && WTERMSIG(st) == SIGSYS, "sendmsg with other flags (status %#x)", st);
+	close(c);
+	close(serve_l);
+	close(serve_page);
+	unlink(sa.sun_path);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("sandbox");
@@ -844,6 +1013,9 @@ int main(void)
 	tcase_add_test(tc, forwarder_loop_works);
 	tcase_add_loop_test(tc, metrics_forbidden_calls, 0, N_METRICS_FORBIDDEN);
 	tcase_add_test(tc, exporter_loop_works);
+	tcase_add_loop_test(tc, health_forbidden_calls, 0, N_HEALTH_FORBIDDEN);
+	tcase_add_test(tc, health_check_works);
+	tcase_add_test(tc, health_serves_its_page_only);
 	suite_add_tcase(s, tc);
 	SRunner *sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);

@@ -327,6 +327,48 @@ else
 fi
 end
 
+begin 15 "health checks under systemd: one sandboxed checker, a dead server down in the journal and skipped"
+cp "$CONF" "$W/pre-health.conf"
+sed -i "s|^    http \[$SRV\]:8081\$|    http [$SRV]:8081 [$SRV]:8099\n    check inter 300ms rise 2 fall 2|" "$CONF"
+grep -q '^    check inter 300ms' "$CONF" || no "could not add the check line: $(cat "$CONF" | tr '\n' '|')"
+systemctl daemon-reload || no "systemctl daemon-reload failed"
+hdropin=/run/systemd/generator/gatehouse-health.service.d/50-servers.conf
+grep -qx "IPAddressAllow=$SRV" "$hdropin" 2>/dev/null ||
+	no "generator wrote no IPAddressAllow=$SRV for the checker ($hdropin: $(cat "$hdropin" 2>&1 | tr '\n' ' '))"
+st=$(systemctl is-enabled gatehouse-health.socket 2>&1)
+[ "$st" = enabled ] || no "gatehouse-health.socket is '$st', expected enabled (Also= of the http and tls sockets)"
+old=$(lpid)
+msg=$(systemctl reload gatehouse-listener.service 2>&1) || no "systemctl reload failed: $msg"
+wait_for 50 eval 'listener_up && [ "$(lpid)" != "$old" ]' || no "no new listener after the reload"
+# the new forwarders start on the listener's channels and ask for the page
+down() { journalctl -q --no-pager -u gatehouse-health.service -o cat GATEHOUSE_RESULT=server_down "GATEHOUSE_SERVER=[$SRV]:8099"; }
+wait_for 100 eval '[ -n "$(down)" ]' ||
+	no "no server_down record for [$SRV]:8099: $(journalctl -q --no-pager -u gatehouse-health.service -o cat | tail -n 5 | tr '\n' '|')"
+info "journal: $(down | head -n 1)"
+hpid=$(systemctl show -P MainPID gatehouse-health.service)
+if [ "$hpid" != 0 ] && [ -r /proc/$hpid/status ]; then
+	grep -q '^Seccomp:[[:space:]]*2' /proc/$hpid/status || no "gatehouse-health has no seccomp filter"
+	grep -q '^NoNewPrivs:[[:space:]]*1' /proc/$hpid/status || no "gatehouse-health lacks NoNewPrivs"
+	grep -q '^CapEff:[[:space:]]*0*$' /proc/$hpid/status || no "gatehouse-health has capabilities"
+	[ "$(awk '/^Uid:/ {print $2}' /proc/$hpid/status)" != 0 ] || no "gatehouse-health runs as root"
+else
+	no "gatehouse-health.service has no main process"
+fi
+[ "$(pgrep -fc '^/opt/gatehouse/libexec/gatehouse/gatehouse-health')" = 1 ] || no "not exactly one checker: $(pgrep -fa gatehouse-health | tr '\n' '|')"
+since=$(date '+%Y-%m-%d %H:%M:%S')
+sleep 1	# the journal's --since has a one-second grain
+bad=0
+for i in $(seq 1 20); do
+	body=$(http_get other.test 'http://[::1]/' 2>&1)
+	[ "$body" = "http-backend other.test" ] || bad=$((bad + 1))
+done
+[ $bad = 0 ] || no "$bad of 20 requests to other.test not answered by its live server"
+dialled=$(journalctl -q --no-pager --since "$since" -o cat | grep -F "connect to [$SRV]:8099")
+[ -z "$dialled" ] || no "a forwarder dialled the down server: $(echo "$dialled" | head -n 2 | tr '\n' '|')"
+miss=$(journalctl -q --no-pager -b -o cat | grep -E "no health page")
+[ -z "$miss" ] || no "a forwarder got no page: $(echo "$miss" | head -n 2 | tr '\n' '|')"
+end
+
 begin 8 "no gatehouse unit crashed (SIGSYS, core dump, failure exit) during the run"
 # every end of a gatehouse process, as systemd saw it; the only tolerated
 # failure is check 5's SIGKILL of the listener
@@ -352,14 +394,15 @@ end
 # gatehouse.service: the one name an admin uses, as for haproxy or nginx
 begin 10 "systemctl enable --now gatehouse: enabled, active, sockets listening, status shows it, a request routes"
 # from nothing running, as on a fresh install
-systemctl stop gatehouse-http.socket gatehouse-tls.socket gatehouse-forwarder.socket gatehouse-listener.service
+systemctl stop gatehouse-http.socket gatehouse-tls.socket gatehouse-forwarder.socket gatehouse-listener.service \
+	gatehouse-health.socket gatehouse-health.service
 wait_for 50 eval '[ -z "$(gh_procs)" ]' || no "gatehouse processes still run after stopping everything: $(gh_procs)"
 msg=$(systemctl enable --now gatehouse 2>&1) || no "systemctl enable --now gatehouse failed: $msg"
 st=$(systemctl is-enabled gatehouse 2>&1)
 [ "$st" = enabled ] || no "gatehouse.service is '$st' after enable, expected enabled"
 st=$(systemctl is-active gatehouse 2>&1)
 [ "$st" = active ] || no "gatehouse.service is '$st' after enable --now, expected active"
-for s in gatehouse-http.socket gatehouse-tls.socket gatehouse-forwarder.socket; do
+for s in gatehouse-http.socket gatehouse-tls.socket gatehouse-forwarder.socket gatehouse-health.socket; do
 	st=$(systemctl is-active $s)
 	[ "$st" = active ] || no "$s is '$st' under gatehouse.service, expected active"
 done
@@ -414,7 +457,8 @@ stream=$!
 wait_for 50 eval '[ "$(progress)" -ge 5 ]' || no "the long relay does not flow before the stop: $(cat "$W/stream13.out")"
 [ -n "$(fwd_units)" ] || no "no forwarder instance before the stop; nothing to test"
 msg=$(systemctl stop gatehouse 2>&1) || no "systemctl stop gatehouse failed: $msg"
-for s in gatehouse.service gatehouse-listener.service gatehouse-http.socket gatehouse-tls.socket gatehouse-forwarder.socket; do
+for s in gatehouse.service gatehouse-listener.service gatehouse-http.socket gatehouse-tls.socket gatehouse-forwarder.socket \
+	gatehouse-health.socket gatehouse-health.service; do
 	st=$(systemctl is-active $s)
 	[ "$st" = inactive ] || no "$s is '$st' after systemctl stop gatehouse, expected inactive"
 done
@@ -438,7 +482,7 @@ metric() {	# LINE-PREFIX: the value of the first sample starting so, or -1
 	v=$(scrape | grep -v '^#' | grep -m1 -F -- "$1" | sed 's/.* //')
 	echo "${v:--1}"
 }
-begin 14 "gatehouse-metrics.socket: daemons hand their pages, a scrape counts the requests, a reload carries them, gatehouse status, the exporter sandboxed"
+begin 14 "gatehouse-metrics.socket: daemons hand their pages, a scrape counts the requests and server health, a reload carries them, gatehouse status, the exporter sandboxed"
 msg=$(systemctl enable --now gatehouse-metrics.socket 2>&1) || no "systemctl enable --now gatehouse-metrics.socket failed: $msg"
 for s in gatehouse-metrics.socket gatehouse-metrics-forwarders.socket; do
 	st=$(systemctl is-active $s)
@@ -473,6 +517,18 @@ nf=$(fwd_pids | wc -l)
 if command -v promtool >/dev/null; then
 	scrape >"$W/scrape14"
 	promtool check metrics <"$W/scrape14" >"$W/promtool14" 2>&1 || no "promtool check metrics: $(head -n 3 "$W/promtool14" | tr '\n' '|')"
+fi
+
+# server health: the forwarders bring the checker's page with their own
+# (check 15 left other.test's [$SRV]:8099 checked, and nothing listens there)
+if grep -q '^    check inter' "$CONF"; then
+	sup() { metric "gatehouse_server_up{site=\"other.test\",kind=\"http\",server=\"[$SRV]:$1\"} "; }
+	wait_for 50 eval '[ "$(sup 8099)" = 0 ]' ||
+		no "the scrape says [$SRV]:8099 is '$(sup 8099)', expected 0 (down): $(scrape | grep -E '^gatehouse_server_up' | tr '\n' '|') journal: $(journalctl -q --no-pager -b -o cat | grep -iE 'health page' | tail -n 3 | tr '\n' '|')"
+	[ "$(sup 8081)" = 1 ] || no "the scrape says [$SRV]:8081 is '$(sup 8081)', expected 1 (up)"
+	info "$(scrape | grep -E '^gatehouse_server_up' | tr '\n' ' ')"
+else
+	no "no check line in the config (check 15 did not add it): gatehouse_server_up not tested"
 fi
 
 # gatehouse status reads the same exporter, at its default address

@@ -51,6 +51,7 @@ static const char rich[] =
 	"source-connections 50\n"
 	"accept-proxy 10.0.0.0/8 2001:db8:1b::/48\n"
 	"direct-clients refuse\n"
+	"check inter 1s rise 3 fall 2\n"
 	"site a.example www.a.example *.a.example\n"
 	"    http [2001:db8::a]:80\n"
 	"    tls [2001:db8::a]:443 [2001:db8::a2]:443\n"
@@ -59,11 +60,14 @@ static const char rich[] =
 	"    site-max-connections 7\n"
 	"    source-connections 5\n"
 	"    source-rate 10/2s\n"
+	"    check http-status 204 http-path /healthz tls-hello\n"
+	"    check off [2001:db8::a2]:443\n"
 	"site b.example\n"
 	"    tls 192.0.2.7:443\n"
 	"    quic 192.0.2.7:443\n"
 	"    source-prefix off\n"
 	"    tls-alpn h2 [2001:db8::b2]:443\n"
+	"    check inter 500ms [2001:db8::b2]:443\n"
 	"    allow 192.0.2.0/24\n"
 	"    deny all\n"
 	"site c.example *.deep.c.example\n"
@@ -202,6 +206,46 @@ static void same_proxy(const struct gh_config *x, const struct gh_config *y)
 	}
 }
 
+/* Health checks: the same targets, the same id, and config_server_check
+ * the same for every (site, kind, route, server), one past each end too;
+ * the `check` lines themselves stay behind (parse-time only). */
+static void same_checks(const struct gh_config *x, const struct gh_config *y)
+{
+	ck_assert_uint_eq(y->n_checks, x->n_checks);
+	ck_assert_uint_eq(y->checks_id, x->checks_id);
+	ck_assert_uint_eq(config_check_max_inter(y), config_check_max_inter(x));
+	ck_assert_ptr_null(y->check_rules);
+	ck_assert_uint_eq(y->n_check_rules, 0);
+	for (size_t i = 0; i < x->n_checks; i++) {
+		const struct gh_check_target *a = &x->checks[i], *b = &y->checks[i];
+
+		ck_assert_mem_eq(&b->addr, &a->addr, sizeof(a->addr));
+		ck_assert_int_eq(b->kind, a->kind);
+		ck_assert_uint_eq(b->site, a->site);
+		ck_assert_uint_eq(b->opts.inter_ms, a->opts.inter_ms);
+		ck_assert_uint_eq(b->opts.rise, a->opts.rise);
+		ck_assert_uint_eq(b->opts.fall, a->opts.fall);
+		ck_assert_int_eq(b->opts.tls_hello, a->opts.tls_hello);
+		ck_assert_uint_eq(b->opts.http_status, a->opts.http_status);
+		ck_assert_str_eq(b->opts.http_path, a->opts.http_path);
+	}
+	ck_assert_uint_eq(y->n_sites, x->n_sites);
+	for (uint32_t s = 0; s < x->n_sites; s++)
+		for (unsigned k = 0; k < GH_KIND_COUNT; k++) {
+			ck_assert_int_eq(!y->sites[s].check_of[k], !x->sites[s].check_of[k]);
+			for (unsigned r = 0; r <= x->sites[s].n_alpn + 1; r++) {
+				size_t n = 0;
+
+				if (config_alpn_route_ok(x, s, k, r))
+					config_servers(x, s, k, r, &n);
+				for (size_t i = 0; i <= n; i++)
+					ck_assert_msg(config_server_check(y, s, k, r, i) ==
+							      config_server_check(x, s, k, r, i),
+						      "site %u %s route %u server %zu", s, gh_kind_str((enum gh_kind)k), r, i);
+			}
+		}
+}
+
 static void same_alpn(const struct gh_alpn_route *x, size_t nx, const struct gh_alpn_route *y, size_t ny)
 {
 	ck_assert_uint_eq(nx, ny);
@@ -318,6 +362,11 @@ START_TEST(test_round_trip)
 	ck_assert_int_lt(routes_lookup(m->routes[GH_KIND_QUIC], "c.example", 9, &none), 0);
 	ck_assert_uint_eq(config_route(m, GH_KIND_QUIC, "c.example", 9), 1);
 	same_routes(c, m);
+	same_checks(c, m);
+	ck_assert_uint_gt(m->n_checks, 0);
+	/* a's tls server 2 is `check off`; b's h2 route server its own inter */
+	ck_assert_uint_eq(config_server_check(m, 0, GH_KIND_TLS, 0, 1), GH_NO_CHECK);
+	ck_assert_uint_eq(m->checks[config_server_check(m, 1, GH_KIND_TLS, 1, 0)].opts.inter_ms, 500);
 	config_free(m);
 	config_free(c);
 	free(img);
@@ -501,6 +550,23 @@ static int open_copy(const void *img, size_t len, bool consistent, char *why, si
 						sum += sv[x].len + strlen(sv[x].text);
 					}
 				}
+		}
+		/* the check maps as dial_setup reads them, the targets as the
+		 * checker does (its Host and SNI: the target's site name) */
+		for (size_t i = 0; i < m->n_sites; i++)
+			for (int k = 0; k < GH_KIND_COUNT; k++) {
+				const struct gh_site *s = &m->sites[i];
+				size_t all = s->n_servers[k];
+
+				for (size_t a = 0; k == GH_KIND_TLS && a < s->n_alpn; a++)
+					all += s->alpn[a].n_servers;
+				for (size_t x = 0; s->check_of[k] && x < all; x++)
+					ck_assert(s->check_of[k][x] == GH_NO_CHECK || s->check_of[k][x] < m->n_checks);
+			}
+		for (size_t i = 0; i < m->n_checks; i++) {
+			volatile size_t sum = strlen(m->sites[m->checks[i].site].name);
+
+			sum += strlen(m->checks[i].opts.http_path) + strlen(m->checks[i].addr.text);
 		}
 		for (size_t i = 0; i < sizeof(probes_names) / sizeof(*probes_names); i++)
 			for (int k = 0; k < GH_KIND_COUNT; k++) {
@@ -726,6 +792,201 @@ START_TEST(test_new_fields_checked)
 }
 END_TEST
 
+/* `check` global, per site and per server, with every option, `check
+ * off` both ways, tls-alpn routes' servers (own and inherited) checked:
+ * the image answers as the parse does, server by server. */
+static const char checked[] =
+	"listen http [::1]:8080\n"
+	"listen tls [::1]:8443\n"
+	"tls-alpn acme-tls/1 [::1]:9443\n"
+	"check inter 3s rise 4 fall 5\n"
+	"site a.example\n"
+	"    http [2001:db8::a]:80 [2001:db8::a2]:80\n"
+	"    tls [2001:db8::a]:443\n"
+	"    check http-status 200 http-path /up tls-hello\n"
+	"    check off [2001:db8::a2]:80\n"
+	"site b.example\n"
+	"    http [2001:db8::b]:80\n"
+	"    tls [2001:db8::b]:443 [2001:db8::b2]:443\n"
+	"    tls-alpn h2 [2001:db8::b3]:443 [2001:db8::b]:443\n"
+	"    check rise 1 fall 1 inter 100ms tls-hello [2001:db8::b2]:443\n"
+	"    check off [2001:db8::b3]:443\n"
+	"site c.example\n"
+	"    tls [2001:db8::c]:443\n"
+	"    quic [2001:db8::c]:443\n"
+	"    check off\n"
+	"site d.example\n"
+	"    http [2001:db8::a]:80\n";
+
+static struct gh_config *parse_checked(void)
+{
+	struct gh_config *c = NULL;
+
+	ck_assert_int_eq(config_parse("checked.conf", checked, sizeof(checked) - 1, no_errors, NULL, &c), 0);
+	return c;
+}
+
+START_TEST(test_round_trip_checks)
+{
+	struct gh_config *c = parse_checked(), *m = NULL;
+	char why[256] = "";
+	size_t size;
+	void *img = image_of(c, &size);
+	const struct gh_check_target *t;
+
+	ck_assert_msg(config_image_open(img, size, NULL, &m, why, sizeof(why)) == 0, "%s", why);
+	same_checks(c, m);
+	ck_assert_uint_ne(m->checks_id, 0);
+	/* what each line made of it, read from the image */
+	t = &m->checks[config_server_check(m, 0, GH_KIND_HTTP, 0, 0)];
+	ck_assert_uint_eq(t->opts.http_status, 200);
+	ck_assert_str_eq(t->opts.http_path, "/up");
+	ck_assert_uint_eq(t->opts.rise, 2);	/* a site's line: the defaults, not the global one's */
+	ck_assert_uint_eq(config_server_check(m, 0, GH_KIND_HTTP, 0, 1), GH_NO_CHECK);
+	t = &m->checks[config_server_check(m, 0, GH_KIND_TLS, 0, 0)];
+	ck_assert(t->opts.tls_hello);
+	ck_assert_uint_eq(t->opts.http_status, 0);
+	/* the inherited acme-tls/1 route of a: the site's line, a connect only */
+	t = &m->checks[config_server_check(m, 0, GH_KIND_TLS, 1, 0)];
+	ck_assert_str_eq(t->addr.text, "[::1]:9443");
+	ck_assert(!t->opts.tls_hello);
+	t = &m->checks[config_server_check(m, 1, GH_KIND_TLS, 0, 1)];
+	ck_assert_uint_eq(t->opts.inter_ms, 100);
+	ck_assert_uint_eq(t->opts.rise, 1);
+	ck_assert_uint_eq(t->opts.fall, 1);
+	ck_assert(t->opts.tls_hello);
+	/* b's h2 route: its first server off, its second shares b's tls one */
+	ck_assert_uint_eq(config_server_check(m, 1, GH_KIND_TLS, 1, 0), GH_NO_CHECK);
+	ck_assert_uint_eq(config_server_check(m, 1, GH_KIND_TLS, 1, 1), config_server_check(m, 1, GH_KIND_TLS, 0, 0));
+	ck_assert_uint_eq(m->checks[config_server_check(m, 1, GH_KIND_TLS, 0, 0)].opts.inter_ms, 3000);
+	/* c: `check off`, its quic server never checked */
+	for (unsigned k = 0; k < GH_KIND_COUNT; k++)
+		ck_assert_uint_eq(config_server_check(m, 2, k, 0, 0), GH_NO_CHECK);
+	ck_assert_ptr_null(m->sites[2].check_of[GH_KIND_QUIC]);
+	/* d: the global line, the same address as a's own check of it */
+	t = &m->checks[config_server_check(m, 3, GH_KIND_HTTP, 0, 0)];
+	ck_assert_uint_eq(t->opts.rise, 4);
+	ck_assert_uint_eq(t->opts.fall, 5);
+	ck_assert_uint_ne(config_server_check(m, 3, GH_KIND_HTTP, 0, 0), config_server_check(m, 0, GH_KIND_HTTP, 0, 0));
+	config_free(m);
+	config_free(c);
+	free(img);
+}
+END_TEST
+
+/* Corrupt health checks refused by name: a forwarder indexing its page
+ * with a wrong slot, a checker probing what the launcher never parsed, or
+ * a checks_id that makes every reader ignore the page. */
+START_TEST(test_checks_checked)
+{
+	struct gh_config *c = parse_checked();
+	char why[256];
+	size_t size;
+	uint8_t *img = image_of(c, &size), *copy = aligned_alloc(8, (size + 7) & ~(size_t)7);
+	const struct ci_header *h0 = (const void *)img;
+	struct ci_header *h = (void *)copy;
+	struct ci_site *sites = (void *)(copy + h0->sites.off);
+	struct gh_check_target *checks = (void *)(copy + h0->checks.off);
+	uint32_t *check_of = (void *)(copy + h0->check_of.off);
+	/* a's http server 0 (http-status 200) and b's tls server 1 (tls-hello) */
+	uint32_t a_http = c->sites[0].check_of[GH_KIND_HTTP][0], b_tls = c->sites[1].check_of[GH_KIND_TLS][1];
+	static const struct {
+		const char *what, *why;
+	} cases[] = {
+		{ "a check_of entry past the list", "not its own" },
+		{ "a check_of entry of another server", "not its own" },
+		{ "quic servers checked", "quic health checks" },
+		{ "a check_of map one short", "tls health checks" },
+		{ "a check_of map past the array", "tls health checks" },
+		{ "no map but a count", "without an array" },
+		{ "a quic target", "health check" },
+		{ "a target's site past the sites", "health check" },
+		{ "rise 0", "health check" },
+		{ "fall past 100", "health check" },
+		{ "inter under 100ms", "health check" },
+		{ "inter over an hour", "health check" },
+		{ "http-path without its NUL", "health check" },
+		{ "http-path not starting with /", "health check" },
+		{ "http-status 600", "health check" },
+		{ "http-status on a tls target", "health check" },
+		{ "tls-hello on an http target", "health check" },
+		{ "tls-hello byte 2", "health check" },
+		{ "a bad target address", "health check" },
+		{ "checks_id changed", "checks_id" },
+		{ "a valid inter that is not the list's", "checks_id" },
+		{ "checks_id 0 with checks", "checks_id" },
+	};
+
+	ck_assert_ptr_nonnull(copy);
+	ck_assert_uint_ne(a_http, b_tls);
+	for (size_t i = 0; i < sizeof(cases) / sizeof(*cases); i++) {
+		struct gh_config *m = (void *)1;
+
+		memcpy(copy, img, size);
+		switch (i) {
+		case 0: check_of[sites[0].check_of[GH_KIND_HTTP]] = (uint32_t)h0->checks.count; break;
+		case 1: check_of[sites[0].check_of[GH_KIND_HTTP]] = b_tls; break;
+		case 2:
+			sites[2].check_of[GH_KIND_QUIC] = sites[2].check_of[GH_KIND_TLS];
+			sites[2].n_check_of[GH_KIND_QUIC] = 1;
+			break;
+		case 3: sites[1].n_check_of[GH_KIND_TLS]--; break;
+		case 4: sites[1].check_of[GH_KIND_TLS] = (uint32_t)h0->check_of.count - 1; break;
+		case 5: sites[2].check_of[GH_KIND_QUIC] = CI_NONE; sites[2].n_check_of[GH_KIND_QUIC] = 1; break;
+		case 6: checks[b_tls].kind = GH_KIND_QUIC; break;
+		case 7: checks[b_tls].site = (uint32_t)h0->sites.count; break;
+		case 8: checks[b_tls].opts.rise = 0; break;
+		case 9: checks[b_tls].opts.fall = CONFIG_CHECK_MAX_COUNT + 1; break;
+		case 10: checks[b_tls].opts.inter_ms = CONFIG_CHECK_MIN_INTER_MS - 1; break;
+		case 11: checks[b_tls].opts.inter_ms = CONFIG_CHECK_MAX_INTER_MS + 1; break;
+		case 12: memset(checks[a_http].opts.http_path, 'a', sizeof(checks[a_http].opts.http_path)); break;
+		case 13: checks[a_http].opts.http_path[0] = 'u'; break;
+		case 14: checks[a_http].opts.http_status = 600; break;
+		case 15: checks[b_tls].opts.http_status = 200; break;
+		case 16: memset(&checks[a_http].opts.tls_hello, 1, 1); break;
+		case 17: memset(&checks[b_tls].opts.tls_hello, 2, 1); break;
+		case 18: checks[b_tls].addr.len = 3; break;
+		case 19: h->checks_id ^= 1; break;
+		case 20: checks[b_tls].opts.inter_ms = 200; break;
+		case 21: h->checks_id = 0; break;
+		}
+		ck_assert_int_eq(config_image_open(copy, size, NULL, &m, why, sizeof(why)), -EINVAL);
+		ck_assert_ptr_null(m);
+		ck_assert_msg(strstr(why, cases[i].why), "%s: '%s'", cases[i].what, why);
+	}
+	config_free(c);
+	free(img);
+	free(copy);
+}
+END_TEST
+
+/* No `check` line: no targets, no maps, checks_id 0, and so in the image;
+ * only `check off`: no targets but the maps, and the list's id. */
+START_TEST(test_round_trip_no_checks)
+{
+	static const char *const texts[] = {
+		"site a.example\n http [2001:db8::a]:80\n tls [2001:db8::a]:443\n",
+		"check off\nsite a.example\n http [2001:db8::a]:80\n tls [2001:db8::a]:443\n",
+	};
+
+	for (size_t i = 0; i < sizeof(texts) / sizeof(*texts); i++) {
+		struct gh_config *c = NULL, *m = NULL;
+		char why[256] = "";
+		size_t size;
+
+		ck_assert_int_eq(config_parse("n.conf", texts[i], strlen(texts[i]), no_errors, NULL, &c), 0);
+		void *img = image_of(c, &size);
+		ck_assert_msg(config_image_open(img, size, NULL, &m, why, sizeof(why)) == 0, "%s", why);
+		ck_assert_uint_eq(m->n_checks, 0);
+		ck_assert_int_eq(m->checks_id == 0, i == 0);
+		same_checks(c, m);
+		config_free(m);
+		config_free(c);
+		free(img);
+	}
+}
+END_TEST
+
 static int load(const char *path, char *msg, size_t size, struct gh_config **out)
 {
 	FILE *f = fmemopen(msg, size, "w");
@@ -820,6 +1081,9 @@ Suite *make_config_image_suite(void)
 	tcase_add_test(tc, test_round_trip_one_kind_shared);
 	tcase_add_test(tc, test_round_trip_two_kinds_shared);
 	tcase_add_test(tc, test_round_trip_many);
+	tcase_add_test(tc, test_round_trip_checks);
+	tcase_add_test(tc, test_round_trip_no_checks);
+	tcase_add_test(tc, test_checks_checked);
 	tcase_add_test(tc, test_truncated_refused);
 	tcase_add_test(tc, test_corrupt_bytes);
 	tcase_add_test(tc, test_empty_config);

@@ -70,10 +70,10 @@ START_TEST(pick_round_robin)
 {
 	struct fserver_state st[3] = { { 0 } };
 	uint32_t rr = 1;
-	ck_assert_int_eq(dial_pick(st, 3, &rr, 0, 100), 1);
-	ck_assert_int_eq(dial_pick(st, 3, &rr, 0, 100), 2);
-	ck_assert_int_eq(dial_pick(st, 3, &rr, 0, 100), 0);
-	ck_assert_int_eq(dial_pick(st, 3, &rr, 0, 100), 1);
+	ck_assert_int_eq(dial_pick(st, 3, &rr, 0, 100, NULL), 1);
+	ck_assert_int_eq(dial_pick(st, 3, &rr, 0, 100, NULL), 2);
+	ck_assert_int_eq(dial_pick(st, 3, &rr, 0, 100, NULL), 0);
+	ck_assert_int_eq(dial_pick(st, 3, &rr, 0, 100, NULL), 1);
 }
 END_TEST
 
@@ -85,19 +85,19 @@ START_TEST(pick_failover_order_skips_avoided)
 	st[1].avoid_until_ms = 500;
 	/* first try, then the failovers of one client: 2, 3, then the
 	 * avoided ones in turn (all are avoided from its point of view) */
-	ck_assert_int_eq(dial_pick(st, 4, &rr, 0, 100), 2);
+	ck_assert_int_eq(dial_pick(st, 4, &rr, 0, 100, NULL), 2);
 	st[2].avoid_until_ms = 10100;
-	ck_assert_int_eq(dial_pick(st, 4, &rr, 1, 100), 3);
+	ck_assert_int_eq(dial_pick(st, 4, &rr, 1, 100, NULL), 3);
 	st[3].avoid_until_ms = 10100;
-	ck_assert_int_eq(dial_pick(st, 4, &rr, 2, 100), 0);
-	ck_assert_int_eq(dial_pick(st, 4, &rr, 3, 100), 1);
-	ck_assert_int_eq(dial_pick(st, 4, &rr, 4, 100), -1);	/* every server tried */
+	ck_assert_int_eq(dial_pick(st, 4, &rr, 2, 100, NULL), 0);
+	ck_assert_int_eq(dial_pick(st, 4, &rr, 3, 100, NULL), 1);
+	ck_assert_int_eq(dial_pick(st, 4, &rr, 4, 100, NULL), -1);	/* every server tried */
 	/* avoidance ends at its deadline, not after */
 	st[2].avoid_until_ms = st[3].avoid_until_ms = 0;
 	rr = 0;
-	ck_assert_int_eq(dial_pick(st, 4, &rr, 0, 499), 2);
+	ck_assert_int_eq(dial_pick(st, 4, &rr, 0, 499, NULL), 2);
 	rr = 0;
-	ck_assert_int_eq(dial_pick(st, 4, &rr, 0, 500), 0);
+	ck_assert_int_eq(dial_pick(st, 4, &rr, 0, 500, NULL), 0);
 }
 END_TEST
 
@@ -105,10 +105,10 @@ START_TEST(pick_limits)
 {
 	struct fserver_state st[40] = { { 0 } };
 	uint32_t rr = 0;
-	ck_assert_int_eq(dial_pick(st, 0, &rr, 0, 0), -1);	/* no server */
-	ck_assert_int_eq(dial_pick(st, 1, &rr, 1, 0), -1);
-	ck_assert_int_eq(dial_pick(st, 40, &rr, 31, 0), 0);
-	ck_assert_int_eq(dial_pick(st, 40, &rr, 32, 0), -1);	/* at most 32 tries */
+	ck_assert_int_eq(dial_pick(st, 0, &rr, 0, 0, NULL), -1);	/* no server */
+	ck_assert_int_eq(dial_pick(st, 1, &rr, 1, 0, NULL), -1);
+	ck_assert_int_eq(dial_pick(st, 40, &rr, 31, 0, NULL), 0);
+	ck_assert_int_eq(dial_pick(st, 40, &rr, 32, 0, NULL), -1);	/* at most 32 tries */
 }
 END_TEST
 

@@ -15,7 +15,9 @@
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
+#include "common/clock.h"
 #include "common/counters.h"
+#include "health/page.h"
 #include "metrics/pages.h"
 #include "metrics/peers.h"
 #include "metrics/render.h"
@@ -290,6 +292,47 @@ START_TEST(test_systemd_role_from_socket)
 }
 END_TEST
 
+/* Under systemd the exporter has no launcher to hand it the checker's
+ * page: a forwarder brings the one it took from gatehouse-health with its
+ * counters, and the scrape says which servers are down. A page not
+ * sealed is not taken (the one the generation has stays). */
+START_TEST(test_systemd_forwarder_brings_health_page)
+{
+	static const char conf[] = "check\nsite h.example\n  http [::1]:80 [::1]:81\n";
+	struct gh_config *cfg = NULL;
+	ck_assert_int_eq(config_parse("h.conf", conf, strlen(conf), NULL, NULL, &cfg), 0);
+	struct gh_health_page *pg = NULL;
+	int hfd = page_create(cfg, &pg);
+	ck_assert_int_ge(hfd, 0);
+	page_set(pg, cfg->sites[0].check_of[GH_KIND_HTTP][1], HEALTH_DOWN, 1);
+	page_beat(pg, clock_now_ms());
+	struct sd_exporter x;
+	struct gh_counters *c1, *c2;
+	sd_start(&x);
+	int k1 = counters_offer_fds(x.fpath, CTR_FORWARDER, counters_page(CTR_FORWARDER, 1, 0, &c1), snapshot(conf), hfd);
+	ck_assert_int_ge(k1, 0);
+	sd_until_pages(&x, 1);
+	ck_assert(rendered(&x.ps, "gatehouse_server_up{site=\"h.example\",kind=\"http\",server=\"[::1]:80\"} 1\n"));
+	ck_assert(rendered(&x.ps, "gatehouse_server_up{site=\"h.example\",kind=\"http\",server=\"[::1]:81\"} 0\n"));
+	/* a second forwarder of that generation with an unsealed "page" */
+	int fake = memfd_create("fake", MFD_CLOEXEC);
+	ck_assert_int_eq(ftruncate(fake, (off_t)health_page_size((uint32_t)cfg->n_checks)), 0);
+	int k2 = counters_offer_fds(x.fpath, CTR_FORWARDER, counters_page(CTR_FORWARDER, 1, 0, &c2), snapshot(conf), fake);
+	ck_assert_int_ge(k2, 0);
+	sd_until_pages(&x, 2);
+	ck_assert(rendered(&x.ps, "server=\"[::1]:81\"} 0\n"));
+	close(fake);
+	close(k1);
+	close(k2);
+	sd_until_pages(&x, 0);
+	sd_stop(&x);
+	munmap(c1, counters_size(1, 0));
+	munmap(c2, counters_size(1, 0));
+	close(hfd);
+	config_free(cfg);
+}
+END_TEST
+
 /* The daemon's end of the connection is shut for reading: the exporter
  * cannot even queue a byte for it. */
 START_TEST(test_systemd_offer_one_way)
@@ -345,6 +388,7 @@ Suite *make_metrics_suite(void)
 	tcase_add_test(tc, test_systemd_forwarder_pages);
 	tcase_add_test(tc, test_systemd_role_from_socket);
 	tcase_add_test(tc, test_systemd_offer_one_way);
+	tcase_add_test(tc, test_systemd_forwarder_brings_health_page);
 	tcase_add_test(tc, test_systemd_offer_path);
 	suite_add_tcase(s, tc);
 	return s;

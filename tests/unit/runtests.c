@@ -26,6 +26,7 @@ int main(void)
 	srunner_add_suite(sr, make_decide_suite());
 	srunner_add_suite(sr, make_quic_suite());
 	srunner_add_suite(sr, make_metrics_suite());
+	srunner_add_suite(sr, make_health_suite());
 	srunner_add_suite(sr, make_quic_flow_suite());
 	srunner_run_all(sr, CK_NORMAL);
 	int failed = srunner_ntests_failed(sr);

@@ -24,4 +24,5 @@ Suite *make_srcconn_suite(void);
 Suite *make_decide_suite(void);
 Suite *make_quic_suite(void);
 Suite *make_metrics_suite(void);
+Suite *make_health_suite(void);
 Suite *make_quic_flow_suite(void);
