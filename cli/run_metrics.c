@@ -6,6 +6,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 #include "cli/run_metrics.h"
+#include "common/fdpass.h"
 #include "common/counters.h"
 #include "common/log.h"
 
@@ -61,24 +62,9 @@ int runm_bind(struct runm *m, const struct gh_addr *addr)
 
 static void send_msg(struct runm *m, const struct ctr_msg *msg, int fd)
 {
-	union {
-		char buf[CMSG_SPACE(sizeof(int))];
-		struct cmsghdr align;
-	} cm;
-	memset(&cm, 0, sizeof(cm));
-	struct iovec iov = { (void *)(uintptr_t)msg, sizeof(*msg) };
-	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
-	if (fd >= 0) {
-		mh.msg_control = cm.buf;
-		mh.msg_controllen = sizeof(cm.buf);
-		struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
-		c->cmsg_level = SOL_SOCKET;
-		c->cmsg_type = SCM_RIGHTS;
-		c->cmsg_len = CMSG_LEN(sizeof(int));
-		memcpy(CMSG_DATA(c), &fd, sizeof(int));
-	}
 	/* EPIPE: the exporter is gone (stopping, or it died: reap says so) */
-	if (m->ctl >= 0 && m->pid && sendmsg(m->ctl, &mh, MSG_DONTWAIT | MSG_NOSIGNAL) < 0 && errno != EPIPE)
+	if (m->ctl >= 0 && m->pid && fdpass_send(m->ctl, msg, sizeof(*msg), fd, MSG_DONTWAIT | MSG_NOSIGNAL) < 0 &&
+	    errno != EPIPE)
 		log_errno(-errno, "metrics: message %u for pid %d lost", msg->type, (int)msg->pid);
 }
 

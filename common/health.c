@@ -8,6 +8,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 #include "common/health.h"
+#include "common/fdpass.h"
 
 /* heartbeats missed before the page counts as stale: the checker beats
  * once a round, at least every HEALTH_BEAT_MS (health/main.c) */
@@ -99,21 +100,12 @@ int health_fetch(const char *path, int timeout_ms)
 		return r;
 	}
 	char hello[16];
-	union {
-		char buf[CMSG_SPACE(sizeof(int))];
-		struct cmsghdr align;
-	} cm;
-	struct iovec iov = { hello, sizeof(hello) };
-	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cm.buf, .msg_controllen = sizeof(cm.buf) };
-	ssize_t n = recvmsg(s, &mh, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
+	int fd;
+	bool cut;
+	ssize_t n = fdpass_recv(s, hello, sizeof(hello), &fd, &cut, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
 	r = n < 0 ? -errno : -EPROTO;
 	close(s);
-	int fd = -1;
-	struct cmsghdr *c = n > 0 ? CMSG_FIRSTHDR(&mh) : NULL;
-	if (c && c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS && c->cmsg_len == CMSG_LEN(sizeof(int)))
-		memcpy(&fd, CMSG_DATA(c), sizeof(int));
-	if (fd >= 0 && n == (ssize_t)sizeof(HEALTH_HELLO) && !memcmp(hello, HEALTH_HELLO, sizeof(HEALTH_HELLO)) &&
-	    !(mh.msg_flags & (MSG_TRUNC | MSG_CTRUNC)))
+	if (fd >= 0 && n == (ssize_t)sizeof(HEALTH_HELLO) && !memcmp(hello, HEALTH_HELLO, sizeof(HEALTH_HELLO)) && !cut)
 		return fd;
 	if (fd >= 0)
 		close(fd);

@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 #include "common/load.h"
+#include "common/fdpass.h"
 #include "common/log.h"
 
 #define LOAD_SRC_SIZE (LOAD_PAGE + sizeof(struct gh_load_src))
@@ -51,20 +52,8 @@ struct gh_load *load_publish_src(int channel, uint32_t max_relays, bool src_coun
 	ld->max_relays = max_relays;
 
 	char hello[8] = LOAD_HELLO;
-	union {
-		char buf[CMSG_SPACE(sizeof(int))];
-		struct cmsghdr align;
-	} cm;
-	memset(&cm, 0, sizeof(cm));
-	struct iovec iov = { hello, sizeof(hello) };
-	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cm.buf, .msg_controllen = sizeof(cm.buf) };
-	struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
-	c->cmsg_level = SOL_SOCKET;
-	c->cmsg_type = SCM_RIGHTS;
-	c->cmsg_len = CMSG_LEN(sizeof(int));
-	memcpy(CMSG_DATA(c), &fd, sizeof(int));
 	step = "send";
-	if (sendmsg(channel, &mh, MSG_DONTWAIT | MSG_NOSIGNAL) != (ssize_t)sizeof(hello))
+	if (fdpass_send(channel, hello, sizeof(hello), fd, MSG_DONTWAIT | MSG_NOSIGNAL) != (ssize_t)sizeof(hello))
 		goto fail;
 	close(fd);
 	return ld;
@@ -91,27 +80,20 @@ const struct gh_load *load_receive_src(int channel, int timeout_ms, const struct
 	if (poll(&pfd, 1, timeout_ms) <= 0 || !(pfd.revents & POLLIN))
 		return NULL;
 	char hello[16];
-	union {
-		char buf[CMSG_SPACE(sizeof(int))];
-		struct cmsghdr align;
-	} cm;
-	struct iovec iov = { hello, sizeof(hello) };
-	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cm.buf, .msg_controllen = sizeof(cm.buf) };
-	ssize_t n = recvmsg(channel, &mh, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
-	if (n <= 0)
+	int fd;
+	bool cut;
+	ssize_t n = fdpass_recv(channel, hello, sizeof(hello), &fd, &cut, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
+	if (n <= 0 || fd < 0) {
+		if (fd >= 0)
+			close(fd);
 		return NULL;
-	int fd = -1;
-	struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
-	if (c && c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS && c->cmsg_len == CMSG_LEN(sizeof(int)))
-		memcpy(&fd, CMSG_DATA(c), sizeof(int));
-	if (fd < 0)
-		return NULL;
+	}
 	const struct gh_load *ld = NULL;
 	struct stat st;
 	/* sealed against shrinking (else a read past a cut would be SIGBUS),
 	 * and one of the two sizes a page comes in */
 	if (n == (ssize_t)sizeof(LOAD_HELLO) && !memcmp(hello, LOAD_HELLO, sizeof(LOAD_HELLO)) &&
-	    !(mh.msg_flags & (MSG_TRUNC | MSG_CTRUNC)) &&
+	    !cut &&
 	    (fcntl(fd, F_GET_SEALS) & F_SEAL_SHRINK) && fstat(fd, &st) == 0 &&
 	    (st.st_size == LOAD_PAGE || st.st_size == (off_t)LOAD_SRC_SIZE)) {
 		size_t size = (size_t)st.st_size;

@@ -9,6 +9,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 #include "common/notify.h"
+#include "common/fdpass.h"
 
 static int notify_fd = -1;
 static uint64_t watchdog_ms;	/* ping interval; 0: no watchdog */
@@ -60,20 +61,8 @@ void notify_send(const char *state)
 
 void notify_send_fd(const char *state, int fd)
 {
-	union {
-		char buf[CMSG_SPACE(sizeof(int))];
-		struct cmsghdr align;
-	} cm;
-	memset(&cm, 0, sizeof(cm));
-	struct iovec iov = { (void *)(uintptr_t)state, strlen(state) };
-	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cm.buf, .msg_controllen = sizeof(cm.buf) };
-	struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
-	c->cmsg_level = SOL_SOCKET;
-	c->cmsg_type = SCM_RIGHTS;
-	c->cmsg_len = CMSG_LEN(sizeof(int));
-	memcpy(CMSG_DATA(c), &fd, sizeof(int));
 	if (notify_fd >= 0)
-		(void)sendmsg(notify_fd, &mh, MSG_NOSIGNAL);
+		(void)fdpass_send(notify_fd, state, strlen(state), fd, MSG_NOSIGNAL);
 }
 
 bool notify_status_due(uint64_t now_ms)

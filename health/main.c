@@ -27,6 +27,7 @@
 #include <systemd/sd-daemon.h>
 #include "common/clock.h"
 #include "common/daemon.h"
+#include "common/fdpass.h"
 #include "common/log.h"
 #include "common/notify.h"
 #include "health/checker.h"
@@ -68,20 +69,7 @@ static void serve(struct checker *k)
 		if (c < 0)
 			return;
 		char hello[8] = HEALTH_HELLO;
-		union {
-			char buf[CMSG_SPACE(sizeof(int))];
-			struct cmsghdr align;
-		} cm;
-		memset(&cm, 0, sizeof(cm));
-		struct iovec iov = { hello, sizeof(hello) };
-		struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cm.buf,
-				     .msg_controllen = sizeof(cm.buf) };
-		struct cmsghdr *cmh = CMSG_FIRSTHDR(&mh);
-		cmh->cmsg_level = SOL_SOCKET;
-		cmh->cmsg_type = SCM_RIGHTS;
-		cmh->cmsg_len = CMSG_LEN(sizeof(int));
-		memcpy(CMSG_DATA(cmh), &k->page_fd, sizeof(int));
-		if (sendmsg(c, &mh, MSG_DONTWAIT | MSG_NOSIGNAL) < 0)
+		if (fdpass_send(c, hello, sizeof(hello), k->page_fd, MSG_DONTWAIT | MSG_NOSIGNAL) < 0)
 			log_msg(LOG_WARNING, "handing out the health page: %s", strerror(errno));
 		close(c);
 	}

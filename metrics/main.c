@@ -21,6 +21,7 @@
 #include <systemd/sd-daemon.h>
 #include "common/clock.h"
 #include "common/daemon.h"
+#include "common/fdpass.h"
 #include "common/log.h"
 #include "metrics/pages.h"
 #include "metrics/peers.h"
@@ -154,23 +155,17 @@ static void control_event(struct exporter *x)
 {
 	for (;;) {
 		struct ctr_msg m;
-		union {
-			char buf[CMSG_SPACE(sizeof(int))];
-			struct cmsghdr align;
-		} cm;
-		struct iovec iov = { &m, sizeof(m) };
-		struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cm.buf, .msg_controllen = sizeof(cm.buf) };
-		ssize_t n = recvmsg(x->control_fd, &mh, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
+		int fd;
+		bool cut;
+		ssize_t n = fdpass_recv(x->control_fd, &m, sizeof(m), &fd, &cut, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
 		if (n < 0 && errno == EAGAIN)
 			return;
 		if (n <= 0) {
+			if (fd >= 0)
+				close(fd);
 			x->control_open = false;	/* the launcher is gone: so are we */
 			return;
 		}
-		int fd = -1;
-		struct cmsghdr *c = CMSG_FIRSTHDR(&mh);
-		if (c && c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS && c->cmsg_len == CMSG_LEN(sizeof(int)))
-			memcpy(&fd, CMSG_DATA(c), sizeof(int));
 		if (n != (ssize_t)sizeof(m)) {
 			if (fd >= 0)
 				close(fd);
