@@ -63,6 +63,26 @@ static void family(struct mbuf *b, const char *name, const char *type, const cha
 	mbuf_printf(b, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
 }
 
+/* A histogram family from per-slot counts (the last slot +Inf) over
+ * bounds in microseconds: cumulative buckets in seconds, _sum, _count. */
+static void histogram(struct mbuf *b, const char *name, const char *help, const uint64_t *slots,
+		      const uint64_t *bounds_us, unsigned n, uint64_t sum_us)
+{
+	uint64_t cum = 0;
+
+	family(b, name, "histogram", help);
+	for (unsigned i = 0; i < n; i++) {
+		cum += slots[i];
+		if (i + 1 < n)
+			mbuf_printf(b, "%s_bucket{le=\"%g\"} %llu\n", name, (double)bounds_us[i] / 1e6,
+				    (unsigned long long)cum);
+		else
+			mbuf_printf(b, "%s_bucket{le=\"+Inf\"} %llu\n", name, (unsigned long long)cum);
+	}
+	mbuf_printf(b, "%s_sum %.6f\n", name, (double)sum_us / 1e6);
+	mbuf_printf(b, "%s_count %llu\n", name, (unsigned long long)cum);
+}
+
 static const char *role_str(uint32_t role)
 {
 	return role == CTR_LISTENER ? "listener" : "forwarder";
@@ -161,32 +181,12 @@ void render_metrics(const struct pages *ps, uint64_t start_time, struct mbuf *b)
 				    (unsigned long long)t.answers[a]);
 	family(b, "gatehouse_redirects_total", "counter", "HTTP requests the listener answered with a redirect to https.");
 	mbuf_printf(b, "gatehouse_redirects_total %llu\n", (unsigned long long)t.answers[redirect]);
-	family(b, "gatehouse_inspection_seconds", "histogram",
-	       "Time from accept to the listener's decision (hand-off or answer), in seconds.");
-	uint64_t cum = 0;
-	for (unsigned i = 0; i < CTR_INSPECT_SLOTS; i++) {
-		cum += t.inspect[i];
-		if (i + 1 < CTR_INSPECT_SLOTS)
-			mbuf_printf(b, "gatehouse_inspection_seconds_bucket{le=\"%g\"} %llu\n",
-				    (double)ctr_inspect_bounds_us[i] / 1e6, (unsigned long long)cum);
-		else
-			mbuf_printf(b, "gatehouse_inspection_seconds_bucket{le=\"+Inf\"} %llu\n", (unsigned long long)cum);
-	}
-	mbuf_printf(b, "gatehouse_inspection_seconds_sum %.6f\n", (double)t.inspect_sum_us / 1e6);
-	mbuf_printf(b, "gatehouse_inspection_seconds_count %llu\n", (unsigned long long)cum);
-	family(b, "gatehouse_connect_seconds", "histogram",
-	       "Time from a forwarder's connect() to the server's answer, connects that succeeded, in seconds.");
-	cum = 0;
-	for (unsigned i = 0; i < CTR_CONNECT_SLOTS; i++) {
-		cum += t.connect[i];
-		if (i + 1 < CTR_CONNECT_SLOTS)
-			mbuf_printf(b, "gatehouse_connect_seconds_bucket{le=\"%g\"} %llu\n",
-				    (double)ctr_connect_bounds_us[i] / 1e6, (unsigned long long)cum);
-		else
-			mbuf_printf(b, "gatehouse_connect_seconds_bucket{le=\"+Inf\"} %llu\n", (unsigned long long)cum);
-	}
-	mbuf_printf(b, "gatehouse_connect_seconds_sum %.6f\n", (double)t.connect_sum_us / 1e6);
-	mbuf_printf(b, "gatehouse_connect_seconds_count %llu\n", (unsigned long long)cum);
+	histogram(b, "gatehouse_inspection_seconds",
+		  "Time from accept to the listener's decision (hand-off or answer), in seconds.", t.inspect,
+		  ctr_inspect_bounds_us, CTR_INSPECT_SLOTS, t.inspect_sum_us);
+	histogram(b, "gatehouse_connect_seconds",
+		  "Time from a forwarder's connect() to the server's answer, connects that succeeded, in seconds.",
+		  t.connect, ctr_connect_bounds_us, CTR_CONNECT_SLOTS, t.connect_sum_us);
 	family(b, "gatehouse_server_connect_failures_total", "counter",
 	       "Connects to a server that failed (refused, reset or timed out), by site, kind and server; only servers that ever failed.");
 	for (unsigned i = 0; t.servers && i < t.n_servers; i++) {
