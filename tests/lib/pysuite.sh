@@ -10,8 +10,16 @@ pysuite() {
 	[ -x "$py" ] || py=python3
 	export BUILD="${BUILD:-build}" PYTHONDONTWRITEBYTECODE=1
 	out=$(mktemp)
+	# one runner at a time on this machine: `make check -j` would run the
+	# plain and the ASan integration suites (and the stress one) side by
+	# side, and a gatehouse whose config leaves a kind to its default
+	# address binds the real :80/:443 — the second one fails to start
+	exec 9>>"${TMPDIR:-/tmp}/gatehouse-pysuite.lock"
+	flock 9
 	"$py" "$script" "$@" | tee "$out"
 	rc=${PIPESTATUS[0]}
+	flock -u 9
+	exec 9>&-
 	if ! tail -n 1 "$out" | grep -q "^$label: [0-9]* passed, [0-9]* failed\$"; then
 		echo "$label: 0 passed, 1 failed"
 		rc=1
