@@ -189,10 +189,12 @@ def one_flows(t, port, root, hosts, dl, n, loops=2):
     wall = time.monotonic() - t0
     # the flows end after IDLE_S of silence: count that work too
     time.sleep(IDLE_S + 1.5)
-    cpu, _ = spent(before, root)
+    split = {}
+    cpu, _ = spent(before, root, split)
     done = per * loops - failed
     return {"ok": failed == 0, "failed": failed, "flows_per_s": done / wall if done else None,
-            "cpu_us_per_flow": cpu / done * 1e6 if done and cpu is not None else None}
+            "cpu_us_per_flow": cpu / done * 1e6 if done and cpu is not None else None,
+            "split_us_per_flow": {c: v / done * 1e6 for c, v in split.items()} if done else {}}
 
 
 def idle_rates(roots, secs=3.0):
@@ -291,6 +293,14 @@ def render(R, cfg, machine):
                  f"{fmt_ms([x['cpu_us_per_flow'] for x in s]) if t != 'direct' else '—'} | "
                  f"{fmt_ms(R['idle'][t]) if t != 'direct' else '—'} | "
                  f"{sum(x['failed'] for x in s)} |")
+    L.append("")
+    gf = med([x["cpu_us_per_flow"] for x in R["flows"]["gatehouse"]])
+    nf = med([x["cpu_us_per_flow"] for x in R["flows"]["nginx"]])
+    names = sorted({c for x in R["flows"]["gatehouse"] for c in x["split_us_per_flow"]})
+    L.append(f"gatehouse ÷ nginx, CPU per new flow: ×{fmt(bench.ratio(gf, nf))}. gatehouse's per flow by process "
+             "(median): " + ", ".join(
+                 f"{PNAMES.get(c, c)} {fmt(med([x['split_us_per_flow'].get(c, 0.0) for x in R['flows']['gatehouse']]))} µs"
+                 for c in names) + ".")
     L.append("")
     q = tls_row_quote()
     if q:
