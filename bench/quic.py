@@ -178,7 +178,8 @@ def one_flows(t, port, root, hosts, dl, n, loops=2):
         shutil.rmtree(d, ignore_errors=True)
         os.makedirs(d)
         script = (f"f=0; i=0; while [ $i -lt {per} ]; do i=$((i+1)); "
-                  f"{gtlsclient(d, port, 'index.html')} >/dev/null 2>&1 || f=$((f+1)); done; echo failed=$f")
+                  f"rm -f {d}/index.html; {gtlsclient(d, port, 'index.html')} >/dev/null 2>&1 && "
+                  f"[ -s {d}/index.html ] || f=$((f+1)); done; echo failed=$f")
         ps.append(subprocess.Popen(client_cmd(hosts, script), stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
                                    stdin=subprocess.DEVNULL, text=True))
     failed = 0
