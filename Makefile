@@ -252,11 +252,18 @@ demo:
 # `make bench`: gatehouse side by side with HAProxy, nginx, sniproxy, a floor
 # proxy and no proxy (bench/README.md); as root, installs what it needs.
 # Writes bench/RESULTS.md; `make bench-quick` writes bench/RESULTS-quick.md.
-.PHONY: bench bench-quick bench-ab
+.PHONY: bench bench-quick bench-ab bench-quic
 bench:
 	bash bench/install-deps.sh
 	$(MAKE) BUILD=build-bench all
 	python3 bench/bench.py --build build-bench
+
+# `make bench-quic`: HTTP/3 through the QUIC passthrough vs nginx's UDP
+# relay (bench/quic.py); rewrites only its own section of bench/RESULTS.md.
+bench-quic:
+	bash scripts/install-deps.sh nginx libnginx-mod-stream ngtcp2-server ngtcp2-client python3 openssl
+	$(MAKE) BUILD=build-bench all
+	python3 bench/quic.py --build build-bench
 
 bench-quick:
 	bash bench/install-deps.sh
