@@ -161,24 +161,17 @@ enum handoff_error handoff_validate(struct msghdr *mh, size_t len, struct handof
 	return HANDOFF_OK;
 }
 
-int handoff_recv(int channel, struct handoff_in *in, unsigned max)
+int handoff_recv_batch(int channel, void *base, size_t stride, size_t len, struct mmsghdr *mm, struct iovec *iov,
+		       union handoff_ctl *ctl, unsigned max)
 {
-	struct mmsghdr mm[HANDOFF_BATCH];
-	struct iovec iov[HANDOFF_BATCH];
-	/* room for a few fds more than allowed, so a message carrying several
-	 * is seen (and all its fds closed) rather than silently cut */
-	union {
-		char buf[CMSG_SPACE(8 * sizeof(int))];
-		struct cmsghdr align;
-	} ctl[HANDOFF_BATCH];
 	int r;
 
 	if (max > HANDOFF_BATCH)
 		max = HANDOFF_BATCH;
 	memset(mm, 0, sizeof(mm[0]) * max);
 	for (unsigned i = 0; i < max; i++) {
-		iov[i].iov_base = &in[i].msg;
-		iov[i].iov_len = sizeof(in[i].msg);
+		iov[i].iov_base = (char *)base + i * stride;
+		iov[i].iov_len = len;
 		mm[i].msg_hdr.msg_iov = &iov[i];
 		mm[i].msg_hdr.msg_iovlen = 1;
 		mm[i].msg_hdr.msg_control = ctl[i].buf;
@@ -189,16 +182,27 @@ int handoff_recv(int channel, struct handoff_in *in, unsigned max)
 	while (r < 0 && errno == EINTR);
 	if (r < 0)
 		return -errno;
+	/* A hostile peer can send an EOF mid-batch: what came after it must
+	 * not leave its fds open here. */
 	for (int i = 0; i < r; i++) {
-		in[i].fd = -1;
-		/* A zero-length datagram with no fds is EOF on SEQPACKET. A
-		 * hostile peer can send one mid-batch: what came after it in
-		 * this call is dropped, and its fds must not stay open here. */
 		if (mm[i].msg_len == 0 && !CMSG_FIRSTHDR(&mm[i].msg_hdr)) {
 			for (int j = i + 1; j < r; j++)
 				handoff_close_fds(&mm[j].msg_hdr);
 			return i;
 		}
+	}
+	return r;
+}
+
+int handoff_recv(int channel, struct handoff_in *in, unsigned max)
+{
+	struct mmsghdr mm[HANDOFF_BATCH];
+	struct iovec iov[HANDOFF_BATCH];
+	union handoff_ctl ctl[HANDOFF_BATCH];
+	int r = handoff_recv_batch(channel, &in[0].msg, sizeof(in[0]), sizeof(in[0].msg), mm, iov, ctl, max);
+
+	for (int i = 0; i < r; i++) {
+		in[i].fd = -1;
 		in[i].quic = false;
 		in[i].error = handoff_validate(&mm[i].msg_hdr, mm[i].msg_len, &in[i]);
 		if (in[i].error != HANDOFF_OK) {

@@ -16,6 +16,7 @@
 #include <stddef.h>
 #include <assert.h>
 #include <netinet/in.h>
+#include <sys/socket.h>
 #include "router/gh_limits.h"
 #include "router/hostname.h"
 
@@ -102,6 +103,23 @@ struct handoff_in {
 enum handoff_error handoff_validate(struct msghdr *mh, size_t len, struct handoff_in *in);
 /* Close every fd a received message carried. */
 void handoff_close_fds(struct msghdr *mh);
+
+/* One received message's control data: room for a few fds more than
+ * allowed, so a message carrying several is seen (and all its fds closed)
+ * rather than silently cut. */
+union handoff_ctl {
+	char buf[CMSG_SPACE(8 * sizeof(int))];
+	struct cmsghdr align;
+};
+
+/* The batch read both receivers share: up to max (<= HANDOFF_BATCH)
+ * messages, message i into base + i * stride (len bytes), mm/iov/ctl the
+ * caller's (max entries each). A zero-length message with no fds is EOF
+ * on SEQPACKET: the batch ends before it, and what came after it in this
+ * call is dropped with its fds closed. Returns the messages before any
+ * EOF, or a negative errno (-EAGAIN: nothing ready). */
+int handoff_recv_batch(int channel, void *base, size_t stride, size_t len, struct mmsghdr *mm, struct iovec *iov,
+		       union handoff_ctl *ctl, unsigned max);
 
 /* Receive up to max (<= HANDOFF_BATCH) messages. Each is validated here,
  * once: a refused message has its fds closed and fd = -1. A zero-length

@@ -177,28 +177,9 @@ int handoff_recv_any(int channel, struct handoff_in *in, uint8_t (*bufs)[HANDOFF
 {
 	struct mmsghdr mm[HANDOFF_BATCH];
 	struct iovec iov[HANDOFF_BATCH];
-	union {
-		char buf[CMSG_SPACE(8 * sizeof(int))];
-		struct cmsghdr align;
-	} ctl[HANDOFF_BATCH];
-	int r;
+	union handoff_ctl ctl[HANDOFF_BATCH];
+	int r = handoff_recv_batch(channel, bufs[0], HANDOFF_QUIC_MAX, HANDOFF_QUIC_MAX, mm, iov, ctl, max);
 
-	if (max > HANDOFF_BATCH)
-		max = HANDOFF_BATCH;
-	memset(mm, 0, sizeof(mm[0]) * max);
-	for (unsigned i = 0; i < max; i++) {
-		iov[i].iov_base = bufs[i];
-		iov[i].iov_len = HANDOFF_QUIC_MAX;
-		mm[i].msg_hdr.msg_iov = &iov[i];
-		mm[i].msg_hdr.msg_iovlen = 1;
-		mm[i].msg_hdr.msg_control = ctl[i].buf;
-		mm[i].msg_hdr.msg_controllen = sizeof(ctl[i].buf);
-	}
-	do
-		r = recvmmsg(channel, mm, max, MSG_DONTWAIT | MSG_CMSG_CLOEXEC, NULL);
-	while (r < 0 && errno == EINTR);
-	if (r < 0)
-		return -errno;
 	for (int i = 0; i < r; i++) {
 		struct msghdr *mh = &mm[i].msg_hdr;
 		uint32_t magic = 0;
@@ -206,12 +187,6 @@ int handoff_recv_any(int channel, struct handoff_in *in, uint8_t (*bufs)[HANDOFF
 		in[i].fd = -1;
 		in[i].quic = false;
 		in[i].quic_len = 0;
-		/* EOF, as in handoff_recv(): what follows is dropped */
-		if (mm[i].msg_len == 0 && !CMSG_FIRSTHDR(mh)) {
-			for (int j = i + 1; j < r; j++)
-				handoff_close_fds(&mm[j].msg_hdr);
-			return i;
-		}
 		if (mm[i].msg_len >= sizeof(magic))
 			memcpy(&magic, bufs[i], sizeof(magic));
 		if (magic == HANDOFF_QUIC_MAGIC) {
