@@ -69,6 +69,19 @@ struct gh_load *load_publish(int channel, uint32_t max_relays);
 const struct gh_load *load_receive_src(int channel, int timeout_ms, const struct gh_load_src **src);
 const struct gh_load *load_receive(int channel, int timeout_ms);
 
+/* The same in two steps, for a page that reaches the listener after its
+ * sandbox (a replacement forwarder under `gatehouse run`): the launcher,
+ * unsandboxed, takes the memfd off the new channel and checks its seals
+ * and size (load_receive_fd: the fd, or -1); the listener maps what the
+ * launcher passes it with load_map, which needs nothing but mmap
+ * (PROT_READ, MAP_SHARED) and munmap. *size: LOAD_PAGE or with counts. */
+int load_receive_fd(int channel, int timeout_ms, size_t *size);
+const struct gh_load *load_map(int fd, size_t size, const struct gh_load_src **src);
+/* Listener: unmap a page (its forwarder is gone); src is what mapping it
+ * returned: the size is the listener's own record, never read off the
+ * page, which its forwarder may have rewritten since. */
+void load_unmap(const struct gh_load *ld, const struct gh_load_src *src);
+
 /* Forwarder: its own page's counts (it wrote src_offset), or NULL. */
 static inline struct gh_load_src *load_src_mine(struct gh_load *ld)
 {

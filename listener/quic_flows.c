@@ -219,6 +219,21 @@ void lq_free(struct lqtable *t, struct lqflow *f)
 	free(f);
 }
 
+unsigned lq_free_channel(struct lqtable *t, unsigned channel)
+{
+	unsigned n = 0;
+	struct dlist *e = t->active.next;
+	while (e != &t->active) {
+		struct lqflow *f = dlist_entry(e, struct lqflow, link);
+		e = e->next;
+		if (f->channel == channel) {
+			lq_free(t, f);
+			n++;
+		}
+	}
+	return n;
+}
+
 struct lqflow *lq_first(struct dlist *list)
 {
 	return dlist_empty(list) ? NULL : dlist_entry(list->next, struct lqflow, link);

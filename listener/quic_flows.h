@@ -109,5 +109,8 @@ void lq_learn_cid(struct lqtable *t, struct lqflow *f, const uint8_t *cid, size_
 struct lqflow *lq_find_cid(struct lqtable *t, const uint8_t *cid, size_t len);
 /* The flow's client moved (NAT rebinding): it is found by k from now on. */
 void lq_rekey(struct lqtable *t, struct lqflow *f, const struct lqkey *k);
+/* Forwarder channel `channel` is gone: forget every active flow it held
+ * (their datagrams are then dropped like any unknown one). How many. */
+unsigned lq_free_channel(struct lqtable *t, unsigned channel);
 /* The flow whose deadline comes first in a list, or NULL. */
 struct lqflow *lq_first(struct dlist *list);

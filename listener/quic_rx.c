@@ -472,6 +472,22 @@ void lquic_after_round(struct lquic *q, uint64_t now)
 		lq_free(&q->t, f);
 }
 
+void lquic_channel_gone(struct lquic *q, unsigned ci)
+{
+	if (!q->n_socks || ci >= GH_MAX_FORWARDERS)
+		return;
+	/* its forwarder held their server sockets: they cannot go on
+	 * elsewhere, and a datagram sent on would only reach a stranger */
+	unsigned n = lq_free_channel(&q->t, ci);
+	if (q->out[ci]) {
+		q->stats.dropped += handoff_quic_count(q->out[ci]);
+		handoff_quic_data(q->out[ci]);
+	}
+	q->stats.lost += n;
+	if (n)
+		log_msg(LOG_WARNING, "forwarder channel %u lost: its %u QUIC flow%s ended", ci + 1, n, n == 1 ? "" : "s");
+}
+
 uint64_t lquic_deadline(struct lquic *q)
 {
 	uint64_t d = UINT64_MAX;
