@@ -1490,8 +1490,9 @@ def test_launcher_gives_up(t):
 
 @test()
 def test_reload_refused_then_restart(t):
-    """A refused reload keeps the running configuration, also for the
-    generation started after a crash."""
+    """A refused reload keeps the running configuration, also for a
+    forwarder started in a dead one's place and for the generation started
+    after a listener crash."""
     a = t.backend("rr-http", "http")
     hp = free_port()
     g = t.gatehouse("\n".join(["listen http [::1]:%d" % hp, "listen tls [::1]:%d" % free_port(),
@@ -1502,20 +1503,34 @@ def test_reload_refused_then_restart(t):
     os.kill(g.proc.pid, signal.SIGHUP)
     g.wait_log(r"has errors, keeping the running configuration")
     check_eq(http_get(hp, "a.example")[2], b"rr-http /\n", "answer after the refused reload")
+
+    def answers(what, n=4):
+        try:
+            for i in range(n):
+                st, h, body, raw = http_get(hp, "a.example", "/after%d" % i)
+                check_eq((st, body), (200, b"rr-http /after%d\n" % i), "answer after %s" % what)
+        except (TestFailure, OSError) as e:
+            raise TestFailure("%s; log tail:\n%s" % (e, "\n".join(g.log().splitlines()[-6:])))
+
     old = forwarder_pids(g)
     os.kill(old[0], signal.SIGKILL)
-    g.wait_log(r"starting a new listener generation")
-    wait_for(lambda: len([p for p in forwarder_pids(g) if p not in old]) == 2 or g.proc.poll() is not None,
-             10, "two new forwarders")
+    new = int(g.wait_log(r"started forwarder (\d+) in its place")[0])
+    g.wait_log(r"forwarder channel \d+ replaced by a new forwarder")
     check(g.proc.poll() is None, "gatehouse run exited (%s) after a forwarder crash that followed a refused "
           "reload; log tail:\n%s" % (g.proc.returncode, g.log()[-700:]))
-    try:
-        for i in range(4):
-            st, h, body, raw = http_get(hp, "a.example", "/after%d" % i)
-            check_eq((st, body), (200, b"rr-http /after%d\n" % i),
-                     "answer after a forwarder crash that followed a refused reload")
-    except (TestFailure, OSError) as e:
-        raise TestFailure("%s; log tail:\n%s" % (e, "\n".join(g.log().splitlines()[-6:])))
+    answers("a forwarder crash that followed a refused reload", 8)
+    # both forwarders took clients (ties go round robin), the replacement too
+    g.wait_log(r"gatehouse-forwarder\[%d\]: .* a\.example .* ok$" % new)
+    lst = listener_pids(g)
+    for p in lst:
+        os.kill(p, signal.SIGKILL)
+    g.wait_log(r"starting a new listener generation")
+    both = old + [new]
+    wait_for(lambda: len([p for p in forwarder_pids(g) if p not in both]) == 2 or g.proc.poll() is not None,
+             10, "two new forwarders")
+    check(g.proc.poll() is None, "gatehouse run exited (%s) after a listener crash that followed a refused "
+          "reload; log tail:\n%s" % (g.proc.returncode, g.log()[-700:]))
+    answers("a listener crash that followed a refused reload")
 
 
 # ====================================================================== sandbox under gatehouse run
