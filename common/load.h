@@ -20,6 +20,7 @@
 
 #define LOAD_MAGIC 0x44414f4cu	/* "LOAD" */
 #define LOAD_PAGE 4096u
+#define LOAD_ENDED_N 256u	/* ended QUIC flows the page remembers */
 
 /*
  * With `source-connections` (router/srcbucket.h), the page is followed by
@@ -45,7 +46,17 @@ struct gh_load {
 	uint32_t src_offset;
 	uint32_t reserved;
 	uint8_t src_key[SIPHASH_KEY_LEN];	/* the key of its buckets */
+	/* QUIC flows it ended (the listener's flow ids), so the listener
+	 * forgets them: a client's retry (every server refused, or the flow
+	 * went idle) is then routed afresh instead of going nowhere until
+	 * quic-idle-timeout. A ring: entry n % LOAD_ENDED_N, ended_head the
+	 * count ever written. The listener acts only on a flow it gave this
+	 * forwarder, so a lying page can only end that forwarder's own. */
+	_Atomic uint32_t ended_head;
+	uint32_t reserved2;
+	_Atomic uint64_t ended[LOAD_ENDED_N];
 };
+_Static_assert(sizeof(struct gh_load) <= LOAD_PAGE, "the load page outgrew its page");
 
 /* The channel message carrying the memfd: these 8 bytes + SCM_RIGHTS. */
 #define LOAD_HELLO "GHLOAD1"
@@ -116,6 +127,16 @@ static inline uint32_t load_src_held(const struct gh_load_src *s, const struct s
 			best = v;
 	}
 	return best;
+}
+
+/* Forwarder, the only writer: QUIC flow id ended. */
+static inline void load_ended(struct gh_load *ld, uint64_t id)
+{
+	if (!ld)
+		return;
+	uint32_t h = atomic_load_explicit(&ld->ended_head, memory_order_relaxed);
+	atomic_store_explicit(&ld->ended[h % LOAD_ENDED_N], id, memory_order_relaxed);
+	atomic_store_explicit(&ld->ended_head, h + 1, memory_order_release);
 }
 
 /* Listener: hand-offs sent but not yet taken, given how many were sent. */

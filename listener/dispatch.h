@@ -35,6 +35,7 @@ struct lchannel {
 	const struct gh_load_src *load_src;	/* its per-source counts (as mapped), or NULL */
 	uint32_t seen_taken;	/* load->taken when last seen to move ... */
 	uint64_t moved_ms;	/* ... and when (see stalled() in dispatch.c) */
+	uint32_t ended_seen;	/* load->ended_head last read (quic_rx.c) */
 };
 
 /* A decided client waiting to be sent to a forwarder. */

@@ -49,6 +49,7 @@ struct lqsock {
 struct lqstats {
 	uint64_t datagrams, dropped, flows, rejected, timeouts, moves, evicted;
 	uint64_t lost;		/* active flows whose forwarder died */
+	uint64_t ended;		/* active flows their forwarder said it ended */
 };
 
 struct lquic {

@@ -296,12 +296,12 @@ class UdpEcho:
     answer from another flow's. Counts the source ports it saw: one per
     flow, since the forwarder gives each flow its own socket."""
 
-    def __init__(self, t):
+    def __init__(self, t, port=0):
         import threading
         self.sock = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
         # a burst of 1 000 flows' first datagrams must not overflow it
         self.sock.setsockopt(socket.SOL_SOCKET, 33, 16 << 20)  # SO_RCVBUFFORCE (root)
-        self.sock.bind(("::1", 0))
+        self.sock.bind(("::1", port))
         self.sock.settimeout(0.2)
         self.port = self.sock.getsockname()[1]
         self.addr = "[::1]:%d" % self.port
@@ -628,3 +628,35 @@ def test_quic_killed_forwarder(t):
     check_eq(data, b"site A\n", "a new flow after the kill (%s)" % out[-300:])
     g.wait_log(r"gatehouse-forwarder\[(%d|%d)\]: 127\.0\.0\.1:\d+ quic a\.test -> a\.test .* ok" % (y, new),
                timeout=15)
+
+
+@test(timeout=60)
+def test_quic_ended_flow_forgotten(t):
+    """A flow its forwarder ended (here: its only server refused, ICMP port
+    unreachable) is forgotten by the listener at once, through the
+    forwarder's load page (the ring of ended flow ids, read-only to the
+    listener): the client's next Initial from the same address and port is
+    routed afresh and reaches the server that has come up meanwhile,
+    instead of going to the dead flow until quic-idle-timeout (30 s here)."""
+    import quic_wire
+    dead = free_udp_port()
+    port = free_udp_port()
+    lines = ["listen http [::1]:%d" % gh.free_port(), "listen tls [::1]:%d" % gh.free_port(),
+             "listen quic [::]:%d" % port, "quic-idle-timeout 30s",
+             "site a.test", "    quic [::1]:%d" % dead]
+    g = gh.Gatehouse(t, "\n".join(lines) + "\n", forwarders=1)
+    hello = gh.records_to_handshake(gh.client_hello("a.test"))
+    c = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    c.setblocking(False)
+    t.defer(c.close)
+    c.bind(("127.0.0.1", 0))
+    pkt, dcid = quic_wire.hello_initial(hello)
+    c.sendto(pkt, ("127.0.0.1", port))
+    g.wait_log(r"127\.0\.0\.1:%d quic a\.test -> a\.test .* connect_failed" % c.getsockname()[1], timeout=10)
+    echo = UdpEcho(t, dead)
+    pkt, dcid = quic_wire.hello_initial(hello)
+    c.sendto(pkt, ("127.0.0.1", port))
+    got = _await_echoes([c], {c: b"echo" + dcid}, 5)
+    check(len(got) == 1, "the retry after a refused flow reached the server that came up (log tail: %s)"
+          % g.log()[-600:])
+    check(len(echo.ports) == 1, "one server socket for the retry")

@@ -402,7 +402,13 @@ START_TEST(channel_gone_ends_only_its_flows)
 	lq_activate(&t, c, 1, 3, 500);
 	lq_learn_cid(&t, a, scid, 8);
 	ck_assert_ptr_eq(lq_find_cid(&t, scid, 8), a);
+	/* by the id its forwarder knows it by (an ended flow's, off its page) */
+	ck_assert_ptr_eq(lq_find_id(&t, 3), c);
+	ck_assert_ptr_eq(lq_find_id(&t, 2), b);
+	ck_assert_ptr_null(lq_find_id(&t, 3 + 1024));
 	ck_assert_uint_eq(lq_free_channel(&t, 1), 2);
+	ck_assert_ptr_null(lq_find_id(&t, 1));
+	ck_assert_ptr_null(lq_find_id(&t, 3));
 	ck_assert_ptr_null(lq_find(&t, &k1));
 	ck_assert_ptr_null(lq_find(&t, &k3));
 	ck_assert_ptr_null(lq_find_cid(&t, scid, 8));
