@@ -7,10 +7,13 @@
  * the same LISTEN_FDS protocol.
  *
  * Generations: a listener and its forwarders form a generation. When the
- * listener exits (crash, or it saw a forwarder die and restarted itself)
- * or on SIGHUP (reload), a new generation starts; the old forwarders see
- * their channels close, finish their relays and exit on their own. The
- * listening sockets stay here the whole time, so nothing is refused.
+ * listener exits (crash, or it lost its last forwarder and restarted
+ * itself) or on SIGHUP (reload), a new generation starts; the old
+ * forwarders see their channels close, finish their relays and exit on
+ * their own. A forwarder of the running generation that dies is started
+ * again in place and its channel handed to the running listener
+ * (run_replace.h): only what that forwarder held is lost. The listening
+ * sockets stay here the whole time, so nothing is refused.
  *
  * Readiness: children report READY=1 to a notify socket owned by the
  * launcher; once the whole first generation is ready the launcher says

@@ -6,7 +6,10 @@
  * LISTEN_FDNAMES: "http" and "tls" listening TCP sockets, and "forward"
  * SOCK_SEQPACKET channels to forwarders. With --connect PATH (systemd's
  * gatehouse-forwarder.socket) it opens --channels N channels itself at
- * start-up, before anything untrusted is read.
+ * start-up, before anything untrusted is read. From `gatehouse run`, also
+ * "control": the launcher's socket, on which a dead forwarder's
+ * replacement channel arrives (common/handoff_chan.h), so that losing one
+ * forwarder ends only what it held.
  */
 #include <errno.h>
 #include <stdio.h>
