@@ -266,6 +266,7 @@ static int setup(void *ctx, const struct gh_config *cfg)
 		struct lchannel *ch = &l->disp.channels[i];
 		const struct gh_load_src *cnt;
 		ch->load = load_receive_src(ch->fd, now < load_deadline ? (int)(load_deadline - now) : 0, &cnt);
+		ch->load_src = cnt;	/* the mapping's size, to unmap it whole */
 		n_loads += ch->load != NULL;
 		/* relays end in forwarders: one we cannot count would lift
 		 * source-connections for every client sent to it */
