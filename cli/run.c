@@ -7,10 +7,13 @@
  * the same LISTEN_FDS protocol.
  *
  * Generations: a listener and its forwarders form a generation. When the
- * listener exits (crash, or it saw a forwarder die and restarted itself)
- * or on SIGHUP (reload), a new generation starts; the old forwarders see
- * their channels close, finish their relays and exit on their own. The
- * listening sockets stay here the whole time, so nothing is refused.
+ * listener exits (crash, or it lost its last forwarder and restarted
+ * itself) or on SIGHUP (reload), a new generation starts; the old
+ * forwarders see their channels close, finish their relays and exit on
+ * their own. A forwarder of the running generation that dies is started
+ * again in place and its channel handed to the running listener
+ * (run_replace.h): only what that forwarder held is lost. The listening
+ * sockets stay here the whole time, so nothing is refused.
  *
  * Readiness: children report READY=1 to a notify socket owned by the
  * launcher; once the whole first generation is ready the launcher says
@@ -43,6 +46,8 @@
 #include "cli/run.h"
 #include "cli/run_fds.h"
 #include "cli/run_metrics.h"
+#include "cli/run_replace.h"
+#include "cli/run_state.h"
 #include <stdarg.h>
 #include "common/clock.h"
 #include "common/config_load.h"
@@ -51,49 +56,6 @@
 #include "common/health.h"
 #include "common/log.h"
 #include "router/gh_limits.h"
-
-#define MAX_FORWARDERS GH_MAX_FORWARDERS
-#define MAX_CHILDREN 512
-
-struct child {
-	pid_t pid;
-	unsigned gen;
-	bool is_listener;
-	bool ready;
-	unsigned index;		/* forwarder's place in its generation */
-	bool is_health;		/* its generation's gatehouse-health */
-	bool page_sent;		/* its counters page went to the exporter (once only) */
-};
-
-struct launcher {
-	const char *config_path;
-	int config_fd;		/* sealed memfd: the last config that loaded (its text) */
-	int image_fd;		/* sealed memfd: the same, compiled (config_load_image) */
-	char listener_bin[PATH_MAX];
-	char forwarder_bin[PATH_MAX];
-	char metrics_bin[PATH_MAX];
-	char health_bin[PATH_MAX];
-	bool has_checks;	/* the loaded config has `check` lines: a checker per generation */
-	int health_fd;		/* the newest generation's health page (-1: none) */
-	pid_t health_pid;	/* the newest generation's checker, until it hands its page over */
-	uint64_t health_renewed_ms;	/* when a lost checker last brought a new generation */
-	bool stopping;
-	struct runm metrics;	/* the exporter, with `metrics` */
-	unsigned gen_why;	/* why the next generation starts (enum ctr_gen_why) */
-	unsigned n_forwarders;
-	int listen_fds[GH_MAX_LISTENS];
-	struct gh_listen listens[GH_MAX_LISTENS];	/* to listen again (revive_listens) */
-	unsigned n_listen;
-	int notify_fd;
-	char notify_path[108];
-	struct child children[MAX_CHILDREN];
-	unsigned gen;
-	pid_t listener_pid;
-	bool announced;
-	unsigned early_failures;	/* listeners in a row that died before READY=1 */
-	bool listener_died_early;
-	uint64_t restart_at_ms;		/* pending restart (UINT64_MAX: none) */
-};
 
 static struct child *child_slot(struct launcher *L)
 {
@@ -113,7 +75,7 @@ static pid_t spawn(struct launcher *L, const char *bin, const int *fds, unsigned
 		return pid;
 	/* child: move the fds out of the way first, then into 3..; the
 	 * compiled config goes right after the LISTEN_FDS range */
-	int tmp[GH_MAX_PASSED_FDS + 2];
+	int tmp[GH_MAX_PASSED_FDS + 3];	/* + control, config, health */
 	unsigned extra = health_fd >= 0 ? 1 : 0;
 	/* above the target range 3..3+n(+1), and low: RLIMIT_NOFILE may be small */
 	int floor_fd = 4 + (int)(n + extra);
@@ -156,8 +118,6 @@ static pid_t spawn(struct launcher *L, const char *bin, const int *fds, unsigned
 	fprintf(stderr, "gatehouse: exec %s: %s\n", bin, strerror(errno));
 	_exit(127);
 }
-
-static void on_notify(struct launcher *L);
 
 /* How long a generation's start waits for its checker's page. */
 #define HEALTH_WAIT_MS 2000
@@ -213,11 +173,58 @@ static void start_health(struct launcher *L)
 	retire_health(L);
 }
 
+/* Forwarder slot of the current generation on channel chan: its channel,
+ * then a copy of every QUIC socket, on which it only sends (replies to
+ * clients), in the listener's order. */
+static pid_t start_forwarder(struct launcher *L, unsigned slot, int chan)
+{
+	int ffds[1 + GH_MAX_LISTENS] = { chan };
+	char fnames[8 + GH_MAX_LISTENS * 5] = "forward";
+	unsigned nf = 1;
+	struct child *c = child_slot(L);
+
+	for (unsigned i = 0; i < L->n_listen; i++) {
+		if (L->listens[i].kind != GH_KIND_QUIC)
+			continue;
+		ffds[nf++] = L->listen_fds[i];
+		strcat(fnames, ":quic");
+	}
+	if (!c) {
+		errno = EAGAIN;
+		return -1;
+	}
+	pid_t pid = spawn(L, L->forwarder_bin, ffds, nf, fnames, L->health_fd);
+	if (pid > 0)
+		*c = (struct child){ .pid = pid, .gen = L->gen, .index = slot };
+	return pid;
+}
+
+/* A forwarder of the running generation died: another takes its slot,
+ * and the running listener gets its channel (run_replace.h). */
+static void replace_forwarders(struct launcher *L, uint64_t now)
+{
+	int slot, chan;
+	while (L->listener_pid && !L->stopping && (slot = replace_next_due(&L->rep, now)) >= 0) {
+		int r = replace_channel(&L->rep, (unsigned)slot, &chan);
+		pid_t pid = r < 0 ? -1 : start_forwarder(L, (unsigned)slot, chan);
+		if (r >= 0)
+			close(chan);
+		if (pid < 0) {
+			say("forwarder channel %d: cannot start a forwarder in its place: %s", slot + 1,
+			    strerror(r < 0 ? -r : errno));
+			replace_abort(&L->rep, (unsigned)slot);
+		} else {
+			say("forwarder channel %d: started forwarder %d in its place", slot + 1, (int)pid);
+		}
+	}
+	replace_run(&L->rep, now);
+}
+
 static int start_generation(struct launcher *L)
 {
 	int chan[MAX_FORWARDERS][2];
 	unsigned made = 0;
-	int r = 0;
+	int r = 0, ctl = -1;
 
 	L->gen++;
 	runm_config(&L->metrics, L->gen, L->config_fd, L->gen_why);
@@ -228,33 +235,14 @@ static int start_generation(struct launcher *L)
 			goto out;
 		}
 	}
-	/* each forwarder: its channel, then a copy of every QUIC socket, on
-	 * which it only sends (replies to clients); in the listener's order */
-	int ffds[1 + GH_MAX_LISTENS];
-	char fnames[8 + GH_MAX_LISTENS * 5] = "forward";
-	unsigned nf = 1;
-	for (unsigned i = 0; i < L->n_listen; i++) {
-		if (L->listens[i].kind != GH_KIND_QUIC)
-			continue;
-		ffds[nf++] = L->listen_fds[i];
-		strcat(fnames, ":quic");
-	}
 	for (unsigned i = 0; i < L->n_forwarders; i++) {
-		struct child *c = child_slot(L);
-		if (!c) {
-			r = -EAGAIN;
-			goto out;
-		}
-		ffds[0] = chan[i][1];
-		pid_t pid = spawn(L, L->forwarder_bin, ffds, nf, fnames, L->health_fd);
-		if (pid < 0) {
+		if (start_forwarder(L, i, chan[i][1]) < 0) {
 			r = -errno;
 			goto out;
 		}
-		*c = (struct child){ .pid = pid, .gen = L->gen, .index = i };
 	}
-	int fds[GH_MAX_PASSED_FDS];
-	char names[GH_MAX_PASSED_FDS * 8] = "";
+	int fds[GH_MAX_PASSED_FDS + 1];
+	char names[(GH_MAX_PASSED_FDS + 1) * 8] = "";
 	unsigned n = 0;
 	for (unsigned i = 0; i < L->n_listen; i++) {
 		fds[n++] = L->listen_fds[i];
@@ -264,7 +252,10 @@ static int start_generation(struct launcher *L)
 		fds[n++] = chan[i][0];
 		strcat(names, "forward:");
 	}
-	names[strlen(names) - 1] = '\0';
+	if ((r = replace_new_generation(&L->rep, &ctl)) < 0)
+		goto out;
+	fds[n++] = ctl;
+	strcat(names, "control");
 	struct child *c = child_slot(L);
 	if (!c) {
 		r = -EAGAIN;
@@ -278,82 +269,13 @@ static int start_generation(struct launcher *L)
 	*c = (struct child){ .pid = pid, .gen = L->gen, .is_listener = true };
 	L->listener_pid = pid;
 out:
+	if (ctl >= 0)
+		close(ctl);
 	for (unsigned i = 0; i < made; i++) {
 		close(chan[i][0]);
 		close(chan[i][1]);
 	}
 	return r;
-}
-
-static void on_notify(struct launcher *L)
-{
-	for (;;) {
-		char buf[512];
-		union {
-			char c[CMSG_SPACE(sizeof(struct ucred)) + CMSG_SPACE(sizeof(int))];
-			struct cmsghdr align;
-		} ctl;
-		struct iovec iov = { .iov_base = buf, .iov_len = sizeof(buf) - 1 };
-		struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctl.c,
-				     .msg_controllen = sizeof(ctl.c) };
-		ssize_t n = recvmsg(L->notify_fd, &mh, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
-		if (n < 0)
-			return;
-		buf[n] = '\0';
-		struct cmsghdr *cm = CMSG_FIRSTHDR(&mh);
-		struct cmsghdr *fdm = cm ? CMSG_NXTHDR(&mh, cm) : NULL;
-		int fd = -1;
-		if (fdm && fdm->cmsg_type == SCM_RIGHTS && fdm->cmsg_len == CMSG_LEN(sizeof(int)))
-			memcpy(&fd, CMSG_DATA(fdm), sizeof(int));
-		if (!cm || cm->cmsg_type != SCM_CREDENTIALS) {
-			if (fd >= 0)
-				close(fd);
-			continue;
-		}
-		struct ucred uc;
-		memcpy(&uc, CMSG_DATA(cm), sizeof(uc));
-		if (fd >= 0 && uc.pid == L->health_pid && L->health_fd < 0 && !strcmp(buf, HEALTH_NOTIFY)) {
-			/* the checker's page (common/health.h), for this
-			 * generation's forwarders and the exporter */
-			L->health_fd = fd;
-			runm_health(&L->metrics, L->gen, fd);
-			continue;
-		}
-		if (fd >= 0) {
-			/* a daemon's counters page (counters.h), for the exporter;
-			 * one per daemon: a compromised listener's later fds are not */
-			for (unsigned i = 0; i < MAX_CHILDREN && fd >= 0; i++)
-				if (L->children[i].pid == uc.pid && !L->children[i].page_sent &&
-				    !strcmp(buf, "GATEHOUSE_COUNTERS=1")) {
-					struct child *c = &L->children[i];
-					c->page_sent = true;
-					runm_page(&L->metrics, c->gen, c->pid, c->is_listener, c->index, fd);
-					fd = -1;
-				}
-			if (fd >= 0)
-				close(fd);
-			continue;
-		}
-		if (!strstr(buf, "READY=1"))
-			continue;
-		for (unsigned i = 0; i < MAX_CHILDREN; i++)
-			if (L->children[i].pid == uc.pid)
-				L->children[i].ready = true;
-	}
-}
-
-static void check_ready(struct launcher *L)
-{
-	if (L->announced)
-		return;
-	for (unsigned i = 0; i < MAX_CHILDREN; i++) {
-		const struct child *c = &L->children[i];
-		if (c->pid && c->gen == L->gen && !c->ready)
-			return;
-	}
-	L->announced = true;
-	say("ready: listener %d, %u forwarder%s", (int)L->listener_pid, L->n_forwarders, L->n_forwarders == 1 ? "" : "s");
-	sd_notify(0, "READY=1");
 }
 
 static void reap(struct launcher *L, bool *need_new_gen)
@@ -397,6 +319,13 @@ static void reap(struct launcher *L, bool *need_new_gen)
 				L->listener_died_early = !c->ready;
 				*need_new_gen = true;
 			}
+			/* one of the running listener's forwarders: another in its
+			 * place (with one forwarder the listener restarts instead) */
+			if (!c->is_listener && !c->is_health && c->gen && c->gen == L->gen && L->listener_pid &&
+			    !L->stopping && L->n_forwarders > 1 &&
+			    !replace_died(&L->rep, c->index, !c->ready, clock_now_ms()))
+				say("forwarder channel %u keeps dying before it is ready: running without it "
+				    "until the next generation", c->index + 1);
 			c->pid = 0;
 		}
 		retire_health(L);
@@ -445,6 +374,7 @@ int cmd_run(const char *config_path, unsigned forwarders)
 	struct launcher L = { .config_path = config_path, .notify_fd = -1, .restart_at_ms = UINT64_MAX,
 			      .health_fd = -1 };
 	struct gh_config *cfg = NULL;
+	bool quic = false;
 	int r;
 
 	log_setup("gatehouse");
@@ -489,7 +419,9 @@ int cmd_run(const char *config_path, unsigned forwarders)
 		}
 		L.listens[L.n_listen++] = cfg->listens[i];
 		say("listening for %s on %s", gh_kind_str(cfg->listens[i].kind), cfg->listens[i].addr.text);
+		quic = quic || cfg->listens[i].kind == GH_KIND_QUIC;
 	}
+	replace_init(&L.rep, quic);
 	if (cfg->metrics.len && (r = runm_bind(&L.metrics, &cfg->metrics)) < 0) {
 		fprintf(stderr, "gatehouse: metrics %s: %s\n", cfg->metrics.text, strerror(-r));
 		return 1;
@@ -543,10 +475,14 @@ int cmd_run(const char *config_path, unsigned forwarders)
 	bool stopping = false, gave_up = false;
 	uint64_t stop_deadline = 0;
 	for (;;) {
-		struct pollfd p[2] = { { .fd = sfd, .events = POLLIN }, { .fd = L.notify_fd, .events = POLLIN } };
+		struct pollfd p[2 + MAX_FORWARDERS] = { { .fd = sfd, .events = POLLIN },
+							{ .fd = L.notify_fd, .events = POLLIN } };
+		unsigned np = 2 + replace_pollfds(&L.rep, p + 2, MAX_FORWARDERS);
 		uint64_t next = L.restart_at_ms < L.metrics.restart_at_ms ? L.restart_at_ms : L.metrics.restart_at_ms;
+		if (replace_deadline(&L.rep) < next)
+			next = replace_deadline(&L.rep);
 		int timeout = stopping ? 200 : clock_timeout_until(next, clock_now_ms());
-		if (poll(p, 2, timeout) < 0 && errno != EINTR)
+		if (poll(p, np, timeout) < 0 && errno != EINTR)
 			break;
 		if (p[1].revents & POLLIN) {
 			on_notify(&L);
@@ -629,6 +565,7 @@ int cmd_run(const char *config_path, unsigned forwarders)
 			}
 			L.restart_at_ms = clock_now_ms() + 200u * L.early_failures;
 		}
+		replace_forwarders(&L, clock_now_ms());
 		if (clock_now_ms() >= L.metrics.restart_at_ms) {
 			say("starting the metrics exporter again");
 			start_exporter(&L);

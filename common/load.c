@@ -74,11 +74,22 @@ const struct gh_load *load_receive(int channel, int timeout_ms)
 
 const struct gh_load *load_receive_src(int channel, int timeout_ms, const struct gh_load_src **src)
 {
+	size_t size;
+	int fd = load_receive_fd(channel, timeout_ms, &size);
 	if (src)
 		*src = NULL;
+	if (fd < 0)
+		return NULL;
+	const struct gh_load *ld = load_map(fd, size, src);
+	close(fd);
+	return ld;
+}
+
+int load_receive_fd(int channel, int timeout_ms, size_t *size)
+{
 	struct pollfd pfd = { .fd = channel, .events = POLLIN };
 	if (poll(&pfd, 1, timeout_ms) <= 0 || !(pfd.revents & POLLIN))
-		return NULL;
+		return -1;
 	char hello[16];
 	int fd;
 	bool cut;
@@ -86,30 +97,43 @@ const struct gh_load *load_receive_src(int channel, int timeout_ms, const struct
 	if (n <= 0 || fd < 0) {
 		if (fd >= 0)
 			close(fd);
-		return NULL;
+		return -1;
 	}
-	const struct gh_load *ld = NULL;
 	struct stat st;
 	/* sealed against shrinking (else a read past a cut would be SIGBUS),
 	 * and one of the two sizes a page comes in */
-	if (n == (ssize_t)sizeof(LOAD_HELLO) && !memcmp(hello, LOAD_HELLO, sizeof(LOAD_HELLO)) &&
-	    !cut &&
+	if (n == (ssize_t)sizeof(LOAD_HELLO) && !memcmp(hello, LOAD_HELLO, sizeof(LOAD_HELLO)) && !cut &&
 	    (fcntl(fd, F_GET_SEALS) & F_SEAL_SHRINK) && fstat(fd, &st) == 0 &&
 	    (st.st_size == LOAD_PAGE || st.st_size == (off_t)LOAD_SRC_SIZE)) {
-		size_t size = (size_t)st.st_size;
-		void *p = mmap(NULL, size, PROT_READ, MAP_SHARED, fd, 0);
-		if (p != MAP_FAILED) {
-			ld = p;
-			/* counts are read only where the page's size holds them */
-			if (ld->magic != LOAD_MAGIC || (ld->src_offset && (ld->src_offset != LOAD_PAGE ||
-									    size != LOAD_SRC_SIZE))) {
-				munmap(p, size);
-				ld = NULL;
-			} else if (src && size == LOAD_SRC_SIZE) {
-				*src = (const struct gh_load_src *)((const char *)p + LOAD_PAGE);
-			}
-		}
+		*size = (size_t)st.st_size;
+		return fd;
 	}
 	close(fd);
+	return -1;
+}
+
+const struct gh_load *load_map(int fd, size_t size, const struct gh_load_src **src)
+{
+	if (src)
+		*src = NULL;
+	if (size != LOAD_PAGE && size != LOAD_SRC_SIZE)
+		return NULL;
+	void *p = mmap(NULL, size, PROT_READ, MAP_SHARED, fd, 0);
+	if (p == MAP_FAILED)
+		return NULL;
+	const struct gh_load *ld = p;
+	/* counts are read only where the page's size holds them */
+	if (ld->magic != LOAD_MAGIC || (ld->src_offset && (ld->src_offset != LOAD_PAGE || size != LOAD_SRC_SIZE))) {
+		munmap(p, size);
+		return NULL;
+	}
+	if (src && size == LOAD_SRC_SIZE)
+		*src = (const struct gh_load_src *)((const char *)p + LOAD_PAGE);
 	return ld;
+}
+
+void load_unmap(const struct gh_load *ld, const struct gh_load_src *src)
+{
+	if (ld)
+		munmap((void *)(uintptr_t)ld, src ? LOAD_SRC_SIZE : LOAD_PAGE);
 }

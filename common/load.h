@@ -20,6 +20,7 @@
 
 #define LOAD_MAGIC 0x44414f4cu	/* "LOAD" */
 #define LOAD_PAGE 4096u
+#define LOAD_ENDED_N 256u	/* ended QUIC flows the page remembers */
 
 /*
  * With `source-connections` (router/srcbucket.h), the page is followed by
@@ -45,7 +46,17 @@ struct gh_load {
 	uint32_t src_offset;
 	uint32_t reserved;
 	uint8_t src_key[SIPHASH_KEY_LEN];	/* the key of its buckets */
+	/* QUIC flows it ended (the listener's flow ids), so the listener
+	 * forgets them: a client's retry (every server refused, or the flow
+	 * went idle) is then routed afresh instead of going nowhere until
+	 * quic-idle-timeout. A ring: entry n % LOAD_ENDED_N, ended_head the
+	 * count ever written. The listener acts only on a flow it gave this
+	 * forwarder, so a lying page can only end that forwarder's own. */
+	_Atomic uint32_t ended_head;
+	uint32_t reserved2;
+	_Atomic uint64_t ended[LOAD_ENDED_N];
 };
+_Static_assert(sizeof(struct gh_load) <= LOAD_PAGE, "the load page outgrew its page");
 
 /* The channel message carrying the memfd: these 8 bytes + SCM_RIGHTS. */
 #define LOAD_HELLO "GHLOAD1"
@@ -68,6 +79,19 @@ struct gh_load *load_publish(int channel, uint32_t max_relays);
  * make the listener read past its mapping. */
 const struct gh_load *load_receive_src(int channel, int timeout_ms, const struct gh_load_src **src);
 const struct gh_load *load_receive(int channel, int timeout_ms);
+
+/* The same in two steps, for a page that reaches the listener after its
+ * sandbox (a replacement forwarder under `gatehouse run`): the launcher,
+ * unsandboxed, takes the memfd off the new channel and checks its seals
+ * and size (load_receive_fd: the fd, or -1); the listener maps what the
+ * launcher passes it with load_map, which needs nothing but mmap
+ * (PROT_READ, MAP_SHARED) and munmap. *size: LOAD_PAGE or with counts. */
+int load_receive_fd(int channel, int timeout_ms, size_t *size);
+const struct gh_load *load_map(int fd, size_t size, const struct gh_load_src **src);
+/* Listener: unmap a page (its forwarder is gone); src is what mapping it
+ * returned: the size is the listener's own record, never read off the
+ * page, which its forwarder may have rewritten since. */
+void load_unmap(const struct gh_load *ld, const struct gh_load_src *src);
 
 /* Forwarder: its own page's counts (it wrote src_offset), or NULL. */
 static inline struct gh_load_src *load_src_mine(struct gh_load *ld)
@@ -103,6 +127,16 @@ static inline uint32_t load_src_held(const struct gh_load_src *s, const struct s
 			best = v;
 	}
 	return best;
+}
+
+/* Forwarder, the only writer: QUIC flow id ended. */
+static inline void load_ended(struct gh_load *ld, uint64_t id)
+{
+	if (!ld)
+		return;
+	uint32_t h = atomic_load_explicit(&ld->ended_head, memory_order_relaxed);
+	atomic_store_explicit(&ld->ended[h % LOAD_ENDED_N], id, memory_order_relaxed);
+	atomic_store_explicit(&ld->ended_head, h + 1, memory_order_release);
 }
 
 /* Listener: hand-offs sent but not yet taken, given how many were sent. */

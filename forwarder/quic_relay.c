@@ -144,6 +144,8 @@ static void end(struct forwarder *f, struct fqflow *x, const char *result)
 	dlist_remove(&x->link);
 	dlist_append(&q->dead, &x->link);
 	q->n--;
+	/* the listener forgets it: a retry from the client starts afresh */
+	load_ended(f->load, x->id);
 	log_end(f, x);
 	counters_conn_end(x->site, GH_KIND_QUIC, result, x->bytes_in, x->bytes_out);
 }

@@ -93,23 +93,83 @@ static void channel_set_events(struct dispatch *d, struct lchannel *ch)
 	epoll_ctl(d->epfd, EPOLL_CTL_MOD, ch->fd, &ev);
 }
 
-static void channel_dead(struct dispatch *d, struct lchannel *ch, const char *why)
+/* Every live channel has a page: only then are they compared (a
+ * forwarder without one cannot be). */
+static void update_all_loads(struct dispatch *d)
+{
+	bool all = true;
+	for (unsigned i = 0; i < d->n_channels; i++)
+		all = all && (d->channels[i].dead || d->channels[i].load);
+	d->all_loads = all;
+}
+
+unsigned dispatch_live(const struct dispatch *d)
+{
+	unsigned n = 0;
+	for (unsigned i = 0; i < d->n_channels; i++)
+		n += !d->channels[i].dead;
+	return n;
+}
+
+static void channel_dead(struct dispatch *d, struct lchannel *ch, const char *why, bool replacing)
 {
 	if (ch->dead)
 		return;
+	unsigned idx = (unsigned)(ch - d->channels);
 	ch->dead = true;
+	ch->blocked = false;
+	d->gone |= 1ull << idx;
 	if (d->src)
-		srcconn_channel_gone(d->src, (unsigned)(ch - d->channels));
+		srcconn_channel_gone(d->src, idx);
 	epoll_ctl(d->epfd, EPOLL_CTL_DEL, ch->fd, NULL);
 	close(ch->fd);
 	ch->fd = -1;
-	/* A listener cannot open a new channel (it may not connect), so it
-	 * hands over what it holds, stops accepting and exits; its supervisor
-	 * (the launcher or systemd) starts a fresh one with fresh channels.
-	 * The listening sockets stay open elsewhere: nothing is refused. The
+	/* its figures stop moving: a dead forwarder's relays would count
+	 * against it forever (srcconn forgot the page above) */
+	load_unmap(ch->load, ch->load_src);
+	ch->load = NULL;
+	ch->load_src = NULL;
+	update_all_loads(d);
+	log_msg(LOG_WARNING, "forwarder channel %u lost (%s)%s", idx + 1, why,
+		replacing ? ": replaced" : d->replaceable && dispatch_live(d) ? ": its QUIC flows end; "
+		"the launcher starts a forwarder in its place" : "");
+	/* A listener cannot open a new channel (it may not connect). Under
+	 * `gatehouse run` the launcher passes one for a forwarder it
+	 * replaces, and the other channels go on meanwhile. Else (systemd, or
+	 * no channel left) it hands over what it holds, stops accepting and
+	 * exits; its supervisor starts a fresh one with fresh channels. The
+	 * listening sockets stay open elsewhere: nothing is refused. The
 	 * loop sees `lost` and drains. */
-	if (!d->lost)
+	if (!replacing && (!d->replaceable || !dispatch_live(d)) && !d->lost)
 		d->lost = why;
+}
+
+int dispatch_replace(struct dispatch *d, unsigned slot, int fd, const struct gh_load *ld,
+		     const struct gh_load_src *src)
+{
+	if (slot >= d->n_channels)
+		return -EINVAL;
+	struct lchannel *ch = &d->channels[slot];
+	/* the launcher saw the forwarder die before we saw its channel */
+	channel_dead(d, ch, "its forwarder is gone", true);
+	int r = d->src ? srcconn_channel_back(d->src, slot, ld, src) : 0;
+	if (r < 0)
+		return r;
+	*ch = (struct lchannel){ .type = LOBJ_CHANNEL, .fd = fd, .load = ld, .load_src = src,
+				 .moved_ms = clock_now_ms() };
+	struct epoll_event ev = { .events = EPOLLIN | EPOLLRDHUP, .data.ptr = ch };
+	if (epoll_ctl(d->epfd, EPOLL_CTL_ADD, fd, &ev) < 0) {
+		r = -errno;
+		if (d->src)
+			srcconn_channel_gone(d->src, slot);
+		ch->fd = -1;
+		ch->dead = true;
+		ch->load = NULL;
+		ch->load_src = NULL;
+		return r;
+	}
+	update_all_loads(d);
+	return 0;
 }
 
 void dispatch_queue(struct dispatch *d, struct lconns *t, struct lconn *c, const char *site, const char *name,
@@ -169,7 +229,7 @@ void dispatch_flush(struct dispatch *d, struct lconns *t)
 				ch->blocked = true;
 				channel_set_events(d, ch);
 			} else {
-				channel_dead(d, ch, strerror(-r));
+				channel_dead(d, ch, strerror(-r), false);
 			}
 			continue;
 		}
@@ -197,7 +257,7 @@ void dispatch_flush(struct dispatch *d, struct lconns *t)
 void dispatch_channel_event(struct dispatch *d, struct lconns *t, struct lchannel *ch, uint32_t events)
 {
 	if (events & (EPOLLHUP | EPOLLERR | EPOLLRDHUP)) {
-		channel_dead(d, ch, "hang-up");
+		channel_dead(d, ch, "hang-up", false);
 		return;
 	}
 	if (events & EPOLLIN) {
@@ -206,7 +266,7 @@ void dispatch_channel_event(struct dispatch *d, struct lconns *t, struct lchanne
 		char b;
 		ssize_t n = recv(ch->fd, &b, 1, MSG_DONTWAIT);
 		if (n == 0 || (n < 0 && errno != EAGAIN)) {
-			channel_dead(d, ch, "closed by forwarder");
+			channel_dead(d, ch, "closed by forwarder", false);
 			return;
 		}
 	}

@@ -32,8 +32,10 @@ struct lchannel {
 	int fd;
 	uint32_t sent;		/* hand-offs sent, ever (wraps) */
 	const struct gh_load *load;	/* the forwarder's figures, or NULL */
+	const struct gh_load_src *load_src;	/* its per-source counts (as mapped), or NULL */
 	uint32_t seen_taken;	/* load->taken when last seen to move ... */
 	uint64_t moved_ms;	/* ... and when (see stalled() in dispatch.c) */
+	uint32_t ended_seen;	/* load->ended_head last read (quic_rx.c) */
 };
 
 /* A decided client waiting to be sent to a forwarder. */
@@ -58,8 +60,14 @@ struct dispatch {
 	 * ring fills up to a batch without this. */
 	bool backed_up;
 	/* A channel died: why. A listener cannot open a new one (it may not
-	 * connect), so the loop drains and exits for a fresh listener. */
+	 * connect), so the loop drains and exits for a fresh listener --
+	 * unless its launcher passes replacements (replaceable: `gatehouse
+	 * run`'s control socket) and another channel is still alive. */
 	const char *lost;
+	bool replaceable;
+	/* channels that died since the loop last looked (bit = index): their
+	 * QUIC flows end (quic_rx.h lquic_channel_gone) */
+	uint64_t gone;
 };
 
 /* An empty dispatcher with a ring of pending_cap; -ENOMEM. */
@@ -82,6 +90,18 @@ void dispatch_channel_event(struct dispatch *d, struct lconns *t, struct lchanne
  * clock the stall test runs on); it only advances the round robin and
  * notes when each page's `taken` moved. */
 struct lchannel *dispatch_pick(struct dispatch *d, uint64_t now_ms, unsigned *room);
+
+/* Channel slot (dead, or dying: it is ended first, and counts as gone)
+ * now runs on fd, a new forwarder's channel, with its load page ld and
+ * counts src (either may be NULL). Nothing in flight is carried over.
+ * 0, or -EINVAL for a slot that never was, -EPROTO when source-connections
+ * needs counts the page lacks; on error the slot stays dead and fd, ld and
+ * src are still the caller's. */
+int dispatch_replace(struct dispatch *d, unsigned slot, int fd, const struct gh_load *ld,
+		     const struct gh_load_src *src);
+
+/* Channels that are not dead. */
+unsigned dispatch_live(const struct dispatch *d);
 
 /* At exit: close what the ring still holds. */
 void dispatch_close(struct dispatch *d);

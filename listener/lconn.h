@@ -19,6 +19,7 @@ enum lobj_type {
 	LOBJ_CHANNEL,
 	LOBJ_CONN,
 	LOBJ_QUIC,	/* a QUIC UDP socket (quic_rx.h) */
+	LOBJ_CONTROL,	/* the launcher's control socket (main.c) */
 };
 
 /* A client being inspected: ~64 bytes. The bytes themselves stay in the

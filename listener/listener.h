@@ -33,4 +33,11 @@ struct listener {
 	const char *drain_reason;	/* why we drain if not asked to */
 	uint64_t drain_deadline_ms;
 	int exit_status;		/* non-zero: a listening socket broke */
+	/* `gatehouse run`'s control socket: replacement channels come on it
+	 * (common/handoff_chan.h); -1 under systemd */
+	struct {
+		uint8_t type;		/* LOBJ_CONTROL */
+		int fd;
+		bool ready;		/* readable: read at the round's end */
+	} ctl;
 };

@@ -6,7 +6,10 @@
  * LISTEN_FDNAMES: "http" and "tls" listening TCP sockets, and "forward"
  * SOCK_SEQPACKET channels to forwarders. With --connect PATH (systemd's
  * gatehouse-forwarder.socket) it opens --channels N channels itself at
- * start-up, before anything untrusted is read.
+ * start-up, before anything untrusted is read. From `gatehouse run`, also
+ * "control": the launcher's socket, on which a dead forwarder's
+ * replacement channel arrives (common/handoff_chan.h), so that losing one
+ * forwarder ends only what it held.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -21,6 +24,7 @@
 #include "common/clock.h"
 #include "common/counters.h"
 #include "common/daemon.h"
+#include "common/handoff_chan.h"
 #include "common/log.h"
 #include "listener/listener.h"
 #include "policy/policy.h"
@@ -88,7 +92,7 @@ static int connect_channel(const char *path)
  * blocks our send within about a batch, and the listener gives the next
  * clients to another forwarder or keeps them in the backlog, instead of
  * stranding ~150 of them in that forwarder's queue. */
-#define CHANNEL_SNDBUF 8192	/* the kernel doubles it: 13 hand-offs in flight */
+#define CHANNEL_SNDBUF HANDOFF_CHANNEL_SNDBUF	/* the kernel doubles it: 13 hand-offs in flight */
 
 static void channel_limit(int fd)
 {
@@ -151,6 +155,15 @@ static int setup_fds(struct listener *l, const char *connect_path, unsigned n_co
 			}
 			if ((r = add_fd(l, fd, &l->quic.socks[l->quic.n_socks - 1], EPOLLIN)) < 0)
 				return r;
+		} else if (!strcmp(name, "control")) {
+			if (sd_is_socket(fd, AF_UNIX, SOCK_SEQPACKET, 0) <= 0 || l->ctl.fd >= 0) {
+				log_msg(LOG_ERR, "fd %d (%s) is not one SOCK_SEQPACKET socket", fd, name);
+				return -EINVAL;
+			}
+			l->ctl.type = LOBJ_CONTROL;
+			l->ctl.fd = fd;
+			if ((r = add_fd(l, fd, &l->ctl, EPOLLIN)) < 0)
+				return r;
 		} else if (!strcmp(name, "forward")) {
 			if (sd_is_socket(fd, AF_UNIX, SOCK_SEQPACKET, 0) <= 0 || l->disp.n_channels >= GH_MAX_FORWARDERS) {
 				log_msg(LOG_ERR, "fd %d (%s) is not a SOCK_SEQPACKET channel", fd, name);
@@ -191,6 +204,7 @@ static int setup_fds(struct listener *l, const char *connect_path, unsigned n_co
 		log_msg(LOG_ERR, "no forwarder channel (LISTEN_FDNAMES forward, or --connect)");
 		return -EINVAL;
 	}
+	l->disp.replaceable = l->ctl.fd >= 0;
 	return 0;
 }
 
@@ -222,6 +236,7 @@ static int setup(void *ctx, const struct gh_config *cfg)
 	if (lopts.connect_path && lopts.n_connect == 0)
 		lopts.n_connect = daemon_forwarders(cfg);
 	l->cfg = cfg;
+	l->ctl.fd = -1;
 	l->epfd = epoll_create1(EPOLL_CLOEXEC);
 	lconns_init(&l->conns, GH_MAX_INSPECTING);
 	if (lconn_limits_init(&l->conns, cfg) < 0)
@@ -251,6 +266,7 @@ static int setup(void *ctx, const struct gh_config *cfg)
 		struct lchannel *ch = &l->disp.channels[i];
 		const struct gh_load_src *cnt;
 		ch->load = load_receive_src(ch->fd, now < load_deadline ? (int)(load_deadline - now) : 0, &cnt);
+		ch->load_src = cnt;	/* the mapping's size, to unmap it whole */
 		n_loads += ch->load != NULL;
 		/* relays end in forwarders: one we cannot count would lift
 		 * source-connections for every client sent to it */
@@ -276,6 +292,7 @@ static int sandbox(void *ctx, const struct gh_config *cfg)
 		quic_fds[i] = l->quic.socks[i].fd;
 	po.quic_fds = quic_fds;
 	po.n_quic_fds = l->quic.n_socks;
+	po.ctl_fd = l->ctl.fd;
 	int r = policy_enter(POLICY_LISTENER, &po);
 
 	if (r == 0)
@@ -299,8 +316,73 @@ static void event(void *ctx, const struct epoll_event *ev)
 			lquic_ready(&l->quic, ev->data.ptr);
 	} else if (type == LOBJ_CHANNEL) {
 		dispatch_channel_event(&l->disp, &l->conns, ev->data.ptr, ev->events);
+	} else if (type == LOBJ_CONTROL) {
+		/* read at the round's end: a replacement reuses its slot, and a
+		 * stale event of the old channel later in this batch must not
+		 * end the new one */
+		l->ctl.ready = true;
 	} else {
 		inspect_conn(&l->insp, ev->data.ptr, (ev->events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR)) != 0);
+	}
+}
+
+/* Channels that died this round: their QUIC flows end. */
+static void channels_gone(struct listener *l)
+{
+	while (l->disp.gone) {
+		unsigned i = (unsigned)__builtin_ctzll(l->disp.gone);
+		l->disp.gone &= l->disp.gone - 1;
+		lquic_channel_gone(&l->quic, i);
+	}
+}
+
+/* A forwarder's replacement from the launcher: its channel takes the dead
+ * one's slot, with its load page mapped read-only (common/handoff_chan.h). */
+static void take_replacement(struct listener *l, unsigned slot, int fd, int page_fd, size_t page_size)
+{
+	const struct gh_load_src *cnt = NULL;
+	const struct gh_load *ld = page_fd >= 0 ? load_map(page_fd, page_size, &cnt) : NULL;
+	int r;
+
+	if (page_fd >= 0)
+		close(page_fd);
+	/* from the launcher, which made the socketpair: no fstat or
+	 * getsockopt to vet it here (the filter allows neither) */
+	if (l->draining)
+		r = -ESHUTDOWN;	/* a fresh listener comes anyway */
+	else
+		r = dispatch_replace(&l->disp, slot, fd, ld, cnt);
+	channels_gone(l);
+	if (r < 0) {
+		log_msg(LOG_WARNING, "replacement for forwarder channel %u refused: %s", slot + 1, strerror(-r));
+		load_unmap(ld, cnt);
+		close(fd);
+		return;
+	}
+	log_msg(LOG_INFO, "forwarder channel %u replaced by a new forwarder%s", slot + 1,
+		ld ? "" : " (no load page: round robin)");
+}
+
+static void control_read(struct listener *l)
+{
+	for (;;) {
+		unsigned slot;
+		int fd, page_fd;
+		size_t page_size;
+		int r = handoff_chan_recv(l->ctl.fd, &slot, &fd, &page_fd, &page_size);
+		if (r == 0)
+			return;
+		if (r == -EBADMSG)
+			continue;
+		if (r < 0) {
+			/* the launcher is gone (we get its SIGTERM too) */
+			epoll_ctl(l->epfd, EPOLL_CTL_DEL, l->ctl.fd, NULL);
+			close(l->ctl.fd);
+			l->ctl.fd = -1;
+			l->disp.replaceable = false;
+			return;
+		}
+		take_replacement(l, slot, fd, page_fd, page_size);
 	}
 }
 
@@ -308,6 +390,11 @@ static void after_round(void *ctx, uint64_t now)
 {
 	struct listener *l = ctx;
 
+	channels_gone(l);
+	if (l->ctl.ready) {
+		l->ctl.ready = false;
+		control_read(l);
+	}
 	expire(l, now);
 	dispatch_flush(&l->disp, &l->conns);
 	lquic_after_round(&l->quic, now);
@@ -362,6 +449,8 @@ static int teardown(void *ctx, bool stopped)
 	while ((c = lconn_first(&l->conns)))
 		lconn_free(&l->conns, c);
 	dispatch_close(&l->disp);
+	if (l->ctl.fd >= 0)
+		close(l->ctl.fd);
 	lconn_limits_free(&l->conns);
 	srcconn_free(&l->srcc);
 	lquic_teardown(&l->quic);

@@ -15,9 +15,11 @@ int lq_init(struct lqtable *t, unsigned max_flows, unsigned max_pending, unsigne
 		nb <<= 1;
 	t->buckets = calloc(nb, sizeof(*t->buckets));
 	t->cids = calloc(nb, sizeof(*t->cids));
-	if (!t->buckets || !t->cids) {
+	t->ids = calloc(nb, sizeof(*t->ids));
+	if (!t->buckets || !t->cids || !t->ids) {
 		free(t->buckets);
 		free(t->cids);
+		free(t->ids);
 		return -ENOMEM;
 	}
 	t->mask = nb - 1;
@@ -70,6 +72,20 @@ void lq_learn_cid(struct lqtable *t, struct lqflow *f, const uint8_t *cid, size_
 	f->cid_next = t->cids[s];
 	t->cids[s] = f;
 	t->cid_lens |= 1u << len;
+}
+
+/* ids are the listener's own, one after another: no hashing needed */
+static unsigned id_slot(const struct lqtable *t, uint64_t id)
+{
+	return (unsigned)id & t->mask;
+}
+
+struct lqflow *lq_find_id(struct lqtable *t, uint64_t id)
+{
+	for (struct lqflow *f = t->ids[id_slot(t, id)]; f; f = f->id_next)
+		if (f->id == id)
+			return f;
+	return NULL;
 }
 
 static void unlink_key(struct lqtable *t, struct lqflow *f)
@@ -191,6 +207,8 @@ void lq_activate(struct lqtable *t, struct lqflow *f, unsigned channel, uint64_t
 	f->active = true;
 	f->channel = (uint8_t)channel;
 	f->id = id;
+	f->id_next = t->ids[id_slot(t, id)];
+	t->ids[id_slot(t, id)] = f;
 	f->deadline_ms = deadline_ms;
 	dlist_append(&t->active, &f->link);
 }
@@ -205,6 +223,13 @@ void lq_touch(struct lqtable *t, struct lqflow *f, uint64_t deadline_ms)
 void lq_free(struct lqtable *t, struct lqflow *f)
 {
 	unlink_key(t, f);
+	if (f->active) {
+		struct lqflow **pp = &t->ids[id_slot(t, f->id)];
+		while (*pp && *pp != f)
+			pp = &(*pp)->id_next;
+		if (*pp)
+			*pp = f->id_next;
+	}
 	if (f->scid_len) {
 		struct lqflow **pp = &t->cids[cid_slot(t, f->scid, f->scid_len)];
 		while (*pp && *pp != f)
@@ -217,6 +242,21 @@ void lq_free(struct lqtable *t, struct lqflow *f)
 	dlist_remove(&f->wait);
 	t->n--;
 	free(f);
+}
+
+unsigned lq_free_channel(struct lqtable *t, unsigned channel)
+{
+	unsigned n = 0;
+	struct dlist *e = t->active.next;
+	while (e != &t->active) {
+		struct lqflow *f = dlist_entry(e, struct lqflow, link);
+		e = e->next;
+		if (f->channel == channel) {
+			lq_free(t, f);
+			n++;
+		}
+	}
+	return n;
 }
 
 struct lqflow *lq_first(struct dlist *list)
@@ -234,6 +274,8 @@ void lq_free_all(struct lqtable *t)
 		lq_free(t, f);
 	free(t->buckets);
 	free(t->cids);
+	free(t->ids);
 	t->buckets = NULL;
 	t->cids = NULL;
+	t->ids = NULL;
 }

@@ -66,6 +66,7 @@ struct lqflow {
 	uint8_t odcid[QUIC_CID_MAX];
 	uint8_t scid[QUIC_CID_MAX];
 	struct lqflow *cid_next;	/* chain in the CID table */
+	struct lqflow *id_next;		/* active: chain in the id table */
 	/* routed while every channel was full: in quic_rx's waiting list */
 	struct dlist wait;
 	bool waiting;
@@ -81,6 +82,7 @@ struct lqtable {
 	uint8_t hkey[16];
 	struct lqflow **cids;		/* by server CID; same size as buckets */
 	uint32_t cid_lens;		/* bit n: some server CID has n bytes */
+	struct lqflow **ids;		/* active flows by id; same size as buckets */
 };
 
 /* hkey: random (siphash key). -ENOMEM. */
@@ -105,9 +107,14 @@ void lq_free(struct lqtable *t, struct lqflow *f);
  * other than the original one is the server's CID; the first one is kept
  * (unless another flow holds it already). */
 void lq_learn_cid(struct lqtable *t, struct lqflow *f, const uint8_t *cid, size_t len);
+/* The active flow the forwarders know by id, or NULL. */
+struct lqflow *lq_find_id(struct lqtable *t, uint64_t id);
 /* The active flow whose server CID is the first len bytes of cid. */
 struct lqflow *lq_find_cid(struct lqtable *t, const uint8_t *cid, size_t len);
 /* The flow's client moved (NAT rebinding): it is found by k from now on. */
 void lq_rekey(struct lqtable *t, struct lqflow *f, const struct lqkey *k);
+/* Forwarder channel `channel` is gone: forget every active flow it held
+ * (their datagrams are then dropped like any unknown one). How many. */
+unsigned lq_free_channel(struct lqtable *t, unsigned channel);
 /* The flow whose deadline comes first in a list, or NULL. */
 struct lqflow *lq_first(struct dlist *list);

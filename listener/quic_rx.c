@@ -409,6 +409,8 @@ static void datagram(struct lquic *q, const struct lqsock *s, const struct socka
 	}
 }
 
+static void forget_ended(struct lquic *q);
+
 void lquic_ready(struct lquic *q, struct lqsock *s)
 {
 	struct mmsghdr mm[LQ_RX_BATCH];
@@ -419,6 +421,8 @@ void lquic_ready(struct lquic *q, struct lqsock *s)
 		struct cmsghdr align;
 	} ctl[LQ_RX_BATCH];
 
+	/* before the datagrams: a retry must not reach a flow that ended */
+	forget_ended(q);
 	for (unsigned round = 0; round < LQ_RX_ROUNDS; round++) {
 		for (unsigned i = 0; i < LQ_RX_BATCH; i++) {
 			iov[i].iov_base = q->rx[i];
@@ -450,12 +454,37 @@ void lquic_ready(struct lquic *q, struct lqsock *s)
 	}
 }
 
+/* Flows each forwarder ended (its load page's ring): forgotten here, so
+ * a client's next Initial starts a new flow. Only a flow given to that
+ * forwarder; at most the ring's size per round. */
+static void forget_ended(struct lquic *q)
+{
+	for (unsigned ci = 0; ci < q->disp->n_channels; ci++) {
+		struct lchannel *ch = &q->disp->channels[ci];
+		if (ch->dead || !ch->load)
+			continue;
+		uint32_t head = atomic_load_explicit(&ch->load->ended_head, memory_order_acquire);
+		if (head - ch->ended_seen > LOAD_ENDED_N)
+			ch->ended_seen = head - LOAD_ENDED_N;	/* lapped: the older ones expire on idle */
+		for (; ch->ended_seen != head; ch->ended_seen++) {
+			uint64_t id = atomic_load_explicit(&ch->load->ended[ch->ended_seen % LOAD_ENDED_N],
+							   memory_order_relaxed);
+			struct lqflow *f = lq_find_id(&q->t, id);
+			if (f && f->channel == ci) {
+				q->stats.ended++;
+				lq_free(&q->t, f);
+			}
+		}
+	}
+}
+
 void lquic_after_round(struct lquic *q, uint64_t now)
 {
 	struct lqflow *f;
 
 	if (!q->n_socks)
 		return;
+	forget_ended(q);
 	/* routed flows that found every channel full, oldest first */
 	while (!dlist_empty(&q->waiting))
 		if (hand_off(q, dlist_entry(q->waiting.next, struct lqflow, wait), now))
@@ -470,6 +499,22 @@ void lquic_after_round(struct lquic *q, uint64_t now)
 	/* the forwarder ends the flow and logs it; here it is only forgotten */
 	while ((f = lq_first(&q->t.active)) && f->deadline_ms <= now)
 		lq_free(&q->t, f);
+}
+
+void lquic_channel_gone(struct lquic *q, unsigned ci)
+{
+	if (!q->n_socks || ci >= GH_MAX_FORWARDERS)
+		return;
+	/* its forwarder held their server sockets: they cannot go on
+	 * elsewhere, and a datagram sent on would only reach a stranger */
+	unsigned n = lq_free_channel(&q->t, ci);
+	if (q->out[ci]) {
+		q->stats.dropped += handoff_quic_count(q->out[ci]);
+		handoff_quic_data(q->out[ci]);
+	}
+	q->stats.lost += n;
+	if (n)
+		log_msg(LOG_WARNING, "forwarder channel %u lost: its %u QUIC flow%s ended", ci + 1, n, n == 1 ? "" : "s");
 }
 
 uint64_t lquic_deadline(struct lquic *q)

@@ -20,6 +20,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include "common/handoff.h"
+#include "common/handoff_chan.h"
 #include "router/config.h"
 #include "router/gh_limits.h"
 #include "listener/dispatch.h"
@@ -36,7 +37,7 @@
 #define LQ_MAX_PER_PREFIX 256u
 /* the channels' send buffer when QUIC is on (main.c's CHANNEL_SNDBUF
  * is sized for fd hand-offs only) */
-#define LQ_CHANNEL_SNDBUF (256 * 1024)
+#define LQ_CHANNEL_SNDBUF HANDOFF_CHANNEL_SNDBUF_QUIC
 
 struct lqsock {
 	uint8_t type;		/* LOBJ_QUIC */
@@ -47,6 +48,8 @@ struct lqsock {
 
 struct lqstats {
 	uint64_t datagrams, dropped, flows, rejected, timeouts, moves, evicted;
+	uint64_t lost;		/* active flows whose forwarder died */
+	uint64_t ended;		/* active flows their forwarder said it ended */
 };
 
 struct lquic {
@@ -75,4 +78,7 @@ void lquic_ready(struct lquic *q, struct lqsock *s);
 /* End of round: send the DATA messages; expire flows. */
 void lquic_after_round(struct lquic *q, uint64_t now_ms);
 uint64_t lquic_deadline(struct lquic *q);
+/* Forwarder channel ci died: its flows end here too (forgotten, so later
+ * datagrams are dropped as unknown), and its unsent DATA is dropped. */
+void lquic_channel_gone(struct lquic *q, unsigned ci);
 void lquic_teardown(struct lquic *q);

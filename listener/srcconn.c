@@ -112,6 +112,8 @@ static void sync_taken(struct srcconn *s)
 {
 	for (unsigned i = 0; i < s->n; i++) {
 		struct srcconn_chan *ch = &s->ch[i];
+		if (!ch->load)
+			continue;	/* gone */
 		uint32_t taken = atomic_load_explicit(&ch->load->taken, memory_order_acquire);
 		while (ch->head != ch->tail && (int32_t)(taken - ch->head) > 0)
 			release(s, &ch->ring[ch->head++ % SRCCONN_RING]);
@@ -126,7 +128,7 @@ static uint32_t held(struct srcconn *s, int family, const uint8_t *addr, uint32_
 	uint64_t sum = local_held(s, mine, site_rows);
 	for (unsigned i = 0; i < s->n; i++) {
 		struct srcbucket b;
-		if (srcbucket_of(s->ch[i].key, 32, s->v6_prefix, family, addr, site, &b) == 0)
+		if (s->ch[i].cnt && srcbucket_of(s->ch[i].key, 32, s->v6_prefix, family, addr, site, &b) == 0)
 			sum += load_src_held(s->ch[i].cnt, &b, site_rows);
 	}
 	return sum > UINT32_MAX ? UINT32_MAX : (uint32_t)sum;
@@ -196,4 +198,23 @@ void srcconn_channel_gone(struct srcconn *s, unsigned chan)
 	struct srcconn_chan *ch = &s->ch[chan];
 	while (ch->head != ch->tail)
 		release(s, &ch->ring[ch->head++ % SRCCONN_RING]);
+	/* its page is unmapped next (dispatch.c): its relays ended with it */
+	ch->load = NULL;
+	ch->cnt = NULL;
+}
+
+int srcconn_channel_back(struct srcconn *s, unsigned chan, const struct gh_load *ld, const struct gh_load_src *cnt)
+{
+	if (!s->on)
+		return 0;
+	if (chan >= s->n)
+		return -EINVAL;
+	if (!ld || !cnt)
+		return -EPROTO;
+	struct srcconn_chan *ch = &s->ch[chan];
+	ch->load = ld;
+	ch->cnt = cnt;
+	memcpy(ch->key, ld->src_key, sizeof(ch->key));
+	ch->head = ch->tail = 0;
+	return 0;
 }

@@ -90,8 +90,13 @@ enum srcconn_verdict srcconn_admit(struct srcconn *s, const struct sockaddr_in6 
 void srcconn_sent(struct srcconn *s, unsigned chan, const struct srcconn_ticket *t);
 /* t's hand-off will never be sent (the client is gone). */
 void srcconn_drop(struct srcconn *s, struct srcconn_ticket *t);
-/* Channel chan is gone: what was in flight on it is let go. */
+/* Channel chan is gone: what was in flight on it is let go, and its
+ * forwarder's page is no longer read (the caller unmaps it). */
 void srcconn_channel_gone(struct srcconn *s, unsigned chan);
+/* Channel chan, gone, runs again with a new forwarder's page and counts
+ * (a replacement under `gatehouse run`). -EPROTO without counts, as
+ * srcconn_add_channel. */
+int srcconn_channel_back(struct srcconn *s, unsigned chan, const struct gh_load *ld, const struct gh_load_src *cnt);
 
 /* What the source of peer holds now, over every forwarder and in flight
  * (site GH_NO_SITE: the global figure). For the decision and for tests. */

@@ -39,6 +39,9 @@ struct policy_opts {
 	 * these fds only); the forwarder sends on them and may not read them */
 	const int *quic_fds;
 	unsigned n_quic_fds;
+	/* the listener under `gatehouse run`: the launcher's control socket,
+	 * on which it may recvmmsg replacement channels (-1 or 0: none) */
+	int ctl_fd;
 };
 
 /* Returns 0, or a negative errno after logging what failed. Never returns
@@ -54,6 +57,9 @@ int policy_seccomp_load_health(bool allow_ipv4, int serve_fd);
 int policy_seccomp_load_bind(enum policy_proc proc, bool allow_ipv4, bool allow_source_bind);
 /* The same with QUIC sockets (policy_opts.quic_fds). */
 int policy_seccomp_load_quic(enum policy_proc proc, bool allow_ipv4, const int *quic_fds, unsigned n_quic_fds);
+/* The listener's filter with its QUIC sockets and its launcher's control
+ * socket (ctl_fd < 0: none). */
+int policy_seccomp_load_listener(const int *quic_fds, unsigned n_quic_fds, int ctl_fd);
 /* Both: every option of the forwarder's filter. */
 int policy_seccomp_load_full(enum policy_proc proc, bool allow_ipv4, bool allow_source_bind, const int *quic_fds,
 			     unsigned n_quic_fds);

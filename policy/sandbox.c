@@ -178,9 +178,13 @@ int policy_enter(enum policy_proc proc, const struct policy_opts *o)
 	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
 		return log_errno(-errno, "sandbox: no_new_privs");
 	/* libseccomp returns -errno and leaves errno as it finds it */
-	if ((r = proc == POLICY_HEALTH ? policy_seccomp_load_health(o->allow_ipv4, o->serve_fd)
-				       : policy_seccomp_load_full(proc, o->allow_ipv4, o->allow_source_bind, o->quic_fds,
-								  o->n_quic_fds)) < 0)
+	if (proc == POLICY_HEALTH)
+		r = policy_seccomp_load_health(o->allow_ipv4, o->serve_fd);
+	else if (proc == POLICY_LISTENER)
+		r = policy_seccomp_load_listener(o->quic_fds, o->n_quic_fds, o->ctl_fd > 0 ? o->ctl_fd : -1);
+	else
+		r = policy_seccomp_load_full(proc, o->allow_ipv4, o->allow_source_bind, o->quic_fds, o->n_quic_fds);
+	if (r < 0)
 		return log_errno(r, "sandbox: seccomp");
 	return 0;
 }

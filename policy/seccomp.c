@@ -178,7 +178,7 @@ static int add_socket_rules(scmp_filter_ctx ctx, int family, int type)
 }
 
 static int seccomp_load_rows(enum policy_proc proc, bool allow_ipv4, bool allow_source_bind, const int *quic_fds,
-			     unsigned n_quic_fds, int serve_fd);
+			     unsigned n_quic_fds, int serve_fd, int ctl_fd);
 
 /* `source-prefix` (forwarder/srcaddr.c): a backend socket bound to the
  * client's address. seccomp sees registers, not the sockaddr, nor which
@@ -215,17 +215,22 @@ int policy_seccomp_load_quic(enum policy_proc proc, bool allow_ipv4, const int *
 int policy_seccomp_load_full(enum policy_proc proc, bool allow_ipv4, bool allow_source_bind, const int *quic_fds,
 			     unsigned n_quic_fds)
 {
-	return seccomp_load_rows(proc, allow_ipv4, allow_source_bind, quic_fds, n_quic_fds, -1);
+	return seccomp_load_rows(proc, allow_ipv4, allow_source_bind, quic_fds, n_quic_fds, -1, -1);
+}
+
+int policy_seccomp_load_listener(const int *quic_fds, unsigned n_quic_fds, int ctl_fd)
+{
+	return seccomp_load_rows(POLICY_LISTENER, false, false, quic_fds, n_quic_fds, -1, ctl_fd);
 }
 
 /* the checker has no source bind and no QUIC socket: it dials TCP only */
 int policy_seccomp_load_health(bool allow_ipv4, int serve_fd)
 {
-	return seccomp_load_rows(POLICY_HEALTH, allow_ipv4, false, NULL, 0, serve_fd);
+	return seccomp_load_rows(POLICY_HEALTH, allow_ipv4, false, NULL, 0, serve_fd, -1);
 }
 
 static int seccomp_load_rows(enum policy_proc proc, bool allow_ipv4, bool allow_source_bind, const int *quic_fds,
-			     unsigned n_quic_fds, int serve_fd)
+			     unsigned n_quic_fds, int serve_fd, int ctl_fd)
 {
 	uint32_t kill = SCMP_ACT_KILL_PROCESS;
 	int r, lo = -1, hi = -1;
@@ -261,6 +266,15 @@ static int seccomp_load_rows(enum policy_proc proc, bool allow_ipv4, bool allow_
 	for (unsigned i = 0; r >= 0 && proc == POLICY_LISTENER && i < n_quic_fds; i++)
 		r = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(recvmmsg), 1,
 				     SCMP_A0(SCMP_CMP_EQ, (scmp_datum_t)quic_fds[i]));
+	/* under `gatehouse run`: a replacement forwarder's channel (and its
+	 * load page's memfd) from the launcher, SCM_RIGHTS on the control
+	 * socket (common/handoff_chan.h). That fd only: a channel's messages
+	 * are still read with recv() alone, which takes no fd. The page is
+	 * mapped by the common mmap row (no PROT_EXEC); its seals refuse a
+	 * writable shared mapping, and no row allows mprotect. */
+	if (r >= 0 && proc == POLICY_LISTENER && ctl_fd >= 0)
+		r = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(recvmmsg), 1,
+				     SCMP_A0(SCMP_CMP_EQ, (scmp_datum_t)ctl_fd));
 	if (r >= 0 && (proc == POLICY_FORWARDER || proc == POLICY_HEALTH)) {
 		if (proc == POLICY_FORWARDER)
 			r = add_rows_but(ctx, forwarder_rows, sizeof(forwarder_rows) / sizeof(forwarder_rows[0]), lo, hi);

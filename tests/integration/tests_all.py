@@ -887,6 +887,11 @@ def forwarder_pids(g):
 
 @test()
 def test_forwarder_killed(t):
+    """A SIGKILLed forwarder ends its own relays only: the listener goes on
+    (same pid, no new generation), the launcher starts a forwarder in the
+    dead one's place and hands the listener its channel, the surviving
+    forwarder's relays carry on, and new clients are served, the
+    replacement (the emptier one) taking them."""
     eb = t.backend("kill-echo", "echo")
     hp = free_port()
     g = t.gatehouse("\n".join([
@@ -894,6 +899,7 @@ def test_forwarder_killed(t):
         "site k.example", "    http " + eb.addr, ""]), forwarders=2)
     fwd = forwarder_pids(g)
     check_eq(len(fwd), 2, "forwarder processes with --forwarders 2 (children: %r)" % g.children())
+    lst = listener_pids(g)
 
     def open_relay(i):
         s = connect(hp, timeout=5)
@@ -919,31 +925,36 @@ def test_forwarder_killed(t):
         data, how = recv_all(relays[i], 5)
         check(how in ("eof", "reset") and data == b"", "relay %d of the killed forwarder: %s %r" % (i, how, data))
     g.wait_log(r"forwarder %d killed by signal 9" % victim)
-    g.wait_log(r"starting a new listener generation")
+    m = g.wait_log(r"forwarder channel \d+: started forwarder (\d+) in its place")
+    new = int(m[0])
+    g.wait_log(r"gatehouse-listener\[%d\]: forwarder channel \d+ replaced by a new forwarder" % lst[0])
     for i in kept:
         msg = b"still alive %d\n" % i
         relays[i].sendall(msg)
         check_eq(recv_exact(relays[i], len(msg)), msg, "relay %d of the surviving forwarder after the kill" % i)
-    new = wait_for(lambda: (lambda n: n if len(n) == 2 else None)([p for p in forwarder_pids(g) if p not in fwd]),
-                   5, "two new forwarders")
+    survivor = [p for p in fwd if p != victim][0]
+    check_eq(sorted(forwarder_pids(g)), sorted([survivor, new]), "forwarders: the survivor and the replacement")
     for i in range(3):
         s = open_relay(100 + i)
         s.close()
-    # new clients went to the new generation, not to the survivor
-    g.wait_log(r"gatehouse-forwarder\[(%d|%d)\]: \[::1\]:\d+ http k\.example -> k\.example .* ok$" % tuple(new),
+    # the new clients were served, the replacement (holding nothing) taking them
+    g.wait_log(r"gatehouse-forwarder\[(%d|%d)\]: \[::1\]:\d+ http k\.example -> k\.example .* ok$" % (survivor, new),
                count=3)
-    # READY=1 is said once, not again for the new generation
+    check(re.search(r"gatehouse-forwarder\[%d\]: \[::1\]:\d+ http k\.example -> .* ok$" % new, g.log(), re.M),
+          "no client went to the replacement forwarder %d" % new)
+    # READY=1 is said once; the listener is the same, no new generation
     r, _, _ = select.select([g.notify], [], [], 0.3)
-    check(not r, "a second notify message after the new generation: %r" % (g.notify.recv(4096) if r else b""))
+    check(not r, "a second notify message after the replacement: %r" % (g.notify.recv(4096) if r else b""))
+    check_eq(listener_pids(g), lst, "listener after a forwarder was killed")
+    check("starting a new listener generation" not in g.log(), "a new generation started for one dead forwarder")
     for i in kept:
         msg = b"again %d\n" % i
         relays[i].sendall(msg)
-        check_eq(recv_exact(relays[i], len(msg)), msg, "relay %d after the new generation served clients" % i)
+        check_eq(recv_exact(relays[i], len(msg)), msg, "relay %d after the replacement served clients" % i)
         relays[i].close()
     for s in relays:
         s.close()
-    survivor = [p for p in fwd if p != victim][0]
-    wait_for(lambda: not gh.pid_alive(survivor), 5, "the old generation's forwarder %d to exit after its relays" % survivor)
+    check(gh.pid_alive(survivor), "the surviving forwarder (still this generation's) exited")
 
 
 def listener_pids(g):
@@ -1479,8 +1490,9 @@ def test_launcher_gives_up(t):
 
 @test()
 def test_reload_refused_then_restart(t):
-    """A refused reload keeps the running configuration, also for the
-    generation started after a crash."""
+    """A refused reload keeps the running configuration, also for a
+    forwarder started in a dead one's place and for the generation started
+    after a listener crash."""
     a = t.backend("rr-http", "http")
     hp = free_port()
     g = t.gatehouse("\n".join(["listen http [::1]:%d" % hp, "listen tls [::1]:%d" % free_port(),
@@ -1491,20 +1503,34 @@ def test_reload_refused_then_restart(t):
     os.kill(g.proc.pid, signal.SIGHUP)
     g.wait_log(r"has errors, keeping the running configuration")
     check_eq(http_get(hp, "a.example")[2], b"rr-http /\n", "answer after the refused reload")
+
+    def answers(what, n=4):
+        try:
+            for i in range(n):
+                st, h, body, raw = http_get(hp, "a.example", "/after%d" % i)
+                check_eq((st, body), (200, b"rr-http /after%d\n" % i), "answer after %s" % what)
+        except (TestFailure, OSError) as e:
+            raise TestFailure("%s; log tail:\n%s" % (e, "\n".join(g.log().splitlines()[-6:])))
+
     old = forwarder_pids(g)
     os.kill(old[0], signal.SIGKILL)
-    g.wait_log(r"starting a new listener generation")
-    wait_for(lambda: len([p for p in forwarder_pids(g) if p not in old]) == 2 or g.proc.poll() is not None,
-             10, "two new forwarders")
+    new = int(g.wait_log(r"started forwarder (\d+) in its place")[0])
+    g.wait_log(r"forwarder channel \d+ replaced by a new forwarder")
     check(g.proc.poll() is None, "gatehouse run exited (%s) after a forwarder crash that followed a refused "
           "reload; log tail:\n%s" % (g.proc.returncode, g.log()[-700:]))
-    try:
-        for i in range(4):
-            st, h, body, raw = http_get(hp, "a.example", "/after%d" % i)
-            check_eq((st, body), (200, b"rr-http /after%d\n" % i),
-                     "answer after a forwarder crash that followed a refused reload")
-    except (TestFailure, OSError) as e:
-        raise TestFailure("%s; log tail:\n%s" % (e, "\n".join(g.log().splitlines()[-6:])))
+    answers("a forwarder crash that followed a refused reload", 8)
+    # both forwarders took clients (ties go round robin), the replacement too
+    g.wait_log(r"gatehouse-forwarder\[%d\]: .* a\.example .* ok$" % new)
+    lst = listener_pids(g)
+    for p in lst:
+        os.kill(p, signal.SIGKILL)
+    g.wait_log(r"starting a new listener generation")
+    both = old + [new]
+    wait_for(lambda: len([p for p in forwarder_pids(g) if p not in both]) == 2 or g.proc.poll() is not None,
+             10, "two new forwarders")
+    check(g.proc.poll() is None, "gatehouse run exited (%s) after a listener crash that followed a refused "
+          "reload; log tail:\n%s" % (g.proc.returncode, g.log()[-700:]))
+    answers("a listener crash that followed a refused reload")
 
 
 # ====================================================================== sandbox under gatehouse run

@@ -296,12 +296,12 @@ class UdpEcho:
     answer from another flow's. Counts the source ports it saw: one per
     flow, since the forwarder gives each flow its own socket."""
 
-    def __init__(self, t):
+    def __init__(self, t, port=0):
         import threading
         self.sock = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
         # a burst of 1 000 flows' first datagrams must not overflow it
         self.sock.setsockopt(socket.SOL_SOCKET, 33, 16 << 20)  # SO_RCVBUFFORCE (root)
-        self.sock.bind(("::1", 0))
+        self.sock.bind(("::1", port))
         self.sock.settimeout(0.2)
         self.port = self.sock.getsockname()[1]
         self.addr = "[::1]:%d" % self.port
@@ -530,3 +530,133 @@ def test_quic_socket_activate(t):
             check_eq(data, text, "%s via %s under socket activation (%s; log %s)"
                      % (name, addr, out[-200:], open(logpath).read()[-600:]))
     check(la.poll() is None, "the listener is still running: %s" % open(logpath).read()[-1000:])
+
+
+def _udp_inodes_to(port):
+    """Inodes of the UDP sockets connected to port (any address)."""
+    out = set()
+    for path in ("/proc/net/udp6", "/proc/net/udp"):
+        with open(path) as f:
+            for line in f.readlines()[1:]:
+                fields = line.split()
+                if int(fields[2].rsplit(":", 1)[1], 16) == port:
+                    out.add(int(fields[9]))
+    return out
+
+
+def _flows_on(pid, port):
+    """How many QUIC flows forwarder pid holds to a server on port: one
+    connected UDP socket each (quic_relay.c)."""
+    return len(gh.pid_socket_inodes(pid) & _udp_inodes_to(port))
+
+
+def _gtlsclient_start(t, addr, port, name, path, tag, extra=()):
+    """gtlsclient in the background (as gtlsclient() above); returns the
+    process and where its download lands."""
+    dl = os.path.join(t.tmp, "dl-" + tag)
+    shutil.rmtree(dl, ignore_errors=True)
+    os.makedirs(dl)
+    hosts = _hosts(t, addr)
+    cmd = ("mount --bind %s /etc/hosts && exec gtlsclient -q --exit-on-all-streams-close --download=%s %s %s %d "
+           "https://%s:%d/%s" % (hosts, dl, " ".join(extra), name, port, name, port, path))
+    out = open(os.path.join(t.tmp, "gtlsclient-%s.log" % tag), "wb")
+    t.defer(out.close)
+    p = subprocess.Popen(["unshare", "-m", "sh", "-c", cmd], stdin=subprocess.DEVNULL, stdout=out,
+                         stderr=subprocess.STDOUT)
+
+    def stop():
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+    t.defer(stop)
+    return p, os.path.join(dl, os.path.basename(path))
+
+
+@test(timeout=180)
+def test_quic_killed_forwarder(t):
+    """Issue #14: a killed forwarder ends only its own flows. Two HTTP/3
+    downloads of the same 48 MiB file, one on each of two forwarders
+    (least-loaded hand-off: the second flow goes to the forwarder without
+    one), each client holding its request back 2 s after the handshake
+    (--delay-stream), so both flows are established in their forwarders
+    when one forwarder is SIGKILLed. The listener lives on (same pid) and
+    forgets the dead forwarder's flow only: the other download arrives
+    sha256-identical, the killed one's gets nothing; the launcher has
+    started a forwarder in the dead one's place and a new flow works."""
+    import signal
+    if not _have_ngtcp2():
+        check(False, "gtlsserver/gtlsclient missing: apt-get install ngtcp2-server ngtcp2-client")
+    key, cert = _cert(t)
+    big = os.urandom(48 << 20)
+    a = QuicServer(t, "a", {"index.html": b"site A\n", "big": big}, key, cert)
+    port = free_udp_port()
+    # the flows stay quiet while the clients hold their requests back
+    g = _gatehouse(t, port, {"a.test": a}, idle="6s")
+    fwd = gh.daemon_pids(g, "gatehouse-forw")
+    check_eq(len(fwd), 2, "forwarders")
+    lst = gh.daemon_pids(g, "gatehouse-list")
+    hold = ["--delay-stream=2s", "--timeout=4s"]
+
+    pa, got_a = _gtlsclient_start(t, "127.0.0.1", port, "a.test", "big", "a", hold)
+    x = wait_for(lambda: [p for p in fwd if _flows_on(p, a.port) == 1], 5, "the first flow in a forwarder")[0]
+    pb, got_b = _gtlsclient_start(t, "::1", port, "a.test", "big", "b", hold)
+    y = wait_for(lambda: [p for p in fwd if p != x and _flows_on(p, a.port) == 1], 5,
+                 "the second flow in the other forwarder (flows: %r)"
+                 % {p: _flows_on(p, a.port) for p in fwd})[0]
+    os.kill(x, signal.SIGKILL)
+    g.wait_log(r"forwarder %d killed by signal 9" % x)
+    new = int(g.wait_log(r"forwarder channel \d+: started forwarder (\d+) in its place")[0])
+    g.wait_log(r"gatehouse-listener\[%d\]: forwarder channel \d+ lost: its 1 QUIC flow ended" % lst[0])
+
+    rb = pb.wait(60)
+    data = open(got_b, "rb").read() if os.path.exists(got_b) else None
+    check(data is not None, "the surviving forwarder's download: nothing arrived (gtlsclient exit %d)" % rb)
+    check_eq(hashlib.sha256(data).hexdigest(), hashlib.sha256(big).hexdigest(),
+             "sha256 of the surviving forwarder's download (%d bytes)" % len(data))
+    pa.wait(60)
+    lost = open(got_a, "rb").read() if os.path.exists(got_a) else b""
+    check(len(lost) < len(big), "the killed forwarder's download completed (%d bytes)" % len(lost))
+    g.wait_log(r"gatehouse-forwarder\[%d\]: \[::1\]:\d+ quic a\.test -> a\.test \[::1\]:%d .* ok" % (y, a.port),
+               timeout=15)
+
+    # the same listener, and a new flow is served (the replacement, holding
+    # nothing, is the emptier forwarder)
+    check_eq(gh.daemon_pids(g, "gatehouse-list"), lst, "listener after the kill")
+    check_eq(sorted(gh.daemon_pids(g, "gatehouse-forw")), sorted([y, new]), "the survivor and the replacement")
+    check("starting a new listener generation" not in g.log(), "a new generation for one dead forwarder")
+    data, _, out = gtlsclient(t, "127.0.0.1", port, "a.test", "index.html", extra=["--timeout=5s"])
+    check_eq(data, b"site A\n", "a new flow after the kill (%s)" % out[-300:])
+    g.wait_log(r"gatehouse-forwarder\[(%d|%d)\]: 127\.0\.0\.1:\d+ quic a\.test -> a\.test .* ok" % (y, new),
+               timeout=15)
+
+
+@test(timeout=60)
+def test_quic_ended_flow_forgotten(t):
+    """A flow its forwarder ended (here: its only server refused, ICMP port
+    unreachable) is forgotten by the listener at once, through the
+    forwarder's load page (the ring of ended flow ids, read-only to the
+    listener): the client's next Initial from the same address and port is
+    routed afresh and reaches the server that has come up meanwhile,
+    instead of going to the dead flow until quic-idle-timeout (30 s here)."""
+    import quic_wire
+    dead = free_udp_port()
+    port = free_udp_port()
+    lines = ["listen http [::1]:%d" % gh.free_port(), "listen tls [::1]:%d" % gh.free_port(),
+             "listen quic [::]:%d" % port, "quic-idle-timeout 30s",
+             "site a.test", "    quic [::1]:%d" % dead]
+    g = gh.Gatehouse(t, "\n".join(lines) + "\n", forwarders=1)
+    hello = gh.records_to_handshake(gh.client_hello("a.test"))
+    c = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    c.setblocking(False)
+    t.defer(c.close)
+    c.bind(("127.0.0.1", 0))
+    pkt, dcid = quic_wire.hello_initial(hello)
+    c.sendto(pkt, ("127.0.0.1", port))
+    g.wait_log(r"127\.0\.0\.1:%d quic a\.test -> a\.test .* connect_failed" % c.getsockname()[1], timeout=10)
+    echo = UdpEcho(t, dead)
+    pkt, dcid = quic_wire.hello_initial(hello)
+    c.sendto(pkt, ("127.0.0.1", port))
+    got = _await_echoes([c], {c: b"echo" + dcid}, 5)
+    check(len(got) == 1, "the retry after a refused flow reached the server that came up (log tail: %s)"
+          % g.log()[-600:])
+    check(len(echo.ports) == 1, "one server socket for the retry")

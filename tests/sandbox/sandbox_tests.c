@@ -28,6 +28,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 #include "common/counters.h"
+#include "common/handoff_chan.h"
 #include "common/load.h"
 #include "common/log.h"
 #include "policy/policy.h"
@@ -693,6 +694,141 @@ START_TEST(load_page_read_only_for_the_listener)
 }
 END_TEST
 
+/* --- a replacement forwarder's channel, from `gatehouse run` to its
+ * sandboxed listener over the control socket (common/handoff_chan.h):
+ * the listener may recvmmsg on that one fd (and its QUIC sockets), map
+ * the page it brings read-only and nothing more. A fake launcher here:
+ * the test process vets a real forwarder page and passes it. --- */
+static int ctl_pair[2] = { -1, -1 }, ctl_other = -1;
+static bool ctl_row;	/* load the filter with the control fd */
+
+static int under_ctl(action_fn fn)
+{
+	pid_t pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		if (policy_seccomp_load_listener(NULL, 0, ctl_row ? ctl_pair[1] : -1) < 0)
+			_exit(99);
+		_exit(fn() == 0 ? 0 : 1);
+	}
+	int st;
+	ck_assert_int_eq(waitpid(pid, &st, 0), pid);
+	return st;
+}
+
+static void ctl_expect(action_fn fn, bool killed, const char *what)
+{
+	int st = under_ctl(fn);
+	if (killed)
+		ck_assert_msg(WIFSIGNALED(st) && WTERMSIG(st) == SIGSYS, "%s: not killed by SIGSYS (status %#x)",
+			      what, st);
+	else
+		ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0, "%s: failed under the policy (status %#x)",
+			      what, st);
+}
+
+/* a launcher's message: a channel and a sealed page, as run_replace.c sends */
+static void ctl_send_one(void)
+{
+	int ch[2], cfd[2];
+	size_t size = 0;
+	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_SEQPACKET, 0, ch), 0);
+	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_SEQPACKET, 0, cfd), 0);
+	struct gh_load *mine = load_publish(ch[0], 7);
+	ck_assert_ptr_nonnull(mine);
+	int page = load_receive_fd(ch[1], 1000, &size);
+	ck_assert_int_ge(page, 0);
+	ck_assert_int_eq(handoff_chan_send(ctl_pair[0], 3, cfd[0], page, size), 0);
+	munmap(mine, size);
+	close(page);
+	close(ch[0]);
+	close(ch[1]);
+	close(cfd[0]);
+	close(cfd[1]);
+}
+
+static int ctl_take(void)
+{
+	unsigned slot;
+	int cfd, page;
+	size_t size;
+	if (handoff_chan_recv(ctl_pair[1], &slot, &cfd, &page, &size) != 1 || slot != 3 || cfd < 0 || page < 0)
+		return 1;
+	const struct gh_load_src *src;
+	const struct gh_load *ld = load_map(page, size, &src);
+	if (!ld || ld->magic != LOAD_MAGIC || ld->max_relays != 7)
+		return 1;
+	/* the page's seals refuse a writable shared mapping (EPERM, not a
+	 * filter row): the listener cannot write what the forwarder reads */
+	void *w = (void *)syscall(SYS_mmap, 0L, (long)size, (long)(PROT_READ | PROT_WRITE), (long)MAP_SHARED,
+				  (long)page, 0L);
+	if (w != MAP_FAILED || errno != EPERM)
+		return 1;
+	load_unmap(ld, src);
+	return 0;
+}
+
+static int ctl_take_then_exec_map(void)
+{
+	unsigned slot;
+	int cfd, page;
+	size_t size;
+	if (handoff_chan_recv(ctl_pair[1], &slot, &cfd, &page, &size) != 1)
+		return 1;
+	syscall(SYS_mmap, 0L, (long)size, (long)(PROT_READ | PROT_EXEC), (long)MAP_SHARED, (long)page, 0L);
+	return 0;
+}
+
+static int ctl_recvmsg(void)
+{
+	char b[64];
+	struct iovec iov = { .iov_base = b, .iov_len = sizeof(b) };
+	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
+	syscall(SYS_recvmsg, ctl_pair[1], P(&mh), (long)MSG_DONTWAIT);
+	return 0;
+}
+
+static int ctl_recvmmsg(void)
+{
+	struct mmsghdr mm = { .msg_hdr = one_msg };
+	return syscall(SYS_recvmmsg, ctl_pair[1], P(&mm), 1L, (long)MSG_DONTWAIT, 0L) < 0 && errno != EAGAIN;
+}
+
+static int other_fd_recvmmsg(void)
+{
+	struct mmsghdr mm = { .msg_hdr = one_msg };
+	syscall(SYS_recvmmsg, ctl_other, P(&mm), 1L, (long)MSG_DONTWAIT, 0L);
+	return 0;
+}
+
+START_TEST(listener_control_socket)
+{
+	int other[2];
+	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_SEQPACKET, 0, ctl_pair), 0);
+	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_SEQPACKET, 0, other), 0);
+	ctl_other = other[1];
+
+	ctl_row = true;
+	/* a channel and its page come through, and map read-only only */
+	ctl_send_one();
+	ctl_expect(ctl_take, false, "listener: take a replacement channel and map its page");
+	ctl_send_one();
+	ctl_expect(ctl_take_then_exec_map, true, "listener: an executable mapping of the page");
+	/* that fd and that call only: no recvmsg on it, no recvmmsg on
+	 * another socket (a channel) */
+	ctl_expect(ctl_recvmsg, true, "listener: recvmsg on the control socket");
+	ctl_expect(ctl_recvmmsg, false, "listener: recvmmsg on the control socket");
+	ctl_expect(other_fd_recvmmsg, true, "listener: recvmmsg on a socket that is not the control one");
+	/* without a control socket (systemd) no recvmmsg at all but QUIC's */
+	ctl_row = false;
+	ctl_expect(ctl_recvmmsg, true, "listener without a control socket: recvmmsg on it");
+	close(ctl_pair[0]);
+	close(ctl_pair[1]);
+	close(other[0]);
+	close(other[1]);
+}
+END_TEST
+
 /* --- the exporter (POLICY_METRICS): it answers scrapers on the socket it
  * was given and maps pages read-only; it cannot open a file, make or dial
  * a socket, or get write access to a page --- */
@@ -1009,6 +1145,7 @@ int main(void)
 	tcase_add_test(tc, load_page_read_only_for_the_listener);
 	tcase_add_test(tc, forwarder_sendmmsg_journal_only);
 	tcase_add_test(tc, quic_socket_rows);
+	tcase_add_test(tc, listener_control_socket);
 	tcase_add_test(tc, listener_loop_works);
 	tcase_add_test(tc, forwarder_loop_works);
 	tcase_add_loop_test(tc, metrics_forbidden_calls, 0, N_METRICS_FORBIDDEN);

@@ -380,6 +380,49 @@ START_TEST(server_cids_and_rebinding)
 }
 END_TEST
 
+/* A forwarder's channel is gone: its active flows are forgotten (by
+ * address and by server CID), the other channels' and pending flows stay. */
+START_TEST(channel_gone_ends_only_its_flows)
+{
+	struct lqtable t;
+	enum lq_refusal why;
+	struct lqkey k1 = key("::ffff:192.0.2.1", 1), k2 = key("::ffff:192.0.2.2", 2), k3 = key("::ffff:192.0.2.3", 3),
+		     k4 = key("::ffff:192.0.2.4", 4);
+	const uint8_t scid[8] = { 7, 7, 7, 7, 7, 7, 7, 7 }, odcid[8] = { 1 };
+
+	ck_assert_int_eq(lq_init(&t, 10, 10, 10, hkey), 0);
+	struct lqflow *a = lq_new_pending(&t, &k1, 100, &why);
+	struct lqflow *b = lq_new_pending(&t, &k2, 100, &why);
+	struct lqflow *c = lq_new_pending(&t, &k3, 100, &why);
+	ck_assert_ptr_nonnull(lq_new_pending(&t, &k4, 100, &why));
+	a->p->hello.dcid_len = 8;
+	memcpy(a->p->hello.dcid, odcid, 8);
+	lq_activate(&t, a, 1, 1, 500);
+	lq_activate(&t, b, 0, 2, 500);
+	lq_activate(&t, c, 1, 3, 500);
+	lq_learn_cid(&t, a, scid, 8);
+	ck_assert_ptr_eq(lq_find_cid(&t, scid, 8), a);
+	/* by the id its forwarder knows it by (an ended flow's, off its page) */
+	ck_assert_ptr_eq(lq_find_id(&t, 3), c);
+	ck_assert_ptr_eq(lq_find_id(&t, 2), b);
+	ck_assert_ptr_null(lq_find_id(&t, 3 + 1024));
+	ck_assert_uint_eq(lq_free_channel(&t, 1), 2);
+	ck_assert_ptr_null(lq_find_id(&t, 1));
+	ck_assert_ptr_null(lq_find_id(&t, 3));
+	ck_assert_ptr_null(lq_find(&t, &k1));
+	ck_assert_ptr_null(lq_find(&t, &k3));
+	ck_assert_ptr_null(lq_find_cid(&t, scid, 8));
+	ck_assert_ptr_eq(lq_find(&t, &k2), b);
+	ck_assert_ptr_nonnull(lq_find(&t, &k4));
+	ck_assert_uint_eq(t.n, 2);
+	ck_assert_uint_eq(t.n_pending, 1);
+	ck_assert_uint_eq(lq_free_channel(&t, 1), 0);
+	ck_assert_uint_eq(lq_free_channel(&t, 0), 1);
+	ck_assert_uint_eq(t.n, 1);
+	lq_free_all(&t);
+}
+END_TEST
+
 START_TEST(move_message)
 {
 	static struct handoff_quic_buf b;
@@ -534,6 +577,7 @@ Suite *make_quic_flow_suite(void)
 	tcase_add_test(tc, table_caps);
 	tcase_add_test(tc, pending_datagrams_bounded);
 	tcase_add_test(tc, server_cids_and_rebinding);
+	tcase_add_test(tc, channel_gone_ends_only_its_flows);
 	tcase_add_test(tc, move_message);
 	tcase_add_test(tc, reply_from_the_address_the_client_used);
 	tcase_add_test(tc, ipv4_pktinfo_mapped);

@@ -203,8 +203,11 @@ START_TEST(across_forwarders)
 END_TEST
 
 /* A ticket dropped before its hand-off is sent gives its place back; a
- * channel gone lets go of what was in flight on it; a channel that never
- * takes keeps at most SRCCONN_RING in flight counted. */
+ * channel gone lets go of what was in flight on it, and of its forwarder's
+ * counts (its relays died with it; a page left counted would hold the
+ * source's place for good now that the listener outlives a forwarder); a
+ * channel that never takes keeps at most SRCCONN_RING in flight counted;
+ * a replacement's page counts from then on. */
 START_TEST(drop_gone_ring)
 {
 	struct gh_config *cfg = parse_ok("source-connections 1000\nsite a.example\n  tls [::1]:443\n");
@@ -228,9 +231,18 @@ START_TEST(drop_gone_ring)
 	fwd_take(&f1, cfg, "192.0.2.1", 0, 20);
 	ck_assert_uint_eq(held(&s, "192.0.2.1", GH_NO_SITE), 20 + SRCCONN_RING - 10);
 	srcconn_channel_gone(&s, 0);
-	ck_assert_uint_eq(held(&s, "192.0.2.1", GH_NO_SITE), 20);
+	ck_assert_uint_eq(held(&s, "192.0.2.1", GH_NO_SITE), 0);
+	/* a new forwarder in its place: counted without a page it is not */
+	struct fake_fwd f2;
+	fwd_init(&f2, 2);
+	ck_assert_int_eq(srcconn_channel_back(&s, 0, f2.ld, NULL), -EPROTO);
+	ck_assert_int_eq(srcconn_channel_back(&s, 0, f2.ld, f2.cnt), 0);
+	ck_assert_int_eq(admit_send(&s, "192.0.2.1", 0, 0), SRCCONN_OK);
+	fwd_take(&f2, cfg, "192.0.2.1", 0, 3);
+	ck_assert_uint_eq(held(&s, "192.0.2.1", GH_NO_SITE), 3);
 	srcconn_free(&s);
 	free(f1.ld);
+	free(f2.ld);
 	config_free(cfg);
 }
 END_TEST
