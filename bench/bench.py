@@ -834,15 +834,30 @@ def perf_counts(t, P, T, n):
     tmpf.close()
     # the calls a proxy makes per connection by name (a few dozen: every
     # syscall's tracepoint makes perf slow to attach); the rest is "other"
-    events = ["raw_syscalls:sys_enter", "context-switches"] + [f"syscalls:sys_enter_{x}" for x in PERF_SYSCALLS]
+    events = ["raw_syscalls:sys_enter"] + [f"syscalls:sys_enter_{x}" for x in PERF_SYSCALLS]
     cmd = ["perf", "stat", "-x,", "--per-thread", "-o", tmpf.name, "-e", ",".join(events),
            "-p", ",".join(map(str, pids))]
     st = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     PROCS.procs.append(st)
     st.bench_name = "perf"
     time.sleep(1.0)  # attached to every thread before the load starts
+
+    def switches():  # context switches by command name, from /proc as in the rows
+        by = {}
+        for pid in pids:
+            c = cpu_of(pid)
+            try:
+                with open(f"/proc/{pid}/comm") as f:
+                    comm = f.read().strip()
+            except OSError:
+                continue
+            if c:
+                by[comm] = by.get(comm, 0) + c[2]
+        return by
+    sw0 = switches()
     rc, out, _ = run([T("hello_load"), "-a", t.addr(P, "hello", "tls"), "-n", str(n), "-c", "64",
                       "-s", "hello.test", "-w", "251", "-t", "60"], timeout=70)
+    sw1 = switches()
     st.send_signal(signal.SIGINT)
     try:
         st.wait(timeout=30)  # perf writes its counts on the way out
@@ -859,13 +874,15 @@ def perf_counts(t, P, T, n):
                     continue
                 comm = parts[0].rsplit("-", 1)[0]
                 ev = parts[3].replace("syscalls:sys_enter_", "")
-                ev = {"raw_syscalls:sys_enter": "total", "context-switches": "csw"}.get(ev, ev)
+                ev = {"raw_syscalls:sys_enter": "total"}.get(ev, ev)
                 d = procs.setdefault(comm, {})
                 d[ev] = d.get(ev, 0) + int(parts[1])
     finally:
         os.unlink(tmpf.name)
     if not ok:
         return None
+    for comm, n in sw1.items():
+        procs.setdefault(comm, {})["csw"] = n - sw0.get(comm, 0)
     per = {c: {k: v / ok for k, v in d.items() if v} for c, d in procs.items()}
     per = {c: d for c, d in per.items() if d.get("total", 0) >= 0.01}
     for d in per.values():
@@ -1148,10 +1165,11 @@ def write_results(path, R, machine, cfg, labels, elapsed, profiles):
     if counts:
         w("### Per connection at 64 in flight: system calls and context switches (perf)\n")
         w(f"A separate run of {cfg.get('counts_n')} connections of the same load per target, counted by "
-          "`perf stat --per-thread` on the syscall tracepoints and the context-switches event (in-kernel "
-          "counters: the load runs near full speed, so each wake-up serves as many connections as it does "
-          "unobserved). epoll = epoll_wait + epoll_pwait: the wake-ups that found work, or the timeouts. "
-          "Per process by its command name below the totals.\n")
+          "`perf stat --per-thread` on the syscall tracepoints (in-kernel counters: the load runs near full "
+          "speed, so a wake-up serves about as many connections as it does unobserved); context switches "
+          "(voluntary + involuntary) from /proc over the same run. epoll waits = epoll_wait + epoll_pwait "
+          "calls: a loop's rounds, each a wake-up unless events were already waiting. By process: its "
+          "command name (gatehouse: the forwarder, then the listener).\n")
         polls = ("epoll_wait", "epoll_pwait", "epoll_pwait2")
         cols = [t for t in labels if t in counts]
         w("| | syscalls | epoll waits | epoll_ctl | context switches | by process: syscalls / epoll waits / switches |")
