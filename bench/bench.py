@@ -1166,8 +1166,9 @@ def write_results(path, R, machine, cfg, labels, elapsed, profiles):
         w("### Per connection at 64 in flight: system calls and context switches (perf)\n")
         w(f"A separate run of {cfg.get('counts_n')} connections of the same load per target, counted by "
           "`perf stat --per-thread` on the syscall tracepoints (in-kernel counters: the load runs near full "
-          "speed, so a wake-up serves about as many connections as it does unobserved); context switches "
-          "(voluntary + involuntary) from /proc over the same run. epoll waits = epoll_wait + epoll_pwait "
+          "speed, though each call costs a little more, so a wake-up serves somewhat more connections "
+          "than unobserved); context switches (voluntary + involuntary) from /proc over the same run (the "
+          "table above has them unobserved). epoll waits = epoll_wait + epoll_pwait "
           "calls: a loop's rounds, each a wake-up unless events were already waiting. By process: its "
           "command name (gatehouse: the forwarder, then the listener).\n")
         polls = ("epoll_wait", "epoll_pwait", "epoll_pwait2")
