@@ -60,6 +60,8 @@ def main():
     ap.add_argument("--rounds", type=int, default=40)
     ap.add_argument("--n", type=int, default=4000, help="connections per target per round")
     ap.add_argument("--row", choices=("hello", "bulk"), default="hello")
+    ap.add_argument("-c", "--concurrency", type=int, default=32,
+                    help="hello: connections in flight (64: the hello64 row of issue #13.4)")
     ap.add_argument("--bytes", type=int, default=1 << 30, help="bulk: body bytes per round")
     ap.add_argument("--make-flags", default="", help="extra make variables for every build, e.g. NOSECCOMP=1")
     ap.add_argument("--port-base", type=int, default=int(os.environ.get("BENCH_PORT_BASE", "23000")))
@@ -101,6 +103,8 @@ def main():
             targets[name] = (p, tls if args.row == "hello" else http)
         names = list(targets)
         cpu = {n: [] for n in names}
+        rate = {n: [] for n in names}
+        p99 = {n: [] for n in names}
         for r in range(args.rounds):
             k = r % len(names)
             for n in names[k:] + names[:k]:
@@ -108,7 +112,7 @@ def main():
                 before = bench.cpu_snapshot(p.pid)
                 if args.row == "hello":
                     cmd = [T("hello_load"), "-a", f"[::1]:{port}", "-n", str(args.n), "-s", "hello.test",
-                           "-t", "60", "-c", "32", "-w", "251"]
+                           "-t", "60", "-c", str(args.concurrency), "-w", "251"]
                 else:
                     cmd = [T("bulk"), "get", f"[::1]:{port}", str(args.bytes), "--host", "bulk.test", "-t", "60"]
                 res = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
@@ -117,10 +121,15 @@ def main():
                     sys.exit(f"ab: {n}: {cmd[0]} failed: {res.stdout} {res.stderr}")
                 per = args.n / 1e6 if args.row == "hello" else args.bytes / 1e9
                 cpu[n].append(bench.cpu_delta(before, after)[1] / per)
+                if args.row == "hello":
+                    kvs = bench.kv(res.stdout)
+                    rate[n].append(float(kvs.get("rate", 0)))
+                    p99[n].append(float(kvs.get("p99_ms", 0)))
             bench.log(f"round {r + 1}/{args.rounds}: " + ", ".join(f"{n} {cpu[n][-1]:.1f}" for n in names))
         base = cpu[args.revs[0]]
         if args.row == "hello":
-            print(f"\nCPU µs per connection, {args.rounds} rounds of {args.n} (251 B hello, 32 concurrent):")
+            print(f"\nCPU µs per connection, {args.rounds} rounds of {args.n} (251 B hello, "
+                  f"{args.concurrency} concurrent):")
         else:
             print(f"\nCPU s per GB, {args.rounds} rounds of one {args.bytes} B GET over HTTP:")
         print(f"| | median | quartiles | ÷ {args.revs[0]} (medians) | ÷ {args.revs[0]} (median of per-round ratios) |")
@@ -133,6 +142,17 @@ def main():
             d = 1 if args.row == "hello" else 3
             print(f"| {n} | {statistics.median(cpu[n]):.{d}f} | {q[0]:.{d}f}–{q[2]:.{d}f} | "
                   f"{statistics.median(cpu[n]) / statistics.median(base):.3f} | {paired:.3f} |")
+        # what a client waits: the rate and p99 each round, paired the same way
+        for title, xs, d in (("connections/s", rate, 0), ("p99 ms, connect() to the reply's EOF", p99, 2)):
+            if args.row != "hello":
+                break
+            print(f"\n{title}:")
+            print(f"| | median | quartiles | ÷ {args.revs[0]} (median of per-round ratios) |")
+            print("|---|---|---|---|")
+            for n in names:
+                q = statistics.quantiles(xs[n], n=4)
+                paired = statistics.median(a / b for a, b in zip(xs[n], xs[args.revs[0]]) if b)
+                print(f"| {n} | {statistics.median(xs[n]):.{d}f} | {q[0]:.{d}f}–{q[2]:.{d}f} | {paired:.3f} |")
     finally:
         bench.PROCS.stop_all()
         for w in worktrees:

@@ -814,6 +814,86 @@ def strace_profile(t, P, T, n, kind="hello"):
     return {"ops": ok, "total_per_conn": sum(c for c, _ in per.values()), "per_conn": per}
 
 
+PERF_SYSCALLS = ("accept4 accept recvfrom sendto recvmsg sendmsg recvmmsg sendmmsg read write readv writev "
+                 "epoll_wait epoll_pwait epoll_pwait2 epoll_ctl close shutdown connect socket getsockopt setsockopt "
+                 "getsockname getpeername fcntl splice pipe2 ioctl rt_sigpending futex openat").split()
+
+
+def perf_counts(t, P, T, n):
+    """Per connection of the hello64 load (64 in flight): system calls by
+    name, and context switches, for each process of the proxy (by its
+    command name), counted by `perf stat --per-thread` on the syscall
+    tracepoints during a separate run of n connections. The counters are
+    in the kernel: the load runs near full speed, so the batching (how many
+    connections one wake-up serves) is the measured one, unlike under
+    strace."""
+    if not shutil.which("perf") or t.root is None:
+        return None
+    pids = tree(t.root)
+    tmpf = tempfile.NamedTemporaryFile(prefix="bench-perf.", delete=False)
+    tmpf.close()
+    # the calls a proxy makes per connection by name (a few dozen: every
+    # syscall's tracepoint makes perf slow to attach); the rest is "other"
+    events = ["raw_syscalls:sys_enter"] + [f"syscalls:sys_enter_{x}" for x in PERF_SYSCALLS]
+    cmd = ["perf", "stat", "-x,", "--per-thread", "-o", tmpf.name, "-e", ",".join(events),
+           "-p", ",".join(map(str, pids))]
+    st = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    PROCS.procs.append(st)
+    st.bench_name = "perf"
+    time.sleep(1.0)  # attached to every thread before the load starts
+
+    def switches():  # context switches by command name, from /proc as in the rows
+        by = {}
+        for pid in pids:
+            c = cpu_of(pid)
+            try:
+                with open(f"/proc/{pid}/comm") as f:
+                    comm = f.read().strip()
+            except OSError:
+                continue
+            if c:
+                by[comm] = by.get(comm, 0) + c[2]
+        return by
+    sw0 = switches()
+    rc, out, _ = run([T("hello_load"), "-a", t.addr(P, "hello", "tls"), "-n", str(n), "-c", "64",
+                      "-s", "hello.test", "-w", "251", "-t", "60"], timeout=70)
+    sw1 = switches()
+    st.send_signal(signal.SIGINT)
+    try:
+        st.wait(timeout=30)  # perf writes its counts on the way out
+    except subprocess.TimeoutExpired:
+        pass
+    PROCS.stop(st, grace=1)
+    ok = int(kv(out).get("ok", 0))
+    procs = {}  # command name: {event: count}
+    try:
+        with open(tmpf.name) as f:
+            for line in f:
+                parts = line.strip().split(",")
+                if len(parts) < 4 or not parts[1].isdigit():
+                    continue
+                comm = parts[0].rsplit("-", 1)[0]
+                ev = parts[3].replace("syscalls:sys_enter_", "")
+                ev = {"raw_syscalls:sys_enter": "total"}.get(ev, ev)
+                d = procs.setdefault(comm, {})
+                d[ev] = d.get(ev, 0) + int(parts[1])
+    finally:
+        os.unlink(tmpf.name)
+    if not ok:
+        return None
+    for comm, n in sw1.items():
+        procs.setdefault(comm, {})["csw"] = n - sw0.get(comm, 0)
+    per = {c: {k: v / ok for k, v in d.items() if v} for c, d in procs.items()}
+    per = {c: d for c, d in per.items() if d.get("total", 0) >= 0.01}
+    for d in per.values():
+        d["other"] = d.get("total", 0) - sum(v for k, v in d.items() if k not in ("total", "csw"))
+    allp = {}
+    for d in per.values():
+        for k, v in d.items():
+            allp[k] = allp.get(k, 0) + v
+    return {"ops": ok, "per_conn": allp, "by_process": per}
+
+
 # ---------------------------------------------------------------- report
 def med(xs):
     xs = [x for x in xs if x is not None]
@@ -1081,6 +1161,38 @@ def write_results(path, R, machine, cfg, labels, elapsed, profiles):
           note=f"{cfg['hello_n']} connections per sample, 64 concurrent; p50/p99: from connect() to the reply's "
           "EOF at the client, the median of the slices' quantiles. What a client waits here is mostly the path, "
           "not work: a privilege-separated proxy adds a second process to wake per connection.")
+    counts = {k: v for k, v in (R.get("counts") or {}).items() if v}
+    if counts:
+        w("### Per connection at 64 in flight: system calls and context switches (perf)\n")
+        w(f"A separate run of {cfg.get('counts_n')} connections of the same load per target, counted by "
+          "`perf stat --per-thread` on the syscall tracepoints (in-kernel counters: the load runs near full "
+          "speed, though each call costs a little more, so a wake-up serves somewhat more connections "
+          "than unobserved); context switches (voluntary + involuntary) from /proc over the same run (the "
+          "table above has them unobserved). epoll waits = epoll_wait + epoll_pwait "
+          "calls: a loop's rounds, each a wake-up unless events were already waiting. By process: its "
+          "command name (gatehouse: the forwarder, then the listener).\n")
+        polls = ("epoll_wait", "epoll_pwait", "epoll_pwait2")
+        cols = [t for t in labels if t in counts]
+        w("| | syscalls | epoll waits | epoll_ctl | context switches | by process: syscalls / epoll waits / switches |")
+        w("|---|---|---|---|---|---|")
+        for tgt in cols:
+            pc = counts[tgt]["per_conn"]
+            byp = "; ".join(f"{c} {d.get('total', 0):.1f} / {sum(d.get(x, 0) for x in polls):.2f} / "
+                            f"{d.get('csw', 0):.2f}" for c, d in sorted(counts[tgt]["by_process"].items(),
+                                                                    key=lambda kv_: -kv_[1].get("total", 0)))
+            w(f"| {labels[tgt]} | {pc.get('total', 0):.1f} | {sum(pc.get(x, 0) for x in polls):.2f} | "
+              f"{pc.get('epoll_ctl', 0):.2f} | {pc.get('csw', 0):.2f} | {byp} |")
+        w("")
+        names = sorted({k for t in cols for k in counts[t]["per_conn"] if k not in ("total", "csw")},
+                       key=lambda k: -max(counts[t]["per_conn"].get(k, 0) for t in cols))
+        w("| syscall per connection | " + " | ".join(labels[t] for t in cols) + " |")
+        w("|---|" + "---|" * len(cols))
+        for k in names:
+            cells = [f"{counts[t]['per_conn'].get(k, 0):.2f}" if counts[t]["per_conn"].get(k, 0) >= 0.005 else ""
+                     for t in cols]
+            if any(cells):
+                w(f"| {k} | " + " | ".join(cells) + " |")
+        w("")
     table("pq", "L4: 1.8 KB post-quantum ClientHello in two segments 50 ms apart",
           "cpu", [("CPU s per 10k conns", "cpu_per_10k", "val"), ("conns/s", "rate", "val"),
                   ("gatehouse CPU ÷ this", "cpu_per_10k", "gh_over"), ("context switches per conn", "csw_per_op", "val"),
@@ -1295,6 +1407,7 @@ def main():
         "split64_slices": 1 if quick else 5,
         "held_n": HELD_N,
         "load_timeout": 40 if quick else 60,
+        "counts_n": 0 if args.no_profile or (quick and "hello64" not in (args.rows or "")) else (2000 if quick else 6000),
         "profile_n": 0 if args.no_profile or (quick and "profile" not in (args.rows or "")) else 1000,
     }
     budget = args.budget or (110 if quick else 570)  # no round starts that would end past it
@@ -1504,6 +1617,13 @@ def main():
                                  if x in ("ok", "fail", "rate", "cpu_per_10k", "cpu_per_req_us", "GBps", "cpu_per_GB")}
                         log(f"  {row} {name}: {brief}")
                 profile_t0 = time.monotonic()
+                if rnd == 0 and cfg["counts_n"] and want("hello64"):
+                    for name in sel(["floor", "floor-2p", "gatehouse", "haproxy-tuned", "nginx", "sniproxy"]):
+                        pc = perf_counts(tg[name], P, T, cfg["counts_n"])
+                        R.setdefault("counts", {})[name] = pc
+                        if pc:
+                            log(f"  perf hello64 {name}: {pc['per_conn'].get('total', 0):.1f} syscalls, "
+                                f"{pc['per_conn'].get('csw', 0):.2f} context switches per connection")
                 for kind in ["hello", "tls", "close", "keepalive"]:
                     if not (rnd == 0 and cfg["profile_n"] and want("profile" if kind == "hello" else "profile_" + kind)):
                         continue

@@ -16,6 +16,10 @@
  * each fd with SCM_RIGHTS over a SOCK_SEQPACKET socketpair (sendmmsg, one
  * batch per wake-up) to a child, which receives them (recvmmsg), dials and
  * relays as above. No sandbox, no logging.
+ * -P: as -p, but each batch goes as ONE message carrying all its fds in one
+ * SCM_RIGHTS (and their listener indexes as the payload), not one message
+ * per fd: what a hand-off costs per fd once the per-message kernel work
+ * (an skb, an fd list, a wake-up callback) is paid once per batch.
  */
 #include <signal.h>
 #include <sys/epoll.h>
@@ -133,6 +137,27 @@ static void start(int cfd, const struct lsn *l)
 #define CHAN 32u	/* epoll tag of the hand-off channel (listeners are 0..31) */
 
 /* -p parent: accept, peek, pass the fds on in batches; never returns. */
+static int one_msg;	/* -P */
+
+/* -P: the whole batch in one message */
+static void send_one(int chan, const int *fds, int k, uint32_t idx)
+{
+	uint32_t ids[BATCH];
+	union { char b[CMSG_SPACE(sizeof(int) * BATCH)]; struct cmsghdr a; } cb;
+	struct iovec iov = { ids, sizeof(ids[0]) * (size_t)k };
+	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cb.b,
+			     .msg_controllen = CMSG_SPACE(sizeof(int) * (size_t)k) };
+	memset(&cb, 0, sizeof(cb));
+	for (int j = 0; j < k; j++)
+		ids[j] = idx;
+	struct cmsghdr *cm = CMSG_FIRSTHDR(&mh);
+	cm->cmsg_level = SOL_SOCKET, cm->cmsg_type = SCM_RIGHTS;
+	cm->cmsg_len = CMSG_LEN(sizeof(int) * (size_t)k);
+	memcpy(CMSG_DATA(cm), fds, sizeof(int) * (size_t)k);
+	if (sendmsg(chan, &mh, 0) != (ssize_t)iov.iov_len)
+		die("floor -P: sendmsg");
+}
+
 static void acceptor(struct lsn *L, int chan)
 {
 	struct epoll_event evs[32];
@@ -149,7 +174,12 @@ static void acceptor(struct lsn *L, int chan)
 					(void)recv(cfd, buf, sizeof(buf), MSG_PEEK | MSG_DONTWAIT);
 					fds[k++] = cfd;
 				}
-				if (k == BATCH || (!more && k)) {
+				if ((k == BATCH || (!more && k)) && one_msg) {
+					send_one(chan, fds, k, idx);
+					for (int j = 0; j < k; j++)
+						close(fds[j]);
+					k = 0;
+				} else if (k == BATCH || (!more && k)) {
 					struct mmsghdr mm[BATCH];
 					struct iovec iov[BATCH];
 					union { char b[CMSG_SPACE(sizeof(int))]; struct cmsghdr a; } cb[BATCH];
@@ -177,9 +207,42 @@ static void acceptor(struct lsn *L, int chan)
 	}
 }
 
+/* -P child: one message, a batch of fds */
+static void take_one(struct lsn *L, int chan)
+{
+	uint32_t ids[BATCH];
+	union { char b[CMSG_SPACE(sizeof(int) * BATCH)]; struct cmsghdr a; } cb;
+	for (;;) {
+		struct iovec iov = { ids, sizeof(ids) };
+		struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cb.b,
+				     .msg_controllen = sizeof(cb.b) };
+		ssize_t n = recvmsg(chan, &mh, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
+		if (n == 0)
+			exit(0);
+		if (n < 0) {
+			if (errno == EAGAIN)
+				return;
+			die("floor -P: recvmsg");
+		}
+		struct cmsghdr *cm = CMSG_FIRSTHDR(&mh);
+		if (!cm || cm->cmsg_type != SCM_RIGHTS)
+			continue;
+		size_t k = (cm->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+		for (size_t j = 0; j < k; j++) {
+			int fd;
+			memcpy(&fd, CMSG_DATA(cm) + j * sizeof(int), sizeof(int));
+			start(fd, &L[ids[j < (size_t)n / sizeof(ids[0]) ? j : 0] % 32]);
+		}
+	}
+}
+
 /* -p child: take a batch of fds off the channel and start each. */
 static void take(struct lsn *L, int chan)
 {
+	if (one_msg) {
+		take_one(L, chan);
+		return;
+	}
 	struct mmsghdr mm[BATCH];
 	struct iovec iov[BATCH];
 	uint32_t idx[BATCH];
@@ -221,14 +284,14 @@ int main(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 	ep = epoll_create1(EPOLL_CLOEXEC);
 	int first = 1;
-	if (argc > 1 && !strcmp(argv[1], "-p"))
-		handoff = 1, first = 2;
+	if (argc > 1 && (!strcmp(argv[1], "-p") || !strcmp(argv[1], "-P")))
+		handoff = 1, one_msg = argv[1][1] == 'P', first = 2;
 	if (argc > first + 1 && !strcmp(argv[first], "-r"))
 		rw_bytes = strtoul(argv[first + 1], NULL, 10), first += 2;
 	for (int i = first; i < argc && nl < 32; i++, nl++) {
 		char *eq = strchr(argv[i], '=');
 		if (!eq)
-			die("usage: floor [-p] [-r BYTES] LISTEN=BACKEND...");
+			die("usage: floor [-p|-P] [-r BYTES] LISTEN=BACKEND...");
 		*eq = '\0';
 		L[nl].fd = listen_on(argv[i], 4096, true);
 		L[nl].be_len = parse_addr(eq + 1, &L[nl].be);

@@ -55,6 +55,11 @@ bool pump_wait_after_recv(size_t got, size_t buf_size, bool src_hup)
 	return !pump_go_bulk(got, buf_size) && !src_hup;
 }
 
+bool pump_at_fin(size_t got, size_t want, bool src_fin)
+{
+	return src_fin && got < want;
+}
+
 size_t pump_recv_size(const struct fdir *d, size_t buf_size)
 {
 	return d->limited && d->left < buf_size ? d->left : buf_size;
@@ -172,6 +177,10 @@ enum pump_result pump(struct fdir *d, int src, int dst, bool other_done, struct 
 				*dst_blocked = true;
 				/* rare: keep the rest until the destination drains */
 				return pump_hold(d, buf->b + s, (size_t)(n - s)) ? PUMP_WAIT : PUMP_ERR_DST;
+			}
+			if (pump_at_fin((size_t)n, want, d->src_fin)) {
+				d->eof = true;	/* the FIN is next: no recv for the 0 */
+				continue;
 			}
 			if (d->limited) {
 				if ((size_t)n < want && !d->src_hup)

@@ -21,6 +21,9 @@ struct fdir {
 	bool eof;		/* source said EOF */
 	bool shut;		/* EOF passed on with shutdown(SHUT_WR) */
 	bool src_hup;		/* the source reported RDHUP/HUP: read to EOF */
+	/* The source reported RDHUP without an error: its FIN is queued behind
+	 * every byte it sent, so a short read has reached it (pump_at_fin). */
+	bool src_fin;
 	bool bulk;		/* moving with splice (see pump_go_bulk) */
 	/* One request only (handoff.h one_request): the source may give at
 	 * most `left` more bytes, then the direction ends as at EOF and the
@@ -80,3 +83,7 @@ bool pump_stay_bulk(size_t spliced);
 /* after a short recv that was not the last (no EOF seen from the source):
  * the socket is drained, wait for the next edge instead of an EAGAIN. */
 bool pump_wait_after_recv(size_t got, size_t buf_size, bool src_hup);
+/* after a short recv from a source whose FIN was seen: that recv took all
+ * there is before the FIN, so it is the EOF, and the recv that would
+ * return 0 is not made (one system call less per direction that ends). */
+bool pump_at_fin(size_t got, size_t want, bool src_fin);

@@ -9,8 +9,10 @@
  *  - the client fd is registered after the first pump, for IN|RDHUP only,
  *    and gets OUT added the first time a send to it would block;
  *  - a short read means the socket was drained: stop there instead of
- *    reading again for EAGAIN, unless the peer has shut down (then read on
- *    to see the EOF, which no later edge would report);
+ *    reading again for EAGAIN; if the peer's FIN was reported (RDHUP, no
+ *    error) that read reached it, and it is the EOF without the recv that
+ *    would return 0; after a HUP or an error, read on to see the end, which
+ *    no later edge would report;
  *  - RDHUP from a side ends only the direction it is the source of: the
  *    other direction is run only for HUP/ERR or a writable edge it waits for.
  *
@@ -36,6 +38,14 @@
 static bool would_block(int e)
 {
 	return e == EAGAIN || e == EWOULDBLOCK || e == EINTR;
+}
+
+/* The peer's FIN was taken in (RDHUP) and no reset came with it: a
+ * recv after one that came up short would only return 0. A reset sets
+ * EPOLLERR; one that comes after the FIN still leaves recv returning 0. */
+static bool fin_seen(uint32_t events)
+{
+	return (events & EPOLLRDHUP) && !(events & EPOLLERR);
 }
 
 static void touch(struct forwarder *f, struct fconn *c)
@@ -155,6 +165,7 @@ void relay_start(struct forwarder *f, struct fconn *c, uint32_t server_events, b
 	 * so that registering reports only what arrives after. The server side
 	 * only if it already spoke. */
 	c->down.src_hup = (server_events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR)) != 0;
+	c->down.src_fin = fin_seen(server_events);
 	run(f, c, !up_drained, (server_events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) != 0);
 	if (c->state == FS_DEAD)
 		return;
@@ -182,9 +193,11 @@ void relay_event(struct forwarder *f, struct fconn *c, bool from_client, uint32_
 	bool out = dead || (events & EPOLLOUT);
 	if (from_client) {
 		c->up.src_hup |= hup;
+		c->up.src_fin |= fin_seen(events);
 		run(f, c, in, out && (dead || pump_dir_busy(&c->down)));
 	} else {
 		c->down.src_hup |= hup;
+		c->down.src_fin |= fin_seen(events);
 		run(f, c, out && (dead || pump_dir_busy(&c->up)), in);
 	}
 }

@@ -7,6 +7,7 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <poll.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
@@ -123,6 +124,9 @@ START_TEST(pump_decisions)
 	ck_assert(pump_wait_after_recv(100, PUMP_BUF_SIZE, false));	/* drained */
 	ck_assert(!pump_wait_after_recv(100, PUMP_BUF_SIZE, true));	/* read on to the EOF */
 	ck_assert(!pump_wait_after_recv(PUMP_BUF_SIZE, PUMP_BUF_SIZE, false));
+	ck_assert(pump_at_fin(100, PUMP_BUF_SIZE, true));	/* short, FIN seen: that was all */
+	ck_assert(!pump_at_fin(100, PUMP_BUF_SIZE, false));
+	ck_assert(!pump_at_fin(PUMP_BUF_SIZE, PUMP_BUF_SIZE, true));	/* full: read on */
 }
 END_TEST
 
@@ -183,6 +187,67 @@ START_TEST(pump_small_message_copies)
 	ck_assert_int_eq(select(dst_peer + 1, &rs, NULL, NULL, NULL), 1);
 	ck_assert_int_eq(recv(dst_peer, out, sizeof(out), 0), 0);
 	pump_dir_release(&d);
+	free(buf);
+}
+END_TEST
+
+/* Wait until fd reports one of the poll events in ev. */
+static void wait_for(int fd, short ev)
+{
+	struct pollfd p = { .fd = fd, .events = ev };
+	ck_assert_int_eq(poll(&p, 1, -1), 1);
+	ck_assert(p.revents & ev);
+}
+
+/* A source whose FIN was reported (RDHUP): the short read that takes its
+ * last bytes ends the direction, and no recv is made for the 0 after it.
+ * The second half proves the recv is not made: told of a FIN that has not
+ * come, the direction ends at the short read instead of reading again
+ * (which would find EAGAIN and wait). */
+START_TEST(pump_short_read_after_fin_is_the_eof)
+{
+	int src_peer, src, dst, dst_peer;
+	test_tcp_pair(&src_peer, &src, NULL, SOCK_NONBLOCK);
+	test_tcp_pair(&dst, &dst_peer, NULL, SOCK_NONBLOCK);
+	pipes_init(FDBUDGET_PIPES_MAX);
+	struct pump_buf *buf = malloc(sizeof(*buf));
+	struct fdir d;
+	uint8_t out[16];
+	bool blocked = false;
+
+	/* a real FIN behind the bytes: delivered, then passed on */
+	pump_dir_init(&d);
+	ck_assert_int_eq(send(src_peer, "hello", 5, 0), 5);
+	ck_assert_int_eq(shutdown(src_peer, SHUT_WR), 0);
+	wait_for(src, POLLRDHUP);
+	d.src_hup = d.src_fin = true;
+	ck_assert_int_eq(pump(&d, src, dst, false, buf, &blocked), PUMP_DONE);
+	ck_assert(pump_dir_done(&d));
+	ck_assert_uint_eq(d.bytes, 5);
+	wait_for(dst_peer, POLLRDHUP);
+	ck_assert_uint_eq(drain(dst_peer, out, sizeof(out)), 5);
+	ck_assert_mem_eq(out, "hello", 5);
+	ck_assert_int_eq(recv(dst_peer, out, sizeof(out), 0), 0);
+	pump_dir_release(&d);
+	close(src_peer);
+	close(src);
+	close(dst);
+	close(dst_peer);
+
+	/* no FIN yet, but the flag says one came: the short read is the end */
+	test_tcp_pair(&src_peer, &src, NULL, SOCK_NONBLOCK);
+	test_tcp_pair(&dst, &dst_peer, NULL, SOCK_NONBLOCK);
+	pump_dir_init(&d);
+	ck_assert_int_eq(send(src_peer, "hi", 2, 0), 2);
+	wait_for(src, POLLIN);
+	d.src_hup = d.src_fin = true;
+	ck_assert_int_eq(pump(&d, src, dst, false, buf, &blocked), PUMP_DONE);
+	ck_assert_uint_eq(d.bytes, 2);
+	pump_dir_release(&d);
+	close(src_peer);
+	close(src);
+	close(dst);
+	close(dst_peer);
 	free(buf);
 }
 END_TEST
@@ -442,6 +507,7 @@ Suite *make_forwarder_suite(void)
 	tcase_add_test(tc, pick_limits);
 	tcase_add_test(tc, pump_decisions);
 	tcase_add_test(tc, pump_small_message_copies);
+	tcase_add_test(tc, pump_short_read_after_fin_is_the_eof);
 	tcase_add_test(tc, pump_bulk_splices_and_gives_the_pipe_back);
 	tcase_add_test(tc, pump_limit_decisions);
 	tcase_add_test(tc, pump_one_request_small);
