@@ -28,10 +28,14 @@ fwd_pids() {
 }
 gh_procs() { pgrep -f '^/opt/gatehouse/libexec/gatehouse/' | tr '\n' ' '; }
 # image_ino PID: the inode of the compiled config (gatehouse-config's sealed
-# memfd) pid maps, read-only and shared; empty if none, "rw" if writable
+# memfd) pid maps, read-only and shared; empty if none, "rw" if writable.
+# (no awk: /usr/bin/awk is a link into /etc/alternatives, which the staged
+# /etc lacks)
 image_ino() {
-	awk '/memfd:gatehouse\.conf\.image/ { if ($2 ~ /w/ || $2 !~ /s$/) { print "rw"; exit } print $5; exit }' \
-		"/proc/$1/maps" 2>/dev/null
+	local line
+	line=$(grep -m1 'memfd:gatehouse\.conf\.image' "/proc/$1/maps" 2>/dev/null) || return 0
+	set -- $line
+	case "$2" in *w* | *[!s]) echo rw ;; *) echo "$5" ;; esac
 }
 cpid() { systemctl show -P MainPID gatehouse-config.service; }
 # http_get HOST URL: body of a plain HTTP request through gatehouse
@@ -213,7 +217,7 @@ fi
 st=$(stat -c '%U %a' /run/gatehouse/config.sock 2>&1)
 [ "$st" = "root 666" ] || no "/run/gatehouse/config.sock is '$st', expected 'root 666'"
 want=$(image_ino "$(lpid)")
-case "$want" in '' | rw) no "the listener (pid $(lpid)) maps '${want:-no}' image" ;; esac
+case "$want" in '' | rw) no "the listener (pid $(lpid)) maps '${want:-no}' image: $(grep -c . /proc/$(lpid)/maps 2>&1) maps lines, $(grep -E 'memfd' /proc/$(lpid)/maps 2>&1 | tr '\n' '|')" ;; esac
 for p in $(fwd_pids); do
 	got=$(image_ino "$p")
 	[ "$got" = "$want" ] || no "forwarder pid $p maps image '$got', the listener '$want'"
@@ -401,7 +405,7 @@ if [ "$hpid" != 0 ] && [ -r /proc/$hpid/status ]; then
 	grep -q '^Seccomp:[[:space:]]*2' /proc/$hpid/status || no "gatehouse-health has no seccomp filter"
 	grep -q '^NoNewPrivs:[[:space:]]*1' /proc/$hpid/status || no "gatehouse-health lacks NoNewPrivs"
 	grep -q '^CapEff:[[:space:]]*0*$' /proc/$hpid/status || no "gatehouse-health has capabilities"
-	[ "$(awk '/^Uid:/ {print $2}' /proc/$hpid/status)" != 0 ] || no "gatehouse-health runs as root"
+	[ "$(sed -n 's/^Uid:[[:space:]]*\([0-9]*\).*/\1/p' /proc/$hpid/status)" != 0 ] || no "gatehouse-health runs as root"
 	[ "$(image_ino "$hpid")" = "$new_img" ] || no "gatehouse-health maps image '$(image_ino "$hpid")', expected the new $new_img"
 else
 	no "gatehouse-health.service has no main process"
