@@ -295,9 +295,13 @@ bench-edge: $(EDGE_BENCH)
 # `make bench-sites`: 100 000 sites (issue #13.5): check time and peak RSS,
 # `gatehouse run` ready time and each daemon's private memory
 # (bench/many_sites.py; writes bench/results-sites.json)
-.PHONY: bench-sites
+.PHONY: bench-sites bench-sites-systemd
 bench-sites: all
 	python3 bench/many_sites.py --build $(BUILD) --rounds 3 --json bench/results-sites.json
+# the same with the daemons started as the units start them: with
+# gatehouse-config's image, and each parsing (bench/results-sites-systemd.json)
+bench-sites-systemd: all
+	python3 bench/many_sites.py --build $(BUILD) --rounds 3 --systemd --json bench/results-sites-systemd.json
 
 # A/B of builds on the L4 hello row: make bench-ab REVS="HEAD~3 ."
 # (AB_ROW=bulk: the bulk row, CPU per GB)
