@@ -207,6 +207,8 @@ def run_systemd(build, conf, forwarders, tmp, image, port_base):
     os.chmod(fconf, 0o644)
     notify_path = os.path.join(tmp, f"notify-{tag}.sock")
     notify = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    if os.path.exists(notify_path):	# an earlier round's
+        os.unlink(notify_path)
     notify.bind(notify_path)
     notify.settimeout(0.02)
     env = dict(os.environ, NOTIFY_SOCKET=notify_path)
@@ -216,6 +218,8 @@ def run_systemd(build, conf, forwarders, tmp, image, port_base):
 
     def seqpacket(name):
         path = os.path.join(tmp, name)
+        if os.path.exists(path):
+            os.unlink(path)
         sk = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         sk.bind(path)
         sk.listen(64)
