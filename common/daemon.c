@@ -176,7 +176,8 @@ int daemon_main(const struct daemon_def *d, int argc, char **argv)
 	log_setup(d->name);
 	notify_setup();
 	/* under systemd a forwarder's page goes to the exporter with the
-	 * exact config text it counts by (its site names) */
+	 * exact config it counts by (its site names): the text, or the image
+	 * from gatehouse-config */
 	int snapshot = -1;
 	const char *image_sock = getenv(CONFIG_SOCKET_ENV);
 	if (image_sock && *image_sock) {
