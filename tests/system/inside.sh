@@ -629,4 +629,65 @@ bad=$(journalctl -q --no-pager -b -o cat _PID=1 | grep -E '^gatehouse-metrics[^ 
 info "exporter pid $ep, exposure $sec; $(systemctl show -P StatusText gatehouse-metrics.service)"
 end
 
+# ------------------------------------------------------------- check M
+# SYSTEM_SITES=N (run.sh): issue #13.5's measurement under this real
+# systemd: N more sites (one server for all, so the forwarders' allow list
+# stays as the generator wrote it), a reload, then how long until the new
+# listener and its forwarders are up and what each daemon holds privately.
+# Figures only: no threshold.
+priv() {	# WHAT PID: Private_* and Pss of smaps_rollup, in MB
+	python3 -c '
+import sys
+what, pid = sys.argv[1], sys.argv[2]
+m = {}
+for line in open("/proc/%s/smaps_rollup" % pid):
+    k, _, v = line.partition(":")
+    v = v.split()
+    if v and v[-1] == "kB":
+        m[k] = int(v[0])
+print("%s pid %s: Private %.1f MB, Pss %.1f MB, Rss %.1f MB" % (what, pid, (m.get("Private_Clean", 0) +
+      m.get("Private_Dirty", 0)) / 1024, m.get("Pss", 0) / 1024, m.get("Rss", 0) / 1024))' "$1" "$2"
+}
+fresh() {	# forwarders mapping the listener's image
+	local p c=0 img
+	img=$(image_ino "$(lpid)")
+	[ -n "$img" ] || { echo 0; return; }
+	for p in $(fwd_pids); do [ "$(image_ino "$p")" = "$img" ] && c=$((c + 1)); done
+	echo $c
+}
+if [ -s "$RES/sites" ]; then
+begin M "measure: $(cat "$RES/sites") sites under systemd: reload until the new listener and forwarders run, Private_* per daemon"
+n=$(cat "$RES/sites")
+cp "$CONF" "$W/pre-sites.conf"
+# the exporter's per-site bookkeeping is its own (metrics/pages.c): not
+# measured here
+systemctl stop gatehouse-metrics.service gatehouse-metrics.socket gatehouse-metrics-forwarders.socket
+python3 -c '
+import sys
+n, srv = int(sys.argv[1]), sys.argv[2]
+w = sys.stdout.write
+for i in range(n):
+    w("site s%d.example.net www.s%d.example.net\n    http [%s]:8080\n    tls [%s]:8443\n" % (i, i, srv, srv))' "$n" "$SRV" >>"$CONF"
+msg=$($gatehouse check -c "$CONF" 2>&1) || no "gatehouse check rejects the $n-site config: $(echo "$msg" | head -n 2)"
+systemctl start gatehouse >/dev/null 2>&1
+http_get web.test http://127.0.0.1/ >/dev/null 2>&1
+wait_for 100 listener_up || no "no listener before the reload"
+old=$(lpid)
+want=$(( $(nproc) > 1 ? $(nproc) - 1 : 1 ))
+t0=$(date +%s%N)
+msg=$(systemctl reload gatehouse-listener.service 2>&1) || no "systemctl reload failed: $msg"
+wait_for 600 eval 'listener_up && [ "$(lpid)" != "$old" ] && [ "$(fresh)" -ge "$want" ]' ||
+	no "the new listener and $want forwarders are not up after 60 s (listener $(lpid), $(fresh) with its image)"
+t1=$(date +%s%N)
+info "reload until the new listener and $want forwarder(s) run: $(( (t1 - t0) / 1000000 )) ms (ExecReload's gatehouse check included)"
+info "$(priv listener "$(lpid)")"
+img=$(image_ino "$(lpid)")
+for p in $(fwd_pids); do [ "$(image_ino "$p")" = "$img" ] && info "$(priv forwarder "$p")"; done
+[ "$(cpid)" != 0 ] && info "$(priv gatehouse-config "$(cpid)")"
+info "$(journalctl -q --no-pager -b -u gatehouse-config.service -o cat | grep 'compiled' | tail -n 1)"
+cp "$W/pre-sites.conf" "$CONF"
+systemctl reload gatehouse-listener.service >/dev/null 2>&1
+end
+fi
+
 finish
