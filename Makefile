@@ -72,6 +72,7 @@ LISTENER_OBJ := $(call obj,$(wildcard listener/*.c))
 FORWARDER_OBJ := $(call obj,$(wildcard forwarder/*.c))
 METRICS_OBJ := $(call obj,$(wildcard metrics/*.c))
 HEALTH_OBJ := $(call obj,$(wildcard health/*.c))
+CONFIGD_OBJ := $(call obj,$(wildcard configd/*.c))
 CLI_OBJ := $(call obj,$(filter-out cli/generator.c,$(wildcard cli/*.c)))
 UNIT_OBJ := $(call obj,$(wildcard tests/unit/*.c))
 # import-haproxy's passes, for the unit tests and the fuzz target
@@ -82,7 +83,7 @@ FUZZ_TARGETS := $(patsubst tests/fuzz/fuzz_%.c,%,$(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_REPLAY := $(patsubst %,$(BUILD)/tests/replay_%,$(FUZZ_TARGETS))
 
 BINS := $(BUILD)/gatehouse $(BUILD)/gatehouse-listener $(BUILD)/gatehouse-forwarder $(BUILD)/gatehouse-generator \
-	$(BUILD)/gatehouse-metrics $(BUILD)/gatehouse-health
+	$(BUILD)/gatehouse-metrics $(BUILD)/gatehouse-health $(BUILD)/gatehouse-config
 UNIT_IN := $(wildcard units/*.in)
 # units as installed, and a copy pointing at this build tree for `verify`
 UNITS := $(patsubst units/%.in,$(BUILD)/units/%,$(UNIT_IN))
@@ -102,7 +103,7 @@ $(BUILD)/paths.stamp: FORCE
 	@echo '$(PATHS)' | cmp -s - $@ || echo '$(PATHS)' > $@
 .PHONY: FORCE
 FORCE:
-$(call obj,cli/run.c cli/main.c cli/check.c cli/generator.c listener/main.c forwarder/main.c): $(BUILD)/paths.stamp
+$(call obj,cli/run.c cli/main.c cli/check.c cli/generator.c listener/main.c forwarder/main.c configd/main.c): $(BUILD)/paths.stamp
 
 $(BUILD)/units/%: units/%.in $(BUILD)/paths.stamp
 	@mkdir -p $(dir $@)
@@ -139,6 +140,8 @@ $(BUILD)/gatehouse-forwarder: $(FORWARDER_OBJ) $(BUILD)/libcommon.a $(BUILD)/lib
 $(BUILD)/gatehouse-metrics: $(METRICS_OBJ) $(BUILD)/libcommon.a $(BUILD)/libpolicy.a $(BUILD)/librouter.a
 	$(LINK) $^ $(LIBS_SYSTEMD) $(LIBS_SECCOMP) $(LIBS_CRYPTO)
 $(BUILD)/gatehouse-health: $(HEALTH_OBJ) $(BUILD)/libcommon.a $(BUILD)/libpolicy.a $(BUILD)/librouter.a
+	$(LINK) $^ $(LIBS_SYSTEMD) $(LIBS_SECCOMP) $(LIBS_CRYPTO)
+$(BUILD)/gatehouse-config: $(CONFIGD_OBJ) $(BUILD)/libcommon.a $(BUILD)/libpolicy.a $(BUILD)/librouter.a
 	$(LINK) $^ $(LIBS_SYSTEMD) $(LIBS_SECCOMP) $(LIBS_CRYPTO)
 
 # the listener's modules but its main(), for tests/unit/listener_tests.c
@@ -292,9 +295,13 @@ bench-edge: $(EDGE_BENCH)
 # `make bench-sites`: 100 000 sites (issue #13.5): check time and peak RSS,
 # `gatehouse run` ready time and each daemon's private memory
 # (bench/many_sites.py; writes bench/results-sites.json)
-.PHONY: bench-sites
+.PHONY: bench-sites bench-sites-systemd
 bench-sites: all
 	python3 bench/many_sites.py --build $(BUILD) --rounds 3 --json bench/results-sites.json
+# the same with the daemons started as the units start them: with
+# gatehouse-config's image, and each parsing (bench/results-sites-systemd.json)
+bench-sites-systemd: all
+	python3 bench/many_sites.py --build $(BUILD) --rounds 3 --systemd --json bench/results-sites-systemd.json
 
 # A/B of builds on the L4 hello row: make bench-ab REVS="HEAD~3 ."
 # (AB_ROW=bulk: the bulk row, CPU per GB)
@@ -305,12 +312,13 @@ bench-ab:
 	python3 bench/ab.py --row $(AB_ROW) $(REVS)
 
 lint:
-	clang-tidy --quiet $(wildcard router/*.c common/*.c listener/*.c forwarder/*.c metrics/*.c health/*.c policy/*.c cli/*.c) -- $(CFLAGS)
+	clang-tidy --quiet $(wildcard router/*.c common/*.c listener/*.c forwarder/*.c metrics/*.c health/*.c configd/*.c policy/*.c cli/*.c) -- $(CFLAGS)
 
 install: all
 	install -d "$(DESTDIR)$(SBINDIR)" "$(DESTDIR)$(PKGLIBEXECDIR)"
 	install -m 0755 $(BUILD)/gatehouse "$(DESTDIR)$(SBINDIR)/gatehouse"
 	install -m 0755 $(BUILD)/gatehouse-listener $(BUILD)/gatehouse-forwarder $(BUILD)/gatehouse-metrics $(BUILD)/gatehouse-health \
+		$(BUILD)/gatehouse-config \
 		"$(DESTDIR)$(PKGLIBEXECDIR)/"
 	install -d "$(DESTDIR)$(SYSTEMDUNITDIR)" "$(DESTDIR)$(SYSTEMDGENERATORDIR)" \
 		"$(DESTDIR)$(SYSUSERSDIR)" "$(DESTDIR)$(TMPFILESDIR)"
@@ -320,12 +328,13 @@ install: all
 	install -m 0644 units/gatehouse.tmpfiles "$(DESTDIR)$(TMPFILESDIR)/gatehouse.conf"
 	install -d "$(DESTDIR)$(MANDIR)/man5" "$(DESTDIR)$(MANDIR)/man8"
 	install -m 0644 man/gatehouse.conf.5 "$(DESTDIR)$(MANDIR)/man5/"
-	install -m 0644 man/gatehouse.8 man/gatehouse-listener.8 man/gatehouse-forwarder.8 man/gatehouse-metrics.8 man/gatehouse-health.8 "$(DESTDIR)$(MANDIR)/man8/"
+	install -m 0644 man/gatehouse.8 man/gatehouse-listener.8 man/gatehouse-forwarder.8 man/gatehouse-metrics.8 man/gatehouse-health.8 man/gatehouse-config.8 "$(DESTDIR)$(MANDIR)/man8/"
 
 uninstall:
 	rm -f "$(DESTDIR)$(SBINDIR)/gatehouse" \
 	  "$(DESTDIR)$(PKGLIBEXECDIR)/gatehouse-listener" "$(DESTDIR)$(PKGLIBEXECDIR)/gatehouse-forwarder" \
 	  "$(DESTDIR)$(PKGLIBEXECDIR)/gatehouse-metrics" "$(DESTDIR)$(PKGLIBEXECDIR)/gatehouse-health" \
+	  "$(DESTDIR)$(PKGLIBEXECDIR)/gatehouse-config" "$(DESTDIR)$(MANDIR)/man8/gatehouse-config.8" \
 	  "$(DESTDIR)$(MANDIR)/man5/gatehouse.conf.5" "$(DESTDIR)$(MANDIR)/man8/gatehouse.8" \
 	  "$(DESTDIR)$(MANDIR)/man8/gatehouse-listener.8" "$(DESTDIR)$(MANDIR)/man8/gatehouse-forwarder.8" \
 	  "$(DESTDIR)$(MANDIR)/man8/gatehouse-metrics.8" "$(DESTDIR)$(MANDIR)/man8/gatehouse-health.8"

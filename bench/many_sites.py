@@ -14,6 +14,15 @@ samples the summed Pss of the whole tree for 4 s: the peak while two
 generations overlap, and the launcher's private peak while it parses.
 Everything it starts is in its own session and stopped by its id.
 
+`--systemd` starts the daemons as the units would instead of `gatehouse
+run`: gatehouse-config on its socket (socket activation, LISTEN_FDS), the
+listener with the http and tls sockets and `--connect` to a forwarder
+socket, and one forwarder per channel the listener connects (as
+gatehouse-forwarder.socket's Accept=yes does), each with
+GATEHOUSE_CONFIG_SOCKET as their units set it; and again without that
+variable (each daemon parses the file, as before gatehouse-config). Ready
+is the time until every daemon said READY=1.
+
 Several builds (`--build A --build B`, e.g. a checkout of an older commit)
 are measured in turn, round after round (`--rounds N`), so the machine's
 other load falls on each alike; times are medians of the rounds, memory is
@@ -175,6 +184,134 @@ def run(binary, conf, forwarders, tmp, reload=False):
         log.close()
 
 
+def _spawn(argv, fds, names, env, log):
+    """argv with fds as LISTEN_FDS 3.. (named), as systemd passes them."""
+    exports = "export LISTEN_PID=$$ LISTEN_FDS=%d%s; " % (
+        len(fds), " LISTEN_FDNAMES=" + ":".join(names) if names else "")
+    moves = " ".join("%d<&%d" % (3 + i, fd) for i, fd in enumerate(fds))
+    closes = " ".join("%d<&-" % fd for fd in fds)
+    return subprocess.Popen(["bash", "-c", exports + 'exec "$@" %s %s' % (moves, closes), "-"] + argv,
+                            pass_fds=tuple(fds), env=env, stdin=subprocess.DEVNULL, stdout=log, stderr=log,
+                            start_new_session=True)
+
+
+def run_systemd(build, conf, forwarders, tmp, image, port_base):
+    """The daemons as systemd starts them (see the module's doc); image:
+    with gatehouse-config (GATEHOUSE_CONFIG_SOCKET), else each parses."""
+    tag = f"{'img' if image else 'parse'}-{forwarders}"
+    fconf = os.path.join(tmp, f"many-{tag}.conf")
+    with open(conf) as src, open(fconf, "w") as dst:
+        dst.write(f"forwarders {forwarders}\n")
+        for chunk in iter(lambda: src.read(1 << 20), ""):
+            dst.write(chunk)
+    os.chmod(fconf, 0o644)
+    notify_path = os.path.join(tmp, f"notify-{tag}.sock")
+    notify = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    if os.path.exists(notify_path):	# an earlier round's
+        os.unlink(notify_path)
+    notify.bind(notify_path)
+    notify.settimeout(0.02)
+    env = dict(os.environ, NOTIFY_SOCKET=notify_path)
+    env.pop("GATEHOUSE_CONFIG_SOCKET", None)
+    log = open(os.path.join(tmp, f"systemd-{tag}.log"), "wb")
+    socks, procs = [], []
+
+    def seqpacket(name):
+        path = os.path.join(tmp, name)
+        if os.path.exists(path):
+            os.unlink(path)
+        sk = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        sk.bind(path)
+        sk.listen(64)
+        socks.append(sk)
+        return path, sk
+
+    def role_of(pid):
+        return {"gatehouse-listener": "listener", "gatehouse-forwarder": "forwarder",
+                "gatehouse-config": "config"}.get(name_of(pid), name_of(pid))
+    try:
+        tcp = []
+        for port in (0, 0):	# any: under systemd the config's listen lines bind nothing
+            sk = socket.socket(socket.AF_INET6, socket.SOCK_STREAM)
+            sk.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            sk.bind(("::1", port))
+            sk.listen(64)
+            socks.append(sk)
+            tcp.append(sk)
+        fwd_path, fwd_sock = seqpacket(f"forward-{tag}.sock")
+        fwd_sock.settimeout(0.02)
+        t0 = time.monotonic()
+        want = 1 + forwarders
+        if image:
+            cpath, csock = seqpacket(f"config-{tag}.sock")
+            env["GATEHOUSE_CONFIG_SOCKET"] = cpath
+            procs.append(_spawn([os.path.join(build, "gatehouse-config"), "-c", fconf], [csock.fileno()], None,
+                                env, log))
+            want += 1
+        procs.append(_spawn([os.path.join(build, "gatehouse-listener"), "-c", fconf, "--connect", fwd_path],
+                            [tcp[0].fileno(), tcp[1].fileno()], ["http", "tls"], env, log))
+        ready, started = 0, 0
+        while ready < want:
+            if time.monotonic() - t0 > 120:
+                raise RuntimeError(f"{ready} of {want} daemons ready after 120 s (see {log.name})")
+            for pr in procs:
+                if pr.poll() is not None:
+                    raise RuntimeError(f"a daemon exited with {pr.returncode} (see {log.name})")
+            try:
+                c, _ = fwd_sock.accept()
+                procs.append(_spawn([os.path.join(build, "gatehouse-forwarder"), "-c", fconf], [c.fileno()], None,
+                                    env, log))
+                c.close()
+                started += 1
+            except socket.timeout:
+                pass
+            try:
+                while True:
+                    if b"READY=1" in notify.recv(4096):
+                        ready += 1
+            except (socket.timeout, BlockingIOError):
+                pass
+        dt = time.monotonic() - t0
+        time.sleep(0.5)
+        rows = [{"role": role_of(pr.pid), "pid": pr.pid, **rollup(pr.pid)} for pr in procs]
+        return {"forwarders": forwarders, "image": image, "ready_s": round(dt, 3), "procs": rows}
+    finally:
+        for pr in procs:
+            if pr.poll() is None:
+                os.killpg(pr.pid, signal.SIGTERM)
+        for pr in procs:
+            try:
+                pr.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                os.killpg(pr.pid, signal.SIGKILL)
+                pr.wait()
+        for sk in socks:
+            sk.close()
+        notify.close()
+        log.close()
+
+
+def main_systemd(a, builds, fws, tmp, conf, out):
+    """--systemd: each build, with and without gatehouse-config."""
+    for b in builds:
+        res = {"runs": []}
+        for _ in range(a.rounds):
+            for n in fws:
+                for image in (False, True):
+                    res["runs"].append(run_systemd(os.path.abspath(b), conf, n, tmp, image, a.port_base))
+        print(f"== {b} (daemons as systemd starts them)")
+        for n in fws:
+            for image in (False, True):
+                rs = [r for r in res["runs"] if r["forwarders"] == n and r["image"] == image]
+                ready = [r["ready_s"] for r in rs]
+                print(f"{'gatehouse-config' if image else 'each parses'}, {n} forwarder(s): ready after "
+                      f"{median(ready):.3f} s (median of {ready})")
+                for pr in rs[-1]["procs"]:
+                    print(f"  {pr['role']:10} Rss {pr['rss_mb']:7.1f} MB  Pss {pr['pss_mb']:7.1f} MB  "
+                          f"Private {pr['private_mb']:7.1f} MB")
+        out["builds"][b] = res
+
+
 def median(xs):
     xs = sorted(xs)
     n = len(xs)
@@ -190,6 +327,7 @@ def main():
     ap.add_argument("--port-base", type=int, default=int(os.environ.get("BENCH_PORT_BASE", "23000")))
     ap.add_argument("--json")
     ap.add_argument("--keep", action="store_true")
+    ap.add_argument("--systemd", action="store_true", help="the daemons as the units start them")
     a = ap.parse_args()
     builds = a.build or ["build"]
     fws = [int(n) for n in a.forwarders.split(",")]
@@ -199,6 +337,13 @@ def main():
     out = {"sites": a.sites, "names": 2 * a.sites, "config_mb": round(os.path.getsize(conf) / 1e6, 1),
            "rounds": a.rounds, "load_before": os.getloadavg()[0], "builds": {}}
     samples = {b: {"check": [], "ready": {n: [] for n in fws}} for b in builds}
+    if a.systemd:
+        # the daemons drop to an unprivileged user: gatehouse-config must
+        # still read the config
+        os.chmod(tmp, 0o711)
+        out["mode"] = "systemd"
+        main_systemd(a, builds, fws, tmp, conf, out)
+        a.rounds = 0
     for _ in range(a.rounds):
         for b in builds:
             binary = os.path.abspath(os.path.join(b, "gatehouse"))
@@ -210,6 +355,9 @@ def main():
                 samples[b]["ready"][r["forwarders"]].append(r["ready_s"])
             samples[b]["last_runs"] = runs
     out["load_after"] = os.getloadavg()[0]
+    if a.systemd:
+        print(f"load {out['load_before']:.1f} -> {out['load_after']:.1f}")
+        builds = []
     print(f"{a.sites} sites, {2 * a.sites} names, config {out['config_mb']} MB, "
           f"{a.rounds} round(s), load {out['load_before']:.1f} -> {out['load_after']:.1f}")
     for b in builds:

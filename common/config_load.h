@@ -21,6 +21,13 @@
  * file system, -EFBIG, -EINVAL for a config with errors, -ENOMEM. */
 int config_load_file(const char *path, FILE *errf, struct gh_config **out);
 
+/* The compiled image in fd (a memfd from `gatehouse run` or from
+ * gatehouse-config, common/config_fetch.h), mapped read-only: refused
+ * unless sealed against writes, shrinking and growing, then checked
+ * whole (router/config_image.h). path names it in errors. The fd stays
+ * the caller's. Returns 0 and *out, or -errno (-EPERM: not sealed). */
+int config_load_image_fd(int fd, const char *path, FILE *errf, struct gh_config **out);
+
 /* config_load_file() that, when the config loads, also puts the exact text
  * it parsed in a sealed memfd (*snapshot, O_CLOEXEC): `gatehouse run` starts
  * its daemons from that, so a file broken after a good load never reaches a

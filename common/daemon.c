@@ -2,9 +2,11 @@
 #include <errno.h>
 #include <stddef.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 #include "common/clock.h"
+#include "common/config_fetch.h"
 #include "common/config_load.h"
 #include "common/counters.h"
 #include "common/log.h"
@@ -101,6 +103,33 @@ static int daemon_options(const struct daemon_def *d, int argc, char **argv, con
 	return 0;
 }
 
+/* Under systemd with gatehouse-config.socket (its unit sets
+ * GATEHOUSE_CONFIG_SOCKET): the compiled image from gatehouse-config
+ * rather than a parse of our own. No fallback to parsing: a daemon that
+ * quietly parsed would cost every extra process its private copy again
+ * and hide a broken service; the unit's Requires= makes the socket
+ * exist, so a failure here is the service's, said in its journal.
+ * *image: its fd (the caller's to close). */
+static int daemon_fetch_config(const char *sock, struct gh_config **cfg, int *image)
+{
+	char why[320], what[128];
+	int fd = config_fetch(sock, CONFIG_FETCH_TIMEOUT_MS, why, sizeof(why));
+
+	if (fd < 0) {
+		log_msg(LOG_ERR, "no config from gatehouse-config at %s: %s%s", sock, why,
+			fd == -ENODATA ? " (journalctl -u gatehouse-config says why)" : "");
+		return fd;
+	}
+	snprintf(what, sizeof(what), "%s (image from gatehouse-config)", sock);
+	int r = config_load_image_fd(fd, what, stderr, cfg);
+	if (r < 0) {
+		close(fd);
+		return r;
+	}
+	*image = fd;
+	return 0;
+}
+
 static void daemon_loop(const struct daemon_def *d, int epfd, const sigset_t *waitmask)
 {
 	struct epoll_event evs[128];
@@ -147,12 +176,22 @@ int daemon_main(const struct daemon_def *d, int argc, char **argv)
 	log_setup(d->name);
 	notify_setup();
 	/* under systemd a forwarder's page goes to the exporter with the
-	 * exact config text it counts by (its site names) */
+	 * exact config it counts by (its site names): the text, or the image
+	 * from gatehouse-config */
 	int snapshot = -1;
-	if (d->counters == CTR_FORWARDER && counters_offer_path())
+	const char *image_sock = getenv(CONFIG_SOCKET_ENV);
+	if (image_sock && *image_sock) {
+		/* the image is the snapshot: the exporter opens it as we do */
+		r = daemon_fetch_config(image_sock, &cfg, &snapshot);
+		if (r == 0 && !(d->counters == CTR_FORWARDER && counters_offer_path())) {
+			close(snapshot);
+			snapshot = -1;
+		}
+	} else if (d->counters == CTR_FORWARDER && counters_offer_path()) {
 		r = config_load_snapshot(config_path, stderr, &cfg, &snapshot);
-	else
+	} else {
 		r = config_load_file(config_path, stderr, &cfg);
+	}
 	if (r < 0)
 		return 1;
 	if (d->counters)

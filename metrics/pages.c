@@ -6,7 +6,9 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <unistd.h>
+#include "common/config_load.h"
 #include "common/log.h"
+#include "router/config_image.h"
 #include "metrics/pages.h"
 
 #define CONFIG_MAX (16u * 1024u * 1024u)
@@ -19,11 +21,45 @@ static struct mgen *find_gen(struct pages *ps, uint32_t gen)
 	return NULL;
 }
 
+/* FNV-1a of a site name (names come from configs, not from clients) */
+static uint64_t name_hash(const char *s)
+{
+	uint64_t h = 0xcbf29ce484222325ull;
+	for (; *s; s++)
+		h = (h ^ (unsigned char)*s) * 0x100000001b3ull;
+	return h;
+}
+
+/* ps->index: name -> place in sites[], open addressing, slot + 1 (0:
+ * empty), at most half full. A scan of sites[] per name made taking a
+ * generation of 100 000 sites quadratic: billions of strcmp. */
+static int index_grow(struct pages *ps)
+{
+	unsigned cap = ps->index_cap ? ps->index_cap * 2 : 64;
+	uint32_t *t = calloc(cap, sizeof(*t));
+
+	if (!t)
+		return -ENOMEM;
+	for (unsigned i = 0; i < ps->n_sites; i++) {
+		size_t h = name_hash(ps->sites[i].name) & (cap - 1);
+		while (t[h])
+			h = (h + 1) & (cap - 1);
+		t[h] = i + 1;
+	}
+	free(ps->index);
+	ps->index = t;
+	ps->index_cap = cap;
+	return 0;
+}
+
 static int site_slot(struct pages *ps, const char *name)
 {
-	for (unsigned i = 0; i < ps->n_sites; i++)
-		if (!strcmp(ps->sites[i].name, name))
-			return (int)i;
+	if ((ps->n_sites + 1) * 2 > ps->index_cap && index_grow(ps) < 0)
+		return -ENOMEM;
+	size_t h = name_hash(name) & (ps->index_cap - 1);
+	for (; ps->index[h]; h = (h + 1) & (ps->index_cap - 1))
+		if (!strcmp(ps->sites[ps->index[h] - 1].name, name))
+			return (int)ps->index[h] - 1;
 	if (ps->n_sites == ps->sites_cap) {
 		unsigned cap = ps->sites_cap ? ps->sites_cap * 2 : 16;
 		struct msite *n = realloc(ps->sites, cap * sizeof(*n));
@@ -36,6 +72,7 @@ static int site_slot(struct pages *ps, const char *name)
 	memset(s, 0, sizeof(*s));
 	if (!(s->name = strdup(name)))
 		return -ENOMEM;
+	ps->index[h] = ps->n_sites + 1;
 	return (int)ps->n_sites++;
 }
 
@@ -132,14 +169,58 @@ static uint64_t text_hash(const char *p, size_t len)
 	return h;
 }
 
-/* Parse a generation's config and add it; false if it does not parse or
- * there is no room. */
-static bool add_parsed(struct pages *ps, uint32_t gen, uint32_t why, const char *buf, size_t len)
+/* A generation's snapshot fd: a compiled image (under systemd with
+ * gatehouse-config) or the config's text. Its *hash and *len tell
+ * generations apart; *text: the text to parse (NULL for an image).
+ * False if unreadable. */
+static bool snapshot_read(int fd, char **text, uint64_t *hash, size_t *len)
+{
+	char magic[CONFIG_IMAGE_MAGIC_LEN];
+
+	*text = NULL;
+	if (pread(fd, magic, sizeof(magic), 0) == (ssize_t)sizeof(magic) &&
+	    !memcmp(magic, CONFIG_IMAGE_MAGIC, sizeof(magic))) {
+		off_t size = lseek(fd, 0, SEEK_END);
+		void *p = size > 0 ? mmap(NULL, (size_t)size, PROT_READ, MAP_SHARED, fd, 0) : MAP_FAILED;
+		if (p == MAP_FAILED)
+			return false;
+		*hash = text_hash(p, (size_t)size);
+		*len = (size_t)size;
+		munmap(p, (size_t)size);
+		return true;
+	}
+	*text = read_text(fd, len);
+	if (*text)
+		*hash = text_hash(*text, *len);
+	return *text != NULL;
+}
+
+/* The config of a snapshot_read(): an image is mapped and checked as
+ * the daemons do (sealed, or refused), not parsed again. NULL if it
+ * does not load. Frees text. */
+static struct gh_config *snapshot_config(int fd, char *text, size_t len)
 {
 	struct gh_config *cfg = NULL;
+
+	if (!text) {
+		if (config_load_image_fd(fd, "(config image)", NULL, &cfg) < 0)
+			log_msg(LOG_WARNING, "config image: refused (not sealed, or corrupt)");
+		return cfg;
+	}
+	if (config_parse("(snapshot)", text, len, no_errors, NULL, &cfg) < 0)
+		cfg = NULL;
+	free(text);
+	return cfg;
+}
+
+/* Add a generation's config (taken over, freed on failure); false if
+ * there is no room. */
+static bool add_parsed(struct pages *ps, uint32_t gen, uint32_t why, struct gh_config *cfg, uint64_t hash,
+		       size_t len)
+{
 	bool added = false;
 
-	if (config_parse("(snapshot)", buf, len, no_errors, NULL, &cfg) == 0) {
+	if (cfg) {
 		prune_gens(ps);
 		struct mgen *g = ps->n_gens < GENS_MAX ? &ps->gens[ps->n_gens] : NULL;
 		uint32_t *slots = calloc(cfg->n_sites ? cfg->n_sites : 1, sizeof(*slots));
@@ -152,7 +233,7 @@ static bool add_parsed(struct pages *ps, uint32_t gen, uint32_t why, const char 
 		}
 		if (ok) {
 			*g = (struct mgen){ .gen = gen, .cfg = cfg, .site_slot = slots,
-					    .text_hash = text_hash(buf, len), .text_len = len };
+					    .text_hash = hash, .text_len = len };
 			if (!label_servers(g))
 				log_msg(LOG_WARNING, "generation %u: no memory for per-server labels", gen);
 			ps->n_gens++;
@@ -172,36 +253,42 @@ static bool add_parsed(struct pages *ps, uint32_t gen, uint32_t why, const char 
 
 static void add_config(struct pages *ps, uint32_t gen, uint32_t why, int fd)
 {
-	size_t len;
-	char *buf = read_text(fd, &len);
+	uint64_t hash = 0;
+	size_t len = 0;
+	char *text;
+	struct gh_config *cfg = snapshot_read(fd, &text, &hash, &len) ? snapshot_config(fd, text, len) : NULL;
 
-	if (!buf || !add_parsed(ps, gen, why, buf, len))
+	if (!add_parsed(ps, gen, why, cfg, hash, len))
 		log_msg(LOG_WARNING, "generation %u: config snapshot unreadable, or no room for it", gen);
-	free(buf);
 	close(fd);
 }
 
 uint32_t pages_config_gen(struct pages *ps, int fd)
 {
-	size_t len;
-	char *buf = read_text(fd, &len);
+	uint64_t h = 0;
+	size_t len = 0;
 	uint32_t gen = 0;
+	char *text;
 
-	close(fd);
-	if (!buf)
+	if (!snapshot_read(fd, &text, &h, &len)) {
+		close(fd);
 		return 0;
-	uint64_t h = text_hash(buf, len);
+	}
 	for (unsigned i = 0; i < ps->n_gens && !gen; i++)
 		if (ps->gens[i].text_hash == h && ps->gens[i].text_len == len)
 			gen = ps->gens[i].gen;
-	if (!gen) {
-		gen = ps->newest_gen + 1;
-		if (!add_parsed(ps, gen, ps->generations ? CTR_GEN_RELOAD : CTR_GEN_FIRST, buf, len)) {
-			log_msg(LOG_WARNING, "a forwarder's config snapshot: unreadable, or no room for it");
-			gen = 0;
-		}
+	if (gen) {
+		free(text);
+		close(fd);
+		return gen;
 	}
-	free(buf);
+	gen = ps->newest_gen + 1;
+	struct gh_config *cfg = snapshot_config(fd, text, len);
+	close(fd);
+	if (!add_parsed(ps, gen, ps->generations ? CTR_GEN_RELOAD : CTR_GEN_FIRST, cfg, h, len)) {
+		log_msg(LOG_WARNING, "a forwarder's config snapshot: unreadable, or no room for it");
+		gen = 0;
+	}
 	return gen;
 }
 
@@ -396,6 +483,7 @@ void pages_free(struct pages *ps)
 	for (unsigned i = 0; i < ps->n_sites; i++)
 		free(ps->sites[i].name);
 	free(ps->sites);
+	free(ps->index);
 	free(ps->gone.servers);
 	memset(ps, 0, sizeof(*ps));
 }

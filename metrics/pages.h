@@ -76,6 +76,8 @@ struct pages {
 	unsigned n_pages;
 	struct msite *sites;	/* every site name seen, in first-seen order */
 	unsigned n_sites, sites_cap;
+	uint32_t *index;	/* name -> place in sites (metrics/pages.c) */
+	unsigned index_cap;
 	struct mtotals gone;	/* from daemons gone */
 };
 

@@ -24,6 +24,8 @@ enum policy_proc {
 	POLICY_FORWARDER,
 	POLICY_METRICS,		/* gatehouse-metrics, the exporter */
 	POLICY_HEALTH,		/* gatehouse-health, the health checker */
+	POLICY_CONFIG,		/* gatehouse-config, the config image service (no chroot:
+				 * it reads the config file on each request) */
 };
 
 struct policy_opts {
@@ -33,8 +35,9 @@ struct policy_opts {
 	bool allow_source_bind;		/* forwarder: `source-prefix` (IPV6_FREEBIND + bind) */
 	bool die_with_parent;		/* listener under `gatehouse run`: SIGTERM when
 					 * the launcher dies, so no orphan holds the ports */
-	int serve_fd;			/* health under systemd: the listening socket it
-					 * hands its page out on (0 or less: none) */
+	int serve_fd;			/* health under systemd, config: the listening
+					 * socket it hands its page or image out on (0 or
+					 * less: none) */
 	/* the shared QUIC UDP sockets: the listener reads them (recvmmsg on
 	 * these fds only); the forwarder sends on them and may not read them */
 	const int *quic_fds;
@@ -53,6 +56,8 @@ int policy_seccomp_load(enum policy_proc proc, bool allow_ipv4);
 /* The same for the health checker, which may also hand its page out on
  * the listening socket serve_fd (> 0; else not). */
 int policy_seccomp_load_health(bool allow_ipv4, int serve_fd);
+/* The same for gatehouse-config, serving on the listening socket serve_fd. */
+int policy_seccomp_load_config(int serve_fd);
 /* The same with the forwarder's source-address rows (allow_source_bind). */
 int policy_seccomp_load_bind(enum policy_proc proc, bool allow_ipv4, bool allow_source_bind);
 /* The same with QUIC sockets (policy_opts.quic_fds). */

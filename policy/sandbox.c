@@ -101,11 +101,13 @@ static int drop_root(enum policy_proc proc, const struct policy_opts *o)
 	}
 	uid_t uid = pw->pw_uid;
 	gid_t gid = pw->pw_gid;
-	if ((r = prepare_chroot(dir)) < 0)
+	/* gatehouse-config reads the config file on every request: no
+	 * chroot, only the user drop (its filter opens read-only) */
+	if (proc != POLICY_CONFIG && (r = prepare_chroot(dir)) < 0)
 		return r;
 	if (proc == POLICY_LISTENER && (r = own_netns()) < 0)
 		return r;
-	if (chroot(dir) < 0 || chdir("/") < 0)
+	if (proc != POLICY_CONFIG && (chroot(dir) < 0 || chdir("/") < 0))
 		return log_errno(-errno, "sandbox: chroot %s", dir);
 	if ((r = clear_bounding_set()) < 0)
 		return r;
@@ -180,6 +182,8 @@ int policy_enter(enum policy_proc proc, const struct policy_opts *o)
 	/* libseccomp returns -errno and leaves errno as it finds it */
 	if (proc == POLICY_HEALTH)
 		r = policy_seccomp_load_health(o->allow_ipv4, o->serve_fd);
+	else if (proc == POLICY_CONFIG)
+		r = policy_seccomp_load_config(o->serve_fd);
 	else if (proc == POLICY_LISTENER)
 		r = policy_seccomp_load_listener(o->quic_fds, o->n_quic_fds, o->ctl_fd > 0 ? o->ctl_fd : -1);
 	else

@@ -116,6 +116,20 @@ static const struct row health_rows[] = {
 	ROW(getsockopt, "SO_ERROR after connect"),
 };
 
+/* The config image service: read the config file (read-only; seccomp
+ * cannot see the path, its unit's ProtectSystem=strict and user make
+ * every file read-only), compile it into a memfd, seal it, hand it out
+ * on connections it accepts on its one socket. No socket(), connect(),
+ * no write but to stderr. */
+static const struct row config_rows[] = {
+	ROW1(openat, EQ(2, O_RDONLY | O_CLOEXEC), "the config file, read-only"),
+	ROW(read, "the config file's text"),
+	ROW1(memfd_create, EQ(1, MFD_CLOEXEC | MFD_ALLOW_SEALING), "a new image"),
+	ROW(ftruncate, "size a new image"),
+	ROW1(fcntl, EQ(1, F_ADD_SEALS), "seal a new image against writes, shrinking, growing, new seals"),
+	ROW1(sendmsg, EQ(2, MSG_DONTWAIT | MSG_NOSIGNAL), "the image's fd (SCM_RIGHTS) to a daemon that connected"),
+};
+
 bool policy_seccomp_disabled(void)
 {
 #if defined(GATEHOUSE_NO_SECCOMP)
@@ -223,6 +237,11 @@ int policy_seccomp_load_listener(const int *quic_fds, unsigned n_quic_fds, int c
 	return seccomp_load_rows(POLICY_LISTENER, false, false, quic_fds, n_quic_fds, -1, ctl_fd);
 }
 
+int policy_seccomp_load_config(int serve_fd)
+{
+	return seccomp_load_rows(POLICY_CONFIG, false, false, NULL, 0, serve_fd, -1);
+}
+
 /* the checker has no source bind and no QUIC socket: it dials TCP only */
 int policy_seccomp_load_health(bool allow_ipv4, int serve_fd)
 {
@@ -319,6 +338,16 @@ static int seccomp_load_rows(enum policy_proc proc, bool allow_ipv4, bool allow_
 				     SCMP_A2(SCMP_CMP_EQ, MSG_DONTWAIT | MSG_NOSIGNAL));
 	if (r >= 0 && proc == POLICY_METRICS)
 		r = add_rows(ctx, metrics_rows, sizeof(metrics_rows) / sizeof(metrics_rows[0]));
+	/* gatehouse-config: blocking accept on its one socket; journal
+	 * records as the forwarder's (on the journal socket only) */
+	if (r >= 0 && proc == POLICY_CONFIG)
+		r = add_rows(ctx, config_rows, sizeof(config_rows) / sizeof(config_rows[0]));
+	if (r >= 0 && proc == POLICY_CONFIG)
+		r = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(accept4), 2, SCMP_A0(SCMP_CMP_EQ, (scmp_datum_t)serve_fd),
+				     SCMP_A3(SCMP_CMP_EQ, SOCK_CLOEXEC));
+	if (r >= 0 && proc == POLICY_CONFIG && log_journal_fd() >= 0)
+		r = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(sendmmsg), 1,
+				     SCMP_A0(SCMP_CMP_EQ, (scmp_datum_t)log_journal_fd()));
 	if (r >= 0)
 		r = seccomp_load(ctx);
 	seccomp_release(ctx);

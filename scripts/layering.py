@@ -16,7 +16,7 @@ import os
 import re
 import sys
 
-FOLDERS = ["router", "common", "policy", "listener", "forwarder", "metrics", "health", "cli"]
+FOLDERS = ["router", "common", "policy", "listener", "forwarder", "metrics", "health", "configd", "cli"]
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 DEF_RE = re.compile(r"^(?!static\b)(?!typedef\b)(?!struct\s+\w+\s*\{)[A-Za-z_][\w \t\*]*?\b([A-Za-z_]\w*)\s*\([^;]*$")

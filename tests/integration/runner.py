@@ -165,7 +165,8 @@ for _suite in ("tests_robust",    # hostile clients, broken backends, dying proc
                "tests_limits",    # per-source rate and inspection caps
                "tests_proxy",     # accept-proxy: PROXY headers from a front balancer
                "tests_quic",      # QUIC passthrough by SNI with ngtcp2 (issue #14)
-               "tests_sites"):    # many sites: the compiled config every daemon maps
+               "tests_sites",     # many sites: the compiled config every daemon maps
+               "tests_configd"):  # gatehouse-config: the image under systemd
     try:
         importlib.import_module(_suite)
     except ModuleNotFoundError as e:

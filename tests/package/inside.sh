@@ -22,7 +22,7 @@ CONF=/etc/gatehouse/gatehouse.conf
 NS=ghb				# the backends' network namespace
 SRV=fd00:ab::2			# the backends' address in it
 LIBEXEC=/usr/libexec/gatehouse
-SOCKETS="gatehouse-http.socket gatehouse-tls.socket gatehouse-forwarder.socket"
+SOCKETS="gatehouse-http.socket gatehouse-tls.socket gatehouse-forwarder.socket gatehouse-config.socket"
 METRICS_UNITS="gatehouse-metrics.socket gatehouse-metrics-forwarders.socket gatehouse-metrics.service"
 # where the package or its maintainer scripts put things (compared before
 # install and after purge; /usr/lib and /usr/share are too big to walk)
@@ -96,7 +96,7 @@ getent passwd gatehouse-forwarder >/dev/null || no "no gatehouse-forwarder user 
 [ -d /var/lib/gatehouse ] || no "no /var/lib/gatehouse after install (tmpfiles)"
 [ -f "$CONF" ] || no "no $CONF after install"
 grep -qx "$CONF" /var/lib/dpkg/info/gatehouse.conffiles 2>/dev/null || no "$CONF is not a conffile"
-for u in $SOCKETS gatehouse.service gatehouse-listener.service gatehouse-forwarder@.service $METRICS_UNITS; do
+for u in $SOCKETS gatehouse.service gatehouse-listener.service gatehouse-forwarder@.service gatehouse-config.service $METRICS_UNITS; do
 	# a template is not loaded by name: ask about an instance of it
 	f=$(systemctl show -P FragmentPath "${u/@./@0.}" 2>/dev/null)
 	case "$f" in
@@ -108,10 +108,12 @@ for u in $SOCKETS gatehouse.service gatehouse-listener.service gatehouse-forward
 		dpkg -S "$p" >/dev/null 2>&1 || case "$p" in /bin/* | /usr/bin/*) ;; *) no "$u runs $p, not from the package" ;; esac
 	done
 done
-for p in /usr/sbin/gatehouse $LIBEXEC/gatehouse-listener $LIBEXEC/gatehouse-forwarder $LIBEXEC/gatehouse-metrics; do
+for p in /usr/sbin/gatehouse $LIBEXEC/gatehouse-listener $LIBEXEC/gatehouse-forwarder $LIBEXEC/gatehouse-metrics \
+	$LIBEXEC/gatehouse-config; do
 	[ -x "$p" ] || no "$p missing or not executable"
 done
 [ -f /usr/share/man/man8/gatehouse-metrics.8.gz ] || no "no gatehouse-metrics(8) man page"
+[ -f /usr/share/man/man8/gatehouse-config.8.gz ] || no "no gatehouse-config(8) man page"
 
 ls /lib/systemd/system-generators/gatehouse-generator /usr/lib/systemd/system-generators/gatehouse-generator >/dev/null 2>&1 ||
 	no "no gatehouse-generator in the system generator directory"
@@ -130,6 +132,7 @@ for p in 80 443; do
 	[ -n "$(ss -Hltn "sport = :$p")" ] || no "nothing listens on TCP port $p after install"
 done
 [ -S /run/gatehouse/forward.sock ] || no "no /run/gatehouse/forward.sock after install"
+[ -S /run/gatehouse/config.sock ] || no "no /run/gatehouse/config.sock after install"
 st=$(systemctl is-active gatehouse-listener.service)
 [ "$st" = inactive ] || no "gatehouse-listener.service is '$st' after install, expected inactive"
 st=$(systemctl is-enabled gatehouse-listener.service 2>&1)
@@ -211,6 +214,11 @@ uid=$(awk '/^Uid:/ { print $3 }' "/proc/$lp/status" 2>/dev/null)
 sc=$(awk '/^Seccomp:/ { print $2 }' "/proc/$lp/status" 2>/dev/null)
 [ -n "$uid" ] && [ "$uid" != 0 ] && [ "$sc" = 2 ] || no "the listener (pid $lp) has uid '$uid', Seccomp '$sc': expected not root, 2"
 [ -n "$(fwd_units)" ] || no "no gatehouse-forwarder@ instance runs after the first connections"
+# the config compiled once by the packaged gatehouse-config, mapped by each
+grep -q 'memfd:gatehouse.conf.image' "/proc/$lp/maps" 2>/dev/null ||
+	no "the listener (pid $lp) maps no config image from gatehouse-config"
+st=$(systemctl is-active gatehouse-config.service)
+[ "$st" = active ] || no "gatehouse-config.service is '$st' after the first connection, expected active"
 wait_for 30 eval 'journalctl -q --no-pager GATEHOUSE_SITE=web.test GATEHOUSE_RESULT=ok -o cat | grep -q .' ||
 	no "no journal record with GATEHOUSE_SITE=web.test GATEHOUSE_RESULT=ok"
 info "listener pid $lp ($exe, uid $uid), forwarders: $(fwd_units | tr '\n' ' ')"

@@ -27,7 +27,9 @@
 #include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
+#include "common/config_load.h"
 #include "common/counters.h"
+#include "common/fdpass.h"
 #include "common/handoff_chan.h"
 #include "common/load.h"
 #include "common/log.h"
@@ -1131,6 +1133,127 @@ START_TEST(health_serves_its_page_only)
 }
 END_TEST
 
+/* --- gatehouse-config (POLICY_CONFIG): it reads the config file, compiles
+ * and seals an image, hands it out on its one socket; it cannot write or
+ * create a file, make a socket, connect, or take an fd from anyone --- */
+static const struct forbidden config_forbidden[] = {
+	{ "open", SYS_open, { ADDR_PATH, O_RDONLY }, true, true },
+	{ "openat(O_RDONLY) without O_CLOEXEC", SYS_openat, { AT_FDCWD, ADDR_PATH, O_RDONLY }, true, true },
+	{ "openat(O_WRONLY)", SYS_openat, { AT_FDCWD, ADDR_PATH, O_WRONLY | O_CLOEXEC }, true, true },
+	{ "openat(O_RDWR)", SYS_openat, { AT_FDCWD, ADDR_PATH, O_RDWR | O_CLOEXEC }, true, true },
+	{ "openat(O_CREAT)", SYS_openat, { AT_FDCWD, ADDR_PATH, O_RDONLY | O_CLOEXEC | O_CREAT, 0600 }, true, true },
+	{ "openat(O_PATH)", SYS_openat, { AT_FDCWD, ADDR_PATH, O_PATH | O_CLOEXEC }, true, true },
+	{ "openat2", SYS_openat2, { AT_FDCWD, ADDR_PATH, ADDR_BUF, 24 }, true, true },
+	{ "creat", SYS_creat, { ADDR_PATH, 0600 }, true, true },
+	{ "unlink", SYS_unlink, { ADDR_PATH }, true, true },
+	{ "rename", SYS_rename, { ADDR_PATH, ADDR_PATH }, true, true },
+	{ "write(3)", SYS_write, { 3, ADDR_BYTE, 0 }, true, true },
+	{ "pwrite64", SYS_pwrite64, { 3, ADDR_BYTE, 1, 0 }, true, true },
+	{ "socket(AF_UNIX)", SYS_socket, { AF_UNIX, SOCK_SEQPACKET, 0 }, true, true },
+	{ "socket(AF_INET6)", SYS_socket, { AF_INET6, SOCK_STREAM, 0 }, true, true },
+	{ "socketpair", SYS_socketpair, { AF_UNIX, SOCK_STREAM, 0, ADDR_FDS }, true, true },
+	{ "connect", SYS_connect, { 0, ADDR_SOMEWHERE, sizeof(somewhere) }, true, true },
+	{ "bind", SYS_bind, { 0, ADDR_SOMEWHERE, sizeof(somewhere) }, true, true },
+	{ "listen", SYS_listen, { 0, 1 }, true, true },
+	{ "accept", SYS_accept, { 0, 0, 0 }, true, true },
+	{ "sendto with an address", SYS_sendto, { 0, ADDR_BYTE, 1, 0, ADDR_SOMEWHERE, sizeof(somewhere) }, true, true },
+	{ "sendmsg(0)", SYS_sendmsg, { 0, ADDR_MSG, 0 }, true, true },
+	{ "recvmsg", SYS_recvmsg, { 0, ADDR_MSG, 0 }, true, true },
+	{ "memfd_create(0)", SYS_memfd_create, { ADDR_PATH, 0 }, true, true },
+	{ "fcntl(F_SETFL)", SYS_fcntl, { 0, F_SETFL, O_NONBLOCK }, true, true },
+	{ "fcntl(F_DUPFD)", SYS_fcntl, { 0, F_DUPFD, 40 }, true, true },
+	{ "mprotect(PROT_READ|PROT_WRITE)", SYS_mprotect, { 0x10000, 4096, PROT_READ | PROT_WRITE }, true, true },
+	{ "execve", SYS_execve, { ADDR_PATH, ADDR_ARGV, 0 }, true, true },
+	{ "clone (fork)", SYS_clone, { SIGCHLD, 0, 0, 0, 0 }, true, true },
+	{ "ptrace", SYS_ptrace, { PTRACE_TRACEME, 0, 0, 0 }, true, true },
+	{ "kill", SYS_kill, { 1, 0 }, true, true },
+};
+#define N_CONFIG_FORBIDDEN (int)(sizeof(config_forbidden) / sizeof(config_forbidden[0]))
+
+static int config_l = -1;
+static int config_status(int (*fn)(void))
+{
+	pid_t pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		if (policy_seccomp_load_config(config_l) < 0)
+			_exit(99);
+		_exit(fn() == 0 ? 0 : 1);
+	}
+	int st;
+	ck_assert_int_eq(waitpid(pid, &st, 0), pid);
+	return st;
+}
+
+START_TEST(config_forbidden_calls)
+{
+	cur = &config_forbidden[_i];
+	int st = config_status(do_raw);
+	ck_assert_msg(WIFSIGNALED(st) && WTERMSIG(st) == SIGSYS, "%s: not killed by SIGSYS (status %#x)",
+		      config_forbidden[_i].what, st);
+}
+END_TEST
+
+/* What gatehouse-config does per request, under its filter: the file
+ * read again, parsed, compiled into a sealed memfd, handed to a daemon. */
+static char config_file[64];
+static int config_serve(void)
+{
+	char text[4096];
+	int fd = open(config_file, O_RDONLY | O_CLOEXEC);
+	ssize_t n = fd < 0 ? -1 : read(fd, text, sizeof(text));
+	struct gh_config *cfg = NULL;
+	int image = -1;
+
+	if (n <= 0)
+		return 1;
+	close(fd);
+	if (config_parse(config_file, text, (size_t)n, NULL, NULL, &cfg) < 0 || config_load_image(cfg, &image) < 0)
+		return 2;
+	config_free(cfg);
+	int c = accept4(config_l, NULL, NULL, SOCK_CLOEXEC);
+	if (c < 0)
+		return 3;
+	return fdpass_send(c, "GHCONF1", 8, image, MSG_DONTWAIT | MSG_NOSIGNAL) == 8 ? 0 : 4;
+}
+static int config_accept_elsewhere(void) { accept4(config_l + 100, NULL, NULL, SOCK_CLOEXEC); return 0; }
+static int config_accept_nonblock(void) { accept4(config_l, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC); return 0; }
+
+START_TEST(config_serves_an_image_only)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "/tmp/gh-sandbox-config-%d.sock", (int)getpid());
+	snprintf(config_file, sizeof(config_file), "/tmp/gh-sandbox-config-%d.conf", (int)getpid());
+	FILE *f = fopen(config_file, "w");
+	ck_assert_ptr_nonnull(f);
+	fputs("site a.example\n    http [2001:db8::1]:80\n", f);
+	fclose(f);
+	unlink(sa.sun_path);
+	config_l = socket(AF_UNIX, SOCK_SEQPACKET, 0);
+	ck_assert_int_eq(bind(config_l, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	ck_assert_int_eq(listen(config_l, 4), 0);
+	int c = socket(AF_UNIX, SOCK_SEQPACKET, 0);
+	ck_assert_int_eq(connect(c, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	int st = config_status(config_serve);
+	ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0, "serving an image failed under the filter (status %#x)", st);
+	char got[16];
+	int fd;
+	bool cut;
+	ck_assert_int_eq(fdpass_recv(c, got, sizeof(got), &fd, &cut, 0), 8);
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(fcntl(fd, F_GET_SEALS) & F_SEAL_WRITE, F_SEAL_WRITE);
+	close(fd);
+	st = config_status(config_accept_elsewhere);
+	ck_assert_msg(WIFSIGNALED(st) && WTERMSIG(st) == SIGSYS, "accept4 on another fd (status %#x)", st);
+	st = config_status(config_accept_nonblock);
+	ck_assert_msg(WIFSIGNALED(st) && WTERMSIG(st) == SIGSYS, "accept4 with other flags (status %#x)", st);
+	close(c);
+	close(config_l);
+	unlink(sa.sun_path);
+	unlink(config_file);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("sandbox");
@@ -1151,6 +1274,8 @@ int main(void)
 	tcase_add_loop_test(tc, metrics_forbidden_calls, 0, N_METRICS_FORBIDDEN);
 	tcase_add_test(tc, exporter_loop_works);
 	tcase_add_loop_test(tc, health_forbidden_calls, 0, N_HEALTH_FORBIDDEN);
+	tcase_add_loop_test(tc, config_forbidden_calls, 0, N_CONFIG_FORBIDDEN);
+	tcase_add_test(tc, config_serves_an_image_only);
 	tcase_add_test(tc, health_check_works);
 	tcase_add_test(tc, health_serves_its_page_only);
 	suite_add_tcase(s, tc);

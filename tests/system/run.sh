@@ -8,6 +8,7 @@
 # from the container's console; results and the container's journal stay in
 # $BUILD/system/results. Last line: "system: N passed, M failed"; exit 1 if
 # M > 0. SYSTEM_TIMEOUT (default 180 s) bounds the container's life.
+# SYSTEM_SITES=N adds check M: N sites, a reload, each daemon's memory.
 # SKIPs (exit 0) only when systemd-nspawn is not installed.
 set -u
 cd "$(dirname "$0")/../.." || exit 1
@@ -49,6 +50,9 @@ done
 # preset-enable every unit on the host (and ours) behind the test's back
 systemd-id128 new >"$stage/etc/machine-id"
 { rm -rf "$res" && mkdir -p "$res"; } || fail_setup "mkdir $res"
+# SYSTEM_SITES=N: also measure N sites under this real systemd (check M;
+# figures only, no threshold)
+[ -z "${SYSTEM_SITES:-}" ] || echo "$SYSTEM_SITES" >"$res/sites"
 
 nspawn_boot "$TIMEOUT" gatehouse-systemtest.service \
 	--overlay="$stage/etc::/etc" \

@@ -6,7 +6,7 @@ BUILD=${BUILD:-build}
 dir="$BUILD/units-local"
 fail=0 pass=0
 out=$(cd "$dir" && systemd-analyze verify --man=no ./*.socket ./gatehouse.service ./gatehouse-listener.service ./gatehouse-forwarder@.service ./gatehouse-metrics.service \
-	./gatehouse-health.service 2>&1)
+	./gatehouse-health.service ./gatehouse-config.service 2>&1)
 if [ -n "$out" ]; then
 	echo "FAIL verify:"; echo "$out"; fail=$((fail + 1))
 else
@@ -28,5 +28,6 @@ gate gatehouse-listener.service 10
 gate gatehouse-forwarder@.service 15
 gate gatehouse-health.service 15
 gate gatehouse-metrics.service 10
+gate gatehouse-config.service 9
 echo "units: $pass passed, $fail failed"
 [ $fail -eq 0 ]
