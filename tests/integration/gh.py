@@ -845,11 +845,15 @@ def lone_daemon(t, name, binary, conf, fds, names=None, what="daemon"):
     def log():
         with open(logpath, "rb") as f:
             return f.read().decode("utf-8", "replace")
-    notify.settimeout(10)
+    # READY=1 or the daemon's exit, whichever comes first (a pidfd says
+    # the exit: a daemon that refuses to start fails the test at once)
+    import select
+    pidfd = os.pidfd_open(proc.pid)
     try:
-        ready = b"READY=1" in notify.recv(4096)
-    except socket.timeout:
-        ready = False
+        ready_fds, _, _ = select.select([notify, pidfd], [], [], 10)
+        ready = notify in ready_fds and b"READY=1" in notify.recv(4096)
+    finally:
+        os.close(pidfd)
     if not ready:
         proc.kill()
         proc.wait(5)
