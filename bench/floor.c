@@ -196,8 +196,19 @@ static void acceptor(struct lsn *L, int chan)
 						cm->cmsg_len = CMSG_LEN(sizeof(int));
 						memcpy(CMSG_DATA(cm), &fds[j], sizeof(int));
 					}
-					if (sendmmsg(chan, mm, (unsigned)k, 0) != k)
-						die("floor -p: sendmmsg");
+					/* the receiver lagging: too many fds in flight
+					 * (ETOOMANYREFS, the sender's RLIMIT_NOFILE) is
+					 * waited out, not fatal, as gatehouse's in-flight
+					 * cap does */
+					for (int sent = 0; sent < k;) {
+						int n = sendmmsg(chan, mm + sent, (unsigned)(k - sent), 0);
+						if (n > 0)
+							sent += n;
+						else if (errno == ETOOMANYREFS || errno == EINTR || errno == ENOBUFS)
+							usleep(100);
+						else
+							die("floor -p: sendmmsg");
+					}
 					for (int j = 0; j < k; j++)
 						close(fds[j]);
 					k = 0;

@@ -227,7 +227,9 @@ static int start_generation(struct launcher *L)
 	int r = 0, ctl = -1;
 
 	L->gen++;
-	runm_config(&L->metrics, L->gen, L->config_fd, L->gen_why);
+	/* the compiled image, which the exporter maps like every daemon,
+	 * not the text it would parse into a private copy */
+	runm_config(&L->metrics, L->gen, L->image_fd, L->gen_why);
 	start_health(L);
 	for (; made < L->n_forwarders; made++) {
 		if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, chan[made]) < 0) {

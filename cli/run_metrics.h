@@ -51,7 +51,8 @@ int runm_rearm(struct runm *m);
 /* The exporter was spawned with our two fds: drop the child's end, and
  * tell it everything live (nothing, the first time). */
 void runm_spawned(struct runm *m, pid_t pid);
-/* Generation gen runs with the config in config_fd (a sealed memfd; dup'd),
+/* Generation gen runs with the config in config_fd (its sealed compiled
+ * image; dup'd),
  * started for why (enum ctr_gen_why). */
 void runm_config(struct runm *m, unsigned gen, int config_fd, unsigned why);
 /* Generation gen's health page (fd: the caller's; dup'd). */

@@ -49,12 +49,35 @@ def _image_of(pid):
         os.close(fd)
 
 
+def _exporter_images(g):
+    """Inodes of the compiled configs the metrics exporter maps (it keeps a
+    generation's mapping, not its fd); checks they are read-only and that it
+    holds no config text, which it would have parsed into a private copy."""
+    pids = gh.daemon_pids(g, "gatehouse-metr")
+    check_eq(len(pids), 1, "the metrics exporter")
+    inodes = set()
+    with open("/proc/%d/maps" % pids[0]) as f:
+        for line in f:
+            if IMAGE in line:
+                m = line.split()
+                check(m[1].startswith("r") and "w" not in m[1], "the exporter maps the image %s" % m[1])
+                inodes.add(int(m[4]))
+    for fd in os.listdir("/proc/%d/fd" % pids[0]):
+        try:
+            l = os.readlink("/proc/%d/fd/%s" % (pids[0], fd))
+        except OSError:
+            continue
+        check(not l.startswith("/memfd:gatehouse.conf "), "the exporter holds the config text: " + l)
+    return inodes
+
+
 @test()
 def test_run_daemons_map_the_sealed_image(t):
     h1 = t.backend("img1-http", "http")
     h2 = t.backend("img2-http", "http")
     hp = free_port()
-    base = ["listen http [::1]:%d" % hp, "listen tls [::1]:%d" % free_port(),
+    mp = free_port()
+    base = ["listen http [::1]:%d" % hp, "listen tls [::1]:%d" % free_port(), "metrics [::1]:%d" % mp,
             "site img1.example www.img1.example *.w.img1.example", "    http " + h1.addr,
             "    check inter 1s"]
     g = t.gatehouse("\n".join(base + [""]), forwarders=2)
@@ -70,6 +93,8 @@ def test_run_daemons_map_the_sealed_image(t):
     check_eq(len(first), 1, "one image for the generation")
     ino, seals = first.pop()
     check_eq(seals, SEALS, "seals of the image")
+    g.wait_log(r"serving metrics on")
+    wait_for(lambda: ino in _exporter_images(g), 5, "the exporter mapping the generation's image")
 
     with open(g.conf, "w") as f:
         f.write("\n".join(base + ["site img2.example", "    http " + h2.addr, ""]))
@@ -86,5 +111,6 @@ def test_run_daemons_map_the_sealed_image(t):
     ino2, seals2 = second.pop()
     check(ino2 != ino, "the reload compiled a new image")
     check_eq(seals2, SEALS, "seals of the new image")
+    wait_for(lambda: ino2 in _exporter_images(g), 5, "the exporter mapping the new generation's image")
     st, _, body, _ = http_get(hp, "img2.example", "/y")
     check_eq((st, body), (200, b"img2-http /y\n"), "img2.example served")
