@@ -497,6 +497,12 @@ for s in gatehouse.service gatehouse-http.socket gatehouse-tls.socket gatehouse-
 	st=$(systemctl is-active $s)
 	[ "$st" = active ] || no "$s is '$st' after the restart, expected active"
 done
+# seen once (1 CI run in ~10): gatehouse-tls.socket failed to bind [::]:443,
+# "Address already in use", right after the stop; say who held the port
+if [ "$(systemctl is-active gatehouse-tls.socket)" != active ]; then
+	info "12: listening on :443 now: $(ss -Hltnp 'sport = :443' | tr '\n' ' ')"
+	info "12: $(journalctl -q -o cat -u gatehouse-tls.socket -n 5 | tr '\n' ' ')"
+fi
 body=$(http_get web.test http://127.0.0.1/ 2>&1)
 [ "$body" = "http-backend web.test" ] || no "after systemctl restart gatehouse curl gave '$body'"
 body=$(tls_get web.test 2>&1)
