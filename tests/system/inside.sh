@@ -671,6 +671,17 @@ body=$(http_get web.test http://127.0.0.1/ 2>&1)
 [ "$body" = "http-backend web.test" ] || no "after the first forwarder's death curl gave '$body'"
 body=$(tls_get web.test 2>&1)
 [ "$body" = "tls-backend web.test" ] || no "after the first forwarder's death https://web.test/ gave '$body'"
+# HTTP/3 too when check 10 left gatehouse-quic.socket on: with one active
+# forwarder, the flow lands on the promoted spare (its QUIC sockets came at start)
+if [ "$(systemctl is-active gatehouse-quic.socket)" = active ] && [ -x /usr/bin/gtlsclient ]; then
+	rm -f "$W/dlq/index.html"
+	out=$(timeout 20 /usr/bin/gtlsclient -q --exit-on-all-streams-close --timeout=5s --download="$W/dlq" \
+		web.test 443 https://web.test/index.html 2>&1)
+	body=$(cat "$W/dlq/index.html" 2>/dev/null)
+	[ "$body" = "quic-backend web.test" ] || no "after the first forwarder's death gtlsclient got '$body' ($(echo "$out" | tail -n 2 | tr '\n' '|'))"
+else
+	info "gatehouse-quic.socket is $(systemctl is-active gatehouse-quic.socket): HTTP/3 not tried"
+fi
 [ "$(lpid)" = "$lp" ] || no "listener pid $lp -> $(lpid) after the requests"
 info "killed $victim; listener $lp kept: $(promoted | head -n 1)"
 # no spare left: a second loss makes the listener exit, systemd starts a
