@@ -41,7 +41,7 @@ static bool stalled(struct lchannel *ch, uint64_t now)
  * ties round robin. When none qualifies (all busy), the least in flight
  * among channels with buffer room, stuck ones last. Without figures from
  * every forwarder, plain round robin: a forwarder without a page cannot be
- * compared.
+ * compared. A spare gets nothing (nor QUIC flows, placed here too).
  */
 struct lchannel *dispatch_pick(struct dispatch *d, uint64_t now, unsigned *room)
 {
@@ -50,7 +50,7 @@ struct lchannel *dispatch_pick(struct dispatch *d, uint64_t now, unsigned *room)
 	unsigned best_room = 0;
 	for (unsigned i = 0; i < d->n_channels; i++) {
 		struct lchannel *ch = &d->channels[(d->next_channel + i) % d->n_channels];
-		if (ch->dead || ch->blocked)
+		if (ch->dead || ch->blocked || ch->spare)
 			continue;
 		uint64_t key = 0;	/* no figures: the first live one, round robin */
 		if (d->all_loads) {
@@ -111,13 +111,30 @@ unsigned dispatch_live(const struct dispatch *d)
 	return n;
 }
 
+/* The spare that takes a dead active channel's place, now active; NULL
+ * when none is left. */
+static struct lchannel *promote_spare(struct dispatch *d)
+{
+	for (unsigned i = 0; i < d->n_channels; i++) {
+		struct lchannel *ch = &d->channels[i];
+		if (ch->spare && !ch->dead) {
+			ch->spare = false;
+			ch->moved_ms = clock_now_ms();
+			return ch;
+		}
+	}
+	return NULL;
+}
+
 static void channel_dead(struct dispatch *d, struct lchannel *ch, const char *why, bool replacing)
 {
 	if (ch->dead)
 		return;
 	unsigned idx = (unsigned)(ch - d->channels);
+	bool was_spare = ch->spare;
 	ch->dead = true;
 	ch->blocked = false;
+	ch->spare = false;
 	d->gone |= 1ull << idx;
 	if (d->src)
 		srcconn_channel_gone(d->src, idx);
@@ -130,13 +147,27 @@ static void channel_dead(struct dispatch *d, struct lchannel *ch, const char *wh
 	ch->load = NULL;
 	ch->load_src = NULL;
 	update_all_loads(d);
+	if (was_spare) {
+		/* it held nothing: the others go on, one loss fewer covered */
+		log_msg(LOG_WARNING, "spare forwarder channel %u lost (%s): dropped", idx + 1, why);
+		return;
+	}
+	/* systemd: the spare connected at start takes over at once, and the
+	 * other channels go on; only the dead one's clients and flows end */
+	struct lchannel *sp = replacing ? NULL : promote_spare(d);
+	if (sp) {
+		log_msg(LOG_WARNING, "forwarder channel %u lost (%s): its QUIC flows end; spare channel %u promoted",
+			idx + 1, why, (unsigned)(sp - d->channels) + 1);
+		return;
+	}
 	log_msg(LOG_WARNING, "forwarder channel %u lost (%s)%s", idx + 1, why,
 		replacing ? ": replaced" : d->replaceable && dispatch_live(d) ? ": its QUIC flows end; "
 		"the launcher starts a forwarder in its place" : "");
 	/* A listener cannot open a new channel (it may not connect). Under
 	 * `gatehouse run` the launcher passes one for a forwarder it
-	 * replaces, and the other channels go on meanwhile. Else (systemd, or
-	 * no channel left) it hands over what it holds, stops accepting and
+	 * replaces, and the other channels go on meanwhile. Under systemd a
+	 * spare took over above while one was left. Else (no spare, or no
+	 * channel left) it hands over what it holds, stops accepting and
 	 * exits; its supervisor starts a fresh one with fresh channels. The
 	 * listening sockets stay open elsewhere: nothing is refused. The
 	 * loop sees `lost` and drains. */

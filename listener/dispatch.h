@@ -29,6 +29,7 @@ struct lchannel {
 	uint8_t type;		/* LOBJ_CHANNEL */
 	bool dead;
 	bool blocked;		/* last send hit EAGAIN; waiting for EPOLLOUT */
+	bool spare;		/* takes nothing until an active channel dies */
 	int fd;
 	uint32_t sent;		/* hand-offs sent, ever (wraps) */
 	const struct gh_load *load;	/* the forwarder's figures, or NULL */
@@ -62,7 +63,9 @@ struct dispatch {
 	/* A channel died: why. A listener cannot open a new one (it may not
 	 * connect), so the loop drains and exits for a fresh listener --
 	 * unless its launcher passes replacements (replaceable: `gatehouse
-	 * run`'s control socket) and another channel is still alive. */
+	 * run`'s control socket) and another channel is still alive, or a
+	 * spare channel (systemd: connected at start) takes the dead one's
+	 * place. */
 	const char *lost;
 	bool replaceable;
 	/* channels that died since the loop last looked (bit = index): their
@@ -100,7 +103,7 @@ struct lchannel *dispatch_pick(struct dispatch *d, uint64_t now_ms, unsigned *ro
 int dispatch_replace(struct dispatch *d, unsigned slot, int fd, const struct gh_load *ld,
 		     const struct gh_load_src *src);
 
-/* Channels that are not dead. */
+/* Channels that are not dead (spares included). */
 unsigned dispatch_live(const struct dispatch *d);
 
 /* At exit: close what the ring still holds. */

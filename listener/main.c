@@ -6,7 +6,8 @@
  * LISTEN_FDNAMES: "http" and "tls" listening TCP sockets, and "forward"
  * SOCK_SEQPACKET channels to forwarders. With --connect PATH (systemd's
  * gatehouse-forwarder.socket) it opens --channels N channels itself at
- * start-up, before anything untrusted is read. From `gatehouse run`, also
+ * start-up, before anything untrusted is read, plus one spare that takes
+ * a dead forwarder's place (listener/dispatch.h). From `gatehouse run`, also
  * "control": the launcher's socket, on which a dead forwarder's
  * replacement channel arrives (common/handoff_chan.h), so that losing one
  * forwarder ends only what it held.
@@ -178,7 +179,12 @@ static int setup_fds(struct listener *l, const char *connect_path, unsigned n_co
 		free(names ? names[i] : NULL);
 	}
 	free(names);
-	for (unsigned i = 0; connect_path && i < n_connect && l->disp.n_channels < GH_MAX_FORWARDERS; i++) {
+	/* one channel more than forwarders: the spare (dispatch.h). We may
+	 * not connect again later, so a forwarder that dies takes this
+	 * listener with it unless one is ready (`gatehouse run` replaces
+	 * them over the control socket instead, with no idle process) */
+	unsigned n_spare = connect_path && l->ctl.fd < 0 && n_connect ? 1 : 0;
+	for (unsigned i = 0; connect_path && i < n_connect + n_spare && l->disp.n_channels < GH_MAX_FORWARDERS; i++) {
 		int fd = connect_channel(connect_path);
 		if (fd < 0) {
 			log_msg(LOG_ERR, "connect %s: %s", connect_path, strerror(-fd));
@@ -186,6 +192,11 @@ static int setup_fds(struct listener *l, const char *connect_path, unsigned n_co
 		}
 		if ((r = add_channel(l, fd)) < 0)
 			return r;
+		if (i >= n_connect) {
+			l->disp.channels[l->disp.n_channels - 1].spare = true;
+			log_msg(LOG_INFO, "forwarder channel %u is the spare: it takes no client until another's forwarder dies",
+				l->disp.n_channels);
+		}
 		/* a forwarder systemd starts for this channel has no copy of
 		 * the QUIC sockets to reply on: it gets ours (handoff.h) */
 		if (has_quic_servers(l->cfg)) {

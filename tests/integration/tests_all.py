@@ -1240,7 +1240,7 @@ def test_socket_activate(t):
     st, *_ = http_get(hp, "nope.example")
     check_eq(st, 421, "status for an unknown host under socket activation")
     fw = [p for p in gh.children_of(fa.pid) if (gh.proc_comm(p) or "").startswith("gatehouse-forw")]
-    check_eq(len(fw), 2, "forwarders spawned for --channels 2")
+    check_eq(len(fw), 3, "forwarders spawned for --channels 2 and the spare")
     wait_for(lambda: re.search(r"gatehouse-forwarder\[\d+\]: \[::1\]:\d+ tls sa\.example -> sa\.example \[::1\]:%d .* ok"
                                % tb.port, open(logpath).read()), 5, "forwarder log line")
 

@@ -635,6 +635,71 @@ bad=$(journalctl -q --no-pager -b -o cat _PID=1 | grep -E '^gatehouse-metrics[^ 
 info "exporter pid $ep, exposure $sec; $(systemctl show -P StatusText gatehouse-metrics.service)"
 end
 
+# ------------------------------------------------------------ check 16
+# Under systemd the listener may not connect again once sandboxed, so it
+# connects one spare channel beyond its forwarders (listener/dispatch.h):
+# one forwarder's death ends only what that forwarder held. The spare is
+# the last channel connected: Accept=yes names each instance
+# NR-PEERPID-PEERUID, NR counting connections, so the lowest NR of the
+# listener's own instances is an active channel.
+begin 16 "SIGKILL of an active forwarder: the spare takes over, same listener, requests route; a second loss restarts the listener"
+systemctl start gatehouse >/dev/null 2>&1
+http_get web.test http://127.0.0.1/ >/dev/null 2>&1
+wait_for 50 listener_up || no "no listener before the kill"
+lp=$(lpid)
+mine() { fwd_units | grep -E "^gatehouse-forwarder@[0-9]+-$lp-[0-9]+\.service$" | sort -t@ -k2 -n; }
+want=$(( ($(nproc) > 1 ? $(nproc) - 1 : 1) + 1 ))
+wait_for 50 eval '[ "$(mine | wc -l)" -ge $want ]' ||
+	no "$(mine | wc -l) forwarder instances of listener $lp, expected $want (the spare included): $(fwd_units | tr '\n' ' ')"
+# what the idle spare costs (README "What happens when..."): figures only
+private_kb() {
+	local k v u t=0
+	while read -r k v u; do case $k in Private_Clean: | Private_Dirty:) t=$((t + v)) ;; esac; done <"/proc/$1/smaps_rollup"
+	echo $t
+}
+sp=$(systemctl show -P MainPID "$(mine | tail -n 1)")
+ap=$(systemctl show -P MainPID "$(mine | head -n 1)")
+[ "$sp" != 0 ] && [ "$ap" != 0 ] && info "spare forwarder pid $sp: Private $(private_kb "$sp") kB; active forwarder pid $ap: Private $(private_kb "$ap") kB"
+victim=$(mine | head -n 1)
+since=$(date '+%Y-%m-%d %H:%M:%S')
+[ -n "$victim" ] && systemctl kill -s KILL "$victim" || no "could not kill forwarder instance '$victim'"
+promoted() { journalctl -q --no-pager -u gatehouse-listener.service --since "$since" -o cat | grep -E 'lost .*spare channel [0-9]+ promoted'; }
+wait_for 50 promoted >/dev/null || no "the listener's journal does not say the spare was promoted: $(journalctl -q --no-pager -u gatehouse-listener.service --since "$since" -o cat | tail -n 3 | tr '\n' '|')"
+wait_for 50 eval '! mine | grep -qxF "$victim"' || no "$victim still runs after SIGKILL"
+[ "$(lpid)" = "$lp" ] || no "listener pid $lp -> $(lpid) after one forwarder's death; the spare should have taken over"
+body=$(http_get web.test http://127.0.0.1/ 2>&1)
+[ "$body" = "http-backend web.test" ] || no "after the first forwarder's death curl gave '$body'"
+body=$(tls_get web.test 2>&1)
+[ "$body" = "tls-backend web.test" ] || no "after the first forwarder's death https://web.test/ gave '$body'"
+# HTTP/3 too when check 10 left gatehouse-quic.socket on: with one active
+# forwarder, the flow lands on the promoted spare (its QUIC sockets came at start)
+if [ "$(systemctl is-active gatehouse-quic.socket)" = active ] && [ -x /usr/bin/gtlsclient ]; then
+	rm -f "$W/dlq/index.html"
+	out=$(timeout 20 /usr/bin/gtlsclient -q --exit-on-all-streams-close --timeout=5s --download="$W/dlq" \
+		web.test 443 https://web.test/index.html 2>&1)
+	body=$(cat "$W/dlq/index.html" 2>/dev/null)
+	[ "$body" = "quic-backend web.test" ] || no "after the first forwarder's death gtlsclient got '$body' ($(echo "$out" | tail -n 2 | tr '\n' '|'))"
+else
+	info "gatehouse-quic.socket is $(systemctl is-active gatehouse-quic.socket): HTTP/3 not tried"
+fi
+[ "$(lpid)" = "$lp" ] || no "listener pid $lp -> $(lpid) after the requests"
+info "killed $victim; listener $lp kept: $(promoted | head -n 1)"
+# no spare left: a second loss makes the listener exit, systemd starts a
+# fresh one (with its own spare)
+restarts0=$(systemctl show -P NRestarts gatehouse-listener.service)
+victim2=$(mine | head -n 1)
+[ -n "$victim2" ] && systemctl kill -s KILL "$victim2" || no "could not kill forwarder instance '$victim2'"
+wait_for 50 eval 'listener_up && [ "$(lpid)" != "$lp" ]' || no "listener pid still $lp after the second forwarder's death (no spare left)"
+restarts1=$(systemctl show -P NRestarts gatehouse-listener.service)
+[ "$restarts1" -gt "$restarts0" ] || no "NRestarts $restarts0 -> $restarts1: systemd did not restart the listener"
+body=$(http_get web.test http://127.0.0.1/ 2>&1)
+[ "$body" = "http-backend web.test" ] || no "after the listener's restart curl gave '$body'"
+body=$(tls_get web.test 2>&1)
+[ "$body" = "tls-backend web.test" ] || no "after the listener's restart https://web.test/ gave '$body'"
+info "killed $victim2; listener $lp -> $(lpid)"
+systemctl reset-failed 'gatehouse-forwarder@*' >/dev/null 2>&1
+end
+
 # ------------------------------------------------------------- check M
 # SYSTEM_SITES=N (run.sh): issue #13.5's measurement under this real
 # systemd: N more sites (one server for all, so the forwarders' allow list

@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <netinet/in.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/socket.h>
 #include <unistd.h>
 #include "suites.h"
@@ -158,6 +159,95 @@ START_TEST(pick_none_live)
 	ck_assert_int_eq(pick(0, &room), -1);
 	d.channels[1].blocked = false;
 	ck_assert_int_eq(pick(0, &room), 1);
+}
+END_TEST
+
+/* A spare (systemd: the channel connected beyond the forwarders) gets no
+ * batch and no QUIC flow, not even when every active one is busy. */
+START_TEST(pick_skips_spare)
+{
+	unsigned room;
+	setup_pages(5, 2, 0);
+	d.channels[2].spare = true;
+	ck_assert_int_eq(pick(1000, &room), 1);
+	in_flight(0, IN_FLIGHT_MAX, 1000);
+	in_flight(1, IN_FLIGHT_MAX, 1000);
+	ck_assert_int_eq(pick(1000, &room), 0);	/* all busy: the fallback, still not the spare */
+	d.all_loads = false;
+	for (int i = 0; i < 4; i++)
+		ck_assert_int_ne(pick(1000, &room), 2);
+}
+END_TEST
+
+/* Three channels on real socketpairs, the last a spare; no load pages
+ * (round robin), so dying channels unmap nothing. */
+static int peers[NCH];
+static void setup_spare(void)
+{
+	memset(&d, 0, sizeof(d));
+	d.epfd = epoll_create1(EPOLL_CLOEXEC);
+	ck_assert_int_ge(d.epfd, 0);
+	for (unsigned i = 0; i < NCH; i++) {
+		int sv[2];
+		ck_assert_int_eq(socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv), 0);
+		d.channels[i].type = LOBJ_CHANNEL;
+		d.channels[i].fd = sv[0];
+		peers[i] = sv[1];
+		struct epoll_event ev = { .events = EPOLLIN | EPOLLRDHUP, .data.ptr = &d.channels[i] };
+		ck_assert_int_eq(epoll_ctl(d.epfd, EPOLL_CTL_ADD, sv[0], &ev), 0);
+	}
+	d.n_channels = NCH;
+	d.channels[NCH - 1].spare = true;
+}
+
+static void teardown_spare(void)
+{
+	for (unsigned i = 0; i < NCH; i++) {
+		if (!d.channels[i].dead)
+			close(d.channels[i].fd);
+		close(peers[i]);
+	}
+	close(d.epfd);
+}
+
+/* An active channel's forwarder dies: the spare takes over, the listener
+ * goes on (no `lost`), the dead one's flows end (`gone`). With no spare
+ * left, the next loss makes it drain and exit as before. */
+START_TEST(spare_promoted_on_loss)
+{
+	unsigned room;
+	setup_spare();
+	ck_assert_int_eq(pick(0, &room), 0);
+	ck_assert_int_eq(pick(0, &room), 1);
+	ck_assert_int_eq(pick(0, &room), 0);
+	dispatch_channel_event(&d, NULL, &d.channels[0], EPOLLHUP);
+	ck_assert(d.channels[0].dead);
+	ck_assert_ptr_null(d.lost);
+	ck_assert_uint_eq(d.gone, 1u << 0);
+	ck_assert(!d.channels[2].spare);
+	ck_assert_int_eq(pick(0, &room), 1);
+	ck_assert_int_eq(pick(0, &room), 2);
+	ck_assert_int_eq(pick(0, &room), 1);
+	dispatch_channel_event(&d, NULL, &d.channels[2], EPOLLHUP);
+	ck_assert_ptr_nonnull(d.lost);
+	teardown_spare();
+}
+END_TEST
+
+/* The spare itself dies: dropped, the listener goes on; the next active
+ * loss has nothing to take over. */
+START_TEST(spare_lost_dropped)
+{
+	unsigned room;
+	setup_spare();
+	dispatch_channel_event(&d, NULL, &d.channels[2], EPOLLHUP);
+	ck_assert(d.channels[2].dead);
+	ck_assert_ptr_null(d.lost);
+	ck_assert_int_eq(pick(0, &room), 0);
+	ck_assert_int_eq(pick(0, &room), 1);
+	dispatch_channel_event(&d, NULL, &d.channels[1], EPOLLHUP);
+	ck_assert_ptr_nonnull(d.lost);
+	teardown_spare();
 }
 END_TEST
 
@@ -389,6 +479,9 @@ Suite *make_listener_suite(void)
 	tcase_add_test(tc, pick_all_busy_falls_back);
 	tcase_add_test(tc, pick_without_pages_round_robin);
 	tcase_add_test(tc, pick_none_live);
+	tcase_add_test(tc, pick_skips_spare);
+	tcase_add_test(tc, spare_promoted_on_loss);
+	tcase_add_test(tc, spare_lost_dropped);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("gate");
 	tcase_add_test(tc, accept_gate_predicate);
