@@ -1,6 +1,11 @@
 /* SPDX-License-Identifier: MIT */
+#include <errno.h>
+#include <poll.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+#include "common/clock.h"
 #include "common/fdpass.h"
 
 union fdpass_ctl {
@@ -44,4 +49,54 @@ ssize_t fdpass_recv(int sock, void *buf, size_t cap, int *fd, bool *cut, int fla
 		memcpy(fd, CMSG_DATA(c), sizeof(int));
 	*cut = (mh.msg_flags & (MSG_TRUNC | MSG_CTRUNC)) != 0;
 	return n;
+}
+
+static ssize_t ask_fail(int s, int r, const char *what, const char **step)
+{
+	close(s);
+	*step = what;
+	return r;
+}
+
+ssize_t fdpass_ask(const char *path, int timeout_ms, bool peer_root, struct ucred *peer, void *buf, size_t cap,
+		   int *fd, bool *cut, const char **step)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	int s, r;
+
+	*fd = -1;
+	*cut = false;
+	*step = "socket path";
+	if (strlen(path) >= sizeof(sa.sun_path))
+		return -ENAMETOOLONG;
+	memcpy(sa.sun_path, path, strlen(path) + 1);
+	*step = "socket";
+	s = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+	if (s < 0)
+		return -errno;
+	if (connect(s, (const struct sockaddr *)&sa, sizeof(sa)) < 0)
+		return ask_fail(s, -errno, "connect", step);
+	if (peer_root) {
+		socklen_t len = sizeof(*peer);
+
+		if (getsockopt(s, SOL_SOCKET, SO_PEERCRED, peer, &len) < 0)
+			return ask_fail(s, -errno, "SO_PEERCRED", step);
+		if (peer->uid != 0)
+			return ask_fail(s, -EPERM, "peer", step);
+	}
+	uint64_t end = clock_now_ms() + (uint64_t)(timeout_ms > 0 ? timeout_ms : 0);
+	struct pollfd p = { .fd = s, .events = POLLIN };
+	for (;;) {
+		uint64_t now = clock_now_ms();
+
+		r = poll(&p, 1, now >= end ? 0 : (int)(end - now));
+		if (r > 0)
+			break;
+		if (r == 0)
+			return ask_fail(s, -ETIMEDOUT, "wait", step);
+		if (errno != EINTR)
+			return ask_fail(s, -errno, "poll", step);
+	}
+	ssize_t n = fdpass_recv(s, buf, cap, fd, cut, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
+	return ask_fail(s, n < 0 ? -errno : (int)n, "recv", step);
 }

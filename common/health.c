@@ -2,10 +2,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <string.h>
-#include <poll.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
-#include <sys/un.h>
 #include <unistd.h>
 #include "common/health.h"
 #include "common/fdpass.h"
@@ -78,36 +76,17 @@ bool health_down(const struct health_view *v, uint32_t check, uint64_t now_ms)
 
 int health_fetch(const char *path, int timeout_ms)
 {
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	int r;
-
-	if (strlen(path) >= sizeof(sa.sun_path))
-		return -ENAMETOOLONG;
-	strcpy(sa.sun_path, path);
-	int s = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
-	if (s < 0)
-		return -errno;
-	if (connect(s, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
-		r = -errno;
-		close(s);
-		return r;
-	}
-	struct pollfd p = { .fd = s, .events = POLLIN };
-	r = poll(&p, 1, timeout_ms);
-	if (r <= 0) {
-		r = r < 0 ? -errno : -ETIMEDOUT;
-		close(s);
-		return r;
-	}
 	char hello[16];
+	const char *step;
 	int fd;
 	bool cut;
-	ssize_t n = fdpass_recv(s, hello, sizeof(hello), &fd, &cut, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
-	r = n < 0 ? -errno : -EPROTO;
-	close(s);
+	ssize_t n = fdpass_ask(path, timeout_ms, false, NULL, hello, sizeof(hello), &fd, &cut, &step);
+
+	if (n < 0)
+		return (int)n;
 	if (fd >= 0 && n == (ssize_t)sizeof(HEALTH_HELLO) && !memcmp(hello, HEALTH_HELLO, sizeof(HEALTH_HELLO)) && !cut)
 		return fd;
 	if (fd >= 0)
 		close(fd);
-	return r;
+	return -EPROTO;
 }

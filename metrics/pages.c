@@ -21,12 +21,13 @@ static struct mgen *find_gen(struct pages *ps, uint32_t gen)
 	return NULL;
 }
 
-/* FNV-1a of a site name (names come from configs, not from clients) */
-static uint64_t name_hash(const char *s)
+/* FNV-1a: telling configs apart and indexing site names; not a defence
+ * (forwarders send configs; names come from configs, not clients) */
+static uint64_t text_hash(const char *p, size_t len)
 {
 	uint64_t h = 0xcbf29ce484222325ull;
-	for (; *s; s++)
-		h = (h ^ (unsigned char)*s) * 0x100000001b3ull;
+	for (size_t i = 0; i < len; i++)
+		h = (h ^ (unsigned char)p[i]) * 0x100000001b3ull;
 	return h;
 }
 
@@ -41,7 +42,7 @@ static int index_grow(struct pages *ps)
 	if (!t)
 		return -ENOMEM;
 	for (unsigned i = 0; i < ps->n_sites; i++) {
-		size_t h = name_hash(ps->sites[i].name) & (cap - 1);
+		size_t h = text_hash(ps->sites[i].name, strlen(ps->sites[i].name)) & (cap - 1);
 		while (t[h])
 			h = (h + 1) & (cap - 1);
 		t[h] = i + 1;
@@ -56,7 +57,7 @@ static int site_slot(struct pages *ps, const char *name)
 {
 	if ((ps->n_sites + 1) * 2 > ps->index_cap && index_grow(ps) < 0)
 		return -ENOMEM;
-	size_t h = name_hash(name) & (ps->index_cap - 1);
+	size_t h = text_hash(name, strlen(name)) & (ps->index_cap - 1);
 	for (; ps->index[h]; h = (h + 1) & (ps->index_cap - 1))
 		if (!strcmp(ps->sites[ps->index[h] - 1].name, name))
 			return (int)ps->index[h] - 1;
@@ -158,15 +159,6 @@ static char *read_text(int fd, size_t *len)
 		}
 	}
 	return buf;
-}
-
-/* FNV-1a: telling configs apart, not a defence (forwarders send them) */
-static uint64_t text_hash(const char *p, size_t len)
-{
-	uint64_t h = 0xcbf29ce484222325ull;
-	for (size_t i = 0; i < len; i++)
-		h = (h ^ (unsigned char)p[i]) * 0x100000001b3ull;
-	return h;
 }
 
 /* A generation's snapshot fd: a compiled image (under systemd with
