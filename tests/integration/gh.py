@@ -83,14 +83,22 @@ def on_loop(coro, timeout=15):
 
 # ---------------------------------------------------------------- ports
 
+_ports_given = set()
+
+
 def free_port():
-    """A TCP port free on both [::] and 0.0.0.0 right now."""
-    s = socket.socket(socket.AF_INET6, socket.SOCK_STREAM)
-    s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
-    s.bind(("::", 0))
-    p = s.getsockname()[1]
-    s.close()
-    return p
+    """A TCP port free on both [::] and 0.0.0.0 right now, and not one this
+    run gave out before: the kernel may hand the same ephemeral port to two
+    calls in a row (seen: a config with one port in two listen lines)."""
+    while True:
+        s = socket.socket(socket.AF_INET6, socket.SOCK_STREAM)
+        s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
+        s.bind(("::", 0))
+        p = s.getsockname()[1]
+        s.close()
+        if p not in _ports_given:
+            _ports_given.add(p)
+            return p
 
 
 def dead_port():
